@@ -1,0 +1,12 @@
+"""``werbench score / compare / report``: the analysis layer's commands."""
+
+from __future__ import annotations
+
+import typer
+
+from analysis import report_cli, score_cli
+
+
+def register(app: typer.Typer) -> None:
+    score_cli.register(app)
+    report_cli.register(app)
