@@ -1,0 +1,145 @@
+"""What the two KenLM beam searches share: parameters, label handling, n-best assembly and word times.
+
+``alpha`` weighs the natural-log n-gram score and ``beta`` is added per word, as in pyctcdecode, so the same
+numbers mean the same thing on both paths. Each search returns :class:`RawBeam` rows; this module turns them
+into the contract's ``Decoded`` with ``lm_score`` (unweighted, natural log, whole sentence) for every entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from runners.decoders.base import Decoded, Hypothesis, Vocabulary
+
+BPE_MARK = "▁"
+WORDPIECE_MARK = "##"
+SPECIAL_LABEL = re.compile(r"^(<[^<>\s]+>|\[[^\[\]\s]+\])$")
+# Far below any real log-prob but finite, so sums never turn into NaN inside the C++ search.
+MASKED_LOGP = -1.0e4
+
+
+class RawBeam(NamedTuple):
+    """One finished beam as a search reports it; ``frames`` are ``(start, end)`` frame spans per word."""
+
+    text: str
+    am_score: float
+    score: float
+    frames: list[tuple[int, int]]
+    lm_score: float | None = None
+
+
+class Beam(NamedTuple):
+    """An n-best entry together with its word times, which rescoring keeps for the entry it promotes."""
+
+    hyp: Hypothesis
+    word_times: list[tuple[float, float]]
+
+
+def special_label_ids(vocab: Vocabulary) -> list[int]:
+    """Labels such as ``<unk>``, ``<s>`` or ``[PAD]`` that never belong in a transcript (blank excluded)."""
+    return [i for i, label in enumerate(vocab.labels) if i != vocab.blank_id and SPECIAL_LABEL.match(label)]
+
+
+def bpe_style(vocab: Vocabulary) -> str | None:
+    """``"sentencepiece"`` (``▁`` starts a word), ``"wordpiece"`` (``##`` continues one) or None for characters."""
+    labels = vocab.labels
+    if any(label.startswith(BPE_MARK) for label in labels):
+        return "sentencepiece"
+    if any(label.startswith(WORDPIECE_MARK) for label in labels):
+        return "wordpiece"
+    if vocab.is_bpe:
+        raise ValueError("BPE vocabulary without '▁' or '##' word-boundary markers is not supported")
+    return None
+
+
+def mask_labels(log_probs: np.ndarray, masked: list[int]) -> np.ndarray:
+    """A float32 C-contiguous copy with the masked columns pushed to ``MASKED_LOGP``."""
+    out = np.array(log_probs, dtype=np.float32, order="C", copy=True)
+    if masked:
+        out[:, masked] = MASKED_LOGP
+    return out
+
+
+def greedy_text(log_probs: np.ndarray, vocab: Vocabulary) -> str:
+    """CTC best path, for the ``greedy_text`` stage that the lineage view compares against."""
+    from runners.decoders.greedy import best_path_text
+
+    return best_path_text(log_probs, vocab)
+
+
+@dataclass
+class KenLMBeamDecoder:
+    """Template for a KenLM beam search; subclasses implement :meth:`_search` and set ``name``."""
+
+    lm: str | None = None
+    unigrams: str | None = None
+    beam_width: int = 64
+    alpha: float = 0.5
+    beta: float = 1.0
+    nbest: int = 10
+    hotwords: tuple[str, ...] = ()
+    hotword_weight: float = 10.0
+    beam_prune_logp: float = -10.0
+    token_min_logp: float = -5.0
+    name: str = field(default="beam", init=False)
+
+    def __post_init__(self) -> None:
+        if self.lm is None:
+            raise ValueError(f"decoder {self.name!r} needs a KenLM n-gram (--lm LM.arpa|LM.bin)")
+        self.lm = str(Path(self.lm).resolve())
+        if self.unigrams is not None:
+            self.unigrams = str(Path(self.unigrams).resolve())
+        self.hotwords = tuple(w.strip() for w in self.hotwords if w.strip())
+        if self.beam_width < 1 or self.nbest < 1:
+            raise ValueError("beam_width and nbest must be at least 1")
+
+    def params(self) -> dict[str, Any]:
+        """Every setting that changes the output, for run.json."""
+        out = asdict(self)
+        out.pop("name")
+        out["hotwords"] = list(self.hotwords)
+        return out
+
+    def search(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> list[Beam]:
+        """The n-best list, best first, with unweighted natural-log ``lm_score`` and word times."""
+        if log_probs.ndim != 2 or log_probs.shape[1] != vocab.size:
+            raise ValueError(
+                f"log-probs of shape {log_probs.shape} do not match a {vocab.size}-label vocabulary"
+            )
+        raws = self._search(mask_labels(log_probs, special_label_ids(vocab)), vocab) if len(log_probs) else []
+        beams: list[Beam] = []
+        seen: set[str] = set()
+        for raw in raws:
+            text = " ".join(raw.text.split())
+            if text in seen:
+                continue
+            seen.add(text)
+            lm_score = raw.lm_score if raw.lm_score is not None else self._sentence_score(text)
+            hyp = Hypothesis(text=text, am_score=raw.am_score, lm_score=lm_score, score=raw.score)
+            times = [(round(s * frame_seconds, 3), round(e * frame_seconds, 3)) for s, e in raw.frames]
+            beams.append(Beam(hyp, times))
+            if len(beams) == self.nbest:
+                break
+        return beams or [Beam(Hypothesis(text="", lm_score=self._sentence_score("")), [])]
+
+    def decode(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> Decoded:
+        beams = self.search(log_probs, vocab, frame_seconds)
+        return Decoded(
+            text=beams[0].hyp.text,
+            nbest=[b.hyp for b in beams],
+            stages={"greedy_text": greedy_text(log_probs, vocab)},
+            word_times=beams[0].word_times,
+        )
+
+    def _sentence_score(self, text: str) -> float:
+        from runners.decoders.ngram import NgramLM
+
+        return NgramLM(self.lm).sentence_score(text)
+
+    def _search(self, log_probs: np.ndarray, vocab: Vocabulary) -> list[RawBeam]:
+        raise NotImplementedError

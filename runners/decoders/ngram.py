@@ -1,0 +1,129 @@
+"""KenLM n-gram files as the decoders see them: format sniffing, the unigram list, cached loading, scoring.
+
+Both beam decoders and the rescorer report ``lm_score`` from :meth:`NgramLM.sentence_score`, so n-best
+scores mean the same thing whichever search produced them (natural log, with ``<s>`` and ``</s>``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+from manifests.errors import ManifestError
+
+LN10 = math.log(10.0)
+ARPA_MARKER = "\\data\\"
+BINARY_MAGIC = b"mmap lm "
+SENTENCE_MARKERS = frozenset({"<s>", "</s>", "<unk>"})
+UNIGRAMS_SUFFIX = ".unigrams.txt"
+
+
+def unigrams_path(lm_path: str | Path) -> Path:
+    """Where ``werbench lm build`` keeps the word list of ``lm_path`` (``<lm>.unigrams.txt``)."""
+    lm_path = Path(lm_path)
+    return lm_path.with_name(lm_path.name + UNIGRAMS_SUFFIX)
+
+
+def lm_format(path: str | Path) -> str:
+    """``"arpa"`` or ``"binary"``, by content rather than suffix; anything else is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "language model file not found")
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(BINARY_MAGIC):
+        return "binary"
+    if head.lstrip().startswith(ARPA_MARKER.encode()):
+        return "arpa"
+    raise ManifestError(path, "not a KenLM model: expected an ARPA file (\\data\\) or a KenLM binary")
+
+
+def read_arpa_unigrams(path: str | Path) -> list[str]:
+    """Words of the ``\\1-grams:`` section, in file order, without ``<s>``, ``</s>`` and ``<unk>``."""
+    path = Path(path)
+    words: list[str] = []
+    in_unigrams = False
+    number = 0
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.strip()
+                if not in_unigrams:
+                    in_unigrams = line == "\\1-grams:"
+                    continue
+                if not line or line.startswith("\\"):
+                    break
+                parts = line.split()
+                if len(parts) < 2:
+                    raise ManifestError(path, f"malformed unigram entry {line[:60]!r}", line=number)
+                if parts[1] not in SENTENCE_MARKERS:
+                    words.append(parts[1])
+    except UnicodeDecodeError:
+        raise ManifestError(path, "not UTF-8", line=number + 1) from None
+    if not words:
+        raise ManifestError(path, "no \\1-grams: entries found: is this an ARPA file?")
+    return words
+
+
+def read_unigram_list(path: str | Path) -> list[str]:
+    """One word per line (the ``<lm>.unigrams.txt`` sidecar or a user's word list)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "unigram list not found")
+    words = [w for w in path.read_text(encoding="utf-8").split() if w not in SENTENCE_MARKERS]
+    if not words:
+        raise ManifestError(path, "unigram list is empty")
+    return words
+
+
+def load_unigrams(lm_path: str | Path, explicit: str | Path | None = None) -> list[str]:
+    """The LM's vocabulary: an explicit list, else the sidecar, else the ARPA's unigrams."""
+    if explicit is not None:
+        return read_unigram_list(explicit)
+    sidecar = unigrams_path(lm_path)
+    if sidecar.is_file():
+        return read_unigram_list(sidecar)
+    if lm_format(lm_path) == "arpa":
+        return read_arpa_unigrams(lm_path)
+    raise ManifestError(
+        lm_path,
+        f"binary LM without a word list: put one word per line in {sidecar.name} beside it "
+        "(`werbench lm build` writes it) or pass the unigram list explicitly",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_kenlm(path: str, mtime_ns: int):
+    import kenlm
+
+    try:
+        return kenlm.Model(path)
+    except (OSError, RuntimeError) as exc:
+        raise ManifestError(path, f"KenLM could not load the model: {exc}") from None
+
+
+def load_kenlm(path: str | Path):
+    """A ``kenlm.Model``, loaded once per process and file version (an ARPA load can take seconds)."""
+    path = Path(path).resolve()
+    lm_format(path)
+    return _load_kenlm(str(path), path.stat().st_mtime_ns)
+
+
+class NgramLM:
+    """Sentence-level scores from a KenLM file; cheap to construct because the model load is cached."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.model = load_kenlm(self.path)
+
+    @property
+    def order(self) -> int:
+        return int(self.model.order)
+
+    def sentence_score(self, text: str) -> float:
+        """Natural-log probability of ``text`` as a whole sentence (with ``<s>`` and ``</s>``)."""
+        return float(self.model.score(text, bos=True, eos=True)) * LN10
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.model
