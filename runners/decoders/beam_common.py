@@ -46,7 +46,7 @@ def special_label_ids(vocab: Vocabulary) -> list[int]:
 
 
 def bpe_style(vocab: Vocabulary) -> str | None:
-    """``"sentencepiece"`` (``▁`` starts a word), ``"wordpiece"`` (``##`` continues one) or None for characters."""
+    """``"sentencepiece"`` (``▁`` starts words), ``"wordpiece"`` (``##`` continues them), None: characters."""
     labels = vocab.labels
     if any(label.startswith(BPE_MARK) for label in labels):
         return "sentencepiece"

@@ -187,7 +187,7 @@ def _boosted_lm(kenlm: Any, boosts: dict[int, float]) -> Any:
 def prepare_emissions(
     log_probs: np.ndarray, lexicon: Lexicon, token_min_logp: float
 ) -> tuple[np.ndarray, int]:
-    """Mask tokens pyctcdecode would skip, add the silence column/closing frame; returns (emissions, top-k)."""
+    """Mask tokens pyctcdecode would skip, add the silence column or closing frame; -> (emissions, top-k)."""
     keep = log_probs >= token_min_logp
     keep[np.arange(len(log_probs)), log_probs.argmax(axis=1)] = True
     emissions = np.where(keep, log_probs, np.float32(MASKED_LOGP)).astype(np.float32)
