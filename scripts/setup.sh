@@ -40,11 +40,15 @@ echo "[setup] installing Python packages into $VENV"
 if [[ ! -x "$KENLM_BIN/lmplz" ]]; then
   echo "[setup] building KenLM lmplz/build_binary (about 2 minutes, cached in $KENLM_BIN)"
   work=$(mktemp -d)
-  "$VENV/bin/python" -m pip download -q --no-deps --no-binary :all: -d "$work" kenlm
+  "$VENV/bin/python" -m pip download -q --no-deps --no-binary kenlm -d "$work" kenlm
   tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
   src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)
-  cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
-  cmake --build "$work/build" --target lmplz build_binary -j "$(nproc)" >/dev/null
+  if ! { cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 &&
+    cmake --build "$work/build" --target lmplz build_binary -j "$(nproc)"; } >"$work/build.log" 2>&1; then
+    tail -40 "$work/build.log"
+    echo "[setup] KenLM build failed (log above)" >&2
+    exit 1
+  fi
   mkdir -p "$KENLM_BIN"
   cp "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$KENLM_BIN/"
   rm -rf "$work"
