@@ -1,9 +1,187 @@
-"""Commands of this module are registered on the root ``werbench`` app (filled in by its owner)."""
+"""``werbench lm build`` and ``werbench tune``; heavy imports stay inside the command bodies."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from manifests.cli import user_errors
+from manifests.errors import ManifestError
+
+lm_app = typer.Typer(help="Build KenLM n-gram language models for the beam decoders.", no_args_is_help=True)
+
+
+def _parse_prune(spec: str | None) -> list[int]:
+    if not spec:
+        return []
+    try:
+        return [int(x) for x in spec.replace(",", " ").split()]
+    except ValueError:
+        raise ManifestError("--prune", f"{spec!r}: expected integers such as '0 0 1'") from None
+
+
+@lm_app.command("build")
+def build_command(
+    texts: list[Path] = typer.Argument(
+        ...,
+        help="Text files (one sentence per line, .gz allowed) or manifests (.json/.jsonl: their text field).",
+    ),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="lm.arpa, or lm.bin/.klm for a KenLM binary (built with build_binary)."
+    ),
+    order: int = typer.Option(4, "--order", min=1, help="N-gram order."),
+    normalize: str = typer.Option(
+        "none",
+        "--normalize",
+        help="Normaliser applied to every line first: the one the model's transcripts use.",
+    ),
+    prune: str | None = typer.Option(
+        None, "--prune", help="lmplz count thresholds per order, e.g. '0 0 1' drops trigrams seen once."
+    ),
+    binary_type: str = typer.Option(
+        "probing", "--binary-type", help="build_binary data structure: probing|trie."
+    ),
+    memory: str = typer.Option("10%", "--memory", help="lmplz -S: memory for sorting (a size or % of RAM)."),
+    tool: str = typer.Option("auto", "--tool", help="auto (lmplz, else kaldingram), lmplz or kaldingram."),
+) -> None:
+    """Estimate a Kneser-Ney word n-gram with KenLM lmplz; also writes LM.unigrams.txt and LM.build.json."""
+    with user_errors():
+        if binary_type not in ("probing", "trie"):
+            raise ManifestError("--binary-type", "choose probing or trie")
+        from runners.lm import build_lm
+
+        info = build_lm(
+            texts,
+            output,
+            order=order,
+            normalize=normalize,
+            prune=_parse_prune(prune),
+            binary_type=binary_type,
+            memory=memory,
+            tool=tool,
+        )
+    typer.echo(
+        f"{info.path}: order {info.order} ({info.tool}), {info.sentences} sentences, {info.words} words, "
+        f"{info.vocabulary} unigrams, normaliser {info.normalizer}"
+    )
+    for note in info.notes:
+        typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
+
+
+def _parse_params(items: list[str]) -> dict[str, object]:
+    """``key=value`` pairs; values are parsed as JSON where they can be (numbers, true, lists)."""
+    import json
+
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ManifestError("--param", f"{item!r}: expected KEY=VALUE")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+def tune_command(
+    model: Path = typer.Option(
+        ..., "--model", help="Acoustic model: .nemo, legacy folder, HF folder or DS2 file."
+    ),
+    dev: Path = typer.Option(..., "--dev", help="Tuning manifest (JSON lines). Never a set you report on."),
+    decoder: str = typer.Option("beam-fast", "--decoder", help="beam, beam-fast or rescore."),
+    lm: Path = typer.Option(..., "--lm", help="KenLM n-gram (ARPA or binary)."),
+    grid: str = typer.Option(
+        "alpha=0.25:2.0:0.25,beta=0:3:0.5",
+        "--grid",
+        help="Axes alpha, beta (and gamma for rescore): start:stop:step, a|b|c or a value; comma-separated.",
+    ),
+    rescorer: Path | None = typer.Option(
+        None, "--rescorer", help="Neural LM for rescore: HF folder or .gguf."
+    ),
+    unigrams: Path | None = typer.Option(
+        None, "--unigrams", help="Word list of a binary LM without sidecar."
+    ),
+    beam_width: int = typer.Option(64, "--beam-width", min=1),
+    param: list[str] = typer.Option(
+        [], "--param", help="Any other decoder parameter as KEY=VALUE (repeatable)."
+    ),
+    out: Path = typer.Option(Path("tune"), "--out", help="Folder for grid.csv and best.json."),
+    results: list[Path] = typer.Option(
+        [], "--results", help="Results folders to check that the tuning set is not a reported test set."
+    ),
+    normalize: str = typer.Option("nemo", "--normalize", help="Normaliser for references and hypotheses."),
+    jobs: int = typer.Option(0, "--jobs", min=0, help="Worker processes (0: one per CPU core)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (acoustic model, neural LM)."),
+    cache_dir: Path = typer.Option(Path(".werbench-cache"), "--cache-dir", help="Logits cache folder."),
+) -> None:
+    """Grid-search alpha/beta (and gamma) on cached dev log-probs; writes grid.csv and best.json."""
+    with user_errors():
+        from runners.decoders.registry import make_decoder
+        from runners.tune import (
+            load_dev,
+            parse_grid,
+            sha256_file,
+            test_set_overlaps,
+            tune,
+            write_best,
+            write_grid,
+        )
+
+        if decoder not in ("beam", "beam-fast", "rescore"):
+            raise ManifestError("--decoder", "tuning applies to beam, beam-fast and rescore")
+        axes = parse_grid(grid)
+        params = {"lm": str(lm), "beam_width": beam_width, **_parse_params(param)}
+        if unigrams is not None:
+            params["unigrams"] = str(unigrams)
+        if decoder == "rescore":
+            if rescorer is None:
+                raise ManifestError("--rescorer", "the rescore decoder needs a neural LM")
+            params.update(rescorer=str(rescorer), device=device)
+        built = make_decoder(decoder, params)
+        warnings = test_set_overlaps(dev, results)
+        for warning in warnings:
+            typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
+        if not results:
+            typer.echo(
+                "note: pass --results RESULTS to check that the tuning set is not a reported test set",
+                err=True,
+            )
+        utts, vocab, frame_seconds, identity, notes = load_dev(
+            model, dev, normalize, device=device, cache_dir=cache_dir
+        )
+        from runners.tune import default_jobs
+
+        rows: list[dict] = []
+        grid_csv = out / "grid.csv"
+
+        def on_row(row: dict) -> None:
+            rows.append(row)
+            write_grid(grid_csv, rows)
+
+        result = tune(built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row)
+        context = {
+            "dev": {"path": str(dev.resolve()), "sha256": sha256_file(dev), "utts": len(utts)},
+            "model": {k: identity.get(k) for k in ("path", "sha256", "architecture")},
+            "lm": {"path": str(lm.resolve()), "sha256": sha256_file(lm)},
+            "normalizer": normalize,
+            "grid": axes,
+            "warnings": warnings,
+            "notes": notes,
+        }
+        write_best(out / "best.json", result.best, context)
+    best = result.best
+    weights = ", ".join(f"{a}={best[a]}" for a in ("alpha", "beta", "gamma") if best.get(a) is not None)
+    typer.echo(
+        f"best: {weights}: WER {best['wer']:.2%}, CER {best['cer']:.2%}, oracle WER {best['oracle_wer']:.2%} "
+        f"on {len(utts)} utterances; grid in {grid_csv}"
+    )
+    for warning in warnings:
+        typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``lm`` (a sub-app) and ``tune`` to the root app."""
+    app.add_typer(lm_app, name="lm")
+    app.command("tune")(tune_command)

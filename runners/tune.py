@@ -1,0 +1,329 @@
+"""``werbench tune``: grid search of decoder weights (alpha, beta, gamma) on a dev set's cached log-probs.
+
+The acoustic model runs once (through the logits cache); beam grid points are decoded in parallel worker
+processes that each keep the KenLM and lexicon loaded; for ``rescore`` the n-best lists and their neural
+scores are computed once and the grid only re-ranks them. Tuning WER/CER are Levenshtein distances from
+rapidfuzz over normalised words/characters: the analysis layer's sclite-compatible aligner sits above the
+runners and must not be imported here, and for ranking grid points the edit distance is all that matters.
+Tuning on a set that is also reported as a test set inflates those results, so that is checked and shouted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manifests.atomic import atomic_write
+from manifests.errors import ManifestError
+from runners.decoders.base import Vocabulary
+from runners.decoders.beam_common import Beam
+
+GRID_AXES = ("alpha", "beta", "gamma")
+GRID_COLUMNS = ["alpha", "beta", "gamma", "wer", "cer", "oracle_wer", "utts", "seconds"]
+MAX_POINTS = 10_000
+NEURAL_CHUNK = 256
+
+
+@dataclass(slots=True)
+class DevUtt:
+    """One dev utterance: normalised reference and its log-probs."""
+
+    utt_id: str
+    ref: str
+    log_probs: np.ndarray
+
+
+@dataclass(slots=True)
+class Counts:
+    """Edit-distance totals over the dev set for one grid point."""
+
+    word_errors: int = 0
+    ref_words: int = 0
+    char_errors: int = 0
+    ref_chars: int = 0
+    oracle_errors: int = 0
+
+    def add(self, ref: str, hyp: str, nbest: Sequence[str]) -> None:
+        from rapidfuzz.distance import Levenshtein
+
+        ref_words = ref.split()
+        self.word_errors += Levenshtein.distance(ref_words, hyp.split())
+        self.ref_words += len(ref_words)
+        self.char_errors += Levenshtein.distance(ref, hyp)
+        self.ref_chars += len(ref)
+        self.oracle_errors += min(Levenshtein.distance(ref_words, h.split()) for h in [hyp, *nbest])
+
+    def rates(self) -> dict[str, float]:
+        words, chars = max(self.ref_words, 1), max(self.ref_chars, 1)
+        return {
+            "wer": self.word_errors / words,
+            "cer": self.char_errors / chars,
+            "oracle_wer": self.oracle_errors / words,
+        }
+
+
+@dataclass
+class TuneResult:
+    """The grid, the best point and what the run wants the user to know."""
+
+    rows: list[dict[str, Any]]
+    best: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_axis(name: str, spec: str) -> list[float]:
+    """``start:stop:step`` (inclusive), ``a|b|c`` or a single number."""
+    try:
+        if ":" in spec:
+            start, stop, step = (float(x) for x in spec.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(np.floor((stop - start) / step + 1e-9)) + 1
+            return [round(start + i * step, 10) for i in range(count)]
+        return [float(x) for x in spec.split("|")]
+    except ValueError:
+        raise ManifestError("--grid", f"{name}={spec!r}: use start:stop:step, a|b|c or one number") from None
+
+
+def parse_grid(spec: str) -> dict[str, list[float]]:
+    """``alpha=0.5:2.0:0.25,beta=0:3:0.5[,gamma=...]`` -> values per axis."""
+    grid: dict[str, list[float]] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, values = part.partition("=")
+        name = name.strip()
+        if not sep or name not in GRID_AXES:
+            raise ManifestError(
+                "--grid", f"{part!r}: expected NAME=VALUES with NAME one of {', '.join(GRID_AXES)}"
+            )
+        grid[name] = parse_axis(name, values.strip())
+    if not grid:
+        raise ManifestError("--grid", "empty grid")
+    size = int(np.prod([len(v) for v in grid.values()]))
+    if size > MAX_POINTS:
+        raise ManifestError("--grid", f"{size} points is more than {MAX_POINTS}: coarsen the steps")
+    return grid
+
+
+def grid_points(grid: dict[str, list[float]]) -> list[dict[str, float]]:
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _utt_keys(path: Path) -> set[tuple[str, float]]:
+    from manifests.io import iter_json_rows
+
+    keys = set()
+    for _, row in iter_json_rows(path):
+        audio = row.get("audio_filepath")
+        if isinstance(audio, str):
+            resolved = Path(audio) if Path(audio).is_absolute() else (path.parent / audio)
+            keys.add((str(resolved.resolve()), round(float(row.get("offset") or 0.0), 3)))
+    return keys
+
+
+def test_set_overlaps(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
+    """Warnings for every reported test set that is the dev file, or shares utterances with it."""
+    from manifests.results import PREDICTIONS, TESTSET_MANIFEST
+
+    dev = dev.resolve()
+    dev_hash = sha256_file(dev)
+    dev_keys = _utt_keys(dev)
+    warnings = []
+    for results in results_dirs:
+        if not Path(results).is_dir():
+            continue
+        for testset in sorted(p for p in Path(results).iterdir() if p.is_dir()):
+            reference = testset / TESTSET_MANIFEST
+            if reference.is_file() and (reference.resolve() == dev or sha256_file(reference) == dev_hash):
+                warnings.append(
+                    f"the tuning set {dev} IS the reported test set '{testset.name}' in {results}"
+                )
+                continue
+            shared = set()
+            for predictions in [reference, *sorted(testset.glob(f"*/{PREDICTIONS}"))]:
+                if predictions.is_file():
+                    shared |= dev_keys & _utt_keys(predictions)
+            if shared:
+                warnings.append(
+                    f"{len(shared)} of {len(dev_keys)} tuning utterances are in the reported test set "
+                    f"'{testset.name}' in {results}: its results will look better than they are"
+                )
+    return warnings
+
+
+def load_dev(
+    model_path: str | Path,
+    dev: Path,
+    normalize: str,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    cache_dir: str | Path = ".werbench-cache",
+) -> tuple[list[DevUtt], Vocabulary, float, dict[str, Any], list[str]]:
+    """Dev log-probs through the logits cache; -> (utterances, vocabulary, frame seconds, identity, notes)."""
+    from tqdm import tqdm
+
+    from manifests.io import read_manifest
+    from manifests.normalize import get_normalizer
+    from runners.logits_cache import LogitsCache, iter_log_probs
+    from runners.models.load import load_model
+
+    norm = get_normalizer(normalize)
+    utts = list(read_manifest(dev))
+    if not utts:
+        raise ManifestError(dev, "the tuning manifest is empty")
+    model = load_model(model_path, device=device, precision=precision, cache_dir=cache_dir)
+    identity = model.identity()
+    cache = LogitsCache(cache_dir, identity)
+    out: list[DevUtt] = []
+    notes: list[str] = []
+    with tqdm(total=len(utts), desc="acoustic model (cached)", unit=" utt") as bar:
+        for batch in iter_log_probs(model, utts, cache):
+            for item in batch:
+                if item.log_probs is None:
+                    notes.append(f"{item.utt.utt_id}: skipped ({item.error})")
+                else:
+                    out.append(DevUtt(item.utt.utt_id, norm(item.utt.text), item.log_probs))
+            bar.update(len(batch))
+    if not out:
+        raise ManifestError(dev, "no tuning utterance could be run through the acoustic model")
+    return out, model.vocab, model.frame_seconds, identity, notes
+
+
+# Worker state: set in the parent before the fork so the log-probs are shared, not pickled per task.
+_SHARED: dict[str, Any] = {}
+
+
+def _score_beam_point(point: dict[str, float]) -> tuple[dict[str, float], Counts, float]:
+    start = time.perf_counter()
+    decoder = dataclasses.replace(_SHARED["decoder"], **{k: v for k, v in point.items() if k != "gamma"})
+    counts = Counts()
+    for utt in _SHARED["utts"]:
+        decoded = decoder.decode(utt.log_probs, _SHARED["vocab"], _SHARED["frame_seconds"])
+        counts.add(utt.ref, _SHARED["norm"](decoded.text), [_SHARED["norm"](h.text) for h in decoded.nbest])
+    return point, counts, time.perf_counter() - start
+
+
+def _first_pass(index: int) -> list[Beam]:
+    utt = _SHARED["utts"][index]
+    return (
+        _SHARED["decoder"]
+        .first_pass_decoder()
+        .search(utt.log_probs, _SHARED["vocab"], _SHARED["frame_seconds"])
+    )
+
+
+def _pool_map(func: Callable, items: list, jobs: int, desc: str) -> list:
+    """``func`` over ``items`` in forked workers (in order), with a progress bar."""
+    from tqdm import tqdm
+
+    if jobs <= 1 or len(items) <= 1:
+        return [func(item) for item in tqdm(items, desc=desc)]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        return list(tqdm(pool.imap(func, items), total=len(items), desc=desc))
+
+
+def rescore_nbest(decoder: Any, utts: list[DevUtt], vocab: Vocabulary, frame_seconds: float, jobs: int):
+    """First-pass n-best per utterance (parallel), then neural scores for all texts in big batches."""
+    _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds)
+    nbests = _pool_map(_first_pass, list(range(len(utts))), jobs, "first-pass n-best")
+    from tqdm import tqdm
+
+    texts = [b.hyp.text for beams in nbests for b in beams]
+    scorer = decoder.scorer()
+    scores: list[float] = []
+    for start in tqdm(range(0, len(texts), NEURAL_CHUNK), desc="neural LM scores", unit=" chunk"):
+        scores += scorer.score(texts[start : start + NEURAL_CHUNK])
+    neural = iter(scores)
+    return [
+        [Beam(dataclasses.replace(b.hyp, neural_score=next(neural)), b.word_times) for b in beams]
+        for beams in nbests
+    ]
+
+
+def tune(
+    decoder: Any,
+    utts: list[DevUtt],
+    vocab: Vocabulary,
+    frame_seconds: float,
+    grid: dict[str, list[float]],
+    normalize: str = "none",
+    jobs: int = 1,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> TuneResult:
+    """Score every grid point on ``utts``; ``decoder`` is a built beam/beam-fast/rescore decoder."""
+    from manifests.normalize import get_normalizer
+    from runners.decoders.rescore import RescoreDecoder, rerank
+
+    norm = get_normalizer(normalize)
+    is_rescore = isinstance(decoder, RescoreDecoder)
+    if "gamma" in grid and not is_rescore:
+        raise ManifestError("--grid", "gamma weighs the neural LM: only the rescore decoder has it")
+    points = grid_points(grid)
+    rows: list[dict[str, Any]] = []
+
+    def record(point: dict[str, float], counts: Counts, seconds: float) -> None:
+        row = {axis: point.get(axis, getattr(decoder, axis, None)) for axis in GRID_AXES}
+        row.update(counts.rates(), utts=len(utts), seconds=round(seconds, 3))
+        rows.append(row)
+        if on_row:
+            on_row(row)
+
+    if is_rescore:
+        nbests = rescore_nbest(decoder, utts, vocab, frame_seconds, jobs)
+        for point in points:
+            start = time.perf_counter()
+            weights = {a: point.get(a, getattr(decoder, a)) for a in GRID_AXES}
+            counts = Counts()
+            for utt, beams in zip(utts, nbests, strict=True):
+                ranked = rerank(beams, **weights)
+                counts.add(utt.ref, norm(ranked[0].hyp.text), [norm(b.hyp.text) for b in beams])
+            record(point, counts, time.perf_counter() - start)
+    else:
+        _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds, norm=norm)
+        for point, counts, seconds in _pool_map(_score_beam_point, points, jobs, "grid points"):
+            record(point, counts, seconds)
+
+    best = min(rows, key=lambda r: (r["wer"], r["cer"]))
+    params = decoder.params()
+    params.update({a: best[a] for a in GRID_AXES if a in params and best[a] is not None})
+    if is_rescore:  # the n-best lists came from these first-pass weights: keep them with the tuned ones
+        params["first_alpha"] = decoder.params()["first_alpha"]
+        params["first_beta"] = decoder.params()["first_beta"]
+    return TuneResult(rows=rows, best={"decoder": decoder.name, "params": params, **best})
+
+
+def write_grid(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_write(path) as handle:
+        writer = csv.DictWriter(handle, fieldnames=GRID_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_best(path: Path, best: dict[str, Any], context: dict[str, Any]) -> None:
+    with atomic_write(path) as handle:
+        json.dump({**best, **context}, handle, indent=2, default=str)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
