@@ -1,0 +1,332 @@
+"""Significance tests against scipy and against hand computation on small cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis import significance as sg
+
+
+def _errors(ops: list[str]) -> np.ndarray:
+    return np.array([sum(c != "C" for c in o) for o in ops])
+
+
+def _refs(ops: list[str]) -> np.ndarray:
+    return np.array([sum(c != "I" for c in o) for o in ops])
+
+
+# ------------------------------------------------------------------------------------------- bootstrap
+
+
+def test_group_sums_draw_each_group_its_own_size() -> None:
+    values = np.column_stack([np.ones(7), np.arange(7)])
+    groups = np.array([0, 0, 0, 2, 2, 1, 0])
+    sums = sg.bootstrap_group_sums(values, groups, n_boot=200, seed=3)
+    assert sums.shape == (200, 3, 2)
+    assert np.all(sums[:, :, 0] == [4, 1, 2])  # every replicate draws 4, 1 and 2 rows
+    # group 1 holds one row (value 5): every replicate draws exactly it
+    assert np.all(sums[:, 1, 1] == 5)
+    # group 2 holds values 3 and 4: a replicate's sum is 6, 7 or 8
+    assert set(np.unique(sums[:, 2, 1])) <= {6.0, 7.0, 8.0}
+
+
+def test_group_sums_are_a_uniform_resample() -> None:
+    """Two rows with values 0 and 1: the resampled sum is Binomial(2, 1/2)."""
+    sums = sg.bootstrap_group_sums(np.array([0.0, 1.0]), n_boot=20_000, seed=1)[:, 0, 0]
+    freq = np.bincount(sums.astype(int), minlength=3) / len(sums)
+    assert freq == pytest.approx([0.25, 0.5, 0.25], abs=0.015)
+
+
+def test_group_sums_chunking_does_not_change_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.arange(50, dtype=float)
+    whole = sg.bootstrap_group_sums(values, n_boot=30, seed=5)
+    monkeypatch.setattr(sg, "_BOOT_CELLS", 120)  # forces chunks of 2 replicates
+    chunked = sg.bootstrap_group_sums(values, n_boot=30, seed=5)
+    assert chunked.shape == whole.shape
+    # a different chunking consumes the generator in a different order, but every replicate is valid
+    assert np.all((chunked >= 0) & (chunked <= 49 * 50))
+
+
+def test_paired_bootstrap_when_a_is_never_worse() -> None:
+    err_a = np.array([0, 1, 0, 2, 0, 1])
+    err_b = np.array([1, 1, 2, 3, 0, 2])
+    refs = np.array([5, 6, 4, 8, 3, 7])
+    res = sg.paired_bootstrap(err_a, err_b, refs, n_boot=2000, seed=0)
+    assert res.statistic == pytest.approx((4 - 9) / 33)
+    assert res.details["p_b_better"] == 0.0  # no resample can make B better
+    assert res.details["p_a_better"] > 0.95
+    assert res.details["delta_lo"] <= res.statistic <= res.details["delta_hi"] <= 0
+    assert res.better == "A"
+    again = sg.paired_bootstrap(err_a, err_b, refs, n_boot=2000, seed=0)
+    assert again == res
+
+
+def test_paired_bootstrap_of_identical_systems() -> None:
+    err = np.array([1, 0, 2, 3])
+    res = sg.paired_bootstrap(err, err, np.array([4, 4, 4, 4]), n_boot=300)
+    assert res.statistic == 0
+    assert res.p_value == 1.0
+    assert res.details["p_a_better"] == res.details["p_b_better"] == 0.0
+    assert res.better is None and not res.significant
+
+
+def test_paired_bootstrap_by_speaker_blocks() -> None:
+    err_a = np.array([0, 0, 1, 1, 5, 5])
+    err_b = np.array([1, 1, 1, 1, 5, 6])
+    refs = np.full(6, 10)
+    res = sg.paired_bootstrap(err_a, err_b, refs, blocks=["s1", "s1", "s2", "s2", "s3", "s3"], n_boot=500)
+    assert res.unit == "speaker" and res.n == 3
+    assert res.statistic == pytest.approx(-3 / 60)
+
+
+def test_ratio_interval_handles_empty_denominators() -> None:
+    num = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    den = np.array([[10.0, 0.0], [10.0, 0.0], [10.0, 0.0]])
+    with pytest.warns(RuntimeWarning):  # numpy warns on the all-NaN column; the value is still NaN
+        lo, hi = sg.ratio_interval(num, den, alpha=0.0)
+    assert lo[0] == pytest.approx(0.1) and hi[0] == pytest.approx(0.3)
+    assert math.isnan(lo[1]) and math.isnan(hi[1])
+
+
+# --------------------------------------------------------------------------------------------- MAPSSWE
+
+
+@pytest.mark.parametrize(
+    ("ops_a", "ops_b", "seg_a", "seg_b"),
+    [
+        # errors at words 1 and 5, three good words between: two segments
+        (["CSCCCSC"], ["CCCCCCC"], [1, 1], [0, 0]),
+        # one good word between errors of different systems: one segment
+        (["CSCCCCC"], ["CCCSCCC"], [1], [1]),
+        # two good words between A's errors, but B inserted between them: one segment
+        (["CSCCSC"], ["CCCICCC"], [2], [1]),
+        # an insertion is an error event: two good words after it close the segment
+        (["CSCCCSC"], ["CCCICCCC"], [1, 1], [1, 0]),
+        # an insertion alone (in a gap) is its own segment, as is a trailing one
+        (["CCCCC"], ["CCICCCI"], [0, 0], [1, 1]),
+        # utterance boundaries always split
+        (["S", "S"], ["C", "D"], [1, 1], [0, 1]),
+        # an empty reference with insertions by both: one segment
+        (["II"], ["I"], [2], [1]),
+    ],
+)
+def test_mapsswe_segmentation_by_hand(ops_a, ops_b, seg_a, seg_b) -> None:
+    got_a, got_b = sg.mapsswe_segments(ops_a, ops_b)
+    assert got_a.tolist() == seg_a
+    assert got_b.tolist() == seg_b
+
+
+def test_mapsswe_min_good_changes_the_segmentation() -> None:
+    ops_a, ops_b = ["CSCSCCCS"], ["CCCCCCCC"]  # errors at words 1, 3 and 7
+    assert sg.mapsswe_segments(ops_a, ops_b, min_good=1)[0].tolist() == [1, 1, 1]
+    assert sg.mapsswe_segments(ops_a, ops_b, min_good=2)[0].tolist() == [2, 1]
+    assert sg.mapsswe_segments(ops_a, ops_b, min_good=3)[0].tolist() == [2, 1]
+    assert sg.mapsswe_segments(ops_a, ops_b, min_good=4)[0].tolist() == [3]
+    with pytest.raises(ValueError, match="min_good"):
+        sg.mapsswe_segments(ops_a, ops_b, min_good=0)
+
+
+def _random_ops(n_words: int, rng: np.random.Generator) -> str:
+    """An alignment of ``n_words`` reference words with random errors and insertions."""
+    out = []
+    for _ in range(n_words):
+        if rng.random() < 0.1:
+            out.append("I")
+        out.append(rng.choice(["C", "C", "C", "C", "S", "D"]))
+    return "".join(out) + ("I" if rng.random() < 0.2 else "")
+
+
+def test_mapsswe_statistic_is_the_one_sample_z() -> None:
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(0, 20, size=60)
+    ops_a = [_random_ops(n, rng) for n in lengths]
+    ops_b = [_random_ops(n, rng) for n in lengths]
+    seg_a, seg_b = sg.mapsswe_segments(ops_a, ops_b)
+    assert seg_a.sum() == _errors(ops_a).sum() and seg_b.sum() == _errors(ops_b).sum()
+    res = sg.mapsswe(ops_a, ops_b)
+    diff = seg_a - seg_b
+    assert res.statistic == pytest.approx(stats.ttest_1samp(diff, 0).statistic)
+    assert res.p_value == pytest.approx(2 * stats.norm.sf(abs(res.statistic)))
+    assert res.n == len(diff) and res.better == ("A" if diff.mean() < 0 else "B")
+
+
+def test_mapsswe_rejects_alignments_of_different_references() -> None:
+    with pytest.raises(ValueError, match="reference length"):
+        sg.mapsswe(["CC", "CSC"], ["CC", "CS"])
+    with pytest.raises(ValueError, match="alignments"):
+        sg.mapsswe(["CC"], ["CC", "C"])
+
+
+def test_mapsswe_without_errors() -> None:
+    res = sg.mapsswe(["CCC", ""], ["CCC", ""])
+    assert res.n == 0 and res.p_value == 1.0 and res.statistic == 0.0
+
+
+# ------------------------------------------------------------------------------------ sign and Wilcoxon
+
+
+def test_sign_test_by_hand_and_against_binomtest() -> None:
+    a = np.array([10, 12, 9, 15, 11, 10, 20, 7.0])
+    b = np.array([12, 14, 11, 16, 13, 12, 18, 7.0])  # A better 6 times, B once, one tie
+    res = sg.sign_test(a, b)
+    assert (res.details["a_better"], res.details["b_better"], res.details["ties"]) == (6, 1, 1)
+    assert res.p_value == pytest.approx(2 * (1 + 7) / 2**7)
+    assert res.p_value == pytest.approx(stats.binomtest(1, 7).pvalue)
+    assert res.better == "A"
+    sc = sg.sign_test(a, b, flavour="sc_stats")  # the tie goes to N(-): 6 vs 2 of 8
+    assert sc.n == 8
+    assert sc.p_value == pytest.approx(2 * (1 + 8 + 28) / 2**8)
+
+
+def test_sign_test_sc_stats_threshold_makes_near_ties_ties() -> None:
+    res = sg.sign_test(np.array([10.0, 10.004]), np.array([10.002, 10.0]), flavour="sc_stats")
+    assert res.details["ties"] == 2
+    assert res.p_value == 1.0
+
+
+def test_wilcoxon_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 8, size=60).astype(float)
+    b = a + rng.integers(-2, 4, size=60)
+    res = sg.wilcoxon_test(a, b, unit="utterance")
+    nonzero = (a - b)[a != b]
+    ref = stats.wilcoxon(nonzero)
+    assert res.statistic == pytest.approx(ref.statistic)
+    assert res.p_value == pytest.approx(ref.pvalue)
+    assert res.n == len(nonzero) and res.better == "A"
+
+
+def test_wilcoxon_exact_by_hand() -> None:
+    # five speakers, B worse on all, distinct differences: exact two-sided p = 2 / 2**5
+    res = sg.wilcoxon_test(np.array([1.0, 2, 3, 4, 5]), np.array([2.0, 4, 6, 8, 10]))
+    assert res.p_value == pytest.approx(2 / 32)
+    assert res.details["rank_sum_a_better"] == 15
+    assert res.better == "A"
+
+
+def test_wilcoxon_sc_stats_normal_approximation_by_hand() -> None:
+    # the sc_stats report this reproduces: nine speakers, two ties, ranks 43.5 vs 1.5, Z = -2.49
+    b = np.array([24.24, 19.40, 15.62, 14.08, 20.00, 17.54, 18.87, 25.49, 25.93])
+    a = np.array([24.24, 16.42, 7.81, 11.27, 7.69, 17.54, 7.55, 5.88, 18.52])
+    res = sg.wilcoxon_test(b, a, flavour="sc_stats")  # the worse system first, as sc_stats prints it
+    assert res.details["rank_sum_b_better"] == 43.5  # one tie to each side, rank 1.5 each
+    assert res.details["rank_sum_a_better"] == 1.5
+    swapped = sg.wilcoxon_test(a, b, flavour="sc_stats")
+    assert swapped.details["rank_sum_a_better"] == 43.5 and swapped.statistic == pytest.approx(-res.statistic)
+    z = (1.5 - 9 * 10 / 4) / math.sqrt(9 * 10 * 19 / 24)
+    assert abs(res.statistic) == pytest.approx(abs(z))
+    # sc_stats reads its normal table at the 0.01 step below |z|
+    assert res.p_value == pytest.approx(2 * stats.norm.sf(math.floor(abs(z) * 100) / 100))
+    assert res.better == "B"
+
+
+def test_wilcoxon_all_ties() -> None:
+    res = sg.wilcoxon_test(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    assert res.p_value == 1.0 and res.n == 0 and res.better is None
+
+
+# --------------------------------------------------------------------------------------------- McNemar
+
+
+def test_mcnemar_exact_by_hand() -> None:
+    a = np.array([False] * 9 + [True] + [True] * 5 + [False] * 5)
+    b = np.array([True] * 9 + [False] + [True] * 5 + [False] * 5)
+    res = sg.mcnemar(a, b)  # 9 sentences only A got right, 1 only B
+    assert res.details["only_a_right"] == 9 and res.details["only_b_right"] == 1
+    assert res.details["both_wrong"] == 5 and res.details["both_right"] == 5
+    assert res.p_value == pytest.approx(2 * (1 + 10) / 2**10)
+    assert res.details["method"] == "binomial"
+    assert res.better == "A"
+
+
+def test_mcnemar_chi_square_for_many_discordant_pairs() -> None:
+    a = np.array([True] * 40 + [False] * 20 + [False] * 100)
+    b = np.array([False] * 40 + [True] * 20 + [False] * 100)
+    res = sg.mcnemar(a, b)
+    chi2 = (abs(40 - 20) - 1) ** 2 / 60
+    assert res.statistic == pytest.approx(chi2)
+    assert res.p_value == pytest.approx(stats.chi2.sf(chi2, 1))
+    assert res.better == "B"
+    assert sg.mcnemar(a[30:45], b[30:45]).p_value == pytest.approx(stats.binomtest(5, 15).pvalue)  # exact
+
+
+def test_mcnemar_sc_stats_binomial_tails() -> None:
+    """Exact up to 20 discordant pairs, then SCTK 2.4.10's normal approximation z = (n - k) / sqrt(n)."""
+    few = sg.mcnemar(
+        np.array([True] * 14 + [False] * 4), np.array([False] * 14 + [True] * 4), flavour="sc_stats"
+    )
+    assert few.p_value == pytest.approx(2 * stats.binom.cdf(4, 18, 0.5))
+    a = np.array([True] * 13 + [False] * 10)
+    many = sg.mcnemar(a, ~a, flavour="sc_stats")
+    z = math.floor((23 - 10) / math.sqrt(23) * 100) / 100
+    assert many.p_value == pytest.approx(2 * stats.norm.sf(z))
+    assert round(many.p_value, 3) == 0.007  # what sc_stats prints for this table
+    assert sg.mcnemar(a, ~a).p_value == pytest.approx(stats.binomtest(10, 23).pvalue)  # 0.678
+
+
+def test_mcnemar_equal_discordant_counts() -> None:
+    res = sg.mcnemar(np.array([True, False, True]), np.array([False, True, True]))
+    assert res.p_value == 1.0 and res.better is None
+
+
+# -------------------------------------------------------------------------------------------- together
+
+
+def test_speaker_of_follows_sclite() -> None:
+    assert sg.speaker_of("1089-134686-0000") == "1089"
+    assert sg.speaker_of("spk1_u000") == "spk1"
+    assert sg.speaker_of("sp2_y-u2") == "sp2_y"
+    assert sg.speaker_of("u3") == "u3"
+
+
+def test_speaker_error_rates_skip_speakers_without_words() -> None:
+    rates = sg.speaker_error_rates(np.array([1, 2, 3]), np.array([10, 0, 10]), np.array(["a", "b", "a"]))
+    assert rates == {"a": pytest.approx(20.0)}
+
+
+def test_run_tests_returns_every_test() -> None:
+    ops_a = ["CCSC", "CDC", "CCCC", "CIC", "SCCC", "CC"]
+    ops_b = ["CSSC", "CDC", "CCSC", "CC", "SSCC", "CD"]
+    scores = sg.PairedScores(
+        err_a=_errors(ops_a),
+        err_b=_errors(ops_b),
+        ref_words=_refs(ops_a),
+        ops_a=ops_a,
+        ops_b=ops_b,
+        speakers=np.array(["s1", "s1", "s2", "s2", "s3", "s3"]),
+    )
+    results = sg.run_tests(scores, n_boot=200)
+    assert [r.name for r in results] == [
+        "bootstrap",
+        "mapsswe",
+        "sign_speaker",
+        "wilcoxon_speaker",
+        "sign_utterance",
+        "wilcoxon_utterance",
+        "mcnemar",
+    ]
+    assert all(0.0 <= r.p_value <= 1.0 for r in results)
+    assert {r.better for r in results} <= {"A", None}
+    assert results[2].n == 2 and results[2].details["ties"] == 1  # speaker s2 is a tie
+    payload = results[0].to_json()
+    assert payload["name"] == "bootstrap" and "significant" in payload
+    with pytest.raises(ValueError, match="unknown flavour"):
+        sg.run_tests(scores, flavour="kaldi")  # type: ignore[arg-type]
+
+
+def test_paired_scores_checks_lengths() -> None:
+    with pytest.raises(ValueError, match="err_b"):
+        sg.PairedScores(np.ones(2), np.ones(3), np.ones(2), ["C", "C"], ["C", "C"], np.array(["a", "b"]))
+
+
+def test_friedman_matches_scipy() -> None:
+    rates = np.array([[10.0, 12, 15], [8, 9, 13], [20, 19, 25], [5, 7, 6]])
+    res = sg.friedman_test(rates, ["x", "y", "z"])
+    assert res is not None
+    assert res.p_value == pytest.approx(stats.friedmanchisquare(*rates.T).pvalue)
+    assert res.details["mean_rank"]["z"] > res.details["mean_rank"]["x"]
+    assert sg.friedman_test(rates[:, :2], ["x", "y"]) is None
