@@ -12,64 +12,96 @@ from manifests.errors import ManifestError
 from manifests.schema import CORE_FIELDS, Utterance
 
 
-def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers, CR/LF and BOM removed; undecodable bytes name the line."""
+    path = Path(path)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise ManifestError(path, f"not UTF-8 (byte {exc.start}): {raw[:60]!r}", line=number) from None
+                raise ManifestError(
+                    path, f"not {encoding.upper()} (byte {exc.start}): {raw[:60]!r}", line=number
+                ) from None
             text = text.rstrip("\r\n").lstrip("\ufeff")
             if text.strip():
                 yield number, text
 
 
-def _number(path: Path, line: int, row: dict[str, Any], name: str, default: float | None) -> float:
-    value = row.get(name, default)
-    if value is None:
-        raise ManifestError(path, "required field is missing", line=line, field=name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ManifestError(path, f"expected a number, got {value!r}", line=line, field=name)
-    if value < 0 or value != value:
-        raise ManifestError(path, f"must be a non-negative number, got {value!r}", line=line, field=name)
-    return float(value)
-
-
-def _string(path: Path, line: int, row: dict[str, Any], name: str, required: bool) -> str | None:
+def _number_problem(row: dict[str, Any], name: str, required: bool) -> str | None:
     value = row.get(name)
     if value is None:
-        if required:
-            raise ManifestError(path, "required field is missing", line=line, field=name)
-        return None
+        return "required field is missing" if required else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {value!r}"
+    if value < 0 or value != value or value == float("inf"):
+        return f"must be a non-negative finite number, got {value!r}"
+    return None
+
+
+def _string_problem(row: dict[str, Any], name: str, required: bool) -> str | None:
+    value = row.get(name)
+    if value is None:
+        return "required field is missing" if required else None
     if not isinstance(value, str):
-        raise ManifestError(path, f"expected a string, got {type(value).__name__}", line=line, field=name)
-    return value
+        return f"expected a string, got {type(value).__name__}"
+    return None
 
 
-def parse_line(path: Path, line: int, text: str) -> Utterance:
-    """One JSON line -> Utterance; relative audio paths resolve against the manifest's folder."""
+def field_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every ``(field, message)`` wrong with one decoded manifest row; the validator reports them all."""
+    checks = (
+        ("audio_filepath", _string_problem(row, "audio_filepath", True)),
+        ("duration", _number_problem(row, "duration", True)),
+        ("text", _string_problem(row, "text", True)),
+        ("offset", _number_problem(row, "offset", False)),
+        ("utt_id", _string_problem(row, "utt_id", False)),
+    )
+    problems = [(name, message) for name, message in checks if message]
+    if not problems and not row["audio_filepath"]:
+        problems.append(("audio_filepath", "empty path"))
+    speaker = row.get("speaker")
+    if isinstance(speaker, dict | list):
+        problems.append(("speaker", f"expected a string, got {type(speaker).__name__}"))
+    return problems
+
+
+def decode_row(path: Path, line: int, text: str) -> dict[str, Any]:
+    """One line's JSON object, or ManifestError naming file and line."""
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(path, f"invalid JSON: {exc.msg} at column {exc.colno}", line=line) from None
     if not isinstance(row, dict):
         raise ManifestError(path, f"expected a JSON object, got {type(row).__name__}", line=line)
-    audio = _string(path, line, row, "audio_filepath", required=True)
-    if not audio:
-        raise ManifestError(path, "empty path", line=line, field="audio_filepath")
-    audio_path = Path(audio)
+    return row
+
+
+def row_to_utterance(path: Path, row: dict[str, Any]) -> Utterance:
+    """A checked row -> Utterance; relative audio paths resolve against the manifest's folder."""
+    audio_path = Path(row["audio_filepath"])
     if not audio_path.is_absolute():
         audio_path = (path.parent / audio_path).resolve()
     speaker = row.get("speaker")
     return Utterance(
         audio_filepath=str(audio_path),
-        duration=_number(path, line, row, "duration", None),
-        text=_string(path, line, row, "text", required=True) or "",
-        utt_id=_string(path, line, row, "utt_id", required=False) or "",
-        offset=_number(path, line, row, "offset", 0.0),
+        duration=float(row["duration"]),
+        text=row["text"],
+        utt_id=row.get("utt_id") or "",
+        offset=float(row.get("offset") or 0.0),
         speaker=None if speaker is None else str(speaker),
         extra={k: v for k, v in row.items() if k not in CORE_FIELDS},
     )
+
+
+def parse_line(path: Path, line: int, text: str) -> Utterance:
+    """One JSON line -> Utterance; raises ManifestError for the first problem found."""
+    row = decode_row(path, line, text)
+    problems = field_problems(row)
+    if problems:
+        name, message = problems[0]
+        raise ManifestError(path, message, line=line, field=name)
+    return row_to_utterance(path, row)
 
 
 def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utterance]:
@@ -78,13 +110,15 @@ def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utte
     if not path.is_file():
         raise ManifestError(path, "manifest file not found")
     seen: dict[str, int] = {}
-    for number, text in _decoded_lines(path):
+    for number, text in iter_lines(path):
         utt = parse_line(path, number, text)
         if unique_ids:
             if utt.utt_id in seen:
                 raise ManifestError(
-                    path, f"duplicate utterance id {utt.utt_id!r} (first on line {seen[utt.utt_id]})",
-                    line=number, field="utt_id",
+                    path,
+                    f"duplicate utterance id {utt.utt_id!r} (first on line {seen[utt.utt_id]})",
+                    line=number,
+                    field="utt_id",
                 )
             seen[utt.utt_id] = number
         yield utt
@@ -93,14 +127,8 @@ def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utte
 def iter_json_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Raw JSON objects with their line numbers, for readers that need fields beyond the manifest schema."""
     path = Path(path)
-    for number, text in _decoded_lines(path):
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(path, f"invalid JSON: {exc.msg} at column {exc.colno}", line=number) from None
-        if not isinstance(row, dict):
-            raise ManifestError(path, f"expected a JSON object, got {type(row).__name__}", line=number)
-        yield number, row
+    for number, text in iter_lines(path):
+        yield number, decode_row(path, number, text)
 
 
 def write_manifest(path: str | Path, utterances: Iterable[Utterance], *, relative: bool = False) -> int:

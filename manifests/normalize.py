@@ -1,0 +1,118 @@
+"""Named, versioned text normalisers, applied identically to references and hypotheses.
+
+Every number werbench reports is stored with the normaliser's ``spec`` (``"nemo@1"``): bump ``version``
+whenever a normaliser's output changes for any input, so that results made with different rules never
+silently compare. All of them first compose Unicode (NFC), so ``é`` typed two ways is one character.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import regex
+
+from manifests.errors import ManifestError
+from manifests.wsj_markup import clean_wsj_transcript
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
+_NOT_WORD = regex.compile(r"[^\p{L}\p{M}\p{N}'\s]+")
+_STRAY_APOSTROPHE = regex.compile(r"(?<![\p{L}\p{M}\p{N}])'|'(?![\p{L}\p{M}\p{N}])")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalizer:
+    """A text normaliser with a stable identity; call it on a string."""
+
+    name: str
+    version: str
+    description: str
+    func: Callable[[str], str] = field(repr=False, compare=False)
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __call__(self, text: str) -> str:
+        return self.func(text)
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _librispeech(text: str) -> str:
+    return _collapse(unicodedata.normalize("NFC", text).casefold())
+
+
+def _nemo(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES).lower()
+    text = _NOT_WORD.sub(" ", text)
+    return _collapse(_STRAY_APOSTROPHE.sub(" ", text))
+
+
+def _wsj(text: str) -> str:
+    return _nemo(clean_wsj_transcript(text, "words"))
+
+
+def _wsj_novp(text: str) -> str:
+    return _nemo(clean_wsj_transcript(text, "drop"))
+
+
+@functools.cache
+def _whisper_english() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishTextNormalizer  # loads a spelling table: only when used
+
+    return EnglishTextNormalizer()
+
+
+def _whisper(text: str) -> str:
+    return _whisper_english()(unicodedata.normalize("NFC", text))
+
+
+NORMALIZERS: list[Normalizer] = [
+    Normalizer("none", "1", "text unchanged", _identity),
+    Normalizer(
+        "nemo", "1",
+        "lower-case; every character that is not a letter, mark, digit or an apostrophe inside a word becomes a "
+        "space (so 'twenty-one' -> 'twenty one', digits stay digits); whitespace collapsed - the text NeMo "
+        "character models are trained on",
+        _nemo,
+    ),
+    Normalizer("librispeech", "1", "case-folded and whitespace collapsed, nothing else", _librispeech),
+    Normalizer(
+        "wsj", "1",
+        "WSJ transcript markup removed (noise markers, *, :, ~, fragments; verbalised punctuation kept as its "
+        "spoken name), then the nemo rules",
+        _wsj,
+    ),
+    Normalizer(
+        "wsj-novp", "1", "as wsj, but verbalised punctuation tokens (,COMMA .PERIOD ...) are removed", _wsj_novp
+    ),
+    Normalizer(
+        "whisper", "1",
+        "OpenAI Whisper's English normaliser (whisper_normalizer package), as the Open ASR Leaderboard uses: "
+        "spelled numbers to digits, British to American spelling, fillers and bracketed text removed",
+        _whisper,
+    ),
+]  # fmt: skip
+_BY_NAME = {normalizer.name: normalizer for normalizer in NORMALIZERS}
+
+
+def get_normalizer(name: str) -> Normalizer:
+    """Look up ``name`` or a full ``name@version`` spec; an unknown one or a version mismatch is an error."""
+    base, _, version = name.strip().partition("@")
+    normalizer = _BY_NAME.get(base)
+    if normalizer is None:
+        raise ManifestError("normalizer", f"unknown normaliser {name!r}; choose one of {', '.join(_BY_NAME)}")
+    if version and version != normalizer.version:
+        raise ManifestError(
+            "normalizer", f"{name!r} asks for version {version}, this werbench has {normalizer.spec}"
+        )
+    return normalizer

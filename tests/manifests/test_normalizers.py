@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from manifests.errors import ManifestError
+from manifests.normalize import NORMALIZERS, get_normalizer
+from manifests.wsj_markup import clean_wsj_transcript
+
+
+def test_every_normaliser_has_a_stable_spec_and_handles_empty_text():
+    names = [n.name for n in NORMALIZERS]
+    assert names[:5] == ["none", "nemo", "librispeech", "wsj", "wsj-novp"] and "whisper" in names
+    for normalizer in NORMALIZERS:
+        assert normalizer.spec == f"{normalizer.name}@{normalizer.version}"
+        assert get_normalizer(normalizer.spec) is normalizer
+        assert normalizer("") == ""
+        assert normalizer("   \t ") in ("", "   \t ")
+
+
+def test_get_normalizer_rejects_unknown_names_and_versions():
+    with pytest.raises(ManifestError, match="unknown normaliser 'nemoo'"):
+        get_normalizer("nemoo")
+    with pytest.raises(ManifestError, match="version 7"):
+        get_normalizer("nemo@7")
+
+
+def test_none_changes_nothing():
+    text = "  Mr. O'Brien [door_slam] 42  "
+    assert get_normalizer("none")(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello, World!", "hello world"),
+        ("Don't STOP - it's twenty-one o'clock.", "don't stop it's twenty one o'clock"),
+        ("'Quoted' words and the students' books", "quoted words and the students books"),
+        ("It\u2019s curly", "it's curly"),
+        ("Paid $5.50 (50%) on 3/4", "paid 5 50 50 on 3 4"),
+        ("Café Straße ÉCOLE", "café straße école"),
+        ("cafe\u0301 composed", "café composed"),
+        ("東京タワー、すごい！", "東京タワー すごい"),
+        ("snake_case\tand\nnewlines", "snake case and newlines"),
+        ("[noise] <unk>", "noise unk"),
+    ],
+)
+def test_nemo_keeps_letters_digits_and_inner_apostrophes(text, expected):
+    out = get_normalizer("nemo")(text)
+    assert out == expected
+    assert out == unicodedata.normalize("NFC", out)
+
+
+def test_librispeech_only_folds_case_and_spaces():
+    assert get_normalizer("librispeech")('  HE SAID,  "HI"\tTO ZOË ') == 'he said, "hi" to zoë'
+    assert get_normalizer("librispeech")("STRASSE Straße") == "strasse strasse"
+
+
+def test_whisper_uses_the_english_normaliser():
+    whisper = get_normalizer("whisper")
+    assert (
+        whisper("Mr. Smith paid twenty-one dollars, uh, for the colour TV.")
+        == "mister smith paid $21 for the color tv"
+    )
+    assert whisper("Café") == "cafe"
+
+
+@pytest.mark.parametrize(
+    ("raw", "words", "drop"),
+    [
+        ("[loud_breath] hello [<door_slam] world [door_slam>]", "hello world", "hello world"),
+        ("[phone_ring/] one two [/phone_ring]", "one two", "one two"),
+        ("<NOISE> yes <spoken_noise> <s> </s>", "yes", "yes"),
+        ("I <meant> said", "I meant said", "I meant said"),
+        ("I\\. B\\. M\\. isn\\'t here", "I. B. M. isn't here", "I. B. M. isn't here"),
+        (
+            'stop ,COMMA go .PERIOD "DOUBLE-QUOTE hi \\.period',
+            "stop COMMA go PERIOD DOUBLE-QUOTE hi period",
+            "stop go hi",
+        ),
+        (
+            "(LEFT-PAREN aside )RIGHT-PAREN --DASH -HYPHEN",
+            "LEFT-PAREN aside RIGHT-PAREN DASH HYPHEN",
+            "aside",
+        ),
+        ("ten %PERCENT three .POINT five", "ten PERCENT three POINT five", "ten PERCENT three POINT five"),
+        ("a *mispronounced* wo:rd so:", "a mispronounced word so", "a mispronounced word so"),
+        ("cut off ~ . here", "cut off here", "cut off here"),
+        ("the th- -tion twenty-one", "the twenty-one", "the twenty-one"),
+        ("'em 'til rock", "'em 'til rock", "'em 'til rock"),
+        ("", "", ""),
+    ],
+)
+def test_wsj_markup_rules(raw, words, drop):
+    assert clean_wsj_transcript(raw, "words") == words
+    assert clean_wsj_transcript(raw, "drop") == drop
+
+
+def test_wsj_normalisers_clean_then_apply_nemo_rules():
+    raw = "[loud_breath] The *DOW* rose ,COMMA s:o I\\. B\\. M\\. said th- <NOISE>"
+    assert get_normalizer("wsj")(raw) == "the dow rose comma so i b m said"
+    assert get_normalizer("wsj-novp")(raw) == "the dow rose so i b m said"
+    with pytest.raises(ValueError, match="verbalized_punctuation"):
+        clean_wsj_transcript("x", "spoken")  # type: ignore[arg-type]
