@@ -1,9 +1,91 @@
-"""Commands of this module are registered on the root ``werbench`` app (filled in by its owner)."""
+"""``werbench serve RESULTS``: the dashboard on a production WSGI server (waitress, threads), safe by default.
+
+Binds 127.0.0.1; any other address needs ``--auth``/``--auth-file`` (HTTP Basic) or an explicit
+``--insecure``, because the dashboard shows transcripts and plays audio that may be confidential.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from pathlib import Path
+
 import typer
+
+from manifests.errors import ManifestError
+
+NORMALIZERS = ("none", "nemo", "librispeech", "whisper", "wsj")
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` resolves to is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def check_exposure(host: str, has_auth: bool, insecure: bool) -> None:
+    """Refuse to publish an unauthenticated dashboard beyond this machine."""
+    if not is_loopback(host) and not has_auth and not insecure:
+        raise typer.BadParameter(
+            f"{host} is reachable from other machines; give --auth user:pass or --auth-file FILE, "
+            "or --insecure to serve without authentication anyway",
+            param_hint="--host",
+        )
+
+
+def load_users(auth: str | None, auth_file: Path | None) -> dict[str, str]:
+    from dashboard.auth import parse_credential, read_auth_file
+
+    if auth and auth_file:
+        raise typer.BadParameter("give either --auth or --auth-file, not both", param_hint="--auth")
+    if auth_file:
+        return read_auth_file(auth_file)
+    if auth:
+        user, password = parse_credential(auth)
+        return {user: password}
+    return {}
+
+
+def serve(
+    results: Path = typer.Argument(
+        ..., help="Results directory: RESULTS/<testset>/<system>/predictions.jsonl."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; non-loopback addresses need --auth."),
+    port: int = typer.Option(8050, min=1, max=65535, help="TCP port."),
+    auth: str | None = typer.Option(None, help="HTTP Basic credentials 'user:password'."),
+    auth_file: Path | None = typer.Option(None, help="File of 'user:password' lines (one per user)."),
+    insecure: bool = typer.Option(False, help="Allow a non-loopback host without authentication."),
+    normalize: str = typer.Option("none", help=f"Default text normaliser: {', '.join(NORMALIZERS)}."),
+    threads: int = typer.Option(8, min=1, max=64, help="Worker threads (concurrent requests)."),
+) -> None:
+    """Serve the dashboard for a results directory."""
+    if normalize not in NORMALIZERS:
+        raise typer.BadParameter(f"unknown normaliser {normalize!r}; choose one of {', '.join(NORMALIZERS)}")
+    try:
+        users = load_users(auth, auth_file)
+        check_exposure(host, bool(users), insecure)
+        from dashboard.app import create_app
+
+        app = create_app(results, normalize=normalize, users=users)
+    except ManifestError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    import waitress
+
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"werbench dashboard on http://{shown}:{port}/  ({results}, {threads} threads; Ctrl+C stops)")
+    if not users and not is_loopback(host):
+        typer.secho("warning: serving without authentication (--insecure)", fg="yellow", err=True)
+    waitress.serve(app.server, host=host, port=port, threads=threads, ident="werbench")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``werbench serve`` to the root app."""
+    app.command("serve")(serve)

@@ -1,0 +1,139 @@
+"""Audio for the utterance view: a route that plays in Chromium and Safari, and waveform/spectrogram data.
+
+Security: the route is addressed by ``(testset, utterance id)`` and looks the file up in the loaded manifests;
+no client-supplied path ever reaches the file system, so traversal (``../``, encoded, absolute) is impossible
+and an unknown id is a plain 404. Range requests (206) are answered, which Safari needs to play at all.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import mimetypes
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import flask
+import numpy as np
+import soundfile as sf
+
+# Containers both Chromium and Safari play natively; anything else (SPHERE, raw, segments) is served as WAV.
+BROWSER_FORMATS = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4"}
+MAX_WAVEFORM_POINTS = 4000
+MAX_SPECTROGRAM_FRAMES = 1200
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSource:
+    """Where one utterance's audio lies: a whole file, or the segment ``offset``/``duration`` cut from it."""
+
+    path: str
+    offset: float = 0.0
+    duration: float | None = None
+
+    @property
+    def is_segment(self) -> bool:
+        return self.offset > 0
+
+    def read(self) -> tuple[np.ndarray, int]:
+        """Mono float32 samples of this utterance (the segment only, when it is one)."""
+        info = sf.info(self.path)
+        start = round(self.offset * info.samplerate)
+        frames = (
+            -1 if self.duration is None or not self.is_segment else round(self.duration * info.samplerate)
+        )
+        data, rate = sf.read(self.path, start=start, frames=frames, dtype="float32", always_2d=True)
+        return data.mean(axis=1), rate
+
+
+def _wav_bytes(source: AudioSource) -> io.BytesIO:
+    samples, rate = source.read()
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    buffer.seek(0)
+    return buffer
+
+
+def audio_response(source: AudioSource) -> flask.Response:
+    """The file itself when browsers play it, else a WAV rendering; both honour HTTP Range."""
+    path = Path(source.path)
+    mimetype = BROWSER_FORMATS.get(path.suffix.lower())
+    if not path.is_file():
+        flask.abort(404)
+    if mimetype and not source.is_segment:
+        response = flask.send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
+    else:
+        try:
+            buffer = _wav_bytes(source)
+        except (sf.LibsndfileError, RuntimeError, ValueError):
+            flask.abort(415)
+        response = flask.send_file(
+            buffer,
+            mimetype="audio/wav",
+            conditional=True,
+            etag=f"{path.stat().st_mtime_ns}-{source.offset}",
+            max_age=3600,
+            download_name=f"{path.stem}.wav",
+        )
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def register_audio_route(
+    server: flask.Flask, lookup: Callable[[], Mapping[tuple[str, str], AudioSource]], prefix: str = "/audio"
+) -> None:
+    """``GET {prefix}/<testset>/<utt_id>``: 404 unless the pair is in the loaded manifests."""
+
+    def serve_audio(testset: str, utt_id: str) -> flask.Response:
+        source = lookup().get((testset, utt_id))
+        if source is None:
+            flask.abort(404)
+        return audio_response(source)
+
+    server.add_url_rule(f"{prefix}/<testset>/<path:utt_id>", "werbench_audio", serve_audio, methods=["GET"])
+    mimetypes.add_type("audio/flac", ".flac")
+
+
+def audio_url(testset: str, utt_id: str, prefix: str = "/audio") -> str:
+    from urllib.parse import quote
+
+    return f"{prefix}/{quote(testset, safe='')}/{quote(utt_id, safe='')}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalView:
+    """Downsampled waveform envelope and a log-mel spectrogram, small enough to plot for hour-long files."""
+
+    times: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    spec_times: np.ndarray
+    spec_freqs: np.ndarray
+    spec_db: np.ndarray
+    sample_rate: int
+    seconds: float
+
+
+def signal_view(source: AudioSource, n_mels: int = 80) -> SignalView:
+    """Min/max envelope per bin (keeps peaks that plain decimation loses) and a mel spectrogram in dB."""
+    import librosa  # imported here: it pulls numba and costs a second at start-up
+
+    samples, rate = source.read()
+    seconds = len(samples) / rate if rate else 0.0
+    bins = max(1, min(MAX_WAVEFORM_POINTS // 2, len(samples)))
+    per_bin = max(1, math.ceil(len(samples) / bins))
+    padded = np.pad(samples, (0, per_bin * bins - len(samples))).reshape(bins, per_bin)
+    times = (np.arange(bins) + 0.5) * per_bin / rate
+    hop = max(rate // 100, math.ceil(len(samples) / MAX_SPECTROGRAM_FRAMES))
+    n_fft = 1 << max(9, math.ceil(math.log2(max(hop, rate // 40))))
+    mel = librosa.feature.melspectrogram(
+        y=samples, sr=rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmax=rate / 2
+    )
+    spec_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0).astype(np.float32)
+    spec_times = librosa.frames_to_time(np.arange(spec_db.shape[1]), sr=rate, hop_length=hop)
+    spec_freqs = librosa.mel_frequencies(n_mels=n_mels, fmax=rate / 2)
+    return SignalView(
+        times, padded.min(axis=1), padded.max(axis=1), spec_times, spec_freqs, spec_db, rate, seconds
+    )

@@ -1,0 +1,85 @@
+"""Download routes: leaderboard and per-utterance CSV, the self-contained HTML report, sclite trn files.
+
+They are plain Flask routes (not callbacks) so a link can be shared or fetched with curl; they take only
+names (normaliser, test set) from the query string and never a path.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import flask
+
+from dashboard.data import NORMALIZERS, Workspace
+from manifests.trn import write_trn
+
+
+def _csv_response(frame, filename: str) -> flask.Response:
+    response = flask.Response(frame.to_csv(index=False), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def register_exports(server: flask.Flask, workspace: Workspace) -> None:
+    def analysis_from_query():
+        norm = flask.request.args.get("norm", workspace.default_normalizer)
+        if norm not in NORMALIZERS:
+            flask.abort(400, f"unknown normaliser {norm!r}")
+        return workspace.analysis(norm)
+
+    def testset_filter(frame):
+        testset = flask.request.args.get("ts")
+        return frame if not testset else frame[frame["testset"] == testset]
+
+    @server.route("/export/systems.csv")
+    def export_systems() -> flask.Response:
+        analysis = analysis_from_query()
+        return _csv_response(analysis.leaderboard(), f"leaderboard-{analysis.normalizer}.csv")
+
+    @server.route("/export/utterances.csv")
+    def export_utterances() -> flask.Response:
+        analysis = analysis_from_query()
+        frame = testset_filter(analysis.utterances)
+        return _csv_response(frame, f"utterances-{analysis.normalizer}.csv")
+
+    @server.route("/export/trn.zip")
+    def export_trn() -> flask.Response:
+        """ref.trn and one hypothesis trn per system, normalised as scored, for ``sclite -i rm``."""
+        analysis = analysis_from_query()
+        frame = testset_filter(analysis.utterances)
+        buffer = io.BytesIO()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
+            for (testset, system), group in frame.groupby(["testset", "system"], sort=True):
+                folder = Path(tmp) / testset
+                ref = folder / "ref.trn"
+                if not ref.exists():
+                    write_trn(ref, zip(group["utt_id"], group["ref"], strict=True))
+                    archive.write(ref, f"{testset}/ref.trn")
+                hyp = folder / f"{system}.trn"
+                write_trn(hyp, zip(group["utt_id"], group["hyp"], strict=True))
+                archive.write(hyp, f"{testset}/{system}.trn")
+        buffer.seek(0)
+        return flask.send_file(
+            buffer,
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"trn-{analysis.normalizer}.zip",
+        )
+
+    @server.route("/export/report.html")
+    def export_report() -> flask.Response:
+        """The self-contained HTML report that ``werbench report`` writes (analysis' report module)."""
+        analysis = analysis_from_query()
+        from dashboard.reporting import html_report
+
+        response = flask.Response(html_report(analysis), mimetype="text/html")
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="werbench-report-{analysis.normalizer}.html"'
+        )
+        return response

@@ -1,0 +1,17 @@
+"""The dashboard's pages: each module exposes ``PAGE`` (path, title, layout builder, callbacks)."""
+
+from __future__ import annotations
+
+from dashboard.pages import compare, dataset, errors, leaderboard, utterance, utterances
+from dashboard.pages.base import Page, PageContext
+
+PAGES: list[Page] = [
+    leaderboard.PAGE,
+    dataset.PAGE,
+    utterances.PAGE,
+    compare.PAGE,
+    errors.PAGE,
+    utterance.PAGE,
+]
+
+__all__ = ["PAGES", "Page", "PageContext"]

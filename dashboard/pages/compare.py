@@ -1,0 +1,342 @@
+"""Compare two systems: utterance and word scatters, improved/regressed lists, significance, 3-way diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboard import components as ui
+from dashboard import state as url_state
+from dashboard.data import Comparison, Workspace
+from dashboard.grid import records
+from dashboard.pages.base import Page, PageContext
+
+MAX_POINTS = 20_000  # a scatter beyond this is a blur that costs megabytes; ties on the diagonal go first
+LIST_ROWS = 200
+THREE_WAY_ROWS = 12
+
+
+def _pair(page: PageContext) -> tuple[str | None, str | None]:
+    systems = page.systems
+    a = url_state.get_choice(page.state, "a", systems, systems[0] if systems else None)
+    b = url_state.get_choice(page.state, "b", systems, systems[1] if len(systems) > 1 else a)
+    return a, b
+
+
+def _scatter_points(per_utt: pd.DataFrame) -> pd.DataFrame:
+    if len(per_utt) <= MAX_POINTS:
+        return per_utt
+    changed = per_utt[per_utt["delta"] != 0]
+    ties = per_utt[per_utt["delta"] == 0]
+    keep = changed.sample(min(len(changed), MAX_POINTS), random_state=0)
+    room = MAX_POINTS - len(keep)
+    return pd.concat([keep, ties.sample(min(room, len(ties)), random_state=0)]) if room > 0 else keep
+
+
+def _utterance_scatter(cmp: Comparison) -> go.Figure:
+    points = _scatter_points(cmp.per_utterance)
+    fig = go.Figure()
+    colours = {"A better": "#18bc9c", "B better": "#e67e22", "tied": "#95a5a6"}
+    rng = np.random.default_rng(0)
+    for outcome, group in points.groupby("outcome"):
+        jitter = rng.uniform(-0.004, 0.004, size=(2, len(group)))  # identical WER pairs would hide each other
+        fig.add_trace(
+            go.Scattergl(
+                x=100 * group["wer_a"] + 100 * jitter[0],
+                y=100 * group["wer_b"] + 100 * jitter[1],
+                mode="markers",
+                name=f"{outcome} ({cmp.counts.get(outcome, 0):,})",
+                customdata=group["utt_id"],
+                marker={"size": 6, "opacity": 0.6, "color": colours.get(outcome, "#7f8c8d")},
+                hovertemplate="%{customdata}<br>A %{x:.1f}% · B %{y:.1f}%<extra></extra>",
+            )
+        )
+    top = float(max(100 * points["wer_a"].max(), 100 * points["wer_b"].max(), 1.0)) if len(points) else 100.0
+    fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line={"dash": "dot", "color": "#7f8c8d"})
+    fig.update_layout(xaxis_title=f"WER of A: {cmp.a} (%)", yaxis_title=f"WER of B: {cmp.b} (%)")
+    shown = "" if len(points) == len(cmp.per_utterance) else f" (a sample of {len(points):,})"
+    fig.update_layout(
+        title={
+            "text": f"{len(cmp.per_utterance):,} utterances{shown}; click one to open it",
+            "font": {"size": 12},
+            "x": 0.01,
+        }
+    )
+    return ui.style_figure(fig, height=420)
+
+
+def _word_scatter(cmp: Comparison) -> go.Figure:
+    words = cmp.word_accuracy.dropna().sort_values("count", ascending=False).head(3000)
+    fig = go.Figure(
+        go.Scattergl(
+            x=100 * words["accuracy_a"],
+            y=100 * words["accuracy_b"],
+            mode="markers",
+            text=words["word"],
+            customdata=words["count"],
+            marker={
+                "size": np.clip(np.sqrt(words["count"].to_numpy(dtype=float)) * 2, 4, 28),
+                "opacity": 0.55,
+                "color": words["accuracy_b"] - words["accuracy_a"],
+                "colorscale": "RdYlGn",
+                "cmid": 0,
+                "line": {"width": 0},
+            },
+            hovertemplate="<b>%{text}</b> (%{customdata:,} in reference)<br>"
+            "A %{x:.1f}% · B %{y:.1f}%<extra></extra>",
+        )
+    )
+    fig.add_shape(type="line", x0=0, y0=0, x1=100, y1=100, line={"dash": "dot", "color": "#7f8c8d"})
+    fig.update_layout(
+        xaxis_title=f"word accuracy of A: {cmp.a} (%)", yaxis_title=f"word accuracy of B: {cmp.b} (%)"
+    )
+    return ui.style_figure(fig, height=420, legend=False)
+
+
+def _tests_table(cmp: Comparison) -> dbc.Table:
+    rows = []
+    for test in cmp.tests:
+        better = {"A": cmp.a, "B": cmp.b}.get(test.better or "", "\u2013")
+        verdict = (
+            html.Span("significant", className="p-sig")
+            if test.significant
+            else html.Span("not significant", className="p-ns")
+        )
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(test.title),
+                    html.Td(test.unit),
+                    html.Td(f"{test.n:,}"),
+                    html.Td(f"{test.statistic:.4g}"),
+                    html.Td(f"{test.p_value:.4g}"),
+                    html.Td(better),
+                    html.Td(verdict),
+                ]
+            )
+        )
+    head = html.Thead(
+        html.Tr(
+            [html.Th(h) for h in ("Test", "Unit", "N", "Statistic", "p-value", "Favours", "At \u03b1 = 0.05")]
+        )
+    )
+    return dbc.Table([head, html.Tbody(rows)], className="wb-table", hover=True, size="sm")
+
+
+def _list_grid(grid_id: str, frame: pd.DataFrame) -> dag.AgGrid:
+    pct = {
+        "type": "rightAligned",
+        "width": 90,
+        "valueFormatter": ui.d3_format(".1%"),
+    }
+    columns = [
+        {"field": "utt_id", "headerName": "Utterance", "width": 180, "cellClass": "link-cell"},
+        {"field": "wer_a", "headerName": "WER A", **pct},
+        {"field": "wer_b", "headerName": "WER B", **pct},
+        {"field": "delta", "headerName": "Δ errors", "type": "rightAligned", "width": 96},
+        {"field": "ref", "headerName": "Reference", "flex": 1, "minWidth": 240, "tooltipField": "ref"},
+    ]
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=records(frame[["utt_id", "wer_a", "wer_b", "delta", "ref"]]),
+        columnDefs=columns,
+        getRowId="params.data.utt_id",
+        className="ag-theme-quartz wb-grid",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        style={"height": "340px", "width": "100%"},
+    )
+
+
+def _three_way(page: PageContext, cmp: Comparison) -> html.Div:
+    changed = cmp.per_utterance.assign(size=cmp.per_utterance["delta"].abs())
+    changed = changed[changed["size"] > 0].sort_values(["size", "utt_id"], ascending=[False, True])
+    blocks = []
+    for utt_id in changed["utt_id"].head(THREE_WAY_ROWS):
+        slots = page.analysis.three_way(cmp.testset, utt_id, cmp.a, cmp.b)
+        cells = []
+        for kind, ref, hyp_a, hyp_b in slots:
+            cls_a = (
+                "op-c" if hyp_a == ref else ("op-i" if kind == "I" else ("op-d" if hyp_a is None else "op-s"))
+            )
+            cls_b = (
+                "op-c" if hyp_b == ref else ("op-i" if kind == "I" else ("op-d" if hyp_b is None else "op-s"))
+            )
+            cells.append(
+                html.Div(
+                    [
+                        html.Div(ref or "∅", className="tw-ref"),
+                        html.Div(hyp_a or "∅", className=f"tw-hyp {cls_a}"),
+                        html.Div(hyp_b or "∅", className=f"tw-hyp {cls_b}"),
+                    ],
+                    className="tw-slot",
+                )
+            )
+        link = url_state.link("/utterance", page.state, id=utt_id, sys=[cmp.a, cmp.b])
+        blocks.append(
+            html.Div(
+                [html.A(utt_id, href=link, className="system-name"), html.Div(cells, className="tw-row")],
+                className="tw-block",
+            )
+        )
+    legend = html.Div(
+        [
+            html.Span("rows: reference / A / B", className="counts me-3"),
+            html.Span("substitution", className="legend-chip op-s"),
+            html.Span("deletion", className="legend-chip op-d"),
+            html.Span("insertion", className="legend-chip op-i"),
+        ],
+        className="mb-2",
+    )
+    return html.Div([legend, *blocks] if blocks else [ui.empty("The two systems agree on every utterance.")])
+
+
+def layout(page: PageContext) -> html.Div:
+    a, b = _pair(page)
+    if page.testset is None or a is None or b is None:
+        return html.Div(
+            [page.header("Compare", "Needs a test set with two systems."), ui.empty("Nothing to compare.")]
+        )
+    cmp = page.analysis.comparison(page.testset, a, b)
+    row_a = page.analysis.leaderboard().query("testset == @page.testset and system == @a").iloc[0]
+    row_b = page.analysis.leaderboard().query("testset == @page.testset and system == @b").iloc[0]
+    delta = row_b["wer"] - row_a["wer"]
+    boot = next(
+        (t for t in cmp.tests if t.name.startswith("bootstrap") or "bootstrap" in t.title.lower()), None
+    )
+    cards = dbc.Row(
+        [
+            dbc.Col(ui.metric_card("WER of A", ui.pct(row_a["wer"]), a), md=2),
+            dbc.Col(ui.metric_card("WER of B", ui.pct(row_b["wer"]), b), md=2),
+            dbc.Col(
+                ui.metric_card(
+                    "B \u2212 A",
+                    f"{100 * delta:+.2f} pts",
+                    "absolute WER difference",
+                    tone="good" if delta < 0 else ("bad" if delta > 0 else ""),
+                ),
+                md=2,
+            ),
+            dbc.Col(
+                ui.metric_card("B better", ui.number(cmp.counts["B better"]), "utterances", tone="good"), md=2
+            ),
+            dbc.Col(
+                ui.metric_card("A better", ui.number(cmp.counts["A better"]), "utterances", tone="bad"), md=2
+            ),
+            dbc.Col(
+                ui.metric_card(
+                    "Tied",
+                    ui.number(cmp.counts["tied"]),
+                    f"bootstrap p = {boot.p_value:.3g}" if boot else "utterances",
+                ),
+                md=2,
+            ),
+        ],
+        className="g-3 mb-3",
+    )
+    improved = cmp.per_utterance[cmp.per_utterance["delta"] < 0].sort_values("delta").head(LIST_ROWS)
+    regressed = cmp.per_utterance[cmp.per_utterance["delta"] > 0].sort_values("delta", ascending=False)
+    controls = [
+        ui.select("a", page.systems, a, label="System A", width="15rem"),
+        ui.select("b", page.systems, b, label="System B", width="15rem"),
+    ]
+    return html.Div(
+        [
+            page.header(
+                "Compare",
+                f"{a} (A) against {b} (B) on {page.testset}: paired, utterance by utterance.",
+                *controls,
+            ),
+            cards,
+            dbc.Row(
+                [
+                    dbc.Col(
+                        ui.card("Per-utterance WER", ui.graph(_utterance_scatter(cmp), "cmp-scatter")), lg=6
+                    ),
+                    dbc.Col(
+                        ui.card("Per-word accuracy (reference words)", ui.graph(_word_scatter(cmp))), lg=6
+                    ),
+                ],
+                className="g-3",
+            ),
+            ui.card("Significance tests (the NIST sc_stats set, computed by analysis)", _tests_table(cmp)),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        ui.card(
+                            f"B better than A ({cmp.counts['B better']:,})",
+                            _list_grid("cmp-improved", improved),
+                            actions=[ui.csv_button("cmp-improved-csv")],
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        ui.card(
+                            f"A better than B ({cmp.counts['A better']:,})",
+                            _list_grid("cmp-regressed", regressed.head(LIST_ROWS)),
+                            actions=[ui.csv_button("cmp-regressed-csv")],
+                        ),
+                        lg=6,
+                    ),
+                ],
+                className="g-3",
+            ),
+            ui.card("Three-way diff of the most changed utterances", _three_way(page, cmp)),
+            dcc.Download(id="cmp-download"),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    @app.callback(
+        Output("url", "pathname", allow_duplicate=True),
+        Output("url", "search", allow_duplicate=True),
+        Input("cmp-scatter", "clickData"),
+        Input("cmp-improved", "cellClicked"),
+        Input("cmp-regressed", "cellClicked"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def open_utterance(
+        point: dict | None, improved: dict | None, regressed: dict | None, search: str | None
+    ) -> tuple:
+        if ctx.triggered_id == "cmp-scatter":
+            utt_id = point["points"][0].get("customdata") if point and point.get("points") else None
+        else:
+            cell = improved if ctx.triggered_id == "cmp-improved" else regressed
+            utt_id = cell.get("rowId") if cell else None
+        if not utt_id:
+            return no_update, no_update
+        state = url_state.parse(search)
+        page = PageContext(workspace, state)
+        a, b = _pair(page)
+        return "/utterance", url_state.encode(
+            {"norm": state.get("norm"), "ts": page.testset, "id": utt_id, "sys": [a, b], "qf": "all"}
+        )
+
+    @app.callback(
+        Output("cmp-download", "data"),
+        Input("cmp-improved-csv", "n_clicks"),
+        Input("cmp-regressed-csv", "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def download(_improved: Any, _regressed: Any, search: str | None) -> Any:
+        page = PageContext(workspace, url_state.parse(search))
+        a, b = _pair(page)
+        cmp = page.analysis.comparison(page.testset, a, b)
+        better = "B better" if ctx.triggered_id == "cmp-improved-csv" else "A better"
+        frame = cmp.per_utterance[cmp.per_utterance["outcome"] == better]
+        frame = frame.rename(
+            columns={"hyp_a": f"hyp {a}", "hyp_b": f"hyp {b}", "wer_a": f"wer {a}", "wer_b": f"wer {b}"}
+        )
+        name = f"{'improved' if better == 'B better' else 'regressed'}-{a}-vs-{b}.csv".replace("@", "_")
+        return dcc.send_data_frame(frame.to_csv, name, index=False)
+
+
+PAGE = Page("compare", "/compare", "Compare", layout, register)

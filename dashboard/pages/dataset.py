@@ -1,0 +1,128 @@
+"""Dataset statistics (Speech Data Explorer parity): sizes, alphabet, histograms, per-word accuracy table."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import plotly.graph_objects as go
+from dash import Dash, html
+
+from dashboard import components as ui
+from dashboard.data import Workspace
+from dashboard.grid_view import GridTable, register_server_grid, server_grid
+from dashboard.pages.base import Page, PageContext
+from dashboard.state import get_list
+
+GRID = "vocab"
+
+
+def _histogram(values: np.ndarray, title: str, unit: str, colour: str, bins: int = 40) -> html.Div:
+    """Bins on the server: 100k raw values would be megabytes of JSON for a picture of 40 bars."""
+    values = values[np.isfinite(values)]
+    counts, edges = np.histogram(values, bins=bins) if len(values) else (np.zeros(0), np.zeros(1))
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=counts,
+            width=np.diff(edges) * 0.92,
+            marker_color=colour,
+            hovertemplate=f"%{{x:.1f}} {unit}: %{{y:,}} utterances<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_title=f"{title} ({unit})", yaxis_title="utterances", bargap=0.02)
+    if len(values):
+        fig.add_vline(
+            x=float(np.median(values)),
+            line_dash="dot",
+            line_color="#7f8c8d",
+            annotation_text=f"median {np.median(values):.1f}",
+            annotation_position="top right",
+        )
+    return ui.graph(ui.style_figure(fig, height=260, legend=False))
+
+
+def vocabulary_grid(workspace: Workspace, context: dict) -> tuple[GridTable, None]:
+    analysis = workspace.analysis(context["norm"])
+    return analysis.vocabulary_grid(context["ts"], tuple(context["systems"])), None
+
+
+def layout(page: PageContext) -> html.Div:
+    if page.testset is None:
+        return html.Div([page.header("Dataset", "No test sets found."), ui.empty("Nothing to describe.")])
+    stats = page.analysis.dataset_stats(page.testset)
+    systems = get_list(page.state, "sys", page.systems, page.systems)
+    cards = dbc.Row(
+        [
+            dbc.Col(ui.metric_card("Utterances", ui.number(stats.utterances)), md=2),
+            dbc.Col(
+                ui.metric_card("Hours", ui.number(stats.hours, 2), f"{ui.number(stats.seconds)} s"), md=2
+            ),
+            dbc.Col(ui.metric_card("Speakers", ui.number(stats.speakers)), md=2),
+            dbc.Col(
+                ui.metric_card("Vocabulary", ui.number(stats.vocabulary), f"{ui.number(stats.words)} words"),
+                md=2,
+            ),
+            dbc.Col(ui.metric_card("Alphabet", ui.number(len(stats.alphabet)), "distinct characters"), md=2),
+            dbc.Col(
+                ui.metric_card("OOV rate", ui.pct(stats.oov_rate), stats.oov_source or "no LM vocabulary"),
+                md=2,
+            ),
+        ],
+        className="g-3 mb-3",
+    )
+    hist = stats.histograms
+    histograms = dbc.Row(
+        [
+            dbc.Col(
+                ui.card("Duration", _histogram(hist["duration"], "duration", "s", "#2c3e50")), lg=6, xl=3
+            ),
+            dbc.Col(
+                ui.card("Words per utterance", _histogram(hist["words"], "words", "words", "#18bc9c")),
+                lg=6,
+                xl=3,
+            ),
+            dbc.Col(
+                ui.card(
+                    "Characters per utterance", _histogram(hist["chars"], "characters", "chars", "#3498db")
+                ),
+                lg=6,
+                xl=3,
+            ),
+            dbc.Col(
+                ui.card(
+                    "Speaking rate", _histogram(hist["word_rate"], "speaking rate", "words/s", "#e67e22")
+                ),
+                lg=6,
+                xl=3,
+            ),
+        ],
+        className="g-3",
+    )
+    context = {"ts": page.testset, "norm": page.normalizer, "systems": systems}
+    grid = vocabulary_grid(page.workspace, context)[0]
+    return html.Div(
+        [
+            page.header(
+                "Dataset",
+                f"Reference statistics of {page.testset} after the {page.normalizer} normaliser.",
+                ui.select(
+                    "sys", page.systems, systems, multi=True, label="Systems (word accuracy)", width="24rem"
+                ),
+            ),
+            cards,
+            ui.card("Alphabet", html.Div(stats.alphabet, className="alphabet")),
+            histograms,
+            ui.card(
+                "Vocabulary: per-word accuracy by system",
+                server_grid(GRID, grid.column_defs, context, height="60vh", row_id="word"),
+            ),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    register_server_grid(app, GRID, lambda context: vocabulary_grid(workspace, context))
+
+
+PAGE = Page("dataset", "/dataset", "Dataset", layout, register)

@@ -1,0 +1,152 @@
+"""Errors: top confusion pairs, inserted and deleted words, and WER (with CI) broken down by any field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+
+from dashboard import components as ui
+from dashboard import state as url_state
+from dashboard.data import Workspace
+from dashboard.grid import records
+from dashboard.pages.base import Page, PageContext
+
+TOP = 50
+TABLES = {
+    "confusions": ("Top confusion pairs", ["ref_word", "hyp_word"]),
+    "inserted": ("Top inserted words", ["word"]),
+    "deleted": ("Top deleted words", ["word"]),
+}
+
+
+def _choices(page: PageContext) -> tuple[list[str], str]:
+    systems = url_state.get_list(page.state, "sys", page.systems, page.systems[:4])
+    fields = page.analysis.breakdown_fields(page.testset)
+    by = url_state.get_choice(page.state, "by", fields, "speaker") or "speaker"
+    return systems, by
+
+
+def wide_counts(frame: pd.DataFrame, keys: list[str], systems: list[str], top: int = TOP) -> pd.DataFrame:
+    """One row per word (or pair) with a count column per system, ordered by the total over systems."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, *systems, "total"])
+    wide = frame.pivot_table(index=keys, columns="system", values="count", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=systems, fill_value=0)
+    wide["total"] = wide.sum(axis=1)
+    wide = wide.sort_values("total", ascending=False, kind="stable").head(top)
+    return wide.reset_index()
+
+
+def _count_grid(grid_id: str, frame: pd.DataFrame, keys: list[str], systems: list[str]) -> dag.AgGrid:
+    renamed = frame.rename(columns={s: f"s{k}" for k, s in enumerate(systems)})
+    labels = {"ref_word": "Reference", "hyp_word": "Recognised as", "word": "Word"}
+    columns = [{"field": k, "headerName": labels[k], "pinned": "left", "width": 150} for k in keys]
+    columns += [
+        {"field": f"s{k}", "headerName": s, "type": "rightAligned", "width": 130, "headerTooltip": s}
+        for k, s in enumerate(systems)
+    ]
+    columns.append(
+        {"field": "total", "headerName": "Total", "type": "rightAligned", "width": 90, "sort": "desc"}
+    )
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=records(renamed),
+        columnDefs=columns,
+        className="ag-theme-quartz wb-grid",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        style={"height": "380px", "width": "100%"},
+    )
+
+
+def _breakdown_figure(frame: pd.DataFrame, by: str) -> go.Figure:
+    fig = go.Figure()
+    for system, group in frame.groupby("system", sort=False):
+        fig.add_bar(
+            x=group["value"].astype(str),
+            y=100 * group["wer"],
+            name=system,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": 100 * (group["wer_hi"] - group["wer"]),
+                "arrayminus": 100 * (group["wer"] - group["wer_lo"]),
+                "thickness": 1.2,
+                "width": 3,
+            },
+            customdata=group[["utts", "ref_words"]].to_numpy(),
+            hovertemplate=f"{by} = %{{x}}<br>WER %{{y:.2f}}%<br>%{{customdata[0]:,}} utts, "
+            "%{customdata[1]:,} words<extra>%{fullData.name}</extra>",
+        )
+    fig.update_layout(barmode="group", xaxis_title=by, yaxis_title="WER (%) with 95% CI", bargap=0.2)
+    if frame["value"].nunique() > 25:
+        fig.update_xaxes(tickangle=-45)
+    return ui.style_figure(fig, height=400)
+
+
+def layout(page: PageContext) -> html.Div:
+    if page.testset is None:
+        return html.Div([page.header("Errors", "No test sets found."), ui.empty("Nothing to analyse.")])
+    systems, by = _choices(page)
+    controls = [
+        ui.select("sys", page.systems, systems, multi=True, label="Systems", width="26rem"),
+        ui.select(
+            "by", page.analysis.breakdown_fields(page.testset), by, label="Break down by", width="12rem"
+        ),
+    ]
+    tables = page.analysis.error_tables(page.testset, tuple(systems))
+    cards = []
+    for name, (title, keys) in TABLES.items():
+        wide = wide_counts(getattr(tables, name), keys, systems)
+        cards.append(
+            dbc.Col(
+                ui.card(
+                    title,
+                    _count_grid(f"err-{name}", wide, keys, systems),
+                    actions=[ui.csv_button(f"err-{name}-csv")],
+                ),
+                xl=4,
+                lg=6,
+            )
+        )
+    breakdown = page.analysis.breakdown(page.testset, tuple(systems), by)
+    return html.Div(
+        [
+            page.header("Errors", f"What goes wrong on {page.testset}, and where.", *controls),
+            dbc.Row(cards, className="g-3"),
+            ui.card(
+                f"WER by {by} (95% bootstrap CI)",
+                ui.graph(_breakdown_figure(breakdown, by), "err-breakdown"),
+                actions=[ui.csv_button("err-breakdown-csv")],
+            ),
+            dcc.Download(id="err-download"),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    @app.callback(
+        Output("err-download", "data"),
+        *[Input(f"err-{name}-csv", "n_clicks") for name in TABLES],
+        Input("err-breakdown-csv", "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def download(*args: Any) -> Any:
+        from dash import ctx
+
+        page = PageContext(workspace, url_state.parse(args[-1]))
+        systems, by = _choices(page)
+        name = str(ctx.triggered_id).removeprefix("err-").removesuffix("-csv")
+        if name == "breakdown":
+            frame = page.analysis.breakdown(page.testset, tuple(systems), by)
+        else:
+            frame = getattr(page.analysis.error_tables(page.testset, tuple(systems)), name)
+        return dcc.send_data_frame(frame.to_csv, f"{name}-{page.testset}-{page.normalizer}.csv", index=False)
+
+
+PAGE = Page("errors", "/errors", "Errors", layout, register)

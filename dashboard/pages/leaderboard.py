@@ -1,0 +1,228 @@
+"""Leaderboard: test sets x systems with WER and its 95% CI, CER, SER, S/D/I rates, RTFx, decoder params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboard import components as ui
+from dashboard import state as url_state
+from dashboard.data import Workspace
+from dashboard.grid import records
+from dashboard.pages.base import Page, PageContext
+
+PCT = ui.d3_format(".2%")
+NUM = ui.d3_format(",.0f")
+FIXED1 = ui.d3_format(",.1f")
+
+
+def _columns() -> list[dict[str, Any]]:
+    rate = {"type": "rightAligned", "valueFormatter": PCT, "filter": "agNumberColumnFilter", "width": 96}
+    return [
+        {"field": "testset", "headerName": "Test set", "pinned": "left", "width": 150},
+        {
+            "field": "system",
+            "headerName": "System",
+            "pinned": "left",
+            "width": 210,
+            "cellClass": "fw-semibold",
+            "tooltipField": "system",
+        },
+        {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold"},
+        {"field": "wer_ci", "headerName": "95% CI", "width": 140, "sortable": False},
+        {"field": "cer", "headerName": "CER", **rate},
+        {"field": "ser", "headerName": "SER", **rate},
+        {"field": "sub_rate", "headerName": "Sub", **rate},
+        {"field": "del_rate", "headerName": "Del", **rate},
+        {"field": "ins_rate", "headerName": "Ins", **rate},
+        {"field": "utts", "headerName": "Utts", "type": "rightAligned", "valueFormatter": NUM, "width": 90},
+        {
+            "field": "ref_words",
+            "headerName": "Words",
+            "type": "rightAligned",
+            "valueFormatter": NUM,
+            "width": 100,
+        },
+        {
+            "field": "rtfx",
+            "headerName": "RTFx",
+            "type": "rightAligned",
+            "valueFormatter": FIXED1,
+            "width": 90,
+        },
+        {"field": "decoder", "headerName": "Decoder", "width": 120},
+        {
+            "field": "params",
+            "headerName": "Decoder parameters",
+            "flex": 1,
+            "minWidth": 220,
+            "tooltipField": "params",
+        },
+    ]
+
+
+def _table(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame.copy()
+    shown["wer_ci"] = [
+        f"{ui.pct(lo)} \u2013 {ui.pct(hi)}" for lo, hi in zip(shown["wer_lo"], shown["wer_hi"], strict=True)
+    ]
+    return shown
+
+
+def _ci_figure(frame: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for testset, group in frame.groupby("testset", sort=True):
+        group = group.sort_values("system")
+        fig.add_bar(
+            x=group["system"],
+            y=100 * group["wer"],
+            name=str(testset),
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": 100 * (group["wer_hi"] - group["wer"]),
+                "arrayminus": 100 * (group["wer"] - group["wer_lo"]),
+                "thickness": 1.4,
+                "width": 5,
+            },
+            customdata=list(zip(group["testset"], 100 * group["wer_lo"], 100 * group["wer_hi"], strict=True)),
+            hovertemplate="<b>%{x}</b> on %{customdata[0]}<br>WER %{y:.2f}%"
+            "<br>95% CI %{customdata[1]:.2f}\u2013%{customdata[2]:.2f}%<extra></extra>",
+        )
+    fig.update_layout(barmode="group", yaxis_title="WER (%) with 95% bootstrap CI", bargap=0.25)
+    return ui.style_figure(fig, height=360)
+
+
+def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
+    """Systems x test sets; a cell opens that system's utterances on that test set."""
+    pivot = frame.pivot_table(index="system", columns="testset", values="wer", aggfunc="first")
+    rows = [
+        {"system": system, **{ts: (None if pd.isna(v) else float(v)) for ts, v in row.items()}}
+        for system, row in pivot.iterrows()
+    ]
+    columns = [{"field": "system", "headerName": "System", "pinned": "left", "minWidth": 220, "flex": 1.4}]
+    columns += [
+        {
+            "field": ts,
+            "headerName": ts,
+            "type": "rightAligned",
+            "valueFormatter": PCT,
+            "flex": 1,
+            "minWidth": 120,
+            "cellClass": "matrix-cell",
+        }
+        for ts in pivot.columns
+    ]
+    return dag.AgGrid(
+        id="lb-matrix",
+        rowData=rows,
+        getRowId="params.data.system",
+        columnDefs=columns,
+        className="ag-theme-quartz wb-grid",
+        defaultColDef={"sortable": True, "resizable": True},
+        columnSize="responsiveSizeToFit",
+        dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300},
+        style={"width": "100%"},
+    )
+
+
+def layout(page: PageContext) -> html.Div:
+    frame = page.analysis.leaderboard()
+    if frame.empty:
+        return html.Div(
+            [
+                page.header("Leaderboard", "No systems found.", testset=False),
+                ui.empty(f"No predictions under {page.workspace.results_dir}."),
+            ]
+        )
+    best = frame.loc[frame["wer"].idxmin()]
+    cards = dbc.Row(
+        [
+            dbc.Col(ui.metric_card("Test sets", str(frame["testset"].nunique())), md=2),
+            dbc.Col(ui.metric_card("Systems", str(frame["system"].nunique())), md=2),
+            dbc.Col(ui.metric_card("Utterances scored", ui.number(frame["utts"].sum())), md=2),
+            dbc.Col(
+                ui.metric_card(
+                    "Best WER", ui.pct(best["wer"]), f"{best['system']} on {best['testset']}", tone="good"
+                ),
+                md=3,
+            ),
+            dbc.Col(ui.metric_card("Normaliser", page.normalizer, "switch in the header to re-score"), md=3),
+        ],
+        className="g-3 mb-3",
+    )
+    table = dag.AgGrid(
+        id="lb-table",
+        rowData=records(_table(frame)),
+        getRowId="params.data.testset + '/' + params.data.system",
+        columnDefs=_columns(),
+        className="ag-theme-quartz wb-grid",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={
+            "domLayout": "autoHeight",
+            "tooltipShowDelay": 300,
+            "rowSelection": {"mode": "singleRow"},
+        },
+        style={"width": "100%"},
+    )
+    return html.Div(
+        [
+            page.header(
+                "Leaderboard",
+                "Every system on every test set. Click a row or a cell to open its utterances.",
+                testset=False,
+            ),
+            cards,
+            ui.card("WER by test set (click a cell to open the utterances)", _matrix(frame)),
+            ui.card("WER with 95% confidence interval", ui.graph(_ci_figure(frame), "lb-ci")),
+            ui.card("All metrics", table, actions=[ui.csv_button("lb-csv")]),
+            dcc.Download(id="lb-download"),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    @app.callback(
+        Output("url", "pathname", allow_duplicate=True),
+        Output("url", "search", allow_duplicate=True),
+        Input("lb-matrix", "cellClicked"),
+        Input("lb-table", "cellClicked"),
+        Input("lb-ci", "clickData"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def open_utterances(
+        matrix_cell: dict | None, table_cell: dict | None, bar: dict | None, search: str | None
+    ) -> tuple:
+        state = url_state.parse(search)
+        trigger = ctx.triggered_id
+        if trigger == "lb-matrix" and matrix_cell and matrix_cell.get("colId") != "system":
+            system, testset = str(matrix_cell["rowId"]), matrix_cell["colId"]
+        elif trigger == "lb-table" and table_cell:
+            testset, system = str(table_cell["rowId"]).split("/", 1)
+        elif trigger == "lb-ci" and bar and bar.get("points"):
+            point = bar["points"][0]
+            system, testset = point["x"], point["customdata"][0]
+        else:
+            return no_update, no_update
+        return "/utterances", url_state.encode({"norm": state.get("norm"), "ts": testset, "sys": [system]})
+
+    @app.callback(
+        Output("lb-download", "data"),
+        Input("lb-csv", "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def download(n_clicks: int | None, search: str | None) -> Any:
+        page = PageContext(workspace, url_state.parse(search))
+        return dcc.send_data_frame(
+            page.analysis.leaderboard().to_csv, f"leaderboard-{page.normalizer}.csv", index=False
+        )
+
+
+PAGE = Page("leaderboard", "/", "Leaderboard", layout, register)

@@ -1,0 +1,323 @@
+"""One utterance: every field, word diffs per system, audio with waveform/spectrogram, lineage, n-best."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+from plotly.subplots import make_subplots
+
+from dashboard import components as ui
+from dashboard import state as url_state
+from dashboard.audio import audio_url, signal_view
+from dashboard.data import HypothesisView, UtteranceDetail, Workspace
+from dashboard.pages import utterances
+from dashboard.pages.base import Page, PageContext
+
+
+def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> html.Div:
+    counts = f"C {hyp.C} · S {hyp.S} · D {hyp.D} · I {hyp.I} · WER {ui.pct(hyp.wer)} · CER {ui.pct(hyp.cer)}"
+    head = html.Div(
+        [
+            html.Span(
+                [
+                    html.Span(
+                        className="system-dot", style={"background": ui.system_colour(systems, hyp.system)}
+                    ),
+                    html.Span(hyp.system, className="system-name"),
+                ]
+            ),
+            html.Span(counts, className="counts"),
+        ],
+        className="hyp-head",
+    )
+    if hyp.failed:
+        body: Any = dbc.Alert(
+            f"decoding failed: {hyp.error or 'no reason recorded'}", color="warning", className="py-1 mb-0"
+        )
+    else:
+        body = ui.word_diff(hyp.pairs, hyp.word_times)
+    parts = [head, body]
+    if show_chars and not hyp.failed:
+        parts.append(ui.char_diff(hyp.char_pairs()))
+    return html.Div(parts, className="hyp-block")
+
+
+def _fields(detail: UtteranceDetail) -> dbc.Table:
+    rows = [html.Tr([html.Th(k), html.Td(str(v))]) for k, v in detail.fields.items()]
+    return dbc.Table(html.Tbody(rows), className="field-table", size="sm", borderless=True)
+
+
+def _lineage(detail: UtteranceDetail) -> list[Any]:
+    blocks = []
+    for chain in detail.lineage:
+        steps = []
+        for stage in chain.stages:
+            change = []
+            if stage.fixed is not None:
+                change = [
+                    dbc.Badge(f"{stage.fixed} fixed", color="success", className="me-1"),
+                    dbc.Badge(
+                        f"{stage.introduced} introduced",
+                        color="danger" if stage.introduced else "secondary",
+                        className="me-1",
+                    ),
+                ]
+            steps.append(
+                html.Div(
+                    [
+                        html.Div(
+                            [
+                                html.Span(stage.name, className="system-name me-2"),
+                                html.Span(f"{stage.errors} errors", className="counts me-2"),
+                                *change,
+                            ]
+                        ),
+                        ui.word_diff(stage.pairs),
+                    ],
+                    className="lineage-step",
+                )
+            )
+        blocks.append(html.Div([html.H6(f"Model {chain.model}", className="mt-1"), *steps], className="mb-3"))
+    return blocks or [
+        ui.empty(
+            "No decoder lineage: no two systems share this utterance's acoustic model "
+            "and no per-stage texts were recorded."
+        )
+    ]
+
+
+def _nbest(detail: UtteranceDetail) -> list[Any]:
+    cards = []
+    for system, rows in detail.nbest.items():
+        table = dbc.Table(
+            [
+                html.Thead(
+                    html.Tr(
+                        [
+                            html.Th(h)
+                            for h in ("#", "Hypothesis", "Errors", "WER", "AM", "LM", "Neural", "Score")
+                        ]
+                    )
+                ),
+                html.Tbody(
+                    [
+                        html.Tr(
+                            [
+                                html.Td(r.rank),
+                                html.Td(ui.word_diff(r.pairs)),
+                                html.Td(r.errors),
+                                html.Td(ui.pct(r.wer)),
+                                html.Td(ui.number(r.am_score, 2)),
+                                html.Td(ui.number(r.lm_score, 2)),
+                                html.Td(ui.number(r.neural_score, 2)),
+                                html.Td(ui.number(r.score, 2)),
+                            ],
+                            className="oracle-row" if r.is_oracle else "",
+                        )
+                        for r in rows
+                    ]
+                ),
+            ],
+            className="wb-table nbest-table",
+            size="sm",
+            hover=True,
+        )
+        oracle = next((r for r in rows if r.is_oracle), None)
+        note = (
+            f"Oracle: rank {oracle.rank} with {oracle.errors} errors (top-1 has {rows[0].errors})."
+            if oracle
+            else ""
+        )
+        cards.append(
+            html.Div([html.H6(system), html.Div(note, className="counts mb-1"), table], className="mb-3")
+        )
+    return cards or [ui.empty("No n-best lists were recorded for this utterance.")]
+
+
+def signal_figure(view: Any) -> go.Figure:
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.35, 0.65])
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([view.times, view.times[::-1]]),
+            y=np.concatenate([view.upper, view.lower[::-1]]),
+            fill="toself",
+            mode="lines",
+            line={"width": 0.6, "color": "#2c3e50"},
+            fillcolor="rgba(44,62,80,.55)",
+            hoverinfo="skip",
+            name="waveform",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Heatmap(
+            x=view.spec_times,
+            y=view.spec_freqs,
+            z=view.spec_db,
+            colorscale="Viridis",
+            showscale=False,
+            hovertemplate="%{x:.2f}s · %{y:.0f} Hz · %{z:.0f} dB<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(title_text="Hz (mel)", type="log", row=2, col=1)
+    fig.update_xaxes(title_text="seconds", row=2, col=1)
+    fig.update_layout(clickmode="event")
+    return ui.style_figure(fig, height=300, legend=False)
+
+
+def layout(page: PageContext) -> html.Div:
+    utt_id = page.state.get("id", "")
+    if page.testset is None or not page.analysis.has_utterance(page.testset, utt_id):
+        return html.Div(
+            [
+                page.header("Utterance", "Not found."),
+                ui.empty(f"No utterance {utt_id!r} in this test set. Open one from the Utterances page."),
+            ]
+        )
+    context = utterances.view_context(page)
+    detail = page.analysis.utterance_detail(page.testset, utt_id, tuple(context["systems"]))
+    grid_state = url_state.get_json(page.state, "grid")
+    nav = page.analysis.neighbours(context, grid_state, utt_id)
+    keep = {k: page.state[k] for k in utterances.VIEW_KEYS if k in page.state}
+    show_chars = page.state.get("chars") == "1"
+
+    def nav_link(target: str | None, label: str, element_id: str, key: str) -> dbc.Button:
+        href = (
+            "/utterance" + url_state.encode({**keep, "id": target, "chars": page.state.get("chars")})
+            if target
+            else None
+        )
+        return dbc.Button(
+            [label, " ", html.Span(key, className="kbd")],
+            id=element_id,
+            href=href,
+            color="light",
+            size="sm",
+            disabled=target is None,
+            className="border",
+        )
+
+    navigation = html.Div(
+        [
+            dbc.Button(
+                "← Back to list", href="/utterances" + url_state.encode(keep), color="link", size="sm"
+            ),
+            nav_link(nav.previous, "Previous", "utt-prev", "←"),
+            html.Span(
+                f"{nav.position:,} of {nav.total:,} in this view" if nav.position else "not in this view",
+                className="counts",
+            ),
+            nav_link(nav.next, "Next", "utt-next", "→"),
+        ],
+        className="utt-nav",
+    )
+    audio = html.Div(
+        [
+            html.Audio(
+                id="utt-audio",
+                src=audio_url(page.testset, utt_id),
+                controls=True,
+                preload="metadata",
+                className="wb-audio",
+            ),
+            dcc.Loading(
+                dcc.Graph(
+                    id="utt-signal",
+                    config={"displaylogo": False, "responsive": True},
+                    style={"height": "300px"},
+                ),
+                type="dot",
+                color="#18bc9c",
+            ),
+            dcc.Store(id="utt-key", data={"ts": page.testset, "id": utt_id}),
+            html.Div(
+                "Click the waveform or spectrogram, or a hypothesis word with a timing, to play from there. "
+                "Space plays/pauses.",
+                className="counts mt-1",
+            ),
+        ]
+    )
+    legend = html.Div(
+        [
+            html.Span("substitution", className="legend-chip op-s"),
+            html.Span("deletion", className="legend-chip op-d"),
+            html.Span("insertion", className="legend-chip op-i"),
+        ]
+    )
+    transcripts = html.Div(
+        [
+            html.Div(
+                [
+                    html.Div("Reference", className="system-name"),
+                    html.Div(detail.ref, className="reference-text"),
+                ],
+                className="hyp-block",
+            ),
+            *[_hypothesis(h, page.systems, show_chars) for h in detail.hypotheses],
+        ]
+    )
+    char_switch = dbc.Switch(
+        id=url_state.url_id("chars"), label="character diff", value=show_chars, className="mb-0 small"
+    )
+    return html.Div(
+        [
+            page.header(
+                f"Utterance {utt_id}",
+                f"{page.testset} · speaker {detail.fields.get('speaker', ui.DASH)} · "
+                f"{ui.number(detail.fields.get('duration'), 2)} s",
+                navigation,
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            ui.card("Transcripts", transcripts, actions=[legend, char_switch]),
+                            ui.card("Decoder lineage", _lineage(detail)),
+                            ui.card("N-best lists", _nbest(detail)),
+                        ],
+                        xl=8,
+                    ),
+                    dbc.Col([ui.card("Audio", audio), ui.card("Fields", _fields(detail))], xl=4),
+                ],
+                className="g-3",
+            ),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    @app.callback(Output("utt-signal", "figure"), Input("utt-key", "data"))
+    def draw_signal(key: dict) -> go.Figure:
+        source = workspace.audio_sources().get((key["ts"], key["id"]))
+        if source is None:
+            return ui.style_figure(go.Figure(), height=300)
+        try:
+            return signal_figure(signal_view(source))
+        except (OSError, RuntimeError, ValueError) as exc:
+            fig = go.Figure()
+            fig.add_annotation(text=f"audio unreadable: {exc}", showarrow=False)
+            return ui.style_figure(fig, height=300)
+
+    app.clientside_callback(
+        """function (click) {
+            const audio = document.getElementById('utt-audio');
+            if (click && click.points && click.points.length && audio) {
+                audio.currentTime = click.points[0].x; audio.play().catch(function () {});
+            }
+            return window.dash_clientside.no_update;
+        }""",
+        Output("utt-signal", "id"),
+        Input("utt-signal", "clickData"),
+        prevent_initial_call=True,
+    )
+
+
+PAGE = Page("utterance", "/utterance", "Utterance", layout, register, in_menu=False)

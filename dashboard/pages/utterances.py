@@ -1,0 +1,151 @@
+"""Utterances: a row per utterance with each system's hypothesis and counts, served page by page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboard import components as ui
+from dashboard import state as url_state
+from dashboard.data import QUICK_FILTERS, Workspace
+from dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
+from dashboard.pages.base import Page, PageContext
+
+GRID = "utts"
+VIEW_KEYS = ("ts", "norm", "sys", "qf", "a", "b", "grid")  # what defines the list an utterance is opened from
+
+
+def view_context(page: PageContext) -> dict[str, Any]:
+    """The grid's identity: which table, which systems and which quick filter."""
+    systems = url_state.get_list(page.state, "sys", page.systems, page.systems)
+    a = url_state.get_choice(page.state, "a", systems, systems[0] if systems else None)
+    b = url_state.get_choice(page.state, "b", systems, systems[1] if len(systems) > 1 else a)
+    quick = url_state.get_choice(page.state, "qf", QUICK_FILTERS, "all")
+    return {"ts": page.testset, "norm": page.normalizer, "systems": systems, "qf": quick, "a": a, "b": b}
+
+
+def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, QuickFilter | None]:
+    analysis = workspace.analysis(context["norm"])
+    systems = tuple(context["systems"])
+    grid = analysis.utterance_grid(context["ts"], systems)
+    quick = analysis.quick_filter(context["ts"], systems, context["qf"], context.get("a"), context.get("b"))
+    return grid, quick
+
+
+def _initial_sort(
+    column_defs: list[dict[str, Any]], sort_model: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Apply a sort model from the URL to the column definitions (AG Grid's initial sort)."""
+    order = {s["colId"]: (i, s.get("sort", "asc")) for i, s in enumerate(sort_model or [])}
+
+    def apply(col: dict[str, Any]) -> dict[str, Any]:
+        if "children" in col:
+            return {**col, "children": [apply(c) for c in col["children"]]}
+        if col.get("field") in order:
+            index, direction = order[col["field"]]
+            return {**col, "sort": direction, "sortIndex": index}
+        return {k: v for k, v in col.items() if k not in ("sort", "sortIndex")} if order else col
+
+    return [apply(c) for c in column_defs]
+
+
+def layout(page: PageContext) -> html.Div:
+    if page.testset is None:
+        return html.Div([page.header("Utterances", "No test sets found."), ui.empty("Nothing to list.")])
+    context = view_context(page)
+    systems = context["systems"]
+    grid_state = url_state.get_json(page.state, "grid")
+    grid, _ = provide(page.workspace, context)
+    labels = {
+        "all": "All",
+        "errors": "Errors only",
+        "a_better": "A better than B",
+        "b_better": "B better than A",
+        "changed": "Changed between decoders",
+        "failed": "Failed",
+    }
+    quick = html.Div(
+        [
+            html.Label("Quick filter", className="control-label"),
+            dbc.RadioItems(
+                id=url_state.url_id("qf"),
+                options=[{"label": labels[q], "value": q} for q in QUICK_FILTERS],
+                value=context["qf"],
+                inline=True,
+                className="btn-group quick-filters",
+                inputClassName="btn-check",
+                labelClassName="btn btn-outline-primary btn-sm",
+                labelCheckedClassName="active",
+            ),
+        ]
+    )
+    pair = [
+        ui.select("a", systems, context["a"], label="A", width="13rem"),
+        ui.select("b", systems, context["b"], label="B", width="13rem"),
+    ]
+    body = html.Div(
+        [
+            html.Div(
+                [quick, html.Div(pair, className="page-controls")],
+                className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
+            ),
+            dcc.Store(id=url_state.url_store_id("grid"), data=grid_state),
+            server_grid(
+                GRID,
+                _initial_sort(grid.column_defs, grid_state.get("sortModel", [])),
+                context,
+                filter_model=grid_state.get("filterModel"),
+                row_id="utt_id",
+            ),
+            html.Div(
+                [
+                    "Click an utterance id (or double-click a row) to open it. Every column filters and "
+                    "sorts on the server; the CSV export holds exactly the rows of this view."
+                ],
+                className="text-muted small mt-2",
+            ),
+        ]
+    )
+    return html.Div(
+        [
+            page.header(
+                "Utterances",
+                f"{page.testset}: reference and hypotheses, scored by the one aligner.",
+                ui.select("sys", page.systems, systems, multi=True, label="Systems", width="26rem"),
+            ),
+            ui.card("Utterances", body),
+        ]
+    )
+
+
+def register(app: Dash, workspace: Workspace) -> None:
+    register_server_grid(app, GRID, lambda context: provide(workspace, context), url_key="grid")
+
+    grid_id = ids(GRID)["grid"]
+
+    @app.callback(
+        Output("url", "pathname", allow_duplicate=True),
+        Output("url", "search", allow_duplicate=True),
+        Input(grid_id, "cellClicked"),
+        Input(grid_id, "cellDoubleClicked"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def open_utterance(clicked: dict | None, double: dict | None, search: str | None) -> tuple:
+        cell = (
+            double
+            if ctx.triggered_id == grid_id and ctx.triggered[0]["prop_id"].endswith("DoubleClicked")
+            else clicked
+        )
+        if not cell or cell.get("rowId") is None:
+            return no_update, no_update
+        if cell is clicked and cell.get("colId") != "utt_id":
+            return no_update, no_update
+        state = url_state.parse(search)
+        keep = {k: state[k] for k in VIEW_KEYS if k in state}
+        return "/utterance", url_state.encode({**keep, "id": str(cell["rowId"])})
+
+
+PAGE = Page("utterances", "/utterances", "Utterances", layout, register)
