@@ -113,10 +113,25 @@ def write_corpus(sources: Sequence[Path], normalizer_name: str, out: Path) -> tu
     return sentences, words
 
 
+def lmplz_memory(corpus: Path, order: int) -> str:
+    """``-S`` for lmplz: enough for the corpus' n-grams, at least 64 MiB, at most 10% of RAM (its default).
+
+    lmplz spends seconds just touching the memory it is given, which dominates small builds.
+    """
+    wanted = max(64 << 20, corpus.stat().st_size * 12 * order)
+    try:
+        ten_percent = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 10
+    except (ValueError, OSError):
+        return "10%"
+    return f"{min(wanted, ten_percent) >> 20}M"
+
+
 def run_lmplz(
     lmplz: str, corpus: Path, arpa: Path, order: int, prune: Sequence[int], memory: str
 ) -> list[str]:
     """Estimate with lmplz; retries with ``--discount_fallback`` where a tiny corpus defeats the estimate."""
+    if memory == "auto":
+        memory = lmplz_memory(corpus, order)
     command = [lmplz, "-o", str(order), "-S", memory, "-T", str(arpa.parent), "--text", str(corpus)]
     command += ["--arpa", str(arpa)]
     if prune:
@@ -198,7 +213,7 @@ def build_lm(
     normalize: str = "none",
     prune: Sequence[int] = (),
     binary_type: str = "probing",
-    memory: str = "10%",
+    memory: str = "auto",
     tool: str = "auto",
 ) -> LMBuild:
     """Build ``out`` (ARPA, or KenLM binary for ``.bin``/``.klm``) plus its unigram list and build record."""

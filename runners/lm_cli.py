@@ -42,7 +42,9 @@ def build_command(
     binary_type: str = typer.Option(
         "probing", "--binary-type", help="build_binary data structure: probing|trie."
     ),
-    memory: str = typer.Option("10%", "--memory", help="lmplz -S: memory for sorting (a size or % of RAM)."),
+    memory: str = typer.Option(
+        "auto", "--memory", help="lmplz -S: sort memory (e.g. 2G or 20%); auto sizes it from the corpus."
+    ),
     tool: str = typer.Option("auto", "--tool", help="auto (lmplz, else kaldingram), lmplz or kaldingram."),
 ) -> None:
     """Estimate a Kneser-Ney word n-gram with KenLM lmplz; also writes LM.unigrams.txt and LM.build.json."""

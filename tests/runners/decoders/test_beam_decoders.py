@@ -1,0 +1,183 @@
+"""Both KenLM beam paths on realistic synthetic CTC posteriors: accuracy, n-best, scores, times, hotwords."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+
+import numpy as np
+import pytest
+from decoder_helpers import FRAME_SECONDS, make_corpus, wer
+
+from manifests.errors import ManifestError
+from runners.decoders.base import Vocabulary
+from runners.decoders.beam_flashlight import FastBeamDecoder, piece_spellings
+from runners.decoders.beam_pyctc import BeamSearchDecoder
+from runners.decoders.greedy import best_path_text
+from runners.decoders.ngram import NgramLM, load_unigrams, unigrams_path
+from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
+
+DECODERS = {"beam": BeamSearchDecoder, "beam-fast": FastBeamDecoder}
+
+
+@pytest.fixture(params=list(DECODERS), scope="module")
+def decoder_class(request):
+    return DECODERS[request.param]
+
+
+@pytest.fixture(scope="module")
+def decoded(decoder_class, lm_arpa, dev_set, char_vocab):
+    decoder = decoder_class(lm=str(lm_arpa), alpha=0.8, beta=1.0, beam_width=32, beam_prune_logp=-30.0)
+    return [decoder.decode(lp, char_vocab, FRAME_SECONDS) for _, lp in dev_set]
+
+
+def test_beam_with_lm_fixes_the_errors_greedy_makes(decoded, dev_set):
+    refs = [ref for ref, _ in dev_set]
+    greedy_wer = wer(refs, [d.stages["greedy_text"] for d in decoded])
+    beam_wer = wer(refs, [d.text for d in decoded])
+    assert greedy_wer > 0.2, "the synthetic posteriors should be ambiguous enough to fool greedy decoding"
+    assert beam_wer < greedy_wer / 4
+
+
+def test_nbest_is_ranked_distinct_and_carries_am_and_unweighted_lm_scores(decoded, lm_arpa):
+    ngram = NgramLM(lm_arpa)
+    # flashlight recombines hypotheses that share an LM state, so its lists are shorter than pyctcdecode's
+    assert sum(len(d.nbest) > 1 for d in decoded) >= len(decoded) // 4
+    for d in decoded:
+        texts = [h.text for h in d.nbest]
+        assert d.text == texts[0]
+        assert len(set(texts)) == len(texts)
+        scores = [h.score for h in d.nbest]
+        assert scores == sorted(scores, reverse=True)
+        for hyp in d.nbest:
+            assert hyp.am_score < 0
+            assert hyp.lm_score == pytest.approx(ngram.sentence_score(hyp.text), abs=1e-3)
+            assert hyp.neural_score is None
+
+
+def test_word_times_follow_the_words(decoded, dev_set):
+    for d, (_, log_probs) in zip(decoded, dev_set, strict=True):
+        assert len(d.word_times) == len(d.text.split())
+        flat = [t for span in d.word_times for t in span]
+        assert flat == sorted(flat)
+        assert all(start < end for start, end in d.word_times)
+        assert flat[-1] <= len(log_probs) * FRAME_SECONDS + 1e-6
+
+
+def test_both_paths_agree_on_the_same_inputs(lm_arpa, dev_set, char_vocab):
+    kwargs = {"lm": str(lm_arpa), "alpha": 0.8, "beta": 1.0, "beam_width": 32}
+    reference = BeamSearchDecoder(**kwargs)
+    fast = FastBeamDecoder(**kwargs)
+    same = [
+        reference.decode(lp, char_vocab, FRAME_SECONDS).text
+        == fast.decode(lp, char_vocab, FRAME_SECONDS).text
+        for _, lp in dev_set
+    ]
+    assert sum(same) >= 0.9 * len(same)
+
+
+def test_hotword_outside_the_lm_is_recovered(decoder_class, lm_arpa, char_vocab):
+    sentence = "the teacher reads werbench every night"
+    rng = np.random.default_rng(3)
+    log_probs = synthetic_log_probs(
+        char_token_ids(sentence, char_vocab), char_vocab.size, char_vocab.blank_id, rng, confusion=0.0
+    )
+    with_hotword = decoder_class(lm=str(lm_arpa), hotwords=("werbench",), hotword_weight=12.0)
+    assert "werbench" in with_hotword.decode(log_probs, char_vocab, FRAME_SECONDS).text.split()
+    if decoder_class is FastBeamDecoder:  # lexicon-constrained: without the hotword the word cannot appear
+        plain = decoder_class(lm=str(lm_arpa))
+        assert "werbench" not in plain.decode(log_probs, char_vocab, FRAME_SECONDS).text.split()
+
+
+def test_bpe_vocabulary(decoder_class, lm_arpa, bpe_tokenizer, bpe_vocab):
+    rng = np.random.default_rng(11)
+    refs, greedy, beam = [], [], []
+    decoder = decoder_class(lm=str(lm_arpa), alpha=0.8, beta=1.0, beam_width=32)
+    for sentence in make_corpus(12, seed=99):
+        ids = bpe_tokenizer.encode(sentence).ids
+        log_probs = synthetic_log_probs(
+            ids, bpe_vocab.size, bpe_vocab.blank_id, rng, frames_per_token=(1, 1), confusion=0.3
+        )
+        decoded = decoder.decode(log_probs, bpe_vocab, FRAME_SECONDS)
+        refs.append(sentence)
+        greedy.append(best_path_text(log_probs, bpe_vocab))
+        beam.append(decoded.text)
+        assert "<" not in decoded.text, "special tokens must never be emitted"
+    assert wer(refs, beam) < wer(refs, greedy) / 2
+
+
+def test_piece_spellings_use_the_fewest_pieces():
+    pieces = {"▁the": 0, "▁t": 1, "he": 2, "h": 3, "e": 4, "re": 5, "▁": 6, "t": 7}
+    assert piece_spellings("the", pieces, "sentencepiece")[0] == [0]
+    assert [0, 5] in piece_spellings("there", pieces, "sentencepiece")
+    assert piece_spellings("xyz", pieces, "sentencepiece") == []
+    wordpiece = {"the": 0, "##re": 1, "t": 2, "##he": 3}
+    assert piece_spellings("there", wordpiece, "wordpiece") == [[0, 1]]
+
+
+def test_binary_lm_decodes_like_the_arpa(tmp_path, corpus_file, lm_arpa, dev_set, char_vocab, decoder_class):
+    from runners.lm import build_lm
+
+    binary = tmp_path / "lm.bin"
+    build_lm([corpus_file], binary, order=3)
+    assert unigrams_path(binary).is_file()
+    arpa_decoder = decoder_class(lm=str(lm_arpa), alpha=0.8)
+    binary_decoder = decoder_class(lm=str(binary), alpha=0.8)
+    for _, lp in dev_set[:5]:
+        assert (
+            arpa_decoder.decode(lp, char_vocab, FRAME_SECONDS).text
+            == binary_decoder.decode(lp, char_vocab, FRAME_SECONDS).text
+        )
+
+
+def test_binary_lm_without_a_word_list_is_a_clear_error(tmp_path, corpus_file):
+    from runners.lm import build_lm
+
+    binary = tmp_path / "lm.bin"
+    build_lm([corpus_file], binary, order=2)
+    unigrams_path(binary).unlink()
+    with pytest.raises(ManifestError, match="word list"):
+        load_unigrams(binary)
+
+
+def _decode_in_worker(args):
+    decoder, log_probs, vocab = args
+    return decoder.decode(log_probs, vocab, FRAME_SECONDS).text
+
+
+def test_decoders_pickle_and_run_in_worker_processes(decoder_class, lm_arpa, dev_set, char_vocab):
+    decoder = decoder_class(lm=str(lm_arpa), alpha=0.8)
+    assert pickle.loads(pickle.dumps(decoder)) == decoder
+    serial = [decoder.decode(lp, char_vocab, FRAME_SECONDS).text for _, lp in dev_set[:6]]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        parallel = pool.map(_decode_in_worker, [(decoder, lp, char_vocab) for _, lp in dev_set[:6]])
+    assert parallel == serial
+
+
+def test_registry_builds_and_validates_these_decoders(lm_arpa):
+    from runners.decoders.registry import make_decoder
+
+    for name, cls in DECODERS.items():
+        decoder = make_decoder(name, {"lm": str(lm_arpa), "alpha": 1.5, "hotwords": ["zebra"]})
+        assert isinstance(decoder, cls)
+        params = decoder.params()
+        assert params["alpha"] == 1.5 and params["hotwords"] == ["zebra"] and params["lm"] == str(lm_arpa)
+        with pytest.raises(ManifestError, match="beam_width"):
+            make_decoder(name, {"lm": str(lm_arpa), "beam_width": 0})
+
+
+def test_bad_inputs_are_clear_errors(decoder_class, lm_arpa, char_vocab):
+    with pytest.raises(ValueError, match="KenLM"):
+        decoder_class()
+    decoder = decoder_class(lm=str(lm_arpa))
+    with pytest.raises(ValueError, match="do not match"):
+        decoder.decode(np.zeros((10, 5), np.float32), char_vocab, FRAME_SECONDS)
+    empty = decoder.decode(np.zeros((0, char_vocab.size), np.float32), char_vocab, FRAME_SECONDS)
+    assert empty.text == "" and empty.word_times == []
+
+
+def test_fast_path_refuses_an_lm_it_cannot_spell(tmp_path, lm_arpa, char_vocab):
+    upper = Vocabulary(tuple(label.upper() if len(label) == 1 else label for label in char_vocab.labels), 28)
+    log_probs = np.log(np.full((20, upper.size), 1 / upper.size, np.float32))
+    with pytest.raises(ValueError, match="casing"):
+        FastBeamDecoder(lm=str(lm_arpa)).decode(log_probs, upper, FRAME_SECONDS)
