@@ -103,20 +103,14 @@ def _is_null(word: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """The array form of a batch: ``counts[k] = (C, S, D, I)`` and, when requested, pair k's ops as
-    ``ops_text[op_off[k]:op_off[k + 1]]``.
+    """The array form of a batch: ``counts[k] = (C, S, D, I)`` and, when requested, ``ops[k]``.
 
-    Pairs too large to align (more than ``MAX_CELLS`` DP cells) have counts ``-1`` when ``oversize="skip"``.
+    Pairs too large to align (more than ``MAX_CELLS`` DP cells) have counts ``-1`` and ops ``""`` when
+    ``oversize="skip"``.
     """
 
     counts: np.ndarray
-    ops_text: str | None
-    op_off: np.ndarray
-
-    def ops(self, k: int) -> str:
-        if self.ops_text is None:
-            raise ValueError("this batch was aligned with want_ops=False")
-        return self.ops_text[self.op_off[k] : self.op_off[k + 1]]
+    ops: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +144,7 @@ class Alignment:
 
     @property
     def ops(self) -> str:
-        return self._batch.result.ops(self._k)
+        return self._batch.result.ops[self._k]  # type: ignore[index]
 
     @property
     def counts(self) -> tuple[int, int, int, int]:
@@ -307,7 +301,11 @@ def align_counts(
         spec.fold_case, unit != "word", spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele),
         f32(spec.null_indel), f32(spec.null_sub), want_ops, too_big,
     )  # fmt: skip
-    return BatchResult(counts, ops.tobytes().decode("ascii") if want_ops else None, op_off)
+    if not want_ops:
+        return BatchResult(counts, None)
+    text = ops.tobytes().decode("ascii")
+    bounds = op_off.tolist()
+    return BatchResult(counts, [text[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)])
 
 
 def align_many(
