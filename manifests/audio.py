@@ -87,7 +87,7 @@ def _reason(exc: Exception) -> str:
 
 
 def raw_byte_order(path: Path, probe_bytes: int = 64000) -> str:
-    """``"LITTLE"`` or ``"BIG"``: speech is smooth, so the right byte order has far smaller sample-to-sample steps.
+    """``"LITTLE"`` or ``"BIG"``: speech is smooth, so the right byte order has far smaller sample steps.
 
     AN4 ships both byte orders under the same ``.raw`` suffix and nothing in the file says which.
     """

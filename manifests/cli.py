@@ -35,7 +35,7 @@ _SUBSET_HELP = "; ".join(
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Bad input ends the command with its ``file:line: field: message`` and exit status 1, never a traceback."""
+    """Bad input ends the command with its ``file:line: field: message`` and exit status 1, no traceback."""
     try:
         yield
     except ManifestError as exc:
@@ -70,8 +70,9 @@ def import_command(
         None,
         "--audio-dir",
         help="Where audio lives when the listing's paths are relative or absent "
-        "(trn: <utt_id>.<ext> below it; commonvoice: instead of clips/; deepspeech, kaldi: base of relative paths).",
-    ),  # fmt: skip
+        "(trn: <utt_id>.<ext> below it; commonvoice: instead of clips/; deepspeech, kaldi: base of "
+        "relative paths).",
+    ),
     wsj_channel: str = typer.Option(
         "wv1",
         "--wsj-channel",
@@ -80,25 +81,25 @@ def import_command(
     wsj_cleanup: bool = typer.Option(
         True,
         "--wsj-cleanup/--no-wsj-cleanup",
-        help="WSJ: remove transcript markup (noise markers, *, :, ~, fragments; see manifests/wsj_markup.py).",
-    ),  # fmt: skip
+        help="WSJ: remove transcript markup (noise markers, *, :, ~, fragments; manifests/wsj_markup.py).",
+    ),
     wsj_vp: str = typer.Option(
         "words",
         "--wsj-vp",
         help=f"WSJ verbalised punctuation (,COMMA .PERIOD ...): {' or '.join(VP_MODES)} "
         "(words keeps the spoken name, drop removes the token).",
-    ),  # fmt: skip
+    ),
     relative: bool = typer.Option(
         False,
         "--relative-paths/--absolute-paths",
         help="Write audio paths relative to the manifest's folder when the audio lies below it.",
-    ),  # fmt: skip
+    ),
     skip_bad: bool = typer.Option(
         False,
         "--skip-bad",
         help="Leave out utterances with missing or unreadable audio (each is listed) "
         "instead of stopping at the first.",
-    ),  # fmt: skip
+    ),
 ) -> None:
     with user_errors():
         if wsj_vp not in VP_MODES:

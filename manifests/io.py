@@ -12,16 +12,34 @@ from manifests.errors import ManifestError
 from manifests.schema import CORE_FIELDS, Utterance
 
 
-def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, CR/LF and BOM removed; undecodable bytes name the line."""
+def undecodable_field(raw: bytes) -> str | None:
+    """Which field of a JSON line holds the bytes that are not UTF-8, so that the error can name it."""
+    try:
+        row = json.loads(raw.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    return next(
+        (key for key, value in row.items() if "\ufffd" in json.dumps(value, ensure_ascii=False)), None
+    )
+
+
+def iter_lines(
+    path: str | Path, encoding: str = "utf-8", *, json_lines: bool = False
+) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers, CR/LF and BOM removed; undecodable bytes name the line
+    (and, for ``json_lines``, the field holding them)."""
     path = Path(path)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
+                snippet = raw[max(0, exc.start - 20) : exc.start + 20]
+                field = undecodable_field(raw) if json_lines else None
                 raise ManifestError(
-                    path, f"not {encoding.upper()} (byte {exc.start}): {raw[:60]!r}", line=number
+                    path, f"not {encoding.upper()} (byte {exc.start}): {snippet!r}", line=number, field=field
                 ) from None
             text = text.rstrip("\r\n").lstrip("\ufeff")
             if text.strip():
@@ -110,7 +128,7 @@ def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utte
     if not path.is_file():
         raise ManifestError(path, "manifest file not found")
     seen: dict[str, int] = {}
-    for number, text in iter_lines(path):
+    for number, text in iter_lines(path, json_lines=True):
         utt = parse_line(path, number, text)
         if unique_ids:
             if utt.utt_id in seen:
@@ -127,7 +145,7 @@ def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utte
 def iter_json_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Raw JSON objects with their line numbers, for readers that need fields beyond the manifest schema."""
     path = Path(path)
-    for number, text in iter_lines(path):
+    for number, text in iter_lines(path, json_lines=True):
         yield number, decode_row(path, number, text)
 
 

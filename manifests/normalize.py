@@ -79,29 +79,35 @@ def _whisper(text: str) -> str:
 NORMALIZERS: list[Normalizer] = [
     Normalizer("none", "1", "text unchanged", _identity),
     Normalizer(
-        "nemo", "1",
-        "lower-case; every character that is not a letter, mark, digit or an apostrophe inside a word becomes a "
-        "space (so 'twenty-one' -> 'twenty one', digits stay digits); whitespace collapsed - the text NeMo "
-        "character models are trained on",
+        "nemo",
+        "1",
+        "lower-case; every character that is not a letter, mark, digit or an apostrophe inside a word "
+        "becomes a space (so 'twenty-one' -> 'twenty one', digits stay digits); whitespace collapsed - the "
+        "text NeMo character models are trained on",
         _nemo,
     ),
     Normalizer("librispeech", "1", "case-folded and whitespace collapsed, nothing else", _librispeech),
     Normalizer(
-        "wsj", "1",
-        "WSJ transcript markup removed (noise markers, *, :, ~, fragments; verbalised punctuation kept as its "
-        "spoken name), then the nemo rules",
+        "wsj",
+        "1",
+        "WSJ transcript markup removed (noise markers, *, :, ~, fragments; verbalised punctuation kept as "
+        "its spoken name), then the nemo rules",
         _wsj,
     ),
     Normalizer(
-        "wsj-novp", "1", "as wsj, but verbalised punctuation tokens (,COMMA .PERIOD ...) are removed", _wsj_novp
+        "wsj-novp",
+        "1",
+        "as wsj, but verbalised punctuation tokens (,COMMA .PERIOD ...) are removed",
+        _wsj_novp,
     ),
     Normalizer(
-        "whisper", "1",
+        "whisper",
+        "1",
         "OpenAI Whisper's English normaliser (whisper_normalizer package), as the Open ASR Leaderboard uses: "
         "spelled numbers to digits, British to American spelling, fillers and bracketed text removed",
         _whisper,
     ),
-]  # fmt: skip
+]
 _BY_NAME = {normalizer.name: normalizer for normalizer in NORMALIZERS}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +43,8 @@ class Utterance:
         """JSON form; with ``base_dir`` the audio path is written relative to it when it lies below it."""
         audio = self.audio_filepath
         if base_dir is not None:
-            try:
+            with contextlib.suppress(ValueError):  # not below base_dir: stays absolute
                 audio = str(Path(audio).resolve().relative_to(base_dir.resolve()))
-            except ValueError:
-                pass
         row: dict[str, Any] = {"audio_filepath": audio, "duration": self.duration, "text": self.text}
         if self.offset:
             row["offset"] = self.offset

@@ -1,4 +1,4 @@
-"""Decode the shorten-compressed sample data of LDC SPHERE files (WSJ ``pcm,embedded-shorten-v1.1``) with ffmpeg.
+"""Decode the shorten-compressed samples of LDC SPHERE files (WSJ ``pcm,embedded-shorten-v1.1``) with ffmpeg.
 
 ffmpeg's shorten decoder (``-f shn``) is the maintained decoder on Debian, but it insists that the stream open
 with a verbatim chunk holding a RIFF/WAVE header, which the shorten streams embedded in SPHERE files never
@@ -64,13 +64,25 @@ def _rice_bits(value: int, k: int) -> list[int]:
 def _wave_header(sample_rate: int, channels: int) -> bytes:
     block = 2 * channels
     return struct.pack(
-        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36, b"WAVE", b"fmt ", 16, 1, channels, sample_rate,
-        sample_rate * block, block, 16, b"data", 0,
-    )  # fmt: skip
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        channels,
+        sample_rate,
+        sample_rate * block,
+        block,
+        16,
+        b"data",
+        0,
+    )
 
 
 def splice_wave_header(stream: bytes, sample_rate: int, channels: int) -> bytes:
-    """Insert a verbatim WAVE-header chunk right after the shorten stream header (see the module docstring)."""
+    """Insert a verbatim WAVE-header chunk right after the shorten stream header (see the module docs)."""
     if not stream.startswith(MAGIC):
         raise ValueError("no shorten magic 'ajkg' after the SPHERE header")
     reader = _BitReader(np.unpackbits(np.frombuffer(stream, dtype=np.uint8)))

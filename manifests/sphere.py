@@ -1,4 +1,4 @@
-"""NIST SPHERE headers (WSJ .wv1/.wv2, AN4 .sph, TIMIT...): sample rate and count without touching the samples.
+"""NIST SPHERE headers (WSJ .wv1/.wv2, AN4 .sph, TIMIT...): sample rate and count without reading samples.
 
 Written here because no maintained Python package parses SPHERE headers: libsndfile reads plain PCM SPHERE
 but rejects the shorten-compressed files LDC ships, and their duration is needed before any decoding.

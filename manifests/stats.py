@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,20 @@ def summary_table(stats: ManifestStats) -> Table:
     return table
 
 
-def distribution_table(title: str, values: list[float], unit: str) -> Table:
-    """Quantiles and a text histogram of one per-utterance quantity."""
+def _bins(data: np.ndarray, integer: bool) -> tuple[np.ndarray, list[str]]:
+    """Histogram counts and row labels; whole-number data gets whole-number bins (``3`` or ``4 - 6``)."""
+    if integer:
+        low, high = int(data.min()), int(data.max()) + 1
+        edges = np.unique(np.linspace(low, high, min(HISTOGRAM_BINS, high - low) + 1).round().astype(int))
+        counts, _ = np.histogram(data, bins=edges)
+        labels = [f"{a}" if b - a == 1 else f"{a} - {b - 1}" for a, b in itertools.pairwise(edges)]
+        return counts, labels
+    counts, edges = np.histogram(data, bins=HISTOGRAM_BINS if data.max() > data.min() else 1)
+    return counts, [f"{a:.2f} - {b:.2f}" for a, b in itertools.pairwise(edges)]
+
+
+def distribution_table(title: str, values: list[float], unit: str, *, integer: bool = False) -> Table:
+    """Quantiles (as the caption) and a text histogram of one per-utterance quantity."""
     table = Table(title=title, title_justify="left")
     table.add_column("range" + (f" ({unit})" if unit else ""), justify="right")
     table.add_column("utterances", justify="right")
@@ -104,12 +117,10 @@ def distribution_table(title: str, values: list[float], unit: str) -> Table:
     data = np.asarray(values, dtype=float)
     quantiles = ", ".join(f"{name} {np.quantile(data, q):.2f}" for name, q in QUANTILES)
     table.caption = f"{quantiles}, mean {data.mean():.2f}"
-    counts, edges = np.histogram(data, bins=HISTOGRAM_BINS if data.max() > data.min() else 1)
+    counts, labels = _bins(data, integer)
     peak = max(int(counts.max()), 1)
-    for count, low, high in zip(counts, edges[:-1], edges[1:], strict=True):
-        table.add_row(
-            f"{low:.2f} - {high:.2f}", f"{int(count):,}", "#" * round(BAR_WIDTH * int(count) / peak)
-        )
+    for count, label in zip(counts, labels, strict=True):
+        table.add_row(label, f"{int(count):,}", "#" * round(BAR_WIDTH * int(count) / peak))
     return table
 
 
@@ -117,5 +128,5 @@ def stats_tables(stats: ManifestStats) -> list[Table]:
     return [
         summary_table(stats),
         distribution_table("duration", stats.durations, "s"),
-        distribution_table("words per utterance", [float(n) for n in stats.word_counts], ""),
+        distribution_table("words per utterance", [float(n) for n in stats.word_counts], "", integer=True),
     ]

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from manifests.audio import AudioInfo, audio_info
 from manifests.errors import ManifestError
-from manifests.io import field_problems, row_to_utterance
+from manifests.io import field_problems, row_to_utterance, undecodable_field
 from manifests.schema import Utterance
 
 Severity = Literal["error", "warning"]
@@ -76,6 +76,7 @@ class _RawLine:
     text: str | None
     problem: str | None
     crlf: bool
+    field: str | None = None
 
 
 def _raw_lines(path: Path) -> Iterator[_RawLine]:
@@ -85,7 +86,10 @@ def _raw_lines(path: Path) -> Iterator[_RawLine]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield _RawLine(number, None, f"not UTF-8 (byte {exc.start}): {raw[:60]!r}", crlf)
+                snippet = raw[max(0, exc.start - 20) : exc.start + 20]
+                yield _RawLine(
+                    number, None, f"not UTF-8 (byte {exc.start}): {snippet!r}", crlf, undecodable_field(raw)
+                )
                 continue
             if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
@@ -107,7 +111,7 @@ class _Checker:
 
     def line(self, raw: _RawLine) -> None:
         if raw.problem:
-            self.add(raw.number, None, raw.problem)
+            self.add(raw.number, raw.field, raw.problem)
             return
         assert raw.text is not None
         if not raw.text.strip():
@@ -182,14 +186,18 @@ class _Checker:
                 )
             elif utt.offset + utt.duration > info.duration + tolerance:
                 self.add(
-                    line, "duration",
-                    f"segment {utt.offset} + {utt.duration} s runs past the end of the audio ({info.duration:.3f} s)",
-                )  # fmt: skip
+                    line,
+                    "duration",
+                    f"segment {utt.offset} + {utt.duration} s runs past the end of the audio "
+                    f"({info.duration:.3f} s)",
+                )
         elif abs(utt.duration - info.duration) > tolerance:
             self.add(
-                line, "duration",
-                f"{utt.duration:.3f} s, but the audio header says {info.duration:.3f} s (tolerance {tolerance} s)",
-            )  # fmt: skip
+                line,
+                "duration",
+                f"{utt.duration:.3f} s, but the audio header says {info.duration:.3f} s "
+                f"(tolerance {tolerance} s)",
+            )
 
 
 def validate_manifest(
@@ -211,10 +219,12 @@ def validate_manifest(
             crlf_lines.append(raw.number)
     if crlf_lines:
         checker.add(
-            crlf_lines[0], None,
-            f"Windows line endings (CRLF) on {len(crlf_lines)} line(s), first here; accepted, but other tools may "
-            "read the CR as part of the text", "warning",
-        )  # fmt: skip
+            crlf_lines[0],
+            None,
+            f"Windows line endings (CRLF) on {len(crlf_lines)} line(s), first here; accepted, but other "
+            "tools may read the CR as part of the text",
+            "warning",
+        )
     if checker.report.utterances == 0 and not checker.report.errors:
         checker.add(None, None, "no utterances")
     checker.report.problems.sort(key=lambda p: (p.line or 0, p.severity))

@@ -2,11 +2,12 @@
 
 Each rule below is applied in this order, token by token after the bracket rules:
 
-1. ``[door_slam]``, ``[<door_slam]``, ``[door_slam>]``, ``[/phone_ring]``, ``[phone_ring/]`` - non-speech events
-   (alone, overlapping the previous/next word, start/end of a long event): removed.
+1. ``[door_slam]``, ``[<door_slam]``, ``[door_slam>]``, ``[/phone_ring]``, ``[phone_ring/]`` - non-speech
+   events (alone, overlapping the previous/next word, start/end of a long event): removed.
 2. ``<NOISE>``, ``<SPOKEN_NOISE>``, ``<UNK>``, ``<SIL>``, ``<s>``, ``</s>`` - special tokens: removed;
    ``<word>`` - a word the speaker said and then retracted (verbal deletion): kept as ``word``.
-3. ``\\`` - the escape character of dot files (``I\\. B\\. M\\.``, ``isn\\'t``): removed, the escaped character stays.
+3. ``\\`` - the escape character of dot files (``I\\. B\\. M\\.``, ``isn\\'t``): removed; the escaped
+   character stays.
 4. Verbalised punctuation - the punctuation a VP speaker read aloud, written as the mark followed by its name
    (``,COMMA``, ``.PERIOD``, ``"DOUBLE-QUOTE``, ``--DASH``, ``(LEFT-PAREN``...): switchable with
    ``verbalized_punctuation``: ``"words"`` keeps the spoken name (``COMMA``), ``"drop"`` removes the token.
@@ -31,10 +32,45 @@ _SPECIAL_TOKENS = {"noise", "spoken_noise", "unk", "sil", "s", "/s", "vocalized-
 _VP = re.compile(r"^[^\w\s]+([A-Za-z]+(?:-[A-Za-z]+)*)$")
 _ALWAYS_SPOKEN = {"PERCENT", "POINT"}
 VERBALIZED_PUNCTUATION = frozenset(
-    """PERIOD COMMA QUOTE UNQUOTE DOUBLE-QUOTE END-QUOTE END-OF-QUOTE CLOSE-QUOTE OPEN-QUOTE SINGLE-QUOTE
-    QUESTION-MARK EXCLAMATION-POINT EXCLAMATION-MARK COLON SEMI-COLON SEMICOLON HYPHEN DASH DOUBLE-DASH
-    LEFT-PAREN RIGHT-PAREN OPEN-PAREN CLOSE-PAREN PAREN END-PAREN UN-PAREN END-OF-PAREN PARENTHESES
-    LEFT-BRACE RIGHT-BRACE LEFT-BRACKET RIGHT-BRACKET AMPERSAND SLASH ELLIPSIS DOT APOSTROPHE""".split()
+    [
+        "PERIOD",
+        "COMMA",
+        "QUOTE",
+        "UNQUOTE",
+        "DOUBLE-QUOTE",
+        "END-QUOTE",
+        "END-OF-QUOTE",
+        "CLOSE-QUOTE",
+        "OPEN-QUOTE",
+        "SINGLE-QUOTE",
+        "QUESTION-MARK",
+        "EXCLAMATION-POINT",
+        "EXCLAMATION-MARK",
+        "COLON",
+        "SEMI-COLON",
+        "SEMICOLON",
+        "HYPHEN",
+        "DASH",
+        "DOUBLE-DASH",
+        "LEFT-PAREN",
+        "RIGHT-PAREN",
+        "OPEN-PAREN",
+        "CLOSE-PAREN",
+        "PAREN",
+        "END-PAREN",
+        "UN-PAREN",
+        "END-OF-PAREN",
+        "PARENTHESES",
+        "LEFT-BRACE",
+        "RIGHT-BRACE",
+        "LEFT-BRACKET",
+        "RIGHT-BRACKET",
+        "AMPERSAND",
+        "SLASH",
+        "ELLIPSIS",
+        "DOT",
+        "APOSTROPHE",
+    ]
 )
 
 

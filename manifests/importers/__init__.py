@@ -5,6 +5,18 @@ from manifests.importers.base import IMPORTERS, Entry, Importer, ImportOptions
 from manifests.importers.convert import ImportSummary, import_corpus
 
 __all__ = [
-    "IMPORTERS", "Entry", "ImportOptions", "ImportSummary", "Importer", "an4", "commonvoice", "deepspeech",
-    "deepspeech_pytorch", "import_corpus", "kaldi", "librispeech", "trn", "wsj",
-]  # fmt: skip
+    "IMPORTERS",
+    "Entry",
+    "ImportOptions",
+    "ImportSummary",
+    "Importer",
+    "an4",
+    "commonvoice",
+    "deepspeech",
+    "deepspeech_pytorch",
+    "import_corpus",
+    "kaldi",
+    "librispeech",
+    "trn",
+    "wsj",
+]

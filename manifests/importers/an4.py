@@ -1,4 +1,4 @@
-"""CMU AN4: ``etc/an4_<subset>.transcription`` lines ``<s> TEXT </s> (an406-fcaw-b)``; audio ``.sph`` or ``.raw``."""
+"""CMU AN4: ``etc/an4_<subset>.transcription`` lines ``<s> TEXT </s> (an406-fcaw-b)``; .sph or .raw audio."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ def an4_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
             path = audio.get(utt_id.lower())
             if path is None:
                 raise ManifestError(
-                    transcription, f"no audio file {utt_id}.sph/.wav/.raw below {root}",
-                    line=number, field="audio_filepath",
-                )  # fmt: skip
+                    transcription,
+                    f"no audio file {utt_id}.sph/.wav/.raw below {root}",
+                    line=number,
+                    field="audio_filepath",
+                )
             words = " ".join(word for word in text.split() if word.lower() not in _SENTENCE_MARKS)
             yield Entry(utt_id, path, words, transcription, number, speaker=an4_speaker(utt_id))

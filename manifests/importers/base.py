@@ -87,13 +87,13 @@ def require_file(path: Path) -> Path:
 
 
 def resolve(raw: str, base: Path) -> Path:
-    """A path from a corpus file: absolute as is, relative against ``base`` (the listing's folder or --audio-dir)."""
+    """A path from a corpus file: absolute as is, else relative to ``base`` (its folder or --audio-dir)."""
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
 
 
 def index_audio(root: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    """Lower-cased file stem -> path for audio below ``root``; suffixes earlier in the tuple win, then sort order.
+    """Lower-cased stem -> path of audio below ``root``; earlier suffixes in the tuple win, then sort order.
 
     Corpora on LDC discs mix upper- and lower-case names, so matching ignores case.
     """
@@ -117,7 +117,7 @@ def key_value_lines(path: Path) -> Iterator[tuple[int, str, str]]:
 
 
 def find_files(root: Path, name_pattern: str, what: str) -> list[Path]:
-    """Files below ``root`` whose name matches ``name_pattern`` (a glob, case-insensitive), sorted; none is an error."""
+    """Files below ``root`` whose name matches glob ``name_pattern`` in any case, sorted; none is an error."""
     lowered = name_pattern.lower()
     matches = sorted(
         p for p in root.rglob("*") if fnmatch.fnmatchcase(p.name.lower(), lowered) and p.is_file()

@@ -1,4 +1,4 @@
-"""Mozilla Common Voice release folder: ``<subset>.tsv`` (``path``, ``sentence``, ``client_id``...) and ``clips/``."""
+"""Common Voice release folder: ``<subset>.tsv`` (``path``, ``sentence``, ``client_id``...) and ``clips/``."""
 
 from __future__ import annotations
 

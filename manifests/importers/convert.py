@@ -52,25 +52,32 @@ class _Converter:
         available = info.duration - entry.offset
         if available <= 0:
             raise ManifestError(
-                entry.source, f"offset {entry.offset} s is past the end of {entry.audio} ({info.duration:.3f} s)",
-                line=entry.line, field="offset",
-            )  # fmt: skip
+                entry.source,
+                f"offset {entry.offset} s is past the end of {entry.audio} ({info.duration:.3f} s)",
+                line=entry.line,
+                field="offset",
+            )
         if entry.duration is None:
             return available
         if entry.duration > available + SEGMENT_TOLERANCE_S:
             raise ManifestError(
-                entry.source, f"segment {entry.offset} + {entry.duration} s runs past the end of {entry.audio} "
-                f"({info.duration:.3f} s)", line=entry.line, field="duration",
-            )  # fmt: skip
+                entry.source,
+                f"segment {entry.offset} + {entry.duration} s runs past the end of {entry.audio} "
+                f"({info.duration:.3f} s)",
+                line=entry.line,
+                field="duration",
+            )
         return min(entry.duration, available)
 
     def utterance(self, entry: Entry) -> Utterance:
         where = f"{entry.source}:{entry.line}" if entry.line else str(entry.source)
         if entry.utt_id in self.seen:
             raise ManifestError(
-                entry.source, f"duplicate utterance id {entry.utt_id!r} (first at {self.seen[entry.utt_id]})",
-                line=entry.line, field="utt_id",
-            )  # fmt: skip
+                entry.source,
+                f"duplicate utterance id {entry.utt_id!r} (first at {self.seen[entry.utt_id]})",
+                line=entry.line,
+                field="utt_id",
+            )
         if entry.audio is None:
             audio, duration = entry.utt_id, 0.0
         else:

@@ -12,7 +12,8 @@ from manifests.importers.csvfile import iter_table
 
 @importer(
     "deepspeech",
-    "DeepSpeech CSV file with header wav_filename,wav_filesize,transcript; relative paths resolve against the "
+    "DeepSpeech CSV file with header wav_filename,wav_filesize,transcript; relative paths resolve against "
+    "the "
     "CSV's folder (or --audio-dir); a wav_filesize that disagrees with the file is an error",
 )
 def deepspeech_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
@@ -28,7 +29,9 @@ def deepspeech_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
                 )
             if int(declared) != audio.stat().st_size:
                 raise ManifestError(
-                    src, f"{audio} is {audio.stat().st_size} bytes, the CSV says {declared}",
-                    line=number, field="wav_filesize",
-                )  # fmt: skip
+                    src,
+                    f"{audio} is {audio.stat().st_size} bytes, the CSV says {declared}",
+                    line=number,
+                    field="wav_filesize",
+                )
         yield Entry(audio.stem, audio, row["transcript"].strip(), src, number)

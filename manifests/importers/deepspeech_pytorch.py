@@ -60,7 +60,8 @@ def _json_pairs(path: Path) -> tuple[Path, list[tuple[int, str, str]]]:
 
 @importer(
     "deepspeech-pytorch",
-    "deepspeech.pytorch / MLPerf manifest: CSV lines 'wav_path,txt_path' (one transcript file per utterance), "
+    "deepspeech.pytorch / MLPerf manifest: CSV lines 'wav_path,txt_path' (one transcript file per utterance),"
+    " "
     "or the JSON manifest with root_path and samples; relative paths resolve against the manifest's folder "
     "(or --audio-dir)",
 )

@@ -29,10 +29,17 @@ _VALUE_OPTIONS: dict[str, dict[str, set[str] | None]] = {
     "sph2pipe": {"-f": None, "-c": {"1"}},
     "flac": {},
     "sox": {"-t": {"wav"}, "-r": None, "-b": {"16"}, "-e": {"signed-integer", "signed"}, "-c": {"1"}},
-    "ffmpeg": {"-f": {"wav"}, "-ar": None, "-ac": {"1"}, "-acodec": None, "-c:a": None, "-loglevel": None,
-               "-v": None},
+    "ffmpeg": {
+        "-f": {"wav"},
+        "-ar": None,
+        "-ac": {"1"},
+        "-acodec": None,
+        "-c:a": None,
+        "-loglevel": None,
+        "-v": None,
+    },
     "cat": {},
-}  # fmt: skip
+}
 _FLAGS = {
     "sph2pipe": {"-p"},
     "flac": {"-c", "-d", "-s", "--decode", "--stdout", "--silent", "-f"},
@@ -85,10 +92,12 @@ def _recordings(path: Path, base: Path) -> dict[str, tuple[Path, int]]:
             target = _command_input(rest[:-1]) or ""
             if not target:
                 raise ManifestError(
-                    path, f"unsupported piped command {rest!r}: only single-file decoders (sph2pipe, flac, sox, "
+                    path,
+                    f"unsupported piped command {rest!r}: only single-file decoders (sph2pipe, flac, sox, "
                     "ffmpeg, cat) without edits are understood; write the audio to files first",
-                    line=number, field="path",
-                )  # fmt: skip
+                    line=number,
+                    field="path",
+                )
         elif " " in rest or rest.rsplit(":", 1)[-1].isdigit():
             raise ManifestError(
                 path,
@@ -120,8 +129,9 @@ def _segments(path: Path) -> dict[str, tuple[str, float, float | None, int]]:
 
 @importer(
     "kaldi",
-    "Kaldi data directory: wav.scp (paths, or simple decode commands such as 'sph2pipe -f wav FILE |'; relative "
-    "paths resolve against the current folder, as in Kaldi, or --audio-dir), text, optional utt2spk (speaker) "
+    "Kaldi data directory: wav.scp (paths, or simple decode commands such as 'sph2pipe -f wav FILE |'; "
+    "relative paths resolve against the current folder, as in Kaldi, or --audio-dir), text, optional utt2spk "
+    "(speaker) "
     "and segments (offset/duration)",
 )
 def kaldi_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
@@ -152,5 +162,6 @@ def kaldi_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
         source, line = (
             (root / "segments", segment_line) if segments is not None else (root / "wav.scp", scp_line)
         )
-        yield Entry(utt_id, audio, text, source, line, speaker=speakers.get(utt_id), offset=offset,
-                    duration=duration)  # fmt: skip
+        yield Entry(
+            utt_id, audio, text, source, line, speaker=speakers.get(utt_id), offset=offset, duration=duration
+        )

@@ -1,4 +1,4 @@
-"""LibriSpeech: ``<spk>/<chapter>/<spk>-<chapter>.trans.txt`` lines ``<utt_id> TEXT`` beside ``<utt_id>.flac``."""
+"""LibriSpeech: ``<spk>/<chapter>/<spk>-<chapter>.trans.txt`` lines ``<utt_id> TEXT``, audio beside them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from manifests.io import iter_lines
 
 @importer(
     "librispeech",
-    "LibriSpeech folders <spk>/<chapter>/<spk>-<chapter>.trans.txt ('<utt_id> TEXT' lines) beside <utt_id>.flac; "
+    "LibriSpeech folders <spk>/<chapter>/<spk>-<chapter>.trans.txt ('<utt_id> TEXT' lines) beside "
+    "<utt_id>.flac; "
     "speaker and chapter from the path",
     "a subset folder below SRC, e.g. test-clean (default: every .trans.txt below SRC)",
 )

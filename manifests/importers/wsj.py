@@ -1,10 +1,10 @@
 """WSJ (LDC CSR-I WSJ0 and CSR-II WSJ1) as distributed on disc.
 
 Audio is NIST SPHERE, usually shorten-compressed: ``<id>.wv1`` (Sennheiser close-talking microphone) or
-``<id>.wv2`` (second microphone). Transcripts are ``.dot`` files (detailed orthography, one per session folder)
-and ``.lsn`` files (lexical SNOR), both ``TEXT (id)`` lines; a ``.dot`` wins where both hold an id. Test and
-dev sets are chosen with LDC's index files (``.ndx``: ``disc:path/to/<id>.wv1`` lines, ``;`` comments).
-Utterance ids are the 8-character file stems, the first three naming the speaker.
+``<id>.wv2`` (second microphone). Transcripts are ``.dot`` files (detailed orthography, one per session
+folder) and ``.lsn`` files (lexical SNOR), both ``TEXT (id)`` lines; a ``.dot`` wins where both hold an
+id. Test and dev sets are chosen with LDC's index files (``.ndx``: ``disc:path/to/<id>.wv1`` lines,
+``;`` comments). Utterance ids are the 8-character file stems, the first three naming the speaker.
 """
 
 from __future__ import annotations

@@ -31,16 +31,28 @@ def sphere_header(fields: dict[str, int | str], size: int = 1024) -> bytes:
     return text + b" " * (size - len(text))
 
 
-def write_sphere(path: Path, samples: np.ndarray, sr: int = SR, *, shorten: bool = False, big_endian: bool = False,
-                 version: int = 2) -> Path:  # fmt: skip
+def write_sphere(
+    path: Path,
+    samples: np.ndarray,
+    sr: int = SR,
+    *,
+    shorten: bool = False,
+    big_endian: bool = False,
+    version: int = 2,
+) -> Path:
     """A SPHERE file as LDC writes them: plain PCM, or ``pcm,embedded-shorten-v2.00`` compressed."""
     frames = samples.reshape(len(samples), -1)
     fields: dict[str, int | str] = {
-        "database_id": "CSR-WSJ", "utterance_id": path.stem, "channel_count": frames.shape[1],
-        "sample_count": len(frames), "sample_rate": sr, "sample_n_bytes": 2,
-        "sample_byte_format": "10" if big_endian else "01", "sample_sig_bits": 16,
+        "database_id": "CSR-WSJ",
+        "utterance_id": path.stem,
+        "channel_count": frames.shape[1],
+        "sample_count": len(frames),
+        "sample_rate": sr,
+        "sample_n_bytes": 2,
+        "sample_byte_format": "10" if big_endian else "01",
+        "sample_sig_bits": 16,
         "sample_coding": "pcm,embedded-shorten-v2.00" if shorten else "pcm",
-    }  # fmt: skip
+    }
     if shorten:
         data = encode_shorten(frames, version=version)
     else:
@@ -98,7 +110,7 @@ def make_librispeech(root: Path) -> Corpus:
         lines = []
         for i, text in enumerate(texts):
             utt_id = f"{spk}-{chapter}-{i:04d}"
-            _utt(corpus, utt_id, folder / f"{utt_id}.flac", 0.3 + 0.1 * i, text, spk, seed + i)
+            _utt(corpus, utt_id, folder / f"{utt_id}.flac", 0.8 + 0.1 * i, text, spk, seed + i)
             lines.append(f"{utt_id} {text}\n")
         (folder / f"{spk}-{chapter}.trans.txt").write_text("".join(lines))
     other = corpus.src / "dev-clean" / "84" / "121123"
@@ -131,8 +143,9 @@ def make_wsj(root: Path) -> Corpus:
         ";; eval92 5k NVP\n;\n11_2_1:wsj0/si_et_05/440/440c0202.wv1\n11_2_1:wsj0/si_et_05/440/440c0201.wv1\n"
     )
     corpus.durations = {"440c0201": 0.5, "440c0202": 0.4, "4k0c0301": 0.3}
+    said = "Of course there isn't any guarantee the company will keep its hot hand COMMA I. B. M. said period"
     corpus.texts = {
-        "440c0201": "Of course there isn't any guarantee the company will keep its hot hand COMMA I. B. M. said period",
+        "440c0201": said,
         "440c0202": "The index rose so fast",
         "4k0c0301": "THE DOLLAR FELL PERIOD",
     }

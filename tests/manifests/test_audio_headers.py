@@ -31,7 +31,12 @@ def test_sphere_written_by_soundfile_and_by_hand_agree(tmp_path):
     write_sphere(tmp_path / "ldc.wv1", samples, big_endian=True)
     for name in ("sf.sph", "ldc.wv1"):
         info = audio_info(tmp_path / name)
-        assert (info.format, info.subtype, info.frames, info.sample_rate) == ("SPHERE", "PCM_16", len(samples), SR)
+        assert (info.format, info.subtype, info.frames, info.sample_rate) == (
+            "SPHERE",
+            "PCM_16",
+            len(samples),
+            SR,
+        )
         np.testing.assert_allclose(load_audio(tmp_path / name, target_sr=None), samples / 32768.0, atol=1e-6)
     header = read_sphere_header(tmp_path / "ldc.wv1")
     assert header.sample_byte_format == "10" and header.fields["database_id"] == "CSR-WSJ"
@@ -69,7 +74,12 @@ def test_splicing_puts_a_verbatim_wave_header_after_the_stream_header():
 @needs_ffmpeg
 def test_corrupt_shorten_data_is_reported(tmp_path):
     path = tmp_path / "bad.wv1"
-    path.write_bytes(sphere_header({"sample_count": 1000, "sample_rate": SR, "sample_coding": "pcm,embedded-shorten-v2.00"}) + b"ajkg\x02")
+    path.write_bytes(
+        sphere_header(
+            {"sample_count": 1000, "sample_rate": SR, "sample_coding": "pcm,embedded-shorten-v2.00"}
+        )
+        + b"ajkg\x02"
+    )
     assert audio_info(path).frames == 1000  # the header alone is fine
     with pytest.raises(ManifestError, match="shorten"):
         load_audio(path)
@@ -95,7 +105,7 @@ def test_offset_duration_mono_and_resampling(tmp_path):
     np.testing.assert_allclose(native, stereo[2000:6000, 0] / 32768.0, atol=1e-6)
     upsampled = load_audio(path, offset=0.25, duration=0.5, target_sr=16000)
     assert upsampled.dtype == np.float32 and upsampled.shape == (8000,)
-    with pytest.raises(ManifestError, match="offset 2.0 s is outside"):
+    with pytest.raises(ManifestError, match=r"offset 2\.0 s is outside"):
         load_audio(path, offset=2.0)
 
 
