@@ -1,0 +1,372 @@
+"""Error tables from the one alignment: confusions, top inserted/deleted/substituted words, word accuracy.
+
+Nothing here re-aligns: each row of the per-utterance table carries ``ops`` (C/S/D/I in alignment order)
+and its normalised ``ref``/``hyp`` words, so the aligned word pairs are replayed from those three columns.
+The replay is vectorised over a whole system (a running count of reference- and hypothesis-consuming ops
+indexes the flattened word arrays), and words are integer-coded before counting, so a 100k-utterance
+system is counted in about a second.
+
+Words are split exactly as the aligner splits them (``analysis.align.split_words``: ASCII whitespace), and
+sclite's null word ``@`` is dropped from a row whose ops do not cover it (the sclite costs never align it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.align import split_words
+from manifests.errors import ManifestError
+from manifests.io import iter_json_rows
+
+PAIR_COLUMNS = ["testset", "system", "utt_id", "position", "op", "ref_word", "hyp_word"]
+_KENLM_MAGIC = b"mmap lm http://kheafield.com/code"
+_ARPA_SPECIAL = frozenset({"<s>", "</s>", "<unk>", "<UNK>"})
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def replay(ops: str, ref: str, hyp: str) -> list[tuple[str, str | None, str | None]]:
+    """``(op, ref_word, hyp_word)`` for one utterance, from its ops string and word strings."""
+    coded = _code([ops], [ref], [hyp], lambda _: f"ops {ops!r}")
+    ops_list = coded.op.view("S1").astype(str).tolist()
+    return list(zip(ops_list, coded.word(coded.ref).tolist(), coded.word(coded.hyp).tolist(), strict=True))
+
+
+# ------------------------------------------------------------------------------------- coded word pairs
+
+
+@dataclass(slots=True)
+class CodedPairs:
+    """Aligned pairs of many utterances: op bytes, integer word codes (-1 = none) and the code book."""
+
+    row: np.ndarray
+    position: np.ndarray
+    op: np.ndarray
+    ref: np.ndarray
+    hyp: np.ndarray
+    words: np.ndarray
+
+    def word(self, codes: np.ndarray) -> np.ndarray:
+        return np.where(codes >= 0, self.words[np.maximum(codes, 0)], None)
+
+
+_NULL_WORDS = frozenset({"@", "@*"})
+
+
+def _row_words(texts: list[str], covered: np.ndarray, label: Callable[[int], str], side: str) -> list[str]:
+    """All rows' words flattened, checking each row against the number of words its ops consume."""
+    flat: list[str] = []
+    for i, text in enumerate(texts):
+        words = split_words(text)
+        if len(words) != covered[i]:
+            kept = [w for w in words if w not in _NULL_WORDS]
+            if len(kept) != covered[i]:
+                raise ValueError(
+                    f"{label(i)}: ops cover {covered[i]} {side} words but the row has {len(words)}"
+                )
+            words = kept
+        flat.extend(words)
+    return flat
+
+
+def _usable(utts: pd.DataFrame) -> pd.DataFrame:
+    """Failed utterances carry no alignment; they are reported elsewhere, not counted as errors here."""
+    if "failed" in utts.columns:
+        utts = utts[~utts["failed"].fillna(False).astype(bool)]
+    return utts
+
+
+def _label(utts: pd.DataFrame) -> Callable[[int], str]:
+    keys = [c for c in ("testset", "system", "utt_id") if c in utts.columns]
+    return lambda i: "/".join(str(utts.iloc[i][c]) for c in keys) or f"row {i}"
+
+
+def code_pairs(utts: pd.DataFrame) -> CodedPairs:
+    """Replay every row's ``ops`` over its ``ref``/``hyp`` words at once (rows of ``utts`` in order)."""
+    column = {c: utts[c].fillna("").astype(str).tolist() for c in ("ops", "ref", "hyp")}
+    return _code(column["ops"], column["ref"], column["hyp"], _label(utts))
+
+
+def _code(ops: list[str], refs: list[str], hyps: list[str], label: Callable[[int], str]) -> CodedPairs:
+    lengths = np.fromiter((len(o) for o in ops), dtype=np.int64, count=len(ops))
+    op = np.frombuffer("".join(ops).encode("ascii"), dtype=np.uint8)
+    row = np.repeat(np.arange(len(ops)), lengths)
+    uses_ref = op != ord("I")
+    uses_hyp = op != ord("D")
+    n = len(ops)
+    ref_words = _row_words(refs, np.bincount(row[uses_ref], minlength=n), label, "reference")
+    hyp_words = _row_words(hyps, np.bincount(row[uses_hyp], minlength=n), label, "hypothesis")
+    codes, words = pd.factorize(np.array(ref_words + hyp_words, dtype=object))
+    ref_codes, hyp_codes = codes[: len(ref_words)], codes[len(ref_words) :]
+    ref_at = np.cumsum(uses_ref) - 1
+    hyp_at = np.cumsum(uses_hyp) - 1
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    return CodedPairs(
+        row=row,
+        position=np.arange(len(op)) - np.repeat(starts, lengths),
+        op=op,
+        ref=np.where(uses_ref, ref_codes[np.clip(ref_at, 0, None)] if len(ref_codes) else -1, -1),
+        hyp=np.where(uses_hyp, hyp_codes[np.clip(hyp_at, 0, None)] if len(hyp_codes) else -1, -1),
+        words=np.asarray(words, dtype=object),
+    )
+
+
+def word_pairs(utts: pd.DataFrame) -> pd.DataFrame:
+    """One row per aligned pair: testset, system, utt_id, position, op, ref_word, hyp_word."""
+    utts = _usable(utts)
+    coded = code_pairs(utts)
+    out = {c: utts[c].to_numpy()[coded.row] for c in ("testset", "system", "utt_id") if c in utts.columns}
+    out["position"] = coded.position
+    out["op"] = coded.op.view("S1").astype(str)
+    out["ref_word"] = coded.word(coded.ref)
+    out["hyp_word"] = coded.word(coded.hyp)
+    return pd.DataFrame(out)
+
+
+# ------------------------------------------------------------------------------------------ vocabulary
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """A word list to flag out-of-vocabulary reference words against (an LM's unigrams, training words)."""
+
+    words: frozenset[str]
+    source: str
+    kind: str
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _arpa_unigrams(path: Path) -> Iterator[str]:
+    inside = False
+    with _open_text(path) as handle:
+        for line in handle:
+            line = line.strip()
+            if line.startswith("\\"):
+                if inside:
+                    return
+                inside = line == "\\1-grams:"
+                continue
+            if inside and line:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1] not in _ARPA_SPECIAL:
+                    yield parts[1]
+
+
+def _is_word_list(lines: list[str]) -> bool:
+    """``word`` or ``word count`` on every line (a unigram list) rather than running text."""
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 2 or (len(parts) == 2 and not _NUMBER.fullmatch(parts[1])):
+            return False
+    return True
+
+
+def _text_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
+    with _open_text(path) as handle:
+        head = [line for _, line in zip(range(1000), handle, strict=False)]
+    as_list = _is_word_list([h for h in head if h.strip()])
+    with _open_text(path) as handle:
+        for line in handle:
+            if as_list:
+                parts = line.split()
+                if parts:
+                    yield from (normalize(parts[0]) if normalize else parts[0]).split()
+            else:
+                yield from (normalize(line) if normalize else line).split()
+
+
+def _manifest_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
+    for number, row in iter_json_rows(path):
+        text = row.get("text")
+        if not isinstance(text, str):
+            raise ManifestError(path, "expected a string", line=number, field="text")
+        yield from (normalize(text) if normalize else text).split()
+
+
+def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = None) -> Vocabulary:
+    """Words of an ARPA LM (its unigrams), a NeMo manifest (its texts) or a word list / text corpus.
+
+    ``normalize`` is applied to manifest texts and plain-text lines (ARPA words are taken as they are),
+    so pass the normaliser the systems were scored with.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "vocabulary file not found")
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(_KENLM_MAGIC):
+        raise ManifestError(path, "this is a KenLM binary; give its ARPA file or a word list for OOV flags")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".arpa") or head.lstrip().startswith(b"\\data\\"):
+            return Vocabulary(frozenset(_arpa_unigrams(path)), str(path), "arpa")
+        if name.endswith((".json", ".jsonl")):
+            return Vocabulary(frozenset(_manifest_words(path, normalize)), str(path), "manifest")
+        return Vocabulary(frozenset(_text_words(path, normalize)), str(path), "text")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+# ---------------------------------------------------------------------------------------- error tables
+
+
+@dataclass(slots=True)
+class ErrorTables:
+    """Every error table for a set of systems, one frame each, keyed by testset and system."""
+
+    confusions: pd.DataFrame
+    inserted: pd.DataFrame
+    deleted: pd.DataFrame
+    substituted: pd.DataFrame
+    word_accuracy: pd.DataFrame
+    oov: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {
+            "confusions": self.confusions,
+            "inserted": self.inserted,
+            "deleted": self.deleted,
+            "substituted": self.substituted,
+            "word_accuracy": self.word_accuracy,
+            "oov": self.oov,
+        }
+
+
+def _count(codes: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes, minlength=size) if len(codes) else np.zeros(size, dtype=np.int64)
+
+
+def _ranked(frame: pd.DataFrame, by: list[str], top: int | None) -> pd.DataFrame:
+    frame = frame.sort_values(["count", *by], ascending=[False] + [True] * len(by), kind="stable")
+    return (frame.head(top) if top else frame).reset_index(drop=True)
+
+
+def _system_tables(
+    utts: pd.DataFrame, vocabulary: Vocabulary | None, top: int | None
+) -> dict[str, pd.DataFrame]:
+    coded = code_pairs(utts)
+    size = len(coded.words)
+    words = coded.words
+    is_s, is_d, is_i, is_c = (coded.op == ord(c) for c in "SDIC")
+    sub_pairs = coded.ref[is_s].astype(np.int64) * size + coded.hyp[is_s]
+    keys, counts = np.unique(sub_pairs, return_counts=True) if len(sub_pairs) else (np.zeros(0, int), [])
+    n_sub = int(is_s.sum())
+    confusions = pd.DataFrame(
+        {"ref_word": words[keys // max(size, 1)], "hyp_word": words[keys % max(size, 1)], "count": counts}
+    )
+    confusions["share"] = confusions["count"] / n_sub if n_sub else np.nan
+    confusions = _ranked(confusions, ["ref_word", "hyp_word"], top)
+
+    ref_total = _count(coded.ref[coded.ref >= 0], size)
+    correct = _count(coded.ref[is_c], size)
+    substituted = _count(coded.ref[is_s], size)
+    deleted = _count(coded.ref[is_d], size)
+    inserted = _count(coded.hyp[is_i], size)
+
+    def listing(counts_by_word: np.ndarray) -> pd.DataFrame:
+        nz = np.flatnonzero(counts_by_word)
+        frame = pd.DataFrame({"word": words[nz], "count": counts_by_word[nz]})
+        total = counts_by_word.sum()
+        frame["share"] = frame["count"] / total if total else np.nan
+        return _ranked(frame, ["word"], top)
+
+    top_sub = _top_replacement(coded.ref[is_s], coded.hyp[is_s], size, words)
+    substituted_frame = listing(substituted)
+    substituted_frame["top_replacement"] = substituted_frame["word"].map(top_sub)
+
+    in_ref = np.flatnonzero(ref_total)
+    accuracy = pd.DataFrame(
+        {
+            "word": words[in_ref],
+            "count": ref_total[in_ref],
+            "correct": correct[in_ref],
+            "substituted": substituted[in_ref],
+            "deleted": deleted[in_ref],
+            "inserted": inserted[in_ref],
+        }
+    )
+    accuracy["accuracy"] = accuracy["correct"] / accuracy["count"]
+    accuracy["oov"] = (
+        ~accuracy["word"].isin(vocabulary.words)
+        if vocabulary is not None
+        else pd.Series(pd.NA, index=accuracy.index, dtype="boolean")
+    )
+    accuracy = accuracy.sort_values(["count", "word"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
+    return {
+        "confusions": confusions,
+        "inserted": listing(inserted),
+        "deleted": listing(deleted),
+        "substituted": substituted_frame,
+        "word_accuracy": accuracy,
+        "oov": oov_summary(accuracy) if vocabulary is not None else pd.DataFrame(),
+    }
+
+
+def _top_replacement(ref: np.ndarray, hyp: np.ndarray, size: int, words: np.ndarray) -> dict[str, str]:
+    """For each substituted reference word, the hypothesis word that most often replaced it."""
+    if len(ref) == 0:
+        return {}
+    keys, counts = np.unique(ref.astype(np.int64) * size + hyp, return_counts=True)
+    frame = pd.DataFrame({"ref": keys // size, "hyp": keys % size, "count": counts})
+    best = frame.sort_values(["ref", "count", "hyp"], ascending=[True, False, True]).drop_duplicates("ref")
+    return dict(zip(words[best["ref"].to_numpy()], words[best["hyp"].to_numpy()], strict=True))
+
+
+def oov_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """OOV rate (tokens and types) and accuracy on OOV vs in-vocabulary tokens, from a word-accuracy table."""
+    oov = accuracy["oov"].astype(bool)
+    tokens = int(accuracy["count"].sum())
+    oov_tokens = int(accuracy.loc[oov, "count"].sum())
+    iv_tokens = tokens - oov_tokens
+    return pd.DataFrame(
+        [
+            {
+                "ref_tokens": tokens,
+                "oov_tokens": oov_tokens,
+                "oov_rate": oov_tokens / tokens if tokens else np.nan,
+                "ref_types": len(accuracy),
+                "oov_types": int(oov.sum()),
+                "oov_type_rate": float(oov.mean()) if len(accuracy) else np.nan,
+                "oov_accuracy": accuracy.loc[oov, "correct"].sum() / oov_tokens if oov_tokens else np.nan,
+                "iv_accuracy": accuracy.loc[~oov, "correct"].sum() / iv_tokens if iv_tokens else np.nan,
+            }
+        ]
+    )
+
+
+def error_tables(
+    utts: pd.DataFrame, *, vocabulary: Vocabulary | None = None, top: int | None = None
+) -> ErrorTables:
+    """All error tables for every ``(testset, system)`` in a per-utterance table; ``top`` caps the lists."""
+    utts = _usable(utts)
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ErrorTables.__dataclass_fields__}
+    for (testset, system), group in utts.groupby(["testset", "system"], sort=True):
+        for name, frame in _system_tables(group, vocabulary, top).items():
+            if len(frame.columns):
+                frame.insert(0, "system", system)
+                frame.insert(0, "testset", testset)
+            parts[name].append(frame)
+    joined = {
+        name: pd.concat(frames, ignore_index=True) if any(len(f.columns) for f in frames) else pd.DataFrame()
+        for name, frames in parts.items()
+    }
+    return ErrorTables(**joined)
