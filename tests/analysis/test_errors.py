@@ -207,11 +207,9 @@ def test_vocabulary_from_a_real_kenlm_arpa_and_binary(tmp_path: Path) -> None:
     build_binary = shutil.which("build_binary") or str(bin_dir / "build_binary")
     corpus = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n"
     arpa = tmp_path / "lm.arpa"
+    command = [lmplz, "-o", "2", "--discount_fallback", "-S", "50M", "-T", str(tmp_path)]
     with arpa.open("w") as out:
-        subprocess.run(
-            [lmplz, "-o", "2", "--discount_fallback", "-S", "50M", "-T", str(tmp_path)], input=corpus, text=True, stdout=out, check=True,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        subprocess.run(command, input=corpus, text=True, stdout=out, check=True, stderr=subprocess.DEVNULL)
     vocab = errors.load_vocabulary(arpa)
     assert vocab.kind == "arpa"
     assert vocab.words == frozenset(
