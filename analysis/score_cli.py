@@ -1,9 +1,187 @@
-"""Commands of this module are registered on the root ``werbench`` app (filled in by its owner)."""
+"""``werbench score REF HYP...``: sclite-compatible scoring of one or more systems, as a table, JSON or CSV.
+
+Imports of pandas/numba happen inside the command so that ``werbench --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.tables import Tables
+
+_HELP = """Score hypotheses against a reference with the sclite-identical aligner.
+
+REF is a NeMo manifest or a sclite trn file, each HYP a result manifest (pred_text), an SDE-style
+manifest (every pred_text_<system> field is a system), or a trn file; a system is named after its
+file's stem. Or give a results directory (RESULTS/<testset>/<system>/predictions.jsonl) alone.
+Utterances are matched by id (a trn line's id is the text in its final parentheses).
+"""
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def summary_text(tables: Tables) -> str:
+    """The sclite-like summary: one row per system, percentages of reference words as sclite prints them."""
+    header = [
+        "system",
+        "#utts",
+        "#words",
+        "Corr",
+        "Sub",
+        "Del",
+        "Ins",
+        "WER [95% CI]",
+        "SER",
+        "CER",
+        "failed",
+    ]
+    lines = []
+    for testset, group in tables.systems.groupby("testset", sort=False):
+        rows = [header]
+        for row in group.itertuples(index=False):
+            words = row.ref_words or math.nan
+            ci = f"{_pct(row.wer)} [{_pct(row.wer_lo)}, {_pct(row.wer_hi)}]"
+            rows.append([
+                row.system, str(row.utts), str(row.ref_words), _pct(row.C / words), _pct(row.S / words),
+                _pct(row.D / words), _pct(row.I / words), ci, _pct(row.ser), _pct(row.cer), str(row.failed),
+            ])  # fmt: skip
+        widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
+        rule = "-+-".join("-" * w for w in widths)
+        lines.append(f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs})")
+        lines.append(rule)
+        for n, r in enumerate(rows):
+            cells = [r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]
+            lines.append(" | ".join(cells))
+            if n == 0:
+                lines.append(rule)
+        lines.append(rule)
+    return "\n".join(lines)
+
+
+def _system_key(testset: str, system: str, several_testsets: bool) -> str:
+    return f"{testset}/{system}" if several_testsets else system
+
+
+def score_json(tables: Tables) -> dict[str, Any]:
+    """``{"systems": {name: {"totals": {C,S,D,I,wer}, "utterances": {id: {C,S,D,I}}, ...}}}``.
+
+    ``wer`` is in percent (4 decimals) like sclite's; failed utterances are listed under ``failed``
+    instead of ``utterances``. With several test sets a system is keyed ``<testset>/<system>``.
+    """
+    several = tables.systems["testset"].nunique() > 1
+    systems: dict[str, Any] = {}
+    by_system = tables.utterances.groupby(["testset", "system"], sort=False)
+    for row in tables.systems.itertuples(index=False):
+        utts = by_system.get_group((row.testset, row.system))
+        ok, bad = utts[~utts["failed"]], utts[utts["failed"]]
+        counts = ok[["utt_id", "C", "S", "D", "I"]].itertuples(index=False)
+        systems[_system_key(row.testset, row.system, several)] = {
+            "totals": {
+                "C": row.C, "S": row.S, "D": row.D, "I": row.I,
+                "wer": None if math.isnan(row.wer) else round(100 * row.wer, 4),
+            },
+            "utterances": {u: {"C": c, "S": s, "D": d, "I": i} for u, c, s, d, i in counts},
+            "failed": dict(zip(bad["utt_id"], bad["failure"], strict=True)),
+            "testset": row.testset,
+            "wer_ci95": [_json_float(row.wer_lo, 100), _json_float(row.wer_hi, 100)],
+            "cer": _json_float(row.cer, 100),
+            "ser": _json_float(row.ser, 100),
+            "utts": row.utts,
+            "ref_words": row.ref_words,
+        }  # fmt: skip
+    return {
+        "systems": systems,
+        "normalizer": tables.normalizer,
+        "costs": tables.costs,
+        "warnings": tables.warnings,
+    }
+
+
+def _json_float(value: float, scale: float = 1.0) -> float | None:
+    return None if value is None or math.isnan(value) else round(scale * value, 4)
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists and dicts (n-best, word times) as JSON text, so that every cell is one CSV field."""
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == object and out[name].map(lambda v: isinstance(v, list | dict)).any():
+            out[name] = out[name].map(
+                lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+            )
+    return out
+
+
+def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -> list[Path]:
+    from manifests.atomic import atomic_write
+
+    written = []
+    if json_out is not None:
+        with atomic_write(json_out) as handle:
+            json.dump(score_json(tables), handle, indent=1, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
+        written.append(json_out)
+    if csv_out is not None:
+        per_utt = csv_out.with_name(f"{csv_out.stem}_utterances.csv")
+        for frame, path in ((tables.systems, csv_out), (_csv_ready(tables.utterances), per_utt)):
+            with atomic_write(path) as handle:
+                frame.to_csv(handle, index=False)
+            written.append(path)
+    return written
+
+
+def score(
+    ref: Path = typer.Argument(..., help="Reference manifest or trn file, or a results directory alone."),
+    hyps: list[Path] = typer.Argument(None, help="Hypothesis files (result/SDE manifests or trn files)."),
+    normalize: str | None = typer.Option(
+        None, "--normalize", "-n", help="Normaliser for references and hypotheses (none, nemo, librispeech, "
+        "wsj, wsj-novp, whisper). Default: what the runs recorded, else none (sclite's behaviour)."
+    ),
+    costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3 weights) or kaldi (unit)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write counts and totals as JSON."),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Write the per-system table here and the per-utterance table beside it "
+        "(<name>_utterances.csv)."
+    ),
+    speaker_ci: bool = typer.Option(False, "--speaker-ci", help="Bootstrap the WER interval over speakers."),
+    cer_spaces: bool = typer.Option(True, "--cer-spaces/--cer-no-spaces", help="Count word spaces in CER."),
+    resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+) -> None:  # fmt: skip
+    from analysis.cache import AlignmentCache, default_cache_dir
+    from analysis.inputs import load_inputs
+    from analysis.tables import build_tables
+    from manifests.errors import ManifestError
+
+    try:
+        inputs = load_inputs(ref, hyps or [])
+        cache = None if no_cache else AlignmentCache(default_cache_dir())
+        tables = build_tables(
+            inputs, normalize=normalize, costs=costs, cache=cache, keep_spaces=cer_spaces,
+            n_resamples=resamples, seed=seed, speaker_blocks=speaker_ci, progress=True,
+        )  # fmt: skip
+        written = write_outputs(tables, json_out, csv_out)
+    except (ManifestError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in tables.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(summary_text(tables))
+    for path in written:
+        typer.echo(f"wrote {path}", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``werbench score`` to the root app."""
+    app.command("score", help=_HELP)(score)

@@ -1,0 +1,118 @@
+"""On-disk cache of per-utterance alignment results, so that scoring the same outputs again costs ~nothing.
+
+One Parquet file per aligned batch (one system's hypotheses against one test set's references), named by a
+BLAKE2 hash of everything that can change a number: the raw reference and hypothesis texts, the
+normaliser's spec, the costs, the CER space rule and the aligner's version. A hit therefore skips the
+normalisation as well as both alignments; any edit to any input is a different file, never a stale one.
+Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten.
+The folder is ``$WERBENCH_CACHE`` or ``~/.cache/werbench/alignments``; nothing is ever evicted (about
+60 bytes per utterance), ``werbench score --no-cache`` bypasses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis.align import ALIGNER_VERSION, MAX_CELLS, align_counts, get_costs
+from manifests.atomic import atomic_write
+
+CACHE_ENV = "WERBENCH_CACHE"
+CACHE_FORMAT = "1"
+COUNT_COLUMNS = ("C", "S", "D", "I")
+CHAR_COLUMNS = ("char_C", "char_S", "char_D", "char_I")
+COLUMNS = ("ref", "hyp", *COUNT_COLUMNS, "ops", *CHAR_COLUMNS)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "werbench" / "alignments"
+
+
+def _digest_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:
+    encoded = "\x00".join(texts).encode("utf-8", "surrogatepass")
+    digest.update(len(texts).to_bytes(8, "little"))
+    digest.update(np.fromiter(map(len, texts), np.int64, len(texts)).tobytes())
+    digest.update(encoded)
+
+
+def batch_key(
+    refs: Sequence[str], hyps: Sequence[str], normalizer_spec: str, costs: str, keep_spaces: bool
+) -> str:
+    """Content hash of one batch: raw texts, normaliser spec, costs, CER space rule, code versions."""
+    digest = hashlib.blake2b(digest_size=20)
+    header = (CACHE_FORMAT, ALIGNER_VERSION, MAX_CELLS, normalizer_spec, get_costs(costs).spec, keep_spaces)
+    digest.update("|".join(map(str, header)).encode())
+    _digest_texts(digest, refs)
+    _digest_texts(digest, hyps)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AlignmentCache:
+    """A folder of ``<key>.parquet`` files, one per aligned batch."""
+
+    root: Path
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.parquet"
+
+    def load(self, key: str) -> pd.DataFrame | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            return pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException):
+            return None
+
+    def store(self, key: str, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with atomic_write(self.path(key), "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+
+
+def align_texts(
+    refs: Sequence[str],
+    hyps: Sequence[str],
+    normalize: Callable[[str], str],
+    normalizer_spec: str,
+    costs: str = "sclite",
+    *,
+    keep_spaces: bool = True,
+    normalized_refs: Callable[[], list[str]] | None = None,
+    cache: AlignmentCache | None = None,
+) -> pd.DataFrame:
+    """Normalise and align (words and characters) one batch, through the cache when one is given.
+
+    Returns one row per pair with ``ref``/``hyp`` (normalised), ``C S D I``, ``ops`` and ``char_C .. char_I``
+    (-1 where a pair was too long for a character alignment). ``normalized_refs`` lets a caller share
+    the normalised references between the systems of one test set.
+    """
+    key = batch_key(refs, hyps, normalizer_spec, costs, keep_spaces) if cache is not None else ""
+    if cache is not None:
+        hit = cache.load(key)
+        if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
+            return hit
+    ref_norm = normalized_refs() if normalized_refs is not None else [normalize(t) for t in refs]
+    hyp_norm = [normalize(t) for t in hyps]
+    words = align_counts(ref_norm, hyp_norm, costs)
+    unit = "char" if keep_spaces else "char_nospace"
+    chars = align_counts(ref_norm, hyp_norm, costs, unit=unit, want_ops=False, oversize="skip")
+    frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})
+    for k, name in enumerate(COUNT_COLUMNS):
+        frame[name] = words.counts[:, k]
+    frame["ops"] = words.ops
+    for k, name in enumerate(CHAR_COLUMNS):
+        frame[name] = chars.counts[:, k]
+    if cache is not None:
+        cache.store(key, frame)
+    return frame

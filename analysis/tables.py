@@ -1,0 +1,341 @@
+"""The per-utterance and per-system tables that ``werbench score``, the reports and the dashboard all read.
+
+Per utterance and system (one row per ``(testset, system, utt_id)``): the normalised texts, the sclite
+counts and ops of the one aligner, CER counts, WER/CER/SER/WMR, duration, speaker and every other
+manifest field. Per system, pooled over the corpus: WER with a 95% bootstrap confidence interval
+(Bisani & Ney 2004: utterances, or speakers with ``speaker_blocks``, resampled with replacement; seeded),
+CER, SER, WMR, mean word accuracy (SDE's definition: the unweighted mean, over the distinct reference
+words, of each word's share of correct occurrences), S/D/I rates and RTFx from ``run.json``.
+
+Failed utterances (a prediction with an ``error`` field, or no hypothesis at all) keep their row with
+``failed=True``, their ``failure`` text, zero C/S/D/I and NaN rates, and are left out of every pooled
+number; the per-system ``failed`` column counts them. Counting them as all-deletions would mix decoder
+crashes into recognition quality; dropping them silently would hide them. As sclite does for missing
+hypotheses, the scores cover what was decoded, and the warnings say what was not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from analysis.align import get_costs, split_words
+from analysis.cache import AlignmentCache, align_texts
+from analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
+from manifests.errors import ManifestError
+from manifests.normalize import Normalizer, get_normalizer
+from manifests.results import RunInfo
+
+UTTERANCE_COLUMNS = [
+    "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",
+    "char_C", "char_S", "char_D", "char_I", "ref_chars", "cer", "sentence_error", "wmr", "ops", "failed",
+    "duration", "speaker",
+]  # fmt: skip
+SYSTEM_COLUMNS = [
+    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "cer", "ser",
+    "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx", "audio_seconds", "normalizer",
+    "decoder", "params",
+]  # fmt: skip
+_CHAR = ["char_C", "char_S", "char_D", "char_I"]
+
+
+@dataclass
+class Tables:
+    """Both tables plus every warning met on the way (the CLI prints them; nothing is dropped silently)."""
+
+    utterances: pd.DataFrame
+    systems: pd.DataFrame
+    normalizer: str
+    costs: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]) -> Normalizer:
+    """The requested normaliser, else the one all runs recorded, else ``none``; disagreeing runs are named."""
+    recorded = {
+        f"{ts.name}/{s.system}": s.run_info.normalizer
+        for ts in inputs.testsets
+        for s in ts.systems
+        if s.run_info
+    }
+    if requested:
+        chosen = get_normalizer(requested)
+        others = {run: spec for run, spec in recorded.items() if spec != chosen.spec}
+        if others:
+            listed = ", ".join(f"{run} ({spec})" for run, spec in others.items())
+            warnings.append(
+                f"runs recorded another normaliser than {chosen.spec}: {listed}; all are scored with it"
+            )
+        return chosen
+    specs = sorted(set(recorded.values()))
+    if len(specs) > 1:
+        listed = ", ".join(f"{run}: {spec}" for run, spec in recorded.items())
+        raise ManifestError(
+            "normalizer",
+            f"the runs recorded different normalisers ({listed}); choose one with --normalize NAME",
+        )
+    return get_normalizer(specs[0] if specs else "none")
+
+
+def bootstrap_ci(
+    errors: np.ndarray,
+    ref_words: np.ndarray,
+    *,
+    blocks: Sequence[Any] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of pooled WER = sum(errors)/sum(ref_words) (Bisani & Ney 2004).
+
+    Resamples utterances, or whole blocks (e.g. speakers: utterances without one are their own block).
+    Vectorised in chunks of resamples so that memory stays bounded for large corpora.
+    """
+    errors = np.asarray(errors, np.float64)
+    ref = np.asarray(ref_words, np.float64)
+    if blocks is not None:
+        keys = pd.Series(list(blocks), dtype=object)
+        own = keys.isna()
+        keys[own] = [f"\x00{k}" for k in np.flatnonzero(own)]
+        codes, uniques = pd.factorize(keys)
+        errors = np.bincount(codes, weights=errors, minlength=len(uniques))
+        ref = np.bincount(codes, weights=ref, minlength=len(uniques))
+    n = errors.shape[0]
+    if n == 0 or ref.sum() == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_resamples)
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, n_resamples, chunk):
+        k = min(chunk, n_resamples - start)
+        idx = rng.integers(0, n, size=(k, n))
+        den = ref[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stats[start : start + k] = np.where(den > 0, errors[idx].sum(axis=1) / den, np.nan)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.nanpercentile(stats, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def reference_word_hits(refs: Sequence[str], ops: Sequence[str], costs: str = "sclite") -> pd.DataFrame:
+    """One row per reference word occurrence: ``word`` and ``correct`` (aligned as C), in corpus order.
+
+    Reference words are consumed by the C, S and D ops in order; sclite's null word ``@`` consumes none.
+    """
+    words = split_words(" ".join(refs))
+    if get_costs(costs).sclite_words:
+        words = [w for w in words if w not in ("@", "@*")]
+    ref_ops = "".join(ops).replace("I", "")
+    if len(ref_ops) != len(words):
+        raise ValueError(f"{len(words)} reference words but {len(ref_ops)} reference ops")
+    correct = np.frombuffer(ref_ops.encode("ascii"), np.uint8) == ord("C")
+    return pd.DataFrame({"word": words, "correct": correct})
+
+
+def mean_word_accuracy(refs: Sequence[str], ops: Sequence[str], costs: str = "sclite") -> float:
+    hits = reference_word_hits(refs, ops, costs)
+    if hits.empty:
+        return math.nan
+    return float(hits.groupby("word", sort=False)["correct"].mean().mean())
+
+
+def _run_fields(info: RunInfo | None, durations: pd.Series) -> dict[str, Any]:
+    audio = info.audio_seconds if info and info.audio_seconds else float(durations.sum(min_count=1))
+    rtfx = math.nan
+    if info is not None:
+        spent = (info.am_seconds or 0.0) + (info.decode_seconds or 0.0)
+        rtfx = (
+            info.rtfx
+            if info.rtfx
+            else (info.audio_seconds / spent if spent and info.audio_seconds else math.nan)
+        )
+    decoder = info.decoder if info else {}
+    return {
+        "rtfx": rtfx,
+        "audio_seconds": audio,
+        "decoder": decoder.get("type"),
+        "params": json.dumps(decoder.get("params", {}), sort_keys=True) if decoder else None,
+    }
+
+
+def _utterance_rows(
+    testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
+    normalized_refs: Callable[[], list[str]], keep_spaces: bool,
+) -> tuple[pd.DataFrame, int]:  # fmt: skip
+    """One system's rows, and how many of them were too long for a character alignment."""
+    reference = testset.reference
+    ids = list(reference.utts)
+    failure = [hyps.failed.get(uid) for uid in ids]
+    failed = np.array([why is not None for why in failure], bool)
+    raw_refs = [reference.utts[uid].text for uid in ids]
+    raw_hyps = ["" if bad else hyps.texts.get(uid, "") for uid, bad in zip(ids, failed, strict=True)]
+    aligned = align_texts(
+        raw_refs, raw_hyps, normalizer, normalizer.spec, costs,
+        keep_spaces=keep_spaces, normalized_refs=normalized_refs, cache=cache,
+    )  # fmt: skip
+    frame = pd.DataFrame({"testset": testset.name, "system": hyps.system, "utt_id": ids})
+    frame["ref"] = aligned["ref"].to_numpy()
+    frame["hyp"] = aligned["hyp"].to_numpy()
+    counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64)
+    chars = aligned[_CHAR].to_numpy(np.int64)
+    too_long = chars[:, 0] < 0
+    ref_words = counts[:, 0] + counts[:, 1] + counts[:, 2]
+    ref_chars = np.where(too_long, 0, chars[:, 0] + chars[:, 1] + chars[:, 2])
+    counts[failed] = 0
+    chars[failed | too_long] = 0
+    for k, name in enumerate("CSDI"):
+        frame[name] = counts[:, k]
+    errors = counts[:, 1:].sum(axis=1)
+    scored = ~failed & (ref_words > 0)
+    frame["ref_words"] = ref_words
+    frame["hyp_words"] = counts[:, 0] + counts[:, 1] + counts[:, 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["wer"] = np.where(scored, errors / np.maximum(ref_words, 1), np.nan)
+        for k, name in enumerate(_CHAR):
+            frame[name] = chars[:, k]
+        frame["ref_chars"] = ref_chars
+        char_scored = ~failed & ~too_long & (ref_chars > 0)
+        frame["cer"] = np.where(char_scored, chars[:, 1:].sum(axis=1) / np.maximum(ref_chars, 1), np.nan)
+        frame["sentence_error"] = ~failed & (errors > 0)
+        frame["wmr"] = np.where(scored, counts[:, 0] / np.maximum(ref_words, 1), np.nan)
+    frame["ops"] = np.where(failed, "", aligned["ops"].to_numpy(object))
+    frame["failed"] = failed
+    frame["duration"] = [reference.utts[uid].duration for uid in ids]
+    frame["duration"] = frame["duration"].astype(float)
+    frame["speaker"] = [reference.utts[uid].speaker for uid in ids]
+    frame["failure"] = failure
+    frame["text"] = raw_refs
+    frame["pred_text"] = [hyps.texts.get(uid) for uid in ids]
+    for name, values in _other_fields(ids, testset, hyps).items():
+        if name not in frame.columns:
+            frame[name] = values
+    return frame, int(too_long.sum())
+
+
+def _other_fields(ids: list[str], testset: TestSet, hyps: Hypotheses) -> dict[str, list[Any]]:
+    """Every other manifest field, then the prediction's own extras (n-best, per-stage texts, ...)."""
+    names: dict[str, None] = {}
+    for uid in ids:
+        names.update(dict.fromkeys(testset.reference.utts[uid].fields))
+    for extra in hyps.fields.values():
+        names.update(dict.fromkeys(extra))
+    columns = {}
+    for name in names:
+        columns[name] = [
+            testset.reference.utts[uid].fields.get(name, hyps.fields.get(uid, {}).get(name)) for uid in ids
+        ]
+    return columns
+
+
+def system_row(
+    utts: pd.DataFrame, info: RunInfo | None, normalizer: str, costs: str, *,
+    n_resamples: int = 1000, seed: int = 0, speaker_blocks: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Pooled metrics of one system's rows of the per-utterance table (failed rows left out)."""
+    ok = utts[~utts["failed"]]
+    ref_words = int(ok["ref_words"].sum())
+    c, s, d, i = (int(ok[name].sum()) for name in "CSDI")
+    errors = (ok["S"] + ok["D"] + ok["I"]).to_numpy()
+    blocks = ok["speaker"].tolist() if speaker_blocks else None
+    lo, hi = bootstrap_ci(
+        errors, ok["ref_words"].to_numpy(), blocks=blocks, n_resamples=n_resamples, seed=seed
+    )
+    ref_chars = int(ok["ref_chars"].sum())
+    char_errors = int(ok[["char_S", "char_D", "char_I"]].to_numpy().sum())
+    return {
+        "testset": utts["testset"].iat[0],
+        "system": utts["system"].iat[0],
+        "utts": len(ok),
+        "ref_words": ref_words,
+        "C": c,
+        "S": s,
+        "D": d,
+        "I": i,
+        "wer": _ratio(s + d + i, ref_words),
+        "wer_lo": lo,
+        "wer_hi": hi,
+        "cer": _ratio(char_errors, ref_chars),
+        "ser": _ratio(int(ok["sentence_error"].sum()), len(ok)),
+        "wmr": _ratio(c, ref_words),
+        "mean_word_accuracy": mean_word_accuracy(ok["ref"].tolist(), ok["ops"].tolist(), costs),
+        "sub_rate": _ratio(s, ref_words),
+        "del_rate": _ratio(d, ref_words),
+        "ins_rate": _ratio(i, ref_words),
+        **_run_fields(info, utts["duration"]),
+        "normalizer": normalizer,
+        "failed": int(utts["failed"].sum()),
+        "hyp_words": int(ok["hyp_words"].sum()),
+        "ref_chars": ref_chars,
+        "char_errors": char_errors,
+        "ci": "speaker" if speaker_blocks else "utterance",
+    }
+
+
+def _input_warnings(frame: pd.DataFrame, too_long: int, where: str, warnings: list[str]) -> None:
+    ok = frame[~frame["failed"]]
+    empty_refs = ok.loc[ok["ref_words"] == 0, "utt_id"].tolist()
+    if empty_refs:
+        warnings.append(
+            f"{where}: {len(empty_refs)} references are empty after normalisation ({shown_ids(empty_refs)}): "
+            "their WER is undefined (NaN); their insertions still count in the pooled WER"
+        )
+    empty_hyps = int((ok["hyp_words"] == 0).sum() - ((ok["ref_words"] == 0) & (ok["hyp_words"] == 0)).sum())
+    if empty_hyps:
+        warnings.append(
+            f"{where}: {empty_hyps} hypotheses are empty: all their reference words count as deletions"
+        )
+    if too_long:
+        warnings.append(
+            f"{where}: {too_long} utterances are too long for a character alignment: left out of CER"
+        )
+
+
+def build_tables(
+    inputs: Inputs,
+    *,
+    normalize: str | None = None,
+    costs: str = "sclite",
+    cache: AlignmentCache | None = None,
+    keep_spaces: bool = True,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    speaker_blocks: bool = False,
+    progress: bool = False,
+) -> Tables:
+    """Align every system of every test set (through ``cache``) and pool the per-system metrics."""
+    get_costs(costs)
+    warnings = list(inputs.warnings)
+    normalizer = choose_normalizer(inputs, normalize, warnings)
+    jobs = [(testset, hyps) for testset in inputs.testsets for hyps in testset.systems]
+    frames, rows = [], []
+    refs_of: dict[str, Callable[[], list[str]]] = {}
+    for testset, hyps in tqdm(jobs, desc="aligning", unit="system", disable=not progress or len(jobs) < 2):
+        if testset.name not in refs_of:
+            texts = [u.text for u in testset.reference.utts.values()]
+            refs_of[testset.name] = functools.cache(lambda texts=texts: [normalizer(t) for t in texts])
+        frame, too_long = _utterance_rows(
+            testset, hyps, normalizer, costs, cache, refs_of[testset.name], keep_spaces
+        )
+        _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
+        frames.append(frame)
+        row = system_row(
+            frame, hyps.run_info, normalizer.spec, costs,
+            n_resamples=n_resamples, seed=seed, speaker_blocks=speaker_blocks,
+        )  # fmt: skip
+        rows.append(row)
+    utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)
+    extra = [k for k in (rows[0] if rows else {}) if k not in SYSTEM_COLUMNS]
+    systems = pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra])
+    return Tables(utterances, systems, normalizer.spec, costs, warnings)
