@@ -21,7 +21,7 @@ import soundfile as sf
 # Containers both Chromium and Safari play natively; anything else (SPHERE, raw, segments) is served as WAV.
 BROWSER_FORMATS = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4"}
 MAX_WAVEFORM_POINTS = 4000
-MAX_SPECTROGRAM_FRAMES = 1200
+MAX_SPECTROGRAM_FRAMES = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +116,14 @@ class SignalView:
     seconds: float
 
 
-def signal_view(source: AudioSource, n_mels: int = 80) -> SignalView:
-    """Min/max envelope per bin (keeps peaks that plain decimation loses) and a mel spectrogram in dB."""
-    import librosa  # imported here: it pulls numba and costs a second at start-up
+def signal_view(source: AudioSource, n_fft: int = 256) -> SignalView:
+    """Min/max envelope per bin (keeps peaks that plain decimation loses) and a log-power spectrogram.
+
+    scipy's STFT rather than librosa's: librosa's first call compiles numba kernels for tens of seconds on a
+    loaded 2-core machine, which a user opening an utterance would wait through. Imported here: scipy.signal
+    costs a second or two of start-up that only this view needs.
+    """
+    from scipy.signal import spectrogram
 
     samples, rate = source.read()
     seconds = len(samples) / rate if rate else 0.0
@@ -126,14 +131,13 @@ def signal_view(source: AudioSource, n_mels: int = 80) -> SignalView:
     per_bin = max(1, math.ceil(len(samples) / bins))
     padded = np.pad(samples, (0, per_bin * bins - len(samples))).reshape(bins, per_bin)
     times = (np.arange(bins) + 0.5) * per_bin / rate
-    hop = max(rate // 100, math.ceil(len(samples) / MAX_SPECTROGRAM_FRAMES))
-    n_fft = 1 << max(9, math.ceil(math.log2(max(hop, rate // 40))))
-    mel = librosa.feature.melspectrogram(
-        y=samples, sr=rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmax=rate / 2
+    n_fft = min(n_fft, max(16, len(samples)))
+    hop = max(n_fft // 4, math.ceil(len(samples) / MAX_SPECTROGRAM_FRAMES))
+    freqs, spec_times, power = spectrogram(
+        samples, fs=rate, window="hann", nperseg=n_fft, noverlap=max(0, n_fft - hop), mode="psd"
     )
-    spec_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0).astype(np.float32)
-    spec_times = librosa.frames_to_time(np.arange(spec_db.shape[1]), sr=rate, hop_length=hop)
-    spec_freqs = librosa.mel_frequencies(n_mels=n_mels, fmax=rate / 2)
+    spec_db = 10 * np.log10(np.maximum(power, 1e-12))
+    spec_db = np.round(np.maximum(spec_db, spec_db.max() - 80.0), 1).astype(np.float32)
     return SignalView(
-        times, padded.min(axis=1), padded.max(axis=1), spec_times, spec_freqs, spec_db, rate, seconds
+        times, padded.min(axis=1), padded.max(axis=1), spec_times, freqs, spec_db, rate, seconds
     )

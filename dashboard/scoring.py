@@ -70,7 +70,7 @@ def score_results(
     )
     table["sentence_error"] = errors > 0
     table["wmr"] = np.where(table["ref_words"] > 0, table["C"] / table["ref_words"].clip(lower=1), np.nan)
-    table["ops"] = [words.ops(k) for k in range(len(table))]
+    table["ops"] = words.ops
     table["failed"] = failed.to_numpy()
     if "speaker" not in table:
         table["speaker"] = None

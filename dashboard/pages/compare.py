@@ -84,7 +84,7 @@ def _word_scatter(cmp: Comparison) -> go.Figure:
                 "size": np.clip(np.sqrt(words["count"].to_numpy(dtype=float)) * 2, 4, 28),
                 "opacity": 0.55,
                 "color": words["accuracy_b"] - words["accuracy_a"],
-                "colorscale": "RdYlGn",
+                "colorscale": [[0, "#e74c3c"], [0.5, "#95a5a6"], [1, "#18bc9c"]],
                 "cmid": 0,
                 "line": {"width": 0},
             },
@@ -97,6 +97,11 @@ def _word_scatter(cmp: Comparison) -> go.Figure:
         xaxis_title=f"word accuracy of A: {cmp.a} (%)", yaxis_title=f"word accuracy of B: {cmp.b} (%)"
     )
     return ui.style_figure(fig, height=420, legend=False)
+
+
+def _p_hint(p: float) -> str:
+    text = ui.p_value(p)
+    return f"bootstrap p {text}" if text.startswith("<") else f"bootstrap p = {text}"
 
 
 def _tests_table(cmp: Comparison) -> dbc.Table:
@@ -115,7 +120,7 @@ def _tests_table(cmp: Comparison) -> dbc.Table:
                     html.Td(test.unit),
                     html.Td(f"{test.n:,}"),
                     html.Td(f"{test.statistic:.4g}"),
-                    html.Td(f"{test.p_value:.4g}"),
+                    html.Td(ui.p_value(test.p_value)),
                     html.Td(better),
                     html.Td(verdict),
                 ]
@@ -232,7 +237,7 @@ def layout(page: PageContext) -> html.Div:
                 ui.metric_card(
                     "Tied",
                     ui.number(cmp.counts["tied"]),
-                    f"bootstrap p = {boot.p_value:.3g}" if boot else "utterances",
+                    _p_hint(boot.p_value) if boot else "utterances",
                 ),
                 md=2,
             ),

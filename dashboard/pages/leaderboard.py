@@ -33,7 +33,7 @@ def _columns() -> list[dict[str, Any]]:
             "cellClass": "fw-semibold",
             "tooltipField": "system",
         },
-        {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold"},
+        {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold", "width": 110},
         {"field": "wer_ci", "headerName": "95% CI", "width": 140, "sortable": False},
         {"field": "cer", "headerName": "CER", **rate},
         {"field": "ser", "headerName": "SER", **rate},
@@ -166,7 +166,7 @@ def layout(page: PageContext) -> html.Div:
         dashGridOptions={
             "domLayout": "autoHeight",
             "tooltipShowDelay": 300,
-            "rowSelection": {"mode": "singleRow"},
+            "rowSelection": {"mode": "singleRow", "checkboxes": False},
         },
         style={"width": "100%"},
     )

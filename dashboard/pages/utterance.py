@@ -167,7 +167,7 @@ def signal_figure(view: Any) -> go.Figure:
         col=1,
     )
     fig.update_yaxes(showticklabels=False, row=1, col=1)
-    fig.update_yaxes(title_text="Hz (mel)", type="log", row=2, col=1)
+    fig.update_yaxes(title_text="Hz", row=2, col=1)
     fig.update_xaxes(title_text="seconds", row=2, col=1)
     fig.update_layout(clickmode="event")
     return ui.style_figure(fig, height=300, legend=False)
