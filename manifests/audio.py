@@ -49,7 +49,7 @@ def _kind(path: Path) -> str:
 
 
 def _sphere_info(header: SphereHeader) -> AudioInfo:
-    subtype = "shorten" if header.is_shorten else header.encoding.upper()
+    subtype = "shorten" if header.is_shorten else header.compression or header.encoding.upper()
     if subtype == "PCM":
         subtype = _SPHERE_SUBTYPES.get(header.sample_n_bytes, f"PCM_{8 * header.sample_n_bytes}")
     return AudioInfo(header.sample_rate, header.sample_count, header.channel_count, "SPHERE", subtype)
@@ -117,6 +117,8 @@ def _read_frames(path: Path, kind: str, start: int, stop: int) -> np.ndarray:
         header = read_sphere_header(path)
         if header.is_shorten:
             return decode_shorten(path, header)[start:stop].astype(np.float32) / 32768.0
+        if header.compression:
+            raise ManifestError(path, f"unsupported SPHERE compression {header.compression!r}", field=FIELD)
     extra = {}
     if kind == "raw":
         extra = dict(samplerate=RAW_SAMPLE_RATE, channels=1, subtype="PCM_16", format="RAW")

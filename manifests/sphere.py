@@ -30,9 +30,13 @@ class SphereHeader:
     fields: dict[str, int | float | str] = field(default_factory=dict)
 
     @property
+    def compression(self) -> str:
+        """The part after the comma of e.g. ``pcm,embedded-shorten-v1.1`` (LDC WSJ); ``""`` if none."""
+        return self.sample_coding.partition(",")[2].strip().lower()
+
+    @property
     def is_shorten(self) -> bool:
-        """LDC's WSJ/Switchboard compression: the coding reads e.g. ``pcm,embedded-shorten-v1.1``."""
-        return "shorten" in self.sample_coding.lower()
+        return "shorten" in self.compression
 
     @property
     def encoding(self) -> str:
@@ -94,6 +98,8 @@ def _parse_fields(path: Path, text: str) -> dict[str, int | float | str]:
 
 def _int_field(path: Path, fields: dict, name: str, default: int | None = None) -> int:
     value = fields.get(name, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # some writers (libsndfile among them) type counts as strings: ``-s1 1``
     if value is None:
         raise ManifestError(path, "SPHERE header lacks this field", field=name)
     if not isinstance(value, int) or value < 0:
@@ -140,7 +146,7 @@ def read_sphere_header(path: str | Path) -> SphereHeader:
     )
     if header.sample_rate == 0 or header.channel_count == 0:
         raise ManifestError(path, "SPHERE header: sample_rate and channel_count must be positive")
-    if not header.is_shorten and size < header_size + header.data_bytes:
+    if not header.compression and size < header_size + header.data_bytes:
         raise ManifestError(
             path,
             f"truncated: header promises {header.data_bytes} data bytes, file holds {size - header_size}",

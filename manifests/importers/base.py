@@ -82,7 +82,7 @@ def require_dir(path: Path) -> Path:
 
 def require_file(path: Path) -> Path:
     if not path.is_file():
-        raise ManifestError(path, "file not found")
+        raise ManifestError(path, "is a folder, a file was expected" if path.is_dir() else "file not found")
     return path
 
 

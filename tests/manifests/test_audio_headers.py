@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from manifests.shorten import splice_wave_header
 from manifests.sphere import read_sphere_header
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+POCKETSPHINX_RAW = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # Debian pocketsphinx-testdata
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3", ".sph"])
@@ -85,6 +87,15 @@ def test_corrupt_shorten_data_is_reported(tmp_path):
         load_audio(path)
 
 
+def test_other_sphere_compression_is_reported_not_misread(tmp_path):
+    path = tmp_path / "wp.sph"
+    fields = {"sample_count": 8000, "sample_rate": SR, "sample_coding": "pcm,embedded-wavpack"}
+    path.write_bytes(sphere_header(fields) + b"wvpk" + b"\x00" * 100)
+    assert audio_info(path).subtype == "embedded-wavpack"
+    with pytest.raises(ManifestError, match="unsupported SPHERE compression 'embedded-wavpack'"):
+        load_audio(path)
+
+
 @pytest.mark.parametrize("order", ["big", "little"])
 def test_raw_byte_order_is_detected(tmp_path, order):
     samples = tone(0.3, seed=5)
@@ -94,6 +105,26 @@ def test_raw_byte_order_is_detected(tmp_path, order):
     info = audio_info(path)
     assert (info.sample_rate, info.frames, info.format) == (16000, len(samples), "RAW")
     np.testing.assert_allclose(load_audio(path), samples / 32768.0, atol=1e-6)
+
+
+@pytest.mark.skipif(
+    not POCKETSPHINX_RAW.is_file(), reason="Debian package pocketsphinx-testdata is not installed"
+)
+def test_byte_order_of_real_speech(tmp_path):
+    swapped = tmp_path / "goforward.raw"
+    speech = np.frombuffer(POCKETSPHINX_RAW.read_bytes(), dtype="<i2")
+    swapped.write_bytes(speech.astype(">i2").tobytes())
+    assert (raw_byte_order(POCKETSPHINX_RAW), raw_byte_order(swapped)) == ("LITTLE", "BIG")
+    np.testing.assert_array_equal(load_audio(swapped), load_audio(POCKETSPHINX_RAW))
+    assert audio_info(swapped).duration == pytest.approx(2.786, abs=0.001)
+
+
+def test_ulaw_sphere(tmp_path):
+    path = tmp_path / "u.sph"
+    sf.write(path, tone(0.2, sr=8000), 8000, format="NIST", subtype="ULAW")
+    info = audio_info(path)
+    assert (info.subtype, info.sample_rate, info.frames) == ("ULAW", 8000, 1600)
+    assert np.abs(load_audio(path, target_sr=None) - tone(0.2, sr=8000) / 32768.0).max() < 0.02
 
 
 def test_offset_duration_mono_and_resampling(tmp_path):

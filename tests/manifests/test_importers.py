@@ -224,6 +224,19 @@ def test_corrupt_and_missing_audio_name_the_listing_line_or_are_skipped(tmp_path
     assert "test.csv:4: audio_filepath" in summary.skipped[1] and "audio file not found" in summary.skipped[1]
 
 
+def test_listings_with_crlf_are_read_and_non_utf8_bytes_name_the_line(tmp_path):
+    corpus = make_librispeech(tmp_path)
+    trans = corpus.src / "test-clean" / "1089" / "134686" / "1089-134686.trans.txt"
+    trans.write_bytes(trans.read_bytes().replace(b"\n", b"\r\n"))
+    _, utts = _import("librispeech", corpus.src, tmp_path / "ls.jsonl", subset="test-clean")
+    assert utts["1089-134686-0001"].text == "STUFF IT INTO YOU"
+    cv = make_commonvoice(tmp_path)
+    tsv = cv.src / "test.tsv"
+    tsv.write_bytes(tsv.read_bytes().replace("Zoë".encode(), "Zo\xeb".encode("latin-1")))
+    with pytest.raises(ManifestError, match=r"test.tsv:2: not UTF-8"):
+        _import("commonvoice", cv.src, tmp_path / "cv.jsonl")
+
+
 def test_subset_where_none_exists_and_unknown_format(tmp_path):
     corpus = make_deepspeech(tmp_path)
     with pytest.raises(ManifestError, match="has no subsets"):
