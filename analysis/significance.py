@@ -27,24 +27,25 @@ A segment's score is each system's error count (S + D + I) inside it; the test i
 per-segment difference (sample variance, n - 1), two-tailed.
 
 The paired bootstrap (Bisani & Ney 2004) resamples utterances (or blocks such as speakers) with
-replacement and recomputes both WERs on each replicate; the resampling is written with ``np.bincount`` and
-a matrix product so 1000 replicates of 100k utterances need no Python loop over utterances.
+replacement and recomputes both WERs on each replicate; a replicate is drawn as multinomial counts over
+the distinct per-utterance rows, so 1000 replicates of 100k utterances need no Python loop over
+utterances and no 1000 x 100k index matrix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
 SC_STATS_EQUAL_PCT = 0.005  # sc_stats treats per-speaker percentages this close as equal
 EXACT_MCNEMAR_BELOW = 25
-_BOOT_CELLS = 4_000_000  # replicate x utterance cells materialised at once (~32 MB of float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,22 +115,17 @@ def _side(value: float) -> str | None:
 # --------------------------------------------------------------------------------------------- bootstrap
 
 
-def _replicate_chunks(n_boot: int, n: int) -> Iterator[int]:
-    per_chunk = max(1, _BOOT_CELLS // max(n, 1))
-    done = 0
-    while done < n_boot:
-        size = min(per_chunk, n_boot - done)
-        yield size
-        done += size
-
-
 def bootstrap_group_sums(
     values: np.ndarray, groups: np.ndarray | None = None, *, n_boot: int = 1000, seed: int = 0
 ) -> np.ndarray:
     """Column sums of ``values`` (n x m) over ``n_boot`` resamples, stratified by ``groups`` codes.
 
     Each replicate draws, within every group, as many rows as the group has, with replacement. Returns an
-    array ``(n_boot, n_groups, m)``; without ``groups`` there is one group.
+    array ``(n_boot, n_groups, m)``; without ``groups`` there is one group. Rows are first collapsed to
+    their distinct values with multiplicities, and a replicate draws how often each distinct row is
+    picked from the multinomial with those frequencies: the same distribution as drawing row indices,
+    at a cost that grows with the number of distinct rows (a few hundred error/length pairs in a
+    100k-utterance test set) instead of the number of utterances.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
@@ -140,23 +136,21 @@ def bootstrap_group_sums(
     out = np.zeros((n_boot, n_groups, m))
     if n == 0:
         return out
-    order = np.argsort(codes, kind="stable")
-    sorted_values = values[order]
-    sizes = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    present = sizes > 0
-    slot_start = np.repeat(starts, sizes)  # for each slot, where its group begins in sorted order
-    slot_size = np.repeat(sizes, sizes)
+    frame = pd.DataFrame(values, columns=[f"v{k}" for k in range(m)])
+    frame.insert(0, "group", codes)
+    distinct = frame.groupby(list(frame.columns), sort=True).size()
+    group_of = distinct.index.get_level_values(0).to_numpy()
+    rows = np.column_stack([distinct.index.get_level_values(k + 1).to_numpy(np.float64) for k in range(m)])
+    counts = distinct.to_numpy()
+    bounds = np.searchsorted(group_of, np.arange(n_groups + 1))
     rng = np.random.default_rng(seed)
-    done = 0
-    for size in _replicate_chunks(n_boot, n):
-        draws = slot_start + (rng.random((size, n)) * slot_size).astype(np.int64)
-        flat = (draws + (np.arange(size) * n)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=size * n).reshape(size, n).astype(np.float64)
-        for col in range(m):
-            weighted = counts * sorted_values[:, col]
-            out[done : done + size, present, col] = np.add.reduceat(weighted, starts[present], axis=1)
-        done += size
+    for g in range(n_groups):
+        lo, hi = bounds[g], bounds[g + 1]
+        if hi == lo:
+            continue
+        size = int(counts[lo:hi].sum())
+        picks = rng.multinomial(size, counts[lo:hi] / size, size=n_boot)
+        out[:, g, :] = picks @ rows[lo:hi]
     return out
 
 

@@ -8,11 +8,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.align import align_counts
+from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
+from analysis.tables import build_tables
 
 SCLITE = shutil.which("sclite") or "/usr/lib/sctk/bin/sclite"
 
@@ -53,7 +53,7 @@ def run_sclite(
     return run
 
 
-def build_utterance_table(
+def build_inputs(
     refs: dict[str, str],
     systems: dict[str, dict[str, str]],
     *,
@@ -61,60 +61,54 @@ def build_utterance_table(
     speakers: dict[str, str] | None = None,
     durations: dict[str, float] | None = None,
     failed: dict[str, set[str]] | None = None,
-    extra: dict[str, dict[str, object]] | None = None,
-) -> pd.DataFrame:
-    """A per-utterance table with the columns docs/ARCHITECTURE.md fixes, aligned by the one aligner.
+    fields: dict[str, dict[str, object]] | None = None,
+    pred_fields: dict[str, dict[str, dict[str, object]]] | None = None,
+) -> Inputs:
+    """In-memory inputs of one test set: ``systems`` maps a system to ``{utt_id: hypothesis}``.
 
-    ``failed`` maps a system to utterance ids whose decode failed (empty hypothesis, counts of zero).
-    ``extra`` maps a column name to per-utterance values (other manifest fields).
+    ``failed`` maps a system to ids whose decode failed; ``fields`` maps a manifest field to per-utterance
+    values; ``pred_fields`` maps a system to per-utterance prediction extras (``nbest``, ``greedy_text``).
     """
-    rows = []
-    for system, hyps in systems.items():
-        ids = list(refs)
-        ref_texts = [refs[i] for i in ids]
-        hyp_texts = [hyps.get(i, "") for i in ids]
-        words = align_counts(ref_texts, hyp_texts, "sclite")
-        chars = align_counts(ref_texts, hyp_texts, "sclite", unit="char", want_ops=False)
-        for k, utt in enumerate(ids):
-            c, s, d, i = (int(x) for x in words.counts[k])
-            cc, cs, cd, ci = (int(x) for x in chars.counts[k])
-            is_failed = utt in (failed or {}).get(system, set())
-            if is_failed:
-                c = s = d = i = cc = cs = cd = ci = 0
-            ref_words, ref_chars = c + s + d, cc + cs + cd
-            row = {
-                "testset": testset,
-                "system": system,
-                "utt_id": utt,
-                "ref": ref_texts[k],
-                "hyp": "" if is_failed else hyp_texts[k],
-                "C": c,
-                "S": s,
-                "D": d,
-                "I": i,
-                "ref_words": len(ref_texts[k].split()) if is_failed else ref_words,
-                "hyp_words": c + s + i,
-                "wer": (s + d + i) / ref_words if ref_words else np.nan,
-                "char_C": cc,
-                "char_S": cs,
-                "char_D": cd,
-                "char_I": ci,
-                "ref_chars": ref_chars,
-                "cer": (cs + cd + ci) / ref_chars if ref_chars else np.nan,
-                "sentence_error": bool(s + d + i) and not is_failed,
-                "wmr": c / ref_words if ref_words else np.nan,
-                "ops": "" if is_failed else words.ops[k],
-                "failed": is_failed,
-                "duration": (durations or {}).get(utt, 1.0 + len(ref_texts[k]) / 15),
-                "speaker": (speakers or {}).get(utt),
-            }
-            for column, values in (extra or {}).items():
-                row[column] = values.get(utt)
-            rows.append(row)
-    return pd.DataFrame(rows)
+    utts = {
+        uid: RefUtt(
+            uid,
+            text,
+            duration=(durations or {}).get(uid, 1.0 + len(text) / 15),
+            speaker=(speakers or {}).get(uid),
+            fields={name: values[uid] for name, values in (fields or {}).items() if uid in values},
+        )
+        for uid, text in refs.items()
+    }
+    reference = Reference(Path(f"{testset}.jsonl"), utts)
+    hyps = []
+    for system, texts in systems.items():
+        bad = (failed or {}).get(system, set())
+        hyps.append(
+            Hypotheses(
+                system,
+                Path(f"{system}.jsonl"),
+                texts={u: t for u, t in texts.items() if u not in bad},
+                failed={u: "decode failed" for u in bad},
+                fields=(pred_fields or {}).get(system, {}),
+            )
+        )
+    inputs = Inputs([TestSet(testset, reference, hyps)])
+    match(inputs.testsets[0], inputs.warnings)
+    return inputs
+
+
+def build_utterance_table(refs: dict[str, str], systems: dict[str, dict[str, str]], **kwargs) -> pd.DataFrame:
+    """The real per-utterance table (``build_tables``, normaliser ``none``) of ``build_inputs``."""
+    return build_tables(build_inputs(refs, systems, **kwargs), normalize="none", n_resamples=50).utterances
 
 
 @pytest.fixture
 def make_utts() -> Callable[..., pd.DataFrame]:
     """Factory for small per-utterance tables: ``make_utts(refs, {system: {utt_id: hyp}}, ...)``."""
     return build_utterance_table
+
+
+@pytest.fixture
+def make_inputs() -> Callable[..., Inputs]:
+    """Factory for in-memory ``Inputs`` of one test set (see ``build_inputs``)."""
+    return build_inputs
