@@ -1,0 +1,172 @@
+"""The per-utterance and per-system tables: columns, hand-computed metrics, failures, bootstrap CIs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs
+from analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
+from manifests.errors import ManifestError
+from manifests.results import RunInfo
+
+ARCHITECTURE_UTTERANCE_COLUMNS = [
+    "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",
+    "char_C", "char_S", "char_D", "char_I", "ref_chars", "cer", "sentence_error", "wmr", "ops", "failed",
+    "duration", "speaker",
+]  # fmt: skip
+ARCHITECTURE_SYSTEM_COLUMNS = [
+    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "cer", "ser",
+    "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx", "audio_seconds", "normalizer",
+    "decoder", "params",
+]  # fmt: skip
+
+
+def inputs_of(refs: dict[str, str], systems: dict[str, dict[str, str]], **kwargs) -> Inputs:
+    reference = Reference(
+        Path("ref.jsonl"),
+        {
+            uid: RefUtt(uid, text, 2.0, f"spk{k % 2}", {"noise": "clean"})
+            for k, (uid, text) in enumerate(refs.items())
+        },
+    )
+    hyps = [Hypotheses(name, Path(f"{name}.jsonl"), texts=dict(texts)) for name, texts in systems.items()]
+    for hyp in hyps:
+        hyp.failed.update(kwargs.get("failed", {}).get(hyp.system, {}))
+        hyp.run_info = kwargs.get("runs", {}).get(hyp.system)
+    return Inputs([TestSet("dev", reference, hyps)])
+
+
+REFS = {"u1": "the cat sat", "u2": "a b a", "u3": "b c"}
+HYPS = {"u1": "the the cat", "u2": "a x a", "u3": "b c"}
+
+
+def test_columns_are_the_architecture_contract() -> None:
+    tables = build_tables(inputs_of(REFS, {"sys": HYPS}), n_resamples=200)
+    assert (
+        list(tables.utterances.columns[: len(ARCHITECTURE_UTTERANCE_COLUMNS)])
+        == ARCHITECTURE_UTTERANCE_COLUMNS
+    )
+    assert list(tables.systems.columns[: len(ARCHITECTURE_SYSTEM_COLUMNS)]) == ARCHITECTURE_SYSTEM_COLUMNS
+    assert {"noise", "failure", "text", "pred_text"} <= set(tables.utterances.columns)
+
+
+def test_per_utterance_values_by_hand() -> None:
+    utts = build_tables(inputs_of(REFS, {"sys": HYPS}), n_resamples=200).utterances.set_index("utt_id")
+    u1 = utts.loc["u1"]
+    assert (u1.C, u1.S, u1.D, u1.I, u1.ops) == (2, 0, 1, 1, "ICCD")
+    assert (u1.ref_words, u1.hyp_words, u1.wer, u1.wmr) == (3, 3, 2 / 3, 2 / 3)
+    # characters with one space between words: "the cat sat" vs "the the cat" is 11 characters
+    assert u1.ref_chars == 11 and u1.char_C + u1.char_S + u1.char_D == 11
+    assert u1.cer == pytest.approx((u1.char_S + u1.char_D + u1.char_I) / 11)
+    assert bool(u1.sentence_error) and not bool(utts.loc["u3"].sentence_error)
+    assert (utts.loc["u2"].ops, utts.loc["u2"].speaker, utts.loc["u2"].duration) == ("CSC", "spk1", 2.0)
+
+
+def test_per_system_pooled_values_by_hand() -> None:
+    run = RunInfo("sys", "dev", decoder={"type": "beam", "params": {"alpha": 0.5}}, audio_seconds=6.0,
+                  am_seconds=1.0, decode_seconds=2.0)  # fmt: skip
+    row = build_tables(inputs_of(REFS, {"sys": HYPS}, runs={"sys": run}), n_resamples=200).systems.iloc[0]
+    assert (row.utts, row.ref_words, row.C, row.S, row.D, row.I) == (3, 8, 6, 1, 1, 1)
+    assert row.wer == pytest.approx(3 / 8) and row.wmr == pytest.approx(6 / 8)
+    assert (row.sub_rate, row.del_rate, row.ins_rate) == (1 / 8, 1 / 8, 1 / 8)
+    assert row.ser == pytest.approx(2 / 3)
+    # words: the 1/1, cat 1/1, sat 0/1, a 2/2, b 1/2, c 1/1 -> mean of (1, 1, 0, 1, 0.5, 1)
+    assert row.mean_word_accuracy == pytest.approx(4.5 / 6)
+    assert (row.rtfx, row.audio_seconds, row.decoder, row.params) == (2.0, 6.0, "beam", '{"alpha": 0.5}')
+    assert row.wer_lo <= row.wer <= row.wer_hi and row.normalizer == "none@1"
+
+
+def test_mean_word_accuracy_skips_null_words_and_inserted_words() -> None:
+    hits = reference_word_hits(["a @ b", "b"], ["CS", "IC"])
+    assert hits.to_dict("list") == {"word": ["a", "b", "b"], "correct": [True, False, True]}
+    assert mean_word_accuracy(["a @ b", "b"], ["CS", "IC"]) == pytest.approx((1 + 0.5) / 2)
+    with pytest.raises(ValueError, match="2 reference words but 1 reference ops"):
+        reference_word_hits(["a b"], ["C"], "kaldi")
+
+
+def test_failed_and_missing_utterances_are_flagged_and_left_out() -> None:
+    inputs = inputs_of(REFS, {"sys": {"u1": "the cat sat"}}, failed={"sys": {"u2": "out of memory"}})
+    inputs.testsets[0].systems[0].failed["u3"] = "no hypothesis for this utterance"
+    tables = build_tables(inputs, n_resamples=200)
+    utts = tables.utterances.set_index("utt_id")
+    assert utts["failed"].tolist() == [False, True, True]
+    assert utts.loc["u2"].failure == "out of memory" and utts.loc["u2"].ref_words == 3
+    assert (utts.loc["u2", ["C", "S", "D", "I"]] == 0).all() and math.isnan(utts.loc["u2"].wer)
+    row = tables.systems.iloc[0]
+    assert (row.utts, row.failed, row.ref_words, row.wer) == (1, 2, 3, 0.0)
+
+
+def test_empty_references_and_hypotheses_never_divide_by_zero() -> None:
+    tables = build_tables(
+        inputs_of({"u1": "", "u2": "a b"}, {"sys": {"u1": "x", "u2": ""}}), n_resamples=200
+    )  # fmt: skip
+    utts = tables.utterances.set_index("utt_id")
+    assert math.isnan(utts.loc["u1"].wer) and math.isnan(utts.loc["u1"].cer) and utts.loc["u1"].I == 1
+    assert utts.loc["u2"].D == 2
+    assert tables.systems.iloc[0].wer == pytest.approx(3 / 2)  # the insertion of an empty reference counts
+    assert any("1 references are empty after normalisation (u1)" in w for w in tables.warnings)
+    assert any("1 hypotheses are empty" in w for w in tables.warnings)
+    nothing = build_tables(inputs_of({"u1": ""}, {"sys": {"u1": ""}}), n_resamples=200).systems.iloc[0]
+    assert math.isnan(nothing.wer) and math.isnan(nothing.wer_lo) and math.isnan(nothing.cer)
+
+
+def test_normaliser_applies_to_both_sides_and_non_ascii_works() -> None:
+    inputs = inputs_of({"u1": "Straße, ÉTÉ! 中文"}, {"sys": {"u1": "straße été 中文"}})
+    none = build_tables(inputs, n_resamples=200).utterances.iloc[0]
+    assert (none.C, none.S) == (1, 2)  # sclite folds ASCII case only
+    nemo = build_tables(inputs, normalize="nemo", n_resamples=200)
+    assert nemo.utterances.iloc[0].ops == "CCC" and nemo.utterances.iloc[0].ref == "straße été 中文"
+    assert nemo.normalizer == "nemo@1" and nemo.systems.iloc[0].cer == 0.0
+
+
+def test_unequal_normalisers_between_runs() -> None:
+    runs = {"a": RunInfo("a", "dev", normalizer="nemo@1"), "b": RunInfo("b", "dev", normalizer="whisper@1")}
+    inputs = inputs_of(REFS, {"a": HYPS, "b": HYPS}, runs=runs)
+    with pytest.raises(
+        ManifestError, match=r"different normalisers \(dev/a: nemo@1, dev/b: whisper@1\).*--normalize"
+    ):
+        build_tables(inputs, n_resamples=200)
+    tables = build_tables(inputs, normalize="nemo", n_resamples=200)
+    assert any("dev/b (whisper@1)" in w for w in tables.warnings)
+    same = {"a": RunInfo("a", "dev", normalizer="nemo@1"), "b": RunInfo("b", "dev", normalizer="nemo@1")}
+    assert (
+        build_tables(inputs_of(REFS, {"a": HYPS, "b": HYPS}, runs=same), n_resamples=200).normalizer
+        == "nemo@1"
+    )
+
+
+def test_extra_fields_become_columns(tmp_path: Path) -> None:
+    ref = tmp_path / "ref.trn"
+    ref.write_text("a b (s_1)\n", encoding="utf-8")
+    hyp = tmp_path / "sys.jsonl"
+    hyp.write_text('{"utt_id": "s_1", "pred_text": "a", "greedy_text": "a c", "nbest": [{"text": "a"}]}\n')
+    utts = build_tables(load_inputs(ref, [hyp]), n_resamples=200).utterances
+    assert utts.loc[0, "greedy_text"] == "a c" and utts.loc[0, "nbest"] == [{"text": "a"}]
+
+
+def test_bootstrap_matches_a_direct_computation_and_is_seeded() -> None:
+    rng = np.random.default_rng(5)
+    errors = rng.integers(0, 5, 40)
+    ref_words = rng.integers(1, 20, 40)
+    lo, hi = bootstrap_ci(errors, ref_words, n_resamples=500, seed=7)
+    draws = np.random.default_rng(7).integers(0, 40, size=(500, 40))
+    direct = [errors[d].sum() / ref_words[d].sum() for d in draws]
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])))
+    assert bootstrap_ci(errors, ref_words, n_resamples=500, seed=7) == (lo, hi)
+    # one speaker per utterance resamples exactly like utterances; pooled speakers give other blocks
+    assert bootstrap_ci(errors, ref_words, blocks=list(range(40)), n_resamples=500, seed=7) == (lo, hi)
+    blocks = [k // 4 for k in range(40)]
+    assert bootstrap_ci(errors, ref_words, blocks=blocks, n_resamples=500, seed=7) != (lo, hi)
+
+
+def test_speaker_block_bootstrap_in_tables() -> None:
+    refs = {f"u{k}": "a b c d" for k in range(30)}
+    hyps = {f"u{k}": ("a b c d" if k % 2 else "a x") for k in range(30)}  # speaker spk1 perfect, spk0 poor
+    by_utt = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300).systems.iloc[0]
+    by_spk = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300, speaker_blocks=True).systems.iloc[0]
+    assert by_spk.ci == "speaker" and by_utt.ci == "utterance"
+    assert (by_spk.wer_hi - by_spk.wer_lo) > (by_utt.wer_hi - by_utt.wer_lo)
