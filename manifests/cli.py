@@ -57,7 +57,7 @@ def import_command(
         ..., metavar="FORMAT", help=f"Corpus format: {', '.join(sorted(IMPORTERS))}."
     ),
     src: Path = typer.Argument(
-        ..., metavar="SRC", help="The corpus folder or listing file, as FORMAT describes below."
+        ..., metavar="SRC", help="The corpus folder or listing file, as the format list above describes."
     ),
     output: Path = typer.Option(
         ..., "-o", "--output", help="Manifest to write (JSON lines); written atomically, never half."

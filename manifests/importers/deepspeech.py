@@ -12,9 +12,8 @@ from manifests.importers.csvfile import iter_table
 
 @importer(
     "deepspeech",
-    "DeepSpeech CSV file with header wav_filename,wav_filesize,transcript; relative paths resolve against "
-    "the "
-    "CSV's folder (or --audio-dir); a wav_filesize that disagrees with the file is an error",
+    "DeepSpeech CSV file with header wav_filename,wav_filesize,transcript; relative paths resolve "
+    "against the CSV's folder (or --audio-dir); a wav_filesize that disagrees with the file is an error",
 )
 def deepspeech_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
     no_subset("deepspeech", options)

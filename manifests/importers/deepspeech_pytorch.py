@@ -60,10 +60,9 @@ def _json_pairs(path: Path) -> tuple[Path, list[tuple[int, str, str]]]:
 
 @importer(
     "deepspeech-pytorch",
-    "deepspeech.pytorch / MLPerf manifest: CSV lines 'wav_path,txt_path' (one transcript file per utterance),"
-    " "
-    "or the JSON manifest with root_path and samples; relative paths resolve against the manifest's folder "
-    "(or --audio-dir)",
+    "deepspeech.pytorch / MLPerf manifest: CSV lines 'wav_path,txt_path' (one transcript file per "
+    "utterance), or the JSON manifest with root_path and samples; relative paths resolve against the "
+    "manifest's folder (or --audio-dir)",
 )
 def deepspeech_pytorch_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
     no_subset("deepspeech-pytorch", options)

@@ -130,9 +130,8 @@ def _segments(path: Path) -> dict[str, tuple[str, float, float | None, int]]:
 @importer(
     "kaldi",
     "Kaldi data directory: wav.scp (paths, or simple decode commands such as 'sph2pipe -f wav FILE |'; "
-    "relative paths resolve against the current folder, as in Kaldi, or --audio-dir), text, optional utt2spk "
-    "(speaker) "
-    "and segments (offset/duration)",
+    "relative paths resolve against the current folder, as in Kaldi, or --audio-dir), text, optional "
+    "utt2spk (speaker) and segments (offset/duration)",
 )
 def kaldi_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
     no_subset("kaldi", options)
