@@ -1,0 +1,61 @@
+"""The alignment cache: a second run reads instead of aligning; any change of input is a miss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import cache as cache_module
+from analysis.cache import AlignmentCache, align_texts, batch_key, default_cache_dir
+from manifests.normalize import get_normalizer
+
+REFS = ["The cat sat.", "on the mat", ""]
+HYPS = ["the the cat", "on a mat", "uh"]
+NEMO = get_normalizer("nemo")
+
+
+def test_second_run_reads_the_cache_without_aligning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = AlignmentCache(tmp_path)
+    first = align_texts(REFS, HYPS, NEMO, NEMO.spec, cache=cache)
+    assert first["ops"].tolist() == ["ICCD", "CSC", "I"] and first["ref"].tolist()[0] == "the cat sat"
+    assert len(list(tmp_path.rglob("*.parquet"))) == 1
+
+    def no_aligning(*args, **kwargs):
+        raise AssertionError("aligned although the cache holds this batch")
+
+    monkeypatch.setattr(cache_module, "align_counts", no_aligning)
+    second = align_texts(REFS, HYPS, lambda text: pytest.fail("normalised again"), NEMO.spec, cache=cache)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_every_input_is_part_of_the_key() -> None:
+    base = batch_key(REFS, HYPS, "nemo@1", "sclite", True)
+    assert base == batch_key(list(REFS), list(HYPS), "nemo@1", "sclite", True)
+    changed = [
+        batch_key(REFS, [*HYPS[:2], "uh uh"], "nemo@1", "sclite", True),
+        batch_key(["The cat", " sat.", *REFS[1:]], HYPS, "nemo@1", "sclite", True),
+        batch_key(REFS, HYPS, "whisper@1", "sclite", True),
+        batch_key(REFS, HYPS, "nemo@1", "kaldi", True),
+        batch_key(REFS, HYPS, "nemo@1", "sclite", False),
+        batch_key(HYPS, REFS, "nemo@1", "sclite", True),
+    ]
+    assert len({base, *changed}) == 1 + len(changed)
+
+
+def test_corrupt_file_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
+    cache = AlignmentCache(tmp_path)
+    key = batch_key(REFS, HYPS, NEMO.spec, "sclite", True)
+    cache.path(key).parent.mkdir(parents=True)
+    cache.path(key).write_bytes(b"not parquet")
+    assert cache.load(key) is None
+    frame = align_texts(REFS, HYPS, NEMO, NEMO.spec, cache=cache)
+    pd.testing.assert_frame_equal(cache.load(key), frame)
+
+
+def test_cache_folder_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WERBENCH_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("WERBENCH_CACHE")
+    assert default_cache_dir() == Path.home() / ".cache" / "werbench" / "alignments"

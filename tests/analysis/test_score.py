@@ -1,0 +1,142 @@
+"""``werbench score``: sclite's counts on the shared fixtures, results directories, outputs and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jiwer
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from manifests.results import RunInfo, system_dir, write_run_info
+from werbench.cli import app
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WERBENCH_CACHE", str(tmp_path / "cache"))
+
+
+def score(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["score", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_reproduces_sclite_on_every_shared_fixture(sclite_fixtures, tmp_path: Path) -> None:
+    for name, ref_trn, hyp_trn, scored in sclite_fixtures:
+        out = tmp_path / f"{name}.json"
+        code, stdout, stderr = score(ref_trn, hyp_trn, "--json", out)
+        assert code == 0, stderr
+        expected = json.loads(scored.read_text(encoding="utf-8"))
+        got = json.loads(out.read_text(encoding="utf-8"))["systems"][hyp_trn.stem]
+        assert got["utterances"] == expected["utterances"], name
+        assert {k: got["totals"][k] for k in "CSDI"} == {k: expected["totals"][k] for k in "CSDI"}, name
+        assert got["totals"]["wer"] == pytest.approx(expected["totals"]["wer"], abs=1e-4), name
+        assert name in stdout and "WER [95% CI]" in stdout
+
+
+def test_summary_table_and_csv_outputs(sclite_fixtures, tmp_path: Path) -> None:
+    _, ref_trn, hyp_trn, scored = sclite_fixtures[0]
+    totals = json.loads(scored.read_text(encoding="utf-8"))["totals"]
+    code, stdout, _ = score(ref_trn, hyp_trn, "--csv", tmp_path / "sum.csv")
+    assert code == 0
+    line = next(row for row in stdout.splitlines() if row.startswith(hyp_trn.stem))
+    cells = [c.strip() for c in line.split("|")]
+    words = totals["C"] + totals["S"] + totals["D"]
+    assert cells[2] == str(words) and cells[3] == f"{100 * totals['C'] / words:.1f}"
+    assert cells[7].startswith(f"{totals['wer']:.1f} [")
+    systems = pd.read_csv(tmp_path / "sum.csv")
+    utts = pd.read_csv(tmp_path / "sum_utterances.csv")
+    assert systems.loc[0, "wer"] == pytest.approx(totals["wer"] / 100)
+    assert utts["utt_id"].tolist() == list(json.loads(scored.read_text(encoding="utf-8"))["utterances"])
+
+
+def test_kaldi_costs_give_jiwer_counts(tmp_path: Path) -> None:
+    refs = {"s_1": "a b c d", "s_2": "the cat sat", "s_3": "x y z"}
+    hyps = {"s_1": "a x c", "s_2": "the the cat", "s_3": "y y z z"}
+    (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()))
+    (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()))
+    code, _, _ = score(
+        tmp_path / "ref.trn", tmp_path / "sys.trn", "--costs", "kaldi", "--json", tmp_path / "k.json"
+    )
+    assert code == 0
+    totals = json.loads((tmp_path / "k.json").read_text())["systems"]["sys"]["totals"]
+    out = jiwer.process_words(list(refs.values()), list(hyps.values()))
+    assert (totals["C"], totals["S"], totals["D"], totals["I"]) == (
+        out.hits,
+        out.substitutions,
+        out.deletions,
+        out.insertions,
+    )
+    assert totals["wer"] == pytest.approx(100 * out.wer, abs=1e-4)
+
+
+def test_results_directory_alone(tmp_path: Path) -> None:
+    root = tmp_path / "RESULTS"
+    rows = {"u1": "The cat sat.", "u2": "On the mat!"}
+    for system, hyp in {"m@greedy": "the cat", "m@beam": "the cat sat"}.items():
+        ref = system_dir(root, "dev", system)
+        ref.path.mkdir(parents=True)
+        lines = [
+            {
+                "audio_filepath": f"/a/{u}.wav",
+                "duration": 2.0,
+                "text": t,
+                "utt_id": u,
+                "pred_text": hyp if u == "u1" else "on the mat",
+            }
+            for u, t in rows.items()
+        ]
+        ref.predictions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        write_run_info(
+            ref, RunInfo(system, "dev", normalizer="nemo@1", audio_seconds=4.0, decode_seconds=0.5)
+        )
+    code, stdout, stderr = score(root, "--json", tmp_path / "r.json")
+    assert code == 0, stderr
+    systems = json.loads((tmp_path / "r.json").read_text())["systems"]
+    assert systems["m@beam"]["totals"]["wer"] == 0.0 and systems["m@greedy"]["totals"]["D"] == 1
+    assert "normaliser nemo@1" in stdout and "no manifest.jsonl" in stderr
+
+
+def test_missing_hypotheses_are_warned_and_listed_as_failed(tmp_path: Path) -> None:
+    (tmp_path / "ref.trn").write_text("a b (s_1)\nc d (s_2)\n")
+    (tmp_path / "sys.trn").write_text("a b (s_1)\n")
+    code, _, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", tmp_path / "o.json")
+    assert code == 0 and "warning: ref/sys: 1 of 2 reference utterances have no hypothesis (s_2)" in stderr
+    result = json.loads((tmp_path / "o.json").read_text())["systems"]["sys"]
+    assert list(result["utterances"]) == ["s_1"] and result["failed"] == {
+        "s_2": "no hypothesis for this utterance"
+    }
+
+
+def test_non_ascii_words_are_scored(tmp_path: Path) -> None:
+    (tmp_path / "ref.trn").write_text("naïve café 中文 😀 (s_1)\n", encoding="utf-8")
+    (tmp_path / "sys.trn").write_text("naïve cafe 中文 (s_1)\n", encoding="utf-8")
+    code, _, _ = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", tmp_path / "o.json")
+    assert code == 0
+    counts = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))["systems"]["sys"]["utterances"][
+        "s_1"
+    ]
+    assert counts == {"C": 2, "S": 1, "D": 1, "I": 0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.trn", "h.trn"], "trn file not found"),
+        (["ref.trn", "bad.jsonl"], "bad.jsonl:1: pred_text: hypothesis must be a string"),
+        (["ref.trn", "h.trn", "--costs", "nist"], "unknown costs 'nist'"),
+        (["ref.trn", "h.trn", "--normalize", "fancy"], "unknown normaliser 'fancy'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.trn").write_text("a (s_1)\n")
+    (tmp_path / "h.trn").write_text("a (s_1)\n")
+    (tmp_path / "bad.jsonl").write_text('{"utt_id": "s_1", "pred_text": 1}\n')
+    code, stdout, stderr = score(*args)
+    assert code == 1 and message in stderr and "Traceback" not in stderr + stdout
