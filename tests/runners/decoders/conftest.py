@@ -13,6 +13,17 @@ from runners.decoders.base import Vocabulary
 from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Two shared cores: torch's intra-op threads fight other processes and run 30x slower than one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> list[str]:
     return make_corpus()
