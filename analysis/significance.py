@@ -168,8 +168,12 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, alpha: float = 0.05) -> tup
     """Percentile interval of ``num / den`` over the first (replicate) axis; NaN where ``den`` is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-    lo = np.nanquantile(ratio, alpha / 2, axis=0) if len(ratio) else np.full(ratio.shape[1:], np.nan)
-    hi = np.nanquantile(ratio, 1 - alpha / 2, axis=0) if len(ratio) else np.full(ratio.shape[1:], np.nan)
+    lo = np.full(ratio.shape[1:], np.nan)
+    hi = np.full(ratio.shape[1:], np.nan)
+    some = np.isfinite(ratio).any(axis=0) if len(ratio) else np.zeros(ratio.shape[1:], dtype=bool)
+    if some.any():
+        lo[some] = np.nanquantile(ratio[:, some], alpha / 2, axis=0)
+        hi[some] = np.nanquantile(ratio[:, some], 1 - alpha / 2, axis=0)
     return lo, hi
 
 

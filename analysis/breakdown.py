@@ -1,0 +1,179 @@
+"""Any metric broken down by any field of the per-utterance table, with bootstrap confidence intervals.
+
+A metric is a ratio of sums over utterances (WER = (S + D + I) / reference words, CER, SER, WMR, S/D/I
+rates), pooled within each group exactly as the corpus numbers are pooled. Its interval resamples the
+group's utterances (or its blocks, e.g. speakers) with replacement, independently per group, through
+``analysis.significance.bootstrap_group_sums``: every group of every system in one vectorised pass.
+
+A field with many distinct numeric values (duration, SNR, ...) is cut into buckets: given edges, or
+quantile buckets; ``duration`` gets fixed edges in seconds that ASR people read at a glance. Missing
+values form their own group, ``(missing)``. Failed utterances are left out, as in the corpus numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.significance import bootstrap_group_sums, ratio_interval
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A pooled ratio: sum of ``numerator`` columns over sum of ``denominator`` column (None: utterances)."""
+
+    name: str
+    label: str
+    numerator: tuple[str, ...]
+    denominator: str | None
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("wer", "WER", ("S", "D", "I"), "ref_words"),
+        Metric("cer", "CER", ("char_S", "char_D", "char_I"), "ref_chars"),
+        Metric("ser", "SER", ("sentence_error",), None),
+        Metric("wmr", "word match rate", ("C",), "ref_words"),
+        Metric("sub_rate", "substitution rate", ("S",), "ref_words"),
+        Metric("del_rate", "deletion rate", ("D",), "ref_words"),
+        Metric("ins_rate", "insertion rate", ("I",), "ref_words"),
+    )
+}
+DURATION_EDGES = (0.0, 2.0, 5.0, 10.0, 20.0, 30.0, math.inf)
+MISSING = "(missing)"
+MAX_GROUPS = 12  # a numeric field with more distinct values than this is bucketed
+QUANTILE_BUCKETS = 5
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}") from None
+
+
+def _edge(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.3g}"
+
+
+def bucketize(values: pd.Series, edges: Sequence[float]) -> pd.Series:
+    """Numbers to ordered labels ``[lo, hi)``; values outside the edges and NaN become ``(missing)``."""
+    edges = sorted(set(float(e) for e in edges))
+    if len(edges) < 2:
+        raise ValueError("bucket edges need at least two distinct values")
+    labels = [f"[{_edge(lo)}, {_edge(hi)})" for lo, hi in itertools.pairwise(edges)]
+    cut = pd.cut(pd.to_numeric(values, errors="coerce"), edges, right=False, labels=labels)
+    return cut.cat.add_categories([MISSING]).fillna(MISSING)
+
+
+def _quantile_edges(values: pd.Series) -> list[float]:
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, QUANTILE_BUCKETS + 1)))
+    edges[-1] = np.nextafter(edges[-1], np.inf)  # the largest value belongs to the last bucket
+    return edges.tolist()
+
+
+def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = None) -> pd.Series:
+    """The group of each row for field ``by``: bucketed when numeric and many-valued, else the value."""
+    if by not in utts.columns:
+        fields = ", ".join(sorted(str(c) for c in utts.columns))
+        raise ValueError(f"no field {by!r} in the per-utterance table; fields: {fields}")
+    column = utts[by]
+    if column.map(lambda v: isinstance(v, dict | list)).any():
+        raise ValueError(f"field {by!r} holds lists or objects, which cannot be grouped")
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if bins is not None:
+        return bucketize(column, bins)
+    if numeric and by == "duration":
+        return bucketize(column, DURATION_EDGES)
+    if numeric and column.nunique() > MAX_GROUPS:
+        return bucketize(column, _quantile_edges(column))
+    labels = column.astype(object).where(column.notna(), MISSING).map(str)
+    order = sorted(labels.unique(), key=lambda v: (v == MISSING, v))
+    return pd.Series(pd.Categorical(labels, categories=order, ordered=True), index=utts.index)
+
+
+def _sums_frame(utts: pd.DataFrame, metrics: Sequence[Metric]) -> pd.DataFrame:
+    """Per-row numerator and denominator of each metric (numbers only)."""
+    cols = {}
+    for m in metrics:
+        cols[f"{m.name}__num"] = utts[list(m.numerator)].astype(float).sum(axis=1).to_numpy()
+        cols[f"{m.name}__den"] = utts[m.denominator].astype(float).to_numpy() if m.denominator else 1.0
+    return pd.DataFrame(cols, index=utts.index)
+
+
+def breakdown(
+    utts: pd.DataFrame,
+    by: str,
+    metrics: Sequence[str] = ("wer",),
+    *,
+    bins: Sequence[float] | None = None,
+    blocks: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """One row per (testset, system, group): ``utts``, ``ref_words``, each metric and its ``_lo``/``_hi``.
+
+    ``blocks`` names a column (e.g. ``speaker``) whose values are resampled as whole blocks.
+    """
+    chosen = [get_metric(m) for m in metrics]
+    if "failed" in utts.columns:
+        utts = utts[~utts["failed"].fillna(False).astype(bool)]
+    group = group_labels(utts, by, bins)
+    key_cols = list(dict.fromkeys(["testset", "system", by]))  # by "system" is the per-system table
+    keys = pd.DataFrame({"testset": utts["testset"], "system": utts["system"]})
+    keys[by] = group if by not in ("testset", "system") else keys[by]
+    sums = _sums_frame(utts, chosen)
+    sums["utts"] = 1.0
+    sums["ref_words"] = utts["ref_words"].astype(float)
+    observed = pd.concat([keys, sums], axis=1).groupby(key_cols, observed=True, sort=True).sum()
+    codes = observed.index.get_indexer(pd.MultiIndex.from_frame(keys))
+    values = sums.drop(columns=["utts", "ref_words"])
+    if blocks is not None:
+        block = (
+            utts[blocks].astype(object).where(utts[blocks].notna(), utts["utt_id"].map(lambda u: f"\0{u}"))
+        )
+        merged = pd.concat(
+            [values, pd.Series(codes, index=values.index, name="__group"), block.rename("__block")], axis=1
+        )
+        summed = merged.groupby(["__group", "__block"], sort=False).sum()
+        codes = summed.index.get_level_values(0).to_numpy()
+        values = summed.reset_index(drop=True)
+    boot = bootstrap_group_sums(values.to_numpy(), codes, n_boot=n_boot, seed=seed)
+    out = observed.reset_index()[key_cols].copy()
+    out["utts"] = observed["utts"].to_numpy().astype(int)
+    out["ref_words"] = observed["ref_words"].to_numpy().astype(int)
+    columns = list(values.columns)
+    for m in chosen:
+        num, den = columns.index(f"{m.name}__num"), columns.index(f"{m.name}__den")
+        obs_num = observed[f"{m.name}__num"].to_numpy()
+        obs_den = observed[f"{m.name}__den"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[m.name] = np.where(obs_den > 0, obs_num / np.where(obs_den > 0, obs_den, 1), np.nan)
+        lo, hi = ratio_interval(boot[:, :, num], boot[:, :, den], alpha)
+        out[f"{m.name}_lo"], out[f"{m.name}_hi"] = lo, hi
+    return out
+
+
+def breakdowns(
+    utts: pd.DataFrame,
+    fields: Sequence[str],
+    metrics: Sequence[str] = ("wer",),
+    **kwargs,
+) -> dict[str, pd.DataFrame]:
+    """``breakdown`` for each field that the table has and that yields at least two groups."""
+    out = {}
+    for field in fields:
+        if field not in utts.columns or utts[field].isna().all():
+            continue
+        table = breakdown(utts, field, metrics, **kwargs)
+        if table[field].nunique() > 1:
+            out[field] = table
+    return out
