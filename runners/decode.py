@@ -1,0 +1,427 @@
+"""Decode one test set with one acoustic model and one decoder into ``RESULTS/<testset>/<system>/``.
+
+The unit of work is (system, batch of utterances): a batch gets its log-probs (logits cache first), is
+decoded (in worker processes for slow decoders) and is appended to ``predictions.jsonl`` with an fsync, then
+``run.json`` is rewritten atomically with the running totals. A kill loses at most the batch in flight; the
+same command again skips every utterance already written (and retries failed ones), and on completion the
+file is rewritten atomically in manifest order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from manifests.atomic import atomic_write
+from manifests.errors import ManifestError
+from manifests.io import read_manifest, write_manifest
+from manifests.normalize import get_normalizer
+from manifests.results import (
+    TESTSET_MANIFEST,
+    RunInfo,
+    SystemRef,
+    read_run_info,
+    system_dir,
+    write_run_info,
+)
+from manifests.schema import Utterance
+from runners.batching import duration_batches
+from runners.decoders.base import Decoded, Vocabulary
+from runners.decoders.registry import DECODERS, file_params, make_decoder
+from runners.hashing import sha256_path
+from runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
+from runners.models.base import AcousticModel
+
+VERSIONED_PACKAGES = (
+    "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "flashlight-text", "kenlm",
+    "soundfile", "soxr",
+)  # fmt: skip
+STATUS_RUNNING, STATUS_INTERRUPTED, STATUS_COMPLETE = "running", "interrupted", "complete"
+
+
+@dataclass(slots=True)
+class DecodeJob:
+    """Everything that defines one system's decode of one test set (besides the loaded model)."""
+
+    manifest: Path
+    results: Path
+    decoder: str = "greedy"
+    params: dict[str, Any] = field(default_factory=dict)
+    system: str | None = None
+    testset: str | None = None
+    normalizer: str = "nemo"
+    batch_seconds: float = 240.0
+    max_batch: int = 64
+    workers: int | None = None
+    overwrite: bool = False
+    cache_dir: Path | None = Path(".werbench-cache")
+    progress: bool = True
+
+
+@dataclass(slots=True)
+class DecodeSummary:
+    """What the CLI prints after a decode."""
+
+    ref: SystemRef
+    info: RunInfo
+    total: int
+    skipped: int
+    failures: list[tuple[str, str]]
+
+
+def default_system_name(model_path: str | Path, decoder: str) -> str:
+    """``<model>@<decoder>``: systems sharing the part before ``@`` share an acoustic model."""
+    stem = Path(model_path).name
+    for suffix in (".nemo", ".pth", ".pt", ".ckpt"):
+        stem = stem.removesuffix(suffix)
+    return f"{stem}@{decoder}"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def fingerprint(identity: dict[str, Any], decoder: str, params: dict[str, Any]) -> str:
+    """What must match for a re-run to resume rather than mix two configurations in one system."""
+    spec = {
+        "model": identity["sha256"],
+        "precision": identity.get("precision"),
+        "decoder": decoder,
+        "params": params,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- predictions file (append, repair, finish)
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a half-written last line left by a kill during a write."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+def read_done(path: Path, retry_failed: bool = True) -> dict[str, dict[str, Any]]:
+    """Rows already written, by utt_id; with ``retry_failed`` failed rows are dropped (and rewritten out)."""
+    if not path.is_file():
+        return {}
+    _repair_tail(path)
+    rows: dict[str, dict[str, Any]] = {}
+    dropped = False
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise ManifestError(
+                path, "unreadable prediction line; delete the system folder", line=line_no
+            ) from None
+        if retry_failed and row.get("error"):
+            dropped = True
+            continue
+        rows[row["utt_id"]] = row
+    if dropped:
+        _write_rows(path, rows.values())
+    return rows
+
+
+def _write_rows(path: Path, rows: Any) -> None:
+    with atomic_write(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One batch, flushed and fsynced, so a kill after this returns never loses it."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def prediction_row(utt: Utterance, decoded: Decoded | None, error: str | None) -> dict[str, Any]:
+    """A manifest line plus ``pred_text`` and the optional fields the analysis layer reads."""
+    row = utt.to_json()
+    if decoded is None:
+        row["pred_text"] = ""
+        row["error"] = error or "unknown failure"
+        return row
+    row["pred_text"] = decoded.text
+    row.update(decoded.stages)
+    if decoded.nbest:
+        row["nbest"] = [hyp.to_json() for hyp in decoded.nbest]
+    if decoded.word_times is not None:
+        row["word_times"] = [list(span) for span in decoded.word_times]
+    return row
+
+
+# ---------------------------------------------------------------- decoding, inline or in worker processes
+
+_worker: Any = None
+
+
+def _init_worker(decoder: str, params: dict[str, Any]) -> None:
+    global _worker
+    _worker = make_decoder(decoder, params)
+
+
+def decode_one(decoder: Any, args: tuple[Any, Vocabulary, float]) -> Decoded | str:
+    """Decoded, or the reason as a string: one utterance's decoder failure is recorded, not fatal."""
+    log_probs, vocab, frame_seconds = args
+    try:
+        return decoder.decode(log_probs, vocab, frame_seconds)
+    except Exception as exc:
+        return f"decoder failed: {type(exc).__name__}: {exc}"
+
+
+def _decode_in_worker(args: tuple[Any, Vocabulary, float]) -> Decoded | str:
+    return decode_one(_worker, args)
+
+
+@contextlib.contextmanager
+def decoder_pool(decoder: str, params: dict[str, Any], workers: int) -> Iterator[Any]:
+    """Spawned workers (never forked: torch's thread pools do not survive fork) each holding a decoder."""
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(decoder, params)
+    ) as pool:
+        yield pool
+
+
+def default_workers(decoder: str) -> int:
+    """Slow decoders use every core but one (the acoustic model keeps one busy); fast ones stay inline."""
+    if not DECODERS[decoder].parallel:
+        return 1
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+# ---------------------------------------------------------------- run.json
+
+
+def _notes(counts: dict[str, int], cached: int, failures: int) -> list[str]:
+    notes = [f"{note} ({n} utterance{'s' if n != 1 else ''})" for note, n in sorted(counts.items())]
+    if cached:
+        notes.append(
+            f"{cached} utterances' log-probs came from the logits cache; am_seconds counts the time measured "
+            "when they were computed"
+        )
+    if failures:
+        notes.append(f"{failures} utterances failed; their prediction lines carry an 'error' field")
+    return notes
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running sums kept in run.json ``extra`` so that a resumed run reports the whole decode."""
+
+    audio_seconds: float = 0.0
+    am_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    cached: int = 0
+    note_counts: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def from_info(cls, info: RunInfo | None) -> Totals:
+        if info is None:
+            return cls()
+        saved = info.extra.get("totals") or {}
+        return cls(
+            audio_seconds=info.audio_seconds,
+            am_seconds=info.am_seconds,
+            decode_seconds=info.decode_seconds,
+            cached=int(saved.get("cached", 0)),
+            note_counts=Counter(saved.get("note_counts", {})),
+        )
+
+    def add(self, logits: list[UttLogits], decode_seconds: float) -> None:
+        for item in logits:
+            if item.log_probs is None:
+                continue
+            self.audio_seconds += item.audio_seconds
+            self.am_seconds += item.am_seconds
+            self.cached += item.cached
+            self.note_counts.update(item.notes)
+        self.decode_seconds += decode_seconds
+
+    @property
+    def rtfx(self) -> float | None:
+        spent = self.am_seconds + self.decode_seconds
+        return round(self.audio_seconds / spent, 2) if spent > 0 and self.audio_seconds > 0 else None
+
+
+class SystemRun:
+    """One system's decode of one test set: resume state, batches, run.json."""
+
+    def __init__(self, job: DecodeJob, model: AcousticModel) -> None:
+        self.job = job
+        self.model = model
+        self.identity = model.identity()
+        self.utts = list(read_manifest(job.manifest))
+        testset = job.testset or Path(job.manifest).stem
+        system = job.system or default_system_name(self.identity["path"], job.decoder)
+        self.ref = system_dir(job.results, testset, system)
+        self.normalizer = get_normalizer(job.normalizer).spec
+        self.decoder = make_decoder(job.decoder, job.params)
+        self.fingerprint = fingerprint(self.identity, job.decoder, self.decoder.params())
+        self.created = datetime.now(UTC).isoformat(timespec="seconds")
+        memo = Path(job.cache_dir) / "sha256-memo.json" if job.cache_dir else None
+        self.files = {k: {"path": str(Path(v).resolve()), "sha256": sha256_path(v, memo)}
+                      for k, v in file_params(job.decoder, job.params).items()}  # fmt: skip
+        self.totals = Totals()
+
+    def _previous(self) -> RunInfo | None:
+        """The earlier run of this configuration, if any; a different one is an error unless overwriting."""
+        if not self.ref.predictions.is_file():
+            return None
+        info = read_run_info(self.ref)
+        if info is not None and info.extra.get("fingerprint") == self.fingerprint:
+            return info
+        if not self.job.overwrite:
+            raise ManifestError(
+                self.ref.path,
+                f"system {self.ref.system!r} already holds results of a different model or decoder "
+                "configuration (or imported hypotheses); pass --overwrite to replace them or --name to write "
+                "a new system",
+            )
+        self.ref.predictions.unlink()
+        return None
+
+    def prepare(self) -> list[Utterance]:
+        """Check for a conflicting earlier run, restore totals, return the utterances still to decode."""
+        self.ref.path.mkdir(parents=True, exist_ok=True)
+        previous = self._previous()
+        if previous is not None:
+            self.created = previous.created or self.created
+        self.totals = Totals.from_info(previous)
+        testset_manifest = self.ref.path.parent / TESTSET_MANIFEST
+        if not testset_manifest.is_file():
+            write_manifest(testset_manifest, self.utts)
+        done = read_done(self.ref.predictions)
+        return [u for u in self.utts if u.utt_id not in done]
+
+    def run_info(self, status: str) -> RunInfo:
+        failures = self.failures() if status == STATUS_COMPLETE else []
+        lm = self.files.get("lm")
+        if lm and "unigrams" in self.files:
+            lm = {**lm, "unigrams": self.files["unigrams"]}
+        return RunInfo(
+            system=self.ref.system,
+            testset=self.ref.testset,
+            model=dict(self.identity),
+            decoder={"type": self.job.decoder, "params": self.decoder.params()},
+            lm=lm,
+            rescorer=self.files.get("rescorer"),
+            normalizer=self.normalizer,
+            versions=package_versions(),
+            device=str(self.identity.get("device", "cpu")),
+            audio_seconds=round(self.totals.audio_seconds, 3),
+            am_seconds=round(self.totals.am_seconds, 3),
+            decode_seconds=round(self.totals.decode_seconds, 3),
+            rtfx=self.totals.rtfx,
+            created=self.created,
+            notes=_notes(self.totals.note_counts, self.totals.cached, len(failures)),
+            extra={
+                "status": status,
+                "fingerprint": self.fingerprint,
+                "manifest": str(Path(self.job.manifest).resolve()),
+                "utterances": len(self.utts),
+                "failed": [{"utt_id": u, "error": e} for u, e in failures],
+                "totals": {"cached": self.totals.cached, "note_counts": dict(self.totals.note_counts)},
+                "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+
+    def failures(self) -> list[tuple[str, str]]:
+        rows = read_done(self.ref.predictions, retry_failed=False)
+        return [(utt_id, row["error"]) for utt_id, row in rows.items() if row.get("error")]
+
+    def decode_batch(self, logits: list[UttLogits], pool: Any, workers: int) -> list[dict[str, Any]]:
+        """Prediction rows for one batch of log-probs (failed audio/model rows included)."""
+        ok = [item for item in logits if item.log_probs is not None]
+        args = [(item.log_probs, self.model.vocab, self.model.frame_seconds) for item in ok]
+        if pool is None:
+            outputs = [decode_one(self.decoder, a) for a in args]
+        else:
+            outputs = list(pool.map(_decode_in_worker, args, chunksize=max(1, len(args) // (4 * workers))))
+        decoded = dict(zip((id(item) for item in ok), outputs, strict=True))
+        rows = []
+        for item in logits:
+            out = decoded.get(id(item), item.error)
+            if isinstance(out, Decoded):
+                rows.append(prediction_row(item.utt, out, None))
+            else:
+                rows.append(prediction_row(item.utt, None, out))
+        return rows
+
+    def finish(self) -> RunInfo:
+        """Rewrite predictions in manifest order (atomically) and mark the run complete."""
+        rows = read_done(self.ref.predictions, retry_failed=False)
+        missing = [u.utt_id for u in self.utts if u.utt_id not in rows]
+        if missing:
+            raise RuntimeError(f"{len(missing)} utterances missing after decoding, e.g. {missing[:3]}")
+        _write_rows(self.ref.predictions, (rows[u.utt_id] for u in self.utts))
+        info = self.run_info(STATUS_COMPLETE)
+        write_run_info(self.ref, info)
+        return info
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="utt", disable=not enabled, dynamic_ncols=True, leave=True)
+
+
+def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
+    """Decode every utterance of ``job.manifest`` not yet in the system's predictions; resume-safe."""
+    run = SystemRun(job, model)
+    pending = run.prepare()
+    cache = LogitsCache(job.cache_dir, run.identity) if job.cache_dir else None
+    workers = job.workers if job.workers is not None else default_workers(job.decoder)
+    batches = duration_batches(pending, job.batch_seconds, job.max_batch)
+    write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+    bar = _progress(len(pending), job.progress, f"{run.ref.testset}/{run.ref.system}")
+    try:
+        with decoder_pool(job.decoder, job.params, min(workers, max(1, len(pending)))) as pool:
+            for batch in batches:
+                logits = batch_log_probs(model, batch, cache)
+                start = time.perf_counter()
+                rows = run.decode_batch(logits, pool, workers)
+                run.totals.add(logits, time.perf_counter() - start)
+                append_rows(run.ref.predictions, rows)
+                write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+                bar.update(len(rows))
+                bar.set_postfix(
+                    rtfx=f"{run.totals.rtfx or 0:.1f}",
+                    utt_s=f"{bar.n / max(bar.format_dict['elapsed'], 1e-9):.1f}",
+                )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            write_run_info(run.ref, run.run_info(STATUS_INTERRUPTED))
+        raise
+    finally:
+        bar.close()
+    info = run.finish()
+    return DecodeSummary(run.ref, info, len(run.utts), len(run.utts) - len(pending), run.failures())

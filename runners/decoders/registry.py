@@ -1,0 +1,107 @@
+"""Decoder types by name -> their classes, imported only when used so ``werbench --help`` stays fast.
+
+Parameters are checked against the class itself (its constructor signature, then pydantic's validation of
+the dataclass), so a typo or a bad value is reported before any audio is decoded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from manifests.errors import ManifestError
+from runners.decoders.base import Decoder
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderEntry:
+    """``target`` is ``module:Class``; ``parallel``: slow enough per utterance to pay for worker processes."""
+
+    target: str
+    parallel: bool
+    summary: str
+    path_params: tuple[str, ...] = ()
+
+
+DECODERS: dict[str, DecoderEntry] = {
+    "greedy": DecoderEntry("runners.decoders.greedy:GreedyDecoder", False, "CTC best path"),
+    "beam": DecoderEntry(
+        "runners.decoders.beam_pyctc:BeamSearchDecoder",
+        True,
+        "pyctcdecode prefix beam search with a KenLM n-gram",
+        ("lm", "unigrams"),
+    ),
+    "beam-fast": DecoderEntry(
+        "runners.decoders.beam_flashlight:FastBeamDecoder",
+        True,
+        "flashlight-text lexicon beam search with a KenLM n-gram (same inputs and outputs as beam)",
+        ("lm", "unigrams"),
+    ),
+    "rescore": DecoderEntry(
+        "runners.decoders.rescore:RescoreDecoder",
+        False,
+        "KenLM beam n-best rescored by a masked or causal neural LM",
+        ("lm", "unigrams", "rescorer"),
+    ),
+}
+
+
+def decoder_class(name: str, where: str | Path = "--decoder") -> type:
+    """The class registered under ``name``; an unknown name or a missing module is a clear error."""
+    entry = DECODERS.get(name)
+    if entry is None:
+        raise ManifestError(where, f"unknown decoder type {name!r}; choose one of {', '.join(DECODERS)}")
+    module_name, _, class_name = entry.target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ManifestError(where, f"decoder {name!r} is not available ({entry.target}): {exc}") from exc
+
+
+def accepted_params(name: str) -> list[str]:
+    """Constructor keyword names of a decoder type (what ``params`` may contain)."""
+    signature = inspect.signature(decoder_class(name))
+    return [
+        p
+        for p, spec in signature.parameters.items()
+        if spec.kind is spec.KEYWORD_OR_POSITIONAL or spec.kind is spec.KEYWORD_ONLY
+    ]
+
+
+def _check_paths(name: str, params: dict[str, Any], where: str | Path) -> None:
+    for key in DECODERS[name].path_params:
+        value = params.get(key)
+        if value is not None and not Path(value).expanduser().exists():
+            raise ManifestError(where, f"decoder {name!r}: file not found: {value}", field=key)
+
+
+def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | Path = "--decoder") -> Decoder:
+    """Validate ``params`` against the decoder class and build it; every problem is a ManifestError."""
+    import pydantic
+
+    params = dict(params or {})
+    cls = decoder_class(name, where)
+    accepted = accepted_params(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ManifestError(
+            where,
+            f"decoder {name!r} has no parameter(s) {', '.join(unknown)}; it accepts {', '.join(accepted)}",
+        )
+    _check_paths(name, params, where)
+    try:
+        return pydantic.TypeAdapter(cls).validate_python(params)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or None
+        raise ManifestError(where, f"decoder {name!r}: {first['msg']}", field=key) from None
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(where, f"decoder {name!r}: {exc}") from None
+
+
+def file_params(name: str, params: dict[str, Any]) -> dict[str, str]:
+    """The file-valued parameters that are set (LM, unigram list, rescorer) for hashing into run.json."""
+    return {k: str(params[k]) for k in DECODERS[name].path_params if params.get(k) is not None}

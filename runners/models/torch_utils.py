@@ -1,0 +1,79 @@
+"""Device, precision and padding helpers shared by the torch-based acoustic-model adapters."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manifests.errors import ManifestError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; an unavailable CUDA request is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ManifestError("--device", f"{device!r} requested but torch sees no CUDA device")
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``auto`` -> fp16 autocast on CUDA, fp32 on CPU (half precision on CPU is slower, not faster)."""
+    if precision not in PRECISIONS:
+        raise ManifestError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "fp16" if device.startswith("cuda") else "fp32"
+    if precision != "fp32" and not device.startswith("cuda"):
+        raise ManifestError("--precision", f"{precision} autocast needs a CUDA device; use fp32 on {device}")
+    return precision
+
+
+@contextlib.contextmanager
+def autocast(device: str, precision: str) -> Iterator[None]:
+    """Inference mode plus CUDA autocast for fp16/bf16."""
+    import torch
+
+    with torch.inference_mode():
+        if precision == "fp32":
+            yield
+            return
+        dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+        with torch.autocast(device_type="cuda", dtype=dtype):
+            yield
+
+
+def pad_batch(batch: list[np.ndarray], device: str) -> tuple[Any, Any]:
+    """Right-pad mono waveforms with zeros -> ``([B, T]`` float tensor, ``[B]`` lengths) on ``device``."""
+    import torch
+
+    lengths = torch.tensor([len(x) for x in batch], dtype=torch.long)
+    padded = torch.zeros(len(batch), int(lengths.max()), dtype=torch.float32)
+    for row, samples in enumerate(batch):
+        padded[row, : len(samples)] = torch.from_numpy(np.asarray(samples, dtype=np.float32))
+    return padded.to(device), lengths.to(device)
+
+
+def split_log_probs(log_probs: Any, lengths: Any) -> list[np.ndarray]:
+    """``[B, T, V]`` tensor + valid lengths -> one float32 ``[T_i, V]`` array per utterance."""
+    array = log_probs.float().cpu().numpy()
+    return [np.ascontiguousarray(array[i, : int(n)]) for i, n in enumerate(lengths.cpu().tolist())]
+
+
+def require_local(path: str | Path, kind: str, hint: str) -> Path:
+    """Models are never downloaded: a name that is not a local file is an error saying where to put it."""
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise ManifestError(
+            path,
+            f"no such local {kind}. werbench never downloads models; {hint} "
+            f"and pass its path (e.g. --model models/{resolved.name or 'model'})",
+        )
+    return resolved.resolve()

@@ -1,0 +1,58 @@
+"""Session fixtures for runner tests: a real tiny NeMo ``.nemo`` and espeak-ng speech, built once per session.
+
+NeMo takes ~15 s to import, so the model file and its loaded adapter are shared by every test here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from manifests.io import read_manifest, write_manifest
+
+
+@pytest.fixture(scope="session")
+def torch_threads():
+    """Two shared cores: one intra-op thread is far faster than two fighting other processes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_nemo(tmp_path_factory, torch_threads) -> Path:
+    """A QuartzNet-style EncDecCTCModel (~100k parameters, characters, random weights) saved as ``.nemo``."""
+    from runners.tiny import save_tiny_nemo
+
+    return save_tiny_nemo(tmp_path_factory.mktemp("model") / "tiny.nemo")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_nemo):
+    """The tiny model loaded through the NeMo adapter (CPU, fp32)."""
+    from runners.models.nemo import NemoCTCModel
+
+    return NemoCTCModel(tiny_nemo, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def speech_manifest(tmp_path_factory) -> Path:
+    """Four short espeak-ng utterances at 16 kHz and their NeMo manifest."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from runners.tiny import synthesize_manifest
+
+    return synthesize_manifest(tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture()
+def manifest_copy(tmp_path, speech_manifest) -> Path:
+    """A per-test manifest over the shared audio that tests may extend with bad entries."""
+    path = tmp_path / "test.jsonl"
+    write_manifest(path, read_manifest(speech_manifest))
+    return path
