@@ -36,43 +36,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _callback_key(app: Any, first_output: str) -> str:
-    for key in app.callback_map:
-        if key.lstrip(".").startswith(first_output):
-            return key
-    raise KeyError(first_output)
-
-
-def _outputs(key: str) -> list[dict[str, Any]]:
-    parts = key.strip(".").split("...") if key.startswith("..") else [key]
-    outs = []
-    for part in parts:
-        ident, prop = part.rsplit(".", 1)
-        outs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
-    return outs
-
-
-def _post(
-    client: Any, app: Any, first_output: str, inputs: list[dict], state: list[dict]
-) -> tuple[float, dict]:
-    """One callback round trip as the renderer sends it; returns (milliseconds, response JSON)."""
-    key = _callback_key(app, first_output)
-    outputs = _outputs(key)
-    payload = {
-        "output": key,
-        "outputs": outputs if key.startswith("..") else outputs[0],
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-    }
-    start = time.perf_counter()
-    response = client.post("/_dash-update-component", json=payload)
-    elapsed = (time.perf_counter() - start) * 1000
-    if response.status_code not in (200, 204):
-        raise RuntimeError(f"{first_output}: HTTP {response.status_code}: {response.data[:300]!r}")
-    return elapsed, (response.get_json() if response.status_code == 200 else {})
-
-
 def _stats(values: list[float]) -> dict[str, float]:
     import numpy as np
 
@@ -97,6 +60,8 @@ def phase_start(results: Path, cache: Path) -> dict[str, Any]:
 def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
     import numpy as np
 
+    from dashboard.callback_client import post_callback
+
     start = time.perf_counter()
     from dashboard.app import create_app
 
@@ -120,7 +85,7 @@ def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
     n_rows = len(analysis.reference_rows(testset))
 
     def rows(request: dict) -> float:
-        elapsed, body = _post(
+        elapsed, body = post_callback(
             client,
             app,
             "utts-grid.getRowsResponse",
@@ -188,7 +153,7 @@ def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
     view_times, signal_times = [], []
     for utt in rng.choice(ids, size=repeats, replace=False):
         search = f"?id={utt}&ts={testset}"
-        elapsed, body = _post(
+        elapsed, body = post_callback(
             client,
             app,
             "page.children",
@@ -200,7 +165,7 @@ def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
         )
         assert f"Utterance {utt}" in json.dumps(body), f"utterance view of {utt} did not render"
         view_times.append(elapsed)
-        elapsed, _ = _post(
+        elapsed, _ = post_callback(
             client,
             app,
             "utt-signal.figure",

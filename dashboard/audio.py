@@ -92,7 +92,12 @@ def register_audio_route(
             flask.abort(404)
         return audio_response(source)
 
+    def not_audio(rest: str = "") -> flask.Response:
+        flask.abort(404)  # anything else under the prefix: never fall through to the app's catch-all page
+
     server.add_url_rule(f"{prefix}/<testset>/<path:utt_id>", "werbench_audio", serve_audio, methods=["GET"])
+    server.add_url_rule(f"{prefix}/<path:rest>", "werbench_audio_other", not_audio)
+    server.add_url_rule(prefix, "werbench_audio_root", not_audio)
     mimetypes.add_type("audio/flac", ".flac")
 
 

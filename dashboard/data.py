@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.align import align, align_chars
+from analysis.tables import UTTERANCE_COLUMNS
 from dashboard import components as ui
 from dashboard.audio import AudioSource
 from dashboard.grid import ServerSideTable
@@ -31,35 +32,8 @@ from manifests.results import RunInfo, iter_systems, read_run_info
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
 QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
 PER_SYSTEM = ("wer", "cer", "S", "D", "I", "hyp")  # per-system columns of the utterance grid, in order
-# docs/ARCHITECTURE.md "Analysis contracts": the per-utterance table's own columns (then manifest fields)
-UTTERANCE_COLUMNS = (
-    "testset",
-    "system",
-    "utt_id",
-    "ref",
-    "hyp",
-    "C",
-    "S",
-    "D",
-    "I",
-    "ref_words",
-    "hyp_words",
-    "wer",
-    "char_C",
-    "char_S",
-    "char_D",
-    "char_I",
-    "ref_chars",
-    "cer",
-    "sentence_error",
-    "wmr",
-    "ops",
-    "failed",
-    "duration",
-    "speaker",
-)
 # prediction fields that differ per system, or are shown elsewhere than the grid
-PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error")
+PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error", "failure")
 SYSTEM_FIELDS = frozenset(
     {
         "system",
@@ -491,7 +465,7 @@ class Analysis:
                     float(row["wer"]),
                     float(row["cer"]),
                     bool(row["failed"]),
-                    row.get("error") if isinstance(row.get("error"), str) else None,
+                    row.get("failure") if isinstance(row.get("failure"), str) else None,
                     pairs,
                     _json_list(row.get("word_times")),
                 )
@@ -726,7 +700,7 @@ class Analysis:
             from analysis.breakdown import breakdown
 
             frames = [self.rows(testset, s).reset_index(drop=True) for s in systems]
-            return breakdown(pd.concat(frames, ignore_index=True), by)
+            return breakdown(pd.concat(frames, ignore_index=True), by).rename(columns={by: "value"})
 
         return self._memo.get(("breakdown", testset, systems, by), build)
 
@@ -855,7 +829,7 @@ class Workspace:
     def _score(self, normalizer: str) -> Analysis:
         from dashboard.scoring import score_results
 
-        utterances, systems = score_results(self.results_dir, normalizer, self.cache_dir, self.runs)
+        utterances, systems = score_results(self.results_dir, normalizer, self.cache_dir)
         return Analysis(normalizer, utterances, systems, self.runs, self.results_dir)
 
     def audio_sources(self) -> Mapping[tuple[str, str], AudioSource]:

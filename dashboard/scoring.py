@@ -1,120 +1,115 @@
-"""Bridge from a results directory to analysis' per-utterance and per-system tables (through its cache).
+"""Results directory -> analysis' per-utterance and per-system tables, with a snapshot for a fast warm start.
 
-INTERIM: ``analysis.tables``/``analysis.cache`` are being written in parallel; until they land this module
-assembles the documented tables from analysis' aligner (``align_counts``) and bootstrap
-(``significance.bootstrap_group_sums``). It is replaced by a direct call to analysis when those land.
+Scoring is entirely ``analysis``: ``inputs.read_results`` then ``tables.build_tables`` through its alignment
+cache. On top, the dashboard keeps a snapshot of both finished tables (Parquet) keyed by the results'
+file names, sizes and modification times plus the normaliser and code versions: the alignment cache skips
+aligning but still re-reads and re-parses every JSON line and redoes the bootstrap, which at 100k x 4 is
+several seconds; the snapshot loads in well under that. Any changed input file is a different key.
+Nested prediction fields (n-best lists, word times) are kept as compact JSON strings, which Parquet stores
+reliably whatever their shape and which cost a fraction of the memory of Python dicts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from analysis.align import align_counts
-from analysis.significance import bootstrap_group_sums
+from analysis.align import ALIGNER_VERSION
+from analysis.cache import AlignmentCache, default_cache_dir
+from analysis.inputs import read_results
+from analysis.tables import build_tables
+from manifests.atomic import atomic_write
 from manifests.normalize import get_normalizer
-from manifests.results import RunInfo, iter_systems
+from manifests.results import TESTSET_MANIFEST, iter_systems
+from werbench import __version__
 
-NESTED = ("nbest", "word_times")
+log = logging.getLogger(__name__)
+SNAPSHOT_FORMAT = "1"
 
 
-def _read_predictions(path: Path) -> pd.DataFrame:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                row = json.loads(line)
-                for key in NESTED:
-                    if key in row:
-                        row[key] = json.dumps(row[key], separators=(",", ":"))
-                rows.append(row)
-    return pd.DataFrame(rows)
+def cache_root(cache_dir: Path | None) -> Path:
+    """``cache_dir`` when given, else beside analysis' default alignment cache."""
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir().parent
+
+
+def fingerprint(results_dir: Path, normalizer: str) -> str:
+    """Names, sizes and mtimes of every input file, the normaliser spec and the code versions."""
+    digest = hashlib.blake2b(digest_size=16)
+    spec = get_normalizer(normalizer).spec
+    digest.update(f"{SNAPSHOT_FORMAT}|{__version__}|{ALIGNER_VERSION}|{spec}".encode())
+    seen: set[Path] = set()
+    for ref in iter_systems(results_dir):
+        for path in (ref.predictions, ref.run_info_path, ref.path.parent / TESTSET_MANIFEST):
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            stat = path.stat()
+            digest.update(f"{path.relative_to(results_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding lists/dicts become JSON strings (see the module docstring)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype != object:
+            continue
+        values = out[column].tolist()
+        if any(isinstance(v, list | dict | tuple | np.ndarray) for v in values):
+            out[column] = [
+                None
+                if v is None
+                else json.dumps(
+                    v.tolist() if isinstance(v, np.ndarray) else v, separators=(",", ":"), ensure_ascii=False
+                )
+                for v in values
+            ]
+    return out
+
+
+def _write(path: Path, frame: pd.DataFrame) -> None:
+    with atomic_write(path, "wb") as handle:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle, compression="zstd")
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def score_results(
-    results_dir: Path, normalizer: str, cache_dir: Path | None, runs: Mapping[tuple[str, str], RunInfo | None]
+    results_dir: Path, normalizer: str, cache_dir: Path | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    normalize = get_normalizer(normalizer)
-    frames = []
-    for ref in tqdm(list(iter_systems(results_dir)), desc=f"scoring ({normalizer})", unit="system"):
-        frame = _read_predictions(ref.predictions)
-        frame.insert(0, "system", ref.system)
-        frame.insert(0, "testset", ref.testset)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    if "utt_id" not in table:
-        table["utt_id"] = table["audio_filepath"].map(lambda p: Path(p).stem)
-    failed = table["error"].notna() if "error" in table else pd.Series(False, index=table.index)
-    refs = [normalize(t) for t in table["text"].astype(str)]
-    hyps = [normalize(t) for t in table["pred_text"].fillna("").astype(str)]
-    words = align_counts(refs, hyps, "sclite")
-    chars = align_counts(refs, hyps, "sclite", unit="char", want_ops=False)
-    table["ref"], table["hyp"] = refs, hyps
-    for k, name in enumerate("CSDI"):
-        table[name] = words.counts[:, k]
-        table[f"char_{name}"] = chars.counts[:, k]
-    table["ref_words"] = table["C"] + table["S"] + table["D"]
-    table["hyp_words"] = table["C"] + table["S"] + table["I"]
-    table["ref_chars"] = table["char_C"] + table["char_S"] + table["char_D"]
-    errors = table["S"] + table["D"] + table["I"]
-    table["wer"] = np.where(table["ref_words"] > 0, errors / table["ref_words"].clip(lower=1), np.nan)
-    table["cer"] = np.where(
-        table["ref_chars"] > 0,
-        (table["char_S"] + table["char_D"] + table["char_I"]) / table["ref_chars"].clip(lower=1),
-        np.nan,
+    """The per-utterance and per-system tables of ``results_dir`` under ``normalizer``."""
+    root = cache_root(cache_dir)
+    key = fingerprint(results_dir, normalizer)
+    utts_path, systems_path = (root / "dashboard" / f"{key}.{part}.parquet" for part in ("utts", "systems"))
+    if utts_path.is_file() and systems_path.is_file():
+        utterances, systems = _read(utts_path), _read(systems_path)
+        if utterances is not None and systems is not None:
+            return utterances, systems
+    tables = build_tables(
+        read_results(results_dir),
+        normalize=normalizer,
+        cache=AlignmentCache(root / "alignments"),
+        progress=True,
     )
-    table["sentence_error"] = errors > 0
-    table["wmr"] = np.where(table["ref_words"] > 0, table["C"] / table["ref_words"].clip(lower=1), np.nan)
-    table["ops"] = words.ops
-    table["failed"] = failed.to_numpy()
-    if "speaker" not in table:
-        table["speaker"] = None
-    return table, _system_table(table, runs, normalize.spec)
-
-
-def _system_table(
-    table: pd.DataFrame, runs: Mapping[tuple[str, str], RunInfo | None], spec: str
-) -> pd.DataFrame:
-    rows = []
-    for (testset, system), group in table.groupby(["testset", "system"], sort=True):
-        sums = group[["C", "S", "D", "I", "ref_words", "char_S", "char_D", "char_I", "ref_chars"]].sum()
-        errors = sums["S"] + sums["D"] + sums["I"]
-        boot = bootstrap_group_sums(
-            np.column_stack([group["S"] + group["D"] + group["I"], group["ref_words"]])
-        )
-        rates = boot[:, 0, 0] / np.maximum(boot[:, 0, 1], 1)
-        info = runs.get((testset, system))
-        words = max(int(sums["ref_words"]), 1)
-        rows.append(
-            {
-                "testset": testset,
-                "system": system,
-                "utts": len(group),
-                "ref_words": int(sums["ref_words"]),
-                "C": int(sums["C"]),
-                "S": int(sums["S"]),
-                "D": int(sums["D"]),
-                "I": int(sums["I"]),
-                "wer": errors / words,
-                "wer_lo": float(np.quantile(rates, 0.025)),
-                "wer_hi": float(np.quantile(rates, 0.975)),
-                "cer": (sums["char_S"] + sums["char_D"] + sums["char_I"]) / max(int(sums["ref_chars"]), 1),
-                "ser": float(group["sentence_error"].mean()),
-                "wmr": sums["C"] / words,
-                "mean_word_accuracy": np.nan,
-                "sub_rate": sums["S"] / words,
-                "del_rate": sums["D"] / words,
-                "ins_rate": sums["I"] / words,
-                "rtfx": info.rtfx if info else None,
-                "audio_seconds": info.audio_seconds if info else float(group["duration"].sum()),
-                "normalizer": spec,
-                "decoder": (info.decoder.get("type") if info else None) or system.split("@", 1)[-1],
-                "params": json.dumps(info.decoder.get("params", {}), sort_keys=True) if info else "",
-            }
-        )
-    return pd.DataFrame(rows)
+    for warning in tables.warnings:
+        log.warning("%s", warning)
+    utterances = _compact(tables.utterances)
+    systems = _compact(tables.systems)
+    try:
+        _write(utts_path, utterances)
+        _write(systems_path, systems)
+    except (OSError, pa.ArrowException) as exc:  # a read-only cache must not stop the dashboard
+        log.warning("could not write the table snapshot under %s: %s", root, exc)
+    return utterances, systems

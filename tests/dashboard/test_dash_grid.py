@@ -1,0 +1,85 @@
+"""Server-side filtering, sorting and paging of the AG Grid row model over pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.grid import FilterError, ServerSideTable, filter_mask, records, sort_order
+
+
+@pytest.fixture()
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "utt_id": [f"u{i:03d}" for i in range(10)],
+            "ref": ["the cat", "a dog", "The Cattle", "", "cat nap", "dog", "bird", "cats", "x", "y"],
+            "wer": [0.0, 0.5, np.nan, 1.0, 0.25, 0.0, 0.75, 0.1, 0.2, 0.3],
+        }
+    )
+
+
+def test_text_filters_are_case_insensitive_and_cover_every_operator(frame: pd.DataFrame) -> None:
+    def ids(model: dict) -> list[str]:
+        return frame["utt_id"][filter_mask(frame, {"ref": {"filterType": "text", **model}})].tolist()
+
+    assert ids({"type": "contains", "filter": "CAT"}) == ["u000", "u002", "u004", "u007"]
+    assert ids({"type": "notContains", "filter": "cat"}) == ["u001", "u003", "u005", "u006", "u008", "u009"]
+    assert ids({"type": "equals", "filter": "dog"}) == ["u005"]
+    assert ids({"type": "startsWith", "filter": "the"}) == ["u000", "u002"]
+    assert ids({"type": "endsWith", "filter": "s"}) == ["u007"]
+    assert ids({"type": "blank"}) == ["u003"]
+
+
+def test_number_filters_with_two_conditions(frame: pd.DataFrame) -> None:
+    model = {
+        "wer": {
+            "filterType": "number",
+            "operator": "OR",
+            "conditions": [{"type": "greaterThan", "filter": 0.6}, {"type": "equals", "filter": 0}],
+        }
+    }
+    assert frame["utt_id"][filter_mask(frame, model)].tolist() == ["u000", "u003", "u005", "u006"]
+    in_range = {"wer": {"filterType": "number", "type": "inRange", "filter": 0.2, "filterTo": 0.3}}
+    assert frame["utt_id"][filter_mask(frame, in_range)].tolist() == ["u004", "u008", "u009"]
+    blank = {"wer": {"filterType": "number", "type": "blank"}}
+    assert frame["utt_id"][filter_mask(frame, blank)].tolist() == ["u002"]
+
+
+def test_unknown_column_or_operator_is_a_filter_error(frame: pd.DataFrame) -> None:
+    with pytest.raises(FilterError, match="unknown column"):
+        filter_mask(frame, {"nope": {"filterType": "text", "type": "contains", "filter": "a"}})
+    with pytest.raises(FilterError, match="unknown number filter"):
+        filter_mask(frame, {"wer": {"filterType": "number", "type": "between", "filter": 1}})
+
+
+def test_sort_is_stable_and_puts_blanks_last(frame: pd.DataFrame) -> None:
+    rows = np.arange(len(frame))
+    order = sort_order(frame, rows, [{"colId": "wer", "sort": "desc"}])
+    assert frame["utt_id"].to_numpy()[order].tolist()[:3] == ["u003", "u006", "u001"]
+    assert frame["utt_id"].to_numpy()[order][-1] == "u002"
+    ascending = sort_order(frame, rows, [{"colId": "wer", "sort": "asc"}])
+    assert frame["utt_id"].to_numpy()[ascending].tolist()[:2] == ["u000", "u005"]  # ties keep table order
+
+
+def test_rows_response_pages_the_filtered_sorted_view_and_counts_it(frame: pd.DataFrame) -> None:
+    table = ServerSideTable(frame)
+    request = {
+        "startRow": 1,
+        "endRow": 3,
+        "sortModel": [{"colId": "utt_id", "sort": "desc"}],
+        "filterModel": {"wer": {"filterType": "number", "type": "lessThan", "filter": 0.5}},
+    }
+    response = table.rows_response(request)
+    assert response["rowCount"] == 6
+    assert [r["utt_id"] for r in response["rowData"]] == ["u008", "u007"]
+    quick = ("cats-only", lambda f: f["ref"].str.contains("cat").to_numpy())
+    assert table.rows_response({"startRow": 0, "endRow": 100}, quick)["rowCount"] == 3  # case-sensitive
+    assert table.export(request)["utt_id"].tolist() == ["u009", "u008", "u007", "u005", "u004", "u000"]
+
+
+def test_records_are_json_safe() -> None:
+    rows = records(pd.DataFrame({"a": [np.nan, 1.5], "b": [np.int64(3), np.int64(4)], "c": [True, False]}))
+    assert rows == [{"a": None, "b": 3, "c": True}, {"a": 1.5, "b": 4, "c": False}]
+    assert type(rows[0]["b"]) is int

@@ -1,0 +1,165 @@
+"""Every page and callback through the HTTP path the browser uses (Flask test client, no browser)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+
+from dashboard.callback_client import post_callback
+from manifests.trn import parse_trn_line
+
+PAGES = [
+    "/",
+    "/dataset",
+    "/utterances",
+    "/compare",
+    "/errors",
+    "/utterance?ts=synth-clean&id=synth-clean-000007",
+]
+
+
+def render(app, client, path: str) -> str:
+    pathname, _, query = path.partition("?")
+    _, body = post_callback(
+        client,
+        app,
+        "page.children",
+        [
+            {"id": "url", "property": "pathname", "value": pathname},
+            {"id": "url", "property": "search", "value": f"?{query}" if query else ""},
+        ],
+        [{"id": "rendered", "property": "data", "value": {}}],
+    )
+    return json.dumps(body["response"]["page"]["children"])
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders(app, client, path: str) -> None:
+    page = render(app, client, path)
+    assert "could not be built" not in page
+    assert "page-title" in page
+
+
+def test_pages_show_the_analysis_numbers(app, client, workspace) -> None:
+    analysis = workspace.analysis("none")
+    board = analysis.leaderboard()
+    best = board.loc[board["wer"].idxmin()]
+    assert f"{100 * best['wer']:.2f}%" in render(app, client, "/")
+    utterance = render(app, client, "/utterance?ts=synth-clean&id=synth-clean-000007")
+    row = analysis.rows("synth-clean", "base@greedy").loc["synth-clean-000007"]
+    assert f"C {row['C']} \\u00b7 S {row['S']} \\u00b7 D {row['D']} \\u00b7 I {row['I']}" in utterance
+    assert "/audio/synth-clean/synth-clean-000007" in utterance
+
+
+def test_unknown_page_and_unknown_utterance_say_so(app, client) -> None:
+    assert "No such page" in render(app, client, "/nope")
+    assert "No utterance" in render(app, client, "/utterance?ts=synth-clean&id=missing")
+
+
+def rows(app, client, request: dict, **context) -> dict:
+    ctx = {
+        "ts": "synth-clean",
+        "norm": "none",
+        "systems": ["base@greedy", "tuned@beam-lm"],
+        "qf": "all",
+        "a": "base@greedy",
+        "b": "tuned@beam-lm",
+        **context,
+    }
+    _, body = post_callback(
+        client,
+        app,
+        "utts-grid.getRowsResponse",
+        [{"id": "utts-grid", "property": "getRowsRequest", "value": request}],
+        [{"id": "utts-ctx", "property": "data", "value": ctx}],
+    )
+    return body["response"]
+
+
+def test_grid_callback_pages_filters_and_mirrors_its_state(app, client, workspace) -> None:
+    table = workspace.analysis("none").rows("synth-clean", "tuned@beam-lm")
+    request = {
+        "startRow": 0,
+        "endRow": 10,
+        "sortModel": [{"colId": "s1_wer", "sort": "desc"}],
+        "filterModel": {"s1_wer": {"filterType": "number", "type": "greaterThan", "filter": 0}},
+    }
+    out = rows(app, client, request)
+    response = out["utts-grid"]["getRowsResponse"]
+    assert response["rowCount"] == int((table["wer"] > 0).sum())
+    wers = [r["s1_wer"] for r in response["rowData"]]
+    assert wers == sorted(wers, reverse=True) and len(wers) == min(10, response["rowCount"])
+    assert out["utts-count"]["children"].startswith(f"{response['rowCount']:,} of 40")
+    mirrored = out['{"key":"grid","type":"url-json"}']["data"]
+    assert mirrored == {"filterModel": request["filterModel"], "sortModel": request["sortModel"]}
+
+
+def test_quick_filters_use_the_analysis_numbers(app, client, workspace) -> None:
+    analysis = workspace.analysis("none")
+    a, b = analysis.rows("synth-clean", "base@greedy"), analysis.rows("synth-clean", "tuned@beam-lm")
+    everything = {"startRow": 0, "endRow": 100}
+    better = rows(app, client, everything, qf="b_better")["utts-grid"]["getRowsResponse"]
+    assert {r["utt_id"] for r in better["rowData"]} == set(a.index[b["wer"] < a["wer"]])
+    errors = rows(app, client, everything, qf="errors")["utts-grid"]["getRowsResponse"]
+    assert errors["rowCount"] == int((a["sentence_error"] | b["sentence_error"]).sum())
+    changed = rows(app, client, everything, qf="changed", systems=["base@greedy", "base@beam-lm"])
+    greedy, beam = a, analysis.rows("synth-clean", "base@beam-lm")
+    assert changed["utts-grid"]["getRowsResponse"]["rowCount"] == int((greedy["hyp"] != beam["hyp"]).sum())
+
+
+def test_grid_export_holds_exactly_the_filtered_rows(app, client) -> None:
+    request = {
+        "startRow": 0,
+        "endRow": 100,
+        "sortModel": [{"colId": "utt_id", "sort": "desc"}],
+        "filterModel": {"ref": {"filterType": "text", "type": "contains", "filter": "ba"}},
+    }
+    shown = rows(app, client, request)["utts-grid"]["getRowsResponse"]
+    ctx = {
+        "ts": "synth-clean",
+        "norm": "none",
+        "systems": ["base@greedy", "tuned@beam-lm"],
+        "qf": "all",
+        "a": "base@greedy",
+        "b": "tuned@beam-lm",
+    }
+    _, body = post_callback(
+        client,
+        app,
+        "utts-download.data",
+        [{"id": "utts-export", "property": "n_clicks", "value": 1}],
+        [
+            {"id": "utts-grid", "property": "getRowsRequest", "value": request},
+            {"id": "utts-ctx", "property": "data", "value": ctx},
+        ],
+    )
+    download = body["response"]["utts-download"]["data"]
+    frame = pd.read_csv(io.StringIO(download["content"]))
+    assert frame["utt_id"].tolist() == [r["utt_id"] for r in shown["rowData"]]
+    assert frame["reference"].str.contains("ba").all()
+    assert {"base@greedy wer", "tuned@beam-lm hyp"} <= set(frame.columns)
+
+
+def test_export_routes(client, workspace) -> None:
+    analysis = workspace.analysis("none")
+    systems = pd.read_csv(io.BytesIO(client.get("/export/systems.csv").data))
+    assert systems[["testset", "system", "wer"]].equals(analysis.leaderboard()[["testset", "system", "wer"]])
+    utts = pd.read_csv(io.BytesIO(client.get("/export/utterances.csv?ts=synth-noisy").data))
+    assert set(utts["testset"]) == {"synth-noisy"} and len(utts) == 4 * 40
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/export/trn.zip?ts=synth-clean").data))
+    names = sorted(archive.namelist())
+    assert names == [
+        "synth-clean/base@beam-lm.trn",
+        "synth-clean/base@greedy.trn",
+        "synth-clean/ref.trn",
+        "synth-clean/tuned@beam-lm.trn",
+        "synth-clean/tuned@greedy.trn",
+    ]
+    first = archive.read("synth-clean/ref.trn").decode().splitlines()[0]
+    utt_id, text = parse_trn_line("ref.trn", 1, first)
+    assert text == analysis.rows("synth-clean", "base@greedy").loc[utt_id, "ref"]
+    assert client.get("/export/systems.csv?norm=bogus").status_code == 400
