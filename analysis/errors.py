@@ -47,6 +47,7 @@ class CodedPairs:
 
     row: np.ndarray
     position: np.ndarray
+    ref_index: np.ndarray  # the reference word an op consumes, or for I the gap before reference word k
     op: np.ndarray
     ref: np.ndarray
     hyp: np.ndarray
@@ -107,9 +108,12 @@ def _code(ops: list[str], refs: list[str], hyps: list[str], label: Callable[[int
     ref_at = np.cumsum(uses_ref) - 1
     hyp_at = np.cumsum(uses_hyp) - 1
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    refs_per_row = np.bincount(row[uses_ref], minlength=n)
+    ref_before = np.cumsum(uses_ref) - uses_ref
     return CodedPairs(
         row=row,
         position=np.arange(len(op)) - np.repeat(starts, lengths),
+        ref_index=ref_before - (np.cumsum(refs_per_row) - refs_per_row)[row],
         op=op,
         ref=np.where(uses_ref, ref_codes[np.clip(ref_at, 0, None)] if len(ref_codes) else -1, -1),
         hyp=np.where(uses_hyp, hyp_codes[np.clip(hyp_at, 0, None)] if len(hyp_codes) else -1, -1),

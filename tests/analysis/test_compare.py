@@ -1,0 +1,210 @@
+"""Pairwise comparison, the three-way word view, decoder lineage and n-best oracles, by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import compare
+from analysis import significance as sg
+from manifests.normalize import get_normalizer
+
+REFS = {
+    "u1": "the cat sat on the mat",
+    "u2": "hello world",
+    "u3": "a b c d",
+    "u4": "one more line",
+}
+GREEDY = {"u1": "the bat sat on mat", "u2": "hello word", "u3": "a b c d", "u4": "one more line"}
+BEAM = {"u1": "the cat sat on the mat", "u2": "hello world x", "u3": "a b c", "u4": "one more line"}
+RESCORED = {"u1": "the cat sat on the mat", "u2": "hello world", "u3": "a b c", "u4": "one more line"}
+
+
+@pytest.fixture
+def utts(make_utts) -> pd.DataFrame:
+    return make_utts(
+        REFS,
+        {"m@greedy": GREEDY, "m@beam-kenlm": BEAM, "other@greedy": GREEDY},
+        speakers={"u1": "s1", "u2": "s1", "u3": "s2", "u4": "s2"},
+        failed={"other@greedy": {"u4"}},
+    )
+
+
+def test_pair_frame_outcomes(utts: pd.DataFrame) -> None:
+    frame = compare.pair_frame(utts, "m@greedy", "m@beam-kenlm")
+    assert frame["utt_id"].tolist() == ["u1", "u2", "u3", "u4"]
+    assert frame["err_a"].tolist() == [2, 1, 0, 0] and frame["err_b"].tolist() == [0, 1, 1, 0]
+    assert frame["outcome"].tolist() == ["improved", "tied", "regressed", "tied"]
+    assert frame["delta"].tolist() == [-2, 0, 1, 0]
+    failed = compare.pair_frame(utts, "m@greedy", "other@greedy")
+    assert failed.set_index("utt_id").loc["u4", "outcome"] == "failed"
+
+
+def test_compare_systems_summary_and_tests(utts: pd.DataFrame) -> None:
+    result = compare.compare_systems(utts, "m@greedy", "m@beam-kenlm", n_boot=200)
+    summary = result.summary
+    assert (summary["utts"], summary["ref_words"], summary["failed_excluded"]) == (4, 15, 0)
+    assert summary["wer_a"] == pytest.approx(3 / 15) and summary["wer_b"] == pytest.approx(2 / 15)
+    assert summary["relative_change"] == pytest.approx(-1 / 3)
+    assert (summary["improved"], summary["regressed"], summary["tied"]) == (1, 1, 2)
+    names = [t.name for t in result.tests]
+    assert names[:2] == ["bootstrap", "mapsswe"] and "mcnemar" in names
+    # the same numbers as calling the tests directly
+    frame = result.utterances
+    direct = sg.mcnemar(frame["err_a"] > 0, frame["err_b"] > 0)
+    assert result.tests[-1].p_value == direct.p_value
+    boot = result.tests[0]
+    assert boot.statistic == pytest.approx(3 / 15 - 2 / 15) and boot.better == "B"
+    payload = json.loads(json.dumps(result.to_json()))
+    assert payload["system_b"] == "m@beam-kenlm" and len(payload["utterances"]) == 4
+    record = compare.comparison_record(result)
+    assert record["mcnemar_p"] == direct.p_value and "p_a_better" in record
+
+
+def test_failed_utterances_are_excluded_and_counted(utts: pd.DataFrame) -> None:
+    result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_boot=50)
+    assert result.summary["failed_excluded"] == 1 and result.summary["utts"] == 3
+    assert result.summary["wer_a"] == result.summary["wer_b"]
+    assert all(t.p_value == 1.0 for t in result.tests if t.name != "bootstrap")
+
+
+def test_bad_pairs(utts: pd.DataFrame, make_utts) -> None:
+    with pytest.raises(ValueError, match="no test set has all of 'm@greedy', 'nope'"):
+        compare.compare_systems(utts, "m@greedy", "nope")
+    with pytest.raises(ValueError, match="with itself"):
+        compare.compare_systems(utts, "m@greedy", "m@greedy")
+    with pytest.raises(ValueError, match="no test set 'dev'"):
+        compare.compare_systems(utts, "m@greedy", "m@beam-kenlm", testset="dev")
+    two = pd.concat([utts, make_utts(REFS, {"m@greedy": GREEDY, "m@beam-kenlm": BEAM}, testset="dev")])
+    with pytest.raises(ValueError, match="several test sets"):
+        compare.compare_systems(two, "m@greedy", "m@beam-kenlm")
+    assert compare.compare_systems(two, "m@greedy", "m@beam-kenlm", testset="dev", n_boot=10).testset == "dev"
+
+
+def test_three_way_puts_insertions_side_by_side() -> None:
+    ref = "a b c"
+    cols = compare.three_way(ref, "x y a c", "IICDC", "z a b c q", "ICCCI")
+    assert [(c.ref, c.a, c.a_op, c.b, c.b_op) for c in cols] == [
+        (None, "x", "I", "z", "I"),
+        (None, "y", "I", None, ""),
+        ("a", "a", "C", "a", "C"),
+        ("b", None, "D", "b", "C"),
+        ("c", "c", "C", "c", "C"),
+        (None, None, "", "q", "I"),
+    ]
+    with pytest.raises(ValueError):
+        compare.three_way(ref, "a b", "CC", "a b c", "CCC")
+
+
+@pytest.mark.parametrize(
+    ("system", "decoder", "params", "rank"),
+    [
+        ("m@greedy", None, None, 0.0),
+        ("m@beam", "beam", '{"beam_width": 8}', 1.0),
+        ("m@beam", "beam", '{"lm": "4gram.bin"}', 2.0),
+        ("m@beam-kenlm4", None, None, 2.0),
+        ("m@x", "rescore", None, 3.0),
+        ("m@bert-rescored", None, None, 3.0),
+        ("m@mystery", None, "not json", 1.5),
+    ],
+)
+def test_decoder_rank(system, decoder, params, rank) -> None:
+    assert compare.decoder_rank(system, decoder, params) == rank
+
+
+def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
+    steps = compare.decoder_lineage(utts, normalize=get_normalizer("none"))
+    assert [(s.model, s.earlier, s.later) for s in steps] == [("m", "m@greedy", "m@beam-kenlm")]
+    step = steps[0]
+    per = step.utterances.set_index("utt_id")
+    # u1: 'cat'->'bat' and the deleted 'the' fixed; u2: 'world'->'word' fixed, 'x' inserted; u3: 'd' deleted
+    assert per["fixed"].to_dict() == {"u1": 2, "u2": 1, "u3": 0, "u4": 0}
+    assert per["introduced"].to_dict() == {"u1": 0, "u2": 1, "u3": 1, "u4": 0}
+    assert (per["err_later"] - per["err_earlier"] == per["introduced"] - per["fixed"]).all()
+    assert step.summary["fixed"] == 3 and step.summary["introduced"] == 2
+    fixed = set(zip(step.fixed["op"], step.fixed["ref_word"], step.fixed["hyp_word"], strict=True))
+    assert fixed == {("S", "cat", "bat"), ("D", "the", ""), ("S", "world", "word")}
+    introduced = set(
+        zip(step.introduced["op"], step.introduced["ref_word"], step.introduced["hyp_word"], strict=True)
+    )
+    assert introduced == {("I", "", "x"), ("D", "d", "")}
+
+
+def test_lineage_from_saved_stage_texts(make_utts) -> None:
+    stages = {u: {"greedy_text": GREEDY[u], "beam_text": BEAM[u]} for u in REFS}
+    utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
+    ids, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
+    assert ids == list(REFS)
+    assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam", "m@rescore"]
+    steps = compare.decoder_lineage(utts, normalize=get_normalizer("none"))
+    assert [(s.earlier, s.later) for s in steps] == [
+        ("m@rescore:greedy", "m@rescore:beam"),
+        ("m@rescore:beam", "m@rescore"),
+    ]
+    last = steps[1].utterances.set_index("utt_id")
+    assert last.loc["u2", "fixed"] == 1 and last.loc["u2", "introduced"] == 0  # the rescorer dropped 'x'
+
+
+def test_stage_texts_are_normalised_and_unchanged_stages_dropped(make_utts) -> None:
+    stages = {u: {"greedy_text": GREEDY[u].upper() + "!", "beam_text": RESCORED[u]} for u in REFS}
+    utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
+    _, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("nemo"))
+    assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam"]  # beam_text == pred_text
+    assert found[0].hyp[1] == "hello word"
+
+
+def test_lineage_skips_failed_utterances_and_honours_order(utts: pd.DataFrame, make_utts) -> None:
+    both = make_utts(REFS, {"m@greedy": GREEDY, "m@beam": BEAM}, failed={"m@beam": {"u2"}})
+    ids, stages = compare.lineage_stages(
+        both, "test", "m", normalize=get_normalizer("none"), order=["m@beam", "m@greedy"]
+    )
+    assert ids == ["u1", "u3", "u4"]
+    assert [s.name for s in stages] == ["m@beam", "m@greedy"]
+    assert compare.models_with_stages(utts) == [("test", "m")]
+
+
+def test_nbest_oracle_by_hand(make_utts) -> None:
+    nbest = {
+        "u1": {"nbest": [{"text": "the cat sat on mat"}, {"text": "The cat sat on the mat."}]},
+        "u2": {"nbest": [{"text": "hello world"}]},
+        "u3": {"nbest": []},
+    }
+    utts = make_utts(
+        REFS, {"m@beam": {**RESCORED, "u1": "the cat sat on mat"}}, pred_fields={"m@beam": nbest}
+    )
+    per_utt, summary = compare.nbest_oracle(utts, normalize=get_normalizer("nemo"))
+    per = per_utt.set_index("utt_id")
+    assert per.loc["u1", ["nbest_size", "top1_errors", "oracle_errors", "oracle_rank"]].tolist() == [
+        2,
+        1,
+        0,
+        2,
+    ]
+    assert per.loc["u2", "oracle_rank"] == 1 and "u3" not in per.index
+    row = summary.iloc[0]
+    assert row["utts"] == 2 and row["ref_words"] == 8
+    assert row["top1_wer"] == pytest.approx(1 / 8) and row["oracle_wer"] == 0.0
+    assert row["oracle_rank1"] == 0.5
+
+
+def test_nbest_errors_name_the_utterance(make_utts) -> None:
+    utts = make_utts({"u": "a"}, {"s": {"u": "a"}}, pred_fields={"s": {"u": {"nbest": [{"score": 1.0}]}}})
+    with pytest.raises(ValueError, match=r"test/s/u: nbest\[0\] has no string 'text'"):
+        compare.nbest_oracle(utts, normalize=str)
+    assert compare.nbest_oracle(utts.drop(columns=["nbest"]), normalize=str)[1].empty
+
+
+def test_comparison_of_many_utterances_is_vectorised(make_utts) -> None:
+    rng = np.random.default_rng(2)
+    vocab = [f"w{i}" for i in range(30)]
+    refs = {f"s{k % 7}-u{k}": " ".join(rng.choice(vocab, size=rng.integers(1, 12))) for k in range(400)}
+    noisy = {u: " ".join(w if rng.random() > 0.2 else "zz" for w in t.split()) for u, t in refs.items()}
+    utts = make_utts(refs, {"a": noisy, "b": refs})
+    result = compare.compare_systems(utts, "a", "b", n_boot=300)
+    by_name = {t.name: t for t in result.tests}
+    assert by_name["bootstrap"].details["p_b_better"] == 1.0
+    assert by_name["mapsswe"].p_value < 1e-6 and by_name["mapsswe"].better == "B"
+    assert by_name["sign_speaker"].n == 7  # speakers from the ids, as sclite reads them
