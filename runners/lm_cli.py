@@ -125,8 +125,8 @@ def tune_command(
             load_dev,
             parse_grid,
             sha256_file,
-            test_set_overlaps,
             tune,
+            tuning_set_leaks,
             write_best,
             write_grid,
         )
@@ -142,7 +142,7 @@ def tune_command(
                 raise ManifestError("--rescorer", "the rescore decoder needs a neural LM")
             params.update(rescorer=str(rescorer), device=device)
         built = make_decoder(decoder, params)
-        warnings = test_set_overlaps(dev, results)
+        warnings = tuning_set_leaks(dev, results)
         for warning in warnings:
             typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
         if not results:

@@ -141,7 +141,7 @@ def _utt_keys(path: Path) -> set[tuple[str, float]]:
     return keys
 
 
-def test_set_overlaps(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
+def tuning_set_leaks(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
     """Warnings for every reported test set that is the dev file, or shares utterances with it."""
     from manifests.results import PREDICTIONS, TESTSET_MANIFEST
 

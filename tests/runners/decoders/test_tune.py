@@ -1,0 +1,125 @@
+"""``werbench tune``: grid parsing, grid search (beam and rescore), test-set leak warnings, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from decoder_helpers import FRAME_SECONDS
+from typer.testing import CliRunner
+
+from manifests.errors import ManifestError
+from runners.decoders.beam_flashlight import FastBeamDecoder
+from runners.decoders.rescore import RescoreDecoder
+from runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
+
+
+def test_grid_specs():
+    grid = parse_grid("alpha=0.5:1.5:0.25, beta=0|1|2.5,gamma=0.3")
+    assert grid == {"alpha": [0.5, 0.75, 1.0, 1.25, 1.5], "beta": [0.0, 1.0, 2.5], "gamma": [0.3]}
+    for bad in ("alpha=1:0:0.5", "delta=1", "alpha=x", "alpha", ""):
+        with pytest.raises(ManifestError, match="--grid"):
+            parse_grid(bad)
+    with pytest.raises(ManifestError, match="coarsen"):
+        parse_grid("alpha=0:100:0.001,beta=0:100:0.01")
+
+
+def test_counts_are_word_and_char_edit_distances():
+    counts = Counts()
+    counts.add("the cat sat", "the bat sat", ["the cat sat", "a bat"])
+    counts.add("hello", "", [""])
+    assert (counts.word_errors, counts.ref_words, counts.oracle_errors) == (2, 4, 1)
+    assert counts.char_errors == 1 + 5 and counts.ref_chars == 11 + 5
+    assert counts.rates()["oracle_wer"] == 0.25
+
+
+@pytest.fixture(scope="module")
+def dev_utts(dev_set):
+    return [DevUtt(f"u{i}", ref, lp) for i, (ref, lp) in enumerate(dev_set[:10])]
+
+
+def test_beam_grid_finds_the_better_weights_and_parallel_equals_serial(lm_arpa, dev_utts, char_vocab):
+    decoder = FastBeamDecoder(lm=str(lm_arpa), beam_width=16)
+    grid = parse_grid("alpha=0.4|0.8,beta=-30|1")
+    streamed = []
+    serial = tune(decoder, dev_utts, char_vocab, FRAME_SECONDS, grid, jobs=1, on_row=streamed.append)
+    parallel = tune(decoder, dev_utts, char_vocab, FRAME_SECONDS, grid, jobs=2)
+    assert len(serial.rows) == 4 and streamed == serial.rows
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(serial.rows) == strip(parallel.rows)
+    by_point = {(r["alpha"], r["beta"]): r for r in serial.rows}
+    assert by_point[(0.8, 1.0)]["wer"] < by_point[(0.8, -30.0)]["wer"]
+    assert all(r["oracle_wer"] <= r["wer"] and r["gamma"] is None for r in serial.rows)
+    best = serial.best
+    assert best["beta"] == 1.0 and best["params"]["beta"] == 1.0 and best["decoder"] == "beam-fast"
+    assert best["params"]["alpha"] == best["alpha"]
+
+
+def test_rescore_grid_reranks_one_set_of_nbest_lists(lm_arpa, tiny_causal, dev_utts, char_vocab):
+    decoder = RescoreDecoder(rescorer=str(tiny_causal), lm=str(lm_arpa), alpha=0.8, device="cpu", nbest=8)
+    result = tune(decoder, dev_utts, char_vocab, FRAME_SECONDS, parse_grid("alpha=0.4|0.8,gamma=0|0.5|1"))
+    assert len(result.rows) == 6
+    assert len({r["oracle_wer"] for r in result.rows}) == 1, "re-ranking cannot change the n-best lists"
+    assert result.best["params"]["first_alpha"] == 0.8
+    assert result.best["params"]["gamma"] == result.best["gamma"]
+    with pytest.raises(ManifestError, match="gamma"):
+        tune(FastBeamDecoder(lm=str(lm_arpa)), dev_utts, char_vocab, FRAME_SECONDS, parse_grid("gamma=1"))
+
+
+def _write_manifest(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+
+
+def test_tuning_on_a_reported_test_set_is_flagged(tmp_path):
+    rows = [{"audio_filepath": f"/data/{i}.wav", "duration": 1.0, "text": "x"} for i in range(4)]
+    dev = tmp_path / "dev.jsonl"
+    _write_manifest(dev, rows)
+    results = tmp_path / "results"
+    _write_manifest(results / "clean" / "manifest.jsonl", rows)
+    _write_manifest(results / "other" / "sys@greedy" / "predictions.jsonl", [{**rows[0], "pred_text": "x"}])
+    _write_manifest(results / "far" / "manifest.jsonl", [{"audio_filepath": "/elsewhere.wav", "duration": 1}])
+    warnings = tuning_set_leaks(dev, [results])
+    assert len(warnings) == 2
+    assert "IS the reported test set 'clean'" in warnings[0]
+    assert "1 of 4 tuning utterances" in warnings[1] and "'other'" in warnings[1]
+    assert tuning_set_leaks(dev, [tmp_path / "absent"]) == []
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path):
+    """Tiny NeMo model, espeak-ng speech, lmplz LM, logits cache, grid CSV, best.json and the leak warning."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from runners.lm import build_lm, find_tool
+    from runners.tiny import SENTENCES, save_tiny_nemo, synthesize_manifest
+    from werbench.cli import app
+
+    if find_tool("lmplz") is None:
+        pytest.skip("KenLM lmplz is not installed")
+    model = save_tiny_nemo(tmp_path / "tiny.nemo")
+    dev = synthesize_manifest(tmp_path / "audio")
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES.values()) + "\n", encoding="utf-8")
+    lm = tmp_path / "lm.arpa"
+    build_lm([text], lm, order=2)
+    results = tmp_path / "results"
+    (results / "dev").mkdir(parents=True)
+    shutil.copy(dev, results / "dev" / "manifest.jsonl")
+    out = tmp_path / "tune"
+    args = ["tune", "--model", str(model), "--dev", str(dev), "--decoder", "beam-fast", "--lm", str(lm)]
+    args += ["--grid", "alpha=0.5|1,beta=0|1", "--out", str(out), "--results", str(results), "--jobs", "2"]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--param", "beam_width=8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "WARNING" in result.output and "IS the reported test set 'dev'" in result.output
+    with (out / "grid.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and {r["alpha"] for r in rows} == {"0.5", "1.0"}
+    best = json.loads((out / "best.json").read_text())
+    assert best["params"]["beam_width"] == 8 and best["warnings"] and best["dev"]["utts"] == len(SENTENCES)
+    assert min(float(r["wer"]) for r in rows) == best["wer"]
+    assert any((tmp_path / "cache").rglob("*.npz")), "dev log-probs go through the logits cache"
