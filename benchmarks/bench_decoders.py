@@ -5,7 +5,7 @@ processes, beside the anchors from the issue. By default the log-probs are synth
 sentences from the Debian fortunes text; the LM is estimated with lmplz from the rest of that text plus the
 test sentences' words one per line, as a large LM knows nearly every test word but not the test sentences
 (``--open-vocabulary`` leaves those words out: then the lexicon-bound fast path cannot output them). With
-``--model`` and ``--manifest`` the log-probs are a real model's, read through (and written to) the logits cache.
+``--model`` and ``--manifest`` the log-probs are a real model's, through (and into) the logits cache.
 
     .venv/bin/python benchmarks/bench_decoders.py [--utts 60] [--jobs 2] [--model M.nemo --manifest M.jsonl]
 """
