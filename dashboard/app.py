@@ -137,6 +137,7 @@ def _register_router(app: Dash, workspace: Workspace) -> None:
         context = PageContext(workspace, state)
         try:
             content = page.layout(context)
+            view = url_state.view_state({**state, **url_state.control_values(content)})
         except Exception:  # a broken view must not take the app down; show it and log the cause
             log.exception("page %s failed", pathname)
             content = dbc.Alert(

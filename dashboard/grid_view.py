@@ -51,7 +51,6 @@ def server_grid(
     *,
     filter_model: dict | None = None,
     height: str = "68vh",
-    row_id: str | None = None,
 ) -> html.Div:
     """The grid, its context store, its CSV button and row counter."""
     i = ids(name)
@@ -66,8 +65,6 @@ def server_grid(
         "suppressCellFocus": False,
         "animateRows": False,
     }
-    if row_id:
-        options["getRowId"] = {"function": f"String(params.data['{row_id}'])"}
     grid = dag.AgGrid(
         id=i["grid"],
         rowModelType="infinite",

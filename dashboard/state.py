@@ -73,9 +73,23 @@ def get_json(state: Mapping[str, str], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def view_state(state: Mapping[str, str]) -> dict[str, str]:
-    """The part of the state that defines what the page shows (a change there rebuilds the page)."""
-    return {k: v for k, v in state.items() if k not in IN_PLACE_KEYS}
+def view_state(state: Mapping[str, Any]) -> dict[str, str]:
+    """The part of the state that defines what the page shows, as the URL spells it (a change rebuilds)."""
+    return {k: v for k, v in parse(encode(state)).items() if k not in IN_PLACE_KEYS}
+
+
+def control_values(layout: Any) -> dict[str, Any]:
+    """The values a freshly built page gives its URL-mirrored controls (defaults filled in).
+
+    The router records them, so that the page's first write of its controls into the URL (which only
+    spells out those defaults) is not mistaken for a user's change.
+    """
+    values = {}
+    for component in layout._traverse() if hasattr(layout, "_traverse") else ():
+        ident = getattr(component, "id", None)
+        if isinstance(ident, dict) and ident.get("type") == URL_CONTROL:
+            values[ident["key"]] = getattr(component, "value", None)
+    return values
 
 
 def link(path: str, state: Mapping[str, Any], **changes: Any) -> str:

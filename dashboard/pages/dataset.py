@@ -115,7 +115,7 @@ def layout(page: PageContext) -> html.Div:
             histograms,
             ui.card(
                 "Vocabulary: per-word accuracy by system",
-                server_grid(GRID, grid.column_defs, context, height="60vh", row_id="word"),
+                server_grid(GRID, grid.column_defs, context, height="60vh"),
             ),
         ]
     )

@@ -97,7 +97,6 @@ def layout(page: PageContext) -> html.Div:
                 _initial_sort(grid.column_defs, grid_state.get("sortModel", [])),
                 context,
                 filter_model=grid_state.get("filterModel"),
-                row_id="utt_id",
             ),
             html.Div(
                 [
@@ -130,22 +129,33 @@ def register(app: Dash, workspace: Workspace) -> None:
         Output("url", "search", allow_duplicate=True),
         Input(grid_id, "cellClicked"),
         Input(grid_id, "cellDoubleClicked"),
+        State(grid_id, "getRowsRequest"),
+        State(ids(GRID)["ctx"], "data"),
         State("url", "search"),
         prevent_initial_call=True,
     )
-    def open_utterance(clicked: dict | None, double: dict | None, search: str | None) -> tuple:
-        cell = (
-            double
-            if ctx.triggered_id == grid_id and ctx.triggered[0]["prop_id"].endswith("DoubleClicked")
-            else clicked
-        )
-        if not cell or cell.get("rowId") is None:
+    def open_utterance(
+        clicked: dict | None, double: dict | None, request: dict | None, context: dict, search: str | None
+    ) -> tuple:
+        """An utterance-id click, or a double-click anywhere on a row, opens that utterance."""
+        double_click = ctx.triggered[0]["prop_id"].endswith("cellDoubleClicked")
+        cell = double if double_click else clicked
+        if not cell or (not double_click and cell.get("colId") != "utt_id"):
             return no_update, no_update
-        if cell is clicked and cell.get("colId") != "utt_id":
-            return no_update, no_update
+        if double_click:  # the row's position in the view the grid shows (the same memoised view)
+            grid, quick = provide(workspace, context)
+            rows = grid.table.view(
+                (request or {}).get("filterModel"), (request or {}).get("sortModel"), quick
+            )
+            index = int(cell.get("rowIndex", -1))
+            if not 0 <= index < len(rows):
+                return no_update, no_update
+            utt_id = str(grid.table.frame["utt_id"].iat[rows[index]])
+        else:
+            utt_id = str(cell.get("value"))
         state = url_state.parse(search)
         keep = {k: state[k] for k in VIEW_KEYS if k in state}
-        return "/utterance", url_state.encode({**keep, "id": str(cell["rowId"])})
+        return "/utterance", url_state.encode({**keep, "id": utt_id})
 
 
 PAGE = Page("utterances", "/utterances", "Utterances", layout, register)
