@@ -1,0 +1,67 @@
+"""Every beam decoder end to end on a real (tiny, random-weight) NeMo CTC model's log-probs of speech."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from runners.decoders.beam_flashlight import FastBeamDecoder
+from runners.decoders.beam_pyctc import BeamSearchDecoder
+from runners.decoders.ngram import load_unigrams
+from runners.decoders.rescore import RescoreDecoder
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def nemo_log_probs(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from manifests.io import read_manifest
+    from runners.audio import load_audio
+    from runners.models.load import load_model
+    from runners.tiny import save_tiny_nemo, synthesize_manifest
+
+    folder = tmp_path_factory.mktemp("nemo")
+    model = load_model(save_tiny_nemo(folder / "tiny.nemo"), device="cpu", precision="fp32")
+    utts = list(read_manifest(synthesize_manifest(folder / "audio")))
+    audio = [load_audio(u.audio_filepath, model.sample_rate).samples for u in utts]
+    return model, model.log_probs(audio)
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from runners.lm import build_lm, find_tool
+    from runners.tiny import SENTENCES
+
+    if find_tool("lmplz") is None:
+        pytest.skip("KenLM lmplz is not installed")
+    folder = tmp_path_factory.mktemp("nemo_lm")
+    text = folder / "text.txt"
+    text.write_text("\n".join(SENTENCES.values()) + "\n", encoding="utf-8")
+    build_lm([text], folder / "lm.arpa", order=2)
+    return folder / "lm.arpa"
+
+
+@pytest.mark.parametrize("cls", [BeamSearchDecoder, FastBeamDecoder])
+def test_beam_decoders_on_nemo_log_probs(cls, nemo_log_probs, tiny_lm):
+    model, batch = nemo_log_probs
+    decoder = cls(lm=str(tiny_lm), beam_width=16, nbest=5)
+    words = set(load_unigrams(tiny_lm))
+    for log_probs in batch:
+        decoded = decoder.decode(log_probs, model.vocab, model.frame_seconds)
+        assert decoded.nbest and decoded.text == decoded.nbest[0].text
+        assert "greedy_text" in decoded.stages
+        assert len(decoded.word_times) == len(decoded.text.split())
+        assert all(end <= len(log_probs) * model.frame_seconds + 1e-6 for _, end in decoded.word_times)
+        if cls is FastBeamDecoder:
+            assert set(decoded.text.split()) <= words
+
+
+def test_rescore_on_nemo_log_probs(nemo_log_probs, tiny_lm, tiny_bert):
+    model, batch = nemo_log_probs
+    decoder = RescoreDecoder(rescorer=str(tiny_bert), lm=str(tiny_lm), beam_width=16, device="cpu")
+    decoded = decoder.decode(batch[0], model.vocab, model.frame_seconds)
+    assert set(decoded.stages) == {"greedy_text", "beam_text"}
+    assert all(h.neural_score is not None for h in decoded.nbest)
