@@ -245,14 +245,23 @@ class LineageStep:
     summary: dict[str, Any]
 
 
-def decoder_rank(system: str, decoder: str | None = None, params: str | dict | None = None) -> float:
-    """Where a decoder sits in greedy -> beam -> beam + LM -> rescored (from run.json, else the name)."""
+def _params(params: str | dict | None) -> dict[str, Any]:
     if isinstance(params, str):
         try:
             params = json.loads(params)
         except json.JSONDecodeError:
-            params = {}
-    params = params if isinstance(params, dict) else {}
+            return {}
+    return params if isinstance(params, dict) else {}
+
+
+def _uses_lm(system: str, params: dict[str, Any]) -> bool:
+    name = system.split("@", 1)[-1].lower()
+    return bool(params.get("lm")) or any(k in name for k in ("lm", "kenlm", "ngram", "arpa"))
+
+
+def decoder_rank(system: str, decoder: str | None = None, params: str | dict | None = None) -> float:
+    """Where a decoder sits in greedy -> beam -> beam + LM -> rescored (from run.json, else the name)."""
+    params = _params(params)
     kind = (decoder or "").lower()
     name = system.split("@", 1)[-1].lower()
     if (
@@ -263,7 +272,7 @@ def decoder_rank(system: str, decoder: str | None = None, params: str | dict | N
         return 3.0
     if kind == "greedy" or "greedy" in name:
         return 0.0
-    if params.get("lm") or any(k in name for k in ("lm", "kenlm", "ngram", "arpa")):
+    if _uses_lm(system, params):
         return 2.0
     if kind.startswith("beam") or "beam" in name:
         return 1.0
@@ -287,37 +296,52 @@ def lineage_stages(
     systems: pd.DataFrame | None = None,
     order: Sequence[str] | None = None,
 ) -> tuple[list[str], list[Stage]]:
-    """Utterance ids and the ordered stages of one model: sibling systems, each with its saved stages.
+    """Utterance ids and the ordered stages of one model: sibling systems and the texts they saved.
 
-    ``systems`` (the per-system table) supplies decoder types for the ordering; ``order`` overrides it.
+    Stages are ranked greedy (0) -> beam (1) -> beam + LM (2) -> rescored (3): a system by its decoder
+    (``systems``, the per-system table, gives types and parameters; else its name), a saved
+    ``greedy_text`` at 0 and ``beam_text`` at 1 or 2. A saved text is dropped where a sibling system
+    has the same rank, and so is any stage whose output equals the previous one. ``order`` (system
+    names) replaces the ranking and leaves the saved texts out.
     """
     rows = utts[(utts["testset"] == testset) & (utts["system"].str.split("@").str[0] == model)]
     names = sorted(rows["system"].unique())
-    if order is not None:
-        names = [n for n in order if n in names]
-    else:
-        info = systems.set_index(["testset", "system"]) if systems is not None else None
+    info = systems.set_index(["testset", "system"]) if systems is not None else None
 
-        def rank(name: str) -> tuple[float, str]:
-            dec = params = None
-            if info is not None and (testset, name) in info.index:
-                dec, params = info.loc[(testset, name), "decoder"], info.loc[(testset, name), "params"]
-            return decoder_rank(name, dec if isinstance(dec, str) else None, params), name
+    def run_fields(name: str) -> tuple[str | None, dict[str, Any]]:
+        if info is None or (testset, name) not in info.index:
+            return None, {}
+        dec = info.loc[(testset, name), "decoder"]
+        return (dec if isinstance(dec, str) else None), _params(info.loc[(testset, name), "params"])
 
-        names.sort(key=rank)
     failed = rows.groupby("utt_id", sort=False)["failed"].any()
     first = rows[rows["system"] == names[0]] if names else rows.iloc[:0]
     ids = [u for u in first["utt_id"] if not failed.get(u, True)]
+    # (rank, saved stage?, name, system, column): a system's final output, or a text it saved on the way
+    candidates: list[tuple[float, int, str, str, str | None]] = []
+    for position, name in enumerate(names if order is None else [n for n in order if n in names]):
+        decoder, params = run_fields(name)
+        rank = float(position) if order is not None else decoder_rank(name, decoder, params)
+        candidates.append((rank, 0, name, name, None))
+        frame = rows[rows["system"] == name]
+        if order is None:
+            saved_ranks = {"greedy_text": 0.0, "beam_text": 2.0 if _uses_lm(name, params) else 1.0}
+            for column in STAGE_COLUMNS:
+                if column in frame and frame[column].notna().any() and saved_ranks[column] < rank:
+                    label = f"{name}:{column.removesuffix('_text')}"
+                    candidates.append((saved_ranks[column], 1, label, name, column))
+    final_ranks = {c[0] for c in candidates if c[1] == 0}
     stages: list[Stage] = []
-    for name in names:
+    for rank, saved, label, name, column in sorted(candidates):
+        if saved and rank in final_ranks:
+            continue  # a sibling system already stands for this stage
         frame = rows[rows["system"] == name].set_index("utt_id").reindex(ids)
         refs = frame["ref"].fillna("").astype(str).tolist()
-        for column in STAGE_COLUMNS:
-            if column in frame and frame[column].notna().any():
-                label = f"{name}:{column.removesuffix('_text')}"
-                stages.append(_aligned_stage(label, name, refs, frame[column].tolist(), normalize, costs))
-        hyps = frame["hyp"].fillna("").astype(str).tolist()
-        stages.append(Stage(name, name, hyps, frame["ops"].fillna("").astype(str).tolist()))
+        if column is None:
+            hyps = frame["hyp"].fillna("").astype(str).tolist()
+            stages.append(Stage(label, name, hyps, frame["ops"].fillna("").astype(str).tolist()))
+        else:
+            stages.append(_aligned_stage(label, name, refs, frame[column].tolist(), normalize, costs))
     kept: list[Stage] = []
     for stage in stages:  # a stage that changed nothing (beam_text equal to pred_text, ...) is no step
         if not kept or stage.hyp != kept[-1].hyp:

@@ -1,9 +1,226 @@
-"""Commands of this module are registered on the root ``werbench`` app (filled in by its owner)."""
+"""``werbench compare`` and ``werbench report``: pairwise significance and the CSV/HTML/trn reports.
+
+Heavy imports (pandas, scipy, plotly, the aligner) happen inside the commands so ``werbench --help``
+stays fast. Bad input ends with ``error: <file>:<line>: <field>: <message>`` and exit status 1.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from analysis.compare import Comparison
+    from analysis.tables import Tables
+
+_COMPARE_HELP = """Compare two systems on the same utterances, with the significance tests of NIST sc_stats.
+
+REF is a NeMo manifest or a sclite trn file and HYP_A, HYP_B hypothesis files (result manifests or trn
+files; a system is named after its file's stem). Or REF is a results directory and HYP_A, HYP_B are
+system names in it. A is the baseline, B the candidate: "improved" means B made fewer word errors.
+Tests: paired bootstrap (Bisani & Ney 2004), MAPSSWE, sign and Wilcoxon signed-rank tests per speaker
+and per utterance, McNemar on sentence errors.
+"""
+
+_REPORT_HELP = """Write the reports of a results directory RESULTS/<testset>/<system>/predictions.jsonl.
+
+--html writes one self-contained, offline HTML file (plotly.js inlined); --csv a folder of CSV tables;
+--trn a folder of sclite trn files (ref + one per system) for re-scoring with sclite and sc_stats.
+"""
+
+
+_NORMALIZE = "Normaliser (default: what the runs recorded, else none)."
+_COSTS = "sclite (4/3/3 weights) or kaldi (unit costs)."
+_FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmetic)."
+_PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
+_FIELDS = "Fields to break metrics down by (repeatable; default: speaker, duration, fields with few values)."
+_VOCAB = "Vocabulary for OOV flags: an ARPA LM, a NeMo manifest (e.g. the training set) or a word list."
+
+
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
+
+
+def comparison_text(result: Comparison) -> str:
+    """The comparison as a plain-text report (what ``werbench compare`` prints)."""
+    s = result.summary
+    a, b = result.system_a, result.system_b
+    lines = [
+        f"A = {a}   B = {b}   test set {result.testset}",
+        f"utterances: {s['utts']} paired"
+        + (f", {s['failed_excluded']} failed in either system (left out)" if s["failed_excluded"] else ""),
+        f"WER A {_pct(s['wer_a'])}  B {_pct(s['wer_b'])}  change {100 * s['wer_change']:+.2f} points"
+        + ("" if math.isnan(s["relative_change"]) else f" ({100 * s['relative_change']:+.1f}% relative)"),
+        f"B improved {s['improved']}, regressed {s['regressed']}, tied {s['tied']} utterances",
+        "",
+    ]
+    header = ["test", "unit", "n", "statistic", "p", "favours"]
+    rows = [header]
+    for t in result.tests:
+        favours = "-" if t.better is None else (a if t.better == "A" else b)
+        mark = " *" if t.significant else ""
+        rows.append([t.title, t.unit, str(t.n), f"{t.statistic:.4g}", _fmt_p(t.p_value) + mark, favours])
+    widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
+    for n, row in enumerate(rows):
+        lines.append(
+            "  ".join(
+                c.ljust(w) if k in (0, 1, 5) else c.rjust(w)
+                for k, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    boot = next((t for t in result.tests if t.name == "bootstrap"), None)
+    if boot is not None:
+        d = boot.details
+        lines += [
+            "",
+            f"paired bootstrap ({d['n_boot']} resamples): P(A better) {d['p_a_better']:.3f}, "
+            f"P(B better) {d['p_b_better']:.3f}, 95% CI of WER(B) - WER(A): "
+            f"[{-100 * d['delta_hi']:+.2f}, {-100 * d['delta_lo']:+.2f}] points",
+        ]
+    lines.append(
+        f"* p < {result.tests[0].alpha if result.tests else 0.05} (two-sided); flavour {s['flavour']}"
+    )
+    return "\n".join(lines)
+
+
+def _tables(inputs, normalize: str | None, costs: str, no_cache: bool, n_boot: int, seed: int) -> Tables:
+    from analysis.cache import AlignmentCache, default_cache_dir
+    from analysis.tables import build_tables
+
+    cache = None if no_cache else AlignmentCache(default_cache_dir())
+    return build_tables(
+        inputs, normalize=normalize, costs=costs, cache=cache, n_resamples=n_boot, seed=seed, progress=True
+    )
+
+
+def _split_system(name: str) -> tuple[str | None, str]:
+    testset, sep, system = name.rpartition("/")
+    return (testset or None) if sep else None, system
+
+
+def compare(
+    ref: Path = typer.Argument(..., help="Reference manifest or trn file, or a results directory."),
+    hyp_a: str = typer.Argument(..., help="Baseline: a hypothesis file, or a system of REF."),
+    hyp_b: str = typer.Argument(..., help="Candidate: a hypothesis file, or a system of REF."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the comparison as JSON."),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
+    costs: str = typer.Option("sclite", "--costs", help=_COSTS),
+    testset: str | None = typer.Option(None, "--testset", help="Test set (when several have both)."),
+    flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
+    resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+) -> None:
+    from analysis.compare import compare_systems
+    from analysis.inputs import load_inputs, read_hypotheses, read_results
+    from manifests.atomic import atomic_write
+    from manifests.errors import ManifestError
+
+    try:
+        if ref.is_dir():
+            inputs = read_results(ref)
+            (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
+            testset = testset or ts_a or ts_b
+        else:
+            inputs = load_inputs(ref, [Path(hyp_a), Path(hyp_b)])
+            names = [[h.system for h in read_hypotheses(p)] for p in (hyp_a, hyp_b)]
+            if len(names[0]) != 1 or len(names[1]) != 1:
+                raise ManifestError(
+                    hyp_a if len(names[0]) != 1 else hyp_b,
+                    "holds several systems; compare needs one per file",
+                )
+            a, b = names[0][0], names[1][0]
+        tables = _tables(inputs, normalize, costs, no_cache, resamples, seed)
+        result = compare_systems(
+            tables.utterances, a, b, testset=testset, flavour=flavour, n_boot=resamples, seed=seed
+        )  # type: ignore[arg-type]
+        if json_out is not None:
+            with atomic_write(json_out) as handle:
+                payload = result.to_json() | {
+                    "normalizer": tables.normalizer,
+                    "costs": tables.costs,
+                    "warnings": tables.warnings,
+                }
+                json.dump(payload, handle, indent=1, ensure_ascii=False)
+                handle.write("\n")
+    except (ManifestError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in tables.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(comparison_text(result))
+    if json_out is not None:
+        typer.echo(f"wrote {json_out}", err=True)
+
+
+def report(
+    results: Path = typer.Argument(
+        ..., help="Results directory RESULTS/<testset>/<system>/predictions.jsonl."
+    ),
+    html: Path | None = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
+    csv: Path | None = typer.Option(None, "--csv", help="Write the CSV tables into this folder."),
+    trn: Path | None = typer.Option(None, "--trn", help="Write sclite trn files into this folder."),
+    pairs: list[str] = typer.Option(None, "--pairs", help=_PAIRS),
+    fields: list[str] = typer.Option(None, "--breakdown", help=_FIELDS),
+    vocab: Path | None = typer.Option(None, "--vocab", help=_VOCAB),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
+    costs: str = typer.Option("sclite", "--costs", help=_COSTS),
+    flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
+    resamples: int = typer.Option(
+        1000, "--resamples", min=100, help="Bootstrap resamples (intervals and tests)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+) -> None:
+    if html is None and csv is None and trn is None:
+        typer.echo("error: give at least one of --html, --csv, --trn", err=True)
+        raise typer.Exit(2)
+    from analysis.errors import load_vocabulary
+    from analysis.inputs import read_results
+    from analysis.report_csv import write_csv_report
+    from analysis.report_data import build_report
+    from analysis.report_html import write_html_report
+    from analysis.report_trn import write_trn_export
+    from manifests.errors import ManifestError
+    from manifests.normalize import get_normalizer
+
+    written: list[Path] = []
+    try:
+        tables = _tables(read_results(results), normalize, costs, no_cache, resamples, seed)
+        if trn is not None:
+            written += write_trn_export(trn, tables.utterances)
+        if html is not None or csv is not None:
+            vocabulary = load_vocabulary(vocab, get_normalizer(tables.normalizer)) if vocab else None
+            data = build_report(
+                tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, flavour=flavour,  # type: ignore[arg-type]
+                n_boot=resamples, seed=seed, source=str(results.resolve()), progress=True,
+            )  # fmt: skip
+            if csv is not None:
+                written += write_csv_report(csv, data)
+            if html is not None:
+                written.append(write_html_report(html, data))
+    except (ManifestError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in tables.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    from analysis.score_cli import summary_text
+
+    typer.echo(summary_text(tables))
+    typer.echo(f"wrote {len(written)} files" + (f": {html}" if html else ""), err=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``werbench compare`` and ``werbench report`` to the root app."""
+    app.command("compare", help=_COMPARE_HELP)(compare)
+    app.command("report", help=_REPORT_HELP)(report)

@@ -148,6 +148,28 @@ def test_lineage_from_saved_stage_texts(make_utts) -> None:
     assert last.loc["u2", "fixed"] == 1 and last.loc["u2", "introduced"] == 0  # the rescorer dropped 'x'
 
 
+def test_saved_texts_give_way_to_sibling_systems(make_utts) -> None:
+    stages = {u: {"greedy_text": GREEDY[u] + " extra", "beam_text": BEAM[u] + " more"} for u in REFS}
+    utts = make_utts(
+        REFS,
+        {"m@greedy": GREEDY, "m@beam-kenlm": BEAM, "m@rescore": RESCORED},
+        pred_fields={"m@rescore": stages},
+    )
+    systems = pd.DataFrame(
+        {
+            "testset": "test",
+            "system": ["m@greedy", "m@beam-kenlm", "m@rescore"],
+            "decoder": ["greedy", "beam", "rescore"],
+            "params": ["{}", '{"lm": "4gram.arpa"}', '{"lm": "4gram.arpa", "rescorer": "bert"}'],
+        }
+    )
+    _, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"), systems=systems)
+    assert [s.name for s in found] == ["m@greedy", "m@beam-kenlm", "m@rescore"]
+    # without run information the rescorer's beam_text cannot be placed after beam + LM
+    _, guessed = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
+    assert [s.name for s in guessed] == ["m@greedy", "m@rescore:beam", "m@beam-kenlm", "m@rescore"]
+
+
 def test_stage_texts_are_normalised_and_unchanged_stages_dropped(make_utts) -> None:
     stages = {u: {"greedy_text": GREEDY[u].upper() + "!", "beam_text": RESCORED[u]} for u in REFS}
     utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})

@@ -1,0 +1,66 @@
+"""CSV files of a report: one file per table, written atomically, UTF-8, plain ``,``-separated with a header.
+
+``utterances.csv`` (per utterance x system), ``systems.csv``, ``confusions.csv``, ``inserted.csv``,
+``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a vocabulary),
+``breakdown_<field>.csv``, ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
+``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.compare import comparison_record, step_record
+from analysis.report_data import ReportData, json_cells
+from manifests.atomic import atomic_write
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "field"
+
+
+def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
+    frames: dict[str, pd.DataFrame] = {
+        "utterances": json_cells(report.tables.utterances),
+        "systems": report.tables.systems,
+    }
+    frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
+    for field, table in report.breakdowns.items():
+        frames[f"breakdown_{_safe(field)}"] = table
+    if report.comparisons:
+        frames["comparisons"] = pd.DataFrame([comparison_record(c) for c in report.comparisons])
+        frames["comparison_utterances"] = pd.concat(
+            [
+                c.utterances.assign(testset=c.testset, system_a=c.system_a, system_b=c.system_b)
+                for c in report.comparisons
+            ],
+            ignore_index=True,
+        )
+    if report.lineage:
+        frames["lineage"] = pd.DataFrame([step_record(s) for s in report.lineage])
+        frames["lineage_utterances"] = pd.concat(
+            [
+                s.utterances.assign(testset=s.testset, model=s.model, earlier=s.earlier, later=s.later)
+                for s in report.lineage
+            ],
+            ignore_index=True,
+        )
+    if not report.nbest_summary.empty:
+        frames["nbest_oracle"] = report.nbest_summary
+        frames["nbest_utterances"] = report.nbest_utterances
+    return frames
+
+
+def write_csv_report(outdir: str | Path, report: ReportData) -> list[Path]:
+    """Write every table of ``report`` into ``outdir``; returns the files written."""
+    outdir = Path(outdir)
+    written = []
+    for name, frame in _frames(report).items():
+        path = outdir / f"{name}.csv"
+        with atomic_write(path) as handle:
+            frame.to_csv(handle, index=False)
+        written.append(path)
+    return written

@@ -1,0 +1,344 @@
+"""The self-contained, offline HTML report: one file, plotly.js inlined from the installed plotly package.
+
+The page is rendered from a Jinja2 template (``report_assets/report.html``) with its stylesheet and
+script inlined, and every plot travels as a plotly JSON spec drawn by the inlined plotly.js, so the file
+opens anywhere without a network. Texts are HTML-escaped by the template; JSON specs are escaped for
+``<script>`` blocks. Only bounded slices of large tables go in (the CSV export has everything).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+from plotly.utils import PlotlyJSONEncoder
+
+import werbench
+from analysis.compare import Comparison, LineageStep, three_way
+from analysis.errors import replay
+from analysis.report_data import ReportData
+from manifests.atomic import atomic_write
+
+ASSETS = Path(__file__).with_name("report_assets")
+PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
+           "#ea580c", "#4f46e5", "#0d9488"]  # fmt: skip
+DASH = "\u2013"
+MAX_GROUPS_PLOTTED = 30
+TOP_ERRORS = 15
+TOP_UTTERANCES = 12
+
+
+# ------------------------------------------------------------------------------------------- formatting
+
+
+def pct(value: Any, digits: int = 2) -> str:
+    """A rate as a percentage; a dash for undefined (NaN/None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return f"{100 * float(value):.{digits}f}"
+
+
+def p_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def num(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return f"{value:,.{digits}f}"
+
+
+def _script_json(obj: Any) -> Markup:
+    """JSON that is safe inside ``<script type="application/json">``."""
+    text = json.dumps(obj, cls=PlotlyJSONEncoder, ensure_ascii=False)
+    return Markup(text.replace("</", "<\\/").replace("<!--", "<\\!--"))
+
+
+# ------------------------------------------------------------------------------------------------ plots
+
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    id: str
+    spec: Markup
+    height: int
+
+
+class _Plots:
+    """Numbered plot specs for one page, and one colour per system on every plot."""
+
+    def __init__(self, systems: list[str]) -> None:
+        self.count = 0
+        self.colour = {name: PALETTE[k % len(PALETTE)] for k, name in enumerate(sorted(set(systems)))}
+
+    def add(self, fig: go.Figure, height: int = 360) -> Plot:
+        self.count += 1
+        fig.update_layout(
+            height=height,
+            margin={"l": 60, "r": 20, "t": 24, "b": 60},
+            font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="#ffffff",
+            legend={"orientation": "h", "y": -0.2},
+            colorway=PALETTE,
+        )
+        fig.update_yaxes(gridcolor="#e5e7eb", zerolinecolor="#cbd5e1")
+        return Plot(f"plot-{self.count}", _script_json(fig.to_plotly_json()), height)
+
+
+def _error_bars(frame: pd.DataFrame, metric: str) -> dict[str, Any]:
+    value = frame[metric].astype(float) * 100
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (frame[f"{metric}_hi"].astype(float) * 100 - value).clip(lower=0).round(4).tolist(),
+        "arrayminus": (value - frame[f"{metric}_lo"].astype(float) * 100).clip(lower=0).round(4).tolist(),
+        "thickness": 1.2,
+        "width": 4,
+        "color": "#334155",
+    }
+
+
+def wer_plot(plots: _Plots, systems: pd.DataFrame) -> Plot:
+    fig = go.Figure()
+    several = systems["testset"].nunique() > 1
+    for k, (testset, group) in enumerate(systems.groupby("testset", sort=True)):
+        group = group.sort_values("wer")
+        colours = PALETTE[k % len(PALETTE)] if several else [plots.colour[s] for s in group["system"]]
+        fig.add_bar(
+            name=str(testset),
+            x=group["system"].tolist(),
+            y=(group["wer"].astype(float) * 100).round(4).tolist(),
+            error_y=_error_bars(group, "wer"),
+            marker_color=colours,
+            hovertemplate="%{x}<br>WER %{y:.2f}%<extra>" + str(testset) + "</extra>",
+        )
+    fig.update_layout(barmode="group", yaxis_title="WER (%) with 95% CI", showlegend=several)
+    return plots.add(fig, height=380)
+
+
+def breakdown_plot(plots: _Plots, table: pd.DataFrame, field: str) -> tuple[Plot, int, int]:
+    """Grouped bars of WER per group and system; at most ``MAX_GROUPS_PLOTTED`` groups (the largest)."""
+    sizes = table.groupby(field, observed=True)["utts"].max().sort_values(ascending=False)
+    shown = list(sizes.index[:MAX_GROUPS_PLOTTED])
+    order = [g for g in table[field].drop_duplicates() if g in shown]
+    fig = go.Figure()
+    for (testset, system), group in table.groupby(["testset", "system"], sort=True):
+        group = group.set_index(field).reindex(order).reset_index()
+        label = system if table["testset"].nunique() == 1 else f"{testset}/{system}"
+        fig.add_bar(
+            name=label,
+            x=[str(g) for g in group[field]],
+            y=(group["wer"].astype(float) * 100).round(4).tolist(),
+            error_y=_error_bars(group, "wer"),
+            marker_color=plots.colour.get(system, PALETTE[0]),
+            customdata=group["utts"].tolist(),
+            hovertemplate="%{x}<br>WER %{y:.2f}%<br>%{customdata} utterances<extra>" + label + "</extra>",
+        )
+    fig.update_layout(barmode="group", yaxis_title="WER (%)", xaxis_title=field, xaxis_type="category")
+    return plots.add(fig), len(shown), int(table[field].nunique())
+
+
+def outcome_plot(plots: _Plots, comparison: Comparison) -> Plot:
+    ok = comparison.utterances[comparison.utterances["outcome"] != "failed"]
+    delta = ok["delta"].clip(-10, 10)
+    counts = delta.value_counts().sort_index()
+    colors = ["#16a34a" if d < 0 else "#dc2626" if d > 0 else "#94a3b8" for d in counts.index]
+    fig = go.Figure(go.Bar(x=counts.index.tolist(), y=counts.tolist(), marker_color=colors,
+                           hovertemplate="%{y} utterances with %{x:+d} errors<extra></extra>"))  # fmt: skip
+    fig.update_layout(
+        xaxis_title=f"word errors of {comparison.system_b} minus {comparison.system_a} (clipped to ±10)",
+        yaxis_title="utterances",
+        bargap=0.1,
+    )
+    return plots.add(fig, height=260)
+
+
+# ------------------------------------------------------------------------------------------ view model
+
+
+def diff_cells(ops: str, ref: str, hyp: str) -> list[dict[str, Any]]:
+    return [{"op": op, "ref": r, "hyp": h} for op, r, h in replay(ops, ref, hyp)]
+
+
+def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
+    frame = frame.head(limit) if limit else frame
+    return frame.to_dict(orient="records")
+
+
+def _leaderboards(report: ReportData) -> list[dict[str, Any]]:
+    systems = report.tables.systems
+    best = report.versus_best.set_index(["testset", "system"]) if not report.versus_best.empty else None
+    boards = []
+    for testset, group in systems.groupby("testset", sort=True):
+        rows = []
+        for rank, row in enumerate(group.sort_values(["wer", "system"]).to_dict(orient="records"), start=1):
+            vs = (
+                best.loc[(testset, row["system"])]
+                if best is not None and (testset, row["system"]) in best.index
+                else None
+            )
+            row["rank"] = rank
+            row["p_vs_best"] = None if vs is None else vs["p_value"]
+            rows.append(row)
+        boards.append({"testset": testset, "rows": rows})
+    return boards
+
+
+def _error_panels(report: ReportData) -> list[dict[str, Any]]:
+    errors = report.errors
+    panels = []
+    for (testset, system), _ in report.tables.systems.groupby(["testset", "system"], sort=True):
+
+        def pick(frame: pd.DataFrame, testset=testset, system=system) -> pd.DataFrame:
+            if frame.empty or "system" not in frame:
+                return frame
+            return frame[(frame["testset"] == testset) & (frame["system"] == system)]
+
+        accuracy = pick(errors.word_accuracy)
+        frequent = accuracy[accuracy["count"] >= 3].sort_values(
+            ["accuracy", "count"], ascending=[True, False]
+        )
+        oov = pick(errors.oov)
+        panels.append(
+            {
+                "testset": testset,
+                "system": system,
+                "confusions": _records(pick(errors.confusions), TOP_ERRORS),
+                "inserted": _records(pick(errors.inserted), TOP_ERRORS),
+                "deleted": _records(pick(errors.deleted), TOP_ERRORS),
+                "substituted": _records(pick(errors.substituted), TOP_ERRORS),
+                "hard_words": _records(frequent, TOP_ERRORS),
+                "oov": _records(oov)[0] if len(oov) else None,
+            }
+        )
+    return panels
+
+
+def _worst(report: ReportData) -> list[dict[str, Any]]:
+    utts = report.tables.utterances
+    out = []
+    for (testset, system), rows in utts.groupby(["testset", "system"], sort=True):
+        ok = rows[~rows["failed"]].assign(errors=lambda f: f["S"] + f["D"] + f["I"])
+        worst = ok.sort_values(["errors", "wer", "utt_id"], ascending=[False, False, True]).head(
+            TOP_UTTERANCES
+        )
+        items = [
+            {"utt_id": r.utt_id, "errors": int(r.errors), "ref_words": int(r.ref_words), "wer": r.wer,
+             "cells": diff_cells(r.ops, r.ref, r.hyp)}
+            for r in worst.itertuples(index=False)
+            if r.errors > 0
+        ]  # fmt: skip
+        failed = rows.loc[rows["failed"], ["utt_id", "failure"]].head(TOP_UTTERANCES)
+        out.append(
+            {
+                "testset": testset,
+                "system": system,
+                "shown": items,
+                "failed": _records(failed),
+                "failed_total": int(rows["failed"].sum()),
+            }
+        )
+    return out
+
+
+def _comparison_view(plots: _Plots, comparison: Comparison) -> dict[str, Any]:
+    ok = comparison.utterances[comparison.utterances["outcome"] != "failed"]
+    changed = ok.assign(size=ok["delta"].abs()).sort_values(["size", "utt_id"], ascending=[False, True])
+    changed = changed[changed["size"] > 0].head(TOP_UTTERANCES)
+    items = [
+        {"utt_id": r.utt_id, "err_a": int(r.err_a), "err_b": int(r.err_b), "outcome": r.outcome,
+         "columns": three_way(r.ref, r.hyp_a, r.ops_a, r.hyp_b, r.ops_b)}
+        for r in changed.itertuples(index=False)
+    ]  # fmt: skip
+    boot = next((t for t in comparison.tests if t.name == "bootstrap"), None)
+    return {
+        "c": comparison,
+        "anchor": f"cmp-{abs(hash((comparison.testset, comparison.system_a, comparison.system_b))) % 10**8}",
+        "boot": boot,
+        "shown": items,
+        "plot": outcome_plot(plots, comparison) if len(ok) else None,
+    }
+
+
+def _lineage_view(steps: list[LineageStep]) -> list[dict[str, Any]]:
+    views = []
+    for step in steps:
+        views.append(
+            {"step": step, "fixed": _records(step.fixed, 10), "introduced": _records(step.introduced, 10)}
+        )
+    return views
+
+
+def view_model(report: ReportData) -> dict[str, Any]:
+    systems = report.tables.systems
+    plots = _Plots(systems["system"].tolist())
+    breakdown_views = []
+    for field, table in report.breakdowns.items():
+        plot, shown, total = breakdown_plot(plots, table, field)
+        breakdown_views.append(
+            {"field": field, "plot": plot, "shown": shown, "total": total, "rows": _records(table)}
+        )
+    return {
+        "title": "werbench report",
+        "version": werbench.__version__,
+        "report": report,
+        "settings": report.settings,
+        "source": report.source,
+        "created": report.created,
+        "warnings": report.tables.warnings,
+        "n_testsets": systems["testset"].nunique(),
+        "n_systems": systems["system"].nunique(),
+        "n_utts": int(report.tables.utterances["utt_id"].nunique()),
+        "leaderboards": _leaderboards(report),
+        "wer_plot": wer_plot(plots, systems) if len(systems) else None,
+        "breakdowns": breakdown_views,
+        "error_panels": _error_panels(report),
+        "comparisons": [_comparison_view(plots, c) for c in report.comparisons],
+        "lineage": _lineage_view(report.lineage),
+        "nbest": _records(report.nbest_summary),
+        "worst": _worst(report),
+        "palette": PALETTE,
+    }
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(ASSETS),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=pct, p=p_text, num=num)
+    return env
+
+
+def render_html(report: ReportData) -> str:
+    """The whole report as one HTML document (about 5 MB, most of it plotly.js)."""
+    env = _environment()
+    return env.get_template("report.html").render(
+        **view_model(report),
+        css=Markup((ASSETS / "report.css").read_text(encoding="utf-8")),
+        script=Markup((ASSETS / "report.js").read_text(encoding="utf-8")),
+        plotly_js=Markup(get_plotlyjs()),
+    )
+
+
+def write_html_report(path: str | Path, report: ReportData) -> Path:
+    path = Path(path)
+    with atomic_write(path) as handle:
+        handle.write(render_html(report))
+    return path
