@@ -181,3 +181,19 @@ def test_fast_path_refuses_an_lm_it_cannot_spell(tmp_path, lm_arpa, char_vocab):
     log_probs = np.log(np.full((20, upper.size), 1 / upper.size, np.float32))
     with pytest.raises(ValueError, match="casing"):
         FastBeamDecoder(lm=str(lm_arpa)).decode(log_probs, upper, FRAME_SECONDS)
+
+
+def test_blank_position_and_delimiter_conventions_do_not_matter(decoder_class, lm_arpa, dev_set, char_vocab):
+    """wav2vec2 layout: blank (``<pad>``) first, ``|`` delimits words, ``<s>``/``</s>``/``<unk>`` labels."""
+    extra = ("<s>", "</s>", "<unk>")
+    labels = ["<pad>", *extra, *("|" if label == " " else label for label in char_vocab.labels[:-1])]
+    w2v = Vocabulary(tuple(labels), blank_id=0, word_delimiter="|")
+    order = [char_vocab.blank_id] + [char_vocab.blank_id] * len(extra) + list(range(char_vocab.size - 1))
+    decoder = decoder_class(lm=str(lm_arpa), alpha=0.8)
+    for _, log_probs in dev_set[:5]:
+        permuted = log_probs[:, order].copy()
+        permuted[:, 1 : 1 + len(extra)] = -30.0  # specials the model never emits
+        expected = decoder.decode(log_probs, char_vocab, FRAME_SECONDS)
+        got = decoder.decode(permuted, w2v, FRAME_SECONDS)
+        assert got.text == expected.text
+        assert got.stages["greedy_text"] == expected.stages["greedy_text"]
