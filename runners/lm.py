@@ -221,6 +221,9 @@ def build_lm(
     out = Path(out)
     if not sources:
         raise ManifestError("TEXT", "give at least one text file or manifest")
+    for source in sources:
+        if not source.is_file():
+            raise ManifestError(source, "text source not found")
     if order < 1:
         raise ManifestError("--order", "must be at least 1")
     if prune and (len(prune) > order or any(p < 0 for p in prune) or list(prune) != sorted(prune)):

@@ -18,6 +18,7 @@ How the contract maps onto flashlight's LexiconDecoder:
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from runners.decoders.beam_common import (
 )
 from runners.decoders.ngram import LN10
 
+log = logging.getLogger(__name__)
 MAX_SPELLINGS = 3
 UNK_WORD = "<unk>"
 
@@ -150,6 +152,9 @@ def _build_lexicon(
             f"none of the {len(words) - 1} LM words can be spelled with the model's labels "
             f"(e.g. {words[0]!r} vs labels {list(labels)[:12]}...): do the LM and the model share casing?"
         )
+    if spelled < 0.9 * (len(words) - 1):
+        log.warning("%d of %d LM words use characters the model lacks: beam-fast cannot output them",
+                    len(words) - 1 - spelled, len(words) - 1)  # fmt: skip
     trie.smear(SmearingMode.MAX)
     hotword_ids = frozenset(words.index(w) for phrase in hotwords for w in phrase.split())
     return Lexicon(words, kenlm, trie, sil, len(words) - 1, style is not None, style is None, hotword_ids)
