@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +14,9 @@ import pytest
 
 from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
 from analysis.tables import build_tables
+from manifests.io import write_manifest
+from manifests.results import PREDICTIONS, RunInfo, system_dir, write_run_info
+from manifests.schema import Utterance
 
 SCLITE = shutil.which("sclite") or "/usr/lib/sctk/bin/sclite"
 
@@ -112,3 +116,39 @@ def make_utts() -> Callable[..., pd.DataFrame]:
 def make_inputs() -> Callable[..., Inputs]:
     """Factory for in-memory ``Inputs`` of one test set (see ``build_inputs``)."""
     return build_inputs
+
+
+def write_results(
+    root: Path,
+    testset: str,
+    manifest: list[Utterance],
+    systems: dict[str, dict[str, dict[str, object]]],
+    *,
+    runs: dict[str, RunInfo] | None = None,
+    with_manifest: bool = True,
+) -> Path:
+    """A results directory ``root/<testset>/<system>/predictions.jsonl`` (+ ``run.json``, ``manifest.jsonl``).
+
+    ``systems`` maps a system to ``{utt_id: prediction fields}`` (``pred_text``, ``error``, ``nbest``,
+    ``greedy_text``...); each prediction line is the manifest line plus those fields.
+    """
+    if with_manifest:
+        write_manifest(root / testset / "manifest.jsonl", manifest)
+    for system, predictions in systems.items():
+        ref = system_dir(root, testset, system)
+        lines = [
+            json.dumps(u.to_json() | predictions[u.utt_id], ensure_ascii=False)
+            for u in manifest
+            if u.utt_id in predictions
+        ]
+        ref.path.mkdir(parents=True, exist_ok=True)
+        (ref.path / PREDICTIONS).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        info = (runs or {}).get(system) or RunInfo(system=system, testset=testset, normalizer="none@1")
+        write_run_info(ref, info)
+    return root
+
+
+@pytest.fixture(scope="session")
+def make_results() -> Callable[..., Path]:
+    """Factory for results directories in a test's tmp_path (see ``write_results``)."""
+    return write_results
