@@ -234,7 +234,11 @@ def _first_pass(index: int) -> list[Beam]:
 
 
 def _pool_map(func: Callable, items: list, jobs: int, desc: str) -> list:
-    """``func`` over ``items`` in forked workers (in order), with a progress bar."""
+    """``func`` over ``items`` in forked workers (in order), with a progress bar.
+
+    Fork, unlike decode's spawned workers, shares the log-probs and the loaded LM without copying; it is
+    safe here because the workers run only the KenLM searches and never touch torch.
+    """
     from tqdm import tqdm
 
     if jobs <= 1 or len(items) <= 1:
@@ -246,6 +250,7 @@ def _pool_map(func: Callable, items: list, jobs: int, desc: str) -> list:
 def rescore_nbest(decoder: Any, utts: list[DevUtt], vocab: Vocabulary, frame_seconds: float, jobs: int):
     """First-pass n-best per utterance (parallel), then neural scores for all texts in big batches."""
     _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds)
+    decoder.first_pass_decoder().search(utts[0].log_probs, vocab, frame_seconds)  # LM loaded before the fork
     nbests = _pool_map(_first_pass, list(range(len(utts))), jobs, "first-pass n-best")
     from tqdm import tqdm
 
@@ -301,6 +306,7 @@ def tune(
             record(point, counts, time.perf_counter() - start)
     else:
         _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds, norm=norm)
+        decoder.decode(utts[0].log_probs, vocab, frame_seconds)  # load the LM once: forked workers share it
         for point, counts, seconds in _pool_map(_score_beam_point, points, jobs, "grid points"):
             record(point, counts, seconds)
 
