@@ -14,19 +14,22 @@ import threading
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from analysis.align import align, align_chars
+from analysis.align import align_chars, align_many
+from analysis.errors import replay
 from analysis.tables import UTTERANCE_COLUMNS
 from dashboard import components as ui
 from dashboard.audio import AudioSource
 from dashboard.grid import ServerSideTable
 from dashboard.grid_view import GridTable, QuickFilter
 from manifests.normalize import NORMALIZERS as _NORMALIZERS
+from manifests.normalize import get_normalizer
 from manifests.results import RunInfo, iter_systems, read_run_info
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
@@ -168,51 +171,26 @@ class DatasetStats:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class PairView:
+    """analysis.compare's comparison of A and B, with per-utterance WERs and per-word accuracy beside it."""
+
     testset: str
     a: str
     b: str
-    per_utterance: pd.DataFrame  # utt_id, ref, hyp_a, hyp_b, wer_a, wer_b, err_a, err_b, delta, outcome
-    counts: dict[str, int]
-    tests: list[Any]  # analysis.significance.TestResult
+    comparison: Any  # analysis.compare.Comparison (pair frame, summary, significance tests)
+    per_utterance: pd.DataFrame  # the pair frame plus wer_a / wer_b from the per-utterance table
     word_accuracy: pd.DataFrame  # word, count, accuracy_a, accuracy_b
+
+    @property
+    def tests(self) -> list[Any]:
+        return self.comparison.tests
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.comparison.summary
 
 
 # ------------------------------------------------------------------------------------------ the analysis
-
-
-def _ops_errors(ops: str) -> tuple[set[int], dict[int, int]]:
-    """Reference positions with an S/D and insertion counts per gap, to say which errors a stage fixed."""
-    wrong: set[int] = set()
-    inserted: dict[int, int] = {}
-    position = 0
-    for op in ops:
-        if op == "I":
-            inserted[position] = inserted.get(position, 0) + 1
-            continue
-        if op in "SD":
-            wrong.add(position)
-        position += 1
-    return wrong, inserted
-
-
-def fixed_and_introduced(before: str, after: str) -> tuple[int, int]:
-    """Errors of ``before`` gone in ``after`` and new ones, both counted on reference slots."""
-    wrong_a, ins_a = _ops_errors(before)
-    wrong_b, ins_b = _ops_errors(after)
-    fixed = len(wrong_a - wrong_b) + sum(max(0, n - ins_b.get(k, 0)) for k, n in ins_a.items())
-    introduced = len(wrong_b - wrong_a) + sum(max(0, n - ins_a.get(k, 0)) for k, n in ins_b.items())
-    return fixed, introduced
-
-
-def _decoder_rank(info: RunInfo | None, system: str) -> int:
-    """greedy < beam < rescored, from run.json when present, else from the system's name."""
-    decoder = str((info.decoder.get("type") if info else "") or system.split("@", 1)[-1]).lower()
-    if info is not None and info.rescorer:
-        return 2
-    if "rescor" in decoder or "bert" in decoder or "neural" in decoder:
-        return 2
-    return 0 if "greedy" in decoder else 1
 
 
 def _json_list(value: Any) -> list | None:
@@ -224,6 +202,10 @@ def _json_list(value: Any) -> list | None:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     return value if isinstance(value, list) else None
+
+
+def _errors_of(ops: str) -> int:
+    return sum(op != "C" for op in ops)
 
 
 def _scalar(value: Any) -> bool:
@@ -452,92 +434,109 @@ class Analysis:
             if utt_id not in rows.index:
                 continue
             row = rows.loc[utt_id]
-            pairs = list(align(row["ref"], row["hyp"]).pairs()) if not row["failed"] else []
+            failed = bool(row["failed"])
             hypotheses.append(
                 HypothesisView(
-                    system,
-                    row["ref"],
-                    row["hyp"],
-                    int(row["C"]),
-                    int(row["S"]),
-                    int(row["D"]),
-                    int(row["I"]),
-                    float(row["wer"]),
-                    float(row["cer"]),
-                    bool(row["failed"]),
+                    system, str(row["ref"]), str(row["hyp"]), int(row["C"]), int(row["S"]), int(row["D"]),
+                    int(row["I"]), float(row["wer"]), float(row["cer"]), failed,
                     row.get("failure") if isinstance(row.get("failure"), str) else None,
-                    pairs,
+                    [] if failed else replay(str(row["ops"]), str(row["ref"]), str(row["hyp"])),
                     _json_list(row.get("word_times")),
                 )
-            )
+            )  # fmt: skip
         return UtteranceDetail(
-            testset,
-            utt_id,
-            str(base["ref"]),
-            fields,
-            hypotheses,
-            self._lineage(testset, utt_id, systems),
-            self._nbest(testset, utt_id, systems),
-        )
+            testset, utt_id, str(base["ref"]), fields, hypotheses,
+            self._lineage(testset, utt_id, systems), self._nbest(testset, utt_id, systems),
+        )  # fmt: skip
+
+    def _utterance_rows(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> pd.DataFrame:
+        """This utterance's row of each system, nested fields decoded: what analysis' functions take."""
+        frames = [
+            self.rows(testset, s).loc[[utt_id]] for s in systems if utt_id in self.rows(testset, s).index
+        ]
+        rows = pd.concat(frames, ignore_index=True)
+        for column in ("nbest", "word_times"):
+            if column in rows:
+                rows[column] = rows[column].map(_json_list)
+        return rows
 
     def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> list[LineageChain]:
-        """Decoder stages of each acoustic model: systems sharing the model, then recorded per-stage texts."""
-        from manifests.normalize import get_normalizer
-
-        normalize = get_normalizer(self.normalizer)
+        """This utterance's place in analysis.compare's decoder lineage of each model (fixed/introduced)."""
         chains = []
-        models: dict[str, list[str]] = {}
-        for system in systems:
-            models.setdefault(system.split("@", 1)[0], []).append(system)
-        for model, members in sorted(models.items()):
-            stages: list[tuple[str, str]] = []
-            members = sorted(members, key=lambda s: (_decoder_rank(self.runs.get((testset, s)), s), s))
-            for system in members:
-                row = self.rows(testset, system).loc[utt_id]
-                if not stages:
-                    for stage in ("greedy_text", "beam_text"):
-                        text = row.get(stage)
-                        if isinstance(text, str) and normalize(text) != row["hyp"]:
-                            stages.append(
-                                (f"{stage.removesuffix('_text')} (recorded by {system})", normalize(text))
-                            )
-                stages.append((system, row["hyp"]))
-            if len(stages) < 2:
+        for model in sorted({s.split("@", 1)[0] for s in systems}):
+            position, stages, steps = self.lineage(testset, model)
+            at = position.get(utt_id)
+            if at is None or len(stages) < 2:
                 continue
-            ref = str(self.reference_rows(testset).loc[utt_id, "ref"])
-            views, previous = [], None
-            for name, text in stages:
-                alignment = align(ref, text)
-                fixed = introduced = None
-                if previous is not None:
-                    fixed, introduced = fixed_and_introduced(previous, alignment.ops)
-                views.append(
-                    LineageStage(name, text, list(alignment.pairs()), alignment.errors, fixed, introduced)
+            ref = str(steps[0]["ref"].iat[at])
+            first = stages[0]
+            views = [
+                LineageStage(
+                    first.name,
+                    first.hyp[at],
+                    replay(first.ops[at], ref, first.hyp[at]),
+                    int(steps[0]["err_earlier"].iat[at]),
                 )
-                previous = alignment.ops
+            ]
+            for stage, step in zip(stages[1:], steps, strict=True):
+                views.append(
+                    LineageStage(
+                        stage.name,
+                        stage.hyp[at],
+                        replay(stage.ops[at], ref, stage.hyp[at]),
+                        int(step["err_later"].iat[at]),
+                        int(step["fixed"].iat[at]),
+                        int(step["introduced"].iat[at]),
+                    )
+                )
             chains.append(LineageChain(model, views))
         return chains
 
-    def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestView]]:
-        from manifests.normalize import get_normalizer
+    def lineage(self, testset: str, model: str) -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
+        """analysis.compare's stages of one model on the whole test set and each step's per-utterance frame.
 
+        Computed once per (test set, model): a stage is defined over the whole test set (a saved text
+        that changes nothing anywhere is no stage), so it cannot be derived from one utterance alone.
+        """
+
+        def build() -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
+            from analysis.compare import lineage_stages, lineage_step
+
+            members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
+            rows = pd.concat([self.rows(testset, s) for s in members], ignore_index=True)
+            normalize = get_normalizer(self.normalizer)
+            ids, stages = lineage_stages(rows, testset, model, normalize=normalize, systems=self.system_table)
+            if len(stages) < 2:
+                return {}, stages, []
+            refs = self.rows(testset, stages[0].system)["ref"].reindex(ids).fillna("").astype(str).tolist()
+            steps = [
+                lineage_step(ids, refs, a, b, testset=testset, model=model).utterances
+                for a, b in pairwise(stages)
+            ]
+            return {u: k for k, u in enumerate(ids)}, stages, steps
+
+        return self._memo.get(("lineage", testset, model), build)
+
+    def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestView]]:
+        """Each n-best list with every hypothesis aligned, and analysis' oracle (first with fewest errors)."""
+        from analysis.compare import nbest_oracle
+
+        rows = self._utterance_rows(testset, utt_id, systems)
+        if "nbest" not in rows:
+            return {}
         normalize = get_normalizer(self.normalizer)
+        oracle, _ = nbest_oracle(rows, normalize=normalize)
         out: dict[str, list[NBestView]] = {}
-        for system in systems:
-            row = self.rows(testset, system).loc[utt_id]
-            entries = _json_list(row.get("nbest"))
-            if not entries:
+        for _, row in rows.iterrows():
+            entries = row["nbest"] if isinstance(row["nbest"], list) else []
+            if not entries or row["system"] not in set(oracle.get("system", [])):
                 continue
-            ref = str(row["ref"])
-            views = []
-            for rank, entry in enumerate(entries, start=1):
-                text = normalize(str(entry.get("text", "")))
-                alignment = align(ref, text)
-                views.append((rank, text, alignment, entry))
-            best = min(views, key=lambda v: (v[2].errors, v[0]))[0]
-            out[system] = [
+            rank = int(oracle.loc[oracle["system"] == row["system"], "oracle_rank"].iat[0])
+            texts = [normalize(str(e.get("text", ""))) for e in entries]
+            alignments = align_many([str(row["ref"])] * len(texts), texts)
+            out[str(row["system"])] = [
                 NBestView(
-                    rank,
+                    k,
                     text,
                     list(al.pairs()),
                     al.errors,
@@ -546,9 +545,9 @@ class Analysis:
                     entry.get("lm_score"),
                     entry.get("neural_score"),
                     entry.get("score"),
-                    rank == best,
+                    k == rank,
                 )
-                for rank, text, al, entry in views
+                for k, (text, al, entry) in enumerate(zip(texts, alignments, entries, strict=True), start=1)
             ]
         return out
 
@@ -714,96 +713,35 @@ class Analysis:
         return fields
 
     # ---- comparison
-    def comparison(self, testset: str, a: str, b: str) -> Comparison:
+    def comparison(self, testset: str, a: str, b: str) -> PairView:
         return self._memo.get(("compare", testset, a, b), lambda: self._comparison(testset, a, b))
 
-    def _comparison(self, testset: str, a: str, b: str) -> Comparison:
-        from analysis.significance import PairedScores, run_tests
+    def _comparison(self, testset: str, a: str, b: str) -> PairView:
+        from analysis.compare import compare_systems
 
-        rows_a, rows_b = self.rows(testset, a), self.rows(testset, b)
-        common = rows_a.index.intersection(rows_b.index)
-        rows_a, rows_b = rows_a.loc[common], rows_b.loc[common]
-        err_a = (rows_a["S"] + rows_a["D"] + rows_a["I"]).to_numpy(dtype=float)
-        err_b = (rows_b["S"] + rows_b["D"] + rows_b["I"]).to_numpy(dtype=float)
-        per_utt = pd.DataFrame(
-            {
-                "utt_id": common.to_numpy(),
-                "ref": rows_a["ref"].to_numpy(),
-                "hyp_a": rows_a["hyp"].to_numpy(),
-                "hyp_b": rows_b["hyp"].to_numpy(),
-                "wer_a": rows_a["wer"].to_numpy(),
-                "wer_b": rows_b["wer"].to_numpy(),
-                "err_a": err_a,
-                "err_b": err_b,
-                "delta": err_b - err_a,
-            }
-        )
-        per_utt["outcome"] = np.select(
-            [per_utt["delta"] > 0, per_utt["delta"] < 0], ["A better", "B better"], "tied"
-        )
-        speakers = rows_a["speaker"].astype(str).to_numpy() if "speaker" in rows_a else common.to_numpy()
-        tests = run_tests(
-            PairedScores(
-                err_a,
-                err_b,
-                rows_a["ref_words"].to_numpy(dtype=float),
-                rows_a["ops"].tolist(),
-                rows_b["ops"].tolist(),
-                speakers,
-            )
-        )
+        rows = pd.concat([self.rows(testset, a), self.rows(testset, b)], ignore_index=True)
+        comparison = compare_systems(rows, a, b, testset=testset)
+        per_utt = comparison.utterances.copy()
+        per_utt["wer_a"] = self.rows(testset, a)["wer"].reindex(per_utt["utt_id"]).to_numpy()
+        per_utt["wer_b"] = self.rows(testset, b)["wer"].reindex(per_utt["utt_id"]).to_numpy()
         accuracy, _ = self.word_accuracy(testset, (a, b))
         acc = accuracy.pivot_table(index="word", columns="system", values="accuracy", aggfunc="first")
         words = accuracy.groupby("word")["count"].first()
-        word_acc = pd.DataFrame(
-            {
-                "word": words.index,
-                "count": words.to_numpy(),
-                "accuracy_a": acc[a].reindex(words.index).to_numpy(),
-                "accuracy_b": acc[b].reindex(words.index).to_numpy(),
-            }
+        word_acc = pd.DataFrame({
+            "word": words.index, "count": words.to_numpy(),
+            "accuracy_a": acc[a].reindex(words.index).to_numpy() if a in acc else np.nan,
+            "accuracy_b": acc[b].reindex(words.index).to_numpy() if b in acc else np.nan,
+        })  # fmt: skip
+        return PairView(testset, a, b, comparison, per_utt, word_acc)
+
+    def three_way(self, testset: str, utt_id: str, a: str, b: str) -> list[Any]:
+        """analysis.compare.three_way columns (reference / A / B) of one utterance."""
+        from analysis.compare import three_way
+
+        row_a, row_b = self.rows(testset, a).loc[utt_id], self.rows(testset, b).loc[utt_id]
+        return three_way(
+            str(row_a["ref"]), str(row_a["hyp"]), str(row_a["ops"]), str(row_b["hyp"]), str(row_b["ops"])
         )
-        counts = per_utt["outcome"].value_counts()
-        return Comparison(
-            testset,
-            a,
-            b,
-            per_utt,
-            {k: int(counts.get(k, 0)) for k in ("A better", "B better", "tied")},
-            tests,
-            word_acc,
-        )
-
-    def three_way(
-        self, testset: str, utt_id: str, a: str, b: str
-    ) -> list[tuple[str, str | None, str | None, str | None]]:
-        """Reference words with what A and B made of each (shared reference slots, insertions in between)."""
-        ref = str(self.reference_rows(testset).loc[utt_id, "ref"])
-        slots_a = _slots(align(ref, str(self.rows(testset, a).loc[utt_id, "hyp"])))
-        slots_b = _slots(align(ref, str(self.rows(testset, b).loc[utt_id, "hyp"])))
-        out = []
-        for k in range(len(slots_a)):
-            ins_a, ins_b = slots_a[k][1], slots_b[k][1]
-            if ins_a or ins_b:
-                out.append(("I", None, " ".join(ins_a) or None, " ".join(ins_b) or None))
-            if slots_a[k][0] is not None:
-                (word, hyp_a), (_, hyp_b) = slots_a[k][0], slots_b[k][0]
-                out.append(("R", word, hyp_a, hyp_b))
-        return out
-
-
-def _slots(alignment: Any) -> list[tuple[tuple[str, str | None] | None, list[str]]]:
-    """Per reference position: (ref word, hyp word or None) and the insertions before it; one trailing gap."""
-    slots: list[tuple[tuple[str, str | None] | None, list[str]]] = []
-    pending: list[str] = []
-    for op, ref, hyp in alignment.pairs():
-        if op == "I":
-            pending.append(hyp)
-            continue
-        slots.append(((ref, hyp), pending))
-        pending = []
-    slots.append((None, pending))
-    return slots
 
 
 # ------------------------------------------------------------------------------------------- workspace

@@ -13,10 +13,12 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import components as ui
 from dashboard import state as url_state
-from dashboard.data import Comparison, Workspace
+from dashboard.data import PairView, Workspace
 from dashboard.grid import records
 from dashboard.pages.base import Page, PageContext
 
+EMPTY = "\u2205"  # an empty slot in the three-way view
+OUTCOME_LABELS = {"improved": "B better", "regressed": "A better", "tied": "tied", "failed": "failed in one"}
 MAX_POINTS = 20_000  # a scatter beyond this is a blur that costs megabytes; ties on the diagonal go first
 LIST_ROWS = 200
 THREE_WAY_ROWS = 12
@@ -39,10 +41,10 @@ def _scatter_points(per_utt: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([keep, ties.sample(min(room, len(ties)), random_state=0)]) if room > 0 else keep
 
 
-def _utterance_scatter(cmp: Comparison) -> go.Figure:
+def _utterance_scatter(cmp: PairView) -> go.Figure:
     points = _scatter_points(cmp.per_utterance)
     fig = go.Figure()
-    colours = {"A better": "#18bc9c", "B better": "#e67e22", "tied": "#95a5a6"}
+    colours = {"improved": "#18bc9c", "regressed": "#e74c3c", "tied": "#95a5a6", "failed": "#f39c12"}
     rng = np.random.default_rng(0)
     for outcome, group in points.groupby("outcome"):
         jitter = rng.uniform(-0.004, 0.004, size=(2, len(group)))  # identical WER pairs would hide each other
@@ -51,7 +53,7 @@ def _utterance_scatter(cmp: Comparison) -> go.Figure:
                 x=100 * group["wer_a"] + 100 * jitter[0],
                 y=100 * group["wer_b"] + 100 * jitter[1],
                 mode="markers",
-                name=f"{outcome} ({cmp.counts.get(outcome, 0):,})",
+                name=f"{OUTCOME_LABELS.get(outcome, outcome)} ({len(group):,})",
                 customdata=group["utt_id"],
                 marker={"size": 6, "opacity": 0.6, "color": colours.get(outcome, "#7f8c8d")},
                 hovertemplate="%{customdata}<br>A %{x:.1f}% · B %{y:.1f}%<extra></extra>",
@@ -71,7 +73,7 @@ def _utterance_scatter(cmp: Comparison) -> go.Figure:
     return ui.style_figure(fig, height=420)
 
 
-def _word_scatter(cmp: Comparison) -> go.Figure:
+def _word_scatter(cmp: PairView) -> go.Figure:
     words = cmp.word_accuracy.dropna().sort_values("count", ascending=False).head(3000)
     fig = go.Figure(
         go.Scattergl(
@@ -104,7 +106,7 @@ def _p_hint(p: float) -> str:
     return f"bootstrap p {text}" if text.startswith("<") else f"bootstrap p = {text}"
 
 
-def _tests_table(cmp: Comparison) -> dbc.Table:
+def _tests_table(cmp: PairView) -> dbc.Table:
     rows = []
     for test in cmp.tests:
         better = {"A": cmp.a, "B": cmp.b}.get(test.better or "", "\u2013")
@@ -158,26 +160,20 @@ def _list_grid(grid_id: str, frame: pd.DataFrame) -> dag.AgGrid:
     )
 
 
-def _three_way(page: PageContext, cmp: Comparison) -> html.Div:
+def _three_way(page: PageContext, cmp: PairView) -> html.Div:
     changed = cmp.per_utterance.assign(size=cmp.per_utterance["delta"].abs())
     changed = changed[changed["size"] > 0].sort_values(["size", "utt_id"], ascending=[False, True])
     blocks = []
     for utt_id in changed["utt_id"].head(THREE_WAY_ROWS):
         slots = page.analysis.three_way(cmp.testset, utt_id, cmp.a, cmp.b)
         cells = []
-        for kind, ref, hyp_a, hyp_b in slots:
-            cls_a = (
-                "op-c" if hyp_a == ref else ("op-i" if kind == "I" else ("op-d" if hyp_a is None else "op-s"))
-            )
-            cls_b = (
-                "op-c" if hyp_b == ref else ("op-i" if kind == "I" else ("op-d" if hyp_b is None else "op-s"))
-            )
+        for column in slots:  # analysis.compare.Column: ref, a, a_op, b, b_op ("" where a side has nothing)
             cells.append(
                 html.Div(
                     [
-                        html.Div(ref or "∅", className="tw-ref"),
-                        html.Div(hyp_a or "∅", className=f"tw-hyp {cls_a}"),
-                        html.Div(hyp_b or "∅", className=f"tw-hyp {cls_b}"),
+                        html.Div(column.ref or EMPTY, className="tw-ref"),
+                        html.Div(column.a or EMPTY, className=f"tw-hyp {ui.OP_CLASS.get(column.a_op, '')}"),
+                        html.Div(column.b or EMPTY, className=f"tw-hyp {ui.OP_CLASS.get(column.b_op, '')}"),
                     ],
                     className="tw-slot",
                 )
@@ -208,35 +204,34 @@ def layout(page: PageContext) -> html.Div:
             [page.header("Compare", "Needs a test set with two systems."), ui.empty("Nothing to compare.")]
         )
     cmp = page.analysis.comparison(page.testset, a, b)
-    row_a = page.analysis.leaderboard().query("testset == @page.testset and system == @a").iloc[0]
-    row_b = page.analysis.leaderboard().query("testset == @page.testset and system == @b").iloc[0]
-    delta = row_b["wer"] - row_a["wer"]
-    boot = next(
-        (t for t in cmp.tests if t.name.startswith("bootstrap") or "bootstrap" in t.title.lower()), None
-    )
+    summary = cmp.summary  # paired numbers: utterances that failed in either system are left out
+    delta = summary["wer_change"]
+    boot = next((t for t in cmp.tests if t.name == "bootstrap"), None)
     cards = dbc.Row(
         [
-            dbc.Col(ui.metric_card("WER of A", ui.pct(row_a["wer"]), a), md=2),
-            dbc.Col(ui.metric_card("WER of B", ui.pct(row_b["wer"]), b), md=2),
+            dbc.Col(ui.metric_card("WER of A", ui.pct(summary["wer_a"]), a), md=2),
+            dbc.Col(ui.metric_card("WER of B", ui.pct(summary["wer_b"]), b), md=2),
             dbc.Col(
                 ui.metric_card(
                     "B \u2212 A",
                     f"{100 * delta:+.2f} pts",
-                    "absolute WER difference",
+                    f"{100 * summary['relative_change']:+.1f}% relative",
                     tone="good" if delta < 0 else ("bad" if delta > 0 else ""),
                 ),
                 md=2,
             ),
             dbc.Col(
-                ui.metric_card("B better", ui.number(cmp.counts["B better"]), "utterances", tone="good"), md=2
+                ui.metric_card("B better", ui.number(cmp.summary["improved"]), "utterances", tone="good"),
+                md=2,
             ),
             dbc.Col(
-                ui.metric_card("A better", ui.number(cmp.counts["A better"]), "utterances", tone="bad"), md=2
+                ui.metric_card("A better", ui.number(cmp.summary["regressed"]), "utterances", tone="bad"),
+                md=2,
             ),
             dbc.Col(
                 ui.metric_card(
                     "Tied",
-                    ui.number(cmp.counts["tied"]),
+                    ui.number(cmp.summary["tied"]),
                     _p_hint(boot.p_value) if boot else "utterances",
                 ),
                 md=2,
@@ -274,7 +269,7 @@ def layout(page: PageContext) -> html.Div:
                 [
                     dbc.Col(
                         ui.card(
-                            f"B better than A ({cmp.counts['B better']:,})",
+                            f"B better than A ({cmp.summary['improved']:,})",
                             _list_grid("cmp-improved", improved),
                             actions=[ui.csv_button("cmp-improved-csv")],
                         ),
@@ -282,7 +277,7 @@ def layout(page: PageContext) -> html.Div:
                     ),
                     dbc.Col(
                         ui.card(
-                            f"A better than B ({cmp.counts['A better']:,})",
+                            f"A better than B ({cmp.summary['regressed']:,})",
                             _list_grid("cmp-regressed", regressed.head(LIST_ROWS)),
                             actions=[ui.csv_button("cmp-regressed-csv")],
                         ),
@@ -335,12 +330,12 @@ def register(app: Dash, workspace: Workspace) -> None:
         page = PageContext(workspace, url_state.parse(search))
         a, b = _pair(page)
         cmp = page.analysis.comparison(page.testset, a, b)
-        better = "B better" if ctx.triggered_id == "cmp-improved-csv" else "A better"
-        frame = cmp.per_utterance[cmp.per_utterance["outcome"] == better]
+        outcome = "improved" if ctx.triggered_id == "cmp-improved-csv" else "regressed"
+        frame = cmp.per_utterance[cmp.per_utterance["outcome"] == outcome]
         frame = frame.rename(
             columns={"hyp_a": f"hyp {a}", "hyp_b": f"hyp {b}", "wer_a": f"wer {a}", "wer_b": f"wer {b}"}
         )
-        name = f"{'improved' if better == 'B better' else 'regressed'}-{a}-vs-{b}.csv".replace("@", "_")
+        name = f"{outcome}-{a}-vs-{b}.csv".replace("@", "_")
         return dcc.send_data_frame(frame.to_csv, name, index=False)
 
 

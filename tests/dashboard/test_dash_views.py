@@ -163,3 +163,42 @@ def test_export_routes(client, workspace) -> None:
     utt_id, text = parse_trn_line("ref.trn", 1, first)
     assert text == analysis.rows("synth-clean", "base@greedy").loc[utt_id, "ref"]
     assert client.get("/export/systems.csv?norm=bogus").status_code == 400
+
+
+def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(workspace) -> None:
+    from analysis.compare import decoder_lineage, nbest_oracle
+    from manifests.normalize import get_normalizer
+
+    analysis = workspace.analysis("none")
+    systems = tuple(analysis.systems("synth-clean"))
+    utts = pd.concat([analysis.rows("synth-clean", s) for s in systems], ignore_index=True)
+    utts["nbest"] = utts["nbest"].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    normalize = get_normalizer("none")
+    steps = {s.model: s for s in decoder_lineage(utts, normalize=normalize, systems=analysis.system_table)}
+    oracle, _ = nbest_oracle(utts, normalize=normalize)
+    checked = 0
+    for utt_id in analysis.reference_rows("synth-clean").index[:12]:
+        detail = analysis.utterance_detail("synth-clean", utt_id, systems)
+        chains = {c.model: c for c in detail.lineage}
+        for model, step in steps.items():
+            expected = step.utterances.set_index("utt_id").loc[utt_id]
+            later = chains[model].stages[-1]
+            assert (later.fixed, later.introduced, later.errors) == (
+                expected["fixed"],
+                expected["introduced"],
+                expected["err_later"],
+            )
+            checked += 1
+        for system, views in detail.nbest.items():
+            rank = oracle.set_index(["system", "utt_id"]).loc[(system, utt_id), "oracle_rank"]
+            assert [v.rank for v in views if v.is_oracle] == [rank]
+            assert min(v.errors for v in views) == views[rank - 1].errors
+    assert checked == 24
+
+
+def test_normaliser_switch_rescores_through_analysis(app, client, workspace) -> None:
+    nemo = workspace.analysis("nemo")
+    assert set(nemo.leaderboard()["normalizer"]) == {"nemo@1"}
+    assert nemo is workspace.analysis("nemo")  # computed once, shared by every user
+    page = render(app, client, "/?norm=nemo")
+    assert "nemo" in page and "could not be built" not in page
