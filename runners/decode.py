@@ -10,6 +10,7 @@ file is rewritten atomically in manifest order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -87,7 +88,9 @@ def default_system_name(model_path: str | Path, decoder: str) -> str:
     return f"{stem}@{decoder}"
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
+    """Installed versions of what shapes the output (read once: metadata lookups cost milliseconds each)."""
     versions = {}
     for name in VERSIONED_PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -335,7 +338,7 @@ class SystemRun:
             lm=lm,
             rescorer=self.files.get("rescorer"),
             normalizer=self.normalizer,
-            versions=package_versions(),
+            versions=dict(package_versions()),
             device=str(self.identity.get("device", "cpu")),
             audio_seconds=round(self.totals.audio_seconds, 3),
             am_seconds=round(self.totals.am_seconds, 3),

@@ -67,7 +67,7 @@ def accepted_params(name: str) -> list[str]:
     return [
         p
         for p, spec in signature.parameters.items()
-        if spec.kind is spec.KEYWORD_OR_POSITIONAL or spec.kind is spec.KEYWORD_ONLY
+        if spec.kind is spec.POSITIONAL_OR_KEYWORD or spec.kind is spec.KEYWORD_ONLY
     ]
 
 
@@ -87,9 +87,9 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
     accepted = accepted_params(name)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
+        takes = f"it accepts {', '.join(accepted)}" if accepted else "it takes no parameters"
         raise ManifestError(
-            where,
-            f"decoder {name!r} has no parameter(s) {', '.join(unknown)}; it accepts {', '.join(accepted)}",
+            where, f"decoder {name!r} has no parameter(s) {', '.join(unknown)}; {takes}", field=unknown[0]
         )
     _check_paths(name, params, where)
     try:
@@ -97,7 +97,9 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
-        raise ManifestError(where, f"decoder {name!r}: {first['msg']}", field=key) from None
+        raise ManifestError(
+            where, f"decoder {name!r}: {first['msg'].removeprefix('Value error, ')}", field=key
+        ) from None
     except (TypeError, ValueError) as exc:
         raise ManifestError(where, f"decoder {name!r}: {exc}") from None
 

@@ -24,7 +24,6 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
-    pad_batch,
     require_local,
     resolve_device,
     resolve_precision,
@@ -311,34 +310,30 @@ class DeepSpeech2Model:
             "precision": self.precision,
         }
 
-    def spectrogram(self, signal: Any, lengths: Any) -> tuple[Any, Any]:
-        """``[B, T]`` audio -> ``[B, 1, F, frames]`` normalised log-magnitude spectrograms, frame counts."""
+    def spectrogram(self, batch: list[np.ndarray]) -> tuple[Any, Any]:
+        """Waveforms -> ``[B, 1, F, frames]`` zero-padded log(1 + |STFT|), each normalised over itself.
+
+        One STFT per utterance: a batched STFT would reflect the zero padding into a short utterance's
+        last frame and make its output depend on its batch neighbours.
+        """
         import torch
 
-        spect = (
-            torch.stft(
-                signal,
-                self._n_fft,
-                self._hop,
-                self._n_fft,
-                self._window,
-                center=True,
-                pad_mode="reflect",
+        spects = []
+        for samples in batch:
+            signal = torch.from_numpy(np.asarray(samples, dtype=np.float32)).to(self.device)
+            spect = torch.stft(
+                signal, self._n_fft, self._hop, self._n_fft, self._window, center=True, pad_mode="reflect",
                 return_complex=True,
-            )
-            .abs()
-            .log1p()
-        )
-        frames = lengths // self._hop + 1
-        out = torch.zeros_like(spect)
-        for i, n in enumerate(frames.tolist()):
-            valid = spect[i, :, :n]
-            out[i, :, :n] = (valid - valid.mean()) / valid.std().clamp_min(1e-10)
-        return out.unsqueeze(1), frames
+            ).abs().log1p()  # fmt: skip
+            spects.append((spect - spect.mean()) / spect.std().clamp_min(1e-10))
+        frames = torch.tensor([s.shape[1] for s in spects], device=self.device)
+        out = torch.zeros(len(spects), 1, spects[0].shape[0], int(frames.max()), device=self.device)
+        for i, spect in enumerate(spects):
+            out[i, 0, :, : spect.shape[1]] = spect
+        return out, frames
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
-        signal, lengths = pad_batch(batch, self.device)
         with autocast(self.device, self.precision):
-            spect, frames = self.spectrogram(signal, lengths)
+            spect, frames = self.spectrogram(batch)
             log_probs, out_lengths = self.network(spect, frames)
         return split_log_probs(log_probs, out_lengths)
