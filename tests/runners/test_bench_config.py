@@ -37,18 +37,18 @@ def error_of(path) -> ManifestError:
     [
         ({"resuts": "x"}, "resuts", "Extra inputs are not permitted", "resuts:"),
         ({"decoders": [{"type": "greedy", "prams": {}}]}, "decoders[0].prams", "Extra inputs", "prams:"),
-        ({"decoders": [{"type": "viterbi"}]}, "decoders[0].type", "unknown decoder type 'viterbi'", "viterbi"),
+        ({"decoders": [{"type": "viterbi"}]}, "decoders[0].type", "unknown decoder type", "viterbi"),
         ({"batch_seconds": -1}, "batch_seconds", "greater than 0", "batch_seconds: -1"),
         ({"device": "gpu"}, "device", "should match pattern", "device: gpu"),
         ({"models": []}, "models", "at least 1 item", "models: []"),
         ({"normalizer": "nope"}, "normalizer", "unknown normaliser", "normalizer: nope"),
-        ({"testsets": [{"manifest": "gone.jsonl"}]}, "testsets[0].manifest", "manifest not found", "gone.jsonl"),
+        ({"testsets": [{"manifest": "gone.jsonl"}]}, "testsets[0].manifest", "not found", "gone.jsonl"),
         ({"models": [{"path": "models/qn.nemo"}]}, "models[0].path", "never downloads", "qn.nemo"),
         (
             {"decoders": [{"type": "greedy", "params": {"alpha": 1}}]},
-            "decoders[0].params.alpha", "greedy' has no parameter(s) alpha; it takes no parameters", "alpha: 1",
+            "decoders[0].params.alpha", "no parameter(s) alpha; it takes no parameters", "alpha: 1",
         ),
-        ({"decoders": [{"type": "greedy"}, {"type": "greedy"}]}, "decoders[1]", "duplicate name 'greedy'", "- type"),
+        ({"decoders": [{"type": "greedy"}, {"type": "greedy"}]}, "decoders[1]", "duplicate name", "- type"),
     ],
 )  # fmt: skip
 def test_mistakes_name_file_line_and_field(

@@ -38,7 +38,8 @@ def save_tiny_hf(folder, arch: str) -> None:
         feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
     )
     sizes = dict(
-        vocab_size=len(TOKENS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=len(TOKENS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64,
         conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, pad_token_id=0,
         feat_extract_norm="layer", do_stable_layer_norm=True,
     )  # fmt: skip

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def old_keys(state: dict) -> dict:
-    """NeMo <= 0.8 names: block list ``conv`` and MaskedConv1d params directly on the module; no BN counters."""
+    """NeMo <= 0.8 names: block list ``conv``, MaskedConv1d params directly on the module, no BN counters."""
     out = {}
     for key, value in state.items():
         if key.endswith("num_batches_tracked"):
@@ -109,7 +109,7 @@ def test_folder_without_decoder_is_a_clear_error(tmp_path, reference):
     folder = write_legacy(tmp_path / "partial", reference, "0.9")
     for path in folder.glob("JasperDecoderForCTC-*.pt"):
         path.unlink()
-    with pytest.raises(ManifestError, match="not a Hugging Face|legacy"):
+    with pytest.raises(ManifestError, match="neither a Hugging Face CTC model nor a legacy"):
         load_model(folder, "cpu", "fp32", cache_dir=tmp_path / "cache")
 
 

@@ -1,4 +1,4 @@
-"""A real ``werbench decode`` subprocess stopped by Ctrl-C and then killed resumes with nothing lost or doubled."""
+"""A real ``werbench decode`` stopped by Ctrl-C, then killed, resumes with nothing lost or doubled."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def werbench() -> str:
 
 
 def start_decode(tmp_path, tiny_nemo, manifest) -> subprocess.Popen:
-    cmd = [werbench(), "decode", "-m", str(tiny_nemo), "--manifest", str(manifest), "-r", str(tmp_path / "res"),
-           "--testset", "t", "--name", "tiny@greedy", "--max-batch", "1", "--no-cache", "--no-progress",
-           "--device", "cpu"]  # fmt: skip
+    cmd = [werbench(), "decode", "-m", str(tiny_nemo), "--manifest", str(manifest),
+           "-r", str(tmp_path / "res"), "--testset", "t", "--name", "tiny@greedy", "--max-batch", "1",
+           "--no-cache", "--no-progress", "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
 
@@ -74,11 +74,16 @@ def test_interrupted_then_killed_decode_resumes_exactly(tmp_path, tiny_nemo, tin
     partial = [r["utt_id"] for r in read_predictions(ref.predictions)]
     assert after_ctrl_c < len(partial) < N_UTTS and len(set(partial)) == len(partial)
 
-    summary = run_decode(
-        DecodeJob(manifest=manifest, results=tmp_path / "res", testset="t", system="tiny@greedy", cache_dir=None,
-                  progress=False, max_batch=1),
-        tiny_model,
-    )  # fmt: skip
+    job = DecodeJob(
+        manifest=manifest,
+        results=tmp_path / "res",
+        testset="t",
+        system="tiny@greedy",
+        cache_dir=None,
+        progress=False,
+        max_batch=1,
+    )
+    summary = run_decode(job, tiny_model)
     assert summary.skipped == len(partial)
     final = read_predictions(ref.predictions)
     assert [r["utt_id"] for r in final] == [u.utt_id for u in utts]
