@@ -34,6 +34,7 @@ from manifests.results import RunInfo, iter_systems, read_run_info
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
 QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
+NESTED_FIELDS = ("nbest", "word_times")  # prediction fields that hold lists
 PER_SYSTEM = ("wer", "cer", "S", "D", "I", "hyp")  # per-system columns of the utterance grid, in order
 # prediction fields that differ per system, or are shown elsewhere than the grid
 PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error", "failure")
@@ -204,6 +205,17 @@ def _json_list(value: Any) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def decoded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with its nested prediction fields (kept as JSON text in memory) back as lists."""
+    nested = [c for c in NESTED_FIELDS if c in frame]
+    if not nested:
+        return frame
+    out = frame.copy()
+    for column in nested:
+        out[column] = out[column].map(_json_list)
+    return out
+
+
 def _errors_of(ops: str) -> int:
     return sum(op != "C" for op in ops)
 
@@ -229,6 +241,10 @@ class Analysis:
         self.runs = dict(runs)
         self.results_dir = results_dir
         self._memo = _Memo()
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Memoise a derived view of this analysis (for modules that build on it, e.g. the report)."""
+        return self._memo.get(key, compute)
 
     # ---- catalogue
     @cached_property

@@ -7,14 +7,11 @@ names (normaliser, test set) from the query string and never a path.
 from __future__ import annotations
 
 import io
-import tempfile
-import zipfile
-from pathlib import Path
 
 import flask
 
 from dashboard.data import NORMALIZERS, Workspace
-from manifests.trn import write_trn
+from dashboard.reporting import html_report, trn_archive
 
 
 def _csv_response(frame, filename: str) -> flask.Response:
@@ -47,26 +44,11 @@ def register_exports(server: flask.Flask, workspace: Workspace) -> None:
 
     @server.route("/export/trn.zip")
     def export_trn() -> flask.Response:
-        """ref.trn and one hypothesis trn per system, normalised as scored, for ``sclite -i rm``."""
+        """sclite trn files (analysis.report_trn), normalised as scored, for ``sclite -i rm`` and sc_stats."""
         analysis = analysis_from_query()
-        frame = testset_filter(analysis.utterances)
-        buffer = io.BytesIO()
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
-        ):
-            for (testset, system), group in frame.groupby(["testset", "system"], sort=True):
-                folder = Path(tmp) / testset
-                ref = folder / "ref.trn"
-                if not ref.exists():
-                    write_trn(ref, zip(group["utt_id"], group["ref"], strict=True))
-                    archive.write(ref, f"{testset}/ref.trn")
-                hyp = folder / f"{system}.trn"
-                write_trn(hyp, zip(group["utt_id"], group["hyp"], strict=True))
-                archive.write(hyp, f"{testset}/{system}.trn")
-        buffer.seek(0)
+        data = trn_archive(analysis, flask.request.args.get("ts"))
         return flask.send_file(
-            buffer,
+            io.BytesIO(data),
             mimetype="application/zip",
             as_attachment=True,
             download_name=f"trn-{analysis.normalizer}.zip",
@@ -76,8 +58,6 @@ def register_exports(server: flask.Flask, workspace: Workspace) -> None:
     def export_report() -> flask.Response:
         """The self-contained HTML report that ``werbench report`` writes (analysis' report module)."""
         analysis = analysis_from_query()
-        from dashboard.reporting import html_report
-
         response = flask.Response(html_report(analysis), mimetype="text/html")
         response.headers["Content-Disposition"] = (
             f'inline; filename="werbench-report-{analysis.normalizer}.html"'

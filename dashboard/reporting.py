@@ -1,15 +1,42 @@
-"""The HTML report for the export menu, rendered by analysis' report module from the tables already loaded."""
+"""The export menu's HTML report and trn files, made by analysis' report modules from the loaded tables."""
 
 from __future__ import annotations
 
-import flask
+import io
+import tempfile
+import zipfile
+from pathlib import Path
 
-from dashboard.data import Analysis
+from analysis.report_data import build_report
+from analysis.report_html import render_html
+from analysis.report_trn import write_trn_export
+from analysis.tables import Tables
+from dashboard.data import Analysis, decoded
+
+
+def tables_of(analysis: Analysis) -> Tables:
+    """analysis' ``Tables`` again (nested prediction fields decoded), as ``werbench report`` has them."""
+    spec = (
+        str(analysis.system_table["normalizer"].iat[0]) if len(analysis.system_table) else analysis.normalizer
+    )
+    return Tables(decoded(analysis.utterances), analysis.system_table, spec, "sclite")
 
 
 def html_report(analysis: Analysis) -> str:
-    try:
-        from analysis import report_html
-    except ImportError:
-        flask.abort(503, "the HTML report needs analysis.report_html, which this installation lacks")
-    return report_html.render(analysis.utterances, analysis.system_table)
+    """The self-contained report (``werbench report --html``), built once per normaliser and kept."""
+    return analysis.memo(
+        ("html-report",),
+        lambda: render_html(build_report(tables_of(analysis), source=str(analysis.results_dir))),
+    )
+
+
+def trn_archive(analysis: Analysis, testset: str | None) -> bytes:
+    """``werbench report --trn`` as a zip: ref.trn and one trn per system for each test set, and a README."""
+    utts = (
+        analysis.utterances if not testset else analysis.utterances[analysis.utterances["testset"] == testset]
+    )
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in write_trn_export(tmp, utts):
+            archive.write(path, Path(path).relative_to(tmp).as_posix())
+    return buffer.getvalue()
