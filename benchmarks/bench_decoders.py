@@ -165,6 +165,11 @@ def main() -> None:
             corpus.write_text("\n".join(text) + "\n", encoding="utf-8")
             lm = str(Path(tmp) / "fortunes.arpa")
             build_lm([corpus], lm, order=args.order)
+        from runners.decoders.ngram import load_unigrams
+
+        known = set(load_unigrams(lm))
+        ref_words = [word for ref, _ in utts for word in ref.split()]
+        oov = sum(word not in known for word in ref_words) / len(ref_words)
         frames = statistics.mean(len(lp) for _, lp in utts)
         from runners.decoders.greedy import best_path_text
 
@@ -181,7 +186,7 @@ def main() -> None:
             "beam-fast (flashlight)": run(FastBeamDecoder(**common), utts, vocab, args.jobs),
         }
     print(f"{len(utts)} utterances, {frames:.0f} frames/utt, beam {args.beam}, {args.jobs} worker processes")
-    print(f"greedy WER {greedy_wer:.2%}")
+    print(f"greedy WER {greedy_wer:.2%}, OOV rate of the references against the LM {oov:.2%}")
     print(f"{'decoder':24} {'ms/utt':>8} {'p50':>8} {'p90':>8} {'utt/s':>7} {'WER':>7}")
     for name, row in rows.items():
         print(
