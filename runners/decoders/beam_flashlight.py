@@ -7,9 +7,9 @@ hotwords), whereas pyctcdecode also spells out-of-vocabulary words at a penalty.
 How the contract maps onto flashlight's LexiconDecoder:
 - character models spell each word with a trailing word delimiter, the delimiter is the "silence" token that
   may repeat between words, and one extra frame that emits only the delimiter closes the last word;
-- BPE models (``▁`` or ``##`` pieces) spell each word as its fewest-piece segmentations; an extra, never
-  emitted column serves as silence. A word's last piece is then confined to a single frame before a blank,
-  which suits the peaky posteriors of BPE CTC models but is a limit of this path;
+- BPE models (``▁`` or ``##`` pieces) spell each word as its fewest-piece segmentations; an extra column
+  serves as silence and scores a frame only by tokens already plausible in the frame before, so that the
+  last piece of a word (after which flashlight is back at the trie root) can span several frames;
 - ``alpha`` is converted from natural-log to flashlight's log10 LM units, ``beta`` is the word score, tokens
   under ``token_min_logp`` (except each frame's best) are masked as pyctcdecode skips them;
 - hotwords go through a small Python LM wrapper that adds ``hotword_weight`` per hotword, which costs speed.
@@ -190,19 +190,37 @@ def _boosted_lm(kenlm: Any, boosts: dict[int, float]) -> Any:
 
 
 def prepare_emissions(
-    log_probs: np.ndarray, lexicon: Lexicon, token_min_logp: float
+    log_probs: np.ndarray, lexicon: Lexicon, token_min_logp: float, blank_id: int
 ) -> tuple[np.ndarray, int]:
     """Mask tokens pyctcdecode would skip, add the silence column or closing frame; -> (emissions, top-k)."""
     keep = log_probs >= token_min_logp
     keep[np.arange(len(log_probs)), log_probs.argmax(axis=1)] = True
     emissions = np.where(keep, log_probs, np.float32(MASKED_LOGP)).astype(np.float32)
+    top_k = int(keep.sum(axis=1).max())
     if lexicon.extra_column:
-        emissions = np.hstack([emissions, np.full((len(emissions), 1), MASKED_LOGP, np.float32)])
+        emissions = np.hstack([emissions, repeat_column(log_probs, keep, blank_id)])
+        top_k += 1
     if lexicon.extra_frame:
         closing = np.full((1, emissions.shape[1]), MASKED_LOGP, np.float32)
         closing[0, lexicon.sil] = 0.0
         emissions = np.vstack([emissions, closing])
-    return np.ascontiguousarray(emissions), int(keep.sum(axis=1).max())
+    return np.ascontiguousarray(emissions), top_k
+
+
+def repeat_column(log_probs: np.ndarray, keep: np.ndarray, blank_id: int) -> np.ndarray:
+    """The BPE silence column: per frame, the best non-blank token that was already plausible a frame earlier.
+
+    flashlight completes a BPE word on its last piece and returns to the trie root, where the only way to
+    spend a frame without a blank is the silence token; this lets the last piece go on for several frames.
+    The first frame of any token cannot be spent this way, so a word cannot be skipped through it.
+    """
+    column = np.full((len(log_probs), 1), MASKED_LOGP, np.float32)
+    if len(log_probs) > 1:
+        carried = keep[:-1].copy()
+        carried[:, blank_id] = False
+        scores = np.where(carried, log_probs[1:], np.float32(MASKED_LOGP)).max(axis=1)
+        column[1:, 0] = scores
+    return column
 
 
 def word_frames(
@@ -238,7 +256,7 @@ class FastBeamDecoder(KenLMBeamDecoder):
         from flashlight.lib.text.decoder import CriterionType, LexiconDecoder, LexiconDecoderOptions
 
         lexicon = lexicon_for(vocab, self.lm, self.unigrams, self.hotwords)
-        emissions, top_k = prepare_emissions(log_probs, lexicon, self.token_min_logp)
+        emissions, top_k = prepare_emissions(log_probs, lexicon, self.token_min_logp, vocab.blank_id)
         lm_weight = self.alpha * LN10
         boost = self.hotword_weight / lm_weight if lexicon.hotword_ids else 0.0
         lm = _boosted_lm(lexicon.kenlm, dict.fromkeys(lexicon.hotword_ids, boost)) if boost else lexicon.kenlm

@@ -96,14 +96,14 @@ def test_bpe_vocabulary(decoder_class, lm_arpa, bpe_tokenizer, bpe_vocab):
     for sentence in make_corpus(12, seed=99):
         ids = bpe_tokenizer.encode(sentence).ids
         log_probs = synthetic_log_probs(
-            ids, bpe_vocab.size, bpe_vocab.blank_id, rng, frames_per_token=(1, 1), confusion=0.3
+            ids, bpe_vocab.size, bpe_vocab.blank_id, rng, frames_per_token=(1, 3), confusion=0.3
         )
         decoded = decoder.decode(log_probs, bpe_vocab, FRAME_SECONDS)
         refs.append(sentence)
         greedy.append(best_path_text(log_probs, bpe_vocab))
         beam.append(decoded.text)
         assert "<" not in decoded.text, "special tokens must never be emitted"
-    assert wer(refs, beam) < wer(refs, greedy) / 2
+    assert wer(refs, beam) < wer(refs, greedy) / 4
 
 
 def test_piece_spellings_use_the_fewest_pieces():
