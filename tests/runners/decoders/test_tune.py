@@ -90,7 +90,7 @@ def test_tuning_on_a_reported_test_set_is_flagged(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path):
+def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path, tiny_bert):
     """Tiny NeMo model, espeak-ng speech, lmplz LM, logits cache, grid CSV, best.json and the leak warning."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
@@ -122,4 +122,14 @@ def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path):
     best = json.loads((out / "best.json").read_text())
     assert best["params"]["beam_width"] == 8 and best["warnings"] and best["dev"]["utts"] == len(SENTENCES)
     assert min(float(r["wer"]) for r in rows) == best["wer"]
-    assert any((tmp_path / "cache").rglob("*.npz")), "dev log-probs go through the logits cache"
+    cached = sorted((tmp_path / "cache").rglob("*.npz"))
+    assert len(cached) == len(SENTENCES), "dev log-probs go through the logits cache"
+
+    rescore = [*args[:6], "rescore", *args[7:]]
+    rescore[rescore.index("--grid") + 1] = "alpha=0.5,gamma=0|0.5"
+    rescore += ["--rescorer", str(tiny_bert), "--out", str(tmp_path / "tune_rescore")]
+    result = CliRunner().invoke(app, rescore)
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "tune_rescore" / "grid.csv").open() as handle:
+        assert [r["gamma"] for r in csv.DictReader(handle)] == ["0.0", "0.5"]
+    assert sorted((tmp_path / "cache").rglob("*.npz")) == cached
