@@ -205,6 +205,23 @@ def _json_list(value: Any) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def _contiguous_spans(table: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """(start, stop) of each (testset, system) block; analysis writes each system's rows together."""
+    if table.empty:
+        return {}
+    keys = list(zip(table["testset"].tolist(), table["system"].tolist(), strict=True))
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    start = 0
+    for k in range(1, len(keys) + 1):
+        if k == len(keys) or keys[k] != keys[start]:
+            if keys[start] in spans:  # not contiguous after all: callers fall back to a mask
+                spans.pop(keys[start])
+                return spans
+            spans[keys[start]] = (start, k)
+            start = k
+    return spans
+
+
 def decoded(frame: pd.DataFrame) -> pd.DataFrame:
     """The table with its nested prediction fields (kept as JSON text in memory) back as lists."""
     nested = [c for c in NESTED_FIELDS if c in frame]
@@ -240,7 +257,9 @@ class Analysis:
         self.system_table = systems
         self.runs = dict(runs)
         self.results_dir = results_dir
+        self.load_seconds: dict[str, float] = {}  # where loading went (snapshot, or analysis from scratch)
         self._memo = _Memo()
+        self._spans = _contiguous_spans(utterances)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Memoise a derived view of this analysis (for modules that build on it, e.g. the report)."""
@@ -260,11 +279,16 @@ class Analysis:
         )
 
     def rows(self, testset: str, system: str) -> pd.DataFrame:
-        """One system's per-utterance rows, indexed by utt_id (shared, read-only)."""
+        """One system's per-utterance rows, indexed by utt_id (shared, read-only; a view, not a copy)."""
 
         def build() -> pd.DataFrame:
-            mask = (self.utterances["testset"] == testset) & (self.utterances["system"] == system)
-            return self.utterances.loc[mask].set_index("utt_id", drop=False)
+            span = self._spans.get((testset, system))
+            if span is not None:
+                part = self.utterances.iloc[span[0] : span[1]]
+            else:
+                mask = (self.utterances["testset"] == testset) & (self.utterances["system"] == system)
+                part = self.utterances.loc[mask]
+            return part.set_index("utt_id", drop=False)
 
         return self._memo.get(("rows", testset, system), build)
 
@@ -783,8 +807,11 @@ class Workspace:
     def _score(self, normalizer: str) -> Analysis:
         from dashboard.scoring import score_results
 
-        utterances, systems = score_results(self.results_dir, normalizer, self.cache_dir)
-        return Analysis(normalizer, utterances, systems, self.runs, self.results_dir)
+        timings: dict[str, float] = {}
+        utterances, systems = score_results(self.results_dir, normalizer, self.cache_dir, timings)
+        analysis = Analysis(normalizer, utterances, systems, self.runs, self.results_dir)
+        analysis.load_seconds = timings
+        return analysis
 
     def audio_sources(self) -> Mapping[tuple[str, str], AudioSource]:
         """(testset, utt_id) -> audio, from the loaded manifests: the only files the audio route serves."""

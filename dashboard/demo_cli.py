@@ -1,9 +1,50 @@
-"""Commands of this module are registered on the root ``werbench`` app (filled in by its owner)."""
+"""``werbench demo``: the whole product on shipped models and audio, offline, then the dashboard on it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from manifests.errors import ManifestError
+
+
+def demo(
+    results: Path = typer.Option(
+        Path("demo-results"), "--results", help="Results directory to fill (reused)."
+    ),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the dashboard on 127.0.0.1 afterwards."
+    ),
+    port: int = typer.Option(8050, "--port", min=1, max=65535, help="Dashboard TCP port."),
+    subset: int | None = typer.Option(
+        None, "--subset", min=1, help="Only the first N utterances of each test set (a quick look)."
+    ),
+) -> None:
+    """Decode the demo test sets (real and synthetic speech) with the demo's base and tuned models x greedy,
+    KenLM beam (pyctcdecode and flashlight) and BERT rescoring, plus pocketsphinx; write the HTML/CSV
+    reports and RESULTS/leaderboard.csv; then serve the dashboard. A second run reuses every result."""
+    from dashboard.demo import format_leaderboard, run_demo
+
+    try:
+        run = run_demo(results, subset=subset, echo=typer.echo)
+    except ManifestError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("")
+    typer.echo(format_leaderboard(run.rows))
+    typer.echo("")
+    typer.echo(f"leaderboard: {run.leaderboard}\nHTML report: {run.html}\nCSV tables:  {run.csv}")
+    for note in run.notes:
+        typer.secho(f"note: {note}", fg="yellow")
+    typer.echo(f"demo ready in {run.seconds:.1f} s")
+    if serve:
+        from dashboard.serve_cli import serve as serve_dashboard
+
+        serve_dashboard(results=run.results, host="127.0.0.1", port=port, auth=None, auth_file=None,
+                        insecure=False, normalize="nemo", threads=8)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``werbench demo`` to the root app."""
+    app.command("demo")(demo)

