@@ -99,12 +99,21 @@ def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = Non
     return pd.Series(pd.Categorical(labels, categories=order, ordered=True), index=utts.index)
 
 
+def _column(sources: tuple[str, ...] | str | None) -> str:
+    """The name of a summed column: numerators and denominators shared by several metrics are summed once."""
+    if sources is None:
+        return "rows"
+    return "+".join(sources) if isinstance(sources, tuple) else sources
+
+
 def _sums_frame(utts: pd.DataFrame, metrics: Sequence[Metric]) -> pd.DataFrame:
-    """Per-row numerator and denominator of each metric (numbers only)."""
-    cols = {}
+    """Per-row numerators and denominators of the metrics, each distinct one once (numbers only)."""
+    cols: dict[str, np.ndarray] = {}
     for m in metrics:
-        cols[f"{m.name}__num"] = utts[list(m.numerator)].astype(float).sum(axis=1).to_numpy()
-        cols[f"{m.name}__den"] = utts[m.denominator].astype(float).to_numpy() if m.denominator else 1.0
+        cols.setdefault(_column(m.numerator), utts[list(m.numerator)].astype(float).sum(axis=1).to_numpy())
+        den = _column(m.denominator)
+        if den not in cols:
+            cols[den] = utts[m.denominator].astype(float).to_numpy() if m.denominator else np.ones(len(utts))
     return pd.DataFrame(cols, index=utts.index)
 
 
@@ -130,12 +139,10 @@ def breakdown(
     key_cols = list(dict.fromkeys(["testset", "system", by]))  # by "system" is the per-system table
     keys = pd.DataFrame({"testset": utts["testset"], "system": utts["system"]})
     keys[by] = group if by not in ("testset", "system") else keys[by]
-    sums = _sums_frame(utts, chosen)
-    sums["utts"] = 1.0
-    sums["ref_words"] = utts["ref_words"].astype(float)
-    observed = pd.concat([keys, sums], axis=1).groupby(key_cols, observed=True, sort=True).sum()
+    values = _sums_frame(utts, chosen)
+    counts = pd.DataFrame({"__utts": 1.0, "__ref_words": utts["ref_words"].astype(float)}, index=utts.index)
+    observed = pd.concat([keys, values, counts], axis=1).groupby(key_cols, observed=True, sort=True).sum()
     codes = observed.index.get_indexer(pd.MultiIndex.from_frame(keys))
-    values = sums.drop(columns=["utts", "ref_words"])
     if blocks is not None:
         block = (
             utts[blocks].astype(object).where(utts[blocks].notna(), utts["utt_id"].map(lambda u: f"\0{u}"))
@@ -148,13 +155,13 @@ def breakdown(
         values = summed.reset_index(drop=True)
     boot = bootstrap_group_sums(values.to_numpy(), codes, n_boot=n_boot, seed=seed)
     out = observed.reset_index()[key_cols].copy()
-    out["utts"] = observed["utts"].to_numpy().astype(int)
-    out["ref_words"] = observed["ref_words"].to_numpy().astype(int)
+    out["utts"] = observed["__utts"].to_numpy().astype(int)
+    out["ref_words"] = observed["__ref_words"].to_numpy().astype(int)
     columns = list(values.columns)
     for m in chosen:
-        num, den = columns.index(f"{m.name}__num"), columns.index(f"{m.name}__den")
-        obs_num = observed[f"{m.name}__num"].to_numpy()
-        obs_den = observed[f"{m.name}__den"].to_numpy()
+        num, den = columns.index(_column(m.numerator)), columns.index(_column(m.denominator))
+        obs_num = observed[columns[num]].to_numpy()
+        obs_den = observed[columns[den]].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             out[m.name] = np.where(obs_den > 0, obs_num / np.where(obs_den > 0, obs_den, 1), np.nan)
         lo, hi = ratio_interval(boot[:, :, num], boot[:, :, den], alpha)

@@ -48,6 +48,19 @@ def test_group_sums_of_many_distinct_rows_keep_the_mean() -> None:
     assert sums.std() == pytest.approx(np.sqrt(len(values)) * values.std(), rel=0.05)
 
 
+@pytest.mark.parametrize("cost", [0, 10**9])  # every group by multinomial, or every group by index draws
+def test_both_ways_of_drawing_resample_the_same(monkeypatch: pytest.MonkeyPatch, cost: int) -> None:
+    monkeypatch.setattr(sg, "_MULTINOMIAL_COST", cost)
+    monkeypatch.setattr(sg, "_INDEX_CELLS", 1000)  # many small chunks of replicates
+    values = np.column_stack([np.arange(40.0) % 7, np.ones(40)])
+    groups = np.repeat([0, 1, 3], [25, 10, 5])
+    sums = sg.bootstrap_group_sums(values, groups, n_boot=6000, seed=2)
+    assert np.all(sums[:, :, 1] == [25, 10, 0, 5])
+    for g, rows in ((0, values[:25, 0]), (1, values[25:35, 0]), (3, values[35:, 0])):
+        assert sums[:, g, 0].mean() == pytest.approx(rows.sum(), rel=0.02)
+        assert sums[:, g, 0].std() == pytest.approx(np.sqrt(len(rows)) * rows.std(), rel=0.06)
+
+
 def test_paired_bootstrap_when_a_is_never_worse() -> None:
     err_a = np.array([0, 1, 0, 2, 0, 1])
     err_b = np.array([1, 1, 2, 3, 0, 2])
