@@ -349,3 +349,68 @@ def test_html_report_in_headless_chromium(report, tmp_path: Path) -> None:
     assert plots >= 5 and drawn == plots
     assert second_visible and first_hidden
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_compare_with_missing_and_duplicate_ids(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ref = tmp_path / "ref.trn"
+    ref.write_text("a b c (s1-u1)\nd e f (s1-u2)\ng h (s2-u3)\n", encoding="utf-8")
+    a = tmp_path / "a.trn"
+    a.write_text("a b c (s1-u1)\nd e (s1-u2)\ng h (s2-u3)\n", encoding="utf-8")
+    b = tmp_path / "b.trn"
+    b.write_text("a x c (s1-u1)\ng h (s2-u3)\nextra (s9-u9)\n", encoding="utf-8")  # u2 missing, u9 unknown
+    result = runner.invoke(app, ["compare", str(ref), str(a), str(b), "--resamples", "100", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "1 failed in either system (left out)" in result.stdout
+    assert "have no hypothesis (s1-u2)" in result.output and "no reference utterance (s9-u9)" in result.output
+    dup = tmp_path / "dup.trn"
+    dup.write_text("a b c (s1-u1)\na b c (s1-u1)\n", encoding="utf-8")
+    failed = runner.invoke(app, ["compare", str(ref), str(a), str(dup), "--no-cache"])
+    assert failed.exit_code == 1 and "dup.trn:2: utt_id: duplicate utterance id 's1-u1'" in failed.output
+    assert "Traceback" not in failed.output
+
+
+def test_report_with_runs_of_different_normalisers(tmp_path: Path, make_results) -> None:
+    manifest = [
+        Utterance("/a/1.wav", 1.0, "Hello World", utt_id="u1"),
+        Utterance("/a/2.wav", 1.0, "Good day", utt_id="u2"),
+    ]
+    systems = {"x@greedy": {"u1": {"pred_text": "hello world"}, "u2": {"pred_text": "good day"}},
+               "y@greedy": {"u1": {"pred_text": "hello word"}, "u2": {"pred_text": "good"}}}  # fmt: skip
+    runs = {"x@greedy": RunInfo("x@greedy", "t", normalizer="nemo@1"), "y@greedy": RunInfo("y@greedy", "t")}
+    results = make_results(tmp_path / "R", "t", manifest, systems, runs=runs)
+    runner = CliRunner()
+    out = tmp_path / "csv"
+    refused = runner.invoke(app, ["report", str(results), "--csv", str(out), "--no-cache"])
+    assert (
+        refused.exit_code == 1
+        and "different normalisers" in refused.output
+        and "--normalize" in refused.output
+    )
+    chosen = runner.invoke(
+        app,
+        [
+            "report",
+            str(results),
+            "--csv",
+            str(out),
+            "--normalize",
+            "nemo",
+            "--no-cache",
+            "--resamples",
+            "100",
+        ],
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert "recorded another normaliser" in chosen.output
+    systems_csv = pd.read_csv(out / "systems.csv").set_index("system")
+    assert systems_csv.loc["x@greedy", "wer"] == 0.0  # "Hello World" normalised like "hello world"
+    assert systems_csv.loc["y@greedy", "wer"] == pytest.approx(2 / 4)
