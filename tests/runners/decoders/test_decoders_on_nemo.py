@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from runners.decoders.beam_flashlight import FastBeamDecoder
@@ -15,19 +13,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
-def nemo_log_probs(tmp_path_factory):
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+def nemo_log_probs(tiny_model, speech_manifest):
+    """The shared tiny NeMo model (tests/runners/conftest.py) run on the shared espeak-ng speech."""
     from manifests.io import read_manifest
     from runners.audio import load_audio
-    from runners.models.load import load_model
-    from runners.tiny import save_tiny_nemo, synthesize_manifest
 
-    folder = tmp_path_factory.mktemp("nemo")
-    model = load_model(save_tiny_nemo(folder / "tiny.nemo"), device="cpu", precision="fp32")
-    utts = list(read_manifest(synthesize_manifest(folder / "audio")))
-    audio = [load_audio(u.audio_filepath, model.sample_rate).samples for u in utts]
-    return model, model.log_probs(audio)
+    audio = [
+        load_audio(u.audio_filepath, tiny_model.sample_rate).samples for u in read_manifest(speech_manifest)
+    ]
+    return tiny_model, tiny_model.log_probs(audio)
 
 
 @pytest.fixture(scope="module")

@@ -90,18 +90,15 @@ def test_tuning_on_a_reported_test_set_is_flagged(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path, tiny_bert):
+def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path, tiny_bert, tiny_nemo, speech_manifest):
     """Tiny NeMo model, espeak-ng speech, lmplz LM, logits cache, grid CSV, best.json and the leak warning."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
     from runners.lm import build_lm, find_tool
-    from runners.tiny import SENTENCES, save_tiny_nemo, synthesize_manifest
+    from runners.tiny import SENTENCES
     from werbench.cli import app
 
     if find_tool("lmplz") is None:
         pytest.skip("KenLM lmplz is not installed")
-    model = save_tiny_nemo(tmp_path / "tiny.nemo")
-    dev = synthesize_manifest(tmp_path / "audio")
+    model, dev = tiny_nemo, speech_manifest
     text = tmp_path / "text.txt"
     text.write_text("\n".join(SENTENCES.values()) + "\n", encoding="utf-8")
     lm = tmp_path / "lm.arpa"
