@@ -182,7 +182,7 @@ def test_switch_the_comparison_pair(page, server_url: str, workspace) -> None:
         "document.querySelector('.page-subtitle').textContent.includes('tuned@greedy (B)')", timeout=15_000
     )
     comparison = workspace.analysis("none").comparison("synth-clean", "base@greedy", "tuned@greedy")
-    assert f"{comparison.counts['B better']:,}" in page.locator(".metric-card").nth(3).inner_text()
+    assert f"{comparison.summary['improved']:,}" in page.locator(".metric-card").nth(3).inner_text()
     assert page.console_errors == []
 
 
