@@ -104,6 +104,7 @@ class Comparison:
     tests: list[TestResult] = field(default_factory=list)
 
     def to_json(self, utterances: bool = True) -> dict[str, Any]:
+        """Plain JSON types only; an undefined number (NaN) is ``null``."""
         out: dict[str, Any] = {
             "testset": self.testset,
             "system_a": self.system_a,
@@ -114,7 +115,20 @@ class Comparison:
         if utterances:
             cols = ["utt_id", "speaker", "ref_words", "err_a", "err_b", "delta", "outcome"]
             out["utterances"] = json.loads(self.utterances[cols].to_json(orient="records"))
-        return out
+        return json_safe(out)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats as None and numpy scalars as Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _rate(num: float, den: float) -> float:

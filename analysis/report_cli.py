@@ -151,7 +151,7 @@ def compare(
                     "costs": tables.costs,
                     "warnings": tables.warnings,
                 }
-                json.dump(payload, handle, indent=1, ensure_ascii=False)
+                json.dump(payload, handle, indent=1, ensure_ascii=False, allow_nan=False)
                 handle.write("\n")
     except (ManifestError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -64,6 +64,14 @@ def test_compare_systems_summary_and_tests(utts: pd.DataFrame) -> None:
     assert record["mcnemar_p"] == direct.p_value and "p_a_better" in record
 
 
+def test_comparison_json_has_no_nan(make_utts) -> None:
+    utts = make_utts({"u1": "", "u2": ""}, {"a": {"u1": "x", "u2": ""}, "b": {"u1": "", "u2": "y"}})
+    result = compare.compare_systems(utts, "a", "b", n_boot=20)
+    payload = result.to_json()
+    assert payload["summary"]["wer_a"] is None and payload["summary"]["relative_change"] is None
+    json.dumps(payload, allow_nan=False)
+
+
 def test_failed_utterances_are_excluded_and_counted(utts: pd.DataFrame) -> None:
     result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_boot=50)
     assert result.summary["failed_excluded"] == 1 and result.summary["utts"] == 3
