@@ -4,12 +4,12 @@ Conventions: A is the baseline and B the candidate, so an utterance is *improved
 errors (S + D + I) than A, *regressed* when more, *tied* otherwise. Utterances that failed in either
 system are left out of the pairing (and counted). Test statistics are signed so that negative favours A.
 
-Decoder lineage follows one acoustic model through its decoding stages: per-stage texts a system saved
-(``greedy_text``, ``beam_text``, then its final ``pred_text``), or sibling systems ``<model>@<decoder>``
-ordered greedy -> beam -> beam + LM -> rescored. For each step it lists which errors the later stage
-fixed and which it introduced. An error is identified by where it sits in the reference and what it is:
-(reference word k, S or D, hypothesis word) or (gap before reference word k, I, inserted word); an error
-present in both stages is kept, not counted twice.
+Decoder lineage follows one acoustic model through its decoding stages: sibling systems
+``<model>@<decoder>`` and the per-stage texts a system saved (``greedy_text``, ``beam_text``) before its
+final ``pred_text``, ordered greedy -> beam -> beam + LM -> rescored. For each step it lists which errors
+the later stage fixed and which it introduced. An error is identified by where it sits in the reference
+and what it is: (reference word k, S or D, hypothesis word) or (gap before reference word k, I, inserted
+word); an error present in both stages is kept, not counted twice.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from analysis.errors import code_pairs, replay
 from analysis.significance import Flavour, PairedScores, TestResult, run_tests, speaker_of
 
 STAGE_COLUMNS = ("greedy_text", "beam_text")  # per-stage texts a prediction may carry, earliest first
-FINAL_STAGE = "final"
 
 
 def _errors(frame: pd.DataFrame) -> np.ndarray:
@@ -150,8 +149,8 @@ def compare_systems(
     """Pair A and B on their common, non-failed utterances and run every sc_stats test (plus bootstrap)."""
     if a == b:
         raise ValueError(f"cannot compare {a!r} with itself")
-    frame = pair_frame(utts, a, b, testset)
     testset = _pick_testset(utts, [a, b], testset)
+    frame = pair_frame(utts, a, b, testset)
     ok = frame[~frame["failed"]]
     ref_words = int(ok["ref_words"].sum())
     counts = ok["outcome"].value_counts()
