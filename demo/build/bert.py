@@ -66,19 +66,26 @@ def mlm_loss(model: Any, collator: Any, batches: list[list[dict[str, Any]]]) -> 
     return sum(losses) / len(losses)
 
 
-def train(out: Path, *, steps: int, batch_size: int = 64, lr: float = 2e-3) -> dict[str, Any]:
+def train(
+    out: Path,
+    sentences: Sequence[str],
+    dev_sentences: Sequence[str],
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+) -> dict[str, Any]:
+    """Tokenizer + MLM training; saves a Hugging Face folder and returns the dev loss before and after."""
     import torch
     from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
 
     random.seed(SEED)
     torch.manual_seed(SEED)
-    general, business = general_split(), business_split()
-    sentences = business.train + general.train
     tokenizer = train_tokenizer(sentences, out)
     model = BertForMaskedLM(bert_config(len(tokenizer)))
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
     encoded = [tokenizer(s, truncation=True, max_length=MAX_TOKENS) for s in sentences]
-    dev = [tokenizer(s, truncation=True, max_length=MAX_TOKENS) for s in business.dev + general.dev]
+    dev = [tokenizer(s, truncation=True, max_length=MAX_TOKENS) for s in dev_sentences]
     dev_batches = [dev[i : i + batch_size] for i in range(0, len(dev), batch_size)]
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, steps // 20, steps)
@@ -87,7 +94,7 @@ def train(out: Path, *, steps: int, batch_size: int = 64, lr: float = 2e-3) -> d
     started = time.time()
     model.train()
     for step in range(1, steps + 1):
-        loss = model(**collator(random.sample(encoded, batch_size))).loss
+        loss = model(**collator(random.sample(encoded, min(batch_size, len(encoded))))).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -118,13 +125,14 @@ def train(out: Path, *, steps: int, batch_size: int = 64, lr: float = 2e-3) -> d
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=BERT_DIR)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy CPU)")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    summary = train(args.out, steps=args.steps)
+    general, business = general_split(), business_split()
+    summary = train(args.out, business.train + general.train, business.dev + general.dev, steps=args.steps)
     (args.out / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2))
 

@@ -35,7 +35,7 @@ class Stage:
     max_steps: int
     lr: float
     warmup_steps: int
-    batch_size: int = 8
+    batch_size: int = 12
     max_duration: float = 9.0
 
 
@@ -44,9 +44,9 @@ STAGES = {
         "base",
         ("general-train.json",),
         "general-dev.json",
-        max_steps=700,
-        lr=2.5e-3,
-        warmup_steps=50,
+        max_steps=900,
+        lr=3e-3,
+        warmup_steps=60,
         max_duration=4.0,
     ),
     "tuned": Stage(
@@ -79,9 +79,9 @@ def _block(
 
 def model_config(
     labels: Sequence[str] = LABELS,
-    width: int = 96,
-    wide: int = 128,
-    head: int = 160,
+    width: int = 128,
+    wide: int = 160,
+    head: int = 192,
     repeat: int = 2,
     stride: int = 3,
 ) -> dict[str, Any]:
@@ -237,7 +237,7 @@ def train(
     max_steps: int | None,
     resume: bool,
     val_every: int,
-    threads: int = 2,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Fit one stage and save ``out`` (.nemo); returns timing and the final dev WER."""
     import lightning.pytorch as pl
@@ -271,7 +271,7 @@ def train(
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[
-            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=50, save_last=True, save_top_k=0),
+            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=100, save_last=True, save_top_k=0),
             progress_printer(25),
         ],
     )
@@ -321,7 +321,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, help="override the stage's step count (smoke tests)")
     parser.add_argument("--val-every", type=int, default=400)
     parser.add_argument("--resume", action="store_true", help="continue from demo/.work/checkpoints/<stage>")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy shared CPU)"
+    )
     args = parser.parse_args(argv)
     stage = STAGES[args.stage]
     init = args.init

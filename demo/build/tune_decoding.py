@@ -1,0 +1,75 @@
+"""Tune the demo's LM weights with ``werbench tune`` on the business dev set (never a test set) and write
+demo/assets/decoding.json, which ``werbench demo`` decodes with. Run ``python -m demo.build.tune_decoding``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, WORK
+from manifests.atomic import atomic_write
+from manifests.io import read_manifest, write_manifest
+
+BEAM_GRID = "alpha=0.3|0.6|1.0|1.5|2.0,beta=0|1|2|3"
+RESCORE_GRID = "gamma=0|0.1|0.2|0.4|0.8"
+BEAM_WIDTH = 32
+NBEST = 8
+
+
+def dev_subset(count: int, work: Path = WORK) -> Path:
+    """The first ``count`` business dev utterances (the whole dev set costs too much CPU for a grid)."""
+    out = work / f"business-dev-{count}.json"
+    write_manifest(out, list(read_manifest(work / "business-dev.json"))[:count])
+    return out
+
+
+def run_tune(dev: Path, decoder: str, grid: str, out: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """One ``werbench tune`` run; returns its best.json."""
+    argv = [
+        sys.executable, "-c", "from werbench.cli import main; main()", "tune",
+        "--model", str(MODELS / "tuned.nemo"), "--dev", str(dev), "--decoder", decoder,
+        "--lm", str(LM_DIR / "business-4gram.bin"), "--grid", grid,
+        "--beam-width", str(BEAM_WIDTH), "--out", str(out), "--jobs", "1", "--device", "cpu",
+        "--cache-dir", str(WORK / "cache"),
+    ]  # fmt: skip
+    for key, value in params.items():
+        argv += ["--param", f"{key}={value}"]
+    if decoder == "rescore":
+        argv += ["--rescorer", str(BERT_DIR)]
+    subprocess.run(argv, check=True)
+    return json.loads((out / "best.json").read_text(encoding="utf-8"))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--utterances", type=int, default=50, help="business dev utterances to tune on")
+    args = parser.parse_args(argv)
+    dev = dev_subset(args.utterances)
+    beam = run_tune(dev, "beam-fast", BEAM_GRID, WORK / "tune-beam", {"nbest": NBEST})
+    alpha, beta = beam["alpha"], beam["beta"]
+    rescore = run_tune(
+        dev, "rescore", RESCORE_GRID, WORK / "tune-rescore",
+        {"alpha": alpha, "beta": beta, "nbest": NBEST, "first_pass": "beam-fast"},
+    )  # fmt: skip
+    shared = {"alpha": alpha, "beta": beta, "beam_width": BEAM_WIDTH}
+    decoding = {
+        "beam": shared,
+        "rescore": {**shared, "gamma": rescore["gamma"], "nbest": NBEST},
+        "rescore_causal": {**shared, "gamma": rescore["gamma"], "nbest": NBEST},
+        "tuned_on": f"business dev, first {args.utterances} utterances, tuned model",
+        "dev_wer": {"beam-fast": beam["wer"], "rescore-bert": rescore["wer"]},
+    }
+    with atomic_write(ASSETS / "decoding.json") as handle:
+        json.dump(decoding, handle, indent=2)
+        handle.write("\n")
+    print(json.dumps(decoding, indent=2))
+
+
+if __name__ == "__main__":
+    main()

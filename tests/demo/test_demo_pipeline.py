@@ -1,0 +1,84 @@
+"""``werbench demo --no-serve`` end to end on a subset of the shipped test sets, with the shipped models."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dashboard.demo import DEMO_ROOT, TESTSETS, locate_assets, run_demo
+from manifests.errors import ManifestError
+
+SUBSET = 12
+
+
+def _wer(rows: list[dict[str, str]], testset: str, system: str) -> float:
+    matches = [float(r["wer"]) for r in rows if r["testset"] == testset and r["system"] == system]
+    assert matches, f"{testset}/{system} missing from the leaderboard"
+    return matches[0]
+
+
+def test_missing_assets_are_named_with_the_rebuild_command(tmp_path):
+    with pytest.raises(ManifestError, match=r"manifest.jsonl: demo asset missing; rebuild .* demo.build.all"):
+        locate_assets(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def demo_results(tmp_path_factory) -> Path:
+    """One CLI run of the demo on the first utterances of every test set."""
+    try:
+        locate_assets(DEMO_ROOT)
+    except ManifestError as exc:
+        pytest.skip(f"demo assets are not built: {exc}")
+    results = tmp_path_factory.mktemp("demo") / "results"
+    argv = [sys.executable, "-c", "from werbench.cli import main; main()", "demo", "--no-serve",
+            "--results", str(results), "--subset", str(SUBSET)]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "tuned@greedy" in proc.stdout and "demo ready" in proc.stdout
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_demo_writes_results_reports_and_leaderboard(demo_results):
+    rows = list(csv.DictReader((demo_results / "leaderboard.csv").open()))
+    assert {"testset", "system", "wer", "cer", "ser", "rtfx"} <= set(rows[0])
+    systems = {r["system"] for r in rows}
+    for model in ("base", "tuned"):
+        for decoder in ("greedy", "beam-kenlm4", "beam-fast-kenlm4", "rescore-bert"):
+            assert f"{model}@{decoder}" in systems
+    assert "pocketsphinx@default" in systems
+    assert {r["testset"] for r in rows} == set(TESTSETS)
+    for testset in TESTSETS:
+        lines = (demo_results / testset / "tuned@greedy" / "predictions.jsonl").read_text().splitlines()
+        assert len(lines) == SUBSET
+    assert (demo_results / "report.html").stat().st_size > 100_000  # plotly inlined: works offline
+    assert (demo_results / "report-csv" / "systems.csv").is_file()
+    assert all(r["rtfx"] not in ("", "nan") for r in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_demo_ordering_claims_hold(demo_results):
+    """What the demo is built to show: domain tuning and the domain LM both help on business speech."""
+    rows = list(csv.DictReader((demo_results / "leaderboard.csv").open()))
+    assert _wer(rows, "business-synth", "tuned@greedy") < _wer(rows, "business-synth", "base@greedy")
+    for model in ("base", "tuned"):
+        greedy = _wer(rows, "business-synth", f"{model}@greedy")
+        assert _wer(rows, "business-synth", f"{model}@beam-kenlm4") < greedy
+        assert _wer(rows, "business-synth", f"{model}@beam-fast-kenlm4") < greedy
+    assert _wer(rows, "general-synth", "base@greedy") < 0.6  # the models really recognise speech
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_second_run_reuses_everything(demo_results):
+    messages: list[str] = []
+    run = run_demo(demo_results, subset=SUBSET, echo=messages.append)
+    assert not run.decoded
+    assert any("already decoded" in m for m in messages)
+    assert run.leaderboard.is_file() and run.rows
