@@ -1,10 +1,12 @@
 """Results directory -> analysis' per-utterance and per-system tables, with a snapshot for a fast warm start.
 
 Scoring is entirely ``analysis``: ``inputs.read_results`` then ``tables.build_tables`` through its alignment
-cache. On top, the dashboard keeps a snapshot of both finished tables (Parquet) keyed by the results'
+cache. On top, the dashboard keeps a snapshot of both finished tables keyed by the results'
 file names, sizes and modification times plus the normaliser and code versions: the alignment cache skips
 aligning but still re-reads and re-parses every JSON line and redoes the bootstrap, which at 100k x 4 is
-several seconds; the snapshot loads in well under that. Any changed input file is a different key.
+several seconds. The snapshot is an uncompressed Arrow IPC file read through a memory map: loading is
+zero-copy (well under a second at 100k x 4; the pages stay file-backed and shared between processes),
+at the price of disk (~1.4 KB per utterance and system). Any changed input file is a different key.
 Nested prediction fields (n-best lists, word times) are held as Arrow list/struct arrays (one C buffer, not
 millions of Python dicts: hundreds of MB less at 100k x 4); a field whose values Arrow cannot type is kept
 as JSON text instead. Reading an element back gives plain Python lists and dicts.
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.feather as feather
 
 from analysis.align import ALIGNER_VERSION
 from analysis.cache import AlignmentCache, default_cache_dir
@@ -34,7 +36,7 @@ from manifests.results import TESTSET_MANIFEST, iter_systems
 from werbench import __version__
 
 log = logging.getLogger(__name__)
-SNAPSHOT_FORMAT = "1"
+SNAPSHOT_FORMAT = "2"
 
 
 def cache_root(cache_dir: Path | None) -> Path:
@@ -64,10 +66,11 @@ def _nested(values: list[Any]) -> bool:
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding lists/dicts become Arrow arrays, or JSON text (see the module docstring)."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: only the replaced columns are new
     for column in out.columns:
         if out[column].dtype != object or not _nested(values := out[column].tolist()):
             continue
+        values = [None if isinstance(v, float) and v != v else v for v in values]  # NaN: "no list here"
         try:
             out[column] = pd.arrays.ArrowExtensionArray(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -83,12 +86,14 @@ def _nested_type(kind: pa.DataType) -> pd.ArrowDtype | None:
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
     with atomic_write(path, "wb") as handle:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle, compression="zstd")
+        feather.write_feather(
+            pa.Table.from_pandas(frame, preserve_index=False), handle, compression="uncompressed"
+        )
 
 
 def _read(path: Path) -> pd.DataFrame | None:
     try:
-        return pq.read_table(path).to_pandas(types_mapper=_nested_type)
+        return feather.read_table(path, memory_map=True).to_pandas(types_mapper=_nested_type)
     except (OSError, pa.ArrowException):
         return None
 
@@ -105,7 +110,7 @@ def score_results(
     start = time.perf_counter()
     root = cache_root(cache_dir)
     key = fingerprint(results_dir, normalizer)
-    utts_path, systems_path = (root / "dashboard" / f"{key}.{part}.parquet" for part in ("utts", "systems"))
+    utts_path, systems_path = (root / "dashboard" / f"{key}.{part}.arrow" for part in ("utts", "systems"))
     if utts_path.is_file() and systems_path.is_file():
         utterances, systems = _read(utts_path), _read(systems_path)
         if utterances is not None and systems is not None:

@@ -19,6 +19,11 @@ from dashboard.pages.base import Page, PageContext
 PCT = ui.d3_format(".2%")
 NUM = ui.d3_format(",.0f")
 FIXED1 = ui.d3_format(",.1f")
+# WER cells shaded by their value: a glance finds the hard test sets and the weak systems
+HEAT = {
+    "function": "params.value == null ? {} : {backgroundColor: 'rgba(231, 76, 60, ' + "
+    "Math.min(0.45, 0.03 + 1.6 * params.value).toFixed(3) + ')', fontWeight: 600}"
+}
 
 
 def _columns() -> list[dict[str, Any]]:
@@ -34,7 +39,7 @@ def _columns() -> list[dict[str, Any]]:
             "tooltipField": "system",
         },
         {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold", "width": 110},
-        {"field": "wer_ci", "headerName": "95% CI", "width": 140, "sortable": False},
+        {"field": "wer_ci", "headerName": "95% CI", "width": 170, "sortable": False},
         {"field": "cer", "headerName": "CER", **rate},
         {"field": "ser", "headerName": "SER", **rate},
         {"field": "sub_rate", "headerName": "Sub", **rate},
@@ -114,7 +119,7 @@ def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
             "valueFormatter": PCT,
             "flex": 1,
             "minWidth": 120,
-            "cellClass": "matrix-cell",
+            "cellStyle": HEAT,
         }
         for ts in pivot.columns
     ]
