@@ -58,20 +58,24 @@ def _pick_testset(utts: pd.DataFrame, systems: Sequence[str], testset: str | Non
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
     """One row per utterance of the test set: both systems' texts, ops, errors and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
-    rows = utts[utts["testset"] == testset]
+    wanted = [c for c in ("utt_id", "speaker", "duration", "ref", "hyp", "ops", "ref_words", "S", "D", "I",
+                          "failed") if c in utts.columns]  # fmt: skip
+    rows = utts.loc[utts["testset"] == testset, ["system", *wanted]]
     left = rows[rows["system"] == a].set_index("utt_id")
     right = rows[rows["system"] == b].set_index("utt_id")
     ids = left.index.intersection(right.index, sort=False)
     left, right = left.loc[ids], right.loc[ids]
     failed = left["failed"].to_numpy(bool) | right["failed"].to_numpy(bool)
     err_a, err_b = _errors(left), _errors(right)
-    speakers = left["speaker"] if "speaker" in left else pd.Series(None, index=ids, dtype=object)
+    speakers = (
+        left["speaker"].astype(object) if "speaker" in left else pd.Series(None, index=ids, dtype=object)
+    )
+    unknown = speakers.isna() | (speakers == "")
+    speakers[unknown] = [speaker_of(u) for u in ids[unknown.to_numpy()]]
     frame = pd.DataFrame(
         {
             "utt_id": ids,
-            "speaker": [
-                s if isinstance(s, str) and s else speaker_of(u) for u, s in zip(ids, speakers, strict=True)
-            ],
+            "speaker": speakers.to_numpy(),
             "duration": left["duration"].to_numpy() if "duration" in left else np.nan,
             "ref": left["ref"].to_numpy(),
             "hyp_a": left["hyp"].to_numpy(),
