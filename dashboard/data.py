@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -64,22 +65,35 @@ T = TypeVar("T")
 
 
 class _Memo:
-    """Per-object memo keyed by immutable arguments; a lock per key so concurrent users compute once."""
+    """Per-object memo keyed by immutable arguments; a lock per key so concurrent users compute once.
 
-    def __init__(self) -> None:
-        self._values: dict[Hashable, Any] = {}
+    With ``maxsize`` the least recently used entries go first: views keyed by a choice of systems have
+    as many variants as users make choices, and each can hold a 100k-row table.
+    """
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._maxsize = maxsize
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        if key in self._values:
-            return self._values[key]
         with self._guard:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if key not in self._values:
-                self._values[key] = compute()
-        return self._values[key]
+            with self._guard:
+                if key in self._values:
+                    return self._values[key]
+            value = compute()
+            with self._guard:
+                self._values[key] = value
+                self._locks.pop(key, None)
+                while self._maxsize is not None and len(self._values) > self._maxsize:
+                    self._values.popitem(last=False)
+        return value
 
 
 # ------------------------------------------------------------------------------------------- view records
@@ -258,7 +272,8 @@ class Analysis:
         self.runs = dict(runs)
         self.results_dir = results_dir
         self.load_seconds: dict[str, float] = {}  # where loading went (snapshot, or analysis from scratch)
-        self._memo = _Memo()
+        self._memo = _Memo()  # keyed by test set / system / model: bounded by the results themselves
+        self._views = _Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
         self._spans = _contiguous_spans(utterances)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -318,7 +333,7 @@ class Analysis:
         return [c for c in extra if all(_scalar(v) for v in sample[c].tolist())]
 
     def utterance_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
-        return self._memo.get(("grid", testset, systems), lambda: self._build_grid(testset, systems))
+        return self._views.get(("grid", testset, systems), lambda: self._build_grid(testset, systems))
 
     def _build_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         base = self.reference_rows(testset)
@@ -655,7 +670,7 @@ class Analysis:
             vocabulary, _ = self.vocabulary_for(testset)
             return error_tables(pd.concat(frames, ignore_index=True), vocabulary=vocabulary)
 
-        return self._memo.get(("errors", testset, systems), build)
+        return self._views.get(("errors", testset, systems), build)
 
     def word_accuracy(self, testset: str, systems: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
         tables = self.error_tables(testset, systems)
@@ -741,7 +756,7 @@ class Analysis:
             frames = [self.rows(testset, s).reset_index(drop=True) for s in systems]
             return breakdown(pd.concat(frames, ignore_index=True), by).rename(columns={by: "value"})
 
-        return self._memo.get(("breakdown", testset, systems, by), build)
+        return self._views.get(("breakdown", testset, systems, by), build)
 
     def breakdown_fields(self, testset: str) -> list[str]:
         """Fields worth a breakdown: speaker, duration buckets, and scalar manifest fields of few values."""
@@ -754,7 +769,7 @@ class Analysis:
 
     # ---- comparison
     def comparison(self, testset: str, a: str, b: str) -> PairView:
-        return self._memo.get(("compare", testset, a, b), lambda: self._comparison(testset, a, b))
+        return self._views.get(("compare", testset, a, b), lambda: self._comparison(testset, a, b))
 
     def _comparison(self, testset: str, a: str, b: str) -> PairView:
         from analysis.compare import compare_systems
