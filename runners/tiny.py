@@ -25,28 +25,38 @@ SENTENCES = {
 }
 
 
-def _block(filters: int, kernel: int, *, stride: int = 1, repeat: int = 1, residual: bool = False) -> dict:
+def separable_block(
+    filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, repeat: int = 1, residual: bool = False
+) -> dict:
+    """One QuartzNet block in ConvASREncoder's ``jasper`` list format."""
     return {
         "filters": filters,
         "repeat": repeat,
         "kernel": [kernel],
         "stride": [stride],
-        "dilation": [1],
+        "dilation": [dilation],
         "dropout": 0.0,
         "residual": residual,
         "separable": True,
     }
 
 
-def tiny_config(labels: list[str] | None = None, features: int = 64) -> dict[str, Any]:
+def tiny_config(labels: list[str] | None = None) -> dict[str, Any]:
     """QuartzNet layout in miniature: strided prologue, two residual blocks, 1x1 epilogue, 2x subsampling."""
-    labels = list(labels or CHAR_LABELS)
     blocks = [
-        _block(64, 33, stride=2),
-        _block(96, 33, repeat=2, residual=True),
-        _block(128, 39, repeat=2, residual=True),
-        _block(128, 1),
+        separable_block(64, 33, stride=2),
+        separable_block(96, 33, repeat=2, residual=True),
+        separable_block(128, 39, repeat=2, residual=True),
+        separable_block(128, 1),
     ]
+    return ctc_model_config(blocks, labels)
+
+
+def ctc_model_config(
+    blocks: list[dict], labels: list[str] | None = None, features: int = 64
+) -> dict[str, Any]:
+    """An EncDecCTCModel config (mel features, ConvASREncoder over ``blocks``, character CTC head)."""
+    labels = list(labels or CHAR_LABELS)
     return {
         "sample_rate": SAMPLE_RATE,
         "labels": labels,
@@ -78,8 +88,8 @@ def tiny_config(labels: list[str] | None = None, features: int = 64) -> dict[str
     }
 
 
-def build_tiny_model(seed: int = 0, labels: list[str] | None = None) -> Any:
-    """The EncDecCTCModel in eval mode, BatchNorm statistics randomised so that they matter in tests."""
+def build_ctc_model(config: dict[str, Any], seed: int = 0) -> Any:
+    """An EncDecCTCModel from ``config`` in eval mode, BatchNorm statistics randomised so that they matter."""
     import torch
     from omegaconf import OmegaConf
 
@@ -89,13 +99,18 @@ def build_tiny_model(seed: int = 0, labels: list[str] | None = None) -> Any:
     from nemo.collections.asr.models import EncDecCTCModel
 
     with quiet_nemo():
-        model = EncDecCTCModel(cfg=OmegaConf.create(tiny_config(labels)))
+        model = EncDecCTCModel(cfg=OmegaConf.create(config))
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm1d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
     return model.eval()
+
+
+def build_tiny_model(seed: int = 0, labels: list[str] | None = None) -> Any:
+    """The tiny QuartzNet-style model (~100k parameters)."""
+    return build_ctc_model(tiny_config(labels), seed)
 
 
 def save_tiny_nemo(path: str | Path, seed: int = 0) -> Path:

@@ -24,6 +24,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
+    choose_cpu_mkldnn,
     require_local,
     resolve_device,
     resolve_precision,
@@ -291,6 +292,7 @@ class DeepSpeech2Model:
         self._hop = int(self.sample_rate * self.config.window_stride)
         self._window = torch.hamming_window(n_fft, periodic=not self.config.symmetric_window).to(self.device)
         self._sha256: str | None = None
+        choose_cpu_mkldnn(self)
 
     def identity(self) -> dict[str, Any]:
         if self._sha256 is None:
@@ -308,6 +310,7 @@ class DeepSpeech2Model:
             "frame_seconds": self.frame_seconds,
             "device": self.device,
             "precision": self.precision,
+            "cpu_mkldnn": self.mkldnn,
         }
 
     def spectrogram(self, batch: list[np.ndarray]) -> tuple[Any, Any]:
@@ -333,7 +336,7 @@ class DeepSpeech2Model:
         return out, frames
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
-        with autocast(self.device, self.precision):
+        with autocast(self.device, self.precision, self.mkldnn):
             spect, frames = self.spectrogram(batch)
             log_probs, out_lengths = self.network(spect, frames)
         return split_log_probs(log_probs, out_lengths)

@@ -20,6 +20,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
+    choose_cpu_mkldnn,
     pad_batch,
     require_local,
     resolve_device,
@@ -95,6 +96,7 @@ class NemoCTCModel:
         stride = float(model.cfg.preprocessor.get("window_stride", 0.01))
         self.frame_seconds = stride * int(getattr(model.encoder, "subsampling_factor", 1) or 1)
         self._sha256: str | None = None
+        choose_cpu_mkldnn(self)
 
     @property
     def architecture(self) -> str:
@@ -117,12 +119,13 @@ class NemoCTCModel:
             "frame_seconds": self.frame_seconds,
             "device": self.device,
             "precision": self.precision,
+            "cpu_mkldnn": self.mkldnn,
             **extra,
         }
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         signal, lengths = pad_batch(batch, self.device)
-        with autocast(self.device, self.precision):
+        with autocast(self.device, self.precision, self.mkldnn):
             features, feature_lengths = self.model.preprocessor(input_signal=signal, length=lengths)
             encoded, encoded_lengths = self.model.encoder(audio_signal=features, length=feature_lengths)
             log_probs = self.head(encoder_output=encoded)
