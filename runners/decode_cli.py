@@ -121,7 +121,10 @@ def decode_command(
     missing utterance. Unreadable audio is recorded as a failed utterance and the run goes on.
     """
     with user_errors(), _interruptible():
+        from manifests.io import read_manifest
+        from manifests.normalize import get_normalizer
         from runners.decode import DecodeJob, default_system_name, run_decode
+        from runners.decoders.registry import make_decoder
         from runners.models.load import load_model
 
         options = {
@@ -131,6 +134,11 @@ def decode_command(
         }  # fmt: skip
         params = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
         params.update(_parse_params(param))
+        # Everything checkable is checked before the (slow) model load.
+        make_decoder(decoder, params)
+        get_normalizer(normalizer)
+        for _ in read_manifest(manifest):
+            pass
         loaded = load_model(model, device, precision, cache_dir=cache)
         job = DecodeJob(
             manifest=manifest,

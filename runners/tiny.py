@@ -162,3 +162,76 @@ def synthesize_manifest(
     manifest = folder / "manifest.jsonl"
     write_manifest(manifest, utts)
     return manifest
+
+
+def train_tokenizer(folder: str | Path, texts: list[str], vocab_size: int = 40) -> Path:
+    """A SentencePiece BPE tokenizer in NeMo's layout (``tokenizer.model`` + ``vocab.txt``) in ``folder``."""
+    import sentencepiece
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(folder / "tokenizer"), vocab_size=vocab_size, model_type="bpe",
+        character_coverage=1.0, bos_id=-1, eos_id=-1, minloglevel=2,
+    )  # fmt: skip
+    pieces = [line.split("\t", 1)[0] for line in (folder / "tokenizer.vocab").read_text("utf-8").splitlines()]
+    (folder / "vocab.txt").write_text("".join(f"{p}\n" for p in pieces), encoding="utf-8")
+    return folder
+
+
+def hybrid_bpe_config(tokenizer_dir: str | Path, d_model: int = 32) -> dict[str, Any]:
+    """A tiny Conformer hybrid RNNT-CTC BPE model: 4x subsampling, RNNT decoder/joint, aux CTC head."""
+    preprocessor = tiny_config()["preprocessor"]
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "model_defaults": {"enc_hidden": d_model, "pred_hidden": d_model},
+        "tokenizer": {"dir": str(tokenizer_dir), "type": "bpe"},
+        "preprocessor": preprocessor,
+        "encoder": {
+            "_target_": "nemo.collections.asr.modules.ConformerEncoder", "feat_in": preprocessor["features"],
+            "feat_out": -1, "n_layers": 2, "d_model": d_model, "subsampling": "dw_striding",
+            "subsampling_factor": 4, "subsampling_conv_channels": d_model, "ff_expansion_factor": 2,
+            "self_attention_model": "rel_pos", "n_heads": 2, "conv_kernel_size": 9, "dropout": 0.0,
+            "dropout_pre_encoder": 0.0, "dropout_emb": 0.0, "dropout_att": 0.0,
+        },
+        "decoder": {
+            "_target_": "nemo.collections.asr.modules.RNNTDecoder", "normalization_mode": None,
+            "random_state_sampling": False, "blank_as_pad": True,
+            "prednet": {"pred_hidden": d_model, "pred_rnn_layers": 1},
+        },
+        "joint": {
+            "_target_": "nemo.collections.asr.modules.RNNTJoint", "log_softmax": None,
+            "preserve_memory": False, "fuse_loss_wer": False,
+            "jointnet": {"joint_hidden": d_model, "activation": "relu", "dropout": 0.0},
+        },
+        "decoding": {"strategy": "greedy_batch", "greedy": {"max_symbols": 5}},
+        "loss": {"loss_name": "default"},
+        "aux_ctc": {
+            "ctc_loss_weight": 0.3, "use_cer": False, "ctc_reduction": "mean_batch",
+            "decoder": {"_target_": "nemo.collections.asr.modules.ConvASRDecoder", "feat_in": d_model,
+                        "num_classes": -1, "vocabulary": []},
+            "decoding": {"strategy": "greedy"},
+        },
+    }  # fmt: skip
+
+
+def save_tiny_hybrid_bpe_nemo(path: str | Path, texts: list[str] | None = None, seed: int = 0) -> Path:
+    """A tiny hybrid RNNT-CTC Conformer with a SentencePiece vocabulary, saved as ``.nemo``."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from runners.models.nemo import quiet_nemo
+
+    path = Path(path)
+    tokenizer = train_tokenizer(
+        path.parent / f"{path.stem}-tokenizer", texts or list(SENTENCES.values()) * 20
+    )
+    torch.manual_seed(seed)
+    from nemo.collections.asr.models import EncDecHybridRNNTCTCBPEModel
+
+    with quiet_nemo():
+        model = EncDecHybridRNNTCTCBPEModel(cfg=OmegaConf.create(hybrid_bpe_config(tokenizer)))
+        model.save_to(str(path))
+    return path

@@ -98,10 +98,14 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
         raise ManifestError(
-            where, f"decoder {name!r}: {first['msg'].removeprefix('Value error, ')}", field=key
+            where, _about(name, first["msg"].removeprefix("Value error, ")), field=key
         ) from None
     except (TypeError, ValueError) as exc:
-        raise ManifestError(where, f"decoder {name!r}: {exc}") from None
+        raise ManifestError(where, _about(name, str(exc))) from None
+
+
+def _about(name: str, message: str) -> str:
+    return message if repr(name) in message else f"decoder {name!r}: {message}"
 
 
 def file_params(name: str, params: dict[str, Any]) -> dict[str, str]:
