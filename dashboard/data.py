@@ -341,9 +341,10 @@ class Analysis:
         frame = base[columns].reset_index(drop=True)
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words"}
         for k, system in enumerate(systems):
-            rows = self.rows(testset, system).reindex(base.index)
+            rows = self.rows(testset, system)
+            rows = rows if rows.index.equals(base.index) else rows.reindex(base.index)
             for col in (*PER_SYSTEM, "sentence_error", "failed"):
-                frame[f"s{k}_{col}"] = rows[col].to_numpy()
+                frame[f"s{k}_{col}"] = rows[col].array  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
         text = {
             "filter": "agTextColumnFilter",
@@ -523,7 +524,7 @@ class Analysis:
             at = position.get(utt_id)
             if at is None or len(stages) < 2:
                 continue
-            ref = str(steps[0]["ref"].iat[at])
+            ref = str(self.rows(testset, stages[0].system).at[utt_id, "ref"])
             first = stages[0]
             views = [
                 LineageStage(
@@ -564,8 +565,9 @@ class Analysis:
             if len(stages) < 2:
                 return {}, stages, []
             refs = self.rows(testset, stages[0].system)["ref"].reindex(ids).fillna("").astype(str).tolist()
+            kept = ["err_earlier", "err_later", "fixed", "introduced"]  # the counts; texts are in the stages
             steps = [
-                lineage_step(ids, refs, a, b, testset=testset, model=model).utterances
+                lineage_step(ids, refs, a, b, testset=testset, model=model).utterances[kept]
                 for a, b in pairwise(stages)
             ]
             return {u: k for k, u in enumerate(ids)}, stages, steps
