@@ -124,6 +124,7 @@ def breakdown(
     *,
     bins: Sequence[float] | None = None,
     blocks: str | None = None,
+    ci_metrics: Sequence[str] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -131,8 +132,10 @@ def breakdown(
     """One row per (testset, system, group): ``utts``, ``ref_words``, each metric and its ``_lo``/``_hi``.
 
     ``blocks`` names a column (e.g. ``speaker``) whose values are resampled as whole blocks.
+    ``ci_metrics`` limits the intervals to those metrics (default: all): each costs resampling work.
     """
     chosen = [get_metric(m) for m in metrics]
+    with_ci = [m for m in chosen if ci_metrics is None or m.name in ci_metrics]
     if "failed" in utts.columns:
         utts = utts[~utts["failed"].fillna(False).astype(bool)]
     group = group_labels(utts, by, bins)
@@ -143,6 +146,9 @@ def breakdown(
     counts = pd.DataFrame({"__utts": 1.0, "__ref_words": utts["ref_words"].astype(float)}, index=utts.index)
     observed = pd.concat([keys, values, counts], axis=1).groupby(key_cols, observed=True, sort=True).sum()
     codes = observed.index.get_indexer(pd.MultiIndex.from_frame(keys))
+    values = values[
+        list(dict.fromkeys(c for m in with_ci for c in (_column(m.numerator), _column(m.denominator))))
+    ]
     if blocks is not None:
         block = (
             utts[blocks].astype(object).where(utts[blocks].notna(), utts["utt_id"].map(lambda u: f"\0{u}"))
@@ -153,19 +159,20 @@ def breakdown(
         summed = merged.groupby(["__group", "__block"], sort=False).sum()
         codes = summed.index.get_level_values(0).to_numpy()
         values = summed.reset_index(drop=True)
-    boot = bootstrap_group_sums(values.to_numpy(), codes, n_boot=n_boot, seed=seed)
+    boot = bootstrap_group_sums(values.to_numpy(), codes, n_boot=n_boot, seed=seed) if with_ci else None
     out = observed.reset_index()[key_cols].copy()
     out["utts"] = observed["__utts"].to_numpy().astype(int)
     out["ref_words"] = observed["__ref_words"].to_numpy().astype(int)
     columns = list(values.columns)
     for m in chosen:
-        num, den = columns.index(_column(m.numerator)), columns.index(_column(m.denominator))
-        obs_num = observed[columns[num]].to_numpy()
-        obs_den = observed[columns[den]].to_numpy()
+        obs_num = observed[_column(m.numerator)].to_numpy()
+        obs_den = observed[_column(m.denominator)].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             out[m.name] = np.where(obs_den > 0, obs_num / np.where(obs_den > 0, obs_den, 1), np.nan)
-        lo, hi = ratio_interval(boot[:, :, num], boot[:, :, den], alpha)
-        out[f"{m.name}_lo"], out[f"{m.name}_hi"] = lo, hi
+        if boot is not None and m in with_ci:
+            num, den = columns.index(_column(m.numerator)), columns.index(_column(m.denominator))
+            lo, hi = ratio_interval(boot[:, :, num], boot[:, :, den], alpha)
+            out[f"{m.name}_lo"], out[f"{m.name}_hi"] = lo, hi
     return out
 
 

@@ -155,7 +155,11 @@ def build_report(
     steps.update()
     chosen_fields = list(fields) if fields else breakdown_fields(utts)
     metrics = ["wer", "cer", "ser", "sub_rate", "del_rate", "ins_rate"]
-    views = breakdowns(utts, chosen_fields, metrics, n_boot=n_boot, seed=seed) if len(utts) else {}
+    views = (
+        breakdowns(utts, chosen_fields, metrics, ci_metrics=["wer"], n_boot=n_boot, seed=seed)
+        if len(utts)
+        else {}
+    )
     steps.update()
     comparisons = [
         compare_systems(utts, a, b, testset=ts, flavour=flavour, n_boot=n_boot, seed=seed)

@@ -127,7 +127,7 @@ def wer_plot(plots: _Plots, systems: pd.DataFrame) -> Plot:
     return plots.add(fig, height=380)
 
 
-def breakdown_plot(plots: _Plots, table: pd.DataFrame, field: str) -> tuple[Plot, int, int]:
+def breakdown_plot(plots: _Plots, table: pd.DataFrame, field: str) -> tuple[Plot, list[Any]]:
     """Grouped bars of WER per group and system; at most ``MAX_GROUPS_PLOTTED`` groups (the largest)."""
     sizes = table.groupby(field, observed=True)["utts"].max().sort_values(ascending=False)
     shown = list(sizes.index[:MAX_GROUPS_PLOTTED])
@@ -146,7 +146,7 @@ def breakdown_plot(plots: _Plots, table: pd.DataFrame, field: str) -> tuple[Plot
             hovertemplate="%{x}<br>WER %{y:.2f}%<br>%{customdata} utterances<extra>" + label + "</extra>",
         )
     fig.update_layout(barmode="group", yaxis_title="WER (%)", xaxis_title=field, xaxis_type="category")
-    return plots.add(fig), len(shown), int(table[field].nunique())
+    return plots.add(fig), shown
 
 
 def outcome_plot(plots: _Plots, comparison: Comparison) -> Plot:
@@ -264,7 +264,6 @@ def _comparison_view(plots: _Plots, comparison: Comparison) -> dict[str, Any]:
     boot = next((t for t in comparison.tests if t.name == "bootstrap"), None)
     return {
         "c": comparison,
-        "anchor": f"cmp-{abs(hash((comparison.testset, comparison.system_a, comparison.system_b))) % 10**8}",
         "boot": boot,
         "shown": items,
         "plot": outcome_plot(plots, comparison) if len(ok) else None,
@@ -285,9 +284,10 @@ def view_model(report: ReportData) -> dict[str, Any]:
     plots = _Plots(systems["system"].tolist())
     breakdown_views = []
     for field, table in report.breakdowns.items():
-        plot, shown, total = breakdown_plot(plots, table, field)
+        plot, shown = breakdown_plot(plots, table, field)
+        rows = _records(table[table[field].isin(shown)])
         breakdown_views.append(
-            {"field": field, "plot": plot, "shown": shown, "total": total, "rows": _records(table)}
+            {"field": field, "plot": plot, "shown": len(shown), "total": table[field].nunique(), "rows": rows}
         )
     return {
         "title": "werbench report",
@@ -304,7 +304,7 @@ def view_model(report: ReportData) -> dict[str, Any]:
         "wer_plot": wer_plot(plots, systems) if len(systems) else None,
         "breakdowns": breakdown_views,
         "error_panels": _error_panels(report),
-        "comparisons": [_comparison_view(plots, c) for c in report.comparisons],
+        "comparisons": [_comparison_view(plots, c) for c in report.comparisons],  # anchors cmp-1, cmp-2, ...
         "lineage": _lineage_view(report.lineage),
         "nbest": _records(report.nbest_summary),
         "worst": _worst(report),

@@ -129,6 +129,14 @@ def test_bad_fields_and_metrics(utts: pd.DataFrame) -> None:
         bucketize(pd.Series([1.0]), [3])
 
 
+def test_intervals_only_where_asked(utts: pd.DataFrame) -> None:
+    table = breakdown(utts, "noise", ["wer", "ser", "cer"], ci_metrics=["wer"], n_boot=50)
+    assert {"wer_lo", "wer_hi", "ser", "cer"} <= set(table.columns)
+    assert not {"ser_lo", "cer_hi"} & set(table.columns)
+    bare = breakdown(utts, "noise", ["ser"], ci_metrics=[], n_boot=50)
+    assert list(bare.columns) == ["testset", "system", "noise", "utts", "ref_words", "ser"]
+
+
 def test_breakdowns_skip_useless_fields(utts: pd.DataFrame) -> None:
     tables = breakdowns(utts, ["speaker", "noise", "testset", "accent"], n_boot=20)
     assert list(tables) == ["speaker", "noise"]
