@@ -42,10 +42,11 @@ def _text_condition(values: pd.Series, cond: dict[str, Any]) -> np.ndarray:
     if kind == "notBlank":
         return ~_text_condition(values, {"type": "blank"})
     needle = str(cond.get("filter") or "").lower()
-    text = values.astype("str").str.lower()
+    raw = values.astype("str")
+    text = raw.str.lower() if kind not in ("contains", "notContains") else raw
     tests: dict[str, Callable[[], pd.Series]] = {
-        "contains": lambda: text.str.contains(needle, regex=False),
-        "notContains": lambda: ~text.str.contains(needle, regex=False),
+        "contains": lambda: raw.str.contains(needle, case=False, regex=False),
+        "notContains": lambda: ~raw.str.contains(needle, case=False, regex=False),
         "equals": lambda: text == needle,
         "notEqual": lambda: text != needle,
         "startsWith": lambda: text.str.startswith(needle),
@@ -113,12 +114,11 @@ def sort_order(frame: pd.DataFrame, rows: np.ndarray, sort_model: list[dict[str,
     """Stable multi-column sort of the selected row positions; blanks sort last either way."""
     if not sort_model or not len(rows):
         return rows
-    subset = frame.iloc[rows]
     columns = [s["colId"] for s in sort_model if s.get("colId") in frame.columns]
     if not columns:
         return rows
     ascending = [s.get("sort", "asc") != "desc" for s in sort_model if s.get("colId") in frame.columns]
-    keyed = subset[columns].reset_index(drop=True)
+    keyed = frame[columns].iloc[rows].reset_index(drop=True)  # only the sort keys, not the whole rows
     order = keyed.sort_values(columns, ascending=ascending, kind="stable", na_position="last").index
     return rows[order.to_numpy()]
 
