@@ -142,7 +142,7 @@ def word_pairs(utts: pd.DataFrame) -> pd.DataFrame:
     out["op"] = coded.op.view("S1").astype(str)
     out["ref_word"] = coded.word(coded.ref)
     out["hyp_word"] = coded.word(coded.hyp)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=[c for c in PAIR_COLUMNS if c in out])
 
 
 # ------------------------------------------------------------------------------------------ vocabulary

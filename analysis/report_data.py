@@ -21,7 +21,7 @@ from analysis.compare import (
     pair_frame,
 )
 from analysis.errors import ErrorTables, Vocabulary, error_tables
-from analysis.significance import Flavour, paired_bootstrap
+from analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
 from analysis.tables import Tables
 from manifests.normalize import get_normalizer
 
@@ -49,6 +49,7 @@ class ReportData:
     nbest_utterances: pd.DataFrame
     nbest_summary: pd.DataFrame
     versus_best: pd.DataFrame = field(default_factory=pd.DataFrame)
+    friedman: dict[str, TestResult] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
@@ -121,6 +122,25 @@ def versus_best(tables: Tables, *, n_boot: int = 1000, seed: int = 0) -> pd.Data
     return pd.DataFrame(rows, columns=["testset", "system", "best", "p_value", "p_best_better"])
 
 
+def friedman_by_testset(utts: pd.DataFrame) -> dict[str, TestResult]:
+    """Per test set with three or more systems: Friedman's test on per-speaker WER (sc_stats' ANOVAR)."""
+    out = {}
+    ok = utts[~utts["failed"].astype(bool)]
+    for testset, rows in ok.groupby("testset", sort=True):
+        speakers = (
+            rows["speaker"].astype(object).where(rows["speaker"].notna(), rows["utt_id"].map(speaker_of))
+        )
+        grouped = rows.assign(errors=rows["S"] + rows["D"] + rows["I"], spk=speakers).groupby(
+            ["spk", "system"]
+        )
+        sums = grouped[["errors", "ref_words"]].sum()
+        rates = (sums["errors"] / sums["ref_words"].where(sums["ref_words"] > 0)).unstack("system").dropna()
+        result = friedman_test(rates.to_numpy(), [str(c) for c in rates.columns])
+        if result is not None:
+            out[str(testset)] = result
+    return out
+
+
 def _resolve_pairs(tables: Tables, pairs: Sequence[str] | None) -> list[tuple[str | None, str, str]]:
     if not pairs:
         return list(default_pairs(tables.systems))
@@ -172,6 +192,7 @@ def build_report(
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
     steps.update()
     best = versus_best(tables, n_boot=n_boot, seed=seed)
+    friedman = friedman_by_testset(utts) if len(utts) else {}
     steps.update()
     steps.close()
     settings = {
@@ -186,8 +207,8 @@ def build_report(
         "fields": chosen_fields,
     }
     return ReportData(
-        tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, vocabulary, source,
-        settings=settings,
+        tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
+        source, settings=settings,
     )  # fmt: skip
 
 

@@ -191,7 +191,7 @@ def _leaderboards(report: ReportData) -> list[dict[str, Any]]:
             row["rank"] = rank
             row["p_vs_best"] = None if vs is None else vs["p_value"]
             rows.append(row)
-        boards.append({"testset": testset, "rows": rows})
+        boards.append({"testset": testset, "rows": rows, "friedman": report.friedman.get(str(testset))})
     return boards
 
 

@@ -120,6 +120,8 @@ def test_report_data_defaults(report, tables) -> None:
     best_row = report.versus_best.set_index("system").loc[best]
     assert best_row["p_value"] is None or pd.isna(best_row["p_value"])
     assert len(report.versus_best) == 3
+    friedman = report.friedman["dev"]
+    assert friedman.name == "friedman" and friedman.n == 4 and 0 <= friedman.p_value <= 1
 
 
 def test_pairs_are_parsed_and_checked(tables) -> None:
@@ -234,7 +236,9 @@ def test_html_is_self_contained_and_escaped(report) -> None:
         "settings",
     ):
         assert f'id="{section}"' in html
-    assert "N-best oracle" in html and "CUDA out of memory" in html
+    assert (
+        "N-best oracle" in html and "CUDA out of memory" in html and "Friedman test of all 3 systems" in html
+    )
 
 
 # -------------------------------------------------------------------------------------------------- CLI
