@@ -556,10 +556,14 @@ class Analysis:
         """
 
         def build() -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
-            from analysis.compare import lineage_stages, lineage_step
+            from analysis.compare import STAGE_COLUMNS, lineage_stages, lineage_step
 
             members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
-            rows = pd.concat([self.rows(testset, s) for s in members], ignore_index=True)
+            needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
+            rows = pd.concat(
+                [self.rows(testset, s)[[c for c in needed if c in self.utterances]] for s in members],
+                ignore_index=True,
+            )
             normalize = get_normalizer(self.normalizer)
             ids, stages = lineage_stages(rows, testset, model, normalize=normalize, systems=self.system_table)
             if len(stages) < 2:
