@@ -247,20 +247,15 @@ def test_html_is_self_contained_and_escaped(report) -> None:
 def test_report_command(results: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out"
-    args = [
-        "report",
-        str(results),
-        "--html",
-        str(out / "r.html"),
-        "--csv",
-        str(out / "csv"),
-        "--trn",
-        str(out / "trn"),
-    ]
-    result = runner.invoke(
-        app, [*args, "--resamples", "100", "--no-cache", "--pairs", "am@greedy:am@beam-lm"]
-    )
+    vocab = tmp_path / "lm_words.txt"
+    vocab.write_text("\n".join(VOCAB[:10]) + "\n", encoding="utf-8")
+    args = ["report", str(results), "--html", str(out / "r.html"), "--csv", str(out / "csv")]
+    options = ["--trn", str(out / "trn"), "--resamples", "100", "--no-cache", "--vocab", str(vocab)]
+    result = runner.invoke(app, [*args, *options, "--pairs", "am@greedy:am@beam-lm"])
     assert result.exit_code == 0, result.output
+    oov = pd.read_csv(out / "csv" / "oov.csv")
+    assert set(oov["system"]) == set(SYSTEMS) and (oov["oov_rate"] > 0).all()
+    assert "OOV rate" in (out / "r.html").read_text(encoding="utf-8")
     assert (out / "r.html").stat().st_size > 3_000_000
     assert (out / "csv" / "comparisons.csv").is_file() and (out / "trn" / "dev" / "ref.trn").is_file()
     assert "am@beam-lm" in result.stdout
