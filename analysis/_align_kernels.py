@@ -79,14 +79,22 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
                 k += 1
                 continue
             s = k
-            while k < stop and not _is_space(buf[k]):
+            h = _FNV_OFFSET
+            before_last = h
+            while k < stop:
+                b = buf[k]
+                if _is_space(b):
+                    break
+                before_last = h
+                h = (h ^ np.uint64(_fold(b, fold_case))) * _FNV_PRIME
                 k += 1
             e = k
             if sclite_words and e - s > 1 and buf[e - 1] == 42:
                 e -= 1
+                h = before_last
             start[t] = s
             key_end[t] = e
-            hashes[t] = _hash(buf, s, e, fold_case)
+            hashes[t] = h
             null[t] = sclite_words and e - s == 1 and buf[s] == 64
             t += 1
     utt_tok[n_utt] = t
@@ -165,17 +173,11 @@ def _same(rbuf, rs, re_, hbuf, hs, he, fold_case, space_tokens):
 
 
 @njit(cache=True, inline="always")
-def _diag_cost(eq, rnull, hnull, sub_w, null_sub):
-    if rnull and hnull:
-        return null_sub
-    if eq:
-        return np.float32(0.0)
-    return sub_w
+def _sclite_pair(cost, rnull, hnull, n, m, ins_w, del_w, null_indel, dp, ins_cost, rev):
+    """sclite's DP and backtrace for one pair; writes ops reversed into ``rev``, returns their count.
 
-
-@njit(cache=True)
-def _sclite_pair(eq, rnull, hnull, n, m, sub_w, ins_w, del_w, null_indel, null_sub, dp, ins_cost, rev):
-    """sclite's DP and backtrace for one pair; writes ops reversed into ``rev``, returns their count."""
+    ``cost[a * m + b]`` is the diagonal cost of ref token a against hyp token b (0 only when they match).
+    """
     w = m + 1
     dp[0] = np.float32(0.0)
     for b in range(1, m + 1):
@@ -183,23 +185,16 @@ def _sclite_pair(eq, rnull, hnull, n, m, sub_w, ins_w, del_w, null_indel, null_s
         dp[b] = dp[b - 1] + ins_cost[b - 1]
     for a in range(1, n + 1):
         row = a * w
-        rn = rnull[a - 1]
-        dcost = null_indel if rn else del_w
+        dcost = null_indel if rnull[a - 1] else del_w
         diag = dp[row - w]
         left = diag + dcost
         dp[row] = left
-        e0 = (a - 1) * m
+        e0 = (a - 1) * m - 1
         for b in range(1, m + 1):
             up = dp[row - w + b]
-            s = diag + _diag_cost(eq[e0 + b - 1], rn, hnull[b - 1], sub_w, null_sub)
-            d = up + dcost
-            i = left + ins_cost[b - 1]
-            if s <= d and s <= i:
-                left = s
-            elif d < i:
-                left = d
-            else:
-                left = i
+            # sclite's choice (diagonal if <= both, deletion if < insertion, else insertion) always
+            # takes a minimum, so the values need no branches; the backtrace re-derives the choice
+            left = min(diag + cost[e0 + b], min(up + dcost, left + ins_cost[b - 1]))
             dp[row + b] = left
             diag = up
     a = n
@@ -211,14 +206,13 @@ def _sclite_pair(eq, rnull, hnull, n, m, sub_w, ins_w, del_w, null_indel, null_s
         elif b == 0:
             move = 1
         else:
-            s = dp[(a - 1) * w + b - 1] + _diag_cost(eq[(a - 1) * m + b - 1], rnull[a - 1], hnull[b - 1],
-                                                     sub_w, null_sub)  # fmt: skip
+            s = dp[(a - 1) * w + b - 1] + cost[(a - 1) * m + b - 1]
             d = dp[(a - 1) * w + b] + (null_indel if rnull[a - 1] else del_w)
             i = dp[a * w + b - 1] + ins_cost[b - 1]
             move = 0 if s <= d and s <= i else (1 if d < i else 2)
         if move == 0:
             if not (rnull[a - 1] and hnull[b - 1]):
-                rev[k] = OP_C if eq[(a - 1) * m + b - 1] else OP_S
+                rev[k] = OP_C if cost[(a - 1) * m + b - 1] == 0 else OP_S
                 k += 1
             a -= 1
             b -= 1
@@ -235,14 +229,14 @@ def _sclite_pair(eq, rnull, hnull, n, m, sub_w, ins_w, del_w, null_indel, null_s
     return k
 
 
-@njit(cache=True)
-def _rapidfuzz_pair(eq, n, m, dp, rev):
+@njit(cache=True, inline="always")
+def _rapidfuzz_pair(cost, n, m, dp, rev):
     """Unit-cost alignment with rapidfuzz's choice among equal-cost paths (what jiwer 4 reports)."""
     pre = 0
-    while pre < n and pre < m and eq[pre * m + pre]:
+    while pre < n and pre < m and cost[pre * m + pre] == 0:
         pre += 1
     suf = 0
-    while suf < n - pre and suf < m - pre and eq[(n - 1 - suf) * m + (m - 1 - suf)]:
+    while suf < n - pre and suf < m - pre and cost[(n - 1 - suf) * m + (m - 1 - suf)] == 0:
         suf += 1
     k = 0
     for _ in range(suf):
@@ -257,7 +251,7 @@ def _rapidfuzz_pair(eq, n, m, dp, rev):
         row = a * w
         dp[row] = a
         for b in range(1, cm + 1):
-            best = dp[row - w + b - 1] + (0 if eq[(pre + a - 1) * m + pre + b - 1] else 1)
+            best = dp[row - w + b - 1] + (0 if cost[(pre + a - 1) * m + pre + b - 1] == 0 else 1)
             d = dp[row - w + b] + 1
             if d < best:
                 best = d
@@ -279,7 +273,7 @@ def _rapidfuzz_pair(eq, n, m, dp, rev):
                 k += 1
             else:
                 col -= 1
-                rev[k] = OP_C if eq[(pre + col) * m + pre + row] else OP_S
+                rev[k] = OP_C if cost[(pre + col) * m + pre + row] == 0 else OP_S
                 k += 1
     while col > 0:
         rev[k] = OP_D
@@ -322,7 +316,7 @@ def align_pairs(
         total_ops += n + m
     dp = np.empty(max_cells if tie == TIE_SCLITE else 1, np.float32)
     dpi = np.empty(max_cells if tie == TIE_RAPIDFUZZ else 1, np.int32)
-    eq = np.empty(max_eq, np.bool_)
+    cost = np.empty(max_eq, np.float32)
     ins_cost = np.empty(max_ops, np.float32)
     rev = np.empty(max_ops, np.uint8)
     ops = np.empty(total_ops if want_ops else 0, np.uint8)
@@ -341,24 +335,26 @@ def align_pairs(
         identical = n == m
         for a in range(n):
             rh = r_hash[r0 + a]
+            match = null_sub if r_null[r0 + a] else np.float32(0.0)  # equal tokens: both null or neither
             for b in range(m):
-                eq[a * m + b] = rh == h_hash[h0 + b] and _same(
+                same = rh == h_hash[h0 + b] and _same(
                     rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + b], h_end[h0 + b],
                     fold_case, space_tokens,
                 )  # fmt: skip
-            if identical and not eq[a * m + a]:
+                cost[a * m + b] = match if same else sub_w
+            if identical and cost[a * m + a] != 0:
                 identical = False
-        if identical and not r_null[r0 : r0 + n].any():
+        if identical:
             # the only zero-cost path is the diagonal, whatever the tie rules
             rev[:n] = OP_C
             k = n
         elif tie == TIE_SCLITE:
             k = _sclite_pair(
-                eq, r_null[r0 : r0 + n], h_null[h0 : h0 + m], n, m,
-                sub_w, ins_w, del_w, null_indel, null_sub, dp, ins_cost, rev,
+                cost, r_null[r0 : r0 + n], h_null[h0 : h0 + m], n, m,
+                ins_w, del_w, null_indel, dp, ins_cost, rev,
             )  # fmt: skip
         else:
-            k = _rapidfuzz_pair(eq, n, m, dpi, rev)
+            k = _rapidfuzz_pair(cost, n, m, dpi, rev)
         for j in range(k):
             c = rev[j]
             if c == OP_C:

@@ -34,6 +34,7 @@ seconds compiling, later processes load the machine code in well under a second.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -314,7 +315,13 @@ def align_many(
     """Align many pairs in one compiled call; each item is a word list or a text split on whitespace."""
     spec = get_costs(costs)
     batch = _Batch(refs, hyps, align_counts(refs, hyps, spec), spec.sclite_words, "word")
-    return [Alignment(batch, k) for k in range(len(refs))]
+    collecting = gc.isenabled()
+    gc.disable()  # 100k acyclic views would otherwise trigger ~150 pointless collections
+    try:
+        return [Alignment(batch, k) for k in range(len(refs))]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def align(

@@ -1,0 +1,165 @@
+"""Alignment speed: werbench's aligner against jiwer 4, rapidfuzz (and NIST sclite) in one run.
+
+Anchor (issue #3): werbench ``align_many`` >= 10x the pairs/s of ``jiwer.process_words`` on 100,000 pairs
+of ~20 words with ~10% errors, with per-utterance counts identical to sclite's. Also printed: the
+first-call cost of the numba kernels, the counts agreement with jiwer (unit costs) and real sclite,
+and the alignment cache's first versus second run (words and characters) on the same corpus.
+
+    .venv/bin/python benchmarks/bench_align.py [--pairs 100000] [--no-sclite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SCLITE_PLACES = ("/usr/bin/sclite", "/usr/lib/sctk/bin/sclite")
+_PRA = re.compile(r"^id: \((\S+)\)\nScores: \(#C #S #D #I\) (\d+) (\d+) (\d+) (\d+)", re.M)
+
+
+def build_corpus(pairs: int, words: int, error_rate: float, seed: int) -> tuple[list[str], list[str]]:
+    """Zipf-distributed pseudo-words; per reference word: substitution, deletion or insertion at rates 2:1:1."""
+    rng = random.Random(seed)
+    syllables = ["ka", "to", "ri", "me", "su", "no", "la", "pe", "di", "go", "an", "ex", "or", "un", "is"]
+    vocab = sorted({"".join(rng.choices(syllables, k=rng.randint(1, 4))) for _ in range(30_000)})
+    rng.shuffle(vocab)
+    weights = [1.0 / (rank + 1) for rank in range(len(vocab))]
+    refs, hyps = [], []
+    for _ in range(pairs):
+        ref = rng.choices(vocab, weights, k=max(1, int(rng.gauss(words, 5))))
+        hyp = []
+        for word in ref:
+            roll = rng.random()
+            if roll < error_rate / 2:
+                hyp.append(rng.choices(vocab, weights)[0])
+            elif roll < error_rate * 3 / 4:
+                continue
+            elif roll < error_rate:
+                hyp.extend([word, rng.choices(vocab, weights)[0]])
+            else:
+                hyp.append(word)
+        refs.append(" ".join(ref))
+        hyps.append(" ".join(hyp))
+    return refs, hyps
+
+
+def timed(func: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def rapidfuzz_editops(refs: list[str], hyps: list[str]) -> list:
+    """Unit-cost editops on word-id strings (each word mapped to one code point), as fast as rapidfuzz goes."""
+    from rapidfuzz.distance import Levenshtein
+
+    ids: dict[str, str] = {}
+    out = []
+    for ref, hyp in zip(refs, hyps, strict=True):
+        a = "".join(ids.setdefault(w, chr(len(ids) + 0x100)) for w in ref.split())
+        b = "".join(ids.setdefault(w, chr(len(ids) + 0x100)) for w in hyp.split())
+        out.append(Levenshtein.editops(a, b))
+    return out
+
+
+def run_sclite(refs: list[str], hyps: list[str]) -> tuple[float, dict[str, tuple[int, ...]]] | None:
+    binary = shutil.which("sclite") or next((p for p in SCLITE_PLACES if Path(p).is_file()), None)
+    if binary is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_trn, hyp_trn = Path(tmp) / "ref.trn", Path(tmp) / "hyp.trn"
+        ref_trn.write_text("".join(f"{t} (spk_{k})\n" for k, t in enumerate(refs)))
+        hyp_trn.write_text("".join(f"{t} (spk_{k})\n" for k, t in enumerate(hyps)))
+        command = [
+            binary,
+            "-r",
+            str(ref_trn),
+            "trn",
+            "-h",
+            str(hyp_trn),
+            "trn",
+            "-i",
+            "rm",
+            "-o",
+            "pra",
+            "stdout",
+        ]
+        seconds, done = timed(lambda: subprocess.run(command, capture_output=True, check=True))
+    report = done.stdout.decode("utf-8", "replace")
+    return seconds, {m[1]: tuple(int(x) for x in m.groups()[1:]) for m in _PRA.finditer(report)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--words", type=int, default=20)
+    parser.add_argument("--error-rate", type=float, default=0.10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-sclite", action="store_true", help="skip the run of the real sclite binary")
+    args = parser.parse_args()
+
+    first_call, _ = timed(lambda: __import__("analysis.align").align.align_many(["a b"], ["a c"]))
+    import jiwer
+
+    from analysis.align import align_counts, align_many
+    from analysis.cache import AlignmentCache, align_texts
+
+    refs, hyps = build_corpus(args.pairs, args.words, args.error_rate, args.seed)
+    n = len(refs)
+    ref_words = sum(len(r.split()) for r in refs)
+    print(f"corpus: {n:,} pairs, {ref_words / n:.1f} reference words per pair (seed {args.seed})")
+    print(
+        f"werbench first call in this process (numba cache load, or compile when not cached): {first_call:.2f} s"
+    )
+
+    t_sclite, ours = timed(lambda: align_many(refs, hyps, "sclite"))
+    t_kaldi, ours_unit = timed(lambda: align_many(refs, hyps, "kaldi"))
+    t_counts, _ = timed(lambda: align_counts(refs, hyps, "sclite", want_ops=False))
+    t_jiwer, out = timed(lambda: jiwer.process_words(refs, hyps))
+    t_rf, _ = timed(lambda: rapidfuzz_editops(refs, hyps))
+    sclite = None if args.no_sclite else run_sclite(refs, hyps)
+
+    rows = [
+        ("werbench align_many (sclite costs, ops)", t_sclite),
+        ("werbench align_many (kaldi unit costs)", t_kaldi),
+        ("werbench align_counts (sclite, counts only)", t_counts),
+        ("jiwer 4 process_words", t_jiwer),
+        ("rapidfuzz Levenshtein.editops (word ids)", t_rf),
+    ]
+    if sclite is not None:
+        rows.append(("NIST sclite binary (incl. file I/O)", sclite[0]))
+    print(f"\n{'aligner':<46} {'seconds':>8} {'pairs/s':>11} {'vs jiwer':>9}")
+    for name, seconds in rows:
+        print(f"{name:<46} {seconds:8.2f} {n / seconds:11,.0f} {t_jiwer / seconds:8.1f}x")
+    print("anchor: werbench align_many >= 10x jiwer")
+
+    unit = [sum(col) for col in zip(*(a.counts for a in ours_unit), strict=True)]
+    same_unit = unit == [out.hits, out.substitutions, out.deletions, out.insertions]
+    print(f"\nunit-cost totals C/S/D/I {unit}: {'identical to' if same_unit else 'DIFFERENT from'} jiwer's")
+    if sclite is not None:
+        agree = sum(sclite[1].get(f"spk_{k}") == a.counts for k, a in enumerate(ours))
+        print(f"sclite costs: {agree:,} of {n:,} utterances identical to the sclite binary's pra counts")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = AlignmentCache(Path(tmp))
+        first, _ = timed(lambda: align_texts(refs, hyps, str, "none@1", "sclite", cache=cache))
+        second, _ = timed(lambda: align_texts(refs, hyps, str, "none@1", "sclite", cache=cache))
+        size = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
+    print(
+        f"\nalignment cache, words + characters: first run {first:.2f} s, second run {second:.3f} s "
+        f"({first / second:.0f}x faster; {size / 2**20:.1f} MiB of Parquet)"
+    )
+
+
+if __name__ == "__main__":
+    main()
