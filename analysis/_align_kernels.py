@@ -1,8 +1,9 @@
 """Compiled core of the aligner: tokenise UTF-8 buffers and run the batch dynamic programme (numba).
 
 Everything here works on one contiguous UTF-8 byte buffer per side plus utterance byte offsets, so a whole
-corpus crosses the Python/numba boundary once. Tokens are identified by a 64-bit FNV-1a hash of their
-comparison key; equal hashes are confirmed byte by byte, so a hash collision can never merge two words.
+corpus crosses the Python/numba boundary once. Each token gets a 64-bit key: for up to 7 bytes the bytes
+themselves and the length (exact: every character and most words), for longer words an FNV-1a hash with
+the top bit set, confirmed byte by byte when two keys are equal, so a collision can never merge two words.
 
 The DP cells are float32 on purpose: sclite keeps its cell costs in C ``float``, and its 0.001 cost for the
 null word ``@`` only ties (or not) the way sclite's do when summed in the same precision.
@@ -24,7 +25,8 @@ TIE_RAPIDFUZZ = 1  # rapidfuzz/jiwer: common affix stripped, backtrace prefers d
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_SPACE_HASH = np.uint64(0xAF639D4C8601817F)  # FNV-1a of b" ": every whitespace token compares equal
+_HASHED = np.uint64(1 << 63)  # top bit of a key: set for hashed (longer than 7 bytes) tokens only
+_SPACE_KEY = np.uint64((1 << 56) | 32)  # the key of " ": every whitespace run between words
 
 
 @njit(cache=True, inline="always")
@@ -39,12 +41,19 @@ def _fold(b: int, fold_case: bool) -> int:
     return b
 
 
-@njit(cache=True)
-def _hash(buf, start, end, fold_case):
+@njit(cache=True, inline="always")
+def _token_key(buf, start, end, fold_case):
+    """Exact key (bytes and length) for tokens of at most 7 bytes, else FNV-1a with the top bit set."""
+    n = end - start
+    if n <= 7:
+        key = np.uint64(n) << np.uint64(56)
+        for k in range(n):
+            key |= np.uint64(_fold(buf[start + k], fold_case)) << np.uint64(8 * k)
+        return key
     h = _FNV_OFFSET
     for k in range(start, end):
         h = (h ^ np.uint64(_fold(buf[k], fold_case))) * _FNV_PRIME
-    return h
+    return h | _HASHED
 
 
 @njit(cache=True)
@@ -79,22 +88,14 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
                 k += 1
                 continue
             s = k
-            h = _FNV_OFFSET
-            before_last = h
-            while k < stop:
-                b = buf[k]
-                if _is_space(b):
-                    break
-                before_last = h
-                h = (h ^ np.uint64(_fold(b, fold_case))) * _FNV_PRIME
+            while k < stop and not _is_space(buf[k]):
                 k += 1
             e = k
             if sclite_words and e - s > 1 and buf[e - 1] == 42:
                 e -= 1
-                h = before_last
             start[t] = s
             key_end[t] = e
-            hashes[t] = h
+            hashes[t] = _token_key(buf, s, e, fold_case)
             null[t] = sclite_words and e - s == 1 and buf[s] == 64
             t += 1
     utt_tok[n_utt] = t
@@ -141,7 +142,7 @@ def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
             if pending >= 0 and keep_spaces:
                 start[t] = pending
                 key_end[t] = pending + 1
-                hashes[t] = _SPACE_HASH
+                hashes[t] = _SPACE_KEY
                 t += 1
             pending = -1
             seen = True
@@ -151,23 +152,19 @@ def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
                 k += 1
             start[t] = s
             key_end[t] = k
-            hashes[t] = _hash(buf, s, k, fold_case)
+            hashes[t] = _token_key(buf, s, k, fold_case)
             t += 1
     utt_tok[n_utt] = t
     return start, key_end, hashes, null, utt_tok
 
 
 @njit(cache=True, inline="always")
-def _same(rbuf, rs, re_, hbuf, hs, he, fold_case, space_tokens):
-    """Byte-exact confirmation of two tokens whose hashes are equal."""
+def _same(rbuf, rs, re_, hbuf, hs, he, fold_case):
+    """Byte-exact confirmation of two hashed tokens whose keys are equal."""
     if re_ - rs != he - hs:
         return False
-    for k in range(re_ - rs):
-        x = rbuf[rs + k]
-        y = hbuf[hs + k]
-        if space_tokens and _is_space(x) and _is_space(y):
-            continue
-        if _fold(x, fold_case) != _fold(y, fold_case):
+    for k in range(re_ - rs):  # noqa: SIM110 (a loop compiles to tight code; a generator would not)
+        if _fold(rbuf[rs + k], fold_case) != _fold(hbuf[hs + k], fold_case):
             return False
     return True
 
@@ -293,7 +290,7 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,
-    fold_case, space_tokens, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip,
+    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
 
@@ -337,10 +334,12 @@ def align_pairs(
             rh = r_hash[r0 + a]
             match = null_sub if r_null[r0 + a] else np.float32(0.0)  # equal tokens: both null or neither
             for b in range(m):
-                same = rh == h_hash[h0 + b] and _same(
-                    rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + b], h_end[h0 + b],
-                    fold_case, space_tokens,
-                )  # fmt: skip
+                same = rh == h_hash[h0 + b] and (
+                    rh < _HASHED
+                    or _same(
+                        rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + b], h_end[h0 + b], fold_case
+                    )
+                )
                 cost[a * m + b] = match if same else sub_w
             if identical and cost[a * m + a] != 0:
                 identical = False

@@ -299,7 +299,7 @@ def align_counts(
     counts, ops, op_off = kernels.align_pairs(
         rbuf, r_start, r_end, r_hash, r_null, r_utt,
         hbuf, h_start, h_end, h_hash, h_null, h_utt,
-        spec.fold_case, unit != "word", spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele),
+        spec.fold_case, spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele),
         f32(spec.null_indel), f32(spec.null_sub), want_ops, too_big,
     )  # fmt: skip
     if not want_ops:

@@ -51,6 +51,12 @@ def test_sclite_word_rules_case_star_and_null_word() -> None:
     assert align("École été", "école ÉTÉ").counts == (0, 2, 0, 0)
 
 
+def test_long_words_are_compared_byte_by_byte() -> None:
+    # words of more than 7 bytes are keyed by a hash: equal hashes are confirmed, case folding still applies
+    assert align("recognition recognitiom", "RECOGNITION recognition").counts == (1, 1, 0, 0)
+    assert align("recognition", "RECOGNITION", "kaldi").counts == (0, 1, 0, 0)
+
+
 def test_non_ascii_words_align_like_placeholders() -> None:
     words = ["été", "中文", "naïve", "😀", "straße", "ещё"]
     rng = random.Random(3)
