@@ -234,7 +234,8 @@ def paired_bootstrap(
     """Bisani & Ney (2004): P(A better), P(B better) and a CI of WER(A) - WER(B) from shared resamples.
 
     Only the per-utterance error difference and length are resampled (the WER difference is their ratio),
-    which keeps the distinct rows few and the multinomial draw cheap.
+    which keeps the distinct rows few and the multinomial draw cheap. The two-sided p-value is
+    ``2 min(P(delta <= 0), P(delta >= 0))`` over the replicates, capped at 1.
     """
     err_a, err_b = np.asarray(err_a, dtype=np.float64), np.asarray(err_b, dtype=np.float64)
     values = np.column_stack([err_a - err_b, np.asarray(ref_words, dtype=np.float64)])
