@@ -5,6 +5,8 @@ corpus crosses the Python/numba boundary once. Each token gets a 64-bit key: for
 themselves and the length (exact: every character and most words), for longer words an FNV-1a hash with
 the top bit set, confirmed byte by byte when two keys are equal, so a collision can never merge two words.
 
+The kernels release the GIL (``nogil``), so dashboard threads can align concurrently; they are serial
+on purpose (numba's default thread pool is not safe to enter from several Python threads at once).
 The DP cells are float32 on purpose: sclite keeps its cell costs in C ``float``, and its 0.001 cost for the
 null word ``@`` only ties (or not) the way sclite's do when summed in the same precision.
 """
@@ -56,7 +58,7 @@ def _token_key(buf, start, end, fold_case):
     return h | _HASHED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tokenize_words(buf, utt_off, fold_case, sclite_words):
     """Split each utterance on ASCII whitespace; returns (start, key_end, hash, is_null, utt_tok_off).
 
@@ -102,7 +104,7 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
     return start, key_end, hashes, null, utt_tok
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
     """One token per Unicode code point; whitespace runs become one space token between words, or none."""
     n_utt = utt_off.shape[0] - 1
@@ -286,7 +288,7 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,

@@ -10,7 +10,7 @@ import jiwer
 import pytest
 
 from analysis import align as align_module
-from analysis.align import align, align_chars, align_counts, align_many, split_words
+from analysis.align import align, align_chars, align_counts, align_many, aligned_pairs, split_words
 from manifests.trn import read_trn
 
 
@@ -47,6 +47,7 @@ def test_sclite_word_rules_case_star_and_null_word() -> None:
     assert align("a b", "A B*", "kaldi").counts == (0, 2, 0, 0)
     with_null = align("a @ b", "a b")
     assert with_null.ops == "CC" and list(with_null.pairs()) == [("C", "a", "a"), ("C", "b", "b")]
+    assert list(aligned_pairs(["a", "@", "b"], ["x"], "SD")) == [("S", "a", "x"), ("D", "b", None)]
     # sclite lower-cases ASCII only: É and é differ, as they do for sclite
     assert align("École été", "école ÉTÉ").counts == (0, 2, 0, 0)
 
