@@ -20,6 +20,9 @@ def demo(
     subset: int | None = typer.Option(
         None, "--subset", min=1, help="Only the first N utterances of each test set (a quick look)."
     ),
+    smollm2: bool = typer.Option(
+        False, "--smollm2", help="Also rescore the tuned model's business n-best with SmolLM2-135M (slow)."
+    ),
 ) -> None:
     """Decode the demo test sets (real and synthetic speech) with the demo's base and tuned models x greedy,
     KenLM beam (pyctcdecode and flashlight) and BERT rescoring, plus pocketsphinx; write the HTML/CSV
@@ -27,7 +30,7 @@ def demo(
     from dashboard.demo import format_leaderboard, run_demo
 
     try:
-        run = run_demo(results, subset=subset, echo=typer.echo)
+        run = run_demo(results, subset=subset, smollm2=smollm2, echo=typer.echo)
     except ManifestError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
