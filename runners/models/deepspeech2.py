@@ -24,7 +24,6 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
-    choose_cpu_mkldnn,
     require_local,
     resolve_device,
     resolve_precision,
@@ -292,7 +291,6 @@ class DeepSpeech2Model:
         self._hop = int(self.sample_rate * self.config.window_stride)
         self._window = torch.hamming_window(n_fft, periodic=not self.config.symmetric_window).to(self.device)
         self._sha256: str | None = None
-        choose_cpu_mkldnn(self)
 
     def identity(self) -> dict[str, Any]:
         if self._sha256 is None:
@@ -310,7 +308,6 @@ class DeepSpeech2Model:
             "frame_seconds": self.frame_seconds,
             "device": self.device,
             "precision": self.precision,
-            "cpu_mkldnn": self.mkldnn,
         }
 
     def spectrogram(self, batch: list[np.ndarray]) -> tuple[Any, Any]:
@@ -336,7 +333,7 @@ class DeepSpeech2Model:
         return out, frames
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
-        with autocast(self.device, self.precision, self.mkldnn):
+        with autocast(self.device, self.precision):
             spect, frames = self.spectrogram(batch)
             log_probs, out_lengths = self.network(spect, frames)
         return split_log_probs(log_probs, out_lengths)

@@ -18,7 +18,6 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
-    choose_cpu_mkldnn,
     require_local,
     resolve_device,
     resolve_precision,
@@ -75,7 +74,6 @@ class HFCTCModel:
         blank = config.pad_token_id if config.pad_token_id is not None else self.tokenizer.pad_token_id
         self.vocab = hf_vocabulary(self.tokenizer, int(config.vocab_size), int(blank))
         self._sha256: str | None = None
-        choose_cpu_mkldnn(self)
 
     def identity(self) -> dict[str, Any]:
         if self._sha256 is None:
@@ -91,7 +89,6 @@ class HFCTCModel:
             "frame_seconds": self.frame_seconds,
             "device": self.device,
             "precision": self.precision,
-            "cpu_mkldnn": self.mkldnn,
         }
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
@@ -107,7 +104,7 @@ class HFCTCModel:
         if "attention_mask" in inputs:
             kwargs["attention_mask"] = inputs["attention_mask"].to(self.device)
         lengths = torch.tensor([len(x) for x in batch])
-        with autocast(self.device, self.precision, self.mkldnn):
+        with autocast(self.device, self.precision):
             logits = self.model(**kwargs).logits
             log_probs = torch.log_softmax(logits.float(), dim=-1)
         frames = self.model._get_feat_extract_output_lengths(lengths).clamp(max=log_probs.shape[1])

@@ -138,7 +138,7 @@ def model_config(cfg: LegacyConfig) -> dict[str, Any]:
     """An EncDecCTCModel config (dict) equivalent to the legacy yaml."""
     pre = _preprocessor_config(cfg)
     features = int(pre.get("features", 64)) * int(pre.get("frame_splicing", 1))
-    blocks = [{k: v for k, v in block.items()} for block in cfg.encoder["jasper"]]
+    blocks = [dict(block) for block in cfg.encoder["jasper"]]
     return {
         "sample_rate": cfg.sample_rate,
         "labels": cfg.labels,

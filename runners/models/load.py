@@ -19,10 +19,11 @@ WHERE_TO_PUT = (
 
 
 def _is_nemo_archive(path: Path) -> bool:
-    if not tarfile.is_tarfile(path):
+    try:
+        with tarfile.open(path) as archive:
+            return any(Path(name).name == "model_config.yaml" for name in archive.getnames())
+    except (tarfile.TarError, EOFError, OSError):
         return False
-    with tarfile.open(path) as archive:
-        return any(Path(name).name == "model_config.yaml" for name in archive.getnames())
 
 
 def _is_torch_file(path: Path) -> bool:
@@ -49,6 +50,10 @@ def detect_kind(path: str | Path) -> str:
         )
     if _is_nemo_archive(path):
         return "nemo"
+    if path.suffix == ".nemo":
+        raise ManifestError(
+            path, "not a NeMo archive (a tar file holding model_config.yaml); is it truncated?"
+        )
     if _is_torch_file(path):
         return "deepspeech2"
     raise ManifestError(path, "not a .nemo archive or a torch checkpoint")

@@ -20,7 +20,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
-    choose_cpu_mkldnn,
+    native_cpu_long_depthwise,
     pad_batch,
     require_local,
     resolve_device,
@@ -63,9 +63,16 @@ class NemoCTCModel:
     """A restored NeMo ASR model used only for its CTC log-probs."""
 
     def __init__(
-        self, path: str | Path, device: str = "auto", precision: str = "auto", origin: Path | None = None
+        self,
+        path: str | Path,
+        device: str = "auto",
+        precision: str = "auto",
+        origin: Path | None = None,
+        native_depthwise: bool = True,
     ) -> None:
-        """``origin``: the legacy folder a converted ``.nemo`` came from; run.json names and hashes it."""
+        """``origin``: the legacy folder a converted ``.nemo`` came from (run.json names and hashes it);
+        ``native_depthwise``: on CPU, run long depthwise convolutions on PyTorch's kernel (2x for QuartzNet).
+        """
         self.path = require_local(path, ".nemo file", WHERE_TO_PUT)
         self.origin = origin
         if self.path.is_dir() or self.path.suffix != ".nemo":
@@ -81,6 +88,8 @@ class NemoCTCModel:
             except Exception as exc:  # NeMo raises many unrelated types for a bad archive
                 raise ManifestError(self.path, f"cannot restore NeMo model: {exc}") from exc
         model.eval()
+        if self.device == "cpu" and native_depthwise:
+            native_cpu_long_depthwise(model)
         self.model = model
         self.head = getattr(model, "ctc_decoder", None)
         if self.head is None:
@@ -96,7 +105,6 @@ class NemoCTCModel:
         stride = float(model.cfg.preprocessor.get("window_stride", 0.01))
         self.frame_seconds = stride * int(getattr(model.encoder, "subsampling_factor", 1) or 1)
         self._sha256: str | None = None
-        choose_cpu_mkldnn(self)
 
     @property
     def architecture(self) -> str:
@@ -119,13 +127,12 @@ class NemoCTCModel:
             "frame_seconds": self.frame_seconds,
             "device": self.device,
             "precision": self.precision,
-            "cpu_mkldnn": self.mkldnn,
             **extra,
         }
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         signal, lengths = pad_batch(batch, self.device)
-        with autocast(self.device, self.precision, self.mkldnn):
+        with autocast(self.device, self.precision):
             features, feature_lengths = self.model.preprocessor(input_signal=signal, length=lengths)
             encoded, encoded_lengths = self.model.encoder(audio_signal=features, length=feature_lengths)
             log_probs = self.head(encoder_output=encoded)

@@ -110,9 +110,12 @@ def test_v3_lightning_checkpoint_unidirectional_with_lookahead(tmp_path, audio, 
     np.testing.assert_allclose(model.log_probs(audio[1:2])[0], batched[1], atol=1e-4)
 
 
-def test_foreign_torch_file_is_a_clear_error(tmp_path):
+def test_foreign_or_missing_files_are_clear_errors(tmp_path):
     torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}}, tmp_path / "other.pt")
     with pytest.raises(ManifestError, match="not a DeepSpeech2 model"):
         load_model(tmp_path / "other.pt", "cpu", "fp32")
+    (tmp_path / "cut.nemo").write_bytes(b"\x1f\x8b\x08 truncated")
+    with pytest.raises(ManifestError, match="not a NeMo archive"):
+        load_model(tmp_path / "cut.nemo", "cpu", "fp32")
     with pytest.raises(ManifestError, match="werbench never downloads models"):
         load_model(tmp_path / "stt_en_quartznet15x5", "cpu", "fp32")
