@@ -117,8 +117,9 @@ def decode_command(
 ) -> None:
     """Decode a test set with one model and one decoder into RESULTS/<testset>/<system>/.
 
-    Resumable: after Ctrl-C or a kill, the same command continues where it stopped, with no duplicated or
-    missing utterance. Unreadable audio is recorded as a failed utterance and the run goes on.
+    Resumable: after Ctrl-C or a kill, the same command continues where it stopped (nothing lost or doubled).
+
+    Unreadable audio is recorded as a failed utterance and the run goes on.
     """
     with user_errors(), _interruptible():
         from manifests.io import read_manifest
@@ -170,8 +171,9 @@ def run_command(
 ) -> None:
     """Decode every test set x model x decoder of a bench file; systems are named <model>@<decoder>.
 
-    The whole file is validated first (unknown keys, missing files, bad decoder parameters are errors that
-    name the YAML line) so that nothing fails after hours of decoding. Each model is loaded once.
+    The whole file is validated first: unknown keys, missing files and bad decoder parameters are errors.
+
+    Errors name the YAML line. Each model is loaded once and its log-probs are cached for every decoder.
     """
     with user_errors(), _interruptible():
         from runners.bench_config import Bench, run_bench
@@ -204,11 +206,11 @@ def import_hyps_command(
         None, "--text-column", help="CSV/JSONL field holding the hypothesis."
     ),
 ) -> None:
-    """Import hypotheses of any other system (Kaldi text, sclite trn, CSV, JSONL with pred_text, Whisper or
-    Mozilla DeepSpeech output) as a system in the results directory.
+    """Import another system's hypotheses as a system in the results directory.
 
-    Hypotheses are matched to the manifest by utterance id, audio path, file name or stem; manifest
-    utterances without a hypothesis are recorded as failed.
+    Formats: Kaldi text, sclite trn, CSV, JSONL with pred_text, Whisper JSON, Mozilla DeepSpeech output.
+
+    Matching is by utterance id, audio path, file name or stem; unmatched manifest lines count as failed.
     """
     with user_errors():
         from runners.import_hyps import import_hyps
