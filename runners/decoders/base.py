@@ -24,7 +24,7 @@ class Hypothesis:
 
 @dataclass(slots=True)
 class Decoded:
-    """A decoder's answer; ``stages`` holds earlier-stage texts (``greedy_text``, ``beam_text``) for lineage."""
+    """A decoder's answer; ``stages`` holds earlier-stage texts (greedy_text, beam_text) for lineage."""
 
     text: str
     nbest: list[Hypothesis] = field(default_factory=list)
