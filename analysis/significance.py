@@ -40,14 +40,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from numba import njit
+from scipy import stats
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
 SC_STATS_EQUAL_PCT = 0.005  # sc_stats treats per-speaker percentages this close as equal
 EXACT_MCNEMAR_BELOW = 25
 _MULTINOMIAL_COST = 10  # one multinomial category costs about ten index draws (numpy's binomial chain)
-_INDEX_CELLS = 4_000_000  # replicate x row pick counts held at once (32 MB of float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ def bootstrap_group_sums(
     per group by cost: a group with few distinct rows for its size (a 100k-utterance test set has a few
     hundred distinct error/length pairs) draws how often each distinct row is picked from the multinomial
     with their frequencies; the other groups (small ones, e.g. one speaker's utterances, or rows with many
-    columns) draw row indices, all such groups at once in chunks of replicates.
+    columns) draw row indices in a compiled loop (numba), all such groups in one pass.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
@@ -158,34 +158,51 @@ def bootstrap_group_sums(
     return out
 
 
+@njit(cache=True)
+def _stratified_sums(values, starts, sizes, targets, out, seed):  # pragma: no cover - compiled
+    """Add to ``out[b, targets[g]]`` the sum of ``sizes[g]`` rows drawn with replacement from group g's slice.
+
+    A xorshift64* generator inlined in the loop and a multiply-shift to map its top 32 bits onto
+    ``[0, size)`` (bias below 2^-32 for any realistic group). Draws are tallied per row, then one
+    sequential pass over the group's rows adds ``tally x values``: no index matrix, no random reads
+    of wide rows.
+    """
+    n_groups = starts.shape[0]
+    m = values.shape[1]
+    tally = np.zeros(values.shape[0], dtype=np.int64)
+    acc = np.zeros(m)
+    state = np.uint64(seed) | np.uint64(1)
+    for b in range(out.shape[0]):
+        for g in range(n_groups):
+            first = starts[g]
+            size = np.uint64(sizes[g])
+            for _ in range(sizes[g]):
+                state ^= state >> np.uint64(12)
+                state ^= state << np.uint64(25)
+                state ^= state >> np.uint64(27)
+                top = (state * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)
+                tally[first + np.int64((top * size) >> np.uint64(32))] += 1
+            acc[:] = 0.0
+            for row in range(first, first + sizes[g]):
+                picked = tally[row]
+                if picked:
+                    for j in range(m):
+                        acc[j] += picked * values[row, j]
+                    tally[row] = 0
+            out[b, targets[g], :] = acc
+
+
 def _index_draws(
     values: np.ndarray, codes: np.ndarray, groups: np.ndarray, sizes: np.ndarray, out: np.ndarray, rng
 ) -> None:
-    """Resample rows of ``groups`` by drawing indices, every group in one vectorised pass per chunk.
-
-    A chunk's draws become pick counts per row (``np.bincount``), and one sparse product with the
-    block-diagonal matrix of the groups' rows turns them into every group's sums.
-    """
+    """Resample rows of ``groups`` by drawing row indices, in one compiled pass over every replicate."""
     order = np.argsort(codes, kind="stable")
     wanted = np.zeros(out.shape[1], dtype=bool)
     wanted[groups] = True
-    chosen = values[order[wanted[codes[order]]]]
-    n_sel, m = chosen.shape
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    slot_start = np.repeat(starts, sizes)
-    slot_size = np.repeat(sizes, sizes)
-    local_group = np.repeat(np.arange(len(groups)), sizes)
-    blocks = sparse.csr_matrix(
-        (chosen.ravel(), (np.repeat(np.arange(n_sel), m), (local_group[:, None] * m + np.arange(m)).ravel())),
-        shape=(n_sel, len(groups) * m),
-    ).T.tocsr()
-    per_chunk = max(1, _INDEX_CELLS // max(n_sel, 1))
-    for first in range(0, out.shape[0], per_chunk):
-        count = min(per_chunk, out.shape[0] - first)
-        draws = slot_start + (rng.random((count, n_sel)) * slot_size).astype(np.int64)
-        flat = (draws + (np.arange(count) * n_sel)[:, None]).ravel()
-        picks = np.bincount(flat, minlength=count * n_sel).reshape(count, n_sel).astype(np.float64)
-        out[first : first + count, groups, :] = (blocks @ picks.T).T.reshape(count, len(groups), m)
+    chosen = np.ascontiguousarray(values[order[wanted[codes[order]]]])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    seed = int(rng.integers(1, 2**63 - 1))
+    _stratified_sums(chosen, starts, sizes.astype(np.int64), groups.astype(np.int64), out, seed)
 
 
 def block_sums(values: np.ndarray, blocks: Sequence[Any] | np.ndarray) -> np.ndarray:

@@ -51,7 +51,6 @@ def test_group_sums_of_many_distinct_rows_keep_the_mean() -> None:
 @pytest.mark.parametrize("cost", [0, 10**9])  # every group by multinomial, or every group by index draws
 def test_both_ways_of_drawing_resample_the_same(monkeypatch: pytest.MonkeyPatch, cost: int) -> None:
     monkeypatch.setattr(sg, "_MULTINOMIAL_COST", cost)
-    monkeypatch.setattr(sg, "_INDEX_CELLS", 1000)  # many small chunks of replicates
     values = np.column_stack([np.arange(40.0) % 7, np.ones(40)])
     groups = np.repeat([0, 1, 3], [25, 10, 5])
     sums = sg.bootstrap_group_sums(values, groups, n_boot=6000, seed=2)
