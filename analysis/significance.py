@@ -29,7 +29,9 @@ per-segment difference (sample variance, n - 1), two-tailed.
 The paired bootstrap (Bisani & Ney 2004) resamples utterances (or blocks such as speakers) with
 replacement and recomputes both WERs on each replicate; a large test set's replicate is drawn as
 multinomial counts over its distinct per-utterance rows, so 1000 replicates of 100k utterances need no
-Python loop over utterances and no 1000 x 100k index matrix.
+Python loop over utterances and no 1000 x 100k index matrix; many small groups (speakers) are resampled
+in one compiled numba loop. Why numba here: drawing indices is inherently sequential per replicate, and
+numpy would need the 1000 x N index matrix that the loop never builds.
 """
 
 from __future__ import annotations
