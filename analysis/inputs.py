@@ -26,6 +26,7 @@ from manifests.trn import read_trn
 PRED = "pred_text"
 PRED_PREFIX = "pred_text_"
 NO_HYPOTHESIS = "no hypothesis for this utterance"
+_NOT_EXTRA = frozenset((*CORE_FIELDS, "error"))
 _SHOWN_IDS = 5
 
 
@@ -134,6 +135,7 @@ def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypothese
         return [Hypotheses(stem, path, texts=dict(read_trn(path)))]
     systems: dict[str, Hypotheses] = {}
     seen: dict[str, int] = {}
+    layouts: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # key order -> (pred fields, extras)
     for line, row in iter_json_rows(path):
         utt_id = _row_id(path, line, row)
         if utt_id in seen:
@@ -144,10 +146,14 @@ def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypothese
                 field="utt_id",
             )
         seen[utt_id] = line
-        fields = [key for key in row if key == PRED or key.startswith(PRED_PREFIX)]
+        keys = tuple(row)
+        if keys not in layouts:
+            fields = [key for key in keys if key == PRED or key.startswith(PRED_PREFIX)]
+            layouts[keys] = fields, [k for k in keys if k not in _NOT_EXTRA and k not in fields]
+        fields, extra_keys = layouts[keys]
         if not fields and "error" not in row:
             raise ManifestError(path, "no pred_text (nor pred_text_<system>) field", line=line, field=PRED)
-        extras = {k: v for k, v in row.items() if k not in CORE_FIELDS and k not in fields and k != "error"}
+        extras = {k: row[k] for k in extra_keys}
         for key in fields or [PRED]:
             system = stem if key == PRED else key.removeprefix(PRED_PREFIX)
             hyps = systems.setdefault(system, Hypotheses(system, path))

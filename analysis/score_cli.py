@@ -80,18 +80,20 @@ def score_json(tables: Tables) -> dict[str, Any]:
     """
     several = tables.systems["testset"].nunique() > 1
     systems: dict[str, Any] = {}
-    by_system = tables.utterances.groupby(["testset", "system"], sort=False)
+    utts = tables.utterances
+    ids, failures = utts["utt_id"].tolist(), utts["failure"].tolist()
+    counts = utts[["C", "S", "D", "I"]].to_numpy().tolist()
+    failed = utts["failed"].to_numpy(bool)
+    rows_of = utts.groupby(["testset", "system"], sort=False).indices
     for row in tables.systems.itertuples(index=False):
-        utts = by_system.get_group((row.testset, row.system))
-        ok, bad = utts[~utts["failed"]], utts[utts["failed"]]
-        counts = ok[["utt_id", "C", "S", "D", "I"]].itertuples(index=False)
+        rows = rows_of[(row.testset, row.system)].tolist()
         systems[_system_key(row.testset, row.system, several)] = {
             "totals": {
                 "C": row.C, "S": row.S, "D": row.D, "I": row.I,
                 "wer": None if math.isnan(row.wer) else round(100 * row.wer, 4),
             },
-            "utterances": {u: {"C": c, "S": s, "D": d, "I": i} for u, c, s, d, i in counts},
-            "failed": dict(zip(bad["utt_id"], bad["failure"], strict=True)),
+            "utterances": {ids[k]: dict(zip("CSDI", counts[k], strict=True)) for k in rows if not failed[k]},
+            "failed": {ids[k]: failures[k] for k in rows if failed[k]},
             "testset": row.testset,
             "wer_ci95": [_json_float(row.wer_lo, 100), _json_float(row.wer_hi, 100)],
             "cer": _json_float(row.cer, 100),
@@ -128,7 +130,7 @@ def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -
     written = []
     if json_out is not None:
         with atomic_write(json_out) as handle:
-            json.dump(score_json(tables), handle, indent=1, ensure_ascii=False, allow_nan=False)
+            handle.write(json.dumps(score_json(tables), ensure_ascii=False, allow_nan=False))  # C encoder
             handle.write("\n")
         written.append(json_out)
     if csv_out is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,33 @@ def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]
     return get_normalizer(specs[0] if specs else "none")
 
 
+def _resampled_sums(
+    errors: np.ndarray, ref: np.ndarray, n_resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of errors and reference words over ``n_resamples`` resamples (with replacement) of the items.
+
+    A resample's sums depend only on how often each distinct (errors, ref words) pair is drawn, so when
+    the items hold few distinct pairs (sentence-level counts: usually a few hundred) one multinomial draw
+    per resample over the pairs replaces n index draws; otherwise indices are drawn in bounded chunks.
+    """
+    n = errors.shape[0]
+    width = int(ref.max()) + 1
+    kinds, counts = np.unique(errors * width + ref, return_counts=True)
+    if len(kinds) * 20 <= n:
+        draws = rng.multinomial(n, counts / n, size=n_resamples)
+        return draws @ (kinds // width), draws @ (kinds % width)
+    num = np.empty(n_resamples, np.int64)
+    den = np.empty(n_resamples, np.int64)
+    errors32, ref32 = errors.astype(np.int32), ref.astype(np.int32)  # halves the gathers' memory traffic
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, n_resamples, chunk):
+        k = min(chunk, n_resamples - start)
+        idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
+        num[start : start + k] = errors32[idx].sum(axis=1, dtype=np.int64)
+        den[start : start + k] = ref32[idx].sum(axis=1, dtype=np.int64)
+    return num, den
+
+
 def bootstrap_ci(
     errors: np.ndarray,
     ref_words: np.ndarray,
@@ -101,32 +128,58 @@ def bootstrap_ci(
     """Percentile bootstrap interval of pooled WER = sum(errors)/sum(ref_words) (Bisani & Ney 2004).
 
     Resamples utterances, or whole blocks (e.g. speakers: utterances without one are their own block).
-    Vectorised in chunks of resamples so that memory stays bounded for large corpora.
     """
-    errors = np.asarray(errors, np.float64)
-    ref = np.asarray(ref_words, np.float64)
+    errors = np.asarray(errors, np.int64)
+    ref = np.asarray(ref_words, np.int64)
     if blocks is not None:
         keys = pd.Series(list(blocks), dtype=object)
         own = keys.isna()
         keys[own] = [f"\x00{k}" for k in np.flatnonzero(own)]
         codes, uniques = pd.factorize(keys)
-        errors = np.bincount(codes, weights=errors, minlength=len(uniques))
-        ref = np.bincount(codes, weights=ref, minlength=len(uniques))
-    n = errors.shape[0]
-    if n == 0 or ref.sum() == 0:
+        errors = np.bincount(codes, weights=errors, minlength=len(uniques)).astype(np.int64)
+        ref = np.bincount(codes, weights=ref, minlength=len(uniques)).astype(np.int64)
+    if errors.shape[0] == 0 or ref.sum() == 0:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_resamples)
-    chunk = max(1, 4_000_000 // n)
-    for start in range(0, n_resamples, chunk):
-        k = min(chunk, n_resamples - start)
-        idx = rng.integers(0, n, size=(k, n))
-        den = ref[idx].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stats[start : start + k] = np.where(den > 0, errors[idx].sum(axis=1) / den, np.nan)
+    num, den = _resampled_sums(errors, ref, n_resamples, np.random.default_rng(seed))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = np.where(den > 0, num / den, np.nan)
     tail = (1 - level) / 2 * 100
     lo, hi = np.nanpercentile(stats, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class ReferenceWords:
+    """A test set's reference words in corpus order as integer codes, and how many each utterance has.
+
+    The systems of a test set share it, so per-word statistics cost one pass over each system's ops.
+    """
+
+    codes: np.ndarray
+    per_utt: np.ndarray
+    vocabulary: pd.Index
+
+    @classmethod
+    def of(cls, refs: Sequence[str], costs: str = "sclite") -> ReferenceWords:
+        null = ("@", "@*") if get_costs(costs).sclite_words else ()
+        split = [[w for w in split_words(ref) if w not in null] for ref in refs]
+        codes, vocabulary = pd.factorize(pd.Series([w for words in split for w in words], dtype=object))
+        return cls(codes, np.fromiter(map(len, split), np.int64, len(split)), pd.Index(vocabulary))
+
+    def correct(self, ops: Sequence[str], scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, correct)`` of the reference words of the ``scored`` utterances, given every row's ops."""
+        ref_ops = "".join(op for op, keep in zip(ops, scored, strict=True) if keep).replace("I", "")
+        mask = np.repeat(np.asarray(scored, bool), self.per_utt)
+        if len(ref_ops) != int(mask.sum()):
+            raise ValueError(f"{int(mask.sum())} reference words but {len(ref_ops)} reference ops")
+        return self.codes[mask], np.frombuffer(ref_ops.encode("ascii"), np.uint8) == ord("C")
+
+    def mean_accuracy(self, ops: Sequence[str], scored: np.ndarray) -> float:
+        """SDE's mean word accuracy: unweighted mean over the distinct words of each one's share correct."""
+        codes, correct = self.correct(ops, scored)
+        seen = np.bincount(codes, minlength=len(self.vocabulary))
+        hits = np.bincount(codes, weights=correct, minlength=len(self.vocabulary))
+        return float((hits[seen > 0] / seen[seen > 0]).mean()) if codes.size else math.nan
 
 
 def reference_word_hits(refs: Sequence[str], ops: Sequence[str], costs: str = "sclite") -> pd.DataFrame:
@@ -134,21 +187,13 @@ def reference_word_hits(refs: Sequence[str], ops: Sequence[str], costs: str = "s
 
     Reference words are consumed by the C, S and D ops in order; sclite's null word ``@`` consumes none.
     """
-    words = split_words(" ".join(refs))
-    if get_costs(costs).sclite_words:
-        words = [w for w in words if w not in ("@", "@*")]
-    ref_ops = "".join(ops).replace("I", "")
-    if len(ref_ops) != len(words):
-        raise ValueError(f"{len(words)} reference words but {len(ref_ops)} reference ops")
-    correct = np.frombuffer(ref_ops.encode("ascii"), np.uint8) == ord("C")
-    return pd.DataFrame({"word": words, "correct": correct})
+    words = ReferenceWords.of(refs, costs)
+    codes, correct = words.correct(ops, np.ones(len(refs), bool))
+    return pd.DataFrame({"word": words.vocabulary[codes].tolist(), "correct": correct})
 
 
 def mean_word_accuracy(refs: Sequence[str], ops: Sequence[str], costs: str = "sclite") -> float:
-    hits = reference_word_hits(refs, ops, costs)
-    if hits.empty:
-        return math.nan
-    return float(hits.groupby("word", sort=False)["correct"].mean().mean())
+    return ReferenceWords.of(refs, costs).mean_accuracy(ops, np.ones(len(refs), bool))
 
 
 def _run_fields(info: RunInfo | None, durations: pd.Series) -> dict[str, Any]:
@@ -170,9 +215,25 @@ def _run_fields(info: RunInfo | None, durations: pd.Series) -> dict[str, Any]:
     }
 
 
+class _Shared:
+    """What the systems of one test set share, computed on first use: normalised references, fields."""
+
+    def __init__(self, testset: TestSet, normalizer: Normalizer) -> None:
+        texts = [utt.text for utt in testset.reference.utts.values()]
+        self.normalized_refs = functools.cache(lambda: [normalizer(text) for text in texts])
+        self.columns = functools.cache(lambda: reference_columns(testset))
+        self._words: ReferenceWords | None = None
+
+    def words(self, frame: pd.DataFrame, costs: str) -> ReferenceWords:
+        """From the first system's (possibly cached) normalised references: all systems have the same."""
+        if self._words is None:
+            self._words = ReferenceWords.of(frame["ref"].tolist(), costs)
+        return self._words
+
+
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    normalized_refs: Callable[[], list[str]], keep_spaces: bool,
+    shared: _Shared, keep_spaces: bool,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows, and how many of them were too long for a character alignment."""
     reference = testset.reference
@@ -183,13 +244,13 @@ def _utterance_rows(
     raw_hyps = ["" if bad else hyps.texts.get(uid, "") for uid, bad in zip(ids, failed, strict=True)]
     aligned = align_texts(
         raw_refs, raw_hyps, normalizer, normalizer.spec, costs,
-        keep_spaces=keep_spaces, normalized_refs=normalized_refs, cache=cache,
+        keep_spaces=keep_spaces, normalized_refs=shared.normalized_refs, cache=cache,
     )  # fmt: skip
     frame = pd.DataFrame({"testset": testset.name, "system": hyps.system, "utt_id": ids})
     frame["ref"] = aligned["ref"].to_numpy()
     frame["hyp"] = aligned["hyp"].to_numpy()
-    counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64)
-    chars = aligned[_CHAR].to_numpy(np.int64)
+    counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
+    chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
     too_long = chars[:, 0] < 0
     ref_words = counts[:, 0] + counts[:, 1] + counts[:, 2]
     ref_chars = np.where(too_long, 0, chars[:, 0] + chars[:, 1] + chars[:, 2])
@@ -218,33 +279,44 @@ def _utterance_rows(
     frame["failure"] = failure
     frame["text"] = raw_refs
     frame["pred_text"] = [hyps.texts.get(uid) for uid in ids]
-    for name, values in _other_fields(ids, testset, hyps).items():
+    for name, values in shared.columns().items():
         if name not in frame.columns:
             frame[name] = values
+    for name, values in _prediction_columns(ids, hyps, set(frame.columns)).items():
+        frame[name] = values
     return frame, int(too_long.sum())
 
 
-def _other_fields(ids: list[str], testset: TestSet, hyps: Hypotheses) -> dict[str, list[Any]]:
-    """Every other manifest field, then the prediction's own extras (n-best, per-stage texts, ...)."""
+def reference_columns(testset: TestSet) -> dict[str, list[Any]]:
+    """Every other manifest field of the reference, as columns in reference order."""
+    utts = list(testset.reference.utts.values())
     names: dict[str, None] = {}
-    for uid in ids:
-        names.update(dict.fromkeys(testset.reference.utts[uid].fields))
+    for utt in utts:
+        names.update(dict.fromkeys(utt.fields))
+    return {name: [utt.fields.get(name) for utt in utts] for name in names}
+
+
+def _prediction_columns(ids: list[str], hyps: Hypotheses, taken: set[str]) -> dict[str, list[Any]]:
+    """The predictions' own extras (n-best, per-stage texts, word times ...) not already a column."""
+    names: dict[str, None] = {}
     for extra in hyps.fields.values():
         names.update(dict.fromkeys(extra))
-    columns = {}
-    for name in names:
-        columns[name] = [
-            testset.reference.utts[uid].fields.get(name, hyps.fields.get(uid, {}).get(name)) for uid in ids
-        ]
-    return columns
+    empty: dict[str, Any] = {}
+    return {
+        name: [hyps.fields.get(uid, empty).get(name) for uid in ids] for name in names if name not in taken
+    }
 
 
 def system_row(
     utts: pd.DataFrame, info: RunInfo | None, normalizer: str, costs: str, *,
-    n_resamples: int = 1000, seed: int = 0, speaker_blocks: bool = False,
+    n_resamples: int = 1000, seed: int = 0, speaker_blocks: bool = False, words: ReferenceWords | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Pooled metrics of one system's rows of the per-utterance table (failed rows left out)."""
+    """Pooled metrics of one system's rows of the per-utterance table (failed rows left out).
+
+    ``words`` are the rows' reference words when the caller already has them (shared by a test set).
+    """
     ok = utts[~utts["failed"]]
+    words = words if words is not None else ReferenceWords.of(utts["ref"].tolist(), costs)
     ref_words = int(ok["ref_words"].sum())
     c, s, d, i = (int(ok[name].sum()) for name in "CSDI")
     errors = (ok["S"] + ok["D"] + ok["I"]).to_numpy()
@@ -269,7 +341,7 @@ def system_row(
         "cer": _ratio(char_errors, ref_chars),
         "ser": _ratio(int(ok["sentence_error"].sum()), len(ok)),
         "wmr": _ratio(c, ref_words),
-        "mean_word_accuracy": mean_word_accuracy(ok["ref"].tolist(), ok["ops"].tolist(), costs),
+        "mean_word_accuracy": words.mean_accuracy(utts["ops"].tolist(), ~utts["failed"].to_numpy(bool)),
         "sub_rate": _ratio(s, ref_words),
         "del_rate": _ratio(d, ref_words),
         "ins_rate": _ratio(i, ref_words),
@@ -320,19 +392,19 @@ def build_tables(
     normalizer = choose_normalizer(inputs, normalize, warnings)
     jobs = [(testset, hyps) for testset in inputs.testsets for hyps in testset.systems]
     frames, rows = [], []
-    refs_of: dict[str, Callable[[], list[str]]] = {}
+    shared: dict[str, _Shared] = {}
     for testset, hyps in tqdm(jobs, desc="aligning", unit="system", disable=not progress or len(jobs) < 2):
-        if testset.name not in refs_of:
-            texts = [u.text for u in testset.reference.utts.values()]
-            refs_of[testset.name] = functools.cache(lambda texts=texts: [normalizer(t) for t in texts])
+        if testset.name not in shared:
+            shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
-            testset, hyps, normalizer, costs, cache, refs_of[testset.name], keep_spaces
+            testset, hyps, normalizer, costs, cache, shared[testset.name], keep_spaces
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
         row = system_row(
             frame, hyps.run_info, normalizer.spec, costs,
             n_resamples=n_resamples, seed=seed, speaker_blocks=speaker_blocks,
+            words=shared[testset.name].words(frame, costs),
         )  # fmt: skip
         rows.append(row)
     utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)

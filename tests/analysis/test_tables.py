@@ -150,8 +150,8 @@ def test_extra_fields_become_columns(tmp_path: Path) -> None:
 
 def test_bootstrap_matches_a_direct_computation_and_is_seeded() -> None:
     rng = np.random.default_rng(5)
-    errors = rng.integers(0, 5, 40)
-    ref_words = rng.integers(1, 20, 40)
+    errors = rng.permutation(40)  # 40 distinct (errors, words) pairs: utterance indices are drawn
+    ref_words = rng.integers(40, 60, 40)
     lo, hi = bootstrap_ci(errors, ref_words, n_resamples=500, seed=7)
     draws = np.random.default_rng(7).integers(0, 40, size=(500, 40))
     direct = [errors[d].sum() / ref_words[d].sum() for d in draws]
@@ -161,6 +161,17 @@ def test_bootstrap_matches_a_direct_computation_and_is_seeded() -> None:
     assert bootstrap_ci(errors, ref_words, blocks=list(range(40)), n_resamples=500, seed=7) == (lo, hi)
     blocks = [k // 4 for k in range(40)]
     assert bootstrap_ci(errors, ref_words, blocks=blocks, n_resamples=500, seed=7) != (lo, hi)
+
+
+def test_bootstrap_over_few_distinct_counts_has_the_direct_distribution() -> None:
+    # 2000 utterances with few distinct (errors, words) pairs take the multinomial path
+    rng = np.random.default_rng(1)
+    ref_words = rng.integers(5, 9, 2000)
+    errors = rng.binomial(ref_words, 0.1)
+    lo, hi = bootstrap_ci(errors, ref_words, n_resamples=4000, seed=3)
+    draws = np.random.default_rng(4).integers(0, 2000, size=(4000, 2000))
+    direct = errors[draws].sum(axis=1) / ref_words[draws].sum(axis=1)
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])), abs=0.0015)
 
 
 def test_speaker_block_bootstrap_in_tables() -> None:
