@@ -37,7 +37,8 @@ def _errors(frame: pd.DataFrame) -> np.ndarray:
 
 def _pick_testset(utts: pd.DataFrame, systems: Sequence[str], testset: str | None) -> str:
     """The test set to compare on: the given one, else the only one that has every system."""
-    have = utts.groupby("testset")["system"].agg(set)
+    pairs = utts[["testset", "system"]].drop_duplicates()
+    have = pairs.groupby("testset")["system"].agg(set)
     candidates = [ts for ts, names in have.items() if set(systems) <= names]
     if testset is not None:
         if testset not in have.index:
@@ -176,8 +177,8 @@ def compare_systems(
         err_a=ok["err_a"].to_numpy(),
         err_b=ok["err_b"].to_numpy(),
         ref_words=ok["ref_words"].to_numpy(),
-        ops_a=ok["ops_a"].astype(str).tolist(),
-        ops_b=ok["ops_b"].astype(str).tolist(),
+        ops_a=ok["ops_a"],
+        ops_b=ok["ops_b"],
         speakers=ok["speaker"].astype(str).to_numpy(),
     )
     tests = (

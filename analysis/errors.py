@@ -63,7 +63,7 @@ _NULL_WORDS = frozenset({"@", "@*"})
 _NOT_SINGLE_SPACED = r"[\t\n\r\x0b\x0c]|  |^ | $"
 
 
-def _texts(values: Sequence[str] | pd.Series) -> pa.LargeStringArray:
+def arrow_texts(values: Sequence[str] | pd.Series) -> pa.LargeStringArray:
     """A column of texts as one Arrow array (missing values as empty strings)."""
     arr = pa.array(values, from_pandas=True).cast(pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
@@ -71,7 +71,7 @@ def _texts(values: Sequence[str] | pd.Series) -> pa.LargeStringArray:
     return pc.fill_null(arr, "")
 
 
-def _bytes_and_lengths(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+def utf8_bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
     """The concatenated UTF-8 bytes of an Arrow string array and each element's length, without copies."""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = arr.buffers()[2]
@@ -126,13 +126,13 @@ def code_pairs(utts: pd.DataFrame) -> CodedPairs:
 
 
 def _code(ops, refs, hyps, label: Callable[[int], str]) -> CodedPairs:
-    op, lengths = _bytes_and_lengths(_texts(ops))
+    op, lengths = utf8_bytes(arrow_texts(ops))
     n = len(lengths)
     row = np.repeat(np.arange(n), lengths)
     uses_ref = op != ord("I")
     uses_hyp = op != ord("D")
-    ref_words = _row_words(_texts(refs), np.bincount(row[uses_ref], minlength=n), label, "reference")
-    hyp_words = _row_words(_texts(hyps), np.bincount(row[uses_hyp], minlength=n), label, "hypothesis")
+    ref_words = _row_words(arrow_texts(refs), np.bincount(row[uses_ref], minlength=n), label, "reference")
+    hyp_words = _row_words(arrow_texts(hyps), np.bincount(row[uses_hyp], minlength=n), label, "hypothesis")
     encoded = pa.concat_arrays([ref_words, hyp_words]).dictionary_encode()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     ref_codes, hyp_codes = codes[: len(ref_words)], codes[len(ref_words) :]

@@ -45,6 +45,8 @@ import pandas as pd
 from numba import njit
 from scipy import stats
 
+from analysis.errors import arrow_texts, utf8_bytes
+
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
 SC_STATS_EQUAL_PCT = 0.005  # sc_stats treats per-speaker percentages this close as equal
@@ -298,9 +300,8 @@ def paired_bootstrap(
 
 
 def _op_codes(ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.fromiter((len(o) for o in ops), dtype=np.int64, count=len(ops))
-    codes = np.frombuffer("".join(ops).encode("ascii"), dtype=np.uint8)
-    return codes, lengths
+    """All ops strings as one byte array (C/S/D/I are ASCII) and their lengths, read through Arrow."""
+    return utf8_bytes(arrow_texts(ops))
 
 
 def _slot_errors(ops: Sequence[str], n_utts: int) -> tuple[np.ndarray, np.ndarray]:
@@ -579,8 +580,8 @@ class PairedScores:
     err_a: np.ndarray
     err_b: np.ndarray
     ref_words: np.ndarray
-    ops_a: list[str]
-    ops_b: list[str]
+    ops_a: Sequence[str]  # a list, or a column of the per-utterance table
+    ops_b: Sequence[str]
     speakers: np.ndarray
 
     def __post_init__(self) -> None:
