@@ -332,30 +332,47 @@ def align_pairs(
         n = r_utt[p + 1] - r0
         m = h_utt[p + 1] - h0
         identical = n == m
-        for a in range(n):
-            rh = r_hash[r0 + a]
-            match = null_sub if r_null[r0 + a] else np.float32(0.0)  # equal tokens: both null or neither
-            for b in range(m):
-                same = rh == h_hash[h0 + b] and (
-                    rh < _HASHED
-                    or _same(
-                        rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + b], h_end[h0 + b], fold_case
+        for a in range(n if identical else 0):  # the common case of no error at all needs no DP
+            if (
+                r_null[r0 + a]
+                or r_hash[r0 + a] != h_hash[h0 + a]
+                or (
+                    r_hash[r0 + a] >= _HASHED
+                    and not _same(
+                        rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + a], h_end[h0 + a], fold_case
                     )
                 )
-                cost[a * m + b] = match if same else sub_w
-            if identical and cost[a * m + a] != 0:
+            ):
                 identical = False
-        if identical:
-            # the only zero-cost path is the diagonal, whatever the tie rules
+                break
+        if identical:  # the only zero-cost path is the diagonal, whatever the tie rules
             rev[:n] = OP_C
             k = n
-        elif tie == TIE_SCLITE:
-            k = _sclite_pair(
-                cost, r_null[r0 : r0 + n], h_null[h0 : h0 + m], n, m,
-                ins_w, del_w, null_indel, dp, ins_cost, rev,
-            )  # fmt: skip
         else:
-            k = _rapidfuzz_pair(cost, n, m, dpi, rev)
+            for a in range(n):
+                rh = r_hash[r0 + a]
+                match = null_sub if r_null[r0 + a] else np.float32(0.0)  # equal tokens: both null or neither
+                for b in range(m):
+                    same = rh == h_hash[h0 + b] and (
+                        rh < _HASHED
+                        or _same(
+                            rbuf,
+                            r_start[r0 + a],
+                            r_end[r0 + a],
+                            hbuf,
+                            h_start[h0 + b],
+                            h_end[h0 + b],
+                            fold_case,
+                        )
+                    )
+                    cost[a * m + b] = match if same else sub_w
+            if tie == TIE_SCLITE:
+                k = _sclite_pair(
+                    cost, r_null[r0 : r0 + n], h_null[h0 : h0 + m], n, m,
+                    ins_w, del_w, null_indel, dp, ins_cost, rev,
+                )  # fmt: skip
+            else:
+                k = _rapidfuzz_pair(cost, n, m, dpi, rev)
         for j in range(k):
             c = rev[j]
             if c == OP_C:

@@ -48,6 +48,7 @@ def test_sclite_word_rules_case_star_and_null_word() -> None:
     with_null = align("a @ b", "a b")
     assert with_null.ops == "CC" and list(with_null.pairs()) == [("C", "a", "a"), ("C", "b", "b")]
     assert list(aligned_pairs(["a", "@", "b"], ["x"], "SD")) == [("S", "a", "x"), ("D", "b", None)]
+    assert align("a @ b", "a @ b").ops == "CC"  # identical texts: still no op for the null word
     # sclite lower-cases ASCII only: É and é differ, as they do for sclite
     assert align("École été", "école ÉTÉ").counts == (0, 2, 0, 0)
 
