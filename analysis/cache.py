@@ -4,7 +4,8 @@ One Parquet file per aligned batch (one system's hypotheses against one test set
 BLAKE2 hash of everything that can change a number: the raw reference and hypothesis texts, the
 normaliser's spec, the costs, the CER space rule and the aligner's version. A hit therefore skips the
 normalisation as well as both alignments; any edit to any input is a different file, never a stale one.
-Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten.
+Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten, and a
+folder that cannot be written (read-only home, full disk) just means no cache.
 The folder is ``$WERBENCH_CACHE`` or ``~/.cache/werbench/alignments``; nothing is ever evicted (about
 60 bytes per utterance), ``werbench score --no-cache`` bypasses it.
 """
@@ -74,10 +75,15 @@ class AlignmentCache:
         except (OSError, pa.ArrowException):
             return None
 
-    def store(self, key: str, frame: pd.DataFrame) -> None:
+    def store(self, key: str, frame: pd.DataFrame) -> bool:
+        """Write one batch; a folder that cannot be written only costs the speed-up, never the result."""
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        with atomic_write(self.path(key), "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+        try:
+            with atomic_write(self.path(key), "wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+        except OSError:
+            return False
+        return True
 
 
 def align_texts(

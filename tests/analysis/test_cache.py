@@ -59,3 +59,10 @@ def test_cache_folder_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert default_cache_dir() == tmp_path / "c"
     monkeypatch.delenv("WERBENCH_CACHE")
     assert default_cache_dir() == Path.home() / ".cache" / "werbench" / "alignments"
+
+
+def test_unwritable_cache_folder_still_gives_the_result(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    frame = align_texts(REFS, HYPS, NEMO, NEMO.spec, cache=AlignmentCache(blocker / "cache"))
+    assert frame["ops"].tolist() == ["ICCD", "CSC", "I"]
