@@ -51,7 +51,7 @@ STAGES = {
         max_duration=6.0,
     ),
     "tuned": Stage(
-        "tuned", ("tuned-train.json",), "business-dev.json", max_steps=600, lr=1.5e-3, warmup_steps=50
+        "tuned", ("tuned-train.json",), "business-dev.json", max_steps=1000, lr=1.5e-3, warmup_steps=50
     ),
 }
 
