@@ -85,7 +85,7 @@ def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = Non
         fields = ", ".join(sorted(str(c) for c in utts.columns))
         raise ValueError(f"no field {by!r} in the per-utterance table; fields: {fields}")
     column = utts[by]
-    if column.map(lambda v: isinstance(v, dict | list)).any():
+    if pd.api.types.is_object_dtype(column) and column.map(lambda v: isinstance(v, dict | list)).any():
         raise ValueError(f"field {by!r} holds lists or objects, which cannot be grouped")
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if bins is not None:
@@ -94,9 +94,13 @@ def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = Non
         return bucketize(column, DURATION_EDGES)
     if numeric and column.nunique() > MAX_GROUPS:
         return bucketize(column, _quantile_edges(column))
-    labels = column.astype(object).where(column.notna(), MISSING).map(str)
-    order = sorted(labels.unique(), key=lambda v: (v == MISSING, v))
-    return pd.Series(pd.Categorical(labels, categories=order, ordered=True), index=utts.index)
+    codes, values = pd.factorize(column, use_na_sentinel=True)
+    names = [str(v) for v in values]
+    order = sorted(set(names) | ({MISSING} if (codes < 0).any() else set()), key=lambda v: (v == MISSING, v))
+    position = {name: k for k, name in enumerate(order)}
+    lookup = np.array([position[n] for n in names] + [position.get(MISSING, -1)], dtype=np.int64)
+    category = lookup[codes]  # code -1 (missing) picks the last entry
+    return pd.Series(pd.Categorical.from_codes(category, categories=order, ordered=True), index=utts.index)
 
 
 def _column(sources: tuple[str, ...] | str | None) -> str:
