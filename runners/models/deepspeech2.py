@@ -24,6 +24,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
+    model_identity,
     require_local,
     resolve_device,
     resolve_precision,
@@ -296,19 +297,9 @@ class DeepSpeech2Model:
         if self._sha256 is None:
             self._sha256 = sha256_path(self.path)
         cfg = self.config
-        return {
-            "path": str(self.path),
-            "sha256": self._sha256,
-            "architecture": f"deepspeech2:{cfg.rnn_type}x{cfg.hidden_layers}x{cfg.hidden_size}"
-            + ("-bi" if cfg.bidirectional else f"-lookahead{cfg.lookahead_context}"),
-            "vocabulary": list(self.vocab.labels),
-            "blank_id": self.vocab.blank_id,
-            "is_bpe": False,
-            "sample_rate": self.sample_rate,
-            "frame_seconds": self.frame_seconds,
-            "device": self.device,
-            "precision": self.precision,
-        }
+        layout = f"{cfg.rnn_type}x{cfg.hidden_layers}x{cfg.hidden_size}"
+        direction = "-bi" if cfg.bidirectional else f"-lookahead{cfg.lookahead_context}"
+        return model_identity(self, self.path, self._sha256, f"deepspeech2:{layout}{direction}")
 
     def spectrogram(self, batch: list[np.ndarray]) -> tuple[Any, Any]:
         """Waveforms -> ``[B, 1, F, frames]`` zero-padded log(1 + |STFT|), each normalised over itself.

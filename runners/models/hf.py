@@ -18,6 +18,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
+    model_identity,
     require_local,
     resolve_device,
     resolve_precision,
@@ -78,18 +79,7 @@ class HFCTCModel:
     def identity(self) -> dict[str, Any]:
         if self._sha256 is None:
             self._sha256 = sha256_path(self.path)
-        return {
-            "path": str(self.path),
-            "sha256": self._sha256,
-            "architecture": f"hf:{type(self.model).__name__}",
-            "vocabulary": list(self.vocab.labels),
-            "blank_id": self.vocab.blank_id,
-            "is_bpe": False,
-            "sample_rate": self.sample_rate,
-            "frame_seconds": self.frame_seconds,
-            "device": self.device,
-            "precision": self.precision,
-        }
+        return model_identity(self, self.path, self._sha256, f"hf:{type(self.model).__name__}")
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         import torch

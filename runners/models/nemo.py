@@ -20,6 +20,7 @@ from runners.decoders.base import Vocabulary
 from runners.hashing import sha256_path
 from runners.models.torch_utils import (
     autocast,
+    model_identity,
     native_cpu_long_depthwise,
     pad_batch,
     require_local,
@@ -116,19 +117,8 @@ class NemoCTCModel:
         if self._sha256 is None:
             self._sha256 = sha256_path(source)
         extra = {"converted_to": str(self.path)} if self.origin else {}
-        return {
-            "path": str(source),
-            "sha256": self._sha256,
-            "architecture": ("legacy-" if self.origin else "") + self.architecture,
-            "vocabulary": list(self.vocab.labels),
-            "blank_id": self.vocab.blank_id,
-            "is_bpe": self.vocab.is_bpe,
-            "sample_rate": self.sample_rate,
-            "frame_seconds": self.frame_seconds,
-            "device": self.device,
-            "precision": self.precision,
-            **extra,
-        }
+        architecture = ("legacy-" if self.origin else "") + self.architecture
+        return {**model_identity(self, source, self._sha256, architecture), **extra}
 
     def log_probs(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         signal, lengths = pad_batch(batch, self.device)

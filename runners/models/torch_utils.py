@@ -108,3 +108,19 @@ def _without_mkldnn(forward: Any) -> Any:
             return forward(*args, **kwargs)
 
     return run
+
+
+def model_identity(model: Any, path: str | Path, sha256: str, architecture: str) -> dict[str, Any]:
+    """The ``identity()`` record every adapter gives run.json and the logits-cache key, built one way."""
+    return {
+        "path": str(path),
+        "sha256": sha256,
+        "architecture": architecture,
+        "vocabulary": list(model.vocab.labels),
+        "blank_id": model.vocab.blank_id,
+        "is_bpe": model.vocab.is_bpe,
+        "sample_rate": model.sample_rate,
+        "frame_seconds": model.frame_seconds,
+        "device": model.device,
+        "precision": model.precision,
+    }
