@@ -27,7 +27,7 @@ def test_numbers_are_read_the_american_way():
 
 
 def test_normalise_spells_and_rejects_what_cannot_be_read():
-    assert normalise("Prices rose 12% in 1990 -- the \"big\" year!") == (
+    assert normalise('Prices rose 12% in 1990 -- the "big" year!') == (
         "prices rose twelve percent in one thousand nine hundred ninety the big year"
     )
     assert normalise("It's the dog's bone.") == "it's the dog's bone"
