@@ -16,7 +16,7 @@ from demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, TESTSETS, WORK
 
 STEPS: tuple[tuple[str, list[str], Path], ...] = (
     ("real-speech test set", ["demo.build.real_speech"], TESTSETS / "real-speech" / "manifest.jsonl"),
-    ("synthetic speech", ["demo.build.synth", "--general-train", "2780", "--business-train", "800"],
+    ("synthetic speech", ["demo.build.synth"],
      WORK / "business-train.json"),
     ("business KenLM 4-gram", ["demo.build.lm"], LM_DIR / "business-4gram.bin"),
     ("base model", ["demo.build.train", "base"], MODELS / "base.nemo"),

@@ -137,7 +137,7 @@ def specs(general: Split, business: Split, general_train: int, business_train: i
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--general-train", type=int, default=6000, help="general-domain training utterances")
+    parser.add_argument("--general-train", type=int, default=2780, help="general-domain training utterances")
     parser.add_argument(
         "--business-train", type=int, default=1500, help="business-domain training utterances"
     )
