@@ -161,6 +161,16 @@ def test_character_unit_costs_total_matches_jiwer_cer() -> None:
         assert (c + s + d, s + d + i) == (len(ref), out.substitutions + out.deletions + out.insertions)
 
 
+def test_threads_split_a_batch_without_changing_it(monkeypatch) -> None:
+    refs, hyps = _tie_heavy_corpus(31, 3000, ["a", "b", "c", "d"], 15)
+    one = align_counts(list(refs.values()), list(hyps.values()), threads=1, unit="char")
+    monkeypatch.setattr(align_module, "PARALLEL_CELLS", 1000)
+    three = align_counts(list(refs.values()), list(hyps.values()), threads=3, unit="char")
+    assert (one.counts == three.counts).all() and one.ops == three.ops
+    monkeypatch.setenv("WERBENCH_THREADS", "5")
+    assert align_module.default_threads() == 5
+
+
 def test_oversize_pairs_are_refused_or_skipped(monkeypatch) -> None:
     monkeypatch.setattr(align_module, "MAX_CELLS", 30)
     with pytest.raises(ValueError, match="pair 1 needs 36 DP cells"):
