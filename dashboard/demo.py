@@ -262,11 +262,7 @@ def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[
 
 
 def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> tuple[Path, Path]:
-    """``werbench report`` writes the offline HTML report and the CSV tables (kept when nothing changed).
-
-    The demo's tables are small, so the report aligns afresh (``--no-cache``) rather than share the user's
-    alignment cache.
-    """
+    """``werbench report`` writes the offline HTML report and the CSV tables (kept when nothing changed)."""
     html, csv = results / "report.html", results / "report-csv"
     if not refresh and html.is_file() and (csv / "systems.csv").is_file():
         echo("reports are up to date")
@@ -275,7 +271,7 @@ def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> 
     proc = subprocess.run(
         werbench_command(
             "report", str(results), "--html", str(html), "--csv", str(csv), "--breakdown", "voice",
-            "--breakdown", "noise", "--no-cache",
+            "--breakdown", "noise",
         ),
         check=False,
     )  # fmt: skip
