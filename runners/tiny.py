@@ -26,7 +26,14 @@ SENTENCES = {
 
 
 def separable_block(
-    filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, repeat: int = 1, residual: bool = False
+    filters: int,
+    kernel: int,
+    *,
+    stride: int = 1,
+    dilation: int = 1,
+    repeat: int = 1,
+    residual: bool = False,
+    separable: bool = True,
 ) -> dict:
     """One QuartzNet block in ConvASREncoder's ``jasper`` list format."""
     return {
@@ -37,7 +44,7 @@ def separable_block(
         "dilation": [dilation],
         "dropout": 0.0,
         "residual": residual,
-        "separable": True,
+        "separable": separable,
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from demo.build.normalise import ALPHABET
 from demo.build.paths import MODELS, WORK
+from runners.tiny import separable_block
 
 SEED = 1234
 LABELS = list(ALPHABET)
@@ -56,28 +57,6 @@ STAGES = {
 }
 
 
-def _block(
-    filters: int,
-    kernel: int,
-    repeat: int,
-    *,
-    stride: int = 1,
-    dilation: int = 1,
-    residual: bool = True,
-    separable: bool = True,
-) -> dict[str, Any]:
-    return {
-        "filters": filters,
-        "repeat": repeat,
-        "kernel": [kernel],
-        "stride": [stride],
-        "dilation": [dilation],
-        "dropout": 0.0,
-        "residual": residual,
-        "separable": separable,
-    }
-
-
 def model_config(
     labels: Sequence[str] = LABELS,
     width: int = 128,
@@ -90,16 +69,16 @@ def model_config(
 
     A 30 ms output frame (stride 3) still leaves about two frames per character of speech at 1.1x tempo.
     """
-    blocks = [_block(width, 11, 1, stride=stride, residual=False)]
+    blocks = [separable_block(width, 11, repeat=1, stride=stride, residual=False)]
     blocks += [
-        _block(width, 13, repeat),
-        _block(width, 15, repeat),
-        _block(wide, 17, repeat),
-        _block(wide, 19, repeat),
+        separable_block(width, 13, repeat=repeat, residual=True),
+        separable_block(width, 15, repeat=repeat, residual=True),
+        separable_block(wide, 17, repeat=repeat, residual=True),
+        separable_block(wide, 19, repeat=repeat, residual=True),
     ]
     blocks += [
-        _block(head, 21, 1, dilation=2, residual=False),
-        _block(head, 1, 1, residual=False, separable=False),
+        separable_block(head, 21, repeat=1, dilation=2, residual=False),
+        separable_block(head, 1, repeat=1, residual=False, separable=False),
     ]
     return {
         "sample_rate": 16000,
