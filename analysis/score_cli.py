@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from analysis.tables import Tables
 
 _HELP = """Score hypotheses against a reference with the sclite-identical aligner.
@@ -113,18 +111,8 @@ def _json_float(value: float, scale: float = 1.0) -> float | None:
     return None if value is None or math.isnan(value) else round(scale * value, 4)
 
 
-def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lists and dicts (n-best, word times) as JSON text, so that every cell is one CSV field."""
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].dtype == object and out[name].map(lambda v: isinstance(v, list | dict)).any():
-            out[name] = out[name].map(
-                lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-            )
-    return out
-
-
 def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -> list[Path]:
+    from analysis.report_data import json_cells
     from manifests.atomic import atomic_write
 
     written = []
@@ -135,7 +123,7 @@ def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -
         written.append(json_out)
     if csv_out is not None:
         per_utt = csv_out.with_name(f"{csv_out.stem}_utterances.csv")
-        for frame, path in ((tables.systems, csv_out), (_csv_ready(tables.utterances), per_utt)):
+        for frame, path in ((tables.systems, csv_out), (json_cells(tables.utterances), per_utt)):
             with atomic_write(path) as handle:
                 frame.to_csv(handle, index=False)
             written.append(path)
