@@ -60,16 +60,18 @@ def test_unknown_page_and_unknown_utterance_say_so(app, client) -> None:
     assert "No utterance" in render(app, client, "/utterance?ts=synth-clean&id=missing")
 
 
+GRID_CONTEXT = {
+    "ts": "synth-clean",
+    "norm": "none",
+    "systems": ["base@greedy", "tuned@beam-lm"],
+    "qf": "all",
+    "a": "base@greedy",
+    "b": "tuned@beam-lm",
+}
+
+
 def rows(app, client, request: dict, **context) -> dict:
-    ctx = {
-        "ts": "synth-clean",
-        "norm": "none",
-        "systems": ["base@greedy", "tuned@beam-lm"],
-        "qf": "all",
-        "a": "base@greedy",
-        "b": "tuned@beam-lm",
-        **context,
-    }
+    ctx = {**GRID_CONTEXT, **context}
     _, body = post_callback(
         client,
         app,
@@ -119,14 +121,6 @@ def test_grid_export_holds_exactly_the_filtered_rows(app, client) -> None:
         "filterModel": {"ref": {"filterType": "text", "type": "contains", "filter": "ba"}},
     }
     shown = rows(app, client, request)["utts-grid"]["getRowsResponse"]
-    ctx = {
-        "ts": "synth-clean",
-        "norm": "none",
-        "systems": ["base@greedy", "tuned@beam-lm"],
-        "qf": "all",
-        "a": "base@greedy",
-        "b": "tuned@beam-lm",
-    }
     _, body = post_callback(
         client,
         app,
@@ -134,7 +128,7 @@ def test_grid_export_holds_exactly_the_filtered_rows(app, client) -> None:
         [{"id": "utts-export", "property": "n_clicks", "value": 1}],
         [
             {"id": "utts-grid", "property": "getRowsRequest", "value": request},
-            {"id": "utts-ctx", "property": "data", "value": ctx},
+            {"id": "utts-ctx", "property": "data", "value": GRID_CONTEXT},
         ],
     )
     download = body["response"]["utts-download"]["data"]
