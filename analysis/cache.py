@@ -79,7 +79,7 @@ class AlignmentCache:
         """Write one batch; a folder that cannot be written only costs the speed-up, never the result."""
         table = pa.Table.from_pandas(frame, preserve_index=False)
         try:
-            with atomic_write(self.path(key), "wb") as handle:
+            with atomic_write(self.path(key), "wb", durable=False) as handle:
                 pq.write_table(table, handle, compression="zstd")
         except OSError:
             return False

@@ -509,9 +509,8 @@ def nbest_oracle(
     """
     if "nbest" not in utts.columns:
         return pd.DataFrame(), pd.DataFrame()
-    rows = utts[
-        ~utts["failed"].astype(bool) & utts["nbest"].map(lambda v: isinstance(v, list) and len(v) > 0)
-    ]
+    listed = np.fromiter((isinstance(v, list) and len(v) > 0 for v in utts["nbest"]), bool, len(utts))
+    rows = utts[~utts["failed"].astype(bool).to_numpy() & listed]  # iterating gives lists (Arrow or not)
     if rows.empty:
         return pd.DataFrame(), pd.DataFrame()
     lists = [

@@ -13,26 +13,40 @@ non-string ``pred_text`` are errors naming file, line and field.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from manifests.columnar import arrow_frame, is_text, nested_to_arrow, read_manifest_frame
 from manifests.errors import ManifestError
-from manifests.io import iter_json_rows, read_manifest, row_to_utterance
-from manifests.results import PREDICTIONS, TESTSET_MANIFEST, RunInfo, iter_systems, read_run_info
+from manifests.io import iter_json_rows, row_to_utterance
+from manifests.results import (
+    PREDICTION_FIELDS,
+    PREDICTIONS,
+    TESTSET_MANIFEST,
+    RunInfo,
+    iter_systems,
+    read_run_info,
+)
 from manifests.schema import CORE_FIELDS, derive_utt_id
 from manifests.trn import read_trn
 
 PRED = "pred_text"
 PRED_PREFIX = "pred_text_"
 NO_HYPOTHESIS = "no hypothesis for this utterance"
+REFERENCE_COLUMNS = ("utt_id", "text", "duration", "speaker")
+HYPOTHESIS_COLUMNS = ("utt_id", "pred_text", "failure", "text")
 _NOT_EXTRA = frozenset((*CORE_FIELDS, "error"))
 _SHOWN_IDS = 5
 
 
 @dataclass(slots=True)
 class RefUtt:
-    """One reference utterance; ``fields`` holds every other manifest field (audio path, offset, extras)."""
+    """One reference utterance, for building a ``Reference`` in memory (``fields``: every other field)."""
 
     utt_id: str
     text: str
@@ -41,23 +55,69 @@ class RefUtt:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rows as a frame with at least ``columns``; nested values as Arrow arrays, as the file readers give."""
+    frame = pd.DataFrame(rows)
+    for name in columns:
+        if name not in frame:
+            frame[name] = pd.Series(None, index=frame.index, dtype=object)
+    return nested_to_arrow(frame[[*columns, *(c for c in frame.columns if c not in columns)]])
+
+
 @dataclass(slots=True)
 class Reference:
+    """A test set's utterances in file order, a row each: ``REFERENCE_COLUMNS`` then every other field."""
+
     path: Path
-    utts: dict[str, RefUtt]
+    frame: pd.DataFrame
+
+    @classmethod
+    def of(cls, path: str | Path, utts: Iterable[RefUtt]) -> Reference:
+        rows = [
+            {"utt_id": u.utt_id, "text": u.text, "duration": u.duration, "speaker": u.speaker, **u.fields}
+            for u in utts
+        ]
+        frame = _frame(rows, REFERENCE_COLUMNS)
+        frame["duration"] = frame["duration"].astype(float)
+        return cls(Path(path), frame)
 
 
 @dataclass(slots=True)
 class Hypotheses:
-    """One system's output for one test set: texts and failures by utterance id, plus per-utterance extras."""
+    """One system's output for one test set, a row per utterance: ``HYPOTHESIS_COLUMNS`` then extras.
+
+    ``pred_text`` is null where the decode failed and ``failure`` says why (else null); ``text`` is the
+    reference text the predictions carry, if any; extras are every other prediction field (n-best,
+    per-stage texts, word times). ``match`` puts the rows in the reference's order.
+    """
 
     system: str
     path: Path
-    texts: dict[str, str] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    frame: pd.DataFrame
     run_info: RunInfo | None = None
-    ref_texts: dict[str, str] = field(default_factory=dict)  # reference texts the predictions carry
+
+    @classmethod
+    def of(
+        cls,
+        system: str,
+        path: str | Path,
+        texts: Mapping[str, str],
+        failed: Mapping[str, str] | None = None,
+        fields: Mapping[str, Mapping[str, Any]] | None = None,
+        ref_texts: Mapping[str, str] | None = None,
+    ) -> Hypotheses:
+        """From per-id mappings (``failed``: id -> why); ids in file order, texts before failures."""
+        fields, ref_texts = fields or {}, ref_texts or {}
+        rows = [{"utt_id": uid, "pred_text": text} for uid, text in texts.items()]
+        rows += [{"utt_id": uid, "failure": why} for uid, why in (failed or {}).items()]
+        for row in rows:
+            row["text"] = ref_texts.get(row["utt_id"])
+            row.update(fields.get(row["utt_id"], {}))
+        return cls(system, Path(path), _frame(rows, HYPOTHESIS_COLUMNS))
+
+    @property
+    def extras(self) -> list[str]:
+        return [c for c in self.frame.columns if c not in HYPOTHESIS_COLUMNS]
 
 
 @dataclass(slots=True)
@@ -77,8 +137,9 @@ class Inputs:
     warnings: list[str] = field(default_factory=list)
 
 
-def shown_ids(ids: list[str]) -> str:
+def shown_ids(ids: Iterable[str]) -> str:
     """A warning's list of ids: the first few and how many more."""
+    ids = list(ids)
     shown = ", ".join(ids[:_SHOWN_IDS])
     return shown + (f" and {len(ids) - _SHOWN_IDS} more" if len(ids) > _SHOWN_IDS else "")
 
@@ -95,13 +156,11 @@ def read_reference(path: str | Path) -> Reference:
     """A NeMo manifest or (by its ``.trn`` suffix) a sclite trn file; duplicate ids are an error."""
     path = Path(path)
     if path.suffix.lower() == ".trn":
-        utts = {uid: RefUtt(uid, text, speaker=speaker_of_trn_id(uid)) for uid, text in read_trn(path)}
-        return Reference(path, utts)
-    utts = {}
-    for utt in read_manifest(path):
-        fields = {"audio_filepath": utt.audio_filepath, "offset": utt.offset, **utt.extra}
-        utts[utt.utt_id] = RefUtt(utt.utt_id, utt.text, utt.duration, utt.speaker, fields)
-    return Reference(path, utts)
+        return Reference.of(
+            path, (RefUtt(uid, t, speaker=speaker_of_trn_id(uid)) for uid, t in read_trn(path))
+        )
+    frame = read_manifest_frame(path)
+    return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
 
 
 def _row_id(path: Path, line: int, row: dict[str, Any]) -> str:
@@ -125,15 +184,20 @@ def _text_field(path: Path, line: int, row: dict[str, Any], name: str) -> str:
     return value
 
 
-def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypotheses]:
-    """Every system one file holds: a trn file or result manifest is one, an SDE manifest one per field."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(path, "hypothesis file not found")
-    stem = name or path.stem
-    if path.suffix.lower() == ".trn":
-        return [Hypotheses(stem, path, texts=dict(read_trn(path)))]
-    systems: dict[str, Hypotheses] = {}
+def _system_of(stem: str, key: str) -> str:
+    return stem if key == PRED else key.removeprefix(PRED_PREFIX)
+
+
+def _failure_of(error: Any) -> str:
+    return str(error) or "decode failed"
+
+
+def _systems_by_line(path: Path, stem: str) -> list[Hypotheses]:
+    """The line-by-line reader: the authority on what a file means, and on where it is wrong."""
+    texts: dict[str, dict[str, str]] = {}
+    failed: dict[str, dict[str, str]] = {}
+    fields: dict[str, dict[str, Any]] = {}
+    ref_texts: dict[str, str] = {}
     seen: dict[str, int] = {}
     layouts: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # key order -> (pred fields, extras)
     for line, row in iter_json_rows(path):
@@ -148,31 +212,109 @@ def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypothese
         seen[utt_id] = line
         keys = tuple(row)
         if keys not in layouts:
-            fields = [key for key in keys if key == PRED or key.startswith(PRED_PREFIX)]
-            layouts[keys] = fields, [k for k in keys if k not in _NOT_EXTRA and k not in fields]
-        fields, extra_keys = layouts[keys]
-        if not fields and "error" not in row:
+            preds = [key for key in keys if key == PRED or key.startswith(PRED_PREFIX)]
+            layouts[keys] = preds, [k for k in keys if k not in _NOT_EXTRA and k not in preds]
+        preds, extra_keys = layouts[keys]
+        error = row.get("error")
+        if not preds and error is None:
             raise ManifestError(path, "no pred_text (nor pred_text_<system>) field", line=line, field=PRED)
-        extras = {k: row[k] for k in extra_keys}
-        for key in fields or [PRED]:
-            system = stem if key == PRED else key.removeprefix(PRED_PREFIX)
-            hyps = systems.setdefault(system, Hypotheses(system, path))
-            if "error" in row:
-                hyps.failed[utt_id] = str(row["error"]) or "decode failed"
+        for key in preds or [PRED]:
+            system = _system_of(stem, key)
+            if error is not None:
+                failed.setdefault(system, {})[utt_id] = _failure_of(error)
             else:
-                hyps.texts[utt_id] = _text_field(path, line, row, key)
-            if extras:
-                hyps.fields[utt_id] = extras
-            if isinstance(row.get("text"), str):
-                hyps.ref_texts[utt_id] = row["text"]
+                texts.setdefault(system, {})[utt_id] = _text_field(path, line, row, key)
+        if extra_keys:
+            fields[utt_id] = {k: row[k] for k in extra_keys}
+        if isinstance(row.get("text"), str):
+            ref_texts[utt_id] = row["text"]
+    names = dict.fromkeys([*texts, *failed])
+    return [
+        Hypotheses.of(name, path, texts.get(name, {}), failed.get(name, {}), fields, ref_texts)
+        for name in names
+    ]
+
+
+def _ids_of(frame: pd.DataFrame) -> pd.Series | None:
+    """Each row's utt_id (or the one its audio path and offset give), or None if some row has neither."""
+    ids = frame["utt_id"] if is_text(frame.get("utt_id")) else pd.Series(None, frame.index, dtype="str")
+    lacking = ids.isna() | (ids == "")
+    if not lacking.any():
+        return ids
+    audio = frame.get("audio_filepath")
+    offset = frame.get("offset")
+    if not is_text(audio) or audio[lacking].isna().any() or (audio[lacking] == "").any():
+        return None
+    if (
+        offset is not None
+        and not pd.api.types.is_float_dtype(offset)
+        and not pd.api.types.is_integer_dtype(offset)
+    ):
+        return None
+    offsets = np.zeros(len(frame)) if offset is None else offset.fillna(0.0).to_numpy(float)
+    derived = [derive_utt_id(a, o) for a, o in zip(audio[lacking], offsets[lacking.to_numpy()], strict=True)]
+    return ids.where(~lacking, pd.Series(derived, index=ids.index[lacking], dtype="str"))
+
+
+def _systems_columnar(path: Path, stem: str) -> list[Hypotheses] | None:
+    """The same systems as ``_systems_by_line`` from pyarrow's columns, or None where they could differ."""
+    frame = arrow_frame(path)
+    if frame is None:
+        return None
+    ids = _ids_of(frame)
+    preds = [c for c in frame.columns if c == PRED or c.startswith(PRED_PREFIX)]
+    error = frame.get("error")
+    if (
+        ids is None
+        or ids.duplicated().any()
+        or not preds
+        or not all(is_text(frame[c]) and not frame[c].isna().any() for c in preds)
+        or (error is not None and not is_text(error) and not error.isna().all())
+    ):
+        return None  # every row of every system, or the line reader decides
+    failed = error.notna() if error is not None else pd.Series(False, index=frame.index)
+    failure = error.where(failed).mask(error == "", "decode failed") if error is not None else None
+    carried = frame["text"] if is_text(frame.get("text")) else pd.Series(None, frame.index, dtype="str")
+    extras = {c: frame[c] for c in frame.columns if c not in _NOT_EXTRA and c not in preds}
+    return [
+        Hypotheses(
+            _system_of(stem, key),
+            path,
+            pd.DataFrame(
+                {
+                    "utt_id": ids,
+                    "pred_text": frame[key].where(~failed),
+                    "failure": failure if failure is not None else pd.Series(None, frame.index, dtype="str"),
+                    "text": carried,
+                    **extras,
+                }
+            ),
+        )
+        for key in preds
+    ]
+
+
+def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypotheses]:
+    """Every system one file holds: a trn file or result manifest is one, an SDE manifest one per field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "hypothesis file not found")
+    stem = name or path.stem
+    if path.suffix.lower() == ".trn":
+        return [Hypotheses.of(stem, path, dict(read_trn(path)))]
+    systems = _systems_columnar(path, stem) or _systems_by_line(path, stem)
     if not systems:
         raise ManifestError(path, "no hypotheses in this file")
-    return list(systems.values())
+    return systems
+
+
+def _is_prediction_field(name: str) -> bool:
+    return name in PREDICTION_FIELDS or name.startswith(PRED_PREFIX)
 
 
 def _reference_from_predictions(ref_path: Path, predictions: Path) -> Reference:
     """A test set without ``manifest.jsonl``: the reference fields carried by a system's predictions."""
-    utts = {}
+    utts = []
     for line, row in iter_json_rows(predictions):
         if not isinstance(row.get("text"), str):
             raise ManifestError(predictions, "reference text is missing", line=line, field="text")
@@ -180,24 +322,21 @@ def _reference_from_predictions(ref_path: Path, predictions: Path) -> Reference:
         if "duration" in row and isinstance(row.get("audio_filepath"), str):
             utt = row_to_utterance(predictions, row)
             fields = {"audio_filepath": utt.audio_filepath, "offset": utt.offset}
-            extra = {k: v for k, v in utt.extra.items() if k != PRED and not k.startswith(PRED_PREFIX)}
-            utts[utt_id] = RefUtt(utt_id, utt.text, utt.duration, utt.speaker, {**fields, **extra})
+            extra = {k: v for k, v in utt.extra.items() if not _is_prediction_field(k)}
+            utts.append(RefUtt(utt_id, utt.text, utt.duration, utt.speaker, {**fields, **extra}))
         else:
-            utts[utt_id] = RefUtt(utt_id, row["text"])
-    return Reference(ref_path, utts)
+            utts.append(RefUtt(utt_id, row["text"]))
+    return Reference.of(ref_path, utts)
 
 
 def _check_reference_texts(testset: str, reference: Reference, hyps: Hypotheses, warnings: list[str]) -> None:
     """A system whose predictions carry other reference texts than the test set's: say so, score anyway."""
-    differ = [
-        uid
-        for uid, text in hyps.ref_texts.items()
-        if uid in reference.utts and reference.utts[uid].text != text
-    ]
-    if differ:
+    carried = hyps.frame["text"]
+    differ = (carried.notna() & (carried != reference.frame["text"])).to_numpy(bool)  # Arrow compute
+    if differ.any():
         warnings.append(
-            f"{testset}/{hyps.system}: {len(differ)} predictions carry a different reference text than "
-            f"{reference.path} ({shown_ids(differ)}); scored against {reference.path}"
+            f"{testset}/{hyps.system}: {int(differ.sum())} predictions carry a different reference text than "
+            f"{reference.path} ({shown_ids(hyps.frame['utt_id'][differ])}); scored against {reference.path}"
         )
 
 
@@ -224,10 +363,11 @@ def read_results(results: str | Path) -> Inputs:
             (hyps,) = read_hypotheses(ref.predictions, name=ref.system)[:1]
             hyps.run_info = read_run_info(ref)
             systems.append(hyps)
-            _check_reference_texts(testset, reference, hyps, inputs.warnings)
         inputs.testsets.append(TestSet(testset, reference, systems))
     for testset in inputs.testsets:
         match(testset, inputs.warnings)
+        for hyps in testset.systems:
+            _check_reference_texts(testset.name, testset.reference, hyps, inputs.warnings)
     return inputs
 
 
@@ -259,28 +399,34 @@ def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
 
 
 def match(testset: TestSet, warnings: list[str]) -> None:
-    """Ids without a hypothesis become failed utterances; ids without a reference are dropped; both warned."""
-    ref_ids = testset.reference.utts
+    """Each system's rows in reference order: ids without a hypothesis become failed utterances, ids
+    without a reference are dropped; both warned."""
+    ref_ids = pd.Index(testset.reference.frame["utt_id"], name="utt_id")
     for hyps in testset.systems:
-        missing = [uid for uid in ref_ids if uid not in hyps.texts and uid not in hyps.failed]
-        extra = [uid for uid in (*hyps.texts, *hyps.failed) if uid not in ref_ids]
+        ids = pd.Index(hyps.frame["utt_id"], name="utt_id")
+        if ids.equals(ref_ids):
+            absent, extra = np.zeros(len(ref_ids), bool), ids[:0]
+        else:  # get_indexer, not isin: it stays in Arrow for Arrow-backed ids
+            absent = ids.get_indexer(ref_ids) < 0
+            extra = ids[ref_ids.get_indexer(ids) < 0]
+        missing = ref_ids[absent]
         where = f"{testset.name}/{hyps.system}"
-        if missing:
+        if len(missing):
             warnings.append(
                 f"{where}: {len(missing)} of {len(ref_ids)} reference utterances have no hypothesis "
                 f"({shown_ids(missing)}); reported as failed and left out of the scores"
             )
-            for uid in missing:
-                hyps.failed[uid] = NO_HYPOTHESIS
-        if extra:
+        if len(extra):
             warnings.append(
                 f"{where}: {len(extra)} hypotheses have no reference utterance ({shown_ids(extra)}); ignored"
             )
-            for uid in extra:
-                hyps.texts.pop(uid, None)
-                hyps.failed.pop(uid, None)
-        errors = [uid for uid, why in hyps.failed.items() if why != NO_HYPOTHESIS]
-        if errors:
+        if not ids.equals(ref_ids):
+            frame = hyps.frame.set_index("utt_id").reindex(ref_ids).reset_index()
+            frame.loc[absent, "failure"] = NO_HYPOTHESIS
+            hyps.frame = frame
+        failure = hyps.frame["failure"]
+        errors = hyps.frame["utt_id"][failure.notna() & (failure != NO_HYPOTHESIS)]
+        if len(errors):
             warnings.append(
                 f"{where}: {len(errors)} utterances failed to decode ({shown_ids(errors)}); "
                 "reported as failed and left out of the scores"

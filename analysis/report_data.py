@@ -216,8 +216,11 @@ def json_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Lists and dicts (n-best, word times) as JSON text, so that every cell is one CSV field."""
     out = frame.copy()
     for name in out.columns:
-        if out[name].dtype == object and out[name].map(lambda v: isinstance(v, list | dict)).any():
-            out[name] = out[name].map(
-                lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-            )
+        if out[name].dtype != object and not isinstance(out[name].dtype, pd.ArrowDtype):
+            continue
+        values = out[name].tolist()  # Python lists and dicts, whether the column is Arrow or object
+        if any(isinstance(v, list | dict) for v in values):
+            out[name] = [
+                json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for v in values
+            ]
     return out

@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm import tqdm
 
-from analysis.align import get_costs, split_words
+from analysis.align import get_costs
 from analysis.cache import AlignmentCache, align_texts
 from analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
 from manifests.errors import ManifestError
@@ -160,11 +162,20 @@ class ReferenceWords:
     vocabulary: pd.Index
 
     @classmethod
-    def of(cls, refs: Sequence[str], costs: str = "sclite") -> ReferenceWords:
-        null = ("@", "@*") if get_costs(costs).sclite_words else ()
-        split = [[w for w in split_words(ref) if w not in null] for ref in refs]
-        codes, vocabulary = pd.factorize(pd.Series([w for words in split for w in words], dtype=object))
-        return cls(codes, np.fromiter(map(len, split), np.int64, len(split)), pd.Index(vocabulary))
+    def of(cls, refs: Sequence[str] | pd.Series, costs: str = "sclite") -> ReferenceWords:
+        """Split in Arrow (``ascii_split_whitespace``: the aligner's separators), not string by string."""
+        texts = (
+            pa.array(refs.array) if isinstance(refs, pd.Series) else pa.array(list(refs), pa.large_string())
+        )
+        pieces = pc.ascii_split_whitespace(texts)
+        words = pc.list_flatten(pieces)
+        keep = pc.not_equal(words, "")  # a leading or trailing space gives an empty piece
+        if get_costs(costs).sclite_words:
+            keep = pc.and_(keep, pc.invert(pc.is_in(words, pa.array(["@", "@*"]))))
+        sizes = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
+        owner = np.repeat(np.arange(len(texts)), sizes)[keep.to_numpy(zero_copy_only=False)]
+        codes, vocabulary = pd.factorize(pd.array(words.filter(keep), dtype="str"))
+        return cls(codes, np.bincount(owner, minlength=len(texts)), pd.Index(vocabulary))
 
     def correct(self, ops: Sequence[str], scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, correct)`` of the reference words of the ``scored`` utterances, given every row's ops."""
@@ -219,15 +230,15 @@ class _Shared:
     """What the systems of one test set share, computed on first use: normalised references, fields."""
 
     def __init__(self, testset: TestSet, normalizer: Normalizer) -> None:
-        texts = [utt.text for utt in testset.reference.utts.values()]
+        texts = testset.reference.frame["text"].tolist()
+        self.raw_refs = texts
         self.normalized_refs = functools.cache(lambda: [normalizer(text) for text in texts])
-        self.columns = functools.cache(lambda: reference_columns(testset))
         self._words: ReferenceWords | None = None
 
     def words(self, frame: pd.DataFrame, costs: str) -> ReferenceWords:
         """From the first system's (possibly cached) normalised references: all systems have the same."""
         if self._words is None:
-            self._words = ReferenceWords.of(frame["ref"].tolist(), costs)
+            self._words = ReferenceWords.of(frame["ref"], costs)
         return self._words
 
 
@@ -235,20 +246,16 @@ def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
     shared: _Shared, keep_spaces: bool,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
-    """One system's rows, and how many of them were too long for a character alignment."""
-    reference = testset.reference
-    ids = list(reference.utts)
-    failure = [hyps.failed.get(uid) for uid in ids]
-    failed = np.array([why is not None for why in failure], bool)
-    raw_refs = [reference.utts[uid].text for uid in ids]
-    raw_hyps = ["" if bad else hyps.texts.get(uid, "") for uid, bad in zip(ids, failed, strict=True)]
+    """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
+    were too long for a character alignment."""
+    reference, predictions = testset.reference.frame, hyps.frame
+    failure = predictions["failure"]
+    failed = failure.notna().to_numpy()
+    pred_text = predictions["pred_text"].where(~failed)
     aligned = align_texts(
-        raw_refs, raw_hyps, normalizer, normalizer.spec, costs,
+        shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
         keep_spaces=keep_spaces, normalized_refs=shared.normalized_refs, cache=cache,
     )  # fmt: skip
-    frame = pd.DataFrame({"testset": testset.name, "system": hyps.system, "utt_id": ids})
-    frame["ref"] = aligned["ref"].to_numpy()
-    frame["hyp"] = aligned["hyp"].to_numpy()
     counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
     chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
     too_long = chars[:, 0] < 0
@@ -256,55 +263,40 @@ def _utterance_rows(
     ref_chars = np.where(too_long, 0, chars[:, 0] + chars[:, 1] + chars[:, 2])
     counts[failed] = 0
     chars[failed | too_long] = 0
-    for k, name in enumerate("CSDI"):
-        frame[name] = counts[:, k]
     errors = counts[:, 1:].sum(axis=1)
     scored = ~failed & (ref_words > 0)
-    frame["ref_words"] = ref_words
-    frame["hyp_words"] = counts[:, 0] + counts[:, 1] + counts[:, 3]
+    char_scored = ~failed & ~too_long & (ref_chars > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["wer"] = np.where(scored, errors / np.maximum(ref_words, 1), np.nan)
-        for k, name in enumerate(_CHAR):
-            frame[name] = chars[:, k]
-        frame["ref_chars"] = ref_chars
-        char_scored = ~failed & ~too_long & (ref_chars > 0)
-        frame["cer"] = np.where(char_scored, chars[:, 1:].sum(axis=1) / np.maximum(ref_chars, 1), np.nan)
-        frame["sentence_error"] = ~failed & (errors > 0)
-        frame["wmr"] = np.where(scored, counts[:, 0] / np.maximum(ref_words, 1), np.nan)
-    frame["ops"] = np.where(failed, "", aligned["ops"].to_numpy(object))
-    frame["failed"] = failed
-    frame["duration"] = [reference.utts[uid].duration for uid in ids]
-    frame["duration"] = frame["duration"].astype(float)
-    frame["speaker"] = [reference.utts[uid].speaker for uid in ids]
-    frame["failure"] = failure
-    frame["text"] = raw_refs
-    frame["pred_text"] = [hyps.texts.get(uid) for uid in ids]
-    for name, values in shared.columns().items():
-        if name not in frame.columns:
-            frame[name] = values
-    for name, values in _prediction_columns(ids, hyps, set(frame.columns)).items():
-        frame[name] = values
-    return frame, int(too_long.sum())
-
-
-def reference_columns(testset: TestSet) -> dict[str, list[Any]]:
-    """Every other manifest field of the reference, as columns in reference order."""
-    utts = list(testset.reference.utts.values())
-    names: dict[str, None] = {}
-    for utt in utts:
-        names.update(dict.fromkeys(utt.fields))
-    return {name: [utt.fields.get(name) for utt in utts] for name in names}
-
-
-def _prediction_columns(ids: list[str], hyps: Hypotheses, taken: set[str]) -> dict[str, list[Any]]:
-    """The predictions' own extras (n-best, per-stage texts, word times ...) not already a column."""
-    names: dict[str, None] = {}
-    for extra in hyps.fields.values():
-        names.update(dict.fromkeys(extra))
-    empty: dict[str, Any] = {}
-    return {
-        name: [hyps.fields.get(uid, empty).get(name) for uid in ids] for name in names if name not in taken
+        wer = np.where(scored, errors / np.maximum(ref_words, 1), np.nan)
+        cer = np.where(char_scored, chars[:, 1:].sum(axis=1) / np.maximum(ref_chars, 1), np.nan)
+        wmr = np.where(scored, counts[:, 0] / np.maximum(ref_words, 1), np.nan)
+    columns: dict[str, Any] = {
+        "testset": testset.name,
+        "system": hyps.system,
+        "utt_id": reference["utt_id"].array,
+        "ref": aligned["ref"].array,
+        "hyp": aligned["hyp"].array,
+        **{name: counts[:, k] for k, name in enumerate("CSDI")},
+        "ref_words": ref_words,
+        "hyp_words": counts[:, 0] + counts[:, 1] + counts[:, 3],
+        "wer": wer,
+        **{name: chars[:, k] for k, name in enumerate(_CHAR)},
+        "ref_chars": ref_chars,
+        "cer": cer,
+        "sentence_error": ~failed & (errors > 0),
+        "wmr": wmr,
+        "ops": aligned["ops"].where(~failed, "").array,
+        "failed": failed,
+        "duration": reference["duration"].to_numpy(float),
+        "speaker": reference["speaker"].array,
+        "failure": failure.array,
+        "text": reference["text"].array,
+        "pred_text": pred_text.array,
     }
+    for source in (reference, predictions):  # every other manifest field, then the predictions' extras
+        for name in source.columns:
+            columns.setdefault(name, source[name].array)
+    return pd.DataFrame(columns), int(too_long.sum())
 
 
 def system_row(
@@ -316,7 +308,7 @@ def system_row(
     ``words`` are the rows' reference words when the caller already has them (shared by a test set).
     """
     ok = utts[~utts["failed"]]
-    words = words if words is not None else ReferenceWords.of(utts["ref"].tolist(), costs)
+    words = words if words is not None else ReferenceWords.of(utts["ref"], costs)
     ref_words = int(ok["ref_words"].sum())
     c, s, d, i = (int(ok[name].sum()) for name in "CSDI")
     errors = (ok["S"] + ok["D"] + ok["I"]).to_numpy()

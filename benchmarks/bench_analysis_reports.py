@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.breakdown import breakdown
 from analysis.compare import compare_systems, nbest_oracle
 from analysis.errors import error_tables
-from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet
+from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
 from analysis.report_data import build_report
 from analysis.report_html import render_html
 from analysis.tables import build_tables
@@ -41,15 +41,16 @@ ANCHORS = {
 def corpus(n_utts: int, n_systems: int, seed: int) -> Inputs:
     rng = random.Random(seed)
     vocab = [f"w{i}" for i in range(5000)]
-    utts = {}
+    utts = []
     for k in range(n_utts):
         words = rng.choices(vocab, k=rng.randint(14, 26))
-        utts[f"u{k:06d}"] = RefUtt(f"u{k:06d}", " ".join(words), rng.uniform(1, 30), f"spk{k % 1000}")
+        utts.append(RefUtt(f"u{k:06d}", " ".join(words), rng.uniform(1, 30), f"spk{k % 1000}"))
     systems = []
     for s in range(n_systems):
         p = 0.06 + 0.01 * s
         texts, fields = {}, {}
-        for uid, utt in utts.items():
+        for utt in utts:
+            uid = utt.utt_id
             out = []
             for w in utt.text.split():
                 r = rng.random()
@@ -63,8 +64,10 @@ def corpus(n_utts: int, n_systems: int, seed: int) -> Inputs:
                 fields[uid] = {
                     "nbest": [{"text": texts[uid]}, {"text": utt.text}, {"text": ""}, {"text": "w1"}]
                 }
-        systems.append(Hypotheses(f"m{s}@beam", Path(f"m{s}.jsonl"), texts=texts, fields=fields))
-    return Inputs([TestSet("bench", Reference(Path("bench.jsonl"), utts), systems)])
+        systems.append(Hypotheses.of(f"m{s}@beam", Path(f"m{s}.jsonl"), texts, fields=fields))
+    inputs = Inputs([TestSet("bench", Reference.of(Path("bench.jsonl"), utts), systems)])
+    match(inputs.testsets[0], inputs.warnings)
+    return inputs
 
 
 def timed(label: str, fn):

@@ -13,7 +13,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.align import align_chars, align_many
+from analysis.dataset import DatasetStats, dataset_stats
 from analysis.errors import replay
 from analysis.tables import UTTERANCE_COLUMNS
 from dashboard import components as ui
@@ -166,23 +167,6 @@ class Neighbours:
     next: str | None
     position: int  # 1-based; 0 when the utterance is not in the view
     total: int
-
-
-@dataclass(frozen=True)
-class DatasetStats:
-    utterances: int
-    seconds: float
-    speakers: int
-    vocabulary: int
-    words: int
-    alphabet: str
-    oov_rate: float | None
-    oov_source: str | None
-    histograms: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def hours(self) -> float:
-        return self.seconds / 3600
 
 
 @dataclass(frozen=True)
@@ -617,35 +601,8 @@ class Analysis:
         return self._memo.get(("dataset", testset), lambda: self._dataset_stats(testset))
 
     def _dataset_stats(self, testset: str) -> DatasetStats:
-        rows = self.reference_rows(testset)
-        refs = rows["ref"].astype(str)
-        words = refs.str.split()
-        vocabulary = pd.Series([w for ws in words for w in ws]).value_counts() if len(refs) else pd.Series()
-        alphabet = "".join(sorted({ch for text in refs for ch in text if not ch.isspace()}))
-        durations = rows["duration"].to_numpy(dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = rows["ref_words"].to_numpy(dtype=float) / durations
         accuracy, source = self.word_accuracy(testset, (self.systems(testset)[0],))
-        oov_rate = None
-        if source is not None and len(accuracy):
-            counts = accuracy["count"].to_numpy()
-            oov_rate = float(counts[accuracy["oov"].astype(bool).to_numpy()].sum() / counts.sum())
-        return DatasetStats(
-            utterances=len(rows),
-            seconds=float(np.nansum(durations)),
-            speakers=int(rows["speaker"].nunique()) if "speaker" in rows else 0,
-            vocabulary=len(vocabulary),
-            words=int(rows["ref_words"].sum()),
-            alphabet=alphabet,
-            oov_rate=oov_rate,
-            oov_source=source,
-            histograms={
-                "duration": durations,
-                "words": rows["ref_words"].to_numpy(dtype=float),
-                "chars": rows["ref_chars"].to_numpy(dtype=float),
-                "word_rate": rate,
-            },
-        )
+        return dataset_stats(self.reference_rows(testset), accuracy, source)
 
     # ---- errors
     def vocabulary_for(self, testset: str) -> tuple[Any, str | None]:

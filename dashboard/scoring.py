@@ -15,13 +15,10 @@ as JSON text instead. Reading an element back gives plain Python lists and dicts
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
@@ -31,6 +28,7 @@ from analysis.cache import AlignmentCache, default_cache_dir
 from analysis.inputs import read_results
 from analysis.tables import build_tables
 from manifests.atomic import atomic_write
+from manifests.columnar import nested_to_arrow
 from manifests.normalize import get_normalizer
 from manifests.results import TESTSET_MANIFEST, iter_systems
 from werbench import __version__
@@ -60,32 +58,12 @@ def fingerprint(results_dir: Path, normalizer: str) -> str:
     return digest.hexdigest()
 
 
-def _nested(values: list[Any]) -> bool:
-    return any(isinstance(v, list | dict | tuple | np.ndarray) for v in values)
-
-
-def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding lists/dicts become Arrow arrays, or JSON text (see the module docstring)."""
-    out = frame.copy(deep=False)  # copy-on-write: only the replaced columns are new
-    for column in out.columns:
-        if out[column].dtype != object or not _nested(values := out[column].tolist()):
-            continue
-        values = [None if isinstance(v, float) and v != v else v for v in values]  # NaN: "no list here"
-        try:
-            out[column] = pd.arrays.ArrowExtensionArray(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            out[column] = [
-                None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in values
-            ]
-    return out
-
-
 def _nested_type(kind: pa.DataType) -> pd.ArrowDtype | None:
     return pd.ArrowDtype(kind) if pa.types.is_nested(kind) else None
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
-    with atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb", durable=False) as handle:
         feather.write_feather(
             pa.Table.from_pandas(frame, preserve_index=False), handle, compression="uncompressed"
         )
@@ -126,8 +104,8 @@ def score_results(
     start = time.perf_counter()
     for warning in tables.warnings:
         log.warning("%s", warning)
-    utterances = _compact(tables.utterances)
-    systems = _compact(tables.systems)
+    utterances = nested_to_arrow(tables.utterances)
+    systems = nested_to_arrow(tables.systems)
     del tables
     try:
         _write(utts_path, utterances)

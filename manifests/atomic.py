@@ -22,8 +22,13 @@ _FILE_MODE = 0o666 & ~_read_umask()
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Write to a temp file beside ``path`` and rename it into place only when the block succeeds."""
+def atomic_write(
+    path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *, durable: bool = True
+) -> Iterator[IO]:
+    """Write to a temp file beside ``path`` and rename it into place only when the block succeeds.
+
+    ``durable=False`` skips the fsync: for caches, where a file lost in a power cut is only a miss.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -31,7 +36,8 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:

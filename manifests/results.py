@@ -17,6 +17,8 @@ from manifests.errors import ManifestError
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"
 TESTSET_MANIFEST = "manifest.jsonl"
+# the fields a prediction line adds to its manifest line (see docs/ARCHITECTURE.md)
+PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error")
 
 
 @dataclass(slots=True)

@@ -73,8 +73,8 @@ def build_inputs(
     ``failed`` maps a system to ids whose decode failed; ``fields`` maps a manifest field to per-utterance
     values; ``pred_fields`` maps a system to per-utterance prediction extras (``nbest``, ``greedy_text``).
     """
-    utts = {
-        uid: RefUtt(
+    utts = [
+        RefUtt(
             uid,
             text,
             duration=(durations or {}).get(uid, 1.0 + len(text) / 15),
@@ -82,13 +82,13 @@ def build_inputs(
             fields={name: values[uid] for name, values in (fields or {}).items() if uid in values},
         )
         for uid, text in refs.items()
-    }
-    reference = Reference(Path(f"{testset}.jsonl"), utts)
+    ]
+    reference = Reference.of(Path(f"{testset}.jsonl"), utts)
     hyps = []
     for system, texts in systems.items():
         bad = (failed or {}).get(system, set())
         hyps.append(
-            Hypotheses(
+            Hypotheses.of(
                 system,
                 Path(f"{system}.jsonl"),
                 texts={u: t for u, t in texts.items() if u not in bad},

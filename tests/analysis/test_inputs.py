@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from analysis.inputs import NO_HYPOTHESIS, load_inputs, read_hypotheses, read_reference, read_results
+from analysis.inputs import (
+    NO_HYPOTHESIS,
+    Hypotheses,
+    load_inputs,
+    read_hypotheses,
+    read_reference,
+    read_results,
+)
 from manifests.errors import ManifestError
 from manifests.results import RunInfo, system_dir, write_run_info
 
@@ -16,6 +24,20 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def texts_of(hyps: Hypotheses) -> dict[str, str]:
+    ok = hyps.frame[hyps.frame["failure"].isna()]
+    return dict(zip(ok["utt_id"], ok["pred_text"], strict=True))
+
+
+def failures_of(hyps: Hypotheses) -> dict[str, str]:
+    bad = hyps.frame[hyps.frame["failure"].notna()]
+    return dict(zip(bad["utt_id"], bad["failure"], strict=True))
+
+
+def reference_rows(path: Path) -> pd.DataFrame:
+    return read_reference(path).frame.set_index("utt_id")
 
 
 def manifest_rows(texts: dict[str, str], **extra) -> list[dict]:
@@ -28,8 +50,8 @@ def manifest_rows(texts: dict[str, str], **extra) -> list[dict]:
 def test_trn_reference_reads_ids_and_sclite_speakers(tmp_path: Path) -> None:
     trn = tmp_path / "ref.trn"
     trn.write_text("hello world (spk1-u1)\n;; a comment\n(laughs) yes (spk2_u2)\n", encoding="utf-8")
-    reference = read_reference(trn)
-    assert {uid: (u.text, u.speaker) for uid, u in reference.utts.items()} == {
+    rows = reference_rows(trn)
+    assert {uid: (r.text, r.speaker) for uid, r in rows.iterrows()} == {
         "spk1-u1": ("hello world", "spk1"),
         "spk2_u2": ("(laughs) yes", "spk2"),
     }
@@ -37,9 +59,9 @@ def test_trn_reference_reads_ids_and_sclite_speakers(tmp_path: Path) -> None:
 
 def test_manifest_reference_keeps_every_field(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "test.jsonl", manifest_rows({"a": "x y"}, speaker="s1", noise="babble"))
-    utt = read_reference(path).utts["a"]
+    utt = reference_rows(path).loc["a"]
     assert (utt.text, utt.duration, utt.speaker) == ("x y", 1.5, "s1")
-    assert utt.fields["noise"] == "babble" and utt.fields["audio_filepath"] == "/audio/a.wav"
+    assert utt["noise"] == "babble" and utt["audio_filepath"] == "/audio/a.wav"
 
 
 def test_sde_manifest_is_one_system_per_pred_text_field(tmp_path: Path) -> None:
@@ -47,7 +69,7 @@ def test_sde_manifest_is_one_system_per_pred_text_field(tmp_path: Path) -> None:
     rows[0] |= {"pred_text": "x", "pred_text_greedy": "x y", "pred_text_beam": "x"}
     rows[1] |= {"pred_text": "z", "pred_text_greedy": "", "pred_text_beam": "zz"}
     systems = read_hypotheses(write_jsonl(tmp_path / "sde.json", rows))
-    assert {s.system: s.texts for s in systems} == {
+    assert {s.system: texts_of(s) for s in systems} == {
         "sde": {"a": "x", "b": "z"},
         "greedy": {"a": "x y", "b": ""},
         "beam": {"a": "x", "b": "zz"},
@@ -59,9 +81,10 @@ def test_result_manifest_failures_and_extras(tmp_path: Path) -> None:
     rows[0] |= {"pred_text": "x", "greedy_text": "x", "nbest": [{"text": "x", "score": -1.0}]}
     rows[1] |= {"pred_text": "", "error": "CUDA out of memory"}
     (hyps,) = read_hypotheses(write_jsonl(tmp_path / "run1.jsonl", rows))
-    assert hyps.system == "run1" and hyps.texts == {"a": "x"}
-    assert hyps.failed == {"b": "CUDA out of memory"}
-    assert hyps.fields["a"]["nbest"][0]["score"] == -1.0 and "pred_text" not in hyps.fields["a"]
+    assert hyps.system == "run1" and texts_of(hyps) == {"a": "x"}
+    assert failures_of(hyps) == {"b": "CUDA out of memory"}
+    row = hyps.frame.set_index("utt_id").loc["a"]
+    assert row["nbest"][0]["score"] == -1.0 and hyps.extras == ["greedy_text", "nbest"]
 
 
 @pytest.mark.parametrize(
@@ -100,7 +123,10 @@ def test_missing_and_extra_ids_are_reported_not_dropped(tmp_path: Path) -> None:
     hyp.write_text("a b (s_1)\nzz (s_9)\n", encoding="utf-8")
     inputs = load_inputs(ref, [hyp])
     (hyps,) = inputs.testsets[0].systems
-    assert hyps.failed == {"s_2": NO_HYPOTHESIS, "s_3": NO_HYPOTHESIS} and hyps.texts == {"s_1": "a b"}
+    assert failures_of(hyps) == {"s_2": NO_HYPOTHESIS, "s_3": NO_HYPOTHESIS} and texts_of(hyps) == {
+        "s_1": "a b"
+    }
+    assert hyps.frame["utt_id"].tolist() == ["s_1", "s_2", "s_3"]  # the reference's order
     assert any("2 of 3 reference utterances have no hypothesis (s_2, s_3)" in w for w in inputs.warnings)
     assert any("1 hypotheses have no reference utterance (s_9); ignored" in w for w in inputs.warnings)
 
@@ -142,7 +168,8 @@ def test_results_directory_with_and_without_testset_manifest(tmp_path: Path) -> 
     assert testset.name == "dev" and [s.system for s in testset.systems] == ["m@beam", "m@greedy"]
     assert testset.systems[0].run_info.normalizer == "nemo@1" and inputs.warnings == []
     bare = read_results(make_results(tmp_path / "bare", manifest=False))
-    assert bare.testsets[0].reference.utts["u2"].text == "on the mat"
+    reference = bare.testsets[0].reference.frame.set_index("utt_id")
+    assert reference.loc["u2", "text"] == "on the mat" and "pred_text" not in reference
     assert any("no manifest.jsonl" in w for w in bare.warnings)
     assert load_inputs(tmp_path / "with", []).testsets[0].name == "dev"
     with pytest.raises(ManifestError, match="results directory is scored on its own"):
@@ -156,3 +183,50 @@ def test_predictions_with_other_reference_texts_are_named(tmp_path: Path) -> Non
     )
     warnings = read_results(root).warnings
     assert any("dev/m@beam: 1 predictions carry a different reference text" in w for w in warnings)
+
+
+def frame_values(hyps: Hypotheses) -> dict[str, list]:
+    """A system's rows by utt_id as Python values, every kind of null as None."""
+    frame = hyps.frame.sort_values("utt_id")
+    return {c: [None if v is None or v is pd.NA or v != v else v for v in frame[c]] for c in frame}
+
+
+PREDICTION_FILES = {
+    "result manifest": [
+        {
+            "audio_filepath": "/a/u1.wav",
+            "duration": 1.0,
+            "text": "a b",
+            "pred_text": "a",
+            "nbest": [{"text": "a"}],
+        },
+        {"audio_filepath": "/a/u2.wav", "duration": 1.0, "text": "c", "pred_text": "", "error": "OOM"},
+        {"audio_filepath": "/a/u3.wav", "offset": 2.0, "duration": 1.0, "text": "d", "pred_text": "d"},
+        {"utt_id": "u4", "text": "e", "pred_text": "e", "error": ""},
+    ],
+    "sde manifest": [
+        {"utt_id": "a", "text": "x y", "pred_text": "x", "pred_text_beam": "x y", "word_times": [[0.0, 0.5]]},
+        {"utt_id": "b", "text": "z", "pred_text": "z", "pred_text_beam": "zz", "word_times": []},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", PREDICTION_FILES)
+def test_columnar_reader_gives_the_line_readers_systems(tmp_path: Path, name: str) -> None:
+    from analysis.inputs import _systems_by_line, _systems_columnar
+
+    path = write_jsonl(tmp_path / "run.jsonl", PREDICTION_FILES[name])
+    fast, slow = _systems_columnar(path, "run"), _systems_by_line(path, "run")
+    assert fast is not None, "pyarrow reads these files: the fast path is what is compared"
+    assert [h.system for h in fast] == [h.system for h in slow]
+    for quick, exact in zip(fast, slow, strict=True):
+        assert frame_values(quick) == frame_values(exact)
+
+
+def test_rows_of_different_layouts_take_the_line_reader(tmp_path: Path) -> None:
+    rows = [
+        {"utt_id": "a", "pred_text_greedy": "x", "pred_text_beam": "x y"},
+        {"utt_id": "b", "pred_text_greedy": "z"},  # no beam hypothesis on this line
+    ]
+    greedy, beam = read_hypotheses(write_jsonl(tmp_path / "sde.jsonl", rows))
+    assert texts_of(greedy) == {"a": "x", "b": "z"} and texts_of(beam) == {"a": "x y"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs
+from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs, match
 from analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
 from manifests.errors import ManifestError
 from manifests.results import RunInfo
@@ -26,18 +26,22 @@ ARCHITECTURE_SYSTEM_COLUMNS = [
 
 
 def inputs_of(refs: dict[str, str], systems: dict[str, dict[str, str]], **kwargs) -> Inputs:
-    reference = Reference(
+    reference = Reference.of(
         Path("ref.jsonl"),
-        {
-            uid: RefUtt(uid, text, 2.0, f"spk{k % 2}", {"noise": "clean"})
+        [
+            RefUtt(uid, text, 2.0, f"spk{k % 2}", {"noise": "clean"})
             for k, (uid, text) in enumerate(refs.items())
-        },
+        ],
     )
-    hyps = [Hypotheses(name, Path(f"{name}.jsonl"), texts=dict(texts)) for name, texts in systems.items()]
-    for hyp in hyps:
-        hyp.failed.update(kwargs.get("failed", {}).get(hyp.system, {}))
-        hyp.run_info = kwargs.get("runs", {}).get(hyp.system)
-    return Inputs([TestSet("dev", reference, hyps)])
+    hyps = []
+    for name, texts in systems.items():
+        failed = kwargs.get("failed", {}).get(name, {})
+        kept = {uid: text for uid, text in texts.items() if uid not in failed}
+        hyps.append(Hypotheses.of(name, Path(f"{name}.jsonl"), kept, failed))
+        hyps[-1].run_info = kwargs.get("runs", {}).get(name)
+    inputs = Inputs([TestSet("dev", reference, hyps)])
+    match(inputs.testsets[0], inputs.warnings)
+    return inputs
 
 
 REFS = {"u1": "the cat sat", "u2": "a b a", "u3": "b c"}
@@ -90,7 +94,6 @@ def test_mean_word_accuracy_skips_null_words_and_inserted_words() -> None:
 
 def test_failed_and_missing_utterances_are_flagged_and_left_out() -> None:
     inputs = inputs_of(REFS, {"sys": {"u1": "the cat sat"}}, failed={"sys": {"u2": "out of memory"}})
-    inputs.testsets[0].systems[0].failed["u3"] = "no hypothesis for this utterance"
     tables = build_tables(inputs, n_resamples=200)
     utts = tables.utterances.set_index("utt_id")
     assert utts["failed"].tolist() == [False, True, True]

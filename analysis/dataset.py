@@ -1,0 +1,64 @@
+"""A test set's statistics, the numbers of Speech Data Explorer's dataset page: size, vocabulary, alphabet,
+OOV rate and the per-utterance distributions behind its histograms.
+
+Words are counted as the aligner splits them (``tables.ReferenceWords``), so the vocabulary here is the one
+the per-word accuracy table lists; the OOV rate is the share of reference word occurrences that the LM
+vocabulary lacks (``errors.oov_summary``), or None when no vocabulary was readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import oov_summary
+from analysis.tables import ReferenceWords
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    utterances: int
+    seconds: float
+    speakers: int
+    vocabulary: int
+    words: int
+    alphabet: str
+    oov_rate: float | None
+    oov_source: str | None
+    histograms: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def hours(self) -> float:
+        return self.seconds / 3600
+
+
+def dataset_stats(
+    rows: pd.DataFrame, word_accuracy: pd.DataFrame | None = None, oov_source: str | None = None
+) -> DatasetStats:
+    """Statistics of one test set from one system's per-utterance rows (their reference side); the OOV
+    rate needs that system's ``errors.word_accuracy`` table with its OOV flags."""
+    words = ReferenceWords.of(rows["ref"].fillna(""))
+    alphabet = "".join(sorted(set("".join(words.vocabulary))))  # of the words: no null word, no spaces
+    durations = rows["duration"].to_numpy(dtype=float)
+    ref_words = rows["ref_words"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = ref_words / durations
+    flags_missing = word_accuracy is None or word_accuracy.empty or word_accuracy["oov"].isna().all()
+    return DatasetStats(
+        utterances=len(rows),
+        seconds=float(np.nansum(durations)),
+        speakers=int(rows["speaker"].nunique()) if "speaker" in rows else 0,
+        vocabulary=len(words.vocabulary),
+        words=int(words.codes.size),
+        alphabet=alphabet,
+        oov_rate=None if flags_missing else float(oov_summary(word_accuracy)["oov_rate"].iat[0]),
+        oov_source=oov_source,
+        histograms={
+            "duration": durations,
+            "words": ref_words,
+            "chars": rows["ref_chars"].to_numpy(dtype=float),
+            "word_rate": rate,
+        },
+    )

@@ -1,0 +1,110 @@
+"""The columnar manifest reader: pyarrow's result must be the line reader's, or it must not be used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from manifests.columnar import arrow_frame, frame_of_utterances, read_manifest_frame
+from manifests.errors import ManifestError
+from manifests.io import read_manifest
+
+
+def write_lines(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def by_line(path: Path) -> pd.DataFrame:
+    return frame_of_utterances(read_manifest(path))
+
+
+def python_values(frame: pd.DataFrame) -> dict[str, list]:
+    """Each column as the Python values iterating it gives, every kind of null as None."""
+    return {c: [None if v is None or v is pd.NA or v != v else v for v in frame[c]] for c in frame}
+
+
+def same(fast: pd.DataFrame, slow: pd.DataFrame) -> None:
+    """Equal as Python values (the dtypes may differ: Arrow strings versus objects)."""
+    assert python_values(fast) == python_values(slow)
+
+
+ROWS = [
+    {"audio_filepath": "a/x.wav", "duration": 2, "text": "hello world", "speaker": "s1", "noise": "babble"},
+    {
+        "audio_filepath": "/abs/y.flac",
+        "duration": 1.25,
+        "text": "ça va",
+        "offset": 3.5,
+        "utt_id": "",
+        "nbest": [{"text": "ça va", "score": -1.5}],
+        "word_times": [[0.1, 0.4], [0.5, 0.9]],
+    },
+    {"audio_filepath": "z.sph", "duration": 0.0, "text": "", "utt_id": "explicit", "offset": None},
+]
+
+
+def test_fast_reader_gives_the_line_readers_frame(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "m.jsonl", ROWS)
+    assert arrow_frame(path) is not None  # pyarrow reads this one: the fast path is what is compared
+    fast = read_manifest_frame(path)
+    same(fast, by_line(path))
+    assert fast["utt_id"].tolist() == ["x", "y_00003500", "explicit"]
+    assert fast.loc[0, "audio_filepath"] == str((tmp_path / "a" / "x.wav").resolve())
+    assert fast["duration"].dtype == float and fast["offset"].tolist() == [0.0, 3.5, 0.0]
+    assert isinstance(fast["nbest"].dtype, pd.ArrowDtype)  # one Arrow buffer, not a dict per line
+    assert fast.loc[1, "nbest"] == [{"text": "ça va", "score": -1.5}]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"audio_filepath": "a.wav", "duration": 1, "text": "2020-01-01"}\n',  # pyarrow: a timestamp
+        b'{"audio_filepath": "a.wav", "duration": 1, "text": "x", "speaker": 7}\n'
+        b'{"audio_filepath": "b.wav", "duration": 1, "text": "y", "speaker": "s"}\n',  # type changes
+        b'\xef\xbb\xbf{"audio_filepath": "a.wav", "duration": 1, "text": "x"}\r\n',  # BOM and CRLF
+        b'{"audio_filepath": "a.wav", "duration": 1, "text": "x", "lang": NaN}\n',  # NaN: json only
+    ],
+)
+def test_files_pyarrow_reads_differently_take_the_line_reader(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(content)
+    same(read_manifest_frame(path), by_line(path))
+
+
+def test_not_utf8_is_refused_by_pyarrow_path_and_named_by_the_line_reader(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b'{"audio_filepath": "a.wav", "duration": 1, "text": "caf\xe9"}\n')
+    assert arrow_frame(path) is None
+    with pytest.raises(ManifestError, match="not UTF-8") as info:
+        read_manifest_frame(path)
+    assert (info.value.line, info.value.field) == (1, "text")
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "message"),
+    [
+        ({"audio_filepath": "b.wav", "duration": -1, "text": "x"}, "duration", "non-negative"),
+        ({"audio_filepath": "b.wav", "duration": True, "text": "x"}, "duration", "expected a number"),
+        ({"audio_filepath": "", "duration": 1, "text": "x"}, "audio_filepath", "empty path"),
+        ({"audio_filepath": "b.wav", "duration": 1}, "text", "required field is missing"),
+        ({"audio_filepath": "a.wav", "duration": 1, "text": "x"}, "utt_id", "duplicate utterance id 'a'"),
+    ],
+)
+def test_bad_rows_are_named_by_line_and_field(tmp_path: Path, bad: dict, field: str, message: str) -> None:
+    good = {"audio_filepath": "a.wav", "duration": 1, "text": "fine"}
+    path = write_lines(tmp_path / "m.jsonl", [good, {}, bad][::2])  # a blank-free file: the bad row is line 2
+    with pytest.raises(ManifestError, match=message) as info:
+        read_manifest_frame(path)
+    assert (info.value.line, info.value.field) == (2, field)
+
+
+def test_missing_and_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="not found"):
+        read_manifest_frame(tmp_path / "absent.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    empty = read_manifest_frame(tmp_path / "empty.jsonl")
+    assert empty.empty and list(empty.columns)[:3] == ["utt_id", "audio_filepath", "duration"]
