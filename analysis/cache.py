@@ -6,8 +6,8 @@ normaliser's spec, the costs, the CER space rule and the aligner's version. A hi
 normalisation as well as both alignments; any edit to any input is a different file, never a stale one.
 Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten, and a
 folder that cannot be written (read-only home, full disk) just means no cache.
-The folder is ``$WERBENCH_CACHE`` or ``~/.cache/werbench/alignments``; nothing is ever evicted (about
-60 bytes per utterance), ``werbench score --no-cache`` bypasses it.
+The folder is ``alignments`` under ``cache_root()`` (``$WERBENCH_CACHE``, else ``~/.cache/werbench``);
+nothing is ever evicted (about 60 bytes per utterance), ``werbench score --no-cache`` bypasses it.
 """
 
 from __future__ import annotations
@@ -33,9 +33,14 @@ CHAR_COLUMNS = ("char_C", "char_S", "char_D", "char_I")
 COLUMNS = ("ref", "hyp", *COUNT_COLUMNS, "ops", *CHAR_COLUMNS)
 
 
-def default_cache_dir() -> Path:
+def cache_root() -> Path:
+    """Where analysis keeps its caches: ``$WERBENCH_CACHE``, else ``~/.cache/werbench``."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "werbench" / "alignments"
+    return Path(env) if env else Path.home() / ".cache" / "werbench"
+
+
+def default_cache_dir() -> Path:
+    return cache_root() / "alignments"
 
 
 def _digest_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:

@@ -15,7 +15,6 @@ import typer
 
 if TYPE_CHECKING:
     from analysis.compare import Comparison
-    from analysis.tables import Tables
 
 _COMPARE_HELP = """Compare two systems on the same utterances, with the significance tests of NIST sc_stats.
 
@@ -93,16 +92,6 @@ def comparison_text(result: Comparison) -> str:
     return "\n".join(lines)
 
 
-def _tables(inputs, normalize: str | None, costs: str, no_cache: bool, n_boot: int, seed: int) -> Tables:
-    from analysis.cache import AlignmentCache, default_cache_dir
-    from analysis.tables import build_tables
-
-    cache = None if no_cache else AlignmentCache(default_cache_dir())
-    return build_tables(
-        inputs, normalize=normalize, costs=costs, cache=cache, n_resamples=n_boot, seed=seed, progress=True
-    )
-
-
 def _split_system(name: str) -> tuple[str | None, str]:
     testset, sep, system = name.rpartition("/")
     return (testset or None) if sep else None, system
@@ -119,28 +108,30 @@ def compare(
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     from analysis.compare import compare_systems
-    from analysis.inputs import load_inputs, read_hypotheses, read_results
+    from analysis.inputs import read_hypotheses
+    from analysis.table_cache import TableOptions, tables_for
     from manifests.atomic import atomic_write
     from manifests.errors import ManifestError
 
+    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
     try:
         if ref.is_dir():
-            inputs = read_results(ref)
+            files: list[Path] = []
             (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
             testset = testset or ts_a or ts_b
         else:
-            inputs = load_inputs(ref, [Path(hyp_a), Path(hyp_b)])
-            names = [[h.system for h in read_hypotheses(p)] for p in (hyp_a, hyp_b)]
+            files = [Path(hyp_a), Path(hyp_b)]
+            names = [[h.system for h in read_hypotheses(p)] for p in files]
             if len(names[0]) != 1 or len(names[1]) != 1:
                 raise ManifestError(
                     hyp_a if len(names[0]) != 1 else hyp_b,
                     "holds several systems; compare needs one per file",
                 )
             a, b = names[0][0], names[1][0]
-        tables = _tables(inputs, normalize, costs, no_cache, resamples, seed)
+        tables = tables_for(ref, files, options, use_cache=not no_cache, progress=True)
         result = compare_systems(
             tables.utterances, a, b, testset=testset, flavour=flavour, n_boot=resamples, seed=seed
         )  # type: ignore[arg-type]
@@ -180,23 +171,24 @@ def report(
         1000, "--resamples", min=100, help="Bootstrap resamples (intervals and tests)."
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     if html is None and csv is None and trn is None:
         typer.echo("error: give at least one of --html, --csv, --trn", err=True)
         raise typer.Exit(2)
     from analysis.errors import load_vocabulary
-    from analysis.inputs import read_results
     from analysis.report_csv import write_csv_report
     from analysis.report_data import build_report
     from analysis.report_html import write_html_report
     from analysis.report_trn import write_trn_export
+    from analysis.table_cache import TableOptions, results_tables
     from manifests.errors import ManifestError
     from manifests.normalize import get_normalizer
 
     written: list[Path] = []
     try:
-        tables = _tables(read_results(results), normalize, costs, no_cache, resamples, seed)
+        options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+        tables = results_tables(results, options, use_cache=not no_cache, progress=True)
         if trn is not None:
             written += write_trn_export(trn, tables.utterances)
         if html is not None or csv is not None:

@@ -147,20 +147,14 @@ def score(
     cer_spaces: bool = typer.Option(True, "--cer-spaces/--cer-no-spaces", help="Count word spaces in CER."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the alignment cache."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
-    from analysis.cache import AlignmentCache, default_cache_dir
-    from analysis.inputs import load_inputs
-    from analysis.tables import build_tables
+    from analysis.table_cache import TableOptions, tables_for
     from manifests.errors import ManifestError
 
+    options = TableOptions(normalize, costs, cer_spaces, resamples, seed, speaker_ci)
     try:
-        inputs = load_inputs(ref, hyps or [])
-        cache = None if no_cache else AlignmentCache(default_cache_dir())
-        tables = build_tables(
-            inputs, normalize=normalize, costs=costs, cache=cache, keep_spaces=cer_spaces,
-            n_resamples=resamples, seed=seed, speaker_blocks=speaker_ci, progress=True,
-        )  # fmt: skip
+        tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
         written = write_outputs(tables, json_out, csv_out)
     except (ManifestError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -10,6 +10,7 @@ request can change what another sees.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -63,6 +64,7 @@ SYSTEM_FIELDS = frozenset(
     }
 )
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class _Memo:
@@ -783,11 +785,15 @@ class Workspace:
         return self._memo.get(("analysis", normalizer), lambda: self._score(normalizer))
 
     def _score(self, normalizer: str) -> Analysis:
-        from dashboard.scoring import score_results
+        from analysis.table_cache import TableOptions, results_tables
 
         timings: dict[str, float] = {}
-        utterances, systems = score_results(self.results_dir, normalizer, self.cache_dir, timings)
-        analysis = Analysis(normalizer, utterances, systems, self.runs, self.results_dir)
+        tables = results_tables(
+            self.results_dir, TableOptions(normalize=normalizer), cache_dir=self.cache_dir, timings=timings
+        )
+        for warning in tables.warnings:
+            log.warning("%s", warning)
+        analysis = Analysis(normalizer, tables.utterances, tables.systems, self.runs, self.results_dir)
         analysis.load_seconds = timings
         return analysis
 

@@ -56,7 +56,7 @@ def test_corrupt_file_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
 
 def test_cache_folder_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WERBENCH_CACHE", str(tmp_path / "c"))
-    assert default_cache_dir() == tmp_path / "c"
+    assert default_cache_dir() == tmp_path / "c" / "alignments"
     monkeypatch.delenv("WERBENCH_CACHE")
     assert default_cache_dir() == Path.home() / ".cache" / "werbench" / "alignments"
 

@@ -1,0 +1,166 @@
+"""The finished tables of a results directory, cached whole so that a second look costs well under a second.
+
+The alignment cache (``analysis.cache``) skips aligning, but a results directory still has to be read and
+parsed, its tables assembled and its intervals bootstrapped (seconds at 100k utterances x 4 systems). This
+cache keeps the result of ``inputs.read_results`` + ``tables.build_tables`` instead, keyed by the names,
+sizes and modification times of every input file, every option that changes a number, and the code
+versions: any edited input or option is another key, never a stale table. Both tables are uncompressed
+Arrow IPC files read through a memory map, so loading is zero-copy and the pages stay shared between
+processes (the dashboard's workers), at the price of disk (~1.4 KB per utterance and system). The
+warnings met while building are stored with them and given back on every load. Files are written
+atomically; an unreadable one is a miss; nothing is evicted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from analysis.align import ALIGNER_VERSION
+from analysis.cache import AlignmentCache, cache_root, default_cache_dir
+from analysis.inputs import load_inputs, read_results
+from analysis.tables import Tables, build_tables
+from manifests.atomic import atomic_write
+from manifests.columnar import nested_to_arrow
+from manifests.results import TESTSET_MANIFEST, iter_systems
+from werbench import __version__
+
+TABLES_FORMAT = "1"
+_META = b"werbench"
+
+
+@dataclass(frozen=True, slots=True)
+class TableOptions:
+    """Every ``build_tables`` option that changes a number (``normalize=None``: what the runs recorded)."""
+
+    normalize: str | None = None
+    costs: str = "sclite"
+    keep_spaces: bool = True
+    n_resamples: int = 1000
+    seed: int = 0
+    speaker_blocks: bool = False
+
+
+def fingerprint(results_dir: Path, options: TableOptions) -> str:
+    """Names, sizes and mtimes of every input file, the options and the code versions."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{TABLES_FORMAT}|{__version__}|{ALIGNER_VERSION}|{options}".encode())
+    seen: set[Path] = set()
+    for ref in iter_systems(results_dir):
+        for path in (ref.predictions, ref.run_info_path, ref.path.parent / TESTSET_MANIFEST):
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            stat = path.stat()
+            digest.update(f"{path.relative_to(results_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _nested_type(kind: pa.DataType) -> pd.ArrowDtype | None:
+    return pd.ArrowDtype(kind) if pa.types.is_nested(kind) else None
+
+
+def _write(path: Path, frame: pd.DataFrame, meta: dict | None = None) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if meta is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(meta)})
+    with atomic_write(path, "wb", durable=False) as handle:
+        feather.write_feather(table, handle, compression="uncompressed")
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
+    try:
+        table = feather.read_table(path, memory_map=True)
+        meta = json.loads((table.schema.metadata or {}).get(_META, b"{}"))
+        return table.to_pandas(types_mapper=_nested_type), meta
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _load(utts_path: Path, systems_path: Path) -> Tables | None:
+    utterances, systems = _read(utts_path), _read(systems_path)
+    if utterances is None or systems is None or "normalizer" not in systems[1]:
+        return None
+    meta = systems[1]
+    return Tables(utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"])
+
+
+def results_tables(
+    results_dir: str | Path,
+    options: TableOptions = TableOptions(),
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: bool = False,
+    timings: dict[str, float] | None = None,
+) -> Tables:
+    """``build_tables(read_results(results_dir))`` with ``options``, through both caches under ``cache_dir``
+    (default ``cache.cache_root()``); ``use_cache=False`` neither reads nor writes either of them.
+
+    ``timings`` (when given) receives where the seconds went: the cached tables' read, or the reading,
+    the table building and the cache write.
+    """
+    results_dir = Path(results_dir)
+    timings = {} if timings is None else timings
+    root = cache_root() if cache_dir is None else Path(cache_dir)
+    start = time.perf_counter()
+    key = fingerprint(results_dir, options)
+    utts_path, systems_path = (root / "tables" / f"{key}.{part}.arrow" for part in ("utts", "systems"))
+    if use_cache and utts_path.is_file() and systems_path.is_file():
+        cached = _load(utts_path, systems_path)
+        if cached is not None:
+            timings["tables_read_s"] = time.perf_counter() - start
+            return cached
+    inputs = read_results(results_dir)
+    timings["read_s"] = time.perf_counter() - start
+    tables = build_tables(
+        inputs,
+        normalize=options.normalize,
+        costs=options.costs,
+        cache=AlignmentCache(root / "alignments") if use_cache else None,
+        keep_spaces=options.keep_spaces,
+        n_resamples=options.n_resamples,
+        seed=options.seed,
+        speaker_blocks=options.speaker_blocks,
+        progress=progress,
+    )
+    del inputs
+    timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
+    tables.utterances = nested_to_arrow(tables.utterances)  # as a cached read gives them
+    if use_cache:
+        start = time.perf_counter()
+        meta = {"normalizer": tables.normalizer, "costs": tables.costs, "warnings": tables.warnings}
+        try:
+            _write(utts_path, tables.utterances)
+            _write(systems_path, tables.systems, meta)  # written last: its metadata marks a whole pair
+        except (OSError, pa.ArrowException):
+            pass  # a cache that cannot be written costs the speed-up, never the result
+        timings["cache_write_s"] = time.perf_counter() - start
+    return tables
+
+
+def tables_for(
+    ref: Path, hyps: list[Path], options: TableOptions, *, use_cache: bool = True, progress: bool = False
+) -> Tables:
+    """What ``werbench score/compare`` score: a results directory through the table cache, or a reference
+    and hypothesis files afresh (through the alignment cache only: loose files have no stable identity)."""
+    if ref.is_dir() and not hyps:
+        return results_tables(ref, options, use_cache=use_cache, progress=progress)
+    return build_tables(
+        load_inputs(ref, hyps),
+        normalize=options.normalize,
+        costs=options.costs,
+        cache=AlignmentCache(default_cache_dir()) if use_cache else None,
+        keep_spaces=options.keep_spaces,
+        n_resamples=options.n_resamples,
+        seed=options.seed,
+        speaker_blocks=options.speaker_blocks,
+        progress=progress,
+    )

@@ -1,0 +1,78 @@
+"""analysis' table cache: a second read gives the same tables and warnings, any change is a miss."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.table_cache import TableOptions, results_tables
+from manifests.schema import Utterance
+
+TEXTS = {"u1": "the cat sat", "u2": "on the mat", "u3": "a dog"}
+
+
+def results(root: Path, make_results, beam_u2: str = "on a mat") -> Path:
+    manifest = [Utterance(f"/audio/{uid}.wav", 1.0, text, utt_id=uid) for uid, text in TEXTS.items()]
+    systems = {
+        "m@greedy": {"u1": {"pred_text": "the cat"}, "u2": {"pred_text": "on the mat"}},  # u3 missing
+        "m@beam": {
+            "u1": {"pred_text": "the cat sat", "nbest": [{"text": "the cat sat", "score": -1.0}]},
+            "u2": {"pred_text": beam_u2, "nbest": [{"text": beam_u2, "score": -2.0}]},
+            "u3": {"pred_text": "", "error": "out of memory"},
+        },
+    }
+    return make_results(root, "dev", manifest, systems)
+
+
+def test_second_read_gives_the_same_tables_and_warnings(tmp_path: Path, make_results) -> None:
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    first_timings: dict[str, float] = {}
+    first = results_tables(folder, cache_dir=cache, timings=first_timings)
+    again_timings: dict[str, float] = {}
+    again = results_tables(folder, cache_dir=cache, timings=again_timings)
+    assert "read_s" in first_timings and set(again_timings) == {"tables_read_s"}
+    pd.testing.assert_frame_equal(again.systems, first.systems)
+    pd.testing.assert_frame_equal(again.utterances, first.utterances)
+    assert (again.normalizer, again.costs, again.warnings) == (first.normalizer, first.costs, first.warnings)
+    assert any("1 of 3 reference utterances have no hypothesis (u3)" in w for w in again.warnings)
+    beam = again.utterances.set_index(["system", "utt_id"]).loc[("m@beam", "u2")]
+    assert beam["nbest"] == [{"text": "on a mat", "score": -2.0}]
+
+
+def test_an_edited_input_or_another_option_is_a_miss(tmp_path: Path, make_results) -> None:
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    before = results_tables(folder, cache_dir=cache).systems.set_index("system")
+    results(folder, make_results, beam_u2="on the mat")  # the beam system is now right on u2
+    predictions = folder / "dev" / "m@beam" / "predictions.jsonl"
+    os.utime(predictions, ns=(1, 1))  # even with an old mtime: the size differs
+    after = results_tables(folder, cache_dir=cache).systems.set_index("system")
+    assert after.loc["m@beam", "S"] == before.loc["m@beam", "S"] - 1
+    timings: dict[str, float] = {}
+    kaldi = results_tables(folder, TableOptions(costs="kaldi"), cache_dir=cache, timings=timings)
+    assert "read_s" in timings and kaldi.costs == "kaldi"
+
+
+def test_a_broken_cache_file_is_a_miss_and_no_cache_writes_nothing(tmp_path: Path, make_results) -> None:
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    first = results_tables(folder, cache_dir=cache)
+    for path in (cache / "tables").glob("*.systems.arrow"):
+        path.write_bytes(b"not arrow")
+    timings: dict[str, float] = {}
+    again = results_tables(folder, cache_dir=cache, timings=timings)
+    assert "read_s" in timings
+    pd.testing.assert_frame_equal(again.systems, first.systems)
+    fresh = tmp_path / "fresh"
+    results_tables(folder, cache_dir=fresh, use_cache=False)
+    assert not fresh.exists()
+
+
+def test_each_normaliser_has_its_own_entry(tmp_path: Path, make_results) -> None:
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    seen = []
+    for normalize in ("none", "nemo", "none"):
+        timings: dict[str, float] = {}
+        tables = results_tables(folder, TableOptions(normalize=normalize), cache_dir=cache, timings=timings)
+        seen.append((tables.normalizer.split("@")[0], "tables_read_s" in timings))
+    assert seen == [("none", False), ("nemo", False), ("none", True)]
