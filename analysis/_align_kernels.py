@@ -9,9 +9,17 @@ The kernels release the GIL (``nogil``), so dashboard threads can align concurre
 on purpose (numba's default thread pool is not safe to enter from several Python threads at once).
 The DP cells are float32 on purpose: sclite keeps its cell costs in C ``float``, and its 0.001 cost for the
 null word ``@`` only ties (or not) the way sclite's do when summed in the same precision.
+
+Pairs without null words (all characters, most word pairs) take a faster road to the same result: with
+whole weights every sum is a whole number that float32 holds exactly, so they run in int32 (same values,
+shorter dependency chain), and only over the cells that a path within a cost budget can pass (Ukkonen's
+cut-off), the budget growing until the last cell comes within it. Why exact, ties included: see
+``_sclite_pair``; ``band=False`` runs the full float32 DP everywhere, which the tests compare against.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -27,8 +35,16 @@ TIE_RAPIDFUZZ = 1  # rapidfuzz/jiwer: common affix stripped, backtrace prefers d
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+_U1 = np.uint64(1)
 _HASHED = np.uint64(1 << 63)  # top bit of a key: set for hashed (longer than 7 bytes) tokens only
-_SPACE_KEY = np.uint64((1 << 56) | 32)  # the key of " ": every whitespace run between words
+_ONE_BYTE = np.uint64(1 << 56)  # the length part of the key of a one-byte token
+_SPACE_KEY = _ONE_BYTE | np.uint64(32)  # the key of " ": every whitespace run between words
+# a banded pair's first budget: its length difference in insertions or deletions plus FIRST_SUBS
+# substitutions, or one per SUBS_EVERY units of n + m where that is more; a budget that runs out grows
+# by at least GROW_MIN. They only set the speed (tuned on CTC greedy output, CER ~13%), never a result.
+FIRST_SUBS = 4
+SUBS_EVERY = 16
+GROW_MIN = 1.5
 
 
 @njit(cache=True, inline="always")
@@ -106,26 +122,14 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
 
 @njit(cache=True, nogil=True)
 def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
-    """One token per Unicode code point; whitespace runs become one space token between words, or none."""
+    """One token per Unicode code point; whitespace runs become one space token between words, or none.
+
+    Returns the same fields as ``tokenize_words`` but with empty ``start``/``key_end``: a code point is at
+    most 4 bytes, so its key is exact and the aligner never confirms it byte by byte (writing them cost
+    as much as the keys).
+    """
     n_utt = utt_off.shape[0] - 1
-    count = 0
-    for u in range(n_utt):
-        seen = False
-        pending = False
-        for k in range(utt_off[u], utt_off[u + 1]):
-            b = buf[k]
-            if _is_space(b):
-                pending = seen
-            elif b & 0xC0 != 0x80:
-                if pending and keep_spaces:
-                    count += 1
-                pending = False
-                seen = True
-                count += 1
-    start = np.empty(count, np.int64)
-    key_end = np.empty(count, np.int64)
-    hashes = np.empty(count, np.uint64)
-    null = np.zeros(count, np.bool_)
+    hashes = np.empty(utt_off[n_utt] - utt_off[0], np.uint64)  # at most one token per byte
     utt_tok = np.empty(n_utt + 1, np.int64)
     t = 0
     for u in range(n_utt):
@@ -133,31 +137,30 @@ def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
         k = utt_off[u]
         stop = utt_off[u + 1]
         seen = False
-        pending = -1
+        pending = False
         while k < stop:
             b = buf[k]
             if _is_space(b):
-                if seen and pending < 0:
-                    pending = k
+                pending = seen
                 k += 1
                 continue
-            if pending >= 0 and keep_spaces:
-                start[t] = pending
-                key_end[t] = pending + 1
+            if pending and keep_spaces:
                 hashes[t] = _SPACE_KEY
                 t += 1
-            pending = -1
+            pending = False
             seen = True
             s = k
             k += 1
-            while k < stop and buf[k] & 0xC0 == 0x80:
-                k += 1
-            start[t] = s
-            key_end[t] = k
-            hashes[t] = _token_key(buf, s, k, fold_case)
+            if b < 128:  # ASCII: the key of one byte, without the general loop
+                hashes[t] = _ONE_BYTE | np.uint64(_fold(b, fold_case))
+            else:
+                while k < stop and buf[k] & 0xC0 == 0x80:
+                    k += 1
+                hashes[t] = _token_key(buf, s, k, fold_case)
             t += 1
     utt_tok[n_utt] = t
-    return start, key_end, hashes, null, utt_tok
+    no_spans = np.empty(0, np.int64)
+    return no_spans, no_spans, hashes[:t], np.zeros(t, np.bool_), utt_tok
 
 
 @njit(cache=True, inline="always")
@@ -171,47 +174,115 @@ def _same(rbuf, rs, re_, hbuf, hs, he, fold_case):
     return True
 
 
-@njit(cache=True, inline="always")
-def _sclite_pair(cost, rnull, hnull, n, m, ins_w, del_w, null_indel, dp, ins_cost, rev):
-    """sclite's DP and backtrace for one pair; writes ops reversed into ``rev``, returns their count.
+@njit(cache=True, nogil=True)
+def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins_cost, dp):
+    """sclite's DP over the cells that a path costing at most ``budget`` may pass (every cell for +inf).
 
-    ``cost[a * m + b]`` is the diagonal cost of ref token a against hyp token b (0 only when they match).
+    A cell is kept while its cost plus the least cost of the insertions or deletions that any path from
+    it to the last cell needs is within the budget; row a computes the columns from the first kept one
+    of row a - 1 to one past its last kept one, then on while insertions keep within the budget. The
+    slots just outside that range hold ``inf``, so neither the DP nor the backtrace reads a stale value.
+    Returns the cost of the last cell (a real path's cost; ``inf`` when not reached) and how many of the
+    n + 1 rows the budget lasted.
     """
+    rbuf, r_start, r_end, r_hash = ref
+    hbuf, h_start, h_end, h_hash = hyp
+    sub_w, ins_w, del_w, null_indel, null_sub, inf = weights
+    zero = sub_w - sub_w  # in the weights' type
+    step = min(ins_w, del_w)  # the least cost of one insertion or deletion (null words: unlimited budget)
     w = m + 1
-    dp[0] = np.float32(0.0)
-    for b in range(1, m + 1):
-        ins_cost[b - 1] = null_indel if hnull[b - 1] else ins_w
-        dp[b] = dp[b - 1] + ins_cost[b - 1]
+    shift = n - m  # cell (a, b) is |shift - a + b| insertions or deletions away from the last cell
+    dp[0] = zero
+    end = 0
+    while end < m and dp[end] + ins_cost[end] + step * abs(shift + end + 1) <= budget:
+        dp[end + 1] = dp[end] + ins_cost[end]
+        end += 1
+    first = 0
+    kept = end
     for a in range(1, n + 1):
         row = a * w
+        prev = row - w
+        if end < m:
+            dp[prev + end + 1] = inf  # the row above's right edge
         dcost = null_indel if rnull[a - 1] else del_w
-        diag = dp[row - w]
-        left = diag + dcost
-        dp[row] = left
-        e0 = (a - 1) * m - 1
-        for b in range(1, m + 1):
-            up = dp[row - w + b]
+        match = null_sub if rnull[a - 1] else zero  # equal tokens: both null or neither
+        b = first
+        if b == 0:
+            left = dp[prev] + dcost
+            dp[row] = left
+            b = 1
+        else:
+            left = inf
+            dp[row + b - 1] = inf
+        i = r0 + a - 1
+        key = r_hash[i]
+        hashed = key >= _HASHED
+        diag = dp[prev + b - 1]
+        stop = min(kept + 1, m)
+        # views of this row, the row above and the hyp keys, indexed unsigned: no negative-index checks
+        above = dp[prev : prev + w]
+        here = dp[row : row + w]
+        keys = h_hash[h0 : h0 + m]
+        for c in range(np.uint64(b), np.uint64(stop + 1)):
+            up = above[c]
+            same = key == keys[c - _U1]
+            if hashed and same:
+                j = h0 + np.int64(c) - 1
+                same = _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j], fold_case)
             # sclite's choice (diagonal if <= both, deletion if < insertion, else insertion) always
-            # takes a minimum, so the values need no branches; the backtrace re-derives the choice
-            left = min(diag + cost[e0 + b], min(up + dcost, left + ins_cost[b - 1]))
-            dp[row + b] = left
+            # takes a minimum, so the values need no branches (the backtrace re-derives the choice);
+            # the minimum of the two moves from the row above first keeps the chain through ``left`` short
+            left = min(min(diag + (match if same else sub_w), up + dcost), left + ins_cost[c - _U1])
+            here[c] = left
             diag = up
+        end = stop
+        while end < m and left + ins_cost[end] + step * abs(shift - a + end + 1) <= budget:
+            dp[prev + end + 1] = inf  # beyond the row above's range: only an insertion reaches here
+            left = left + ins_cost[end]
+            dp[row + end + 1] = left
+            end += 1
+        while first <= end and not dp[row + first] + step * abs(shift - a + first) <= budget:
+            first += 1
+        kept = end
+        while kept >= first and not dp[row + kept] + step * abs(shift - a + kept) <= budget:
+            kept -= 1
+        if first > kept:  # no path within the budget goes through this row
+            return inf, a
+    return (dp[n * w + m] if end == m else inf), n + 1
+
+
+@njit(cache=True, nogil=True)
+def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_cost, dp, rev):
+    """Backtrace from the last cell re-deriving sclite's choices; writes ops reversed, returns their count."""
+    rbuf, r_start, r_end, r_hash = ref
+    hbuf, h_start, h_end, h_hash = hyp
+    sub_w, _, del_w, null_indel, null_sub, _ = weights
+    zero = sub_w - sub_w
+    w = m + 1
     a = n
     b = m
     k = 0
     while a > 0 or b > 0:
+        same = False
         if a == 0:
             move = 2
         elif b == 0:
             move = 1
         else:
-            s = dp[(a - 1) * w + b - 1] + cost[(a - 1) * m + b - 1]
+            rt = r0 + a - 1
+            ht = h0 + b - 1
+            same = r_hash[rt] == h_hash[ht] and (
+                r_hash[rt] < _HASHED
+                or _same(rbuf, r_start[rt], r_end[rt], hbuf, h_start[ht], h_end[ht], fold_case)
+            )
+            cost = (null_sub if rnull[a - 1] else zero) if same else sub_w
+            s = dp[(a - 1) * w + b - 1] + cost
             d = dp[(a - 1) * w + b] + (null_indel if rnull[a - 1] else del_w)
             i = dp[a * w + b - 1] + ins_cost[b - 1]
             move = 0 if s <= d and s <= i else (1 if d < i else 2)
         if move == 0:
             if not (rnull[a - 1] and hnull[b - 1]):
-                rev[k] = OP_C if cost[(a - 1) * m + b - 1] == 0 else OP_S
+                rev[k] = OP_C if same else OP_S
                 k += 1
             a -= 1
             b -= 1
@@ -226,6 +297,30 @@ def _sclite_pair(cost, rnull, hnull, n, m, ins_w, del_w, null_indel, dp, ins_cos
                 k += 1
             b -= 1
     return k
+
+
+@njit(cache=True, nogil=True)
+def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, budget, dp, ins_cost, rev):
+    """sclite's alignment of one pair, over only the cells a path within ``budget`` may pass (exact).
+
+    Why the same ops as the full DP: a path through a cell costs at least the cell's cost plus ``step``
+    per insertion or deletion it still needs, so once the budget is at least the optimum, every cell on
+    an optimal path and every predecessor the backtrace finds tied with it is kept and holds its exact
+    cost, while every other cell holds no less than its own (+inf outside). The last cell coming within
+    the budget proves the budget was enough; the backtrace then sees the same minima and makes the same
+    choices. ``weights`` and ``dp`` are float32 (sclite's arithmetic), or int32 where every sum is a whole
+    number float32 holds exactly (the same values); ``budget`` is +inf for the full DP.
+    """
+    _, ins_w, _, null_indel, _, _ = weights
+    for b in range(m):
+        ins_cost[b] = null_indel if hnull[b] else ins_w
+    while True:
+        last, rows = _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins_cost, dp)
+        if last <= budget:
+            return _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_cost, dp, rev)
+        # the budget ran out after ``rows`` of n + 1 rows: grow it about in proportion; ``last`` is a real
+        # path's cost, so a budget of it always suffices
+        budget = min(last, budget * min(2.0, max(GROW_MIN, (n + 1) / rows)))
 
 
 @njit(cache=True, inline="always")
@@ -292,12 +387,14 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,
-    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip,
+    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
 
     Returns counts[k] = (C, S, D, I) (-1 for skipped pairs), and when ``want_ops`` the op codes of all
     pairs concatenated with their offsets (pair k's ops are ``ops[op_off[k]:op_off[k + 1]]``).
+    ``band`` lets sclite-tie pairs without null words skip the cells no optimal path can reach (same
+    result; False runs the full DP, for checking and benchmarks).
     """
     n_pairs = r_utt.shape[0] - 1
     max_cells = 1
@@ -313,14 +410,27 @@ def align_pairs(
         max_eq = max(max_eq, n * m)
         max_ops = max(max_ops, n + m)
         total_ops += n + m
+    # the band's budget needs exact path sums: whole weights, indels > 0, totals float32 holds exactly
+    whole = sub_w == math.floor(sub_w) and ins_w == math.floor(ins_w) and del_w == math.floor(del_w)
+    band = band and tie == TIE_SCLITE and whole and sub_w >= 0 and min(ins_w, del_w) >= 1
+    exact_sum = 2**24 / max(sub_w, ins_w, del_w)
     dp = np.empty(max_cells if tie == TIE_SCLITE else 1, np.float32)
     dpi = np.empty(max_cells if tie == TIE_RAPIDFUZZ else 1, np.int32)
-    cost = np.empty(max_eq, np.float32)
+    cost = np.empty(max_eq if tie == TIE_RAPIDFUZZ else 1, np.float32)
     ins_cost = np.empty(max_ops, np.float32)
     rev = np.empty(max_ops, np.uint8)
     ops = np.empty(total_ops if want_ops else 0, np.uint8)
     op_off = np.zeros(n_pairs + 1, np.int64)
     counts = np.zeros((n_pairs, 4), np.int64)
+    ref = (rbuf, r_start, r_end, r_hash)
+    hyp = (hbuf, h_start, h_end, h_hash)
+    weights = (sub_w, ins_w, del_w, null_indel, null_sub, np.float32(np.inf))
+    # banded pairs run the same DP in integers (the same buffers, viewed as int32): 2**30 is their +inf,
+    # which no sum of a pair's weights (at most 2**24, see exact_sum) added to it takes past 2**31
+    big = np.int32(1 << 30)
+    whole_weights = (np.int32(sub_w), np.int32(ins_w), np.int32(del_w), big, big, big)  # no null words
+    dp_whole = dp.view(np.int32)
+    ins_whole = ins_cost.view(np.int32)
     pos = 0
     for p in range(n_pairs):
         if skip[p]:
@@ -348,6 +458,31 @@ def align_pairs(
         if identical:  # the only zero-cost path is the diagonal, whatever the tie rules
             rev[:n] = OP_C
             k = n
+        elif tie == TIE_SCLITE:
+            rnull = r_null[r0 : r0 + n]
+            hnull = h_null[h0 : h0 + m]
+            if band and n + m <= exact_sum and not (rnull.any() or hnull.any()):
+                budget = min(ins_w, del_w) * abs(n - m) + sub_w * max(FIRST_SUBS, (n + m) // SUBS_EVERY)
+                k = _sclite_pair(
+                    ref,
+                    r0,
+                    rnull,
+                    hyp,
+                    h0,
+                    hnull,
+                    n,
+                    m,
+                    fold_case,
+                    whole_weights,
+                    budget,
+                    dp_whole,
+                    ins_whole,
+                    rev,
+                )
+            else:
+                k = _sclite_pair(
+                    ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, np.inf, dp, ins_cost, rev
+                )
         else:
             for a in range(n):
                 rh = r_hash[r0 + a]
@@ -366,13 +501,7 @@ def align_pairs(
                         )
                     )
                     cost[a * m + b] = match if same else sub_w
-            if tie == TIE_SCLITE:
-                k = _sclite_pair(
-                    cost, r_null[r0 : r0 + n], h_null[h0 : h0 + m], n, m,
-                    ins_w, del_w, null_indel, dp, ins_cost, rev,
-                )  # fmt: skip
-            else:
-                k = _rapidfuzz_pair(cost, n, m, dpi, rev)
+            k = _rapidfuzz_pair(cost, n, m, dpi, rev)
         for j in range(k):
             c = rev[j]
             if c == OP_C:

@@ -3,7 +3,9 @@
 Anchor (issue #3): werbench ``align_many`` >= 10x the pairs/s of ``jiwer.process_words`` on 100,000 pairs
 of ~20 words with ~10% errors, with per-utterance counts identical to sclite's. Also printed: the
 first-call cost of the numba kernels, the counts agreement with jiwer (unit costs) and real sclite,
-and the alignment cache's first versus second run (words and characters) on the same corpus.
+the character alignment behind CER with the banded DP against the full DP (anchor: banded >= 3x the
+full DP's pairs/s, identical counts and ops), and the alignment cache's first versus second run (words
+and characters) on the same corpus.
 Each aligner's time is its best of 3 runs (jiwer: 2), wall clock and the CPU time of that run.
 
     .venv/bin/python benchmarks/bench_align.py [--pairs 100000] [--no-sclite]
@@ -109,6 +111,38 @@ def run_sclite(refs: list[str], hyps: list[str]) -> tuple[float, dict[str, tuple
     return seconds, {m[1]: tuple(int(x) for x in m.groups()[1:]) for m in _PRA.finditer(report)}
 
 
+def char_figures(refs: list[str], hyps: list[str]) -> None:
+    """Pairs/s of the CER alignment (sclite costs, counts only, as the cache runs it): banded vs full DP."""
+    from analysis.align import align_counts
+
+    n = len(refs)
+    chars = sum(len(r) for r in refs) / n
+    print(f"\ncharacter alignment (CER; sclite costs, counts only): {n:,} pairs, {chars:.0f} reference chars")
+    print(f"{'DP':<8} {'threads':>7} {'wall s':>7} {'pairs/s':>10} {'CPU s':>7}")
+    wall = {}
+    for band in (False, True):
+        for threads in (1, 2):
+            label = f"char-{band}-{threads}"
+            wall[band, threads], _ = timed(
+                lambda b=band, t=threads: align_counts(
+                    refs, hyps, unit="char", want_ops=False, oversize="skip", threads=t, band=b
+                ),
+                label,
+                3,
+            )
+            name = "banded" if band else "full"
+            speed = f"{wall[band, threads]:7.2f} {n / wall[band, threads]:10,.0f} {CPU[label]:7.2f}"
+            print(f"{name:<8} {threads:>7} {speed}")
+    gains = ", ".join(
+        f"{wall[False, t] / wall[True, t]:.1f}x ({t} thread{'s' if t > 1 else ''})" for t in (1, 2)
+    )
+    print(f"banded vs full DP: {gains}; anchor: >= 3x")
+    full = align_counts(refs, hyps, unit="char", band=False)
+    banded = align_counts(refs, hyps, unit="char")
+    same = (full.counts == banded.counts).all() and full.ops == banded.ops
+    print(f"banded counts and ops: {'identical to' if same else 'DIFFERENT from'} the full DP's")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=100_000)
@@ -166,6 +200,8 @@ def main() -> None:
     if sclite is not None:
         agree = sum(sclite[1].get(f"spk_{k}") == a.counts for k, a in enumerate(ours))
         print(f"sclite costs: {agree:,} of {n:,} utterances identical to the sclite binary's pra counts")
+
+    char_figures(refs, hyps)
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = AlignmentCache(Path(tmp))

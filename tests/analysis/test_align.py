@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -10,7 +11,16 @@ import jiwer
 import pytest
 
 from analysis import align as align_module
-from analysis.align import align, align_chars, align_counts, align_many, aligned_pairs, split_words
+from analysis.align import (
+    SCLITE,
+    Costs,
+    align,
+    align_chars,
+    align_counts,
+    align_many,
+    aligned_pairs,
+    split_words,
+)
 from manifests.trn import read_trn
 
 
@@ -177,3 +187,97 @@ def test_oversize_pairs_are_refused_or_skipped(monkeypatch) -> None:
         align_counts(["a", "a b c d e"], ["a", "a b c d e"])
     batch = align_counts(["a", "a b c d e"], ["a", "a b c d e"], oversize="skip")
     assert batch.counts.tolist() == [[1, 0, 0, 0], [-1, -1, -1, -1]] and batch.ops == ["C", ""]
+
+
+def _mutated(rng: random.Random, ref: list[str], units: list[str], error_rate: float) -> list[str]:
+    """``ref`` with substitutions, deletions, insertions and the odd moved block, at about ``error_rate``."""
+    hyp: list[str] = []
+    for unit in ref:
+        roll = rng.random()
+        if roll < error_rate / 3:
+            hyp.append(rng.choice(units))
+        elif roll < error_rate * 2 / 3:
+            continue
+        elif roll < error_rate:
+            hyp.extend([unit, rng.choice(units)])
+        else:
+            hyp.append(unit)
+    if hyp and rng.random() < 0.2:  # a block moved elsewhere: the optimal path leaves the diagonal
+        start = rng.randrange(len(hyp))
+        block = hyp[start : start + rng.randint(1, 12)]
+        del hyp[start : start + len(block)]
+        at = rng.randint(0, len(hyp))
+        hyp[at:at] = block
+    return hyp
+
+
+def _random_pairs(
+    seed: int, count: int, units: list[str], longest: int
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Pairs of unit lists from light to heavy error rates, plus unrelated pairs and very unequal lengths."""
+    rng = random.Random(seed)
+    refs, hyps = [], []
+    for k in range(count):
+        ref = rng.choices(units, k=rng.randint(0, longest))
+        kind = k % 5
+        if kind == 0:
+            hyp = rng.choices(units, k=rng.randint(0, longest))  # unrelated: costs far from the diagonal
+        elif kind == 1:
+            hyp = _mutated(rng, ref, units, 0.02)
+        elif kind == 2:
+            hyp = _mutated(rng, ref, units, rng.choice([0.1, 0.2, 0.4]))
+        elif kind == 3:
+            hyp = _mutated(rng, ref, units, 0.6)
+        else:  # one side much shorter than the other
+            hyp = ref[rng.randint(0, len(ref)) :] if rng.random() < 0.5 else ref + rng.choices(units, k=40)
+        refs.append(ref)
+        hyps.append(hyp)
+    return refs, hyps
+
+
+def _band_agrees_with_full_dp(refs: list[str], hyps: list[str], costs: str | Costs, unit: str) -> None:
+    full = align_counts(refs, hyps, costs, unit=unit, band=False, threads=1)
+    banded = align_counts(refs, hyps, costs, unit=unit, threads=1)
+    assert full.ops is not None and banded.ops is not None
+    for k, (ops_full, ops_banded) in enumerate(zip(full.ops, banded.ops, strict=True)):
+        assert ops_banded == ops_full, (k, refs[k], hyps[k])
+    assert (banded.counts == full.counts).all()
+
+
+@pytest.mark.parametrize("unit", ["char", "char_nospace"])
+def test_banded_character_alignment_is_the_full_dp(unit: str) -> None:
+    # tiny alphabets make equal-cost paths common; case variants and non-ASCII check the keys
+    refs, hyps = _random_pairs(41, 1500, ["a", "b", "A", "c", " ", "é", "É", "中"], 300)
+    more_refs, more_hyps = _random_pairs(42, 1500, ["a", "b"], 120)
+    texts = ["".join(units) for units in refs + more_refs], ["".join(units) for units in hyps + more_hyps]
+    _band_agrees_with_full_dp(*texts, "sclite", unit)
+
+
+def test_banded_word_alignment_is_the_full_dp() -> None:
+    # long words are keyed by hash and confirmed byte by byte; '@' pairs keep the full DP
+    words = ["a", "b", "B", "c*", "recognition", "RECOGNITION", "recognitiom", "été"]
+    refs, hyps = _random_pairs(43, 2000, words, 150)
+    null_refs, null_hyps = _random_pairs(44, 200, [*words, "@"], 40)
+    _band_agrees_with_full_dp(
+        [" ".join(w) for w in refs + null_refs], [" ".join(w) for w in hyps + null_hyps], "sclite", "word"
+    )
+
+
+def test_banded_alignment_with_other_weights_is_the_full_dp() -> None:
+    # unequal insertion and deletion weights move the band's bound; fractional weights keep the full DP
+    refs, hyps = _random_pairs(45, 600, ["a", "b", "c"], 100)
+    texts = ["".join(units) for units in refs], ["".join(units) for units in hyps]
+    for sub, ins, dele in [(5.0, 2.0, 3.0), (1.0, 4.0, 1.0), (2.5, 1.5, 1.5)]:
+        costs = dataclasses.replace(SCLITE, name="test", sub=sub, ins=ins, dele=dele)
+        _band_agrees_with_full_dp(*texts, costs, "char")
+
+
+def test_long_character_pairs_identical_to_sclite_c(run_sclite) -> None:
+    # the banded DP on long, error-heavy character sequences against the real sclite's full DP
+    refs, hyps = _random_pairs(46, 250, ["a", "b", "c", "B", " "], 200)
+    ids = [f"long_{k:04d}" for k in range(len(refs))]
+    ref_texts = {uid: " ".join("".join(units).split()) for uid, units in zip(ids, refs, strict=True)}
+    hyp_texts = {uid: " ".join("".join(units).split()) for uid, units in zip(ids, hyps, strict=True)}
+    expected = run_sclite(ref_texts, hyp_texts, "-c")
+    batch = align_counts([ref_texts[i] for i in ids], [hyp_texts[i] for i in ids], unit="char_nospace")
+    assert {uid: tuple(c) for uid, c in zip(ids, batch.counts.tolist(), strict=True)} == expected
