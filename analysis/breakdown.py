@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.significance import bootstrap_group_sums, ratio_interval
+from manifests.columnar import holds_nested
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = Non
         fields = ", ".join(sorted(str(c) for c in utts.columns))
         raise ValueError(f"no field {by!r} in the per-utterance table; fields: {fields}")
     column = utts[by]
-    if pd.api.types.is_object_dtype(column) and column.map(lambda v: isinstance(v, dict | list)).any():
+    if holds_nested(column):
         raise ValueError(f"field {by!r} holds lists or objects, which cannot be grouped")
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if bins is not None:

@@ -35,11 +35,14 @@ class DatasetStats:
 
 
 def dataset_stats(
-    rows: pd.DataFrame, word_accuracy: pd.DataFrame | None = None, oov_source: str | None = None
+    rows: pd.DataFrame,
+    word_accuracy: pd.DataFrame | None = None,
+    oov_source: str | None = None,
+    costs: str = "sclite",
 ) -> DatasetStats:
-    """Statistics of one test set from one system's per-utterance rows (their reference side); the OOV
-    rate needs that system's ``errors.word_accuracy`` table with its OOV flags."""
-    words = ReferenceWords.of(rows["ref"].fillna(""))
+    """Statistics of one test set from one system's per-utterance rows (their reference side) scored with
+    ``costs``; the OOV rate needs that system's ``errors.word_accuracy`` table with its OOV flags."""
+    words = ReferenceWords.of(rows["ref"].fillna(""), costs)
     alphabet = "".join(sorted(set("".join(words.vocabulary))))  # of the words: no null word, no spaces
     durations = rows["duration"].to_numpy(dtype=float)
     ref_words = rows["ref_words"].to_numpy(dtype=float)

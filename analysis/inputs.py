@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from manifests.columnar import arrow_frame, is_text, nested_to_arrow, read_manifest_frame
+from manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
 from manifests.errors import ManifestError
 from manifests.io import iter_json_rows, row_to_utterance
 from manifests.results import (
@@ -106,7 +106,7 @@ class Hypotheses:
         fields: Mapping[str, Mapping[str, Any]] | None = None,
         ref_texts: Mapping[str, str] | None = None,
     ) -> Hypotheses:
-        """From per-id mappings (``failed``: id -> why); ids in file order, texts before failures."""
+        """From per-id mappings (``failed``: id -> why), rows in the order given: texts, then failures."""
         fields, ref_texts = fields or {}, ref_texts or {}
         rows = [{"utt_id": uid, "pred_text": text} for uid, text in texts.items()]
         rows += [{"utt_id": uid, "failure": why} for uid, why in (failed or {}).items()]
@@ -114,10 +114,6 @@ class Hypotheses:
             row["text"] = ref_texts.get(row["utt_id"])
             row.update(fields.get(row["utt_id"], {}))
         return cls(system, Path(path), _frame(rows, HYPOTHESIS_COLUMNS))
-
-    @property
-    def extras(self) -> list[str]:
-        return [c for c in self.frame.columns if c not in HYPOTHESIS_COLUMNS]
 
 
 @dataclass(slots=True)
@@ -194,10 +190,7 @@ def _failure_of(error: Any) -> str:
 
 def _systems_by_line(path: Path, stem: str) -> list[Hypotheses]:
     """The line-by-line reader: the authority on what a file means, and on where it is wrong."""
-    texts: dict[str, dict[str, str]] = {}
-    failed: dict[str, dict[str, str]] = {}
-    fields: dict[str, dict[str, Any]] = {}
-    ref_texts: dict[str, str] = {}
+    systems: dict[str, list[dict[str, Any]]] = {}  # in order of first appearance, rows in file order
     seen: dict[str, int] = {}
     layouts: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # key order -> (pred fields, extras)
     for line, row in iter_json_rows(path):
@@ -218,42 +211,29 @@ def _systems_by_line(path: Path, stem: str) -> list[Hypotheses]:
         error = row.get("error")
         if not preds and error is None:
             raise ManifestError(path, "no pred_text (nor pred_text_<system>) field", line=line, field=PRED)
+        common = {"text": row["text"] if isinstance(row.get("text"), str) else None}
+        common.update((k, row[k]) for k in extra_keys)
         for key in preds or [PRED]:
-            system = _system_of(stem, key)
+            entry = {"utt_id": utt_id, **common}
             if error is not None:
-                failed.setdefault(system, {})[utt_id] = _failure_of(error)
+                entry["failure"] = _failure_of(error)
             else:
-                texts.setdefault(system, {})[utt_id] = _text_field(path, line, row, key)
-        if extra_keys:
-            fields[utt_id] = {k: row[k] for k in extra_keys}
-        if isinstance(row.get("text"), str):
-            ref_texts[utt_id] = row["text"]
-    names = dict.fromkeys([*texts, *failed])
-    return [
-        Hypotheses.of(name, path, texts.get(name, {}), failed.get(name, {}), fields, ref_texts)
-        for name in names
-    ]
+                entry["pred_text"] = _text_field(path, line, row, key)
+            systems.setdefault(_system_of(stem, key), []).append(entry)
+    return [Hypotheses(name, path, _frame(rows, HYPOTHESIS_COLUMNS)) for name, rows in systems.items()]
 
 
 def _ids_of(frame: pd.DataFrame) -> pd.Series | None:
     """Each row's utt_id (or the one its audio path and offset give), or None if some row has neither."""
-    ids = frame["utt_id"] if is_text(frame.get("utt_id")) else pd.Series(None, frame.index, dtype="str")
-    lacking = ids.isna() | (ids == "")
-    if not lacking.any():
+    ids, audio, offset = frame.get("utt_id"), frame.get("audio_filepath"), frame.get("offset")
+    has_id = (ids.notna() & (ids != "")).to_numpy(bool) if is_text(ids) else np.zeros(len(frame), bool)
+    if has_id.all():
         return ids
-    audio = frame.get("audio_filepath")
-    offset = frame.get("offset")
-    if not is_text(audio) or audio[lacking].isna().any() or (audio[lacking] == "").any():
+    if not is_text(audio) or (audio[~has_id].isna() | (audio[~has_id] == "")).any():
         return None
-    if (
-        offset is not None
-        and not pd.api.types.is_float_dtype(offset)
-        and not pd.api.types.is_integer_dtype(offset)
-    ):
+    if offset is not None and not pd.api.types.is_numeric_dtype(offset):
         return None
-    offsets = np.zeros(len(frame)) if offset is None else offset.fillna(0.0).to_numpy(float)
-    derived = [derive_utt_id(a, o) for a, o in zip(audio[lacking], offsets[lacking.to_numpy()], strict=True)]
-    return ids.where(~lacking, pd.Series(derived, index=ids.index[lacking], dtype="str"))
+    return fill_ids(ids, audio, offset)
 
 
 def _systems_columnar(path: Path, stem: str) -> list[Hypotheses] | None:

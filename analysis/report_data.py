@@ -23,6 +23,7 @@ from analysis.compare import (
 from analysis.errors import ErrorTables, Vocabulary, error_tables
 from analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
 from analysis.tables import Tables
+from manifests.columnar import holds_nested
 from manifests.normalize import get_normalizer
 
 # per-utterance columns that are texts, alignments, ids or lists: never a grouping field
@@ -64,7 +65,7 @@ def breakdown_fields(utts: pd.DataFrame) -> list[str]:
         if name in NOT_FIELDS or name.startswith("pred_text"):
             continue
         column = utts[name]
-        if column.isna().all() or column.map(lambda v: isinstance(v, list | dict)).any():
+        if column.isna().all() or holds_nested(column):
             continue
         distinct = column.nunique()
         numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
@@ -216,11 +217,8 @@ def json_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Lists and dicts (n-best, word times) as JSON text, so that every cell is one CSV field."""
     out = frame.copy()
     for name in out.columns:
-        if out[name].dtype != object and not isinstance(out[name].dtype, pd.ArrowDtype):
-            continue
-        values = out[name].tolist()  # Python lists and dicts, whether the column is Arrow or object
-        if any(isinstance(v, list | dict) for v in values):
+        if holds_nested(out[name]):  # iterating gives Python lists and dicts, Arrow column or not
             out[name] = [
-                json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for v in values
+                json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for v in out[name]
             ]
     return out

@@ -8,13 +8,16 @@ versions: any edited input or option is another key, never a stale table. Both t
 Arrow IPC files read through a memory map, so loading is zero-copy and the pages stay shared between
 processes (the dashboard's workers), at the price of disk (~1.4 KB per utterance and system). The
 warnings met while building are stored with them and given back on every load. Files are written
-atomically; an unreadable one is a miss; nothing is evicted.
+atomically; an unreadable one is a miss; nothing is evicted. The key holds the results folder's absolute
+path (tables hold resolved audio paths), each file's inode, size and mtime/ctime in ns, every normaliser's
+versioned spec and ``TABLES_FORMAT``: bump that whenever ``inputs``/``tables`` change what they produce.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +31,13 @@ from analysis.cache import AlignmentCache, cache_root, default_cache_dir
 from analysis.inputs import load_inputs, read_results
 from analysis.tables import Tables, build_tables
 from manifests.atomic import atomic_write
-from manifests.columnar import nested_to_arrow
+from manifests.columnar import nested_dtype, nested_to_arrow
+from manifests.normalize import NORMALIZERS
 from manifests.results import TESTSET_MANIFEST, iter_systems
 from werbench import __version__
 
 TABLES_FORMAT = "1"
+log = logging.getLogger(__name__)
 _META = b"werbench"
 
 
@@ -51,7 +56,9 @@ class TableOptions:
 def fingerprint(results_dir: Path, options: TableOptions) -> str:
     """Names, sizes and mtimes of every input file, the options and the code versions."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{TABLES_FORMAT}|{__version__}|{ALIGNER_VERSION}|{options}".encode())
+    specs = ",".join(n.spec for n in NORMALIZERS)  # a bumped normaliser version changes numbers
+    digest.update(f"{TABLES_FORMAT}|{__version__}|{ALIGNER_VERSION}|{specs}|{options}".encode())
+    digest.update(f"{results_dir.resolve()}\n".encode())
     seen: set[Path] = set()
     for ref in iter_systems(results_dir):
         for path in (ref.predictions, ref.run_info_path, ref.path.parent / TESTSET_MANIFEST):
@@ -59,12 +66,15 @@ def fingerprint(results_dir: Path, options: TableOptions) -> str:
                 continue
             seen.add(path)
             stat = path.stat()
-            digest.update(f"{path.relative_to(results_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            identity = (
+                path.relative_to(results_dir),
+                stat.st_ino,
+                stat.st_size,
+                stat.st_mtime_ns,
+                stat.st_ctime_ns,
+            )
+            digest.update(f"{identity}\n".encode())
     return digest.hexdigest()
-
-
-def _nested_type(kind: pa.DataType) -> pd.ArrowDtype | None:
-    return pd.ArrowDtype(kind) if pa.types.is_nested(kind) else None
 
 
 def _write(path: Path, frame: pd.DataFrame, meta: dict | None = None) -> None:
@@ -79,7 +89,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
     try:
         table = feather.read_table(path, memory_map=True)
         meta = json.loads((table.schema.metadata or {}).get(_META, b"{}"))
-        return table.to_pandas(types_mapper=_nested_type), meta
+        return table.to_pandas(types_mapper=nested_dtype), meta
     except (OSError, ValueError, pa.ArrowException):
         return None
 
@@ -140,8 +150,8 @@ def results_tables(
         try:
             _write(utts_path, tables.utterances)
             _write(systems_path, tables.systems, meta)  # written last: its metadata marks a whole pair
-        except (OSError, pa.ArrowException):
-            pass  # a cache that cannot be written costs the speed-up, never the result
+        except (OSError, pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            log.warning("could not cache the tables under %s (%s): the next start scores again", root, exc)
         timings["cache_write_s"] = time.perf_counter() - start
     return tables
 

@@ -164,9 +164,8 @@ class ReferenceWords:
     @classmethod
     def of(cls, refs: Sequence[str] | pd.Series, costs: str = "sclite") -> ReferenceWords:
         """Split in Arrow (``ascii_split_whitespace``: the aligner's separators), not string by string."""
-        texts = (
-            pa.array(refs.array) if isinstance(refs, pd.Series) else pa.array(list(refs), pa.large_string())
-        )
+        arrow = isinstance(refs, pd.Series) and isinstance(refs.dtype, pd.StringDtype)
+        texts = pa.array(refs.array if arrow else list(refs), pa.large_string(), from_pandas=True)
         pieces = pc.ascii_split_whitespace(texts)
         words = pc.list_flatten(pieces)
         keep = pc.not_equal(words, "")  # a leading or trailing space gives an empty piece
@@ -227,7 +226,7 @@ def _run_fields(info: RunInfo | None, durations: pd.Series) -> dict[str, Any]:
 
 
 class _Shared:
-    """What the systems of one test set share, computed on first use: normalised references, fields."""
+    """What the systems of one test set share: raw and (on first use) normalised references, their words."""
 
     def __init__(self, testset: TestSet, normalizer: Normalizer) -> None:
         texts = testset.reference.frame["text"].tolist()
@@ -249,6 +248,8 @@ def _utterance_rows(
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
     reference, predictions = testset.reference.frame, hyps.frame
+    if not pd.Index(predictions["utt_id"]).equals(pd.Index(reference["utt_id"])):  # values only, any dtype
+        raise ValueError(f"{testset.name}/{hyps.system}: rows not in the reference's order (inputs.match)")
     failure = predictions["failure"]
     failed = failure.notna().to_numpy()
     pred_text = predictions["pred_text"].where(~failed)
@@ -382,7 +383,9 @@ def build_tables(
     get_costs(costs)
     warnings = list(inputs.warnings)
     normalizer = choose_normalizer(inputs, normalize, warnings)
-    jobs = [(testset, hyps) for testset in inputs.testsets for hyps in testset.systems]
+    for empty in (t.name for t in inputs.testsets if t.reference.frame.empty):
+        warnings.append(f"{empty}: the reference has no utterances; nothing to score")
+    jobs = [(t, hyps) for t in inputs.testsets if not t.reference.frame.empty for hyps in t.systems]
     frames, rows = [], []
     shared: dict[str, _Shared] = {}
     for testset, hyps in tqdm(jobs, desc="aligning", unit="system", disable=not progress or len(jobs) < 2):

@@ -257,7 +257,7 @@ class Analysis:
         self.system_table = systems
         self.runs = dict(runs)
         self.results_dir = results_dir
-        self.load_seconds: dict[str, float] = {}  # where loading went (snapshot, or analysis from scratch)
+        self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = _Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = _Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
         self._spans = _contiguous_spans(utterances)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from manifests.errors import ManifestError
@@ -44,25 +45,78 @@ def _json_type(kind: pa.DataType) -> bool:
     )
 
 
-def _nested_dtype(kind: pa.DataType) -> pd.ArrowDtype | None:
+def nested_dtype(kind: pa.DataType) -> pd.ArrowDtype | None:
+    """``to_pandas``' types_mapper: nested Arrow columns stay Arrow (no Python object per element)."""
     return pd.ArrowDtype(kind) if pa.types.is_nested(kind) else None
+
+
+_EXACT_DOUBLE = 2.0**53  # beyond this a JSON integer read as a double is no longer exact
+
+
+def _non_blank_lines(data: bytes) -> int:
+    """Lines as ``io.iter_lines`` counts them (split on ``\\n``, blank ones skipped); a line that starts with
+    ``{`` (every line a JSON-lines writer produces) is counted without decoding it."""
+    count, start, size = 0, 0, len(data)
+    while start < size:
+        end = data.find(b"\n", start)
+        end = size if end < 0 else end
+        if (
+            data[start] == 123
+            or data[start:end].decode("utf-8", "replace").rstrip("\r").lstrip("\ufeff").strip()
+        ):
+            count += 1
+        start = end + 1
+    return count
+
+
+def _same_as_json(table: pa.Table, data: bytes) -> bool:
+    """Whether Python's ``json``, line by line, would read exactly these rows and values."""
+    if not all(_json_type(f.type) for f in table.schema):
+        return False  # a date-like string became a timestamp
+    for column in table.columns:
+        if pa.types.is_float64(column.type) and len(column) and column.null_count < len(column):
+            magnitude = pc.abs(column)
+            if pc.any(pc.is_nan(column)).as_py() or pc.max(magnitude).as_py() >= _EXACT_DOUBLE:
+                return False  # NaN (a json extension) or an integer too large for a double
+    return table.num_rows == _non_blank_lines(data)  # two objects on a line, one over two lines, CR-only
 
 
 def arrow_frame(path: Path) -> pd.DataFrame | None:
     """The file's JSON objects as columns (one row per non-blank line), or None: then read it line by line."""
     try:
-        table = pa_json.read_json(path)
+        data = path.read_bytes()
+        table = pa_json.read_json(pa.BufferReader(data))
         table.validate(full=True)  # strings that are not UTF-8
     except (pa.ArrowException, OSError):
         return None
-    if table.num_rows == 0 or not all(_json_type(f.type) for f in table.schema):
+    if table.num_rows == 0 or not _same_as_json(table, data):
         return None
-    return table.to_pandas(types_mapper=_nested_dtype, split_blocks=True, self_destruct=True)
+    del data
+    return table.to_pandas(types_mapper=nested_dtype, split_blocks=True, self_destruct=True)
 
 
 def is_text(column: pd.Series | None) -> bool:
     """A column of strings (nulls allowed): what Arrow gives for a JSON field that is a string everywhere."""
     return column is not None and isinstance(column.dtype, pd.StringDtype)
+
+
+def holds_nested(column: pd.Series) -> bool:
+    """Lists or objects in a column, Arrow-backed or Python (iterating gives Python values either way)."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pa.types.is_nested(column.dtype.pyarrow_dtype)
+    return column.dtype == object and any(isinstance(v, list | dict) for v in column)
+
+
+def fill_ids(ids: pd.Series | None, audio: pd.Series, offset: pd.Series | None) -> pd.Series:
+    """Each row's utt_id, or where it has none ``schema.derive_utt_id`` of its audio path and offset."""
+    index = audio.index
+    ids = ids if is_text(ids) else pd.Series(None, index, dtype="str")
+    lacking = ids.isna() | (ids == "")
+    if not lacking.any():
+        return ids
+    offsets = np.zeros(len(index)) if offset is None else offset.fillna(0.0).to_numpy(float)
+    derived = [derive_utt_id(a, o) for a, o in zip(audio[lacking], offsets[lacking.to_numpy()], strict=True)]
+    return ids.where(~lacking, pd.Series(derived, index=index[lacking], dtype="str"))
 
 
 def _nested(values: list[Any]) -> bool:
@@ -78,7 +132,7 @@ def nested_to_arrow(frame: pd.DataFrame) -> pd.DataFrame:
         values = [None if isinstance(v, float) and v != v else v for v in values]  # NaN: "no list here"
         try:
             out[column] = pd.arrays.ArrowExtensionArray(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowException, OverflowError):  # mixed kinds, or an integer beyond 64 bits
             out[column] = [
                 None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in values
             ]
@@ -115,23 +169,24 @@ def _manifest_ok(frame: pd.DataFrame) -> bool:
 
 
 def _resolved(path: Path, audio: pd.Series) -> pd.Series:
-    """Relative audio paths resolved against the manifest's folder (each distinct path once)."""
+    """``row_to_utterance``'s paths: relative ones resolved against the manifest's folder, absolute ones
+    in ``Path``'s spelling (``//`` and ``/./`` collapsed); each distinct path once."""
     relative = ~audio.str.startswith("/")
-    if not relative.any():
+    unusual = relative | audio.str.contains(r"//|/\./|/\.?$", regex=True)
+    if not unusual.any():
         return audio
-    resolved = {a: str((path.parent / a).resolve()) for a in audio[relative].unique()}
-    return audio.where(~relative, audio[relative].map(resolved))
+    spelled = {
+        a: str((path.parent / a).resolve()) if not a.startswith("/") else str(Path(a))
+        for a in audio[unusual].unique()
+    }
+    return audio.where(~unusual, audio[unusual].map(spelled))
 
 
 def _canonical(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """Arrow's rows with ``Utterance``'s rules: resolved audio, float duration/offset, derived ids."""
     audio = _resolved(path, frame["audio_filepath"])
     offset = frame["offset"].astype(float).fillna(0.0) if "offset" in frame else pd.Series(0.0, frame.index)
-    ids = frame["utt_id"] if is_text(frame.get("utt_id")) else pd.Series(None, frame.index, dtype="str")
-    lacking = ids.isna() | (ids == "")
-    if lacking.any():
-        derived = [derive_utt_id(a, o) for a, o in zip(audio[lacking], offset[lacking], strict=True)]
-        ids = ids.where(~lacking, pd.Series(derived, index=ids.index[lacking], dtype="str"))
+    ids = fill_ids(frame.get("utt_id"), audio, offset)
     speaker = frame["speaker"] if is_text(frame.get("speaker")) else pd.Series(None, frame.index, dtype="str")
     core = {
         "utt_id": ids,

@@ -84,7 +84,8 @@ def test_result_manifest_failures_and_extras(tmp_path: Path) -> None:
     assert hyps.system == "run1" and texts_of(hyps) == {"a": "x"}
     assert failures_of(hyps) == {"b": "CUDA out of memory"}
     row = hyps.frame.set_index("utt_id").loc["a"]
-    assert row["nbest"][0]["score"] == -1.0 and hyps.extras == ["greedy_text", "nbest"]
+    assert row["nbest"][0]["score"] == -1.0
+    assert list(hyps.frame.columns) == ["utt_id", "pred_text", "failure", "text", "greedy_text", "nbest"]
 
 
 @pytest.mark.parametrize(
@@ -230,3 +231,15 @@ def test_rows_of_different_layouts_take_the_line_reader(tmp_path: Path) -> None:
     ]
     greedy, beam = read_hypotheses(write_jsonl(tmp_path / "sde.jsonl", rows))
     assert texts_of(greedy) == {"a": "x", "b": "z"} and texts_of(beam) == {"a": "x y"}
+
+
+def test_systems_keep_their_order_of_first_appearance_on_both_readers(tmp_path: Path) -> None:
+    from analysis.inputs import _systems_by_line, _systems_columnar
+
+    rows = [
+        {"utt_id": "a", "pred_text_b": "", "pred_text_a": "", "error": "oom"},
+        {"utt_id": "b", "pred_text_b": "x", "pred_text_a": "y"},
+    ]
+    path = write_jsonl(tmp_path / "sde.jsonl", rows)
+    for reader in (_systems_by_line, _systems_columnar):
+        assert [h.system for h in reader(path, "sde")] == ["b", "a"]

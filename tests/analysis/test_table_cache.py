@@ -76,3 +76,13 @@ def test_each_normaliser_has_its_own_entry(tmp_path: Path, make_results) -> None
         tables = results_tables(folder, TableOptions(normalize=normalize), cache_dir=cache, timings=timings)
         seen.append((tables.normalizer.split("@")[0], "tables_read_s" in timings))
     assert seen == [("none", False), ("nemo", False), ("none", True)]
+
+
+def test_a_moved_results_folder_is_a_miss(tmp_path: Path, make_results) -> None:
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    results_tables(folder, cache_dir=cache)
+    moved = folder.rename(tmp_path / "moved")
+    timings: dict[str, float] = {}
+    tables = results_tables(moved, cache_dir=cache, timings=timings)
+    assert "read_s" in timings  # the tables hold the folder's resolved paths: they are read again
+    assert len(tables.utterances) == 6

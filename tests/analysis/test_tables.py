@@ -184,3 +184,16 @@ def test_speaker_block_bootstrap_in_tables() -> None:
     by_spk = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300, speaker_blocks=True).systems.iloc[0]
     assert by_spk.ci == "speaker" and by_utt.ci == "utterance"
     assert (by_spk.wer_hi - by_spk.wer_lo) > (by_utt.wer_hi - by_utt.wer_lo)
+
+
+def test_unmatched_inputs_are_refused_not_mispaired() -> None:
+    reference = Reference.of(Path("ref.jsonl"), [RefUtt(u, t) for u, t in REFS.items()])
+    hyps = Hypotheses.of("sys", Path("sys.jsonl"), {"u1": "the cat sat", "u3": "b c"}, {"u2": "oom"})
+    with pytest.raises(ValueError, match="dev/sys: rows not in the reference's order"):
+        build_tables(Inputs([TestSet("dev", reference, [hyps])]), n_resamples=50)
+
+
+def test_an_empty_test_set_gives_empty_tables() -> None:
+    tables = build_tables(inputs_of({}, {"sys": {}}), n_resamples=50)
+    assert tables.utterances.empty and tables.systems.empty
+    assert "dev: the reference has no utterances; nothing to score" in tables.warnings

@@ -39,7 +39,7 @@ def free_port() -> int:
 def server_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "WERBENCH_CACHE": str(tmp_path_factory.mktemp("cache") / "alignments")}
+    env = {**os.environ, "WERBENCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
     command = [
         sys.executable,
         "-c",

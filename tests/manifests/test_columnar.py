@@ -108,3 +108,40 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
     empty = read_manifest_frame(tmp_path / "empty.jsonl")
     assert empty.empty and list(empty.columns)[:3] == ["utt_id", "audio_filepath", "duration"]
+
+
+ROW_A = b'{"audio_filepath": "a.wav", "duration": 1, "text": "x"}'
+ROW_B = b'{"audio_filepath": "b.wav", "duration": 1, "text": "y"}'
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (ROW_A + b" " + ROW_B + b"\n", "Extra data"),  # two objects on one line
+        (b'{"audio_filepath": "a.wav",\n"duration": 1, "text": "x"}\n', "invalid JSON"),  # one over two lines
+        (ROW_A + b"\r" + ROW_B + b"\n", "Extra data"),  # CR-only line ends
+        (b'{"audio_filepath": "a.wav", "duration": 1, "text": "x", "offset": NaN}\n', "non-negative finite"),
+    ],
+)  # fmt: skip
+def test_what_json_refuses_pyarrow_must_not_accept(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ManifestError, match=message) as info:
+        read_manifest_frame(path)
+    assert info.value.line == 1
+
+
+def test_integers_beyond_a_double_keep_their_exact_value(tmp_path: Path) -> None:
+    big = 2**64 - 1
+    rows = [{"audio_filepath": "/a.wav", "duration": 1, "text": "x", "seed": big}]
+    frame = read_manifest_frame(write_lines(tmp_path / "m.jsonl", rows))
+    assert frame.loc[0, "seed"] == big  # pyarrow would have read 1.8446744073709552e19
+
+
+def test_blank_lines_and_unusual_absolute_paths_read_as_the_line_reader_does(tmp_path: Path) -> None:
+    rows = [{"audio_filepath": "/data//x/./a.wav", "duration": 1, "text": "x"}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n" + json.dumps(rows[0]) + "\n   \n", encoding="utf-8")
+    fast, slow = read_manifest_frame(path), by_line(path)
+    same(fast, slow)
+    assert fast.loc[0, "audio_filepath"] == "/data/x/a.wav"
