@@ -13,6 +13,7 @@ objects) stay Arrow arrays inside pandas (``pd.ArrowDtype``): one buffer, not a 
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def nested_dtype(kind: pa.DataType) -> pd.ArrowDtype | None:
 _EXACT_DOUBLE = 2.0**53  # beyond this a JSON integer read as a double is no longer exact
 
 
-def _non_blank_lines(data: bytes) -> int:
+def _non_blank_lines(data: bytes | mmap.mmap) -> int:
     """Lines as ``io.iter_lines`` counts them (split on ``\\n``, blank ones skipped); a line that starts with
     ``{`` (every line a JSON-lines writer produces) is counted without decoding it."""
     count, start, size = 0, 0, len(data)
@@ -69,7 +70,7 @@ def _non_blank_lines(data: bytes) -> int:
     return count
 
 
-def _same_as_json(table: pa.Table, data: bytes) -> bool:
+def _same_as_json(table: pa.Table, data: bytes | mmap.mmap) -> bool:
     """Whether Python's ``json``, line by line, would read exactly these rows and values."""
     if not all(_json_type(f.type) for f in table.schema):
         return False  # a date-like string became a timestamp
@@ -84,14 +85,14 @@ def _same_as_json(table: pa.Table, data: bytes) -> bool:
 def arrow_frame(path: Path) -> pd.DataFrame | None:
     """The file's JSON objects as columns (one row per non-blank line), or None: then read it line by line."""
     try:
-        data = path.read_bytes()
-        table = pa_json.read_json(pa.BufferReader(data))
+        with path.open("rb") as handle:  # mapped, not copied: the map lives while a buffer uses it
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)))
         table.validate(full=True)  # strings that are not UTF-8
-    except (pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return None
     if table.num_rows == 0 or not _same_as_json(table, data):
         return None
-    del data
     return table.to_pandas(types_mapper=nested_dtype, split_blocks=True, self_destruct=True)
 
 

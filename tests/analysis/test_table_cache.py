@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.table_cache import TableOptions, results_tables
+from analysis.table_cache import TableOptions, results_tables, wait_for_writes
 from manifests.schema import Utterance
 
 TEXTS = {"u1": "the cat sat", "u2": "on the mat", "u3": "a dog"}
@@ -57,7 +57,10 @@ def test_an_edited_input_or_another_option_is_a_miss(tmp_path: Path, make_result
 def test_a_broken_cache_file_is_a_miss_and_no_cache_writes_nothing(tmp_path: Path, make_results) -> None:
     folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
     first = results_tables(folder, cache_dir=cache)
-    for path in (cache / "tables").glob("*.systems.arrow"):
+    wait_for_writes()  # the cache is written behind
+    broken = list((cache / "tables").glob("*.systems.arrow"))
+    assert len(broken) == 1
+    for path in broken:
         path.write_bytes(b"not arrow")
     timings: dict[str, float] = {}
     again = results_tables(folder, cache_dir=cache, timings=timings)
