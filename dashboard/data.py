@@ -222,14 +222,20 @@ def _contiguous_spans(table: pd.DataFrame) -> dict[tuple[str, str], tuple[int, i
     return spans
 
 
+def _as_lists(column: pd.Series) -> pd.Series:
+    """Python lists, whether the column is Arrow (iterating gives lists; ``map`` would give arrays) or
+    JSON text (a field Arrow could not type)."""
+    return pd.Series([_json_list(v) for v in column], index=column.index, dtype=object)
+
+
 def decoded(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table with its nested prediction fields (kept as JSON text in memory) back as lists."""
+    """The table with its nested prediction fields as Python lists, as the report's functions take them."""
     nested = [c for c in NESTED_FIELDS if c in frame]
     if not nested:
         return frame
     out = frame.copy()
     for column in nested:
-        out[column] = out[column].map(_json_list)
+        out[column] = _as_lists(out[column])
     return out
 
 
@@ -496,11 +502,7 @@ class Analysis:
         frames = [
             self.rows(testset, s).loc[[utt_id]] for s in systems if utt_id in self.rows(testset, s).index
         ]
-        rows = pd.concat(frames, ignore_index=True)
-        for column in ("nbest", "word_times"):
-            if column in rows:
-                rows[column] = rows[column].map(_json_list)
-        return rows
+        return decoded(pd.concat(frames, ignore_index=True))
 
     def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> list[LineageChain]:
         """This utterance's place in analysis.compare's decoder lineage of each model (fixed/introduced)."""

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dashboard.callback_client import post_callback
+from dashboard.data import decoded
 from manifests.trn import parse_trn_line
 
 PAGES = [
@@ -170,12 +171,11 @@ def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(w
 
     analysis = workspace.analysis("none")
     systems = tuple(analysis.systems("synth-clean"))
-    utts = pd.concat([analysis.rows("synth-clean", s) for s in systems], ignore_index=True)
-    utts["nbest"] = utts["nbest"].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    utts = decoded(pd.concat([analysis.rows("synth-clean", s) for s in systems], ignore_index=True))
     normalize = get_normalizer("none")
     steps = {s.model: s for s in decoder_lineage(utts, normalize=normalize, systems=analysis.system_table)}
     oracle, _ = nbest_oracle(utts, normalize=normalize)
-    checked = 0
+    checked = nbest_checked = 0
     for utt_id in analysis.reference_rows("synth-clean").index[:12]:
         detail = analysis.utterance_detail("synth-clean", utt_id, systems)
         chains = {c.model: c for c in detail.lineage}
@@ -188,11 +188,14 @@ def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(w
                 expected["err_later"],
             )
             checked += 1
+        assert sorted(detail.nbest) == ["base@beam-lm", "tuned@beam-lm"]  # every beam line has a list
+        assert all(len(h.word_times or []) == len(h.hyp.split()) for h in detail.hypotheses)  # a time a word
         for system, views in detail.nbest.items():
             rank = oracle.set_index(["system", "utt_id"]).loc[(system, utt_id), "oracle_rank"]
             assert [v.rank for v in views if v.is_oracle] == [rank]
             assert min(v.errors for v in views) == views[rank - 1].errors
-    assert checked == 24
+            nbest_checked += 1
+    assert checked == 24 and nbest_checked == 24
 
 
 def test_normaliser_switch_rescores_through_analysis(app, client, workspace) -> None:
