@@ -40,6 +40,7 @@ from runners.batching import duration_batches
 from runners.decoders.base import Decoded, Vocabulary
 from runners.decoders.registry import DECODERS, file_params, make_decoder
 from runners.hashing import sha256_path
+from runners.interrupts import remembered_interrupts
 from runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
 from runners.models.base import AcousticModel
 
@@ -407,7 +408,10 @@ def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
     write_run_info(run.ref, run.run_info(STATUS_RUNNING))
     bar = _progress(len(pending), job.progress, f"{run.ref.testset}/{run.ref.system}")
     try:
-        with decoder_pool(job.decoder, job.params, min(workers, max(1, len(pending)))) as pool:
+        with (
+            remembered_interrupts() as interrupts,
+            decoder_pool(job.decoder, job.params, min(workers, max(1, len(pending)))) as pool,
+        ):
             for batch in batches:
                 logits = batch_log_probs(model, batch, cache)
                 start = time.perf_counter()
@@ -420,6 +424,7 @@ def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
                     rtfx=f"{run.totals.rtfx or 0:.1f}",
                     utt_s=f"{bar.n / max(bar.format_dict['elapsed'], 1e-9):.1f}",
                 )
+                interrupts.check()  # a Ctrl-C that landed in a __del__ was swallowed: stop here
     except BaseException:
         with contextlib.suppress(Exception):
             write_run_info(run.ref, run.run_info(STATUS_INTERRUPTED))

@@ -1,0 +1,50 @@
+"""A Ctrl-C that Python swallows (it landed in a ``__del__``) still stops the decode at the next batch."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import threading
+
+import pytest
+
+from runners.interrupts import remembered_interrupts
+
+
+class RaisesSignalWhenFreed:
+    """Delivers SIGINT while Python runs ``__del__``: the KeyboardInterrupt is printed and dropped there."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing shown here
+def test_a_swallowed_interrupt_is_raised_again_by_check() -> None:
+    with remembered_interrupts() as interrupts:
+        interrupts.check()  # nothing yet
+        RaisesSignalWhenFreed()  # freed at once; its KeyboardInterrupt is "ignored" by Python
+        gc.collect()
+        assert interrupts.seen
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupt_still_raises_where_it_lands() -> None:
+    with remembered_interrupts() as interrupts, pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    assert interrupts.seen and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_outside_the_main_thread_nothing_is_installed() -> None:
+    seen: list[object] = []
+
+    def worker() -> None:
+        with remembered_interrupts() as interrupts:
+            seen.append(signal.getsignal(signal.SIGINT))
+            interrupts.check()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler]
