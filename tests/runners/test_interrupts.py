@@ -5,10 +5,20 @@ from __future__ import annotations
 import gc
 import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from runners.interrupts import remembered_interrupts
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler, as in a terminal; a suite started in the background inherits SIGINT
+    ignored, and then ``remembered_interrupts`` rightly leaves it alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 class RaisesSignalWhenFreed:
@@ -48,3 +58,12 @@ def test_outside_the_main_thread_nothing_is_installed() -> None:
     thread.start()
     thread.join()
     assert seen == [signal.default_int_handler]
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # started with nohup or in the background
+    with remembered_interrupts() as interrupts:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.raise_signal(signal.SIGINT)
+        interrupts.check()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -30,7 +30,20 @@ def start_decode(tmp_path, tiny_nemo, manifest) -> subprocess.Popen:
            "-r", str(tmp_path / "res"), "--testset", "t", "--name", "tiny@greedy", "--max-batch", "1",
            "--no-cache", "--no-progress", "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        preexec_fn=foreground_sigint,
+    )
+
+
+def foreground_sigint() -> None:
+    """In the child: SIGINT as in a terminal's foreground job. A CI runner that starts the suite in the
+    background passes SIGINT on as ignored, and a decode started with it ignored rightly ignores Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_after(proc: subprocess.Popen, predictions: Path, lines: int, sig: int) -> int:
