@@ -334,6 +334,12 @@ def align_counts(
     return BatchResult(counts, [text[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)])
 
 
+def warm_up() -> None:
+    """Load the compiled kernels now (from numba's cache, ~0.6 s), e.g. in a thread while files are read."""
+    align_counts(["a b"], ["a c"])
+    align_counts(["a b"], ["a c"], unit="char", want_ops=False, oversize="skip")
+
+
 PARALLEL_CELLS = 20_000_000  # below this many DP cells a batch is not worth splitting
 
 

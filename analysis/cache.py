@@ -12,6 +12,7 @@ nothing is ever evicted (about 60 bytes per utterance), ``werbench score --no-ca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis import write_behind
 from analysis.align import ALIGNER_VERSION, MAX_CELLS, align_counts, get_costs
 from manifests.atomic import atomic_write
 
@@ -73,6 +75,7 @@ class AlignmentCache:
 
     def load(self, key: str) -> pd.DataFrame | None:
         path = self.path(key)
+        write_behind.wait(path)
         if not path.is_file():
             return None
         try:
@@ -80,15 +83,17 @@ class AlignmentCache:
         except (OSError, pa.ArrowException):
             return None
 
-    def store(self, key: str, frame: pd.DataFrame) -> bool:
-        """Write one batch; a folder that cannot be written only costs the speed-up, never the result."""
+    def store(self, key: str, frame: pd.DataFrame) -> None:
+        """Write one batch, behind (``write_behind``); a folder that cannot be written only costs the
+        speed-up, never the result."""
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        try:
-            with atomic_write(self.path(key), "wb", durable=False) as handle:
+        path = self.path(key)
+
+        def write() -> None:
+            with contextlib.suppress(OSError), atomic_write(path, "wb", durable=False) as handle:
                 pq.write_table(table, handle, compression="zstd")
-        except OSError:
-            return False
-        return True
+
+        write_behind.submit(path, write)
 
 
 def align_texts(

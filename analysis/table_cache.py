@@ -27,7 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from analysis.align import ALIGNER_VERSION
+from analysis import write_behind
+from analysis.align import ALIGNER_VERSION, warm_up
 from analysis.cache import AlignmentCache, cache_root, default_cache_dir
 from analysis.inputs import load_inputs, read_results
 from analysis.tables import Tables, build_tables
@@ -78,10 +79,16 @@ def fingerprint(results_dir: Path, options: TableOptions) -> str:
     return digest.hexdigest()
 
 
-def _write(path: Path, frame: pd.DataFrame, meta: dict | None = None) -> None:
+def _arrow(frame: pd.DataFrame, meta: dict | None = None) -> pa.Table:
+    """In the caller's thread: pyarrow converts with a thread pool, which refuses work once the
+    interpreter is exiting (when a command's writes behind may still run)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if meta is not None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(meta)})
+    return table
+
+
+def _write(path: Path, table: pa.Table) -> None:
     with atomic_write(path, "wb", durable=False) as handle:
         feather.write_feather(table, handle, compression="uncompressed")
 
@@ -116,7 +123,7 @@ def results_tables(
     (default ``cache.cache_root()``); ``use_cache=False`` neither reads nor writes either of them.
 
     ``timings`` (when given) receives where the seconds went: the cached tables' read, or the reading and
-    the table building (the cache is written behind, see ``_write_behind``).
+    the table building (the cache is written behind: ``write_behind``).
     """
     results_dir = Path(results_dir)
     timings = {} if timings is None else timings
@@ -124,13 +131,16 @@ def results_tables(
     start = time.perf_counter()
     key = fingerprint(results_dir, options)
     utts_path, systems_path = (root / "tables" / f"{key}.{part}.arrow" for part in ("utts", "systems"))
-    _wait_for_write(systems_path)
+    write_behind.wait(systems_path)
     if use_cache and utts_path.is_file() and systems_path.is_file():
         cached = _load(utts_path, systems_path)
         if cached is not None:
             timings["tables_read_s"] = time.perf_counter() - start
             return cached
+    warming = threading.Thread(target=warm_up, name="aligner warm-up", daemon=True)
+    warming.start()  # numba loads its kernels (Python work) while pyarrow parses (no GIL held)
     inputs = read_results(results_dir)
+    warming.join()
     timings["read_s"] = time.perf_counter() - start
     tables = build_tables(
         inputs,
@@ -147,52 +157,37 @@ def results_tables(
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)  # as a cached read gives them
     if use_cache:
-        _write_behind(utts_path, systems_path, tables)
+        _store(utts_path, systems_path, tables)
     return tables
 
 
-_writing: dict[Path, threading.Thread] = {}  # cache writes in flight, by their systems file
-_writing_lock = threading.Lock()
-
-
 def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
-    """Both files, the systems file last (its metadata marks a whole pair); a failure costs only speed."""
+    """Both files, written behind (the caller has its tables a second sooner at 100k x 4), the systems
+    file last: its metadata marks a whole pair. A failure costs only the speed-up."""
     meta = {"normalizer": tables.normalizer, "costs": tables.costs, "warnings": tables.warnings}
     try:
-        _write(utts_path, tables.utterances)
-        _write(systems_path, tables.systems, meta)
-    except (OSError, pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
-        log.warning("could not cache tables in %s (%s): the next start scores again", utts_path.parent, exc)
-    finally:
-        with _writing_lock:
-            _writing.pop(systems_path, None)
+        utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+        _not_cached(utts_path.parent, exc)
+        return
+
+    def write() -> None:
+        try:
+            _write(utts_path, utterances)
+            _write(systems_path, systems)
+        except (OSError, pa.ArrowException) as exc:
+            _not_cached(utts_path.parent, exc)
+
+    write_behind.submit(systems_path, write)
 
 
-def _write_behind(utts_path: Path, systems_path: Path, tables: Tables) -> None:
-    """Write the cache in a thread, so that the caller has its tables a second (at 100k x 4) sooner.
-
-    Not a daemon: a command's process finishes the write before it exits. A lookup of the same key
-    meanwhile waits for it (``_wait_for_write``).
-    """
-    thread = threading.Thread(target=_store, args=(utts_path, systems_path, tables), name="table-cache")
-    with _writing_lock:
-        _writing[systems_path] = thread
-    thread.start()
-
-
-def _wait_for_write(systems_path: Path) -> None:
-    with _writing_lock:
-        thread = _writing.get(systems_path)
-    if thread is not None:
-        thread.join()
+def _not_cached(folder: Path, exc: Exception) -> None:
+    log.warning("could not cache the tables in %s (%s): the next start scores again", folder, exc)
 
 
 def wait_for_writes() -> None:
     """Until every cache write in flight is done: for a caller that looks at the cache files itself."""
-    with _writing_lock:
-        threads = list(_writing.values())
-    for thread in threads:
-        thread.join()
+    write_behind.wait_all()
 
 
 def tables_for(

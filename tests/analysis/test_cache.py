@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import cache as cache_module
+from analysis import write_behind
 from analysis.cache import AlignmentCache, align_texts, batch_key, default_cache_dir
 from manifests.normalize import get_normalizer
 
@@ -20,6 +21,7 @@ def test_second_run_reads_the_cache_without_aligning(tmp_path: Path, monkeypatch
     cache = AlignmentCache(tmp_path)
     first = align_texts(REFS, HYPS, NEMO, NEMO.spec, cache=cache)
     assert first["ops"].tolist() == ["ICCD", "CSC", "I"] and first["ref"].tolist()[0] == "the cat sat"
+    write_behind.wait_all()  # the file is written in a thread
     assert len(list(tmp_path.rglob("*.parquet"))) == 1
 
     def no_aligning(*args, **kwargs):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -89,3 +91,22 @@ def test_a_moved_results_folder_is_a_miss(tmp_path: Path, make_results) -> None:
     tables = results_tables(moved, cache_dir=cache, timings=timings)
     assert "read_s" in timings  # the tables hold the folder's resolved paths: they are read again
     assert len(tables.utterances) == 6
+
+
+def test_a_command_that_exits_at_once_still_writes_the_cache(tmp_path: Path, make_results) -> None:
+    # enough rows that pyarrow converts with its thread pool, which refuses work once Python is exiting
+    manifest = [Utterance(f"/audio/u{k}.wav", 1.0, "a b c", utt_id=f"u{k}") for k in range(6000)]
+    predictions = {u.utt_id: {"pred_text": "a b"} for u in manifest}
+    folder = make_results(tmp_path / "r", "dev", manifest, {"m@greedy": predictions})
+    cache = tmp_path / "cache"
+    code = (
+        "from pathlib import Path; from analysis.table_cache import results_tables; "
+        f"results_tables(Path({str(folder)!r}), cache_dir=Path({str(cache)!r}))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert len(list((cache / "tables").glob("*.arrow"))) == 2  # written behind, finished at exit
+    timings: dict[str, float] = {}
+    results_tables(folder, cache_dir=cache, timings=timings)
+    assert set(timings) == {"tables_read_s"}
