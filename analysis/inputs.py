@@ -104,14 +104,12 @@ class Hypotheses:
         texts: Mapping[str, str],
         failed: Mapping[str, str] | None = None,
         fields: Mapping[str, Mapping[str, Any]] | None = None,
-        ref_texts: Mapping[str, str] | None = None,
     ) -> Hypotheses:
         """From per-id mappings (``failed``: id -> why), rows in the order given: texts, then failures."""
-        fields, ref_texts = fields or {}, ref_texts or {}
+        fields = fields or {}
         rows = [{"utt_id": uid, "pred_text": text} for uid, text in texts.items()]
         rows += [{"utt_id": uid, "failure": why} for uid, why in (failed or {}).items()]
         for row in rows:
-            row["text"] = ref_texts.get(row["utt_id"])
             row.update(fields.get(row["utt_id"], {}))
         return cls(system, Path(path), _frame(rows, HYPOTHESIS_COLUMNS))
 
@@ -252,8 +250,11 @@ def _systems_columnar(path: Path, stem: str) -> list[Hypotheses] | None:
         or (error is not None and not is_text(error) and not error.isna().all())
     ):
         return None  # every row of every system, or the line reader decides
-    failed = error.notna() if error is not None else pd.Series(False, index=frame.index)
-    failure = error.where(failed).mask(error == "", "decode failed") if error is not None else None
+    if error is None:
+        failed, failure = pd.Series(False, index=frame.index), pd.Series(None, frame.index, dtype="str")
+    else:
+        failed = error.notna()
+        failure = error.where(failed).mask(error == "", "decode failed")
     carried = frame["text"] if is_text(frame.get("text")) else pd.Series(None, frame.index, dtype="str")
     extras = {c: frame[c] for c in frame.columns if c not in _NOT_EXTRA and c not in preds}
     return [
@@ -264,7 +265,7 @@ def _systems_columnar(path: Path, stem: str) -> list[Hypotheses] | None:
                 {
                     "utt_id": ids,
                     "pred_text": frame[key].where(~failed),
-                    "failure": failure if failure is not None else pd.Series(None, frame.index, dtype="str"),
+                    "failure": failure,
                     "text": carried,
                     **extras,
                 }
@@ -384,7 +385,8 @@ def match(testset: TestSet, warnings: list[str]) -> None:
     ref_ids = pd.Index(testset.reference.frame["utt_id"], name="utt_id")
     for hyps in testset.systems:
         ids = pd.Index(hyps.frame["utt_id"], name="utt_id")
-        if ids.equals(ref_ids):
+        in_order = ids.equals(ref_ids)
+        if in_order:
             absent, extra = np.zeros(len(ref_ids), bool), ids[:0]
         else:  # get_indexer, not isin: it stays in Arrow for Arrow-backed ids
             absent = ids.get_indexer(ref_ids) < 0
@@ -400,7 +402,7 @@ def match(testset: TestSet, warnings: list[str]) -> None:
             warnings.append(
                 f"{where}: {len(extra)} hypotheses have no reference utterance ({shown_ids(extra)}); ignored"
             )
-        if not ids.equals(ref_ids):
+        if not in_order:
             frame = hyps.frame.set_index("utt_id").reindex(ref_ids).reset_index()
             frame.loc[absent, "failure"] = NO_HYPOTHESIS
             hyps.frame = frame

@@ -30,7 +30,7 @@ import pyarrow.feather as feather
 from analysis import write_behind
 from analysis.align import ALIGNER_VERSION, warm_up
 from analysis.cache import AlignmentCache, cache_root, default_cache_dir
-from analysis.inputs import load_inputs, read_results
+from analysis.inputs import Inputs, load_inputs, read_results
 from analysis.tables import Tables, build_tables
 from manifests.atomic import atomic_write
 from manifests.columnar import nested_dtype, nested_to_arrow
@@ -142,17 +142,7 @@ def results_tables(
     inputs = read_results(results_dir)
     warming.join()
     timings["read_s"] = time.perf_counter() - start
-    tables = build_tables(
-        inputs,
-        normalize=options.normalize,
-        costs=options.costs,
-        cache=AlignmentCache(root / "alignments") if use_cache else None,
-        keep_spaces=options.keep_spaces,
-        n_resamples=options.n_resamples,
-        seed=options.seed,
-        speaker_blocks=options.speaker_blocks,
-        progress=progress,
-    )
+    tables = _build(inputs, options, AlignmentCache(root / "alignments") if use_cache else None, progress)
     del inputs
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)  # as a cached read gives them
@@ -185,11 +175,6 @@ def _not_cached(folder: Path, exc: Exception) -> None:
     log.warning("could not cache the tables in %s (%s): the next start scores again", folder, exc)
 
 
-def wait_for_writes() -> None:
-    """Until every cache write in flight is done: for a caller that looks at the cache files itself."""
-    write_behind.wait_all()
-
-
 def tables_for(
     ref: Path, hyps: list[Path], options: TableOptions, *, use_cache: bool = True, progress: bool = False
 ) -> Tables:
@@ -197,11 +182,17 @@ def tables_for(
     and hypothesis files afresh (through the alignment cache only: loose files have no stable identity)."""
     if ref.is_dir() and not hyps:
         return results_tables(ref, options, use_cache=use_cache, progress=progress)
+    return _build(
+        load_inputs(ref, hyps), options, AlignmentCache(default_cache_dir()) if use_cache else None, progress
+    )
+
+
+def _build(inputs: Inputs, options: TableOptions, cache: AlignmentCache | None, progress: bool) -> Tables:
     return build_tables(
-        load_inputs(ref, hyps),
+        inputs,
         normalize=options.normalize,
         costs=options.costs,
-        cache=AlignmentCache(default_cache_dir()) if use_cache else None,
+        cache=cache,
         keep_spaces=options.keep_spaces,
         n_resamples=options.n_resamples,
         seed=options.seed,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.table_cache import TableOptions, results_tables, wait_for_writes
+from analysis import write_behind
+from analysis.table_cache import TableOptions, results_tables
 from manifests.schema import Utterance
 
 TEXTS = {"u1": "the cat sat", "u2": "on the mat", "u3": "a dog"}
@@ -59,7 +60,7 @@ def test_an_edited_input_or_another_option_is_a_miss(tmp_path: Path, make_result
 def test_a_broken_cache_file_is_a_miss_and_no_cache_writes_nothing(tmp_path: Path, make_results) -> None:
     folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
     first = results_tables(folder, cache_dir=cache)
-    wait_for_writes()  # the cache is written behind
+    write_behind.wait_all()  # the cache is written behind
     broken = list((cache / "tables").glob("*.systems.arrow"))
     assert len(broken) == 1
     for path in broken:
