@@ -48,8 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-
-from analysis import _align_kernels as kernels
+from werbench.analysis import _align_kernels as kernels
 
 ALIGNER_VERSION = "1"
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from analysis.significance import bootstrap_group_sums, ratio_interval
-from manifests.columnar import holds_nested
+from werbench.analysis.significance import bootstrap_group_sums, ratio_interval
+from werbench.manifests.columnar import holds_nested
 
 
 @dataclass(frozen=True, slots=True)

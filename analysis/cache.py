@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from analysis import write_behind
-from analysis.align import ALIGNER_VERSION, MAX_CELLS, align_counts, get_costs
-from manifests.atomic import atomic_write
+from werbench.analysis import write_behind
+from werbench.analysis.align import ALIGNER_VERSION, MAX_CELLS, align_counts, get_costs
+from werbench.manifests.atomic import atomic_write
 
 CACHE_ENV = "WERBENCH_CACHE"
 CACHE_FORMAT = "1"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import typer
-
-from analysis import report_cli, score_cli
+from werbench.analysis import report_cli, score_cli
 
 
 def register(app: typer.Typer) -> None:

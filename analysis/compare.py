@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from analysis.align import align_counts
-from analysis.errors import code_pairs, replay
-from analysis.significance import Flavour, PairedScores, TestResult, run_tests, speaker_of
+from werbench.analysis.align import align_counts
+from werbench.analysis.errors import code_pairs, replay
+from werbench.analysis.significance import Flavour, PairedScores, TestResult, run_tests, speaker_of
 
 STAGE_COLUMNS = ("greedy_text", "beam_text")  # per-stage texts a prediction may carry, earliest first
 

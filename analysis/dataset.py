@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from analysis.errors import oov_summary
-from analysis.tables import ReferenceWords
+from werbench.analysis.errors import oov_summary
+from werbench.analysis.tables import ReferenceWords
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from analysis.align import split_words
-from manifests.errors import ManifestError
-from manifests.io import iter_json_rows
+from werbench.analysis.align import split_words
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_json_rows
 
 PAIR_COLUMNS = ["testset", "system", "utt_id", "position", "op", "ref_word", "hyp_word"]
 _KENLM_MAGIC = b"mmap lm http://kheafield.com/code"

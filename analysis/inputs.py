@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
-from manifests.errors import ManifestError
-from manifests.io import iter_json_rows, row_to_utterance
-from manifests.results import (
+from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_json_rows, row_to_utterance
+from werbench.manifests.results import (
     PREDICTION_FIELDS,
     PREDICTIONS,
     TESTSET_MANIFEST,
@@ -32,8 +31,8 @@ from manifests.results import (
     iter_systems,
     read_run_info,
 )
-from manifests.schema import CORE_FIELDS, derive_utt_id
-from manifests.trn import read_trn
+from werbench.manifests.schema import CORE_FIELDS, derive_utt_id
+from werbench.manifests.trn import read_trn
 
 PRED = "pred_text"
 PRED_PREFIX = "pred_text_"

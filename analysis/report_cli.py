@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from analysis.compare import Comparison
+    from werbench.analysis.compare import Comparison
 
 _COMPARE_HELP = """Compare two systems on the same utterances, with the significance tests of NIST sc_stats.
 
@@ -110,11 +110,11 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
-    from analysis.compare import compare_systems
-    from analysis.inputs import read_hypotheses
-    from analysis.table_cache import TableOptions, tables_for
-    from manifests.atomic import atomic_write
-    from manifests.errors import ManifestError
+    from werbench.analysis.compare import compare_systems
+    from werbench.analysis.inputs import read_hypotheses
+    from werbench.analysis.table_cache import TableOptions, tables_for
+    from werbench.manifests.atomic import atomic_write
+    from werbench.manifests.errors import ManifestError
 
     options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
     try:
@@ -176,14 +176,14 @@ def report(
     if html is None and csv is None and trn is None:
         typer.echo("error: give at least one of --html, --csv, --trn", err=True)
         raise typer.Exit(2)
-    from analysis.errors import load_vocabulary
-    from analysis.report_csv import write_csv_report
-    from analysis.report_data import build_report
-    from analysis.report_html import write_html_report
-    from analysis.report_trn import write_trn_export
-    from analysis.table_cache import TableOptions, results_tables
-    from manifests.errors import ManifestError
-    from manifests.normalize import get_normalizer
+    from werbench.analysis.errors import load_vocabulary
+    from werbench.analysis.report_csv import write_csv_report
+    from werbench.analysis.report_data import build_report
+    from werbench.analysis.report_html import write_html_report
+    from werbench.analysis.report_trn import write_trn_export
+    from werbench.analysis.table_cache import TableOptions, results_tables
+    from werbench.manifests.errors import ManifestError
+    from werbench.manifests.normalize import get_normalizer
 
     written: list[Path] = []
     try:
@@ -206,7 +206,7 @@ def report(
         raise typer.Exit(1) from None
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    from analysis.score_cli import summary_text
+    from werbench.analysis.score_cli import summary_text
 
     typer.echo(summary_text(tables))
     typer.echo(f"wrote {len(written)} files" + (f": {html}" if html else ""), err=True)

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
-from analysis.compare import comparison_record, step_record
-from analysis.report_data import ReportData, json_cells
-from manifests.atomic import atomic_write
+from werbench.analysis.compare import comparison_record, step_record
+from werbench.analysis.report_data import ReportData, json_cells
+from werbench.manifests.atomic import atomic_write
 
 
 def _safe(name: str) -> str:

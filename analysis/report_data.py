@@ -10,9 +10,8 @@ from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
-
-from analysis.breakdown import breakdowns
-from analysis.compare import (
+from werbench.analysis.breakdown import breakdowns
+from werbench.analysis.compare import (
     Comparison,
     LineageStep,
     compare_systems,
@@ -20,11 +19,11 @@ from analysis.compare import (
     nbest_oracle,
     pair_frame,
 )
-from analysis.errors import ErrorTables, Vocabulary, error_tables
-from analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
-from analysis.tables import Tables
-from manifests.columnar import holds_nested
-from manifests.normalize import get_normalizer
+from werbench.analysis.errors import ErrorTables, Vocabulary, error_tables
+from werbench.analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
+from werbench.analysis.tables import Tables
+from werbench.manifests.columnar import holds_nested
+from werbench.manifests.normalize import get_normalizer
 
 # per-utterance columns that are texts, alignments, ids or lists: never a grouping field
 NOT_FIELDS = frozenset(

@@ -20,12 +20,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
+from werbench.analysis.compare import Comparison, LineageStep, three_way
+from werbench.analysis.errors import replay
+from werbench.analysis.report_data import ReportData
+from werbench.manifests.atomic import atomic_write
 
 import werbench
-from analysis.compare import Comparison, LineageStep, three_way
-from analysis.errors import replay
-from analysis.report_data import ReportData
-from manifests.atomic import atomic_write
 
 ASSETS = Path(__file__).with_name("report_assets")
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",

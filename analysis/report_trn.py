@@ -20,10 +20,9 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
-from analysis.significance import speaker_of
-from manifests.atomic import atomic_write
-from manifests.trn import write_trn
+from werbench.analysis.significance import speaker_of
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.trn import write_trn
 
 _BAD_ID = re.compile(r"[\s()]+")
 _BAD_NAME = re.compile(r"[^A-Za-z0-9@._+-]+")

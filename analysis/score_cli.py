@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from analysis.tables import Tables
+    from werbench.analysis.tables import Tables
 
 _HELP = """Score hypotheses against a reference with the sclite-identical aligner.
 
@@ -112,8 +112,8 @@ def _json_float(value: float, scale: float = 1.0) -> float | None:
 
 
 def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -> list[Path]:
-    from analysis.report_data import json_cells
-    from manifests.atomic import atomic_write
+    from werbench.analysis.report_data import json_cells
+    from werbench.manifests.atomic import atomic_write
 
     written = []
     if json_out is not None:
@@ -149,8 +149,8 @@ def score(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
-    from analysis.table_cache import TableOptions, tables_for
-    from manifests.errors import ManifestError
+    from werbench.analysis.table_cache import TableOptions, tables_for
+    from werbench.manifests.errors import ManifestError
 
     options = TableOptions(normalize, costs, cer_spaces, resamples, seed, speaker_ci)
     try:

@@ -44,8 +44,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 from scipy import stats
-
-from analysis.errors import arrow_texts, utf8_bytes
+from werbench.analysis.errors import arrow_texts, utf8_bytes
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")

@@ -26,16 +26,16 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
+from werbench.analysis import write_behind
+from werbench.analysis.align import ALIGNER_VERSION, warm_up
+from werbench.analysis.cache import AlignmentCache, cache_root, default_cache_dir
+from werbench.analysis.inputs import Inputs, load_inputs, read_results
+from werbench.analysis.tables import Tables, build_tables
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.columnar import nested_dtype, nested_to_arrow
+from werbench.manifests.normalize import NORMALIZERS
+from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 
-from analysis import write_behind
-from analysis.align import ALIGNER_VERSION, warm_up
-from analysis.cache import AlignmentCache, cache_root, default_cache_dir
-from analysis.inputs import Inputs, load_inputs, read_results
-from analysis.tables import Tables, build_tables
-from manifests.atomic import atomic_write
-from manifests.columnar import nested_dtype, nested_to_arrow
-from manifests.normalize import NORMALIZERS
-from manifests.results import TESTSET_MANIFEST, iter_systems
 from werbench import __version__
 
 TABLES_FORMAT = "1"

@@ -28,13 +28,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
-
-from analysis.align import get_costs
-from analysis.cache import AlignmentCache, align_texts
-from analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
-from manifests.errors import ManifestError
-from manifests.normalize import Normalizer, get_normalizer
-from manifests.results import RunInfo
+from werbench.analysis.align import get_costs
+from werbench.analysis.cache import AlignmentCache, align_texts
+from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.normalize import Normalizer, get_normalizer
+from werbench.manifests.results import RunInfo
 
 UTTERANCE_COLUMNS = [
     "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",

@@ -26,7 +26,7 @@ ANCHOR_RTFX = 10.0
 
 def quartznet15x5_blocks() -> list[dict]:
     """QuartzNet 15x5: prologue, 5 groups of 3 residual blocks repeated 5 times, two epilogue convolutions."""
-    from runners.tiny import separable_block
+    from werbench.runners.tiny import separable_block
 
     blocks = [separable_block(256, 33, stride=2)]
     for filters, kernel in ((256, 33), (256, 39), (512, 51), (512, 63), (512, 75)):
@@ -57,10 +57,9 @@ def time_batches(model, seconds: float, batch: int, rng: np.random.Generator) ->
 def end_to_end(model, folder: Path, utts: int, rng: np.random.Generator) -> list[tuple[str, float, float]]:
     """Greedy decode of a manifest of wav files: no cache, cache miss (filling), cache hit."""
     import soundfile
-
-    from manifests.io import write_manifest
-    from manifests.schema import Utterance
-    from runners.decode import DecodeJob, run_decode
+    from werbench.manifests.io import write_manifest
+    from werbench.manifests.schema import Utterance
+    from werbench.runners.decode import DecodeJob, run_decode
 
     rows = []
     for i in range(utts):
@@ -95,9 +94,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from runners.models.nemo import NemoCTCModel
-    from runners.tiny import build_ctc_model, ctc_model_config
+    from werbench.runners.models.nemo import NemoCTCModel
+    from werbench.runners.tiny import build_ctc_model, ctc_model_config
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.breakdown import breakdown
-from analysis.compare import compare_systems, nbest_oracle
-from analysis.errors import error_tables
-from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
-from analysis.report_data import build_report
-from analysis.report_html import render_html
-from analysis.tables import build_tables
-from manifests.normalize import get_normalizer
+from werbench.analysis.breakdown import breakdown
+from werbench.analysis.compare import compare_systems, nbest_oracle
+from werbench.analysis.errors import error_tables
+from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
+from werbench.analysis.report_data import build_report
+from werbench.analysis.report_html import render_html
+from werbench.analysis.tables import build_tables
+from werbench.manifests.normalize import get_normalizer
 
 # what "feels instant" means for a 100k x 12 benchmark, per view
 ANCHORS = {

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_dashboard.py [--utterances 100000] [--work DIR] [--repeats 30]
 
-Generates (once, seeded) a realistic synthetic results directory with ``dashboard.synthetic``, then runs each
-phase in a fresh process so start-up and peak RSS are measured honestly:
+Generates (once, seeded) a realistic synthetic results directory with ``benchmarks.synthetic_results``,
+then runs each phase in a fresh process so start-up and peak RSS are measured honestly:
 
 - cold: ``create_app`` with an empty analysis cache (read, normalise, align, tables, CIs from scratch); the
   table cache is written behind, in a thread, so the cold phase's whole process (interpreter start and
@@ -51,7 +51,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 def phase_start(results: Path, cache: Path) -> dict[str, Any]:
     """Import time and ``create_app`` time (the results loaded and scored, or read back from the cache)."""
     start = time.perf_counter()
-    from dashboard.app import create_app
+    from werbench.dashboard.app import create_app
 
     imported = time.perf_counter()
     app = create_app(results, cache_dir=cache)
@@ -67,11 +67,10 @@ def phase_start(results: Path, cache: Path) -> dict[str, Any]:
 
 def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
     import numpy as np
-
-    from dashboard.callback_client import post_callback
+    from werbench.dashboard.callback_client import post_callback
 
     start = time.perf_counter()
-    from dashboard.app import create_app
+    from werbench.dashboard.app import create_app
 
     app = create_app(results, cache_dir=cache)
     warm = time.perf_counter() - start
@@ -213,7 +212,7 @@ def main() -> None:
         return
     import shutil
 
-    from dashboard.synthetic import SyntheticSpec, generate
+    from benchmarks.synthetic_results import SyntheticSpec, generate
 
     stamp = results / ".complete"
     if not stamp.exists():

@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from manifests.normalize import get_normalizer
-from runners.decoders.base import Vocabulary
-from runners.decoders.beam_flashlight import FastBeamDecoder
-from runners.decoders.beam_pyctc import BeamSearchDecoder
-from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
-from runners.lm import build_lm
+from werbench.manifests.normalize import get_normalizer
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
+from werbench.runners.decoders.synthetic import char_token_ids, synthetic_log_probs
+from werbench.runners.lm import build_lm
 
 FORTUNES = Path("/usr/share/games/fortunes")
 ANCHORS = "issue anchors: pyctcdecode 500-950 ms/utt, flashlight-text 60-90 ms/utt (500 frames, beam 64); "
@@ -90,7 +90,7 @@ def synthetic_set(
 
 
 def model_set(args) -> tuple[list[tuple[str, np.ndarray]], Vocabulary]:
-    from runners.tune import load_dev
+    from werbench.runners.tune import load_dev
 
     utts, vocab, _, _, _ = load_dev(
         args.model, Path(args.manifest), "nemo", device="cpu", cache_dir=args.cache_dir
@@ -165,13 +165,13 @@ def main() -> None:
             corpus.write_text("\n".join(text) + "\n", encoding="utf-8")
             lm = str(Path(tmp) / "fortunes.arpa")
             build_lm([corpus], lm, order=args.order)
-        from runners.decoders.ngram import load_unigrams
+        from werbench.runners.decoders.ngram import load_unigrams
 
         known = set(load_unigrams(lm))
         ref_words = [word for ref, _ in utts for word in ref.split()]
         oov = sum(word not in known for word in ref_words) / len(ref_words)
         frames = statistics.mean(len(lp) for _, lp in utts)
-        from runners.decoders.greedy import best_path_text
+        from werbench.runners.decoders.greedy import best_path_text
 
         greedy_errors = sum(
             __import__("rapidfuzz").distance.Levenshtein.distance(

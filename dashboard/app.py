@@ -15,13 +15,13 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
+from werbench.dashboard import state as url_state
+from werbench.dashboard.audio import register_audio_route
+from werbench.dashboard.auth import require_basic_auth
+from werbench.dashboard.data import Workspace
+from werbench.dashboard.exports import register_exports
+from werbench.dashboard.pages import PAGES, Page, PageContext
 
-from dashboard import state as url_state
-from dashboard.audio import register_audio_route
-from dashboard.auth import require_basic_auth
-from dashboard.data import Workspace
-from dashboard.exports import register_exports
-from dashboard.pages import PAGES, Page, PageContext
 from werbench import __version__
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import flask
-
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 
 def parse_credential(text: str, source: str = "--auth", line: int | None = None) -> tuple[str, str]:

@@ -1,12 +1,10 @@
-"""``werbench serve / demo``: the dashboard's commands."""
+"""``werbench serve``: the dashboard's command."""
 
 from __future__ import annotations
 
 import typer
-
-from dashboard import demo_cli, serve_cli
+from werbench.dashboard import serve_cli
 
 
 def register(app: typer.Typer) -> None:
     serve_cli.register(app)
-    demo_cli.register(app)

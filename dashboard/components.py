@@ -9,8 +9,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
-
-from dashboard.state import url_id
+from werbench.dashboard.state import url_id
 
 # One colour per operation, used by word diffs, legends and plots alike.
 OP_CLASS = {"C": "op-c", "S": "op-s", "D": "op-d", "I": "op-i"}

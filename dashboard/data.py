@@ -22,18 +22,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-
-from analysis.align import align_chars, align_many
-from analysis.dataset import DatasetStats, dataset_stats
-from analysis.errors import replay
-from analysis.tables import UTTERANCE_COLUMNS
-from dashboard import components as ui
-from dashboard.audio import AudioSource
-from dashboard.grid import ServerSideTable
-from dashboard.grid_view import GridTable, QuickFilter
-from manifests.normalize import NORMALIZERS as _NORMALIZERS
-from manifests.normalize import get_normalizer
-from manifests.results import RunInfo, iter_systems, read_run_info
+from werbench.analysis.align import align_chars, align_many
+from werbench.analysis.dataset import DatasetStats, dataset_stats
+from werbench.analysis.errors import replay
+from werbench.analysis.tables import UTTERANCE_COLUMNS
+from werbench.dashboard import components as ui
+from werbench.dashboard.audio import AudioSource
+from werbench.dashboard.grid import ServerSideTable
+from werbench.dashboard.grid_view import GridTable, QuickFilter
+from werbench.manifests.normalize import NORMALIZERS as _NORMALIZERS
+from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.results import RunInfo, iter_systems, read_run_info
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
 QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
@@ -544,7 +543,7 @@ class Analysis:
         """
 
         def build() -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
-            from analysis.compare import STAGE_COLUMNS, lineage_stages, lineage_step
+            from werbench.analysis.compare import STAGE_COLUMNS, lineage_stages, lineage_step
 
             members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
             needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
@@ -568,7 +567,7 @@ class Analysis:
 
     def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestView]]:
         """Each n-best list with every hypothesis aligned, and analysis' oracle (first with fewest errors)."""
-        from analysis.compare import nbest_oracle
+        from werbench.analysis.compare import nbest_oracle
 
         rows = self._utterance_rows(testset, utt_id, systems)
         if "nbest" not in rows:
@@ -613,7 +612,7 @@ class Analysis:
         """The LM vocabulary the test set's systems were decoded with (for OOV flags), if one is readable."""
 
         def load() -> tuple[Any, str | None]:
-            from analysis.errors import load_vocabulary
+            from werbench.analysis.errors import load_vocabulary
 
             for system in self.systems(testset):
                 info = self.runs.get((testset, system))
@@ -631,7 +630,7 @@ class Analysis:
         """analysis.errors.error_tables of these systems (confusions, insertions, deletions, accuracy)."""
 
         def build() -> Any:
-            from analysis.errors import error_tables
+            from werbench.analysis.errors import error_tables
 
             frames = [self.rows(testset, s).reset_index(drop=True) for s in systems]
             vocabulary, _ = self.vocabulary_for(testset)
@@ -718,7 +717,7 @@ class Analysis:
         """WER with CI per value of ``by`` for each system (analysis.breakdown)."""
 
         def build() -> pd.DataFrame:
-            from analysis.breakdown import breakdown
+            from werbench.analysis.breakdown import breakdown
 
             frames = [self.rows(testset, s).reset_index(drop=True) for s in systems]
             return breakdown(pd.concat(frames, ignore_index=True), by).rename(columns={by: "value"})
@@ -739,7 +738,7 @@ class Analysis:
         return self._views.get(("compare", testset, a, b), lambda: self._comparison(testset, a, b))
 
     def _comparison(self, testset: str, a: str, b: str) -> PairView:
-        from analysis.compare import compare_systems
+        from werbench.analysis.compare import compare_systems
 
         rows = pd.concat([self.rows(testset, a), self.rows(testset, b)], ignore_index=True)
         comparison = compare_systems(rows, a, b, testset=testset)
@@ -758,7 +757,7 @@ class Analysis:
 
     def three_way(self, testset: str, utt_id: str, a: str, b: str) -> list[Any]:
         """analysis.compare.three_way columns (reference / A / B) of one utterance."""
-        from analysis.compare import three_way
+        from werbench.analysis.compare import three_way
 
         row_a, row_b = self.rows(testset, a).loc[utt_id], self.rows(testset, b).loc[utt_id]
         return three_way(
@@ -787,7 +786,7 @@ class Workspace:
         return self._memo.get(("analysis", normalizer), lambda: self._score(normalizer))
 
     def _score(self, normalizer: str) -> Analysis:
-        from analysis.table_cache import TableOptions, results_tables
+        from werbench.analysis.table_cache import TableOptions, results_tables
 
         timings: dict[str, float] = {}
         tables = results_tables(

@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 
 import flask
-
-from dashboard.data import NORMALIZERS, Workspace
-from dashboard.reporting import html_report, trn_archive
+from werbench.dashboard.data import NORMALIZERS, Workspace
+from werbench.dashboard.reporting import html_report, trn_archive
 
 
 def _csv_response(frame, filename: str) -> flask.Response:

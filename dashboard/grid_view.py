@@ -16,10 +16,9 @@ import dash_ag_grid as dag
 import numpy as np
 import pandas as pd
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
-
-from dashboard.components import csv_button
-from dashboard.grid import FilterError, ServerSideTable
-from dashboard.state import url_store_id
+from werbench.dashboard.components import csv_button
+from werbench.dashboard.grid import FilterError, ServerSideTable
+from werbench.dashboard.state import url_store_id
 
 log = logging.getLogger(__name__)
 QuickFilter = tuple[str, Callable[[pd.DataFrame], np.ndarray]]

@@ -12,15 +12,15 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashboard.data import Analysis, decoded
+from werbench.dashboard.data import Analysis, decoded
 
 if TYPE_CHECKING:
-    from analysis.tables import Tables
+    from werbench.analysis.tables import Tables
 
 
 def tables_of(analysis: Analysis) -> Tables:
     """analysis' ``Tables`` again (nested prediction fields decoded), as ``werbench report`` has them."""
-    from analysis.tables import Tables
+    from werbench.analysis.tables import Tables
 
     spec = (
         str(analysis.system_table["normalizer"].iat[0]) if len(analysis.system_table) else analysis.normalizer
@@ -30,8 +30,8 @@ def tables_of(analysis: Analysis) -> Tables:
 
 def html_report(analysis: Analysis) -> str:
     """The self-contained report (``werbench report --html``), built once per normaliser and kept."""
-    from analysis.report_data import build_report
-    from analysis.report_html import render_html
+    from werbench.analysis.report_data import build_report
+    from werbench.analysis.report_html import render_html
 
     return analysis.memo(
         ("html-report",),
@@ -41,7 +41,7 @@ def html_report(analysis: Analysis) -> str:
 
 def trn_archive(analysis: Analysis, testset: str | None) -> bytes:
     """``werbench report --trn`` as a zip: ref.trn and one trn per system for each test set, and a README."""
-    from analysis.report_trn import write_trn_export
+    from werbench.analysis.report_trn import write_trn_export
 
     utts = (
         analysis.utterances if not testset else analysis.utterances[analysis.utterances["testset"] == testset]

@@ -11,8 +11,7 @@ import socket
 from pathlib import Path
 
 import typer
-
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 
 def is_loopback(host: str) -> bool:
@@ -39,7 +38,7 @@ def check_exposure(host: str, has_auth: bool, insecure: bool) -> None:
 
 
 def load_users(auth: str | None, auth_file: Path | None) -> dict[str, str]:
-    from dashboard.auth import parse_credential, read_auth_file
+    from werbench.dashboard.auth import parse_credential, read_auth_file
 
     if auth and auth_file:
         raise typer.BadParameter("give either --auth or --auth-file, not both", param_hint="--auth")
@@ -68,12 +67,12 @@ def serve(
 ) -> None:
     """Serve the dashboard for a results directory."""
     try:
-        from manifests.normalize import get_normalizer
+        from werbench.manifests.normalize import get_normalizer
 
         normalize = get_normalizer(normalize).name
         users = load_users(auth, auth_file)
         check_exposure(host, bool(users), insecure)
-        from dashboard.app import create_app
+        from werbench.dashboard.app import create_app
 
         app = create_app(results, normalize=normalize, users=users)
     except ManifestError as exc:

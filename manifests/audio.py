@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-from manifests.errors import ManifestError
-from manifests.shorten import decode_shorten
-from manifests.sphere import SPHERE_SUFFIXES, SphereHeader, is_sphere, read_sphere_header
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.shorten import decode_shorten
+from werbench.manifests.sphere import SPHERE_SUFFIXES, SphereHeader, is_sphere, read_sphere_header
 
 RAW_SUFFIXES = (".raw", ".pcm")
 RAW_SAMPLE_RATE = 16000

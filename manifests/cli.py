@@ -11,16 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-
-from manifests.errors import ManifestError
-from manifests.importers import IMPORTERS, ImportOptions, import_corpus
-from manifests.importers.wsj import CHANNELS
-from manifests.io import read_manifest
-from manifests.normalize import NORMALIZERS, get_normalizer
-from manifests.stats import manifest_stats, stats_tables
-from manifests.trn import write_trn
-from manifests.validate import ValidationOptions, validate_manifest
-from manifests.wsj_markup import VP_MODES
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
+from werbench.manifests.importers.wsj import CHANNELS
+from werbench.manifests.io import read_manifest
+from werbench.manifests.normalize import NORMALIZERS, get_normalizer
+from werbench.manifests.stats import manifest_stats, stats_tables
+from werbench.manifests.trn import write_trn
+from werbench.manifests.validate import ValidationOptions, validate_manifest
+from werbench.manifests.wsj_markup import VP_MODES
 
 manifest_app = typer.Typer(
     help="Import, validate and describe NeMo JSON-lines test-set manifests.", no_args_is_help=True

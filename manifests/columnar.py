@@ -23,10 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
-
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
-from manifests.schema import Utterance, derive_utt_id
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
+from werbench.manifests.schema import Utterance, derive_utt_id
 
 MANIFEST_COLUMNS = ("utt_id", "audio_filepath", "duration", "text", "offset", "speaker")
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from manifests.schema import CORE_FIELDS, Utterance
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.schema import CORE_FIELDS, Utterance
 
 
 def undecodable_field(raw: bytes) -> str | None:

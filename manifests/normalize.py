@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import regex
-
-from manifests.errors import ManifestError
-from manifests.wsj_markup import clean_wsj_transcript
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
 _NOT_WORD = regex.compile(r"[^\p{L}\p{M}\p{N}'\s]+")

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
 
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"

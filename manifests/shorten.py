@@ -17,9 +17,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
-from manifests.errors import ManifestError
-from manifests.sphere import SphereHeader
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.sphere import SphereHeader
 
 MAGIC = b"ajkg"
 FN_VERBATIM = 9

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 MAGIC = b"NIST_1A"
 SPHERE_SUFFIXES = (".sph", ".wv1", ".wv2", ".nist")

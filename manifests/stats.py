@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 from rich.text import Text
-
-from manifests.io import read_manifest
-from manifests.normalize import Normalizer
+from werbench.manifests.io import read_manifest
+from werbench.manifests.normalize import Normalizer
 
 QUANTILES = (
     ("min", 0.0),

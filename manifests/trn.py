@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from manifests.io import iter_lines
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_lines
 
 
 def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:

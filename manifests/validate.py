@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tqdm import tqdm
-
-from manifests.audio import AudioInfo, audio_info
-from manifests.errors import ManifestError
-from manifests.io import field_problems, row_to_utterance, undecodable_field
-from manifests.schema import Utterance
+from werbench.manifests.audio import AudioInfo, audio_info
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import field_problems, row_to_utterance, undecodable_field
+from werbench.manifests.schema import Utterance
 
 Severity = Literal["error", "warning"]
 MAX_WORDS_PER_SECOND = 10.0

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from manifests.audio import audio_info
-from manifests.audio import load_audio as read_samples
-from manifests.errors import ManifestError
+from werbench.manifests.audio import audio_info
+from werbench.manifests.audio import load_audio as read_samples
+from werbench.manifests.errors import ManifestError
 
 # Below this the speech band is gone: resampling up would only hide a wrong file.
 MIN_SOURCE_RATE = 8000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from manifests.schema import Utterance
+from werbench.manifests.schema import Utterance
 
 
 def duration_batches(

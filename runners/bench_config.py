@@ -27,11 +27,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
-from manifests.normalize import get_normalizer
-from runners.decoders.registry import DECODERS, make_decoder
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
+from werbench.manifests.normalize import get_normalizer
+from werbench.runners.decoders.registry import DECODERS, make_decoder
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
@@ -173,7 +172,7 @@ class Bench:
 
     def check(self) -> None:
         """Everything that can be checked without running a model: files, manifests, names, decoders."""
-        from runners.models.load import detect_kind
+        from werbench.runners.models.load import detect_kind
 
         try:
             get_normalizer(self.config.normalizer)
@@ -210,8 +209,8 @@ class Bench:
 
 def run_bench(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
     """Validate, then decode every test set x model x decoder; each model is loaded once."""
-    from runners.decode import DecodeJob, run_decode
-    from runners.models.load import load_model
+    from werbench.runners.decode import DecodeJob, run_decode
+    from werbench.runners.models.load import load_model
 
     bench = Bench(path)
     bench.check()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import typer
-
-from runners import decode_cli, lm_cli
+from werbench.runners import decode_cli, lm_cli
 
 
 def register(app: typer.Typer) -> None:

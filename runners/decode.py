@@ -23,11 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from manifests.io import read_manifest, write_manifest
-from manifests.normalize import get_normalizer
-from manifests.results import (
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.results import (
     TESTSET_MANIFEST,
     RunInfo,
     SystemRef,
@@ -35,14 +35,14 @@ from manifests.results import (
     system_dir,
     write_run_info,
 )
-from manifests.schema import Utterance
-from runners.batching import duration_batches
-from runners.decoders.base import Decoded, Vocabulary
-from runners.decoders.registry import DECODERS, file_params, make_decoder
-from runners.hashing import sha256_path
-from runners.interrupts import remembered_interrupts
-from runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
-from runners.models.base import AcousticModel
+from werbench.manifests.schema import Utterance
+from werbench.runners.batching import duration_batches
+from werbench.runners.decoders.base import Decoded, Vocabulary
+from werbench.runners.decoders.registry import DECODERS, file_params, make_decoder
+from werbench.runners.hashing import sha256_path
+from werbench.runners.interrupts import remembered_interrupts
+from werbench.runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
+from werbench.runners.models.base import AcousticModel
 
 VERSIONED_PACKAGES = (
     "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "flashlight-text", "kenlm",

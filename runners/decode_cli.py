@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from manifests.cli import user_errors
+from werbench.manifests.cli import user_errors
 
 DECODER_NAMES = "greedy, beam, beam-fast, rescore"
 FORMAT_NAMES = "auto, kaldi, trn, csv, jsonl, whisper, deepspeech"
@@ -30,7 +29,7 @@ def _interruptible() -> Iterator[None]:
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true), else as text."""
-    from manifests.errors import ManifestError
+    from werbench.manifests.errors import ManifestError
 
     params: dict[str, Any] = {}
     for pair in pairs:
@@ -122,11 +121,11 @@ def decode_command(
     Unreadable audio is recorded as a failed utterance and the run goes on.
     """
     with user_errors(), _interruptible():
-        from manifests.io import read_manifest
-        from manifests.normalize import get_normalizer
-        from runners.decode import DecodeJob, default_system_name, run_decode
-        from runners.decoders.registry import make_decoder
-        from runners.models.load import load_model
+        from werbench.manifests.io import read_manifest
+        from werbench.manifests.normalize import get_normalizer
+        from werbench.runners.decode import DecodeJob, default_system_name, run_decode
+        from werbench.runners.decoders.registry import make_decoder
+        from werbench.runners.models.load import load_model
 
         options = {
             "lm": lm, "unigrams": unigrams, "rescorer": rescorer,
@@ -176,7 +175,7 @@ def run_command(
     Errors name the YAML line. Each model is loaded once and its log-probs are cached for every decoder.
     """
     with user_errors(), _interruptible():
-        from runners.bench_config import Bench, run_bench
+        from werbench.runners.bench_config import Bench, run_bench
 
         if check:
             parsed = Bench(bench)
@@ -213,7 +212,7 @@ def import_hyps_command(
     Matching is by utterance id, audio path, file name or stem; unmatched manifest lines count as failed.
     """
     with user_errors():
-        from runners.import_hyps import import_hyps
+        from werbench.runners.import_hyps import import_hyps
 
         info = import_hyps(source, manifest, results, name, fmt, testset, normalizer, id_column, text_column)
         typer.echo(f"{results / info.testset / info.system}: " + "; ".join(info.notes))
@@ -230,7 +229,7 @@ def convert_legacy_command(
     Reads every 0.x yaml layout and both state-dict key layouts (NeMo 0.9-0.11 and <= 0.8).
     """
     with user_errors():
-        from runners.models.legacy import convert_legacy
+        from werbench.runners.models.legacy import convert_legacy
 
         typer.echo(f"wrote {convert_legacy(folder, output)}")
 

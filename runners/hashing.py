@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from manifests.atomic import atomic_write
+from werbench.manifests.atomic import atomic_write
 
 _CHUNK = 1 << 20
 _memo: dict[str, str] = {}

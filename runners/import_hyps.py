@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from manifests.errors import ManifestError
-from manifests.io import iter_json_rows, iter_lines, read_manifest, write_manifest
-from manifests.normalize import get_normalizer
-from manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
-from manifests.schema import Utterance
-from manifests.trn import read_trn
-from runners.hashing import sha256_path
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_json_rows, iter_lines, read_manifest, write_manifest
+from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
+from werbench.manifests.schema import Utterance
+from werbench.manifests.trn import read_trn
+from werbench.runners.hashing import sha256_path
 
 FORMATS = ("auto", "kaldi", "trn", "csv", "jsonl", "whisper", "deepspeech")
 ID_COLUMNS = (
@@ -234,7 +234,7 @@ def import_hyps(
     text_column: str | None = None,
 ) -> RunInfo:
     """Write ``RESULTS/<testset>/<system>/`` from a hypothesis file (or folder) and a reference manifest."""
-    from manifests.atomic import atomic_write
+    from werbench.manifests.atomic import atomic_write
 
     source = Path(source)
     if not source.exists():

@@ -21,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from runners.decoders.ngram import SENTENCE_MARKERS, read_arpa_unigrams, unigrams_path
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.ngram import SENTENCE_MARKERS, read_arpa_unigrams, unigrams_path
 
 BINARY_SUFFIXES = (".bin", ".binary", ".klm", ".kenlm")
 MANIFEST_SUFFIXES = (".json", ".jsonl")
@@ -76,7 +76,7 @@ def iter_source_lines(path: Path) -> Iterator[str]:
     if not path.is_file():
         raise ManifestError(path, "text source not found")
     if path.suffix.lower() in MANIFEST_SUFFIXES:
-        from manifests.io import iter_json_rows
+        from werbench.manifests.io import iter_json_rows
 
         for line, row in iter_json_rows(path):
             text = row.get("text")
@@ -95,8 +95,7 @@ def iter_source_lines(path: Path) -> Iterator[str]:
 def write_corpus(sources: Sequence[Path], normalizer_name: str, out: Path) -> tuple[int, int]:
     """Normalise every source into one sentence-per-line corpus; returns (sentences, words)."""
     from tqdm import tqdm
-
-    from manifests.normalize import get_normalizer
+    from werbench.manifests.normalize import get_normalizer
 
     normalize = get_normalizer(normalizer_name)
     sentences = words = 0
@@ -260,7 +259,7 @@ def build_lm(
 
     with atomic_write(unigrams_path(out)) as handle:
         handle.write("\n".join(vocabulary) + "\n")
-    from manifests.normalize import get_normalizer
+    from werbench.manifests.normalize import get_normalizer
 
     info = LMBuild(
         path=str(out.resolve()),

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
-from manifests.cli import user_errors
-from manifests.errors import ManifestError
+from werbench.manifests.cli import user_errors
+from werbench.manifests.errors import ManifestError
 
 lm_app = typer.Typer(help="Build KenLM n-gram language models for the beam decoders.", no_args_is_help=True)
 
@@ -51,7 +50,7 @@ def build_command(
     with user_errors():
         if binary_type not in ("probing", "trie"):
             raise ManifestError("--binary-type", "choose probing or trie")
-        from runners.lm import build_lm
+        from werbench.runners.lm import build_lm
 
         info = build_lm(
             texts,
@@ -120,8 +119,8 @@ def tune_command(
 ) -> None:
     """Grid-search alpha/beta (and gamma) on cached dev log-probs; writes grid.csv and best.json."""
     with user_errors():
-        from runners.decoders.registry import make_decoder
-        from runners.tune import (
+        from werbench.runners.decoders.registry import make_decoder
+        from werbench.runners.tune import (
             load_dev,
             parse_grid,
             sha256_file,
@@ -153,7 +152,7 @@ def tune_command(
         utts, vocab, frame_seconds, identity, notes = load_dev(
             model, dev, normalize, device=device, cache_dir=cache_dir
         )
-        from runners.tune import default_jobs
+        from werbench.runners.tune import default_jobs
 
         rows: list[dict] = []
         grid_csv = out / "grid.csv"

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from manifests.atomic import atomic_write
-from manifests.schema import Utterance
-from runners.audio import LOADER_VERSION, AudioError, audio_fingerprint, load_audio
-from runners.batching import duration_batches
-from runners.models.base import AcousticModel
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.schema import Utterance
+from werbench.runners.audio import LOADER_VERSION, AudioError, audio_fingerprint, load_audio
+from werbench.runners.batching import duration_batches
+from werbench.runners.models.base import AcousticModel
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1

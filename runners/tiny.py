@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from manifests.io import write_manifest
-from manifests.schema import Utterance
+from werbench.manifests.io import write_manifest
+from werbench.manifests.schema import Utterance
 
 CHAR_LABELS = [" ", *"abcdefghijklmnopqrstuvwxyz", "'"]
 SAMPLE_RATE = 16000
@@ -99,8 +99,7 @@ def build_ctc_model(config: dict[str, Any], seed: int = 0) -> Any:
     """An EncDecCTCModel from ``config`` in eval mode, BatchNorm statistics randomised so that they matter."""
     import torch
     from omegaconf import OmegaConf
-
-    from runners.models.nemo import quiet_nemo
+    from werbench.runners.models.nemo import quiet_nemo
 
     torch.manual_seed(seed)
     from nemo.collections.asr.models import EncDecCTCModel
@@ -122,7 +121,7 @@ def build_tiny_model(seed: int = 0, labels: list[str] | None = None) -> Any:
 
 def save_tiny_nemo(path: str | Path, seed: int = 0) -> Path:
     """Build the tiny model and write it as a ``.nemo`` archive."""
-    from runners.models.nemo import quiet_nemo
+    from werbench.runners.models.nemo import quiet_nemo
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,8 +227,7 @@ def save_tiny_hybrid_bpe_nemo(path: str | Path, texts: list[str] | None = None, 
     """A tiny hybrid RNNT-CTC Conformer with a SentencePiece vocabulary, saved as ``.nemo``."""
     import torch
     from omegaconf import OmegaConf
-
-    from runners.models.nemo import quiet_nemo
+    from werbench.runners.models.nemo import quiet_nemo
 
     path = Path(path)
     tokenizer = train_tokenizer(

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from runners.decoders.base import Vocabulary
-from runners.decoders.beam_common import Beam
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.beam_common import Beam
 
 GRID_AXES = ("alpha", "beta", "gamma")
 GRID_COLUMNS = ["alpha", "beta", "gamma", "wer", "cer", "oracle_wer", "utts", "seconds"]
@@ -130,7 +129,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _utt_keys(path: Path) -> set[tuple[str, float]]:
-    from manifests.io import iter_json_rows
+    from werbench.manifests.io import iter_json_rows
 
     keys = set()
     for _, row in iter_json_rows(path):
@@ -143,7 +142,7 @@ def _utt_keys(path: Path) -> set[tuple[str, float]]:
 
 def tuning_set_leaks(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
     """Warnings for every reported test set that is the dev file, or shares utterances with it."""
-    from manifests.results import PREDICTIONS, TESTSET_MANIFEST
+    from werbench.manifests.results import PREDICTIONS, TESTSET_MANIFEST
 
     dev = dev.resolve()
     dev_hash = sha256_file(dev)
@@ -182,11 +181,10 @@ def load_dev(
 ) -> tuple[list[DevUtt], Vocabulary, float, dict[str, Any], list[str]]:
     """Dev log-probs through the logits cache; -> (utterances, vocabulary, frame seconds, identity, notes)."""
     from tqdm import tqdm
-
-    from manifests.io import read_manifest
-    from manifests.normalize import get_normalizer
-    from runners.logits_cache import LogitsCache, iter_log_probs
-    from runners.models.load import load_model
+    from werbench.manifests.io import read_manifest
+    from werbench.manifests.normalize import get_normalizer
+    from werbench.runners.logits_cache import LogitsCache, iter_log_probs
+    from werbench.runners.models.load import load_model
 
     norm = get_normalizer(normalize)
     utts = list(read_manifest(dev))
@@ -277,8 +275,8 @@ def tune(
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> TuneResult:
     """Score every grid point on ``utts``; ``decoder`` is a built beam/beam-fast/rescore decoder."""
-    from manifests.normalize import get_normalizer
-    from runners.decoders.rescore import RescoreDecoder, rerank
+    from werbench.manifests.normalize import get_normalizer
+    from werbench.runners.decoders.rescore import RescoreDecoder, rerank
 
     norm = get_normalizer(normalize)
     is_rescore = isinstance(decoder, RescoreDecoder)

@@ -11,7 +11,13 @@ import typer
 
 from werbench import __version__
 
-GROUP_MODULES = ("manifests.cli", "analysis.cli", "runners.cli", "dashboard.cli")
+GROUP_MODULES = (
+    "werbench.manifests.cli",
+    "werbench.analysis.cli",
+    "werbench.runners.cli",
+    "werbench.dashboard.cli",
+    "werbench.demo.cli",
+)
 
 app = typer.Typer(
     name="werbench",

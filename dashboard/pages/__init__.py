@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboard.pages import compare, dataset, errors, leaderboard, utterance, utterances
-from dashboard.pages.base import Page, PageContext
+from werbench.dashboard.pages import compare, dataset, errors, leaderboard, utterance, utterances
+from werbench.dashboard.pages.base import Page, PageContext
 
 PAGES: list[Page] = [
     leaderboard.PAGE,

@@ -8,10 +8,9 @@ from functools import cached_property
 from typing import Any
 
 from dash import Dash, html
-
-from dashboard import components as ui
-from dashboard.data import NORMALIZERS, Analysis, Workspace
-from dashboard.state import get_choice
+from werbench.dashboard import components as ui
+from werbench.dashboard.data import NORMALIZERS, Analysis, Workspace
+from werbench.dashboard.state import get_choice
 
 
 @dataclass

@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-
-from dashboard import components as ui
-from dashboard import state as url_state
-from dashboard.data import PairView, Workspace
-from dashboard.grid import records
-from dashboard.pages.base import Page, PageContext
+from werbench.dashboard import components as ui
+from werbench.dashboard import state as url_state
+from werbench.dashboard.data import PairView, Workspace
+from werbench.dashboard.grid import records
+from werbench.dashboard.pages.base import Page, PageContext
 
 EMPTY = "\u2205"  # an empty slot in the three-way view
 OUTCOME_LABELS = {"improved": "B better", "regressed": "A better", "tied": "tied", "failed": "failed in one"}

@@ -6,12 +6,11 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, html
-
-from dashboard import components as ui
-from dashboard.data import Workspace
-from dashboard.grid_view import GridTable, register_server_grid, server_grid
-from dashboard.pages.base import Page, PageContext
-from dashboard.state import get_list
+from werbench.dashboard import components as ui
+from werbench.dashboard.data import Workspace
+from werbench.dashboard.grid_view import GridTable, register_server_grid, server_grid
+from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.state import get_list
 
 GRID = "vocab"
 

@@ -9,12 +9,11 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-
-from dashboard import components as ui
-from dashboard import state as url_state
-from dashboard.data import Workspace
-from dashboard.grid import records
-from dashboard.pages.base import Page, PageContext
+from werbench.dashboard import components as ui
+from werbench.dashboard import state as url_state
+from werbench.dashboard.data import Workspace
+from werbench.dashboard.grid import records
+from werbench.dashboard.pages.base import Page, PageContext
 
 PCT = ui.d3_format(".2%")
 NUM = ui.d3_format(",.0f")

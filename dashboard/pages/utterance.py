@@ -9,13 +9,12 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from plotly.subplots import make_subplots
-
-from dashboard import components as ui
-from dashboard import state as url_state
-from dashboard.audio import audio_url, signal_view
-from dashboard.data import HypothesisView, UtteranceDetail, Workspace
-from dashboard.pages import utterances
-from dashboard.pages.base import Page, PageContext
+from werbench.dashboard import components as ui
+from werbench.dashboard import state as url_state
+from werbench.dashboard.audio import audio_url, signal_view
+from werbench.dashboard.data import HypothesisView, UtteranceDetail, Workspace
+from werbench.dashboard.pages import utterances
+from werbench.dashboard.pages.base import Page, PageContext
 
 
 def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> html.Div:

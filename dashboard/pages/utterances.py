@@ -6,12 +6,11 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-
-from dashboard import components as ui
-from dashboard import state as url_state
-from dashboard.data import QUICK_FILTERS, Workspace
-from dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
-from dashboard.pages.base import Page, PageContext
+from werbench.dashboard import components as ui
+from werbench.dashboard import state as url_state
+from werbench.dashboard.data import QUICK_FILTERS, Workspace
+from werbench.dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
+from werbench.dashboard.pages.base import Page, PageContext
 
 GRID = "utts"
 VIEW_KEYS = ("ts", "norm", "sys", "qf", "a", "b", "grid")  # what defines the list an utterance is opened from

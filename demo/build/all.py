@@ -1,7 +1,7 @@
 """Rebuild every demo artefact in order, each step seeded: test sets, training audio, KenLM, base and tuned
 models, tiny BERT, tuned decoding weights. Steps whose outputs exist are skipped unless ``--force``.
 
-Run ``nice -n 5 python -m demo.build.all`` from the repository root (about an hour or two on 2 cores).
+Run ``nice -n 5 python -m werbench.demo.build.all`` from the repository root (about an hour or two on 2 cores).
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, TESTSETS, WORK
+from werbench.demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, TESTSETS, WORK
 
 STEPS: tuple[tuple[str, list[str], Path], ...] = (
-    ("real-speech test set", ["demo.build.real_speech"], TESTSETS / "real-speech" / "manifest.jsonl"),
-    ("synthetic speech", ["demo.build.synth"],
+    ("real-speech test set", ["werbench.demo.build.real_speech"], TESTSETS / "real-speech" / "manifest.jsonl"),
+    ("synthetic speech", ["werbench.demo.build.synth"],
      WORK / "business-train.json"),
-    ("business KenLM 4-gram", ["demo.build.lm"], LM_DIR / "business-4gram.bin"),
-    ("base model", ["demo.build.train", "base"], MODELS / "base.nemo"),
-    ("tuned model", ["demo.build.train", "tuned"], MODELS / "tuned.nemo"),
-    ("tiny BERT", ["demo.build.bert"], BERT_DIR / "config.json"),
-    ("decoding weights", ["demo.build.tune_decoding"], ASSETS / "decoding.json"),
+    ("business KenLM 4-gram", ["werbench.demo.build.lm"], LM_DIR / "business-4gram.bin"),
+    ("base model", ["werbench.demo.build.train", "base"], MODELS / "base.nemo"),
+    ("tuned model", ["werbench.demo.build.train", "tuned"], MODELS / "tuned.nemo"),
+    ("tiny BERT", ["werbench.demo.build.bert"], BERT_DIR / "config.json"),
+    ("decoding weights", ["werbench.demo.build.tune_decoding"], ASSETS / "decoding.json"),
 )  # fmt: skip
 
 

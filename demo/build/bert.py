@@ -2,7 +2,7 @@
 
 It is the neural rescorer of the ``rescore`` decoder (pseudo-log-likelihood of each n-best hypothesis). The
 text is the business generator's training split plus the general training sentences, so the model scores
-both domains; dev and test sentences are never seen. Run ``python -m demo.build.bert``.
+both domains; dev and test sentences are never seen. Run ``python -m werbench.demo.build.bert``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from demo.build.corpus import business_split, general_split
-from demo.build.paths import BERT_DIR
+from werbench.demo.build.corpus import business_split, general_split
+from werbench.demo.build.paths import BERT_DIR
 
 SEED = 4321
 VOCAB_SIZE = 3000

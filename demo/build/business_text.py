@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from demo.build.normalise import number_words, year_words
+from werbench.demo.build.normalise import number_words, year_words
 
 PREFIXES = (
     "northwind",

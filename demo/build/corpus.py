@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from demo.build.business_text import BusinessGenerator
-from demo.build.general_text import general_corpus
+from werbench.demo.build.business_text import BusinessGenerator
+from werbench.demo.build.general_text import general_corpus
 
 SEED = 20240611
 TEST_SIZE = 32

@@ -12,7 +12,7 @@ import sysconfig
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from demo.build.normalise import normalise
+from werbench.demo.build.normalise import normalise
 
 FORTUNES = Path("/usr/share/games/fortunes")
 FORTUNE_FILES = ("fortunes", "literature", "riddles")

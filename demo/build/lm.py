@@ -1,7 +1,7 @@
 """Build the demo's business-domain KenLM 4-gram with werbench's own LM builder (``werbench lm build``).
 
 The corpus is the business generator's training split (dev and test sentences excluded); 3- and 4-grams seen
-once are pruned to keep the committed binary small. Run ``python -m demo.build.lm``.
+once are pruned to keep the committed binary small. Run ``python -m werbench.demo.build.lm``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.build.corpus import business_split
-from demo.build.paths import LM_DIR, TEXT_WORK
-from manifests.atomic import atomic_write
+from werbench.demo.build.corpus import business_split
+from werbench.demo.build.paths import LM_DIR, TEXT_WORK
+from werbench.manifests.atomic import atomic_write
 
 LM_NAME = "business-4gram.bin"
 
@@ -28,7 +28,7 @@ def business_training_text(folder: Path = TEXT_WORK) -> Path:
 
 
 def build(out: Path = LM_DIR / LM_NAME, text: Path | None = None) -> Path:
-    from runners.lm import build_lm
+    from werbench.runners.lm import build_lm
 
     info = build_lm([text or business_training_text()], out, order=4, prune=[0, 0, 1, 1], binary_type="trie")
     print(

@@ -2,7 +2,7 @@
 
 Sources: ``pocketsphinx-testdata`` (LibriVox "Sense and Sensibility" clips and spoken card names, each with a
 Sphinx ``transcription`` file) and ``alsa-utils`` channel announcements (the file name is the transcript).
-Audio is converted to 16 kHz mono FLAC and committed; run ``python -m demo.build.real_speech`` to rebuild.
+Audio is converted to 16 kHz mono FLAC and committed; run ``python -m werbench.demo.build.real_speech`` to rebuild.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import soundfile as sf
 
-from demo.build.paths import TESTSETS
-from manifests.errors import ManifestError
-from manifests.io import write_manifest
-from manifests.schema import Utterance
+from werbench.demo.build.paths import TESTSETS
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import write_manifest
+from werbench.manifests.schema import Utterance
 
 SPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
 ALSA_SOUNDS = Path("/usr/share/sounds/alsa")

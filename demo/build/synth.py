@@ -2,7 +2,7 @@
 and the small committed test sets (FLAC under demo/assets/testsets).
 
 Every utterance draws its voice, tempo and noise from its own seeded generator, so a set is identical whatever
-the thread count. Run ``python -m demo.build.synth --help``.
+the thread count. Run ``python -m werbench.demo.build.synth --help``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from demo.build.corpus import SEED, Split, business_split, general_split
-from demo.build.paths import AUDIO_WORK, TESTSETS, WORK
-from demo.build.voices import SAMPLE_RATE, VOICES, add_noise, render_speech
-from manifests.io import write_manifest
-from manifests.schema import Utterance
+from werbench.demo.build.corpus import SEED, Split, business_split, general_split
+from werbench.demo.build.paths import AUDIO_WORK, TESTSETS, WORK
+from werbench.demo.build.voices import SAMPLE_RATE, VOICES, add_noise, render_speech
+from werbench.manifests.io import write_manifest
+from werbench.manifests.schema import Utterance
 
 # Voices the models train on (weights: how often each is drawn); espeak-rp stays unseen for the test sets.
 TRAIN_VOICES = {

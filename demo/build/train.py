@@ -5,7 +5,7 @@ The model is a small QuartzNet-style character CTC model (NeMo ``EncDecCTCModel`
 about 0.35 M parameters, 30 ms output frames). Short kernels, semi-sorted batches, light SpecAugment, AdamW
 with a warm-up + cosine schedule and a single torch thread (two threads are several times slower on a busy
 shared CPU) keep each stage well under an hour on 2 cores. Lightning checkpoints go to demo/.work so an
-interrupted run resumes (``--resume``). Run ``python -m demo.build.train --help``.
+interrupted run resumes (``--resume``). Run ``python -m werbench.demo.build.train --help``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo.build.normalise import ALPHABET
-from demo.build.paths import MODELS, WORK
-from runners.tiny import separable_block
+from werbench.demo.build.normalise import ALPHABET
+from werbench.demo.build.paths import MODELS, WORK
+from werbench.runners.tiny import separable_block
 
 SEED = 1234
 LABELS = list(ALPHABET)

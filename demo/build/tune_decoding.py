@@ -1,5 +1,5 @@
 """Tune the demo's LM weights with ``werbench tune`` on the business dev set (never a test set) and write
-demo/assets/decoding.json, which ``werbench demo`` decodes with. Run ``python -m demo.build.tune_decoding``.
+demo/assets/decoding.json, which ``werbench demo`` decodes with. Run ``python -m werbench.demo.build.tune_decoding``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, WORK
-from manifests.atomic import atomic_write
-from manifests.io import read_manifest, write_manifest
+from werbench.demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, WORK
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.io import read_manifest, write_manifest
 
 BEAM_GRID = "alpha=0.3|0.6|1.0|1.5|2.0,beta=0|1|2|3"
 RESCORE_GRID = "gamma=0|0.1|0.2|0.4|0.8"

@@ -1,8 +1,17 @@
 """Corpus importers: each module turns one corpus layout into entries, ``convert`` writes the manifest."""
 
-from manifests.importers import an4, commonvoice, deepspeech, deepspeech_pytorch, kaldi, librispeech, trn, wsj
-from manifests.importers.base import IMPORTERS, Entry, Importer, ImportOptions
-from manifests.importers.convert import ImportSummary, import_corpus
+from werbench.manifests.importers import (
+    an4,
+    commonvoice,
+    deepspeech,
+    deepspeech_pytorch,
+    kaldi,
+    librispeech,
+    trn,
+    wsj,
+)
+from werbench.manifests.importers.base import IMPORTERS, Entry, Importer, ImportOptions
+from werbench.manifests.importers.convert import ImportSummary, import_corpus
 
 __all__ = [
     "IMPORTERS",

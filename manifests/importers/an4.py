@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, find_files, importer, index_audio, require_dir
-from manifests.trn import iter_trn
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import (
+    Entry,
+    ImportOptions,
+    find_files,
+    importer,
+    index_audio,
+    require_dir,
+)
+from werbench.manifests.trn import iter_trn
 
 _SENTENCE_MARKS = {"<s>", "</s>", "<sil>"}
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manifests.errors import ManifestError
-from manifests.io import iter_lines
-from manifests.wsj_markup import VpMode
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_lines
+from werbench.manifests.wsj_markup import VpMode
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.importers.base import Entry, ImportOptions, importer, resolve
-from manifests.importers.csvfile import iter_table
+from werbench.manifests.importers.base import Entry, ImportOptions, importer, resolve
+from werbench.manifests.importers.csvfile import iter_table
 
 # Speaker facts worth keeping for per-group breakdowns; column names changed between releases.
 EXTRA_COLUMNS = ("age", "gender", "accent", "accents", "locale", "variant", "segment")

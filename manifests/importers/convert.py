@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
-
-from manifests.audio import AudioInfo, audio_info
-from manifests.errors import ManifestError
-from manifests.importers.base import IMPORTERS, Entry, ImportOptions
-from manifests.io import write_manifest
-from manifests.normalize import Normalizer
-from manifests.schema import Utterance
+from werbench.manifests.audio import AudioInfo, audio_info
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import IMPORTERS, Entry, ImportOptions
+from werbench.manifests.io import write_manifest
+from werbench.manifests.normalize import Normalizer
+from werbench.manifests.schema import Utterance
 
 SEGMENT_TOLERANCE_S = 0.05
 

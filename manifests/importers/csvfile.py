@@ -6,9 +6,9 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import require_file
-from manifests.io import iter_lines
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import require_file
+from werbench.manifests.io import iter_lines
 
 
 def _first_undecodable_line(path: Path) -> ManifestError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, importer, no_subset, resolve
-from manifests.importers.csvfile import iter_table
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import Entry, ImportOptions, importer, no_subset, resolve
+from werbench.manifests.importers.csvfile import iter_table
 
 
 @importer(

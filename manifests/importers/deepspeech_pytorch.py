@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, importer, no_subset, require_file, resolve
-from manifests.io import iter_lines
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import Entry, ImportOptions, importer, no_subset, require_file, resolve
+from werbench.manifests.io import iter_lines
 
 
 def _transcript(path: Path, source: Path, line: int | None, field: str) -> str:

@@ -13,8 +13,8 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import (
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import (
     Entry,
     ImportOptions,
     importer,

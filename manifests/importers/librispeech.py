@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, find_files, importer, require_dir
-from manifests.io import iter_lines
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import Entry, ImportOptions, find_files, importer, require_dir
+from werbench.manifests.io import iter_lines
 
 
 @importer(

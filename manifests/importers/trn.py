@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from manifests.audio import AUDIO_SUFFIXES
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, importer, index_audio, no_subset, require_dir
-from manifests.trn import iter_trn
+from werbench.manifests.audio import AUDIO_SUFFIXES
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import (
+    Entry,
+    ImportOptions,
+    importer,
+    index_audio,
+    no_subset,
+    require_dir,
+)
+from werbench.manifests.trn import iter_trn
 
 
 @importer(

@@ -13,11 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from manifests.importers.base import Entry, ImportOptions, find_files, importer, index_audio, require_dir
-from manifests.io import iter_lines
-from manifests.trn import iter_trn
-from manifests.wsj_markup import clean_wsj_transcript
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers.base import (
+    Entry,
+    ImportOptions,
+    find_files,
+    importer,
+    index_audio,
+    require_dir,
+)
+from werbench.manifests.io import iter_lines
+from werbench.manifests.trn import iter_trn
+from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 CHANNELS = ("wv1", "wv2")
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
 
 BPE_MARK = "▁"
 WORDPIECE_MARK = "##"
@@ -67,7 +66,7 @@ def mask_labels(log_probs: np.ndarray, masked: list[int]) -> np.ndarray:
 
 def greedy_text(log_probs: np.ndarray, vocab: Vocabulary) -> str:
     """CTC best path, for the ``greedy_text`` stage that the lineage view compares against."""
-    from runners.decoders.greedy import best_path_text
+    from werbench.runners.decoders.greedy import best_path_text
 
     return best_path_text(log_probs, vocab)
 
@@ -137,7 +136,7 @@ class KenLMBeamDecoder:
         )
 
     def _sentence_score(self, text: str) -> float:
-        from runners.decoders.ngram import NgramLM
+        from werbench.runners.decoders.ngram import NgramLM
 
         return NgramLM(self.lm).sentence_score(text)
 

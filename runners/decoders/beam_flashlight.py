@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from runners.decoders.base import Vocabulary
-from runners.decoders.beam_common import (
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.beam_common import (
     MASKED_LOGP,
     WORDPIECE_MARK,
     KenLMBeamDecoder,
@@ -35,7 +34,7 @@ from runners.decoders.beam_common import (
     bpe_style,
     special_label_ids,
 )
-from runners.decoders.ngram import LN10
+from werbench.runners.decoders.ngram import LN10
 
 log = logging.getLogger(__name__)
 MAX_SPELLINGS = 3
@@ -97,7 +96,7 @@ def char_spelling(word: str, chars: dict[str, int], delimiter: int) -> list[list
 
 
 def _word_list(lm: str, unigrams: str | None, hotwords: tuple[str, ...]) -> list[str]:
-    from runners.decoders.ngram import load_unigrams
+    from werbench.runners.decoders.ngram import load_unigrams
 
     seen: dict[str, None] = dict.fromkeys(load_unigrams(lm, unigrams))
     for phrase in hotwords:

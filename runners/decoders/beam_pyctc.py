@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from runners.decoders.base import Vocabulary
-from runners.decoders.beam_common import KenLMBeamDecoder, RawBeam, bpe_style
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.beam_common import KenLMBeamDecoder, RawBeam, bpe_style
 
 
 def pyctc_labels(vocab: Vocabulary) -> list[str]:
@@ -34,8 +33,7 @@ def _build(labels: tuple[str, ...], lm: str, mtime_ns: int, unigrams: str | None
     from pyctcdecode.alphabet import Alphabet
     from pyctcdecode.decoder import BeamSearchDecoderCTC
     from pyctcdecode.language_model import LanguageModel
-
-    from runners.decoders.ngram import load_kenlm, load_unigrams
+    from werbench.runners.decoders.ngram import load_kenlm, load_unigrams
 
     model = load_kenlm(lm)
     language_model = LanguageModel(model, load_unigrams(lm, unigrams))

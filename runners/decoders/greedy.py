@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from runners.decoders.base import Decoded, Hypothesis, Vocabulary
-from runners.decoders.beam_common import BPE_MARK, WORDPIECE_MARK, bpe_style, special_label_ids
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.beam_common import BPE_MARK, WORDPIECE_MARK, bpe_style, special_label_ids
 
 
 def token_runs(log_probs: np.ndarray, vocab: Vocabulary) -> list[tuple[int, int, int]]:

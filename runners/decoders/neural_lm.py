@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 MLM_MODEL_TYPES = {
     "bert",

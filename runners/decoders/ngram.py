@@ -10,7 +10,7 @@ import functools
 import math
 from pathlib import Path
 
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 LN10 = math.log(10.0)
 ARPA_MARKER = "\\data\\"

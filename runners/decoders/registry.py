@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from manifests.errors import ManifestError
-from runners.decoders.base import Decoder
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.base import Decoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,21 +27,21 @@ class DecoderEntry:
 
 
 DECODERS: dict[str, DecoderEntry] = {
-    "greedy": DecoderEntry("runners.decoders.greedy:GreedyDecoder", False, "CTC best path"),
+    "greedy": DecoderEntry("werbench.runners.decoders.greedy:GreedyDecoder", False, "CTC best path"),
     "beam": DecoderEntry(
-        "runners.decoders.beam_pyctc:BeamSearchDecoder",
+        "werbench.runners.decoders.beam_pyctc:BeamSearchDecoder",
         True,
         "pyctcdecode prefix beam search with a KenLM n-gram",
         ("lm", "unigrams"),
     ),
     "beam-fast": DecoderEntry(
-        "runners.decoders.beam_flashlight:FastBeamDecoder",
+        "werbench.runners.decoders.beam_flashlight:FastBeamDecoder",
         True,
         "flashlight-text lexicon beam search with a KenLM n-gram (same inputs and outputs as beam)",
         ("lm", "unigrams"),
     ),
     "rescore": DecoderEntry(
-        "runners.decoders.rescore:RescoreDecoder",
+        "werbench.runners.decoders.rescore:RescoreDecoder",
         False,
         "KenLM beam n-best rescored by a masked or causal neural LM",
         ("lm", "unigrams", "rescorer"),

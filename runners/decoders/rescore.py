@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from runners.decoders.base import Decoded, Hypothesis, Vocabulary
-from runners.decoders.beam_common import Beam, KenLMBeamDecoder, greedy_text
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.beam_common import Beam, KenLMBeamDecoder, greedy_text
 
 FIRST_PASSES = ("beam", "beam-fast")
 
@@ -78,9 +77,9 @@ class RescoreDecoder:
     def first_pass_decoder(self) -> KenLMBeamDecoder:
         """The n-best generator with this decoder's n-gram settings."""
         if self.first_pass == "beam":
-            from runners.decoders.beam_pyctc import BeamSearchDecoder as First
+            from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder as First
         else:
-            from runners.decoders.beam_flashlight import FastBeamDecoder as First
+            from werbench.runners.decoders.beam_flashlight import FastBeamDecoder as First
         return First(
             lm=self.lm,
             unigrams=self.unigrams,
@@ -93,7 +92,7 @@ class RescoreDecoder:
         )
 
     def scorer(self):
-        from runners.decoders.neural_lm import load_neural_lm
+        from werbench.runners.decoders.neural_lm import load_neural_lm
 
         return load_neural_lm(self.rescorer, self.rescorer_kind, self.device, self.batch_size)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from runners.decoders.base import Vocabulary
+from werbench.runners.decoders.base import Vocabulary
 
 
 def char_token_ids(text: str, vocab: Vocabulary) -> list[int]:

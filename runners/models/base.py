@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
-
-from runners.decoders.base import Vocabulary
+from werbench.runners.decoders.base import Vocabulary
 
 
 class AcousticModel(Protocol):

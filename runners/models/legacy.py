@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 ENCODER_GLOB = "JasperEncoder-STEP-*.pt"
 DECODER_GLOB = "JasperDecoderForCTC-STEP-*.pt"
@@ -210,8 +209,7 @@ def _load_state(path: Path) -> dict[str, Any]:
 def build_legacy_model(folder: str | Path) -> tuple[Any, LegacyConfig, LegacyCheckpoint]:
     """An EncDecCTCModel with the legacy weights loaded (eval mode, CPU)."""
     from omegaconf import OmegaConf
-
-    from runners.models.nemo import quiet_nemo
+    from werbench.runners.models.nemo import quiet_nemo
 
     found = find_legacy_checkpoint(folder)
     cfg = parse_legacy_yaml(found.yaml_path)
@@ -231,7 +229,7 @@ def convert_legacy(folder: str | Path, output: str | Path) -> Path:
     import os
     import tempfile
 
-    from runners.models.nemo import quiet_nemo
+    from werbench.runners.models.nemo import quiet_nemo
 
     output = Path(output)
     if output.suffix != ".nemo":

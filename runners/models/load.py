@@ -6,10 +6,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from manifests.errors import ManifestError
-from runners.hashing import sha256_path
-from runners.models.base import AcousticModel
-from runners.models.torch_utils import require_local
+from werbench.manifests.errors import ManifestError
+from werbench.runners.hashing import sha256_path
+from werbench.runners.models.base import AcousticModel
+from werbench.runners.models.torch_utils import require_local
 
 KINDS = ("nemo", "legacy", "hf", "deepspeech2")
 WHERE_TO_PUT = (
@@ -36,8 +36,8 @@ def _is_torch_file(path: Path) -> bool:
 
 def detect_kind(path: str | Path) -> str:
     """One of KINDS for an existing path; a clear error for anything else."""
-    from runners.models.hf import is_hf_ctc_dir
-    from runners.models.legacy import is_legacy_folder
+    from werbench.runners.models.hf import is_hf_ctc_dir
+    from werbench.runners.models.legacy import is_legacy_folder
 
     path = require_local(path, "model", WHERE_TO_PUT)
     if path.is_dir():
@@ -74,21 +74,21 @@ def load_model(
     kind = detect_kind(path)
     resolved = Path(path).expanduser().resolve()
     if kind == "nemo":
-        from runners.models.nemo import NemoCTCModel
+        from werbench.runners.models.nemo import NemoCTCModel
 
         return NemoCTCModel(resolved, device, precision)
     if kind == "legacy":
-        from runners.models.legacy import convert_legacy
-        from runners.models.nemo import NemoCTCModel
+        from werbench.runners.models.legacy import convert_legacy
+        from werbench.runners.models.nemo import NemoCTCModel
 
         target = converted_legacy_path(resolved, Path(cache_dir))
         if not target.is_file():
             convert_legacy(resolved, target)
         return NemoCTCModel(target, device, precision, origin=resolved)
     if kind == "hf":
-        from runners.models.hf import HFCTCModel
+        from werbench.runners.models.hf import HFCTCModel
 
         return HFCTCModel(resolved, device, precision)
-    from runners.models.deepspeech2 import DeepSpeech2Model
+    from werbench.runners.models.deepspeech2 import DeepSpeech2Model
 
     return DeepSpeech2Model(resolved, device, precision)

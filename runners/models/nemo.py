@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from manifests.errors import ManifestError
-from runners.decoders.base import Vocabulary
-from runners.hashing import sha256_path
-from runners.models.torch_utils import (
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.hashing import sha256_path
+from werbench.runners.models.torch_utils import (
     autocast,
     model_identity,
     native_cpu_long_depthwise,

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 

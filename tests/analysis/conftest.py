@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
-from analysis.tables import build_tables
-from manifests.io import write_manifest
-from manifests.results import PREDICTIONS, RunInfo, system_dir, write_run_info
-from manifests.schema import Utterance
+from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
+from werbench.analysis.tables import build_tables
+from werbench.manifests.io import write_manifest
+from werbench.manifests.results import PREDICTIONS, RunInfo, system_dir, write_run_info
+from werbench.manifests.schema import Utterance
 
 SCLITE = shutil.which("sclite") or "/usr/lib/sctk/bin/sclite"
 

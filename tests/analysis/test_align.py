@@ -9,9 +9,8 @@ import random
 
 import jiwer
 import pytest
-
-from analysis import align as align_module
-from analysis.align import (
+from werbench.analysis import align as align_module
+from werbench.analysis.align import (
     SCLITE,
     Costs,
     align,
@@ -21,7 +20,7 @@ from analysis.align import (
     aligned_pairs,
     split_words,
 )
-from manifests.trn import read_trn
+from werbench.manifests.trn import read_trn
 
 
 def test_sclite_prefers_insertion_plus_correct_over_two_substitutions() -> None:

@@ -6,10 +6,16 @@ import math
 
 import pandas as pd
 import pytest
-
-from analysis.breakdown import DURATION_EDGES, MISSING, breakdown, breakdowns, bucketize, group_labels
-from analysis.report_data import breakdown_fields
-from manifests.columnar import nested_to_arrow
+from werbench.analysis.breakdown import (
+    DURATION_EDGES,
+    MISSING,
+    breakdown,
+    breakdowns,
+    bucketize,
+    group_labels,
+)
+from werbench.analysis.report_data import breakdown_fields
+from werbench.manifests.columnar import nested_to_arrow
 
 REFS = {
     "u1": "one two three four",

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from analysis import cache as cache_module
-from analysis import write_behind
-from analysis.cache import AlignmentCache, align_texts, batch_key, default_cache_dir
-from manifests.normalize import get_normalizer
+from werbench.analysis import cache as cache_module
+from werbench.analysis import write_behind
+from werbench.analysis.cache import AlignmentCache, align_texts, batch_key, default_cache_dir
+from werbench.manifests.normalize import get_normalizer
 
 REFS = ["The cat sat.", "on the mat", ""]
 HYPS = ["the the cat", "on a mat", "uh"]

@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis import compare
-from analysis import significance as sg
-from manifests.normalize import get_normalizer
+from werbench.analysis import compare
+from werbench.analysis import significance as sg
+from werbench.manifests.normalize import get_normalizer
 
 REFS = {
     "u1": "the cat sat on the mat",

@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
-from analysis.dataset import dataset_stats
-from analysis.errors import Vocabulary, error_tables
+from werbench.analysis.dataset import dataset_stats
+from werbench.analysis.errors import Vocabulary, error_tables
 
 REFS = {"u1": "the cat sat", "u2": "the dog", "u3": "a cat @ ran"}
 HYPS = {"u1": "the cat sat", "u2": "the", "u3": "a cat ran"}

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from analysis import errors
-from analysis.align import align_many
-from manifests.errors import ManifestError
-from manifests.normalize import get_normalizer
+from werbench.analysis import errors
+from werbench.analysis.align import align_many
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.normalize import get_normalizer
 
 REFS = {
     "u1": "the cat sat on the mat",

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from analysis.inputs import (
+from werbench.analysis.inputs import (
     NO_HYPOTHESIS,
     Hypotheses,
     load_inputs,
@@ -16,8 +15,8 @@ from analysis.inputs import (
     read_reference,
     read_results,
 )
-from manifests.errors import ManifestError
-from manifests.results import RunInfo, system_dir, write_run_info
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.results import RunInfo, system_dir, write_run_info
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -214,7 +213,7 @@ PREDICTION_FILES = {
 
 @pytest.mark.parametrize("name", PREDICTION_FILES)
 def test_columnar_reader_gives_the_line_readers_systems(tmp_path: Path, name: str) -> None:
-    from analysis.inputs import _systems_by_line, _systems_columnar
+    from werbench.analysis.inputs import _systems_by_line, _systems_columnar
 
     path = write_jsonl(tmp_path / "run.jsonl", PREDICTION_FILES[name])
     fast, slow = _systems_columnar(path, "run"), _systems_by_line(path, "run")
@@ -234,7 +233,7 @@ def test_rows_of_different_layouts_take_the_line_reader(tmp_path: Path) -> None:
 
 
 def test_systems_keep_their_order_of_first_appearance_on_both_readers(tmp_path: Path) -> None:
-    from analysis.inputs import _systems_by_line, _systems_columnar
+    from werbench.analysis.inputs import _systems_by_line, _systems_columnar
 
     rows = [
         {"utt_id": "a", "pred_text_b": "", "pred_text_a": "", "error": "oom"},

@@ -15,15 +15,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from werbench.analysis.inputs import read_results
+from werbench.analysis.report_csv import write_csv_report
+from werbench.analysis.report_data import breakdown_fields, build_report, default_pairs, parse_pair
+from werbench.analysis.report_html import render_html, write_html_report
+from werbench.analysis.report_trn import trn_id, write_trn_export
+from werbench.analysis.tables import build_tables
+from werbench.manifests.results import RunInfo
+from werbench.manifests.schema import Utterance
 
-from analysis.inputs import read_results
-from analysis.report_csv import write_csv_report
-from analysis.report_data import breakdown_fields, build_report, default_pairs, parse_pair
-from analysis.report_html import render_html, write_html_report
-from analysis.report_trn import trn_id, write_trn_export
-from analysis.tables import build_tables
-from manifests.results import RunInfo
-from manifests.schema import Utterance
 from werbench.cli import app
 
 SCLITE = shutil.which("sclite") or "/usr/lib/sctk/bin/sclite"

@@ -9,8 +9,8 @@ import jiwer
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from werbench.manifests.results import RunInfo, system_dir, write_run_info
 
-from manifests.results import RunInfo, system_dir, write_run_info
 from werbench.cli import app
 
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
-
-from analysis import significance as sg
+from werbench.analysis import significance as sg
 
 
 def _errors(ops: list[str]) -> np.ndarray:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from analysis import significance as sg
+from werbench.analysis import significance as sg
 
 SCTK = Path("/usr/lib/sctk/bin")
 SCLITE = shutil.which("sclite") or str(SCTK / "sclite")

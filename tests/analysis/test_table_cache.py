@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
-from analysis import write_behind
-from analysis.table_cache import TableOptions, results_tables
-from manifests.schema import Utterance
+from werbench.analysis import write_behind
+from werbench.analysis.table_cache import TableOptions, results_tables
+from werbench.manifests.schema import Utterance
 
 TEXTS = {"u1": "the cat sat", "u2": "on the mat", "u3": "a dog"}
 

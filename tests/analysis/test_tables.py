@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs, match
-from analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
-from manifests.errors import ManifestError
-from manifests.results import RunInfo
+from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs, match
+from werbench.analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.results import RunInfo
 
 ARCHITECTURE_UTTERANCE_COLUMNS = [
     "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",

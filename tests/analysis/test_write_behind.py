@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from analysis import write_behind
+from werbench.analysis import write_behind
 
 
 def slow_write(path: Path, text: str, started: threading.Event | None = None):

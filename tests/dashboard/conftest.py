@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.synthetic import SyntheticSpec, generate
+from benchmarks.synthetic_results import SyntheticSpec, generate
 
 SPEC = SyntheticSpec(utterances=40, testsets=("synth-clean", "synth-noisy"), seed=3)
 
@@ -19,7 +19,7 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app(results_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from dashboard.app import create_app
+    from werbench.dashboard.app import create_app
 
     return create_app(results_dir, cache_dir=tmp_path_factory.mktemp("analysis-cache"))
 

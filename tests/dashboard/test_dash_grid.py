@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from dashboard.grid import FilterError, ServerSideTable, filter_mask, records, sort_order
+from werbench.dashboard.grid import FilterError, ServerSideTable, filter_mask, records, sort_order
 
 
 @pytest.fixture()

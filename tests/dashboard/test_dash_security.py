@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 import typer
 from typer.testing import CliRunner
+from werbench.dashboard.audio import audio_url
+from werbench.dashboard.auth import read_auth_file
+from werbench.dashboard.serve_cli import check_exposure, is_loopback
+from werbench.manifests.errors import ManifestError
 
-from dashboard.audio import audio_url
-from dashboard.auth import read_auth_file
-from dashboard.serve_cli import check_exposure, is_loopback
-from manifests.errors import ManifestError
 from werbench.cli import app as werbench_app
 
 UTT = ("synth-clean", "synth-clean-000003")
@@ -59,8 +59,7 @@ def test_audio_refuses_paths_and_unknown_ids(client, path: str) -> None:
 def test_audio_of_a_segment_is_cut_and_served_as_wav(tmp_path: Path) -> None:
     import flask
     import numpy as np
-
-    from dashboard.audio import AudioSource, audio_response
+    from werbench.dashboard.audio import AudioSource, audio_response
 
     source_file = tmp_path / "long.flac"
     sf.write(source_file, np.linspace(-0.5, 0.5, 16000 * 3, dtype=np.float32), 16000)
@@ -74,7 +73,7 @@ def test_audio_of_a_segment_is_cut_and_served_as_wav(tmp_path: Path) -> None:
 
 
 def test_basic_auth_guards_pages_callbacks_audio_and_exports(results_dir: Path, tmp_path: Path) -> None:
-    from dashboard.app import create_app
+    from werbench.dashboard.app import create_app
 
     app = create_app(results_dir, users={"ana": "s3cret:pw"}, cache_dir=tmp_path / "cache")
     client = app.server.test_client()

@@ -6,9 +6,8 @@ import threading
 import time
 
 from dash import dcc, html
-
-from dashboard import state as url_state
-from dashboard.data import _Memo
+from werbench.dashboard import state as url_state
+from werbench.dashboard.data import _Memo
 
 
 def test_url_state_round_trip_and_defaults() -> None:

@@ -8,10 +8,9 @@ import zipfile
 
 import pandas as pd
 import pytest
-
-from dashboard.callback_client import post_callback
-from dashboard.data import decoded
-from manifests.trn import parse_trn_line
+from werbench.dashboard.callback_client import post_callback
+from werbench.dashboard.data import decoded
+from werbench.manifests.trn import parse_trn_line
 
 PAGES = [
     "/",
@@ -166,8 +165,8 @@ def test_export_routes(client, workspace) -> None:
 
 
 def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(workspace) -> None:
-    from analysis.compare import decoder_lineage, nbest_oracle
-    from manifests.normalize import get_normalizer
+    from werbench.analysis.compare import decoder_lineage, nbest_oracle
+    from werbench.manifests.normalize import get_normalizer
 
     analysis = workspace.analysis("none")
     systems = tuple(analysis.systems("synth-clean"))

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from demo.build.business_text import BusinessGenerator
-from demo.build.normalise import ALPHABET, normalise, number_words, year_words
-from manifests.errors import ManifestError
-from manifests.io import read_manifest, write_manifest
-from manifests.schema import Utterance
+from werbench.demo.build.business_text import BusinessGenerator
+from werbench.demo.build.normalise import ALPHABET, normalise, number_words, year_words
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.schema import Utterance
 
 needs_tts = pytest.mark.skipif(
     not (shutil.which("flite") and shutil.which("sox")), reason="flite and sox (Debian) are needed"
@@ -52,7 +51,7 @@ def test_business_generator_is_seeded_and_speakable():
 
 
 def test_committed_test_sets_are_disjoint_from_training_text(repo_dir):
-    from demo.build.corpus import business_split
+    from werbench.demo.build.corpus import business_split
 
     split = business_split()
     committed = {
@@ -63,7 +62,7 @@ def test_committed_test_sets_are_disjoint_from_training_text(repo_dir):
 
 
 def test_sphinx_transcription_reader(tmp_path):
-    from demo.build.real_speech import read_sphinx_transcription
+    from werbench.demo.build.real_speech import read_sphinx_transcription
 
     good = tmp_path / "transcription"
     good.write_text("<s> ten of clubs  </s> (001)\n\nfive five (004)\n")
@@ -75,7 +74,7 @@ def test_sphinx_transcription_reader(tmp_path):
 
 
 def test_committed_real_speech_set_matches_its_sources(repo_dir):
-    from demo.build.real_speech import SPHINX_DATA, all_recordings
+    from werbench.demo.build.real_speech import SPHINX_DATA, all_recordings
 
     if not SPHINX_DATA.is_dir():
         pytest.skip("pocketsphinx-testdata is not installed")
@@ -87,7 +86,7 @@ def test_committed_real_speech_set_matches_its_sources(repo_dir):
 
 @needs_tts
 def test_rendered_speech_and_noise_at_the_requested_snr():
-    from demo.build.voices import VOICES, add_noise, render_speech, rms
+    from werbench.demo.build.voices import VOICES, add_noise, render_speech, rms
 
     speech = render_speech(VOICES["flite-slt"], "shares rose ten cents", 1.1)
     assert speech.dtype == np.float32 and 0.8 < len(speech) / 16000 < 3.0
@@ -99,8 +98,7 @@ def test_rendered_speech_and_noise_at_the_requested_snr():
 
 def _tiny_training_set(folder: Path, texts: list[str]) -> Path:
     import soundfile as sf
-
-    from demo.build.voices import VOICES, render_speech
+    from werbench.demo.build.voices import VOICES, render_speech
 
     utts = []
     for i, text in enumerate(texts):
@@ -117,7 +115,7 @@ def _tiny_training_set(folder: Path, texts: list[str]) -> Path:
 @needs_tts
 def test_training_smoke_base_then_tuned(tmp_path):
     """A few real optimisation steps of both stages; the saved models load and transcribe."""
-    from demo.build.train import STAGES, train
+    from werbench.demo.build.train import STAGES, train
 
     manifest = _tiny_training_set(
         tmp_path, ["the cat sat on the mat", "shares rose ten cents", "a good year"]
@@ -142,8 +140,8 @@ def test_training_smoke_base_then_tuned(tmp_path):
 
 @pytest.mark.slow
 def test_bert_smoke_trains_and_scores(tmp_path):
-    from demo.build.bert import train
-    from runners.decoders.neural_lm import MaskedLMScorer
+    from werbench.demo.build.bert import train
+    from werbench.runners.decoders.neural_lm import MaskedLMScorer
 
     sentences = BusinessGenerator(3).sentences(200)
     summary = train(tmp_path / "bert", sentences[:180], sentences[180:], steps=3, batch_size=16)

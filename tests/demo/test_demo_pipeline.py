@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from dashboard.demo import DEMO_ROOT, TESTSETS, locate_assets, run_demo
-from manifests.errors import ManifestError
+from werbench.demo.run import DEMO_ROOT, TESTSETS, locate_assets, run_demo
+from werbench.manifests.errors import ManifestError
 
 SUBSET = 12
 

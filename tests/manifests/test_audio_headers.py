@@ -8,11 +8,10 @@ import pytest
 import soundfile as sf
 from corpus_builders import SR, sphere_header, tone, write_audio, write_sphere
 from shorten_writer import encode_shorten
-
-from manifests.audio import audio_info, load_audio, raw_byte_order
-from manifests.errors import ManifestError
-from manifests.shorten import splice_wave_header
-from manifests.sphere import read_sphere_header
+from werbench.manifests.audio import audio_info, load_audio, raw_byte_order
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.shorten import splice_wave_header
+from werbench.manifests.sphere import read_sphere_header
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 POCKETSPHINX_RAW = Path("/usr/share/pocketsphinx/test/data/goforward.raw")  # Debian pocketsphinx-testdata

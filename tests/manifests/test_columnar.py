@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from manifests.columnar import arrow_frame, frame_of_utterances, read_manifest_frame
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
+from werbench.manifests.columnar import arrow_frame, frame_of_utterances, read_manifest_frame
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
 
 
 def write_lines(path: Path, rows: list) -> Path:

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import werbench.manifests.importers.convert as convert
 from corpus_builders import (
     Corpus,
     make_an4,
@@ -16,12 +17,10 @@ from corpus_builders import (
     make_wsj,
     write_audio,
 )
-
-import manifests.importers.convert as convert
-from manifests.errors import ManifestError
-from manifests.importers import IMPORTERS, ImportOptions, import_corpus
-from manifests.io import read_manifest
-from manifests.normalize import get_normalizer
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
+from werbench.manifests.io import read_manifest
+from werbench.manifests.normalize import get_normalizer
 
 
 def _import(fmt, src, out, **options):

@@ -6,9 +6,9 @@ import pytest
 import typer
 from corpus_builders import make_librispeech, write_audio
 from typer.testing import CliRunner
+from werbench.manifests.cli import manifest_app
+from werbench.manifests.trn import read_trn
 
-from manifests.cli import manifest_app
-from manifests.trn import read_trn
 from werbench.cli import app
 
 runner = CliRunner()

@@ -3,10 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from manifests.errors import ManifestError
-from manifests.io import field_problems, read_manifest, write_manifest
-from manifests.schema import Utterance, derive_utt_id
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import field_problems, read_manifest, write_manifest
+from werbench.manifests.schema import Utterance, derive_utt_id
 
 
 def _utts(tmp_path):

@@ -3,11 +3,10 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
-
-from manifests.io import write_manifest
-from manifests.normalize import get_normalizer
-from manifests.schema import Utterance
-from manifests.stats import manifest_stats, stats_tables
+from werbench.manifests.io import write_manifest
+from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.schema import Utterance
+from werbench.manifests.stats import manifest_stats, stats_tables
 
 
 def _manifest(tmp_path):

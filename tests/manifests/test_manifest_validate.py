@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 
 from corpus_builders import tone, write_audio, write_sphere
-
-from manifests.validate import ValidationOptions, validate_manifest
+from werbench.manifests.validate import ValidationOptions, validate_manifest
 
 
 def _line(audio, duration, text="hello world", **extra):

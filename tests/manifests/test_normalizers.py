@@ -3,10 +3,9 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-
-from manifests.errors import ManifestError
-from manifests.normalize import NORMALIZERS, get_normalizer
-from manifests.wsj_markup import clean_wsj_transcript
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.normalize import NORMALIZERS, get_normalizer
+from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 
 def test_every_normaliser_has_a_stable_spec_and_handles_empty_text():

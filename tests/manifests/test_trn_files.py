@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
-from manifests.errors import ManifestError
-from manifests.trn import read_trn, write_trn
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.trn import read_trn, write_trn
 
 
 def test_id_is_the_text_inside_the_final_parentheses(tmp_path):

@@ -9,8 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import read_manifest, write_manifest
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +26,7 @@ def torch_threads():
 @pytest.fixture(scope="session")
 def tiny_nemo(tmp_path_factory, torch_threads) -> Path:
     """A QuartzNet-style EncDecCTCModel (~100k parameters, characters, random weights) saved as ``.nemo``."""
-    from runners.tiny import save_tiny_nemo
+    from werbench.runners.tiny import save_tiny_nemo
 
     return save_tiny_nemo(tmp_path_factory.mktemp("model") / "tiny.nemo")
 
@@ -35,7 +34,7 @@ def tiny_nemo(tmp_path_factory, torch_threads) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_nemo):
     """The tiny model loaded through the NeMo adapter (CPU, fp32)."""
-    from runners.models.nemo import NemoCTCModel
+    from werbench.runners.models.nemo import NemoCTCModel
 
     return NemoCTCModel(tiny_nemo, device="cpu", precision="fp32")
 
@@ -45,7 +44,7 @@ def speech_manifest(tmp_path_factory) -> Path:
     """Four short espeak-ng utterances at 16 kHz and their NeMo manifest."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from runners.tiny import synthesize_manifest
+    from werbench.runners.tiny import synthesize_manifest
 
     return synthesize_manifest(tmp_path_factory.mktemp("speech"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from manifests.schema import Utterance
+from werbench.manifests.schema import Utterance
 
 
 def add_utterances(manifest: Path, utts: list[Utterance]) -> None:

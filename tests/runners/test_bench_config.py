@@ -6,10 +6,9 @@ import pytest
 import yaml
 from runner_helpers import read_predictions
 from typer.testing import CliRunner
-
-from manifests.errors import ManifestError
-from manifests.results import read_run_info, system_dir
-from runners.bench_config import Bench, run_bench
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.results import read_run_info, system_dir
+from werbench.runners.bench_config import Bench, run_bench
 
 
 def bench_file(tmp_path, speech_manifest, tiny_nemo, **changes) -> str:

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 import soundfile
 from runner_helpers import add_utterances, read_predictions
-
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
-from manifests.results import iter_systems, read_run_info
-from manifests.schema import Utterance
-from runners.audio import load_audio
-from runners.decode import DecodeJob, run_decode
-from runners.decoders.greedy import GreedyDecoder
-from runners.logits_cache import LogitsCache, batch_log_probs, quantize
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
+from werbench.manifests.results import iter_systems, read_run_info
+from werbench.manifests.schema import Utterance
+from werbench.runners.audio import load_audio
+from werbench.runners.decode import DecodeJob, run_decode
+from werbench.runners.decoders.greedy import GreedyDecoder
+from werbench.runners.logits_cache import LogitsCache, batch_log_probs, quantize
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +74,8 @@ def test_batched_log_probs_equal_one_at_a_time(tiny_model, speech_manifest):
 
 
 def test_logits_cache_hits_and_invalidates(tmp_path, speech_manifest):
-    from runners.models.nemo import NemoCTCModel
-    from runners.tiny import save_tiny_nemo
+    from werbench.runners.models.nemo import NemoCTCModel
+    from werbench.runners.tiny import save_tiny_nemo
 
     model_path = save_tiny_nemo(tmp_path / "m.nemo", seed=1)
     model = NemoCTCModel(model_path, "cpu", "fp32")
@@ -146,8 +145,8 @@ def test_half_written_predictions_resume_without_duplicates(tmp_path, tiny_model
 
 
 def test_another_configuration_needs_overwrite(tmp_path, tiny_model, speech_manifest):
-    from runners.models.nemo import NemoCTCModel
-    from runners.tiny import save_tiny_nemo
+    from werbench.runners.models.nemo import NemoCTCModel
+    from werbench.runners.tiny import save_tiny_nemo
 
     decode(tmp_path, tiny_model, speech_manifest)
     other = NemoCTCModel(save_tiny_nemo(tmp_path / "other.nemo", seed=3), "cpu", "fp32")

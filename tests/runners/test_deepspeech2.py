@@ -8,13 +8,12 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
-from runners.audio import load_audio
-from runners.decoders.greedy import GreedyDecoder
-from runners.models.deepspeech2 import DEFAULT_LABELS, DS2Config, build_network
-from runners.models.load import detect_kind, load_model
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
+from werbench.runners.audio import load_audio
+from werbench.runners.decoders.greedy import GreedyDecoder
+from werbench.runners.models.deepspeech2 import DEFAULT_LABELS, DS2Config, build_network
+from werbench.runners.models.load import detect_kind, load_model
 
 BASE = DS2Config(
     labels=DEFAULT_LABELS,

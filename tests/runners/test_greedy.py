@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from runners.decoders.base import Vocabulary
-from runners.decoders.greedy import GreedyDecoder, best_path_text
-from runners.decoders.registry import make_decoder
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.greedy import GreedyDecoder, best_path_text
+from werbench.runners.decoders.registry import make_decoder
 
 CHARS = Vocabulary((" ", "a", "b", "c", ""), blank_id=4)
 
@@ -62,7 +61,7 @@ def test_empty_input_decodes_to_empty_text():
 
 
 def test_registry_builds_greedy_and_rejects_unknown_params():
-    from manifests.errors import ManifestError
+    from werbench.manifests.errors import ManifestError
 
     assert make_decoder("greedy").name == "greedy"
     with pytest.raises(ManifestError, match="has no parameter"):

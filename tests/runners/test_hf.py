@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
-from manifests.io import read_manifest
-from runners.audio import load_audio
-from runners.decoders.greedy import GreedyDecoder
-from runners.models.load import detect_kind, load_model
+from werbench.manifests.io import read_manifest
+from werbench.runners.audio import load_audio
+from werbench.runners.decoders.greedy import GreedyDecoder
+from werbench.runners.models.load import detect_kind, load_model
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +71,7 @@ def test_local_hf_ctc_model_loads_and_decodes(tmp_path, speech_manifest, torch_t
 
 
 def test_folder_without_ctc_config_is_rejected(tmp_path):
-    from manifests.errors import ManifestError
+    from werbench.manifests.errors import ManifestError
 
     (tmp_path / "bert").mkdir()
     (tmp_path / "bert" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}', encoding="utf-8")

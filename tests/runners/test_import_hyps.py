@@ -7,12 +7,11 @@ import json
 import pytest
 from runner_helpers import read_predictions
 from typer.testing import CliRunner
-
-from manifests.errors import ManifestError
-from manifests.io import write_manifest
-from manifests.results import read_run_info, system_dir
-from manifests.schema import Utterance
-from runners.import_hyps import detect_format, import_hyps
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import write_manifest
+from werbench.manifests.results import read_run_info, system_dir
+from werbench.manifests.schema import Utterance
+from werbench.runners.import_hyps import detect_format, import_hyps
 
 HYPS = {"spk1-a": "hello world", "spk1-b": "good morning", "spk2-c": "see you"}
 

@@ -8,8 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
-from runners.interrupts import remembered_interrupts
+from werbench.runners.interrupts import remembered_interrupts
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,13 @@ import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
-
-from manifests.errors import ManifestError
-from manifests.io import read_manifest
-from runners.audio import load_audio
-from runners.models.legacy import convert_legacy, find_legacy_checkpoint
-from runners.models.load import detect_kind, load_model
-from runners.models.nemo import NemoCTCModel
-from runners.tiny import CHAR_LABELS, build_tiny_model, tiny_config
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest
+from werbench.runners.audio import load_audio
+from werbench.runners.models.legacy import convert_legacy, find_legacy_checkpoint
+from werbench.runners.models.load import detect_kind, load_model
+from werbench.runners.models.nemo import NemoCTCModel
+from werbench.runners.tiny import CHAR_LABELS, build_tiny_model, tiny_config
 
 pytestmark = pytest.mark.integration
 

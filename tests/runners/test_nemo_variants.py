@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from manifests.io import read_manifest
-from runners.audio import load_audio
-from runners.decoders.greedy import GreedyDecoder
-from runners.models.load import detect_kind, load_model
-from runners.tiny import save_tiny_hybrid_bpe_nemo
+from werbench.manifests.io import read_manifest
+from werbench.runners.audio import load_audio
+from werbench.runners.decoders.greedy import GreedyDecoder
+from werbench.runners.models.load import detect_kind, load_model
+from werbench.runners.tiny import save_tiny_hybrid_bpe_nemo
 
 pytestmark = pytest.mark.integration
 

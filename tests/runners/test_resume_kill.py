@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from runner_helpers import read_predictions
-
-from manifests.io import read_manifest, write_manifest
-from manifests.results import read_run_info, system_dir
-from manifests.schema import Utterance
-from runners.decode import DecodeJob, run_decode
+from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.results import read_run_info, system_dir
+from werbench.manifests.schema import Utterance
+from werbench.runners.decode import DecodeJob, run_decode
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 N_UTTS = 400

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from decoder_helpers import CHAR_LABELS, make_corpus
-
-from runners.decoders.base import Vocabulary
-from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.synthetic import char_token_ids, synthetic_log_probs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +38,7 @@ def corpus_file(tmp_path_factory, corpus) -> Path:
 @pytest.fixture(scope="session")
 def lm_arpa(tmp_path_factory, corpus_file) -> Path:
     """A real trigram ARPA estimated by KenLM's lmplz (with its unigram list beside it)."""
-    from runners.lm import build_lm, find_tool
+    from werbench.runners.lm import build_lm, find_tool
 
     if find_tool("lmplz") is None:
         pytest.skip("KenLM lmplz is not installed (scripts/setup.sh builds it)")

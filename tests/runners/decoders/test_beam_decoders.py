@@ -8,14 +8,13 @@ import pickle
 import numpy as np
 import pytest
 from decoder_helpers import FRAME_SECONDS, make_corpus, wer
-
-from manifests.errors import ManifestError
-from runners.decoders.base import Vocabulary
-from runners.decoders.beam_flashlight import FastBeamDecoder, piece_spellings
-from runners.decoders.beam_pyctc import BeamSearchDecoder
-from runners.decoders.greedy import best_path_text
-from runners.decoders.ngram import NgramLM, load_unigrams, unigrams_path
-from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.base import Vocabulary
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder, piece_spellings
+from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
+from werbench.runners.decoders.greedy import best_path_text
+from werbench.runners.decoders.ngram import NgramLM, load_unigrams, unigrams_path
+from werbench.runners.decoders.synthetic import char_token_ids, synthetic_log_probs
 
 DECODERS = {"beam": BeamSearchDecoder, "beam-fast": FastBeamDecoder}
 
@@ -116,7 +115,7 @@ def test_piece_spellings_use_the_fewest_pieces():
 
 
 def test_binary_lm_decodes_like_the_arpa(tmp_path, corpus_file, lm_arpa, dev_set, char_vocab, decoder_class):
-    from runners.lm import build_lm
+    from werbench.runners.lm import build_lm
 
     binary = tmp_path / "lm.bin"
     build_lm([corpus_file], binary, order=3)
@@ -131,7 +130,7 @@ def test_binary_lm_decodes_like_the_arpa(tmp_path, corpus_file, lm_arpa, dev_set
 
 
 def test_binary_lm_without_a_word_list_is_a_clear_error(tmp_path, corpus_file):
-    from runners.lm import build_lm
+    from werbench.runners.lm import build_lm
 
     binary = tmp_path / "lm.bin"
     build_lm([corpus_file], binary, order=2)
@@ -155,7 +154,7 @@ def test_decoders_pickle_and_run_in_worker_processes(decoder_class, lm_arpa, dev
 
 
 def test_registry_builds_and_validates_these_decoders(lm_arpa):
-    from runners.decoders.registry import make_decoder
+    from werbench.runners.decoders.registry import make_decoder
 
     for name, cls in DECODERS.items():
         decoder = make_decoder(name, {"lm": str(lm_arpa), "alpha": 1.5, "hotwords": ["zebra"]})

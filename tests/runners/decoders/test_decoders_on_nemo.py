@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from runners.decoders.beam_flashlight import FastBeamDecoder
-from runners.decoders.beam_pyctc import BeamSearchDecoder
-from runners.decoders.ngram import load_unigrams
-from runners.decoders.rescore import RescoreDecoder
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
+from werbench.runners.decoders.ngram import load_unigrams
+from werbench.runners.decoders.rescore import RescoreDecoder
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -15,8 +14,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 @pytest.fixture(scope="module")
 def nemo_log_probs(tiny_model, speech_manifest):
     """The shared tiny NeMo model (tests/runners/conftest.py) run on the shared espeak-ng speech."""
-    from manifests.io import read_manifest
-    from runners.audio import load_audio
+    from werbench.manifests.io import read_manifest
+    from werbench.runners.audio import load_audio
 
     audio = [
         load_audio(u.audio_filepath, tiny_model.sample_rate).samples for u in read_manifest(speech_manifest)
@@ -26,8 +25,8 @@ def nemo_log_probs(tiny_model, speech_manifest):
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    from runners.lm import build_lm, find_tool
-    from runners.tiny import SENTENCES
+    from werbench.runners.lm import build_lm, find_tool
+    from werbench.runners.tiny import SENTENCES
 
     if find_tool("lmplz") is None:
         pytest.skip("KenLM lmplz is not installed")

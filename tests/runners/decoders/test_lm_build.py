@@ -6,10 +6,9 @@ import json
 
 import pytest
 from typer.testing import CliRunner
-
-from manifests.errors import ManifestError
-from runners.decoders.ngram import LN10, NgramLM, lm_format, read_arpa_unigrams, unigrams_path
-from runners.lm import build_info_path, build_lm, find_tool
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.ngram import LN10, NgramLM, lm_format, read_arpa_unigrams, unigrams_path
+from werbench.runners.lm import build_info_path, build_lm, find_tool
 
 needs_lmplz = pytest.mark.skipif(find_tool("lmplz") is None, reason="KenLM lmplz is not installed")
 

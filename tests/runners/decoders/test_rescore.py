@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 from decoder_helpers import FRAME_SECONDS
-
-from manifests.errors import ManifestError
-from runners.decoders.beam_flashlight import FastBeamDecoder
-from runners.decoders.neural_lm import CausalLMScorer, MaskedLMScorer, detect_kind, load_neural_lm
-from runners.decoders.rescore import RescoreDecoder, combined_score
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.neural_lm import CausalLMScorer, MaskedLMScorer, detect_kind, load_neural_lm
+from werbench.runners.decoders.rescore import RescoreDecoder, combined_score
 
 SENTENCES = [
     "the old man reads a short story",
@@ -121,7 +120,7 @@ def test_gamma_decides_between_close_hypotheses(lm_arpa, tiny_causal, char_vocab
     """A neural weight large enough hands the choice to the neural LM; zero leaves the n-gram ranking."""
     decoder = RescoreDecoder(rescorer=str(tiny_causal), lm=str(lm_arpa), alpha=0.8, gamma=0.0, device="cpu")
     rng = np.random.default_rng(5)
-    from runners.decoders.synthetic import char_token_ids, synthetic_log_probs
+    from werbench.runners.decoders.synthetic import char_token_ids, synthetic_log_probs
 
     log_probs = synthetic_log_probs(
         char_token_ids("my brother sells the red book in the garden", char_vocab),
@@ -131,7 +130,7 @@ def test_gamma_decides_between_close_hypotheses(lm_arpa, tiny_causal, char_vocab
         confusion=0.5,
     )
     beams = decoder.neural_nbest(log_probs, char_vocab, FRAME_SECONDS)
-    from runners.decoders.rescore import rerank
+    from werbench.runners.decoders.rescore import rerank
 
     by_neural = max(beams, key=lambda b: b.hyp.neural_score).hyp.text
     assert rerank(beams, 0.0, 0.0, 1e6)[0].hyp.text == by_neural

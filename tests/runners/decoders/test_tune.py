@@ -9,11 +9,10 @@ import shutil
 import pytest
 from decoder_helpers import FRAME_SECONDS
 from typer.testing import CliRunner
-
-from manifests.errors import ManifestError
-from runners.decoders.beam_flashlight import FastBeamDecoder
-from runners.decoders.rescore import RescoreDecoder
-from runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
+from werbench.manifests.errors import ManifestError
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.rescore import RescoreDecoder
+from werbench.runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
 
 
 def test_grid_specs():
@@ -92,8 +91,9 @@ def test_tuning_on_a_reported_test_set_is_flagged(tmp_path):
 @pytest.mark.integration
 def test_cli_tunes_a_real_nemo_model_end_to_end(tmp_path, tiny_bert, tiny_nemo, speech_manifest):
     """Tiny NeMo model, espeak-ng speech, lmplz LM, logits cache, grid CSV, best.json and the leak warning."""
-    from runners.lm import build_lm, find_tool
-    from runners.tiny import SENTENCES
+    from werbench.runners.lm import build_lm, find_tool
+    from werbench.runners.tiny import SENTENCES
+
     from werbench.cli import app
 
     if find_tool("lmplz") is None:

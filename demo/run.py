@@ -2,7 +2,7 @@
 
 Decoding runs in a ``werbench run`` subprocess so this (dashboard) process never imports torch; a stamp of
 the bench file and the test-set manifests lets a second run skip it when every system is complete. The
-assets live in the repository's ``demo/assets`` (rebuilt by ``python -m demo.build.all``).
+assets live in the repository's ``demo/assets`` (rebuilt by ``python -m werbench.demo.build.all``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
 
-from manifests.atomic import atomic_write
-from manifests.errors import ManifestError
-from manifests.io import read_manifest, write_manifest
-from manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
-
-DEMO_ROOT = Path(__file__).resolve().parents[1] / "demo"
+DEMO_ROOT = Path(__file__).resolve().parent
 TESTSETS = ("real-speech", "general-synth", "business-synth")
 MODELS = ("base", "tuned")
 POCKETSPHINX_TESTSETS = ("real-speech",)  # a real recogniser on real speech; ~1 s per utterance on CPU
@@ -97,7 +96,7 @@ def locate_assets(root: Path = DEMO_ROOT) -> DemoAssets:
     for path in [*testsets.values(), *models.values(), lm, bert / "config.json", decoding]:
         if not path.is_file():
             raise ManifestError(
-                path, "demo asset missing; rebuild the demo assets with python -m demo.build.all"
+                path, "demo asset missing; rebuild the demo assets with python -m werbench.demo.build.all"
             )
     weights = json.loads(decoding.read_text(encoding="utf-8"))
     return DemoAssets(root, testsets, models, lm, bert, weights, smollm_gguf())
@@ -233,7 +232,7 @@ def run_decodes(benches: list[Path], manifests: dict[str, Path], echo: Callable[
 
 def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
     """Decode with pocketsphinx and import the hypotheses (with their timing) unless already done."""
-    from runners.import_hyps import import_hyps
+    from werbench.runners.import_hyps import import_hyps
 
     ran = False
     for testset in POCKETSPHINX_TESTSETS:
@@ -243,7 +242,7 @@ def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[
         info = read_run_info(ref)
         if info is not None and info.extra.get("manifest_sha256") == stamp:
             continue
-        from dashboard.demo_pocketsphinx import decode, write_hypotheses
+        from werbench.demo.pocketsphinx_system import decode, write_hypotheses
 
         echo(f"decoding {testset} with pocketsphinx")
         decoded = decode(manifest)

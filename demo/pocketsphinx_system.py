@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
-
-from manifests.atomic import atomic_write
-from manifests.io import read_manifest
-from manifests.schema import Utterance
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.io import read_manifest
+from werbench.manifests.schema import Utterance
 
 FRAMES_PER_SECOND = 100  # pocketsphinx's default 10 ms frame shift
 _ALTERNATE = re.compile(r"\(\d+\)$")  # "was(2)": a pronunciation variant of "was"

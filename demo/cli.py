@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
-from manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError
 
 
 def demo(
@@ -27,7 +26,7 @@ def demo(
     """Decode the demo test sets (real and synthetic speech) with the demo's base and tuned models x greedy,
     KenLM beam (pyctcdecode and flashlight) and BERT rescoring, plus pocketsphinx; write the HTML/CSV
     reports and RESULTS/leaderboard.csv; then serve the dashboard. A second run reuses every result."""
-    from dashboard.demo import format_leaderboard, run_demo
+    from werbench.demo.run import format_leaderboard, run_demo
 
     try:
         run = run_demo(results, subset=subset, smollm2=smollm2, echo=typer.echo)
@@ -42,7 +41,7 @@ def demo(
         typer.secho(f"note: {note}", fg="yellow")
     typer.echo(f"demo ready in {run.seconds:.1f} s")
     if serve:
-        from dashboard.serve_cli import serve as serve_dashboard
+        from werbench.dashboard.serve_cli import serve as serve_dashboard
 
         serve_dashboard(results=run.results, host="127.0.0.1", port=port, auth=None, auth_file=None,
                         insecure=False, normalize="nemo", threads=8)  # fmt: skip

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
-
-from manifests.atomic import atomic_write
-from manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
+from werbench.manifests.atomic import atomic_write
+from werbench.manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
 
 SYLLABLES = [
     "ka",
