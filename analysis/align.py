@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from werbench.analysis import _align_kernels as kernels
+from werbench.manifests.errors import ConfigError
 
 ALIGNER_VERSION = "1"
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped
@@ -72,7 +73,7 @@ class Costs:
 
     def __post_init__(self) -> None:
         if self.tie == kernels.TIE_RAPIDFUZZ and (self.sub, self.ins, self.dele) != (1, 1, 1):
-            raise ValueError("rapidfuzz tie-breaking is defined for unit costs only")
+            raise ConfigError("costs", "rapidfuzz tie-breaking is defined for unit costs only")
 
     @property
     def spec(self) -> str:
@@ -91,7 +92,7 @@ def get_costs(costs: str | Costs) -> Costs:
     try:
         return COSTS[costs]
     except KeyError:
-        raise ValueError(f"unknown costs {costs!r}; choose one of {', '.join(COSTS)}") from None
+        raise ConfigError("costs", f"unknown costs {costs!r}; choose one of {', '.join(COSTS)}") from None
 
 
 def split_words(text: str) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from werbench.analysis.significance import bootstrap_group_sums, ratio_interval
 from werbench.manifests.columnar import holds_nested
+from werbench.manifests.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
     except KeyError:
-        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}") from None
+        raise ConfigError("metric", f"unknown metric {name!r}; choose one of {', '.join(METRICS)}") from None
 
 
 def _edge(x: float) -> str:
@@ -66,7 +67,7 @@ def bucketize(values: pd.Series, edges: Sequence[float]) -> pd.Series:
     """Numbers to ordered labels ``[lo, hi)``; values outside the edges and NaN become ``(missing)``."""
     edges = sorted(set(float(e) for e in edges))
     if len(edges) < 2:
-        raise ValueError("bucket edges need at least two distinct values")
+        raise ConfigError("bins", "bucket edges need at least two distinct values")
     labels = [f"[{_edge(lo)}, {_edge(hi)})" for lo, hi in itertools.pairwise(edges)]
     cut = pd.cut(pd.to_numeric(values, errors="coerce"), edges, right=False, labels=labels)
     return cut.cat.add_categories([MISSING]).fillna(MISSING)
@@ -83,10 +84,10 @@ def group_labels(utts: pd.DataFrame, by: str, bins: Sequence[float] | None = Non
     """The group of each row for field ``by``: bucketed when numeric and many-valued, else the value."""
     if by not in utts.columns:
         fields = ", ".join(sorted(str(c) for c in utts.columns))
-        raise ValueError(f"no field {by!r} in the per-utterance table; fields: {fields}")
+        raise ConfigError("breakdown", f"no field {by!r} in the per-utterance table; fields: {fields}")
     column = utts[by]
     if holds_nested(column):
-        raise ValueError(f"field {by!r} holds lists or objects, which cannot be grouped")
+        raise ConfigError("breakdown", f"field {by!r} holds lists or objects, which cannot be grouped")
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if bins is not None:
         return bucketize(column, bins)

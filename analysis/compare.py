@@ -26,6 +26,7 @@ import pandas as pd
 from werbench.analysis.align import align_counts
 from werbench.analysis.errors import code_pairs, replay
 from werbench.analysis.significance import Flavour, PairedScores, TestResult, run_tests, speaker_of
+from werbench.manifests.errors import ConfigError
 
 STAGE_COLUMNS = ("greedy_text", "beam_text")  # per-stage texts a prediction may carry, earliest first
 
@@ -41,18 +42,24 @@ def _pick_testset(utts: pd.DataFrame, systems: Sequence[str], testset: str | Non
     candidates = [ts for ts, names in have.items() if set(systems) <= names]
     if testset is not None:
         if testset not in have.index:
-            raise ValueError(f"no test set {testset!r}; test sets: {', '.join(map(str, have.index))}")
+            raise ConfigError(
+                "testset", f"no test set {testset!r}; test sets: {', '.join(map(str, have.index))}"
+            )
         missing = [s for s in systems if s not in have[testset]]
         if missing:
             listed = ", ".join(sorted(have[testset]))
-            raise ValueError(f"{testset}: no system {', '.join(map(repr, missing))}; systems: {listed}")
+            raise ConfigError(
+                "system", f"{testset}: no system {', '.join(map(repr, missing))}; systems: {listed}"
+            )
         return testset
     if len(candidates) == 1:
         return str(candidates[0])
     if not candidates:
         listed = "; ".join(f"{ts}: {', '.join(sorted(n))}" for ts, n in have.items())
-        raise ValueError(f"no test set has all of {', '.join(map(repr, systems))} ({listed})")
-    raise ValueError(f"{', '.join(systems)} are in several test sets ({', '.join(candidates)}); choose one")
+        raise ConfigError("system", f"no test set has all of {', '.join(map(repr, systems))} ({listed})")
+    raise ConfigError(
+        "testset", f"{', '.join(systems)} are in several test sets ({', '.join(candidates)}); choose one"
+    )
 
 
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
@@ -152,7 +159,7 @@ def compare_systems(
 ) -> Comparison:
     """Pair A and B on their common, non-failed utterances and run every sc_stats test (plus bootstrap)."""
     if a == b:
-        raise ValueError(f"cannot compare {a!r} with itself")
+        raise ConfigError("system", f"cannot compare {a!r} with itself")
     testset = _pick_testset(utts, [a, b], testset)
     frame = pair_frame(utts, a, b, testset)
     ok = frame[~frame["failed"]]

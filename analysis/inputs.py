@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 from werbench.manifests.io import iter_json_rows, row_to_utterance
 from werbench.manifests.results import (
     PREDICTION_FIELDS,
@@ -327,7 +327,7 @@ def read_results(results: str | Path) -> Inputs:
     for ref in iter_systems(results):
         grouped.setdefault(ref.testset, []).append(ref)
     if not grouped:
-        raise ManifestError(results, f"no <testset>/<system>/{PREDICTIONS} below this directory")
+        raise ResultsDirError(results, f"no <testset>/<system>/{PREDICTIONS} below this directory")
     inputs = Inputs([])
     for testset, refs in grouped.items():
         manifest = results / testset / TESTSET_MANIFEST
@@ -356,12 +356,12 @@ def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
     ref = Path(ref)
     if ref.is_dir():
         if hyps:
-            raise ManifestError(
+            raise ConfigError(
                 ref, "a results directory is scored on its own: give no hypothesis files with it"
             )
         return read_results(ref)
     if not hyps:
-        raise ManifestError(ref, "no hypothesis file given (or give a results directory alone)")
+        raise ConfigError(ref, "no hypothesis file given (or give a results directory alone)")
     reference = read_reference(ref)
     systems: list[Hypotheses] = []
     for path in hyps:

@@ -117,36 +117,32 @@ def compare(
     from werbench.manifests.errors import ManifestError
 
     options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
-    try:
-        if ref.is_dir():
-            files: list[Path] = []
-            (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
-            testset = testset or ts_a or ts_b
-        else:
-            files = [Path(hyp_a), Path(hyp_b)]
-            names = [[h.system for h in read_hypotheses(p)] for p in files]
-            if len(names[0]) != 1 or len(names[1]) != 1:
-                raise ManifestError(
-                    hyp_a if len(names[0]) != 1 else hyp_b,
-                    "holds several systems; compare needs one per file",
-                )
-            a, b = names[0][0], names[1][0]
-        tables = tables_for(ref, files, options, use_cache=not no_cache, progress=True)
-        result = compare_systems(
-            tables.utterances, a, b, testset=testset, flavour=flavour, n_boot=resamples, seed=seed
-        )  # type: ignore[arg-type]
-        if json_out is not None:
-            with atomic_write(json_out) as handle:
-                payload = result.to_json() | {
-                    "normalizer": tables.normalizer,
-                    "costs": tables.costs,
-                    "warnings": tables.warnings,
-                }
-                json.dump(payload, handle, indent=1, ensure_ascii=False, allow_nan=False)
-                handle.write("\n")
-    except (ManifestError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    if ref.is_dir():
+        files: list[Path] = []
+        (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
+        testset = testset or ts_a or ts_b
+    else:
+        files = [Path(hyp_a), Path(hyp_b)]
+        names = [[h.system for h in read_hypotheses(p)] for p in files]
+        if len(names[0]) != 1 or len(names[1]) != 1:
+            raise ManifestError(
+                hyp_a if len(names[0]) != 1 else hyp_b,
+                "holds several systems; compare needs one per file",
+            )
+        a, b = names[0][0], names[1][0]
+    tables = tables_for(ref, files, options, use_cache=not no_cache, progress=True)
+    result = compare_systems(
+        tables.utterances, a, b, testset=testset, flavour=flavour, n_boot=resamples, seed=seed
+    )  # type: ignore[arg-type]
+    if json_out is not None:
+        with atomic_write(json_out) as handle:
+            payload = result.to_json() | {
+                "normalizer": tables.normalizer,
+                "costs": tables.costs,
+                "warnings": tables.warnings,
+            }
+            json.dump(payload, handle, indent=1, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(comparison_text(result))
@@ -182,28 +178,23 @@ def report(
     from werbench.analysis.report_html import write_html_report
     from werbench.analysis.report_trn import write_trn_export
     from werbench.analysis.table_cache import TableOptions, results_tables
-    from werbench.manifests.errors import ManifestError
     from werbench.manifests.normalize import get_normalizer
 
     written: list[Path] = []
-    try:
-        options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
-        tables = results_tables(results, options, use_cache=not no_cache, progress=True)
-        if trn is not None:
-            written += write_trn_export(trn, tables.utterances)
-        if html is not None or csv is not None:
-            vocabulary = load_vocabulary(vocab, get_normalizer(tables.normalizer)) if vocab else None
-            data = build_report(
-                tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, flavour=flavour,  # type: ignore[arg-type]
-                n_boot=resamples, seed=seed, source=str(results.resolve()), progress=True,
-            )  # fmt: skip
-            if csv is not None:
-                written += write_csv_report(csv, data)
-            if html is not None:
-                written.append(write_html_report(html, data))
-    except (ManifestError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+    tables = results_tables(results, options, use_cache=not no_cache, progress=True)
+    if trn is not None:
+        written += write_trn_export(trn, tables.utterances)
+    if html is not None or csv is not None:
+        vocabulary = load_vocabulary(vocab, get_normalizer(tables.normalizer)) if vocab else None
+        data = build_report(
+            tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, flavour=flavour,  # type: ignore[arg-type]
+            n_boot=resamples, seed=seed, source=str(results.resolve()), progress=True,
+        )  # fmt: skip
+        if csv is not None:
+            written += write_csv_report(csv, data)
+        if html is not None:
+            written.append(write_html_report(html, data))
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
     from werbench.analysis.score_cli import summary_text

@@ -23,6 +23,7 @@ from werbench.analysis.errors import ErrorTables, Vocabulary, error_tables
 from werbench.analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
 from werbench.analysis.tables import Tables
 from werbench.manifests.columnar import holds_nested
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import get_normalizer
 
 # per-utterance columns that are texts, alignments, ids or lists: never a grouping field
@@ -80,7 +81,7 @@ def parse_pair(text: str) -> tuple[str, str]:
     """``A:B`` (system names) as given to ``--pairs``."""
     a, sep, b = text.partition(":")
     if not sep or not a or not b:
-        raise ValueError(f"a pair is written A:B (two system names), got {text!r}")
+        raise ConfigError("pairs", f"a pair is written A:B (two system names), got {text!r}")
     return a, b
 
 

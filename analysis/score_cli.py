@@ -150,15 +150,10 @@ def score(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
-    from werbench.manifests.errors import ManifestError
 
     options = TableOptions(normalize, costs, cer_spaces, resamples, seed, speaker_ci)
-    try:
-        tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
-        written = write_outputs(tables, json_out, csv_out)
-    except (ManifestError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
+    written = write_outputs(tables, json_out, csv_out)
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(summary_text(tables))

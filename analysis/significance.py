@@ -45,6 +45,7 @@ import pandas as pd
 from numba import njit
 from scipy import stats
 from werbench.analysis.errors import arrow_texts, utf8_bytes
+from werbench.manifests.errors import ConfigError
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
@@ -79,7 +80,7 @@ class TestResult:
 
 def _check_flavour(flavour: str) -> None:
     if flavour not in FLAVOURS:
-        raise ValueError(f"unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}")
+        raise ConfigError("flavour", f"unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}")
 
 
 def _sc_normal_cdf(z: float) -> float:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from werbench.analysis.align import get_costs
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import Normalizer, get_normalizer
 from werbench.manifests.results import RunInfo
 
@@ -83,7 +83,7 @@ def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]
     specs = sorted(set(recorded.values()))
     if len(specs) > 1:
         listed = ", ".join(f"{run}: {spec}" for run, spec in recorded.items())
-        raise ManifestError(
+        raise ConfigError(
             "normalizer",
             f"the runs recorded different normalisers ({listed}); choose one with --normalize NAME",
         )

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import flask
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 
 
 def parse_credential(text: str, source: str = "--auth", line: int | None = None) -> tuple[str, str]:
     """``user:password`` -> (user, password); the password may itself contain colons."""
     user, sep, password = text.strip().partition(":")
     if not sep or not user or not password:
-        raise ManifestError(
+        raise ConfigError(
             source, "expected 'user:password' with both parts non-empty", line=line, field="auth"
         )
     return user, password
@@ -28,14 +28,14 @@ def read_auth_file(path: str | Path) -> dict[str, str]:
     """One ``user:password`` per line; blank lines and ``#`` comments are skipped."""
     path = Path(path)
     if not path.is_file():
-        raise ManifestError(path, "auth file not found")
+        raise ConfigError(path, "auth file not found")
     users: dict[str, str] = {}
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if raw.strip() and not raw.lstrip().startswith("#"):
             user, password = parse_credential(raw, str(path), number)
             users[user] = password
     if not users:
-        raise ManifestError(path, "no 'user:password' line found")
+        raise ConfigError(path, "no 'user:password' line found")
     return users
 
 

@@ -11,7 +11,6 @@ import socket
 from pathlib import Path
 
 import typer
-from werbench.manifests.errors import ManifestError
 
 
 def is_loopback(host: str) -> bool:
@@ -66,18 +65,14 @@ def serve(
     threads: int = typer.Option(8, min=1, max=64, help="Worker threads (concurrent requests)."),
 ) -> None:
     """Serve the dashboard for a results directory."""
-    try:
-        from werbench.manifests.normalize import get_normalizer
+    from werbench.manifests.normalize import get_normalizer
 
-        normalize = get_normalizer(normalize).name
-        users = load_users(auth, auth_file)
-        check_exposure(host, bool(users), insecure)
-        from werbench.dashboard.app import create_app
+    normalize = get_normalizer(normalize).name
+    users = load_users(auth, auth_file)
+    check_exposure(host, bool(users), insecure)
+    from werbench.dashboard.app import create_app
 
-        app = create_app(results, normalize=normalize, users=users)
-    except ManifestError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+    app = create_app(results, normalize=normalize, users=users)
     import waitress
 
     shown = f"[{host}]" if ":" in host else host

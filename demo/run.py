@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError, MissingDependencyError
 from werbench.manifests.io import read_manifest, write_manifest
 from werbench.manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
 
@@ -113,7 +113,7 @@ def check_environment() -> None:
         if not found:
             missing.append(package)
     if missing:
-        raise ManifestError(
+        raise MissingDependencyError(
             "werbench demo",
             f"missing Python packages: {', '.join(missing)}; install them with bash scripts/setup.sh",
         )

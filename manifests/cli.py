@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
 from werbench.manifests.importers.wsj import CHANNELS
 from werbench.manifests.io import read_manifest
@@ -30,16 +29,6 @@ _FORMATS_HELP = "\n\n".join(f"{name}: {imp.layout}." for name, imp in sorted(IMP
 _SUBSET_HELP = "; ".join(
     f"{name}: {imp.subset_help}" for name, imp in sorted(IMPORTERS.items()) if imp.subset_help
 )
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Bad input ends the command with its ``file:line: field: message`` and exit status 1, no traceback."""
-    try:
-        yield
-    except ManifestError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _rates(rates: Counter[int]) -> str:
@@ -100,14 +89,13 @@ def import_command(
         "instead of stopping at the first.",
     ),
 ) -> None:
-    with user_errors():
-        if wsj_vp not in VP_MODES:
-            raise ManifestError("--wsj-vp", f"must be one of {', '.join(VP_MODES)}, got {wsj_vp!r}")
-        normalizer = None if normalize == "none" else get_normalizer(normalize)
-        options = ImportOptions(subset, audio_dir, wsj_channel, wsj_cleanup, wsj_vp)  # type: ignore[arg-type]
-        summary = import_corpus(
-            format_name, src, output, options, normalizer=normalizer, skip_bad=skip_bad, relative=relative
-        )
+    if wsj_vp not in VP_MODES:
+        raise ConfigError("--wsj-vp", f"must be one of {', '.join(VP_MODES)}, got {wsj_vp!r}")
+    normalizer = None if normalize == "none" else get_normalizer(normalize)
+    options = ImportOptions(subset, audio_dir, wsj_channel, wsj_cleanup, wsj_vp)  # type: ignore[arg-type]
+    summary = import_corpus(
+        format_name, src, output, options, normalizer=normalizer, skip_bad=skip_bad, relative=relative
+    )
     for message in summary.skipped:
         typer.echo(f"skipped: {message}", err=True)
     typer.echo(
@@ -166,11 +154,10 @@ def stats_command(
 ) -> None:
     """Utterances, hours, speakers, vocabulary, alphabet, and duration/word-count distributions."""
     console = Console()
-    with user_errors():
-        normalizer = None if normalize == "none" else get_normalizer(normalize)
-        for path in files:
-            for table in stats_tables(manifest_stats(path, normalizer)):
-                console.print(table)
+    normalizer = None if normalize == "none" else get_normalizer(normalize)
+    for path in files:
+        for table in stats_tables(manifest_stats(path, normalizer)):
+            console.print(table)
 
 
 @manifest_app.command("normalizers")
@@ -196,19 +183,16 @@ def to_trn_command(
     ),
 ) -> None:
     """Export a manifest's references (or any text field) as an sclite trn file."""
-    with user_errors():
-        normalizer = get_normalizer(normalize)
+    normalizer = get_normalizer(normalize)
 
-        def pairs() -> Iterator[tuple[str, str]]:
-            for utt in read_manifest(manifest):
-                value = utt.text if field == "text" else utt.extra.get(field)
-                if not isinstance(value, str):
-                    raise ManifestError(
-                        manifest, f"utterance {utt.utt_id!r} has no string field", field=field
-                    )
-                yield utt.utt_id, normalizer(value)
+    def pairs() -> Iterator[tuple[str, str]]:
+        for utt in read_manifest(manifest):
+            value = utt.text if field == "text" else utt.extra.get(field)
+            if not isinstance(value, str):
+                raise ManifestError(manifest, f"utterance {utt.utt_id!r} has no string field", field=field)
+            yield utt.utt_id, normalizer(value)
 
-        count = write_trn(output, pairs())
+    count = write_trn(output, pairs())
     typer.echo(f"wrote {count} lines to {output}")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import regex
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
@@ -115,9 +115,9 @@ def get_normalizer(name: str) -> Normalizer:
     base, _, version = name.strip().partition("@")
     normalizer = _BY_NAME.get(base)
     if normalizer is None:
-        raise ManifestError("normalizer", f"unknown normaliser {name!r}; choose one of {', '.join(_BY_NAME)}")
+        raise ConfigError("normalizer", f"unknown normaliser {name!r}; choose one of {', '.join(_BY_NAME)}")
     if version and version != normalizer.version:
-        raise ManifestError(
+        raise ConfigError(
             "normalizer", f"{name!r} asks for version {version}, this werbench has {normalizer.spec}"
         )
     return normalizer

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"
@@ -81,7 +81,7 @@ class SystemRef:
 def system_dir(results: str | Path, testset: str, system: str) -> SystemRef:
     for name, value in (("testset", testset), ("system", system)):
         if not value or "/" in value or value.startswith("."):
-            raise ManifestError(results, f"invalid {name} name {value!r}", field=name)
+            raise ConfigError(results, f"invalid {name} name {value!r}", field=name)
     return SystemRef(testset, system, Path(results) / testset / system)
 
 
@@ -89,7 +89,7 @@ def iter_systems(results: str | Path) -> Iterator[SystemRef]:
     """Every ``<testset>/<system>`` folder holding a predictions file, sorted for stable output."""
     root = Path(results)
     if not root.is_dir():
-        raise ManifestError(root, "results directory not found")
+        raise ResultsDirError(root, "results directory not found")
     for testset_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for sys_dir in sorted(p for p in testset_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if (sys_dir / PREDICTIONS).is_file():

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError, MissingDependencyError
 from werbench.manifests.sphere import SphereHeader
 
 MAGIC = b"ajkg"
@@ -111,7 +111,7 @@ def decode_shorten(path: Path, header: SphereHeader) -> np.ndarray:
     """All samples of a shorten SPHERE file as int16, shape ``[frames, channels]``."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise ManifestError(
+        raise MissingDependencyError(
             path,
             "shorten-compressed SPHERE needs ffmpeg on PATH (apt-get install ffmpeg)",
             field="audio_filepath",

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError, WerbenchError
 from werbench.manifests.io import read_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.runners.decoders.registry import DECODERS, make_decoder
@@ -110,30 +110,30 @@ class Bench:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ManifestError(self.path, "bench file not found")
+            raise ConfigError(self.path, "bench file not found")
         text = self.path.read_text(encoding="utf-8")
         try:
             self._root = yaml.compose(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise ManifestError(
+            raise ConfigError(
                 self.path, f"invalid YAML: {exc}", line=mark.line + 1 if mark else None
             ) from None
         if not isinstance(data, dict):
-            raise ManifestError(self.path, "expected a mapping with results, testsets, models and decoders")
+            raise ConfigError(self.path, "expected a mapping with results, testsets, models and decoders")
         try:
             self.config = BenchConfig.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = tuple(first["loc"])
-            raise ManifestError(
+            raise ConfigError(
                 self.path, first["msg"], line=_line_of(self._root, loc), field=_dotted(loc) or None
             ) from None
         self.base = self.path.resolve().parent
 
     def error(self, message: str, *loc: Any) -> ManifestError:
-        return ManifestError(self.path, message, line=_line_of(self._root, loc), field=_dotted(loc))
+        return ConfigError(self.path, message, line=_line_of(self._root, loc), field=_dotted(loc))
 
     @property
     def results(self) -> Path:
@@ -176,7 +176,7 @@ class Bench:
 
         try:
             get_normalizer(self.config.normalizer)
-        except ManifestError as exc:
+        except ConfigError as exc:
             raise self.error(exc.message, "normalizer") from None
         for kind, names in (
             ("testsets", [n for n, _ in self.testsets()]),
@@ -194,12 +194,12 @@ class Bench:
         for index, (_, model_path, _) in enumerate(self.models()):
             try:
                 detect_kind(model_path)
-            except ManifestError as exc:
+            except WerbenchError as exc:
                 raise self.error(exc.message, "models", index, "path") from None
         for index, (_, kind, params, _) in enumerate(self.decoders()):
             try:
                 make_decoder(kind, params, where=self.path)
-            except ManifestError as exc:
+            except WerbenchError as exc:
                 loc = ("decoders", index, "params", exc.field) if exc.field else ("decoders", index)
                 raise self.error(exc.message, *loc) from None
 

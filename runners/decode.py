@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ManifestError, ResultsDirError
 from werbench.manifests.io import read_manifest, write_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import (
@@ -304,7 +304,7 @@ class SystemRun:
         if info is not None and info.extra.get("fingerprint") == self.fingerprint:
             return info
         if not self.job.overwrite:
-            raise ManifestError(
+            raise ResultsDirError(
                 self.ref.path,
                 f"system {self.ref.system!r} already holds results of a different model or decoder "
                 "configuration (or imported hypotheses); pass --overwrite to replace them or --name to write "

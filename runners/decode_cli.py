@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from werbench.manifests.cli import user_errors
 
 DECODER_NAMES = "greedy, beam, beam-fast, rescore"
 FORMAT_NAMES = "auto, kaldi, trn, csv, jsonl, whisper, deepspeech"
@@ -29,13 +28,13 @@ def _interruptible() -> Iterator[None]:
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true), else as text."""
-    from werbench.manifests.errors import ManifestError
+    from werbench.manifests.errors import ConfigError
 
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ManifestError("--param", f"expected key=value, got {pair!r}")
+            raise ConfigError("--param", f"expected key=value, got {pair!r}")
         try:
             params[key.strip().replace("-", "_")] = json.loads(value)
         except json.JSONDecodeError:
@@ -120,7 +119,7 @@ def decode_command(
 
     Unreadable audio is recorded as a failed utterance and the run goes on.
     """
-    with user_errors(), _interruptible():
+    with _interruptible():
         from werbench.manifests.io import read_manifest
         from werbench.manifests.normalize import get_normalizer
         from werbench.runners.decode import DecodeJob, default_system_name, run_decode
@@ -174,7 +173,7 @@ def run_command(
 
     Errors name the YAML line. Each model is loaded once and its log-probs are cached for every decoder.
     """
-    with user_errors(), _interruptible():
+    with _interruptible():
         from werbench.runners.bench_config import Bench, run_bench
 
         if check:
@@ -211,11 +210,10 @@ def import_hyps_command(
 
     Matching is by utterance id, audio path, file name or stem; unmatched manifest lines count as failed.
     """
-    with user_errors():
-        from werbench.runners.import_hyps import import_hyps
+    from werbench.runners.import_hyps import import_hyps
 
-        info = import_hyps(source, manifest, results, name, fmt, testset, normalizer, id_column, text_column)
-        typer.echo(f"{results / info.testset / info.system}: " + "; ".join(info.notes))
+    info = import_hyps(source, manifest, results, name, fmt, testset, normalizer, id_column, text_column)
+    typer.echo(f"{results / info.testset / info.system}: " + "; ".join(info.notes))
 
 
 def convert_legacy_command(
@@ -228,10 +226,9 @@ def convert_legacy_command(
 
     Reads every 0.x yaml layout and both state-dict key layouts (NeMo 0.9-0.11 and <= 0.8).
     """
-    with user_errors():
-        from werbench.runners.models.legacy import convert_legacy
+    from werbench.runners.models.legacy import convert_legacy
 
-        typer.echo(f"wrote {convert_legacy(folder, output)}")
+    typer.echo(f"wrote {convert_legacy(folder, output)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError, MissingDependencyError
 from werbench.runners.decoders.ngram import SENTENCE_MARKERS, read_arpa_unigrams, unigrams_path
 
 BINARY_SUFFIXES = (".bin", ".binary", ".klm", ".kenlm")
@@ -155,13 +155,11 @@ def run_kaldingram(corpus: Path, arpa: Path, order: int, prune: Sequence[int]) -
     try:
         from kaldingram.train import NgramCounts
     except ImportError:
-        raise ManifestError(
+        raise MissingDependencyError(
             "lmplz", "KenLM's lmplz was not found and the fallback package kaldingram is not installed"
         ) from None
     if order > KALDINGRAM_MAX_ORDER:
-        raise ManifestError(
-            "--order", f"the kaldingram fallback supports orders up to {KALDINGRAM_MAX_ORDER}"
-        )
+        raise ConfigError("--order", f"the kaldingram fallback supports orders up to {KALDINGRAM_MAX_ORDER}")
     counts = NgramCounts(order)
     with corpus.open(encoding="utf-8") as handle:
         for line in handle:
@@ -219,25 +217,25 @@ def build_lm(
     sources = [Path(s) for s in sources]
     out = Path(out)
     if not sources:
-        raise ManifestError("TEXT", "give at least one text file or manifest")
+        raise ConfigError("TEXT", "give at least one text file or manifest")
     for source in sources:
         if not source.is_file():
             raise ManifestError(source, "text source not found")
     if order < 1:
-        raise ManifestError("--order", "must be at least 1")
+        raise ConfigError("--order", "must be at least 1")
     if prune and (len(prune) > order or any(p < 0 for p in prune) or list(prune) != sorted(prune)):
-        raise ManifestError(
+        raise ConfigError(
             "--prune", "one non-negative, non-decreasing count threshold per order, at most --order"
         )
     if tool not in ("auto", "lmplz", "kaldingram"):
-        raise ManifestError("--tool", "choose auto, lmplz or kaldingram")
+        raise ConfigError("--tool", "choose auto, lmplz or kaldingram")
     lmplz = find_tool("lmplz") if tool != "kaldingram" else None
     if tool == "lmplz" and lmplz is None:
-        raise ManifestError("lmplz", "not found on PATH or beside python; run scripts/setup.sh")
+        raise MissingDependencyError("lmplz", "not found on PATH or beside python; run scripts/setup.sh")
     binary = out.suffix.lower() in BINARY_SUFFIXES
     build_binary = find_tool("build_binary") if binary else None
     if binary and build_binary is None:
-        raise ManifestError(
+        raise MissingDependencyError(
             out, "a binary LM needs KenLM's build_binary, which was not found; write .arpa instead"
         )
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from werbench.manifests.cli import user_errors
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 
 lm_app = typer.Typer(help="Build KenLM n-gram language models for the beam decoders.", no_args_is_help=True)
 
@@ -17,7 +16,7 @@ def _parse_prune(spec: str | None) -> list[int]:
     try:
         return [int(x) for x in spec.replace(",", " ").split()]
     except ValueError:
-        raise ManifestError("--prune", f"{spec!r}: expected integers such as '0 0 1'") from None
+        raise ConfigError("--prune", f"{spec!r}: expected integers such as '0 0 1'") from None
 
 
 @lm_app.command("build")
@@ -47,21 +46,20 @@ def build_command(
     tool: str = typer.Option("auto", "--tool", help="auto (lmplz, else kaldingram), lmplz or kaldingram."),
 ) -> None:
     """Estimate a Kneser-Ney word n-gram with KenLM lmplz; also writes LM.unigrams.txt and LM.build.json."""
-    with user_errors():
-        if binary_type not in ("probing", "trie"):
-            raise ManifestError("--binary-type", "choose probing or trie")
-        from werbench.runners.lm import build_lm
+    if binary_type not in ("probing", "trie"):
+        raise ConfigError("--binary-type", "choose probing or trie")
+    from werbench.runners.lm import build_lm
 
-        info = build_lm(
-            texts,
-            output,
-            order=order,
-            normalize=normalize,
-            prune=_parse_prune(prune),
-            binary_type=binary_type,
-            memory=memory,
-            tool=tool,
-        )
+    info = build_lm(
+        texts,
+        output,
+        order=order,
+        normalize=normalize,
+        prune=_parse_prune(prune),
+        binary_type=binary_type,
+        memory=memory,
+        tool=tool,
+    )
     typer.echo(
         f"{info.path}: order {info.order} ({info.tool}), {info.sentences} sentences, {info.words} words, "
         f"{info.vocabulary} unigrams, normaliser {info.normalizer}"
@@ -78,7 +76,7 @@ def _parse_params(items: list[str]) -> dict[str, object]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ManifestError("--param", f"{item!r}: expected KEY=VALUE")
+            raise ConfigError("--param", f"{item!r}: expected KEY=VALUE")
         try:
             params[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -118,60 +116,59 @@ def tune_command(
     cache_dir: Path = typer.Option(Path(".werbench-cache"), "--cache-dir", help="Logits cache folder."),
 ) -> None:
     """Grid-search alpha/beta (and gamma) on cached dev log-probs; writes grid.csv and best.json."""
-    with user_errors():
-        from werbench.runners.decoders.registry import make_decoder
-        from werbench.runners.tune import (
-            load_dev,
-            parse_grid,
-            sha256_file,
-            tune,
-            tuning_set_leaks,
-            write_best,
-            write_grid,
+    from werbench.runners.decoders.registry import make_decoder
+    from werbench.runners.tune import (
+        load_dev,
+        parse_grid,
+        sha256_file,
+        tune,
+        tuning_set_leaks,
+        write_best,
+        write_grid,
+    )
+
+    if decoder not in ("beam", "beam-fast", "rescore"):
+        raise ConfigError("--decoder", "tuning applies to beam, beam-fast and rescore")
+    axes = parse_grid(grid)
+    params = {"lm": str(lm), "beam_width": beam_width, **_parse_params(param)}
+    if unigrams is not None:
+        params["unigrams"] = str(unigrams)
+    if decoder == "rescore":
+        if rescorer is None:
+            raise ConfigError("--rescorer", "the rescore decoder needs a neural LM")
+        params.update(rescorer=str(rescorer), device=device)
+    built = make_decoder(decoder, params)
+    warnings = tuning_set_leaks(dev, results)
+    for warning in warnings:
+        typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
+    if not results:
+        typer.echo(
+            "note: pass --results RESULTS to check that the tuning set is not a reported test set",
+            err=True,
         )
+    utts, vocab, frame_seconds, identity, notes = load_dev(
+        model, dev, normalize, device=device, cache_dir=cache_dir
+    )
+    from werbench.runners.tune import default_jobs
 
-        if decoder not in ("beam", "beam-fast", "rescore"):
-            raise ManifestError("--decoder", "tuning applies to beam, beam-fast and rescore")
-        axes = parse_grid(grid)
-        params = {"lm": str(lm), "beam_width": beam_width, **_parse_params(param)}
-        if unigrams is not None:
-            params["unigrams"] = str(unigrams)
-        if decoder == "rescore":
-            if rescorer is None:
-                raise ManifestError("--rescorer", "the rescore decoder needs a neural LM")
-            params.update(rescorer=str(rescorer), device=device)
-        built = make_decoder(decoder, params)
-        warnings = tuning_set_leaks(dev, results)
-        for warning in warnings:
-            typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
-        if not results:
-            typer.echo(
-                "note: pass --results RESULTS to check that the tuning set is not a reported test set",
-                err=True,
-            )
-        utts, vocab, frame_seconds, identity, notes = load_dev(
-            model, dev, normalize, device=device, cache_dir=cache_dir
-        )
-        from werbench.runners.tune import default_jobs
+    rows: list[dict] = []
+    grid_csv = out / "grid.csv"
 
-        rows: list[dict] = []
-        grid_csv = out / "grid.csv"
+    def on_row(row: dict) -> None:
+        rows.append(row)
+        write_grid(grid_csv, rows)
 
-        def on_row(row: dict) -> None:
-            rows.append(row)
-            write_grid(grid_csv, rows)
-
-        result = tune(built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row)
-        context = {
-            "dev": {"path": str(dev.resolve()), "sha256": sha256_file(dev), "utts": len(utts)},
-            "model": {k: identity.get(k) for k in ("path", "sha256", "architecture")},
-            "lm": {"path": str(lm.resolve()), "sha256": sha256_file(lm)},
-            "normalizer": normalize,
-            "grid": axes,
-            "warnings": warnings,
-            "notes": notes,
-        }
-        write_best(out / "best.json", result.best, context)
+    result = tune(built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row)
+    context = {
+        "dev": {"path": str(dev.resolve()), "sha256": sha256_file(dev), "utts": len(utts)},
+        "model": {k: identity.get(k) for k in ("path", "sha256", "architecture")},
+        "lm": {"path": str(lm.resolve()), "sha256": sha256_file(lm)},
+        "normalizer": normalize,
+        "grid": axes,
+        "warnings": warnings,
+        "notes": notes,
+    }
+    write_best(out / "best.json", result.best, context)
     best = result.best
     weights = ", ".join(f"{a}={best[a]}" for a in ("alpha", "beta", "gamma") if best.get(a) is not None)
     typer.echo(

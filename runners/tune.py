@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.runners.decoders.base import Vocabulary
 from werbench.runners.decoders.beam_common import Beam
 
@@ -93,7 +93,7 @@ def parse_axis(name: str, spec: str) -> list[float]:
             return [round(start + i * step, 10) for i in range(count)]
         return [float(x) for x in spec.split("|")]
     except ValueError:
-        raise ManifestError("--grid", f"{name}={spec!r}: use start:stop:step, a|b|c or one number") from None
+        raise ConfigError("--grid", f"{name}={spec!r}: use start:stop:step, a|b|c or one number") from None
 
 
 def parse_grid(spec: str) -> dict[str, list[float]]:
@@ -103,15 +103,15 @@ def parse_grid(spec: str) -> dict[str, list[float]]:
         name, sep, values = part.partition("=")
         name = name.strip()
         if not sep or name not in GRID_AXES:
-            raise ManifestError(
+            raise ConfigError(
                 "--grid", f"{part!r}: expected NAME=VALUES with NAME one of {', '.join(GRID_AXES)}"
             )
         grid[name] = parse_axis(name, values.strip())
     if not grid:
-        raise ManifestError("--grid", "empty grid")
+        raise ConfigError("--grid", "empty grid")
     size = int(np.prod([len(v) for v in grid.values()]))
     if size > MAX_POINTS:
-        raise ManifestError("--grid", f"{size} points is more than {MAX_POINTS}: coarsen the steps")
+        raise ConfigError("--grid", f"{size} points is more than {MAX_POINTS}: coarsen the steps")
     return grid
 
 
@@ -281,7 +281,7 @@ def tune(
     norm = get_normalizer(normalize)
     is_rescore = isinstance(decoder, RescoreDecoder)
     if "gamma" in grid and not is_rescore:
-        raise ManifestError("--grid", "gamma weighs the neural LM: only the rescore decoder has it")
+        raise ConfigError("--grid", "gamma weighs the neural LM: only the rescore decoder has it")
     points = grid_points(grid)
     rows: list[dict[str, Any]] = []
 

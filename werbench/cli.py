@@ -6,10 +6,13 @@ Each package's ``cli`` module must stay light to import (no torch/NeMo at module
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from werbench import __version__
+from werbench.manifests.errors import WerbenchError
 
 GROUP_MODULES = (
     "werbench.manifests.cli",
@@ -19,8 +22,21 @@ GROUP_MODULES = (
     "werbench.demo.cli",
 )
 
+
+class _Commands(TyperGroup):
+    """The one place user errors are printed: every command of every group runs inside ``invoke``."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (WerbenchError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
     name="werbench",
+    cls=_Commands,
     help="WER error analysis and benchmark dashboard for speech recognition.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 
 MLM_MODEL_TYPES = {
     "bert",
@@ -213,5 +213,5 @@ def load_neural_lm(
     if kind == "auto":
         kind = detect_kind(resolved)
     if kind not in ("mlm", "causal"):
-        raise ManifestError("rescorer_kind", f"unknown neural LM kind {kind!r}; choose auto, mlm or causal")
+        raise ConfigError("rescorer_kind", f"unknown neural LM kind {kind!r}; choose auto, mlm or causal")
     return _load(str(resolved), kind, device, batch_size)

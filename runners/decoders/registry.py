@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, MissingDependencyError
 from werbench.runners.decoders.base import Decoder
 
 
@@ -53,12 +53,14 @@ def decoder_class(name: str, where: str | Path = "--decoder") -> type:
     """The class registered under ``name``; an unknown name or a missing module is a clear error."""
     entry = DECODERS.get(name)
     if entry is None:
-        raise ManifestError(where, f"unknown decoder type {name!r}; choose one of {', '.join(DECODERS)}")
+        raise ConfigError(where, f"unknown decoder type {name!r}; choose one of {', '.join(DECODERS)}")
     module_name, _, class_name = entry.target.partition(":")
     try:
         return getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise ManifestError(where, f"decoder {name!r} is not available ({entry.target}): {exc}") from exc
+        raise MissingDependencyError(
+            where, f"decoder {name!r} is not available ({entry.target}): {exc}"
+        ) from exc
 
 
 def accepted_params(name: str) -> list[str]:
@@ -75,11 +77,14 @@ def _check_paths(name: str, params: dict[str, Any], where: str | Path) -> None:
     for key in DECODERS[name].path_params:
         value = params.get(key)
         if value is not None and not Path(value).expanduser().exists():
-            raise ManifestError(where, f"decoder {name!r}: file not found: {value}", field=key)
+            raise ConfigError(where, f"decoder {name!r}: file not found: {value}", field=key)
 
 
 def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | Path = "--decoder") -> Decoder:
-    """Validate ``params`` against the decoder class and build it; every problem is a ManifestError."""
+    """Validate ``params`` against the decoder class and build it.
+
+    A bad setting raises ConfigError; a decoder whose package is not installed, MissingDependencyError.
+    """
     import pydantic
 
     params = dict(params or {})
@@ -88,7 +93,7 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         takes = f"it accepts {', '.join(accepted)}" if accepted else "it takes no parameters"
-        raise ManifestError(
+        raise ConfigError(
             where, f"decoder {name!r} has no parameter(s) {', '.join(unknown)}; {takes}", field=unknown[0]
         )
     _check_paths(name, params, where)
@@ -97,11 +102,11 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
-        raise ManifestError(
+        raise ConfigError(
             where, _about(name, first["msg"].removeprefix("Value error, ")), field=key
         ) from None
     except (TypeError, ValueError) as exc:
-        raise ManifestError(where, _about(name, str(exc))) from None
+        raise ConfigError(where, _about(name, str(exc))) from None
 
 
 def _about(name: str, message: str) -> str:

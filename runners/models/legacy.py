@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 
 ENCODER_GLOB = "JasperEncoder-STEP-*.pt"
 DECODER_GLOB = "JasperDecoderForCTC-STEP-*.pt"
@@ -233,7 +233,7 @@ def convert_legacy(folder: str | Path, output: str | Path) -> Path:
 
     output = Path(output)
     if output.suffix != ".nemo":
-        raise ManifestError(output, "output must end in .nemo")
+        raise ConfigError(output, "output must end in .nemo")
     from omegaconf import open_dict
 
     model, cfg, found = build_legacy_model(folder)

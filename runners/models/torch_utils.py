@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -20,18 +20,18 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ManifestError("--device", f"{device!r} requested but torch sees no CUDA device")
+        raise ConfigError("--device", f"{device!r} requested but torch sees no CUDA device")
     return device
 
 
 def resolve_precision(precision: str, device: str) -> str:
     """``auto`` -> fp16 autocast on CUDA, fp32 on CPU (half precision on CPU is slower, not faster)."""
     if precision not in PRECISIONS:
-        raise ManifestError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
         return "fp16" if device.startswith("cuda") else "fp32"
     if precision != "fp32" and not device.startswith("cuda"):
-        raise ManifestError("--precision", f"{precision} autocast needs a CUDA device; use fp32 on {device}")
+        raise ConfigError("--precision", f"{precision} autocast needs a CUDA device; use fp32 on {device}")
     return precision
 
 

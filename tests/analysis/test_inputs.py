@@ -15,7 +15,7 @@ from werbench.analysis.inputs import (
     read_reference,
     read_results,
 )
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.results import RunInfo, system_dir, write_run_info
 
 
@@ -139,7 +139,7 @@ def test_system_names_must_be_unique(tmp_path: Path) -> None:
         (tmp_path / folder / "sys.trn").write_text("a (s_1)\n", encoding="utf-8")
     with pytest.raises(ManifestError, match="system name 'sys' is also the name of"):
         load_inputs(ref, [tmp_path / "one" / "sys.trn", tmp_path / "two" / "sys.trn"])
-    with pytest.raises(ManifestError, match="no hypothesis file given"):
+    with pytest.raises(ConfigError, match="no hypothesis file given"):
         load_inputs(ref, [])
 
 
@@ -172,7 +172,7 @@ def test_results_directory_with_and_without_testset_manifest(tmp_path: Path) -> 
     assert reference.loc["u2", "text"] == "on the mat" and "pred_text" not in reference
     assert any("no manifest.jsonl" in w for w in bare.warnings)
     assert load_inputs(tmp_path / "with", []).testsets[0].name == "dev"
-    with pytest.raises(ManifestError, match="results directory is scored on its own"):
+    with pytest.raises(ConfigError, match="results directory is scored on its own"):
         load_inputs(tmp_path / "with", [tmp_path / "x.trn"])
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs, match
 from werbench.analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.results import RunInfo
 
 ARCHITECTURE_UTTERANCE_COLUMNS = [
@@ -129,7 +129,7 @@ def test_unequal_normalisers_between_runs() -> None:
     runs = {"a": RunInfo("a", "dev", normalizer="nemo@1"), "b": RunInfo("b", "dev", normalizer="whisper@1")}
     inputs = inputs_of(REFS, {"a": HYPS, "b": HYPS}, runs=runs)
     with pytest.raises(
-        ManifestError, match=r"different normalisers \(dev/a: nemo@1, dev/b: whisper@1\).*--normalize"
+        ConfigError, match=r"different normalisers \(dev/a: nemo@1, dev/b: whisper@1\).*--normalize"
     ):
         build_tables(inputs, n_resamples=200)
     tables = build_tables(inputs, normalize="nemo", n_resamples=200)

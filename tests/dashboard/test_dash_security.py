@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from werbench.dashboard.audio import audio_url
 from werbench.dashboard.auth import read_auth_file
 from werbench.dashboard.serve_cli import check_exposure, is_loopback
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 
 from werbench.cli import app as werbench_app
 
@@ -93,7 +93,7 @@ def test_auth_file_parsing(tmp_path: Path) -> None:
     assert read_auth_file(good) == {"ana": "pw1", "bob": "pw:with:colons"}
     bad = tmp_path / "bad"
     bad.write_text("ana:pw\nnocolon\n", encoding="utf-8")
-    with pytest.raises(ManifestError, match=r"bad:2: auth: expected 'user:password'"):
+    with pytest.raises(ConfigError, match=r"bad:2: auth: expected 'user:password'"):
         read_auth_file(bad)
 
 
@@ -115,6 +115,6 @@ def test_serve_command_refuses_public_host_without_auth(results_dir: Path, tmp_p
     both = runner.invoke(werbench_app, ["serve", str(results_dir), "--auth", "a:b", "--auth-file", "x"])
     assert both.exit_code == 2
     missing = runner.invoke(werbench_app, ["serve", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 1
     assert "results directory not found" in missing.output
     assert "Traceback" not in missing.output

@@ -3,7 +3,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import NORMALIZERS, get_normalizer
 from werbench.manifests.wsj_markup import clean_wsj_transcript
 
@@ -19,9 +19,9 @@ def test_every_normaliser_has_a_stable_spec_and_handles_empty_text():
 
 
 def test_get_normalizer_rejects_unknown_names_and_versions():
-    with pytest.raises(ManifestError, match="unknown normaliser 'nemoo'"):
+    with pytest.raises(ConfigError, match="unknown normaliser 'nemoo'"):
         get_normalizer("nemoo")
-    with pytest.raises(ManifestError, match="version 7"):
+    with pytest.raises(ConfigError, match="version 7"):
         get_normalizer("nemo@7")
 
 

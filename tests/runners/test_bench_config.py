@@ -6,7 +6,7 @@ import pytest
 import yaml
 from runner_helpers import read_predictions
 from typer.testing import CliRunner
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.runners.bench_config import Bench, run_bench
 
@@ -25,8 +25,8 @@ def bench_file(tmp_path, speech_manifest, tiny_nemo, **changes) -> str:
     return path
 
 
-def error_of(path) -> ManifestError:
-    with pytest.raises(ManifestError) as info:
+def error_of(path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
         Bench(path).check()
     return info.value
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 from runner_helpers import add_utterances, read_predictions
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ResultsDirError
 from werbench.manifests.io import read_manifest
 from werbench.manifests.results import iter_systems, read_run_info
 from werbench.manifests.schema import Utterance
@@ -150,7 +150,7 @@ def test_another_configuration_needs_overwrite(tmp_path, tiny_model, speech_mani
 
     decode(tmp_path, tiny_model, speech_manifest)
     other = NemoCTCModel(save_tiny_nemo(tmp_path / "other.nemo", seed=3), "cpu", "fp32")
-    with pytest.raises(ManifestError, match="different model or decoder"):
+    with pytest.raises(ResultsDirError, match="different model or decoder"):
         decode(tmp_path, other, speech_manifest)
     replaced = decode(tmp_path, other, speech_manifest, overwrite=True)
     assert read_run_info(replaced.ref).model["path"].endswith("other.nemo")

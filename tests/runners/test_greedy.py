@@ -61,10 +61,10 @@ def test_empty_input_decodes_to_empty_text():
 
 
 def test_registry_builds_greedy_and_rejects_unknown_params():
-    from werbench.manifests.errors import ManifestError
+    from werbench.manifests.errors import ConfigError
 
     assert make_decoder("greedy").name == "greedy"
-    with pytest.raises(ManifestError, match="has no parameter"):
+    with pytest.raises(ConfigError, match="has no parameter"):
         make_decoder("greedy", {"beam_width": 4})
-    with pytest.raises(ManifestError, match="unknown decoder type"):
+    with pytest.raises(ConfigError, match="unknown decoder type"):
         make_decoder("viterbi")

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 from decoder_helpers import FRAME_SECONDS, make_corpus, wer
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.runners.decoders.base import Vocabulary
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder, piece_spellings
 from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
@@ -161,7 +161,7 @@ def test_registry_builds_and_validates_these_decoders(lm_arpa):
         assert isinstance(decoder, cls)
         params = decoder.params()
         assert params["alpha"] == 1.5 and params["hotwords"] == ["zebra"] and params["lm"] == str(lm_arpa)
-        with pytest.raises(ManifestError, match="beam_width"):
+        with pytest.raises(ConfigError, match="beam_width"):
             make_decoder(name, {"lm": str(lm_arpa), "beam_width": 0})
 
 

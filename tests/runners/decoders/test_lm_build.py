@@ -6,7 +6,7 @@ import json
 
 import pytest
 from typer.testing import CliRunner
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.runners.decoders.ngram import LN10, NgramLM, lm_format, read_arpa_unigrams, unigrams_path
 from werbench.runners.lm import build_info_path, build_lm, find_tool
 
@@ -87,7 +87,7 @@ def test_kaldingram_fallback_rejects_orders_it_cannot_estimate(tmp_path):
     pytest.importorskip("kaldingram")
     source = tmp_path / "raw.txt"
     source.write_text(RAW_TEXT, encoding="utf-8")
-    with pytest.raises(ManifestError, match="up to 5"):
+    with pytest.raises(ConfigError, match="up to 5"):
         build_lm([source], tmp_path / "lm.arpa", order=6, tool="kaldingram")
 
 
@@ -107,7 +107,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     empty.write_text("!!! ...\n", encoding="utf-8")
     with pytest.raises(ManifestError, match="no text left"):
         build_lm([empty], tmp_path / "lm.arpa", normalize="nemo")
-    with pytest.raises(ManifestError, match="--prune"):
+    with pytest.raises(ConfigError, match="--prune"):
         build_lm([empty], tmp_path / "lm.arpa", order=2, prune=[0, 1, 1])
     not_arpa = tmp_path / "x.arpa"
     not_arpa.write_text("hello\n", encoding="utf-8")

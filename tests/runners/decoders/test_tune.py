@@ -9,7 +9,7 @@ import shutil
 import pytest
 from decoder_helpers import FRAME_SECONDS
 from typer.testing import CliRunner
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
 from werbench.runners.decoders.rescore import RescoreDecoder
 from werbench.runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
@@ -19,9 +19,9 @@ def test_grid_specs():
     grid = parse_grid("alpha=0.5:1.5:0.25, beta=0|1|2.5,gamma=0.3")
     assert grid == {"alpha": [0.5, 0.75, 1.0, 1.25, 1.5], "beta": [0.0, 1.0, 2.5], "gamma": [0.3]}
     for bad in ("alpha=1:0:0.5", "delta=1", "alpha=x", "alpha", ""):
-        with pytest.raises(ManifestError, match="--grid"):
+        with pytest.raises(ConfigError, match="--grid"):
             parse_grid(bad)
-    with pytest.raises(ManifestError, match="coarsen"):
+    with pytest.raises(ConfigError, match="coarsen"):
         parse_grid("alpha=0:100:0.001,beta=0:100:0.01")
 
 
@@ -63,7 +63,7 @@ def test_rescore_grid_reranks_one_set_of_nbest_lists(lm_arpa, tiny_causal, dev_u
     assert len({r["oracle_wer"] for r in result.rows}) == 1, "re-ranking cannot change the n-best lists"
     assert result.best["params"]["first_alpha"] == 0.8
     assert result.best["params"]["gamma"] == result.best["gamma"]
-    with pytest.raises(ManifestError, match="gamma"):
+    with pytest.raises(ConfigError, match="gamma"):
         tune(FastBeamDecoder(lm=str(lm_arpa)), dev_utts, char_vocab, FRAME_SECONDS, parse_grid("gamma=1"))
 
 
