@@ -142,7 +142,9 @@ def results_tables(
     inputs = read_results(results_dir)
     warming.join()
     timings["read_s"] = time.perf_counter() - start
-    tables = _build(inputs, options, AlignmentCache(root / "alignments") if use_cache else None, progress)
+    tables = inputs_tables(
+        inputs, options, AlignmentCache(root / "alignments") if use_cache else None, progress
+    )
     del inputs
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)  # as a cached read gives them
@@ -182,12 +184,15 @@ def tables_for(
     and hypothesis files afresh (through the alignment cache only: loose files have no stable identity)."""
     if ref.is_dir() and not hyps:
         return results_tables(ref, options, use_cache=use_cache, progress=progress)
-    return _build(
+    return inputs_tables(
         load_inputs(ref, hyps), options, AlignmentCache(default_cache_dir()) if use_cache else None, progress
     )
 
 
-def _build(inputs: Inputs, options: TableOptions, cache: AlignmentCache | None, progress: bool) -> Tables:
+def inputs_tables(
+    inputs: Inputs, options: TableOptions, cache: AlignmentCache | None = None, progress: bool = False
+) -> Tables:
+    """``build_tables`` of inputs read or made elsewhere (``werbench.score``, the gate), with ``options``."""
     return build_tables(
         inputs,
         normalize=options.normalize,
