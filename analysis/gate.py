@@ -30,7 +30,7 @@ from werbench.analysis.significance import paired_bootstrap
 from werbench.analysis.table_cache import TableOptions, inputs_tables
 from werbench.analysis.tables import Tables
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 
 BASELINE_FORMAT = "werbench-gate-baseline/1"
 
@@ -99,7 +99,7 @@ def save_baseline(results: str | Path, system: str, out: str | Path) -> Path:
             "failed": dict(zip(frame["utt_id"][~ok], frame["failure"][~ok], strict=True)),
         }
     if not testsets:
-        raise ManifestError("--baseline", f"no system {system!r} in {results}; systems: {_systems(inputs)}")
+        raise ConfigError("--baseline", f"no system {system!r} in {results}; systems: {_systems(inputs)}")
     payload = {"format": BASELINE_FORMAT, "system": system, "testsets": testsets}
     with atomic_write(out) as handle:
         json.dump(payload, handle, ensure_ascii=False, indent=1)
@@ -141,7 +141,7 @@ def _add_baseline_file(inputs: Inputs, path: Path) -> str:
 
 def _check_system(inputs: Inputs, option: str, system: str) -> None:
     if not any(h.system == system for t in inputs.testsets for h in t.systems):
-        raise ManifestError(option, f"no system {system!r}; systems: {_systems(inputs)}")
+        raise ConfigError(option, f"no system {system!r}; systems: {_systems(inputs)}")
 
 
 def _check_coverage(inputs: Inputs, testset: str, systems: tuple[str, str], where: dict[str, str]) -> None:
@@ -171,7 +171,7 @@ def run_gate(
     """Gate ``candidate`` against ``baseline`` (a system name, or a baseline file path) on ``testsets``
     (default: every test set that has both); ``max_wer_increase`` in WER points."""
     if not (0 < alpha < 1) or not math.isfinite(max_wer_increase) or max_wer_increase < 0:
-        raise ManifestError("--alpha/--max-wer-increase", "alpha must be in (0, 1), the margin >= 0")
+        raise ConfigError("--alpha/--max-wer-increase", "alpha must be in (0, 1), the margin >= 0")
     results = Path(results)
     inputs = read_results(results)
     where = {candidate: "--candidate"}
@@ -185,17 +185,17 @@ def run_gate(
         where[base] = "--baseline"
     _check_system(inputs, "--candidate", candidate)
     if base == candidate:
-        raise ManifestError("--candidate", f"the candidate is the baseline ({candidate!r})")
+        raise ConfigError("--candidate", f"the candidate is the baseline ({candidate!r})")
     have = {t.name: {h.system for h in t.systems} for t in inputs.testsets}
     both = [name for name, systems in have.items() if {base, candidate} <= systems]
     chosen = list(testsets) if testsets else both
     for name in chosen:
         if name not in have:
-            raise ManifestError("--testset", f"no test set {name!r}; test sets: {', '.join(have)}")
+            raise ConfigError("--testset", f"no test set {name!r}; test sets: {', '.join(have)}")
         if name not in both:
-            raise ManifestError("--testset", f"{name}: not both {base!r} and {candidate!r} were run on it")
+            raise ConfigError("--testset", f"{name}: not both {base!r} and {candidate!r} were run on it")
     if not chosen:
-        raise ManifestError("--candidate", f"no test set has both {base!r} and {candidate!r}")
+        raise ConfigError("--candidate", f"no test set has both {base!r} and {candidate!r}")
     for name in chosen:
         _check_coverage(inputs, name, (base, candidate), where)
     inputs.testsets = [t for t in inputs.testsets if t.name in chosen]

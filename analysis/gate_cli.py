@@ -37,19 +37,19 @@ def gate(
 ) -> None:  # fmt: skip
     from werbench.analysis import gate as gating
     from werbench.analysis.table_cache import TableOptions
-    from werbench.manifests.errors import ManifestError
+    from werbench.manifests.errors import ConfigError, WerbenchError
 
     try:
         if save_baseline is not None:
             typer.echo(f"wrote {gating.save_baseline(results, baseline, save_baseline)}")
             return
         if candidate is None:
-            raise ManifestError("--candidate", "missing: give the system to gate (or --save-baseline FILE)")
+            raise ConfigError("--candidate", "missing: give the system to gate (or --save-baseline FILE)")
         options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
         result = gating.run_gate(results, baseline, candidate, testsets=testsets or None,
                                  max_wer_increase=max_wer_increase, alpha=alpha, options=options)  # fmt: skip
         written = gating.write_outputs(result, markdown_out, junit_out)
-    except (ManifestError, ValueError, OSError) as exc:
+    except (WerbenchError, OSError) as exc:  # exit 2, not the root handler's 1: 1 means regression
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(gating.markdown(result))

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from werbench.manifests.errors import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
     from dash import Dash
@@ -229,7 +231,7 @@ def compare(
     scores = results if isinstance(results, Scores) else load(results)
     for side, system in (("a", a), ("b", b)):
         if system not in scores.systems:
-            raise ValueError(f"{side}: no system {system!r}; systems: {', '.join(scores.systems)}")
+            raise ConfigError(side, f"no system {system!r}; systems: {', '.join(scores.systems)}")
     return compare_systems(scores.utterances, a, b, testset=testset, flavour=flavour,  # type: ignore[arg-type]
                            n_boot=resamples, seed=seed, alpha=alpha)  # fmt: skip
 
@@ -272,10 +274,10 @@ def show(
 
     if isinstance(results, Results):
         if results.path is None or not results.path.is_dir():
-            raise ValueError("results: the dashboard shows a results directory; load() one first")
+            raise ConfigError("results", "the dashboard shows a results directory; load() one first")
         results = results.path
     elif not _is_path(results) or not Path(results).is_dir():
-        raise ValueError(f"results: not a results directory: {results!r}")
+        raise ConfigError("results", f"not a results directory: {results!r}")
     keep = None
     if not cache:  # the dashboard caches its tables; a throw-away folder that lives as long as the app
         import tempfile
@@ -324,7 +326,7 @@ def _texts(arg: str, value: Any, column: str, ids: list[str] | None = None) -> d
 
     if isinstance(value, pd.DataFrame):
         if column not in value.columns and value.shape[1] != 1:
-            raise ValueError(f"{arg}: a DataFrame needs a {column!r} column (or exactly one column)")
+            raise ConfigError(arg, f"a DataFrame needs a {column!r} column (or exactly one column)")
         texts = value[column] if column in value.columns else value.iloc[:, 0]
         if "utt_id" in value.columns:
             texts = pd.Series(texts.to_numpy(), index=value["utt_id"])
@@ -335,7 +337,7 @@ def _texts(arg: str, value: Any, column: str, ids: list[str] | None = None) -> d
         pairs = [(str(k), v) for k, v in value.items()]
     elif isinstance(value, Sequence) and not isinstance(value, str):
         if ids is not None and len(value) != len(ids):
-            raise ValueError(f"{arg}: {len(value)} texts for {len(ids)} references (paired by position)")
+            raise ConfigError(arg, f"{len(value)} texts for {len(ids)} references (paired by position)")
         pairs = list(zip(ids if ids is not None else map(str, range(len(value))), value, strict=True))
     else:
         raise TypeError(
@@ -346,7 +348,7 @@ def _texts(arg: str, value: Any, column: str, ids: list[str] | None = None) -> d
         raise TypeError(f"{arg}: the text of {bad[0]!r} is a {type(bad[1]).__name__}, not a string")
     texts = dict(pairs)
     if len(texts) != len(pairs):
-        raise ValueError(f"{arg}: duplicate utterance ids")
+        raise ConfigError(arg, "duplicate utterance ids")
     return texts
 
 
