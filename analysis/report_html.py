@@ -25,7 +25,7 @@ from werbench.analysis.errors import replay
 from werbench.analysis.report_data import ReportData
 from werbench.manifests.atomic import atomic_write
 
-import werbench
+from werbench._version import __version__
 
 ASSETS = Path(__file__).with_name("report_assets")
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
@@ -291,7 +291,7 @@ def view_model(report: ReportData) -> dict[str, Any]:
         )
     return {
         "title": "werbench report",
-        "version": werbench.__version__,
+        "version": __version__,
         "report": report,
         "settings": report.settings,
         "source": report.source,

@@ -36,7 +36,7 @@ from werbench.manifests.columnar import nested_dtype, nested_to_arrow
 from werbench.manifests.normalize import NORMALIZERS
 from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 
-from werbench import __version__
+from werbench._version import __version__
 
 TABLES_FORMAT = "1"
 log = logging.getLogger(__name__)

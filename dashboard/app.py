@@ -22,7 +22,7 @@ from werbench.dashboard.data import Workspace
 from werbench.dashboard.exports import register_exports
 from werbench.dashboard.pages import PAGES, Page, PageContext
 
-from werbench import __version__
+from werbench._version import __version__
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")

@@ -10,8 +10,7 @@ The Python API, all of it (``werbench.api``; pandas, numba and Dash load on firs
 - ``show(results)``: the dashboard, inline in Jupyter or in the browser
 """
 
-__version__ = "0.1.0"
-
+from werbench._version import __version__
 from werbench.api import Results, Scores, align, compare, gate, load, score, show
 
 __all__ = ["Results", "Scores", "__version__", "align", "compare", "gate", "load", "score", "show"]

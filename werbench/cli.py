@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from werbench import __version__
+from werbench._version import __version__
 from werbench.manifests.errors import WerbenchError
 
 GROUP_MODULES = (

@@ -13,8 +13,8 @@ from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.audio import audio_url, signal_view
 from werbench.dashboard.data import HypothesisView, UtteranceDetail, Workspace
-from werbench.dashboard.pages import utterances
 from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.pages.utterances import VIEW_KEYS, view_context
 
 
 def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> html.Div:
@@ -181,11 +181,11 @@ def layout(page: PageContext) -> html.Div:
                 ui.empty(f"No utterance {utt_id!r} in this test set. Open one from the Utterances page."),
             ]
         )
-    context = utterances.view_context(page)
+    context = view_context(page)
     detail = page.analysis.utterance_detail(page.testset, utt_id, tuple(context["systems"]))
     grid_state = url_state.get_json(page.state, "grid")
     nav = page.analysis.neighbours(context, grid_state, utt_id)
-    keep = {k: page.state[k] for k in utterances.VIEW_KEYS if k in page.state}
+    keep = {k: page.state[k] for k in VIEW_KEYS if k in page.state}
     show_chars = page.state.get("chars") == "1"
 
     def nav_link(target: str | None, label: str, element_id: str, key: str) -> dbc.Button:

@@ -7,17 +7,15 @@ into the contract's ``Decoded`` with ``lm_score`` (unweighted, natural log, whol
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.greedy import best_path_text
+from werbench.runners.decoders.labels import special_label_ids
 
-BPE_MARK = "▁"
-WORDPIECE_MARK = "##"
-SPECIAL_LABEL = re.compile(r"^(<[^<>\s]+>|\[[^\[\]\s]+\])$")
 # Far below any real log-prob but finite, so sums never turn into NaN inside the C++ search.
 MASKED_LOGP = -1.0e4
 
@@ -39,23 +37,6 @@ class Beam(NamedTuple):
     word_times: list[tuple[float, float]]
 
 
-def special_label_ids(vocab: Vocabulary) -> list[int]:
-    """Labels such as ``<unk>``, ``<s>`` or ``[PAD]`` that never belong in a transcript (blank excluded)."""
-    return [i for i, label in enumerate(vocab.labels) if i != vocab.blank_id and SPECIAL_LABEL.match(label)]
-
-
-def bpe_style(vocab: Vocabulary) -> str | None:
-    """``"sentencepiece"`` (``▁`` starts words), ``"wordpiece"`` (``##`` continues them), None: characters."""
-    labels = vocab.labels
-    if any(label.startswith(BPE_MARK) for label in labels):
-        return "sentencepiece"
-    if any(label.startswith(WORDPIECE_MARK) for label in labels):
-        return "wordpiece"
-    if vocab.is_bpe:
-        raise ValueError("BPE vocabulary without '▁' or '##' word-boundary markers is not supported")
-    return None
-
-
 def mask_labels(log_probs: np.ndarray, masked: list[int]) -> np.ndarray:
     """A float32 C-contiguous copy with the masked columns pushed to ``MASKED_LOGP``."""
     out = np.array(log_probs, dtype=np.float32, order="C", copy=True)
@@ -66,8 +47,6 @@ def mask_labels(log_probs: np.ndarray, masked: list[int]) -> np.ndarray:
 
 def greedy_text(log_probs: np.ndarray, vocab: Vocabulary) -> str:
     """CTC best path, for the ``greedy_text`` stage that the lineage view compares against."""
-    from werbench.runners.decoders.greedy import best_path_text
-
     return best_path_text(log_probs, vocab)
 
 

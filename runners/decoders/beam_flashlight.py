@@ -26,14 +26,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from werbench.runners.decoders.base import Vocabulary
-from werbench.runners.decoders.beam_common import (
-    MASKED_LOGP,
-    WORDPIECE_MARK,
-    KenLMBeamDecoder,
-    RawBeam,
-    bpe_style,
-    special_label_ids,
-)
+from werbench.runners.decoders.beam_common import MASKED_LOGP, KenLMBeamDecoder, RawBeam
+from werbench.runners.decoders.labels import WORDPIECE_MARK, bpe_style, special_label_ids
 from werbench.runners.decoders.ngram import LN10
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from werbench.runners.decoders.base import Vocabulary
-from werbench.runners.decoders.beam_common import KenLMBeamDecoder, RawBeam, bpe_style
+from werbench.runners.decoders.beam_common import KenLMBeamDecoder, RawBeam
+from werbench.runners.decoders.labels import bpe_style
 
 
 def pyctc_labels(vocab: Vocabulary) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
-from werbench.runners.decoders.beam_common import BPE_MARK, WORDPIECE_MARK, bpe_style, special_label_ids
+from werbench.runners.decoders.labels import BPE_MARK, WORDPIECE_MARK, bpe_style, special_label_ids
 
 
 def token_runs(log_probs: np.ndarray, vocab: Vocabulary) -> list[tuple[int, int, int]]:
