@@ -55,7 +55,7 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
                 needs.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 target = node.value.partition(":")[0]
-                if target in modules:
+                if "." in target and target in modules:  # a dotted module path, not the word "werbench"
                     needs.add(target)
         graph[name] = needs - {name}
     return graph
