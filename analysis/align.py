@@ -10,12 +10,13 @@ or deleting it costs 0.001 and it never appears in the counts). Cell costs are f
 Unlike sclite, any UTF-8 text works (sclite crashes on some), and reference alternations ``{ a / b }`` are
 not supported (they are plain words here).
 
-``costs="kaldi"`` is unit costs (sub = ins = del = 1) with exact, case-sensitive comparison. Its error total
+``costs="unit"`` is unit costs (sub = ins = del = 1) with exact, case-sensitive comparison. Its error total
 S + D + I is the Levenshtein distance, identical to Kaldi's ``compute-wer`` and to jiwer; among the equal-cost
 alignments it picks the one jiwer 4 reports (rapidfuzz's ``opcodes``: common prefix/suffix kept as matches,
 backtrace preferring deletion, then insertion, then the diagonal), so S/D/I equal jiwer's for utterances
 under ~2000 words (rapidfuzz switches to Hirschberg's algorithm beyond that). Kaldi's own S/D/I split of the
-same total can differ on ties. Why sclite is the default: with sub = 4 < ins + del = 6 but > ins = 3, sclite
+same total can differ on ties, which is why the old spelling ``costs="kaldi"`` is only a deprecated alias
+of ``"unit"``. Why sclite is the default: with sub = 4 < ins + del = 6 but > ins = 3, sclite
 prefers an insertion plus a correct word over two substitutions, so its S/D/I breakdown (and therefore
 confusion pairs) differs from unit-cost tools even when the WER is the same; NIST scoring is what
 published ASR results have been checked against for decades.
@@ -43,6 +44,7 @@ import gc
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -82,13 +84,25 @@ class Costs:
 
 
 SCLITE = Costs("sclite", 4.0, 3.0, 3.0, fold_case=True, sclite_words=True, tie=kernels.TIE_SCLITE)
-KALDI = Costs("kaldi", 1.0, 1.0, 1.0, fold_case=False, sclite_words=False, tie=kernels.TIE_RAPIDFUZZ)
-COSTS = {"sclite": SCLITE, "kaldi": KALDI}
+UNIT = Costs("unit", 1.0, 1.0, 1.0, fold_case=False, sclite_words=False, tie=kernels.TIE_RAPIDFUZZ)
+COSTS = {"sclite": SCLITE, "unit": UNIT}
+# Old spellings still accepted, with a DeprecationWarning: "kaldi" named unit costs after a tool whose S/D/I
+# split of ties differs from the one these costs report (jiwer's).
+DEPRECATED_COSTS = {"kaldi": "unit"}
 
 
 def get_costs(costs: str | Costs) -> Costs:
+    """The costs named ``costs`` (``"sclite"`` or ``"unit"``); a deprecated alias warns and still works."""
     if isinstance(costs, Costs):
         return costs
+    if costs in DEPRECATED_COSTS:
+        warnings.warn(
+            f'costs="{costs}" is deprecated; it means costs="{DEPRECATED_COSTS[costs]}" (unit costs with '
+            "jiwer's tie-breaking)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        costs = DEPRECATED_COSTS[costs]
     try:
         return COSTS[costs]
     except KeyError:

@@ -31,7 +31,7 @@ def gate(
     save_baseline: Path | None = typer.Option(None, "--save-baseline", help="Write the baseline system's "
                                               "hypotheses to this file (to commit) instead of gating."),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help="Normaliser (default: recorded)."),
-    costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3 weights) or kaldi (unit costs)."),
+    costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:  # fmt: skip

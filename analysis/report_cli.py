@@ -33,7 +33,7 @@ _REPORT_HELP = """Write the reports of a results directory RESULTS/<testset>/<sy
 
 
 _NORMALIZE = "Normaliser (default: what the runs recorded, else none)."
-_COSTS = "sclite (4/3/3 weights) or kaldi (unit costs)."
+_COSTS = "sclite (4/3/3 weights) or unit (sub = ins = del = 1, ties as jiwer)."
 _FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmetic)."
 _PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
 _FIELDS = "Fields to break metrics down by (repeatable; default: speaker, duration, fields with few values)."

@@ -137,7 +137,7 @@ def score(
         None, "--normalize", "-n", help="Normaliser for references and hypotheses (none, nemo, librispeech, "
         "wsj, wsj-novp, whisper). Default: what the runs recorded, else none (sclite's behaviour)."
     ),
-    costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3 weights) or kaldi (unit)."),
+    costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write counts and totals as JSON."),
     csv_out: Path | None = typer.Option(
         None, "--csv", help="Write the per-system table here and the per-utterance table beside it "

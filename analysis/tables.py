@@ -379,7 +379,7 @@ def build_tables(
     progress: bool = False,
 ) -> Tables:
     """Align every system of every test set (through ``cache``) and pool the per-system metrics."""
-    get_costs(costs)
+    costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
     warnings = list(inputs.warnings)
     normalizer = choose_normalizer(inputs, normalize, warnings)
     for empty in (t.name for t in inputs.testsets if t.reference.frame.empty):

@@ -169,7 +169,7 @@ def main() -> None:
     names = {
         "serial": "werbench align_many (sclite costs, 1 thread)",
         "sclite": f"werbench align_many (sclite costs, {threads} threads)",
-        "kaldi": "werbench align_many (kaldi unit costs)",
+        "unit": "werbench align_many (unit costs)",
         "counts": "werbench align_counts (sclite, counts only)",
         "jiwer": "jiwer 4 process_words",
         "rapidfuzz": "rapidfuzz Levenshtein.editops (word ids)",
@@ -177,7 +177,7 @@ def main() -> None:
     wall = {}
     wall["serial"], _ = timed(lambda: align_many(refs, hyps, "sclite", threads=1), "serial", 3)
     wall["sclite"], ours = timed(lambda: align_many(refs, hyps, "sclite"), "sclite", 3)
-    wall["kaldi"], ours_unit = timed(lambda: align_many(refs, hyps, "kaldi"), "kaldi", 3)
+    wall["unit"], ours_unit = timed(lambda: align_many(refs, hyps, "unit"), "unit", 3)
     wall["counts"], _ = timed(lambda: align_counts(refs, hyps, "sclite", want_ops=False), "counts", 3)
     wall["jiwer"], out = timed(lambda: jiwer.process_words(refs, hyps), "jiwer", 2)
     wall["rapidfuzz"], _ = timed(lambda: rapidfuzz_editops(refs, hyps), "rapidfuzz", 3)

@@ -1,7 +1,7 @@
 """The embedded demo: shipped test sets x shipped models and decoders, pocketsphinx, reports, leaderboard.
 
 Decoding runs in a ``werbench run`` subprocess so this (dashboard) process never imports torch; a stamp of
-the bench file and the test-set manifests lets a second run skip it when every system is complete. The
+the experiment files and the test-set manifests lets a second run skip it when every system is complete. The
 assets live in the repository's ``demo/assets`` (rebuilt by ``python -m werbench.demo.build.all``).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError, MissingDependencyError
+from werbench.manifests.errors import ManifestError, MissingDependencyError, WerbenchError
 from werbench.manifests.io import read_manifest, write_manifest
 from werbench.manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
 
@@ -149,30 +149,30 @@ def _decoders(assets: DemoAssets) -> list[dict[str, Any]]:
     ]
 
 
-def write_benches(
+def write_experiments(
     assets: DemoAssets, results: Path, manifests: dict[str, Path], smollm2: bool = False
 ) -> list[Path]:
-    """The main bench (every model x decoder x test set) and, with SmolLM2, one for the tuned model."""
+    """The main experiment (every model x decoder x test set) and, with SmolLM2, one for the tuned model."""
     state = results / DEMO_STATE
     common = {"results": str(results), "cache": str(state / "cache"), "device": "cpu", "normalizer": "nemo"}
     testsets = [{"manifest": str(path), "name": name} for name, path in manifests.items()]
     models = [{"path": str(path), "name": name} for name, path in assets.models.items()]
-    benches = {
-        "bench.yaml": {**common, "testsets": testsets, "models": models, "decoders": _decoders(assets)}
+    experiments = {
+        "experiment.yaml": {**common, "testsets": testsets, "models": models, "decoders": _decoders(assets)}
     }
     if smollm2 and assets.smollm is not None:
         params = {"lm": str(assets.lm), "rescorer": str(assets.smollm), "first_pass": "beam-fast",
                   **assets.decoding["rescore_causal"]}  # fmt: skip
-        benches["bench-smollm2.yaml"] = {
+        experiments["experiment-smollm2.yaml"] = {
             **common,
             "testsets": [t for t in testsets if t["name"] == "business-synth"],
             "models": [m for m in models if m["name"] == "tuned"],
             "decoders": [{"type": "rescore", "name": "rescore-smollm2", "params": params}],
         }
     paths = []
-    for name, bench in benches.items():
+    for name, experiment in experiments.items():
         with atomic_write(state / name) as handle:
-            yaml.safe_dump(bench, handle, sort_keys=False)
+            yaml.safe_dump(experiment, handle, sort_keys=False)
         paths.append(state / name)
     return paths
 
@@ -192,8 +192,8 @@ def _complete(results: Path, systems: list[tuple[str, str]]) -> bool:
     return True
 
 
-def _bench_systems(bench: Path) -> list[tuple[str, str]]:
-    data = yaml.safe_load(bench.read_text(encoding="utf-8"))
+def _experiment_systems(experiment: Path) -> list[tuple[str, str]]:
+    data = yaml.safe_load(experiment.read_text(encoding="utf-8"))
     return [
         (t["name"], f"{m['name']}@{d['name']}")
         for t in data["testsets"]
@@ -207,24 +207,24 @@ def werbench_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from werbench.cli import main; main()", *args]
 
 
-def run_decodes(benches: list[Path], manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
-    """``werbench run`` each bench unless its stamp matches and every system is complete; True if any ran."""
+def run_decodes(experiments: list[Path], manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
+    """``werbench run`` each experiment unless its stamp matches and its systems are done; True if any ran."""
     ran = False
-    for bench in benches:
-        stamp_file = bench.with_suffix(".stamp")
-        stamp = _stamp([bench, *manifests.values()])
-        results = Path(yaml.safe_load(bench.read_text(encoding="utf-8"))["results"])
+    for experiment in experiments:
+        stamp_file = experiment.with_suffix(".stamp")
+        stamp = _stamp([experiment, *manifests.values()])
+        results = Path(yaml.safe_load(experiment.read_text(encoding="utf-8"))["results"])
         if (
             stamp_file.is_file()
             and stamp_file.read_text() == stamp
-            and _complete(results, _bench_systems(bench))
+            and _complete(results, _experiment_systems(experiment))
         ):
-            echo(f"{bench.name}: every system already decoded (cached)")
+            echo(f"{experiment.name}: every system already decoded (cached)")
             continue
-        echo(f"decoding {bench.name} (werbench run)")
-        proc = subprocess.run(werbench_command("run", str(bench), "--overwrite"), check=False)
+        echo(f"decoding {experiment.name} (werbench run)")
+        proc = subprocess.run(werbench_command("run", str(experiment), "--overwrite"), check=False)
         if proc.returncode:
-            raise ManifestError(bench, f"werbench run failed with exit status {proc.returncode}")
+            raise WerbenchError(experiment, f"werbench run failed with exit status {proc.returncode}")
         stamp_file.write_text(stamp)
         ran = True
     return ran
@@ -275,7 +275,7 @@ def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> 
         check=False,
     )  # fmt: skip
     if proc.returncode:
-        raise ManifestError(results, f"werbench report failed with exit status {proc.returncode}")
+        raise WerbenchError(results, f"werbench report failed with exit status {proc.returncode}")
     return html, csv
 
 
@@ -324,8 +324,8 @@ def run_demo(
         )
     elif not smollm2:
         notes.append("add SmolLM2-135M rescoring of the tuned model (slow on CPU) with --smollm2")
-    benches = write_benches(assets, results, manifests, smollm2)
-    decoded = run_decodes(benches, manifests, echo)
+    experiments = write_experiments(assets, results, manifests, smollm2)
+    decoded = run_decodes(experiments, manifests, echo)
     decoded = run_pocketsphinx(results, manifests, echo) or decoded
     html, csv = build_reports(results, echo, refresh=decoded)
     leaderboard = results / "leaderboard.csv"

@@ -158,8 +158,8 @@ def decode_command(
 
 
 def run_command(
-    bench: Path = typer.Argument(
-        ..., help="Bench YAML: results, testsets, models, decoders (see runners/bench_config.py)."
+    experiment: Path = typer.Argument(
+        ..., help="Experiment file (YAML): results, testsets, models, decoders (see runners/experiment.py)."
     ),
     check: bool = typer.Option(False, "--check", help="Only validate the file and everything it names."),
     overwrite: bool = typer.Option(
@@ -167,21 +167,23 @@ def run_command(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
-    """Decode every test set x model x decoder of a bench file; systems are named <model>@<decoder>.
+    """Decode every test set x model x decoder of an experiment file; systems are named <model>@<decoder>.
 
     The whole file is validated first: unknown keys, missing files and bad decoder parameters are errors.
 
     Errors name the YAML line. Each model is loaded once and its log-probs are cached for every decoder.
     """
     with _interruptible():
-        from werbench.runners.bench_config import Bench, run_bench
+        from werbench.runners.experiment import Experiment, run_experiment
 
         if check:
-            parsed = Bench(bench)
+            parsed = Experiment(experiment)
             parsed.check()
-            typer.echo(f"{bench}: OK, {len(parsed.testsets())} test sets x {len(parsed.systems())} systems")
+            typer.echo(
+                f"{experiment}: OK, {len(parsed.testsets())} test sets x {len(parsed.systems())} systems"
+            )
             return
-        for summary in run_bench(bench, overwrite=overwrite, progress=progress):
+        for summary in run_experiment(experiment, overwrite=overwrite, progress=progress):
             _print_summary(summary)
 
 

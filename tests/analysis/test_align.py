@@ -18,8 +18,10 @@ from werbench.analysis.align import (
     align_counts,
     align_many,
     aligned_pairs,
+    get_costs,
     split_words,
 )
+from werbench.manifests.errors import ConfigError
 from werbench.manifests.trn import read_trn
 
 
@@ -33,14 +35,24 @@ def test_sclite_prefers_insertion_plus_correct_over_two_substitutions() -> None:
         ("C", "cat", "cat"),
         ("D", "sat", None),
     ]
-    unit = align("the cat sat", "the the cat", "kaldi")
+    unit = align("the cat sat", "the the cat", "unit")
     assert unit.errors == 2 and unit.counts == (2, 0, 1, 1) and unit.ops == "CICD"
 
 
 def test_weights_four_three_three() -> None:
     assert align("a b c", "a x c").ops == "CSC"  # one substitution (4) beats deletion + insertion (6)
     assert align("a b", "b a").ops == "DCI"  # deletion + insertion (6) beats two substitutions (8)
-    assert align("a b", "b a", "kaldi").ops == "ICD"  # a tie at unit costs; jiwer's choice
+    assert align("a b", "b a", "unit").ops == "ICD"  # a tie at unit costs; jiwer's choice
+
+
+def test_kaldi_is_a_deprecated_alias_of_unit_costs() -> None:
+    with pytest.warns(DeprecationWarning, match='costs="kaldi" is deprecated; it means costs="unit"'):
+        old = align("a b", "b a", "kaldi")
+    assert old.ops == align("a b", "b a", "unit").ops == "ICD"
+    with pytest.warns(DeprecationWarning):
+        assert get_costs("kaldi") is get_costs("unit")
+    with pytest.raises(ConfigError, match="unknown costs 'levenshtein'; choose one of sclite, unit"):
+        get_costs("levenshtein")
 
 
 def test_empty_sides_and_undefined_wer() -> None:
@@ -53,7 +65,7 @@ def test_empty_sides_and_undefined_wer() -> None:
 
 def test_sclite_word_rules_case_star_and_null_word() -> None:
     assert align("a b", "A B*").counts == (2, 0, 0, 0)
-    assert align("a b", "A B*", "kaldi").counts == (0, 2, 0, 0)
+    assert align("a b", "A B*", "unit").counts == (0, 2, 0, 0)
     with_null = align("a @ b", "a b")
     assert with_null.ops == "CC" and list(with_null.pairs()) == [("C", "a", "a"), ("C", "b", "b")]
     assert list(aligned_pairs(["a", "@", "b"], ["x"], "SD")) == [("S", "a", "x"), ("D", "b", None)]
@@ -65,7 +77,7 @@ def test_sclite_word_rules_case_star_and_null_word() -> None:
 def test_long_words_are_compared_byte_by_byte() -> None:
     # words of more than 7 bytes are keyed by a hash: equal hashes are confirmed, case folding still applies
     assert align("recognition recognitiom", "RECOGNITION recognition").counts == (1, 1, 0, 0)
-    assert align("recognition", "RECOGNITION", "kaldi").counts == (0, 1, 0, 0)
+    assert align("recognition", "RECOGNITION", "unit").counts == (0, 1, 0, 0)
 
 
 def test_non_ascii_words_align_like_placeholders() -> None:
@@ -155,7 +167,7 @@ def test_unit_costs_match_jiwer_counts_exactly() -> None:
     ref_list = [t for t in [*refs.values(), *long_refs.values()]]
     hyp_list = [t for t in [*hyps.values(), *long_hyps.values()]]
     keep = [k for k, r in enumerate(ref_list) if r]  # jiwer refuses empty references
-    ours = align_many([ref_list[k] for k in keep], [hyp_list[k] for k in keep], "kaldi")
+    ours = align_many([ref_list[k] for k in keep], [hyp_list[k] for k in keep], "unit")
     for k, result in zip(keep, ours, strict=True):
         out = jiwer.process_words(ref_list[k], hyp_list[k])
         assert result.counts == (out.hits, out.substitutions, out.deletions, out.insertions), (k, ref_list[k])
@@ -164,7 +176,7 @@ def test_unit_costs_match_jiwer_counts_exactly() -> None:
 def test_character_unit_costs_total_matches_jiwer_cer() -> None:
     refs, hyps = _tie_heavy_corpus(23, 400, ["ab", "b", "cab", "ba"], 6)
     pairs = [(r, h) for r, h in zip(refs.values(), hyps.values(), strict=True) if r]
-    batch = align_counts([r for r, _ in pairs], [h for _, h in pairs], "kaldi", unit="char", want_ops=False)
+    batch = align_counts([r for r, _ in pairs], [h for _, h in pairs], "unit", unit="char", want_ops=False)
     for (ref, hyp), (c, s, d, i) in zip(pairs, batch.counts.tolist(), strict=True):
         out = jiwer.process_characters(ref, hyp)
         assert (c + s + d, s + d + i) == (len(ref), out.substitutions + out.deletions + out.insertions)

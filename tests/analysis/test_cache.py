@@ -38,7 +38,7 @@ def test_every_input_is_part_of_the_key() -> None:
         batch_key(REFS, [*HYPS[:2], "uh uh"], "nemo@1", "sclite", True),
         batch_key(["The cat", " sat.", *REFS[1:]], HYPS, "nemo@1", "sclite", True),
         batch_key(REFS, HYPS, "whisper@1", "sclite", True),
-        batch_key(REFS, HYPS, "nemo@1", "kaldi", True),
+        batch_key(REFS, HYPS, "nemo@1", "unit", True),
         batch_key(REFS, HYPS, "nemo@1", "sclite", False),
         batch_key(HYPS, REFS, "nemo@1", "sclite", True),
     ]

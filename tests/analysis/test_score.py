@@ -53,13 +53,13 @@ def test_summary_table_and_csv_outputs(sclite_fixtures, tmp_path: Path) -> None:
     assert utts["utt_id"].tolist() == list(json.loads(scored.read_text(encoding="utf-8"))["utterances"])
 
 
-def test_kaldi_costs_give_jiwer_counts(tmp_path: Path) -> None:
+def test_unit_costs_give_jiwer_counts(tmp_path: Path) -> None:
     refs = {"s_1": "a b c d", "s_2": "the cat sat", "s_3": "x y z"}
     hyps = {"s_1": "a x c", "s_2": "the the cat", "s_3": "y y z z"}
     (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()))
     (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()))
     code, _, _ = score(
-        tmp_path / "ref.trn", tmp_path / "sys.trn", "--costs", "kaldi", "--json", tmp_path / "k.json"
+        tmp_path / "ref.trn", tmp_path / "sys.trn", "--costs", "unit", "--json", tmp_path / "k.json"
     )
     assert code == 0
     totals = json.loads((tmp_path / "k.json").read_text())["systems"]["sys"]["totals"]

@@ -88,7 +88,7 @@ def test_mean_word_accuracy_skips_null_words_and_inserted_words() -> None:
     assert hits.to_dict("list") == {"word": ["a", "b", "b"], "correct": [True, False, True]}
     assert mean_word_accuracy(["a @ b", "b"], ["CS", "IC"]) == pytest.approx((1 + 0.5) / 2)
     with pytest.raises(ValueError, match="2 reference words but 1 reference ops"):
-        reference_word_hits(["a b"], ["C"], "kaldi")
+        reference_word_hits(["a b"], ["C"], "unit")
 
 
 def test_failed_and_missing_utterances_are_flagged_and_left_out() -> None:

@@ -21,7 +21,8 @@ def _wer(rows: list[dict[str, str]], testset: str, system: str) -> float:
 
 
 def test_missing_assets_are_named_with_the_rebuild_command(tmp_path):
-    with pytest.raises(ManifestError, match=r"manifest.jsonl: demo asset missing; rebuild .* demo.build.all"):
+    missing = r"manifest.jsonl: demo asset missing; rebuild .* -m werbench\.demo\.build\.all"
+    with pytest.raises(ManifestError, match=missing):
         locate_assets(tmp_path)
 
 

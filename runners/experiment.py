@@ -1,4 +1,6 @@
-"""``werbench run BENCH.yaml``: test sets x models x decoders from one file, checked whole before any work.
+"""``werbench run EXPERIMENT.yaml``: an experiment file (test sets x models x decoders), checked whole first.
+
+"Experiment file" is the word for this grid; "bench" names only the speed scripts in ``benchmarks/``.
 
 The file is validated with pydantic (unknown keys, wrong types and bad values are errors), then every
 referenced file is checked and every decoder is built once, so a typo in the last decoder cannot surface
@@ -64,7 +66,7 @@ class DecoderSpec(_Strict):
         return value
 
 
-class BenchConfig(_Strict):
+class ExperimentConfig(_Strict):
     results: Path
     cache: Path | None = Path(".werbench-cache")
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
@@ -104,13 +106,13 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-class Bench:
-    """A validated bench file with resolved paths and the system names it will produce."""
+class Experiment:
+    """A validated experiment file with resolved paths and the system names it will produce."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ConfigError(self.path, "bench file not found")
+            raise ConfigError(self.path, "experiment file not found")
         text = self.path.read_text(encoding="utf-8")
         try:
             self._root = yaml.compose(text)
@@ -123,7 +125,7 @@ class Bench:
         if not isinstance(data, dict):
             raise ConfigError(self.path, "expected a mapping with results, testsets, models and decoders")
         try:
-            self.config = BenchConfig.model_validate(data)
+            self.config = ExperimentConfig.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = tuple(first["loc"])
@@ -155,7 +157,7 @@ class Bench:
         ]
 
     def decoder_params(self, index: int) -> dict[str, Any]:
-        """Params with file-valued entries made absolute relative to the bench file."""
+        """Params with file-valued entries made absolute relative to the experiment file."""
         spec = self.config.decoders[index]
         files = DECODERS[spec.type].path_params
         return {
@@ -207,22 +209,22 @@ class Bench:
         return [f"{m}@{d}" for m, _, _ in self.models() for d, _, _, _ in self.decoders()]
 
 
-def run_bench(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
+def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
     """Validate, then decode every test set x model x decoder; each model is loaded once."""
     from werbench.runners.decode import DecodeJob, run_decode
     from werbench.runners.models.load import load_model
 
-    bench = Bench(path)
-    bench.check()
+    experiment = Experiment(path)
+    experiment.check()
     summaries = []
-    cfg = bench.config
-    for model_name, model_path, precision in bench.models():
-        model = load_model(model_path, cfg.device, precision, cache_dir=bench.cache or ".werbench-cache")
-        for testset, manifest in bench.testsets():
-            for decoder_name, kind, params, workers in bench.decoders():
+    cfg = experiment.config
+    for model_name, model_path, precision in experiment.models():
+        model = load_model(model_path, cfg.device, precision, cache_dir=experiment.cache or ".werbench-cache")
+        for testset, manifest in experiment.testsets():
+            for decoder_name, kind, params, workers in experiment.decoders():
                 job = DecodeJob(
                     manifest=manifest,
-                    results=bench.results,
+                    results=experiment.results,
                     decoder=kind,
                     params=params,
                     system=f"{model_name}@{decoder_name}",
@@ -232,7 +234,7 @@ def run_bench(path: str | Path, overwrite: bool = False, progress: bool = True) 
                     max_batch=cfg.max_batch,
                     workers=workers,
                     overwrite=overwrite,
-                    cache_dir=bench.cache,
+                    cache_dir=experiment.cache,
                     progress=progress,
                 )
                 summaries.append(run_decode(job, model))

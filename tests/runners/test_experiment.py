@@ -1,4 +1,4 @@
-"""``werbench run BENCH.yaml``: every mistake is reported with its line before any work; a good file runs."""
+"""``werbench run EXPERIMENT.yaml``: mistakes are reported with their line before any work; good files run."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from runner_helpers import read_predictions
 from typer.testing import CliRunner
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.results import read_run_info, system_dir
-from werbench.runners.bench_config import Bench, run_bench
+from werbench.runners.experiment import Experiment, run_experiment
 
 
-def bench_file(tmp_path, speech_manifest, tiny_nemo, **changes) -> str:
+def experiment_file(tmp_path, speech_manifest, tiny_nemo, **changes) -> str:
     data = {
         "results": "results",
         "cache": "cache",
@@ -20,14 +20,14 @@ def bench_file(tmp_path, speech_manifest, tiny_nemo, **changes) -> str:
         "decoders": [{"type": "greedy"}, {"type": "greedy", "name": "greedy-again"}],
     }
     data.update(changes)
-    path = tmp_path / "bench.yaml"
+    path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
 def error_of(path) -> ConfigError:
     with pytest.raises(ConfigError) as info:
-        Bench(path).check()
+        Experiment(path).check()
     return info.value
 
 
@@ -53,7 +53,7 @@ def error_of(path) -> ConfigError:
 def test_mistakes_name_file_line_and_field(
     tmp_path, speech_manifest, tiny_nemo, changes, field, message, on_line
 ):
-    path = bench_file(tmp_path, speech_manifest, tiny_nemo, **changes)
+    path = experiment_file(tmp_path, speech_manifest, tiny_nemo, **changes)
     error = error_of(path)
     assert error.path == str(path) and error.field == field and message in error.message
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -65,23 +65,23 @@ def test_mistakes_name_file_line_and_field(
 
 def test_beam_decoder_lm_file_is_checked_before_work(tmp_path, speech_manifest, tiny_nemo):
     decoders = [{"type": "beam-fast", "params": {"lm": "lm/4gram.bin", "alpha": 0.5}}]
-    error = error_of(bench_file(tmp_path, speech_manifest, tiny_nemo, decoders=decoders))
+    error = error_of(experiment_file(tmp_path, speech_manifest, tiny_nemo, decoders=decoders))
     assert error.field == "decoders[0].params.lm" and "file not found" in error.message
 
 
 def test_check_command_prints_the_error_without_traceback(tmp_path, speech_manifest, tiny_nemo):
     from werbench.cli import app
 
-    bad = bench_file(tmp_path, speech_manifest, tiny_nemo, batch_seconds="lots")
+    bad = experiment_file(tmp_path, speech_manifest, tiny_nemo, batch_seconds="lots")
     result = CliRunner().invoke(app, ["run", str(bad), "--check"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{bad}:" in result.output and "batch_seconds" in result.output
 
 
 @pytest.mark.integration
-def test_bench_runs_every_system_and_reuses_logits(tmp_path, speech_manifest, tiny_nemo, torch_threads):
-    path = bench_file(tmp_path, speech_manifest, tiny_nemo)
-    summaries = run_bench(path, progress=False)
+def test_experiment_runs_every_system_and_reuses_logits(tmp_path, speech_manifest, tiny_nemo, torch_threads):
+    path = experiment_file(tmp_path, speech_manifest, tiny_nemo)
+    summaries = run_experiment(path, progress=False)
     assert [s.ref.system for s in summaries] == ["tiny@greedy", "tiny@greedy-again"]
     first, second = (
         read_run_info(system_dir(tmp_path / "results", "synth", s.ref.system)) for s in summaries
