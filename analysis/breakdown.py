@@ -3,7 +3,7 @@
 A metric is a ratio of sums over utterances (WER = (S + D + I) / reference words, CER, SER, WMR, S/D/I
 rates), pooled within each group exactly as the corpus numbers are pooled. Its interval resamples the
 group's utterances (or its blocks, e.g. speakers) with replacement, independently per group, through
-``analysis.significance.bootstrap_group_sums``: every group of every system in one vectorised pass.
+``analysis.bootstrap.bootstrap_group_sums``: every group of every system in one vectorised pass.
 
 A field with many distinct numeric values (duration, SNR, ...) is cut into buckets: given edges, or
 quantile buckets; ``duration`` gets fixed edges in seconds that ASR people read at a glance. Missing
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.significance import bootstrap_group_sums, ratio_interval
+from werbench.analysis.bootstrap import block_codes, bootstrap_group_sums, ratio_interval
 from werbench.manifests.columnar import holds_nested
 from werbench.manifests.errors import ConfigError
 
@@ -130,7 +130,7 @@ def breakdown(
     bins: Sequence[float] | None = None,
     blocks: str | None = None,
     ci_metrics: Sequence[str] | None = None,
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -155,16 +155,16 @@ def breakdown(
         list(dict.fromkeys(c for m in with_ci for c in (_column(m.numerator), _column(m.denominator))))
     ]
     if blocks is not None:
-        block = (
-            utts[blocks].astype(object).where(utts[blocks].notna(), utts["utt_id"].map(lambda u: f"\0{u}"))
-        )
-        merged = pd.concat(
-            [values, pd.Series(codes, index=values.index, name="__group"), block.rename("__block")], axis=1
-        )
+        block = pd.Series(block_codes(utts[blocks]), index=values.index, name="__block")
+        merged = pd.concat([values, pd.Series(codes, index=values.index, name="__group"), block], axis=1)
         summed = merged.groupby(["__group", "__block"], sort=False).sum()
         codes = summed.index.get_level_values(0).to_numpy()
         values = summed.reset_index(drop=True)
-    boot = bootstrap_group_sums(values.to_numpy(), codes, n_boot=n_boot, seed=seed) if with_ci else None
+    boot = (
+        bootstrap_group_sums(values.to_numpy(), codes, n_resamples=n_resamples, seed=seed)
+        if with_ci
+        else None
+    )
     out = observed.reset_index()[key_cols].copy()
     out["utts"] = observed["__utts"].to_numpy().astype(int)
     out["ref_words"] = observed["__ref_words"].to_numpy().astype(int)

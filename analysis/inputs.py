@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from werbench.analysis.speakers import sclite_speaker
 from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 from werbench.manifests.io import iter_json_rows, row_to_utterance
@@ -137,21 +138,11 @@ def shown_ids(ids: Iterable[str]) -> str:
     return shown + (f" and {len(ids) - _SHOWN_IDS} more" if len(ids) > _SHOWN_IDS else "")
 
 
-def speaker_of_trn_id(utt_id: str) -> str | None:
-    """The speaker as ``sclite -i rm`` reads it: the id up to its first ``-`` (or else ``_``)."""
-    for sep in "-_":
-        if sep in utt_id:
-            return utt_id.split(sep, 1)[0]
-    return None
-
-
 def read_reference(path: str | Path) -> Reference:
     """A NeMo manifest or (by its ``.trn`` suffix) a sclite trn file; duplicate ids are an error."""
     path = Path(path)
     if path.suffix.lower() == ".trn":
-        return Reference.of(
-            path, (RefUtt(uid, t, speaker=speaker_of_trn_id(uid)) for uid, t in read_trn(path))
-        )
+        return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in read_trn(path)))
     frame = read_manifest_frame(path)
     return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from werbench.analysis.score_cli import SPEAKER_FROM_ID
 
 if TYPE_CHECKING:
     from werbench.analysis.compare import Comparison
@@ -40,10 +41,6 @@ _FIELDS = "Fields to break metrics down by (repeatable; default: speaker, durati
 _VOCAB = "Vocabulary for OOV flags: an ARPA LM, a NeMo manifest (e.g. the training set) or a word list."
 
 
-def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _pct(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
 
@@ -66,7 +63,8 @@ def comparison_text(result: Comparison) -> str:
     for t in result.tests:
         favours = "-" if t.better is None else (a if t.better == "A" else b)
         mark = " *" if t.significant else ""
-        rows.append([t.title, t.unit, str(t.n), f"{t.statistic:.4g}", _fmt_p(t.p_value) + mark, favours])
+        statistic = "-" if t.skipped else f"{t.statistic:.4g}"
+        rows.append([t.title, t.unit, str(t.n), statistic, t.p_text + mark, favours])
     widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
     for n, row in enumerate(rows):
         lines.append(
@@ -77,12 +75,13 @@ def comparison_text(result: Comparison) -> str:
         )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += [f"{t.title}: not run, {t.skipped}" for t in result.tests if t.skipped]
     boot = next((t for t in result.tests if t.name == "bootstrap"), None)
     if boot is not None:
         d = boot.details
         lines += [
             "",
-            f"paired bootstrap ({d['n_boot']} resamples): P(A better) {d['p_a_better']:.3f}, "
+            f"paired bootstrap ({d['n_resamples']} resamples): P(A better) {d['p_a_better']:.3f}, "
             f"P(B better) {d['p_b_better']:.3f}, 95% CI of WER(B) - WER(A): "
             f"[{-100 * d['delta_hi']:+.2f}, {-100 * d['delta_lo']:+.2f}] points",
         ]
@@ -108,6 +107,9 @@ def compare(
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    speaker_from_id: str | None = typer.Option(
+        None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     from werbench.analysis.compare import compare_systems
@@ -116,7 +118,9 @@ def compare(
     from werbench.manifests.atomic import atomic_write
     from werbench.manifests.errors import ManifestError
 
-    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+    options = TableOptions(
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
+    )
     if ref.is_dir():
         files: list[Path] = []
         (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
@@ -132,7 +136,7 @@ def compare(
         a, b = names[0][0], names[1][0]
     tables = tables_for(ref, files, options, use_cache=not no_cache, progress=True)
     result = compare_systems(
-        tables.utterances, a, b, testset=testset, flavour=flavour, n_boot=resamples, seed=seed
+        tables.utterances, a, b, testset=testset, flavour=flavour, n_resamples=resamples, seed=seed
     )  # type: ignore[arg-type]
     if json_out is not None:
         with atomic_write(json_out) as handle:
@@ -167,6 +171,9 @@ def report(
         1000, "--resamples", min=100, help="Bootstrap resamples (intervals and tests)."
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    speaker_from_id: str | None = typer.Option(
+        None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     if html is None and csv is None and trn is None:
@@ -181,7 +188,9 @@ def report(
     from werbench.manifests.normalize import get_normalizer
 
     written: list[Path] = []
-    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+    options = TableOptions(
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
+    )
     tables = results_tables(results, options, use_cache=not no_cache, progress=True)
     if trn is not None:
         written += write_trn_export(trn, tables.utterances)
@@ -189,7 +198,7 @@ def report(
         vocabulary = load_vocabulary(vocab, get_normalizer(tables.normalizer)) if vocab else None
         data = build_report(
             tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, flavour=flavour,  # type: ignore[arg-type]
-            n_boot=resamples, seed=seed, source=str(results.resolve()), progress=True,
+            n_resamples=resamples, seed=seed, source=str(results.resolve()), progress=True,
         )  # fmt: skip
         if csv is not None:
             written += write_csv_report(csv, data)

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from werbench.analysis.compare import comparison_record, step_record
+from werbench.analysis.compare import comparison_record
+from werbench.analysis.lineage import step_record
 from werbench.analysis.report_data import ReportData, json_cells
 from werbench.manifests.atomic import atomic_write
 

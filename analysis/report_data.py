@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,16 +12,12 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
-from werbench.analysis.compare import (
-    Comparison,
-    LineageStep,
-    compare_systems,
-    decoder_lineage,
-    nbest_oracle,
-    pair_frame,
-)
+from werbench.analysis.compare import Comparison, compare_systems, versus_best
 from werbench.analysis.errors import ErrorTables, Vocabulary, error_tables
-from werbench.analysis.significance import Flavour, TestResult, friedman_test, paired_bootstrap, speaker_of
+from werbench.analysis.lineage import LineageStep, decoder_lineage
+from werbench.analysis.nbest import nbest_oracle
+from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
+from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.analysis.tables import Tables
 from werbench.manifests.columnar import holds_nested
 from werbench.manifests.errors import ConfigError
@@ -95,47 +92,26 @@ def default_pairs(systems: pd.DataFrame) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def versus_best(tables: Tables, *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Each system against its test set's best (lowest WER): the paired-bootstrap P(best is better)."""
-    rows = []
-    for testset, best, other in (
-        (ts, group.loc[group["wer"].idxmin(), "system"], system)
-        for ts, group in tables.systems.dropna(subset=["wer"]).groupby("testset", sort=True)
-        for system in group["system"]
-    ):
-        if other == best:
-            rows.append(
-                {"testset": testset, "system": other, "best": best, "p_value": None, "p_best_better": None}
-            )
-            continue
-        frame = pair_frame(tables.utterances, best, other, testset)
-        ok = frame[~frame["failed"]]
-        test = paired_bootstrap(ok["err_a"], ok["err_b"], ok["ref_words"], n_boot=n_boot, seed=seed)
-        rows.append(
-            {
-                "testset": testset,
-                "system": other,
-                "best": best,
-                "p_value": test.p_value,
-                "p_best_better": test.details["p_a_better"],
-            }
-        )
-    return pd.DataFrame(rows, columns=["testset", "system", "best", "p_value", "p_best_better"])
-
-
 def friedman_by_testset(utts: pd.DataFrame) -> dict[str, TestResult]:
-    """Per test set with three or more systems: Friedman's test on per-speaker WER (sc_stats' ANOVAR)."""
+    """Per test set with three or more systems: Friedman's test on per-speaker WER (sc_stats' ANOVAR).
+
+    Only utterances with a speaker field count (``analysis.speakers``); with too few speakers the result
+    says why it did not run.
+    """
     out = {}
     ok = utts[~utts["failed"].astype(bool)]
     for testset, rows in ok.groupby("testset", sort=True):
-        speakers = (
-            rows["speaker"].astype(object).where(rows["speaker"].notna(), rows["utt_id"].map(speaker_of))
-        )
-        grouped = rows.assign(errors=rows["S"] + rows["D"] + rows["I"], spk=speakers).groupby(
-            ["spk", "system"]
-        )
+        rows = rows[known_speakers(rows["speaker"])]
+        grouped = rows.assign(errors=rows["S"] + rows["D"] + rows["I"]).groupby(["speaker", "system"])
         sums = grouped[["errors", "ref_words"]].sum()
         rates = (sums["errors"] / sums["ref_words"].where(sums["ref_words"] > 0)).unstack("system").dropna()
+        systems = ok.loc[ok["testset"] == testset, "system"].unique()
+        reason = too_few_speakers(len(rates))
+        if reason is not None and len(systems) >= 3:
+            out[str(testset)] = TestResult(
+                "friedman", FRIEDMAN_TITLE, "speaker", len(rates), math.nan, math.nan, None, skipped=reason
+            )
+            continue
         result = friedman_test(rates.to_numpy(), [str(c) for c in rates.columns])
         if result is not None:
             out[str(testset)] = result
@@ -163,7 +139,7 @@ def build_report(
     fields: Sequence[str] | None = None,
     vocabulary: Vocabulary | None = None,
     flavour: Flavour = "werbench",
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
     seed: int = 0,
     top: int = 50,
     source: str = "",
@@ -177,13 +153,13 @@ def build_report(
     chosen_fields = list(fields) if fields else breakdown_fields(utts)
     metrics = ["wer", "cer", "ser", "sub_rate", "del_rate", "ins_rate"]
     views = (
-        breakdowns(utts, chosen_fields, metrics, ci_metrics=["wer"], n_boot=n_boot, seed=seed)
+        breakdowns(utts, chosen_fields, metrics, ci_metrics=["wer"], n_resamples=n_resamples, seed=seed)
         if len(utts)
         else {}
     )
     steps.update()
     comparisons = [
-        compare_systems(utts, a, b, testset=ts, flavour=flavour, n_boot=n_boot, seed=seed)
+        compare_systems(utts, a, b, testset=ts, flavour=flavour, n_resamples=n_resamples, seed=seed)
         for ts, a, b in _resolve_pairs(tables, pairs)
     ]
     steps.update()
@@ -192,7 +168,7 @@ def build_report(
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
     steps.update()
-    best = versus_best(tables, n_boot=n_boot, seed=seed)
+    best = versus_best(tables.utterances, tables.systems, n_resamples=n_resamples, seed=seed)
     friedman = friedman_by_testset(utts) if len(utts) else {}
     steps.update()
     steps.close()
@@ -200,7 +176,7 @@ def build_report(
         "normalizer": tables.normalizer,
         "costs": tables.costs,
         "flavour": flavour,
-        "n_boot": n_boot,
+        "n_resamples": n_resamples,
         "seed": seed,
         "vocabulary": None
         if vocabulary is None

@@ -20,9 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
-from werbench.analysis.compare import Comparison, LineageStep, three_way
+from werbench.analysis.compare import Comparison, three_way
 from werbench.analysis.errors import replay
+from werbench.analysis.lineage import LineageStep
 from werbench.analysis.report_data import ReportData
+from werbench.analysis.significance import format_p
 from werbench.manifests.atomic import atomic_write
 
 from werbench._version import __version__
@@ -49,7 +51,7 @@ def pct(value: Any, digits: int = 2) -> str:
 def p_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return DASH
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return format_p(value)
 
 
 def num(value: Any, digits: int = 0) -> str:
@@ -189,7 +191,9 @@ def _leaderboards(report: ReportData) -> list[dict[str, Any]]:
                 else None
             )
             row["rank"] = rank
-            row["p_vs_best"] = None if vs is None else vs["p_value"]
+            row["p_vs_best"] = None if vs is None else vs["p_holm"]  # Holm-adjusted: decides the mark
+            row["p_vs_best_text"] = "" if vs is None else vs["p_holm_text"]
+            row["p_vs_best_raw"] = "" if vs is None else vs["p_text"]
             rows.append(row)
         boards.append({"testset": testset, "rows": rows, "friedman": report.friedman.get(str(testset))})
     return boards

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from werbench.analysis.significance import speaker_of
+from werbench.analysis.speakers import sclite_speaker
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.trn import write_trn
 
@@ -33,7 +33,7 @@ def trn_id(utt_id: str, speaker: object = None) -> str:
     clean = _BAD_ID.sub("_", utt_id) or "_"
     if isinstance(speaker, str) and speaker.strip():
         spk = _BAD_ID.sub("_", speaker).replace("-", "_")
-        if speaker_of(clean) != spk:
+        if sclite_speaker(clean) != spk:
             return f"{spk}-{clean}"
     return clean
 

@@ -24,6 +24,12 @@ Utterances are matched by id (a trn line's id is the text in its final parenthes
 """
 
 
+SPEAKER_FROM_ID = (
+    "Speakers of utterances without a speaker field, from their ids: the regex's group (or match), "
+    "e.g. '^([^-]+)-'. Without it, per-speaker numbers use only real speaker fields."
+)
+
+
 def _pct(value: float) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
@@ -144,6 +150,9 @@ def score(
         "(<name>_utterances.csv)."
     ),
     speaker_ci: bool = typer.Option(False, "--speaker-ci", help="Bootstrap the WER interval over speakers."),
+    speaker_from_id: str | None = typer.Option(
+        None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
+    ),
     cer_spaces: bool = typer.Option(True, "--cer-spaces/--cer-no-spaces", help="Count word spaces in CER."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
@@ -151,7 +160,9 @@ def score(
 ) -> None:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
 
-    options = TableOptions(normalize, costs, cer_spaces, resamples, seed, speaker_ci)
+    options = TableOptions(
+        normalize, costs, cer_spaces, resamples, seed, speaker_ci=speaker_ci, speaker_from_id=speaker_from_id
+    )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
     written = write_outputs(tables, json_out, csv_out)
     for warning in tables.warnings:

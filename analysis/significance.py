@@ -27,11 +27,16 @@ A segment's score is each system's error count (S + D + I) inside it; the test i
 per-segment difference (sample variance, n - 1), two-tailed.
 
 The paired bootstrap (Bisani & Ney 2004) resamples utterances (or blocks such as speakers) with
-replacement and recomputes both WERs on each replicate; a large test set's replicate is drawn as
-multinomial counts over its distinct per-utterance rows, so 1000 replicates of 100k utterances need no
-Python loop over utterances and no 1000 x 100k index matrix; many small groups (speakers) are resampled
-in one compiled numba loop. Why numba here: drawing indices is inherently sequential per replicate, and
-numpy would need the 1000 x N index matrix that the loop never builds.
+replacement and recomputes both WERs on each replicate, through the one engine in ``analysis.bootstrap``.
+Its p-value has the resolution of its resamples: none below ``1 / n_resamples`` can be told from 0, so
+it is shown as ``< 1/n_resamples`` (``TestResult.p_text``), never as 0.
+
+Per-speaker tests need speakers: the ``speaker`` field (a manifest field, a Kaldi utt2spk, a LibriSpeech
+path, or the user's ``--speaker-from-id`` rule; see ``analysis.speakers``), at least ``MIN_SPEAKERS`` of
+them. Otherwise the test is returned with ``skipped`` saying why, and no p-value.
+
+Comparing many systems with the best one tests several hypotheses at once: ``holm`` adjusts their
+p-values (Holm-Bonferroni, which controls the family-wise error rate without assuming independence).
 """
 
 from __future__ import annotations
@@ -41,17 +46,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
-from numba import njit
 from scipy import stats
+from werbench.analysis.bootstrap import block_sums, bootstrap_group_sums
 from werbench.analysis.errors import arrow_texts, utf8_bytes
+from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.manifests.errors import ConfigError
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
 SC_STATS_EQUAL_PCT = 0.005  # sc_stats treats per-speaker percentages this close as equal
 EXACT_MCNEMAR_BELOW = 25
-_MULTINOMIAL_COST = 10  # one multinomial category costs about ten index draws (numpy's binomial chain)
+FRIEDMAN_TITLE = "Friedman two-way analysis of variance by ranks (per speaker)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +72,46 @@ class TestResult:
     better: str | None
     alpha: float = 0.05
     details: dict[str, Any] = field(default_factory=dict)
+    resolution: float = 0.0  # the smallest p-value the test can tell from 0 (1 / resamples for a bootstrap)
+    skipped: str | None = None  # why the test could not run (then ``p_value`` is NaN)
 
     @property
     def significant(self) -> bool:
-        return bool(self.p_value < self.alpha)
+        return self.skipped is None and bool(self.p_value < self.alpha)
+
+    @property
+    def p_text(self) -> str:
+        """The p-value as it may be printed: a bound below the test's resolution, never a bare 0."""
+        return "n/a" if self.skipped is not None else format_p(self.p_value, self.resolution)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["significant"] = self.significant
+        out["p_text"] = self.p_text
         return out
+
+
+def format_p(p: float | None, resolution: float = 0.0) -> str:
+    """A p-value for readers: ``< 1/n`` where a resampling test cannot resolve it, ``< 0.0001`` if tiny."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    if resolution > 0 and p < resolution:
+        return f"< {resolution:.2g}"
+    if p < 1e-4:
+        return "< 0.0001"
+    return f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+
+
+def holm(p_values: Sequence[float | None]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN/None stay NaN, uncounted."""
+    p = np.array([np.nan if v is None else v for v in p_values], dtype=np.float64)
+    known = np.flatnonzero(np.isfinite(p))
+    order = known[np.argsort(p[known], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]) if m else np.zeros(0)
+    out = np.full(len(p), np.nan)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
 
 
 def _check_flavour(flavour: str) -> None:
@@ -121,132 +157,12 @@ def _side(value: float) -> str | None:
 # --------------------------------------------------------------------------------------------- bootstrap
 
 
-def bootstrap_group_sums(
-    values: np.ndarray, groups: np.ndarray | None = None, *, n_boot: int = 1000, seed: int = 0
-) -> np.ndarray:
-    """Column sums of ``values`` (n x m) over ``n_boot`` resamples, stratified by ``groups`` codes.
-
-    Each replicate draws, within every group, as many rows as the group has, with replacement. Returns an
-    array ``(n_boot, n_groups, m)``; without ``groups`` there is one group. Two exact ways to draw, chosen
-    per group by cost: a group with few distinct rows for its size (a 100k-utterance test set has a few
-    hundred distinct error/length pairs) draws how often each distinct row is picked from the multinomial
-    with their frequencies; the other groups (small ones, e.g. one speaker's utterances, or rows with many
-    columns) draw row indices in a compiled loop (numba), all such groups in one pass.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    n, m = values.shape
-    codes = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    n_groups = int(codes.max()) + 1 if n else 0
-    out = np.zeros((n_boot, n_groups, m))
-    if n == 0:
-        return out
-    frame = pd.DataFrame(values, columns=[f"v{k}" for k in range(m)])
-    frame.insert(0, "group", codes)
-    distinct = frame.groupby(list(frame.columns), sort=True).size()
-    group_of = distinct.index.get_level_values(0).to_numpy()
-    rows = np.column_stack([distinct.index.get_level_values(k + 1).to_numpy(np.float64) for k in range(m)])
-    counts = distinct.to_numpy()
-    bounds = np.searchsorted(group_of, np.arange(n_groups + 1))
-    sizes = np.bincount(codes, minlength=n_groups)
-    by_multinomial = (np.diff(bounds) * _MULTINOMIAL_COST < sizes) & (sizes > 0)
-    rng = np.random.default_rng(seed)
-    for g in np.flatnonzero(by_multinomial):
-        lo, hi = bounds[g], bounds[g + 1]
-        picks = rng.multinomial(int(sizes[g]), counts[lo:hi] / sizes[g], size=n_boot)
-        out[:, g, :] = picks @ rows[lo:hi]
-    by_index = np.flatnonzero(~by_multinomial & (sizes > 0))
-    if len(by_index):
-        _index_draws(values, codes, by_index, sizes[by_index], out, rng)
-    return out
-
-
-@njit(cache=True)
-def _stratified_sums(values, starts, sizes, targets, out, seed):  # pragma: no cover - compiled
-    """Add to ``out[b, targets[g]]`` the sum of ``sizes[g]`` rows drawn with replacement from group g's slice.
-
-    A xorshift64* generator inlined in the loop and a multiply-shift to map its top 32 bits onto
-    ``[0, size)`` (bias below 2^-32 for any realistic group). Draws are tallied per row, then one
-    sequential pass over the group's rows adds ``tally x values``: no index matrix, no random reads
-    of wide rows.
-    """
-    n_groups = starts.shape[0]
-    m = values.shape[1]
-    tally = np.zeros(values.shape[0], dtype=np.int64)
-    acc = np.zeros(m)
-    state = np.uint64(seed) | np.uint64(1)
-    for b in range(out.shape[0]):
-        for g in range(n_groups):
-            first = starts[g]
-            size = np.uint64(sizes[g])
-            for _ in range(sizes[g]):
-                state ^= state >> np.uint64(12)
-                state ^= state << np.uint64(25)
-                state ^= state >> np.uint64(27)
-                top = (state * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)
-                tally[first + np.int64((top * size) >> np.uint64(32))] += 1
-            acc[:] = 0.0
-            for row in range(first, first + sizes[g]):
-                picked = tally[row]  # no branch on zero tallies: cheaper than the mispredictions
-                for j in range(m):
-                    acc[j] += picked * values[row, j]
-                tally[row] = 0
-            out[b, targets[g], :] = acc
-
-
-def _index_draws(
-    values: np.ndarray, codes: np.ndarray, groups: np.ndarray, sizes: np.ndarray, out: np.ndarray, rng
-) -> None:
-    """Resample rows of ``groups`` by drawing row indices, in one compiled pass over every replicate."""
-    order = np.argsort(codes, kind="stable")
-    wanted = np.zeros(out.shape[1], dtype=bool)
-    wanted[groups] = True
-    chosen = np.ascontiguousarray(values[order[wanted[codes[order]]]])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    seed = int(rng.integers(1, 2**63 - 1))
-    _stratified_sums(chosen, starts, sizes.astype(np.int64), groups.astype(np.int64), out, seed)
-
-
-def block_sums(values: np.ndarray, blocks: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """Sum rows of ``values`` that share a block label (e.g. a speaker), for block bootstrap."""
-    _, codes = np.unique(np.asarray(blocks, dtype=object).astype(str), return_inverse=True)
-    values = np.asarray(values, dtype=np.float64)
-    values = values[:, None] if values.ndim == 1 else values
-    out = np.zeros((int(codes.max()) + 1 if len(codes) else 0, values.shape[1]))
-    np.add.at(out, codes, values)
-    return out
-
-
-def ratio_interval(num: np.ndarray, den: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of ``num / den`` over the first (replicate) axis; NaN where ``den`` is zero.
-
-    Replicates with a zero denominator are left out of their column; the quantiles interpolate linearly
-    as ``np.quantile`` does, for every column in one sort instead of one ``nanquantile`` call per column.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-    ordered = np.sort(ratio, axis=0)  # NaN sorts last
-    valid = np.isfinite(ratio).sum(axis=0)
-
-    def quantile(q: float) -> np.ndarray:
-        position = q * np.maximum(valid - 1, 0)
-        below = np.floor(position).astype(np.int64)
-        above = np.minimum(below + 1, np.maximum(valid - 1, 0))
-        low = np.take_along_axis(ordered, below[None], axis=0)[0] if len(ordered) else np.zeros(valid.shape)
-        high = np.take_along_axis(ordered, above[None], axis=0)[0] if len(ordered) else np.zeros(valid.shape)
-        value = low + (high - low) * (position - below)
-        return np.where(valid > 0, value, np.nan)
-
-    return quantile(alpha / 2), quantile(1 - alpha / 2)
-
-
 def paired_bootstrap(
     err_a: np.ndarray,
     err_b: np.ndarray,
     ref_words: np.ndarray,
     *,
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
     blocks: Sequence[Any] | None = None,
@@ -262,7 +178,7 @@ def paired_bootstrap(
     unit = "utterance"
     if blocks is not None:
         values, unit = block_sums(values, blocks), "speaker"
-    sums = bootstrap_group_sums(values, n_boot=n_boot, seed=seed)[:, 0, :]
+    sums = bootstrap_group_sums(values, n_resamples=n_resamples, seed=seed)[:, 0, :]
     total = values.sum(axis=0)
     observed = total[0] / total[1] if total[1] > 0 else float("nan")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -290,9 +206,10 @@ def paired_bootstrap(
             "delta_hi": hi,
             "p_a_better": p_a,
             "p_b_better": p_b,
-            "n_boot": n_boot,
+            "n_resamples": n_resamples,
             "seed": seed,
         },
+        resolution=1.0 / n_resamples,
     )
 
 
@@ -557,17 +474,12 @@ def mcnemar(
 # ----------------------------------------------------------------------------------------- all together
 
 
-def speaker_of(utt_id: str) -> str:
-    """sclite's rule for a speaker hidden in an utterance id: the text before the first '-', else '_'."""
-    for sep in ("-", "_"):
-        if sep in utt_id:
-            return utt_id.split(sep, 1)[0]
-    return utt_id
-
-
 def speaker_error_rates(err: np.ndarray, ref_words: np.ndarray, speakers: np.ndarray) -> dict[str, float]:
-    """Per-speaker WER in percent (sc_stats' ``-f E``); speakers without reference words are left out."""
-    labels, codes = np.unique(np.asarray(speakers).astype(str), return_inverse=True)
+    """Per-speaker WER in percent (sc_stats' ``-f E``); utterances without a speaker and speakers without
+    reference words are left out."""
+    known = known_speakers(speakers)
+    err, ref_words = np.asarray(err)[known], np.asarray(ref_words)[known]
+    labels, codes = np.unique(np.asarray(speakers)[known].astype(str), return_inverse=True)
     errs = np.bincount(codes, weights=err, minlength=len(labels))
     refs = np.bincount(codes, weights=ref_words, minlength=len(labels))
     return {str(s): 100.0 * e / r for s, e, r in zip(labels, errs, refs, strict=True) if r > 0}
@@ -582,7 +494,7 @@ class PairedScores:
     ref_words: np.ndarray
     ops_a: Sequence[str]  # a list, or a column of the per-utterance table
     ops_b: Sequence[str]
-    speakers: np.ndarray
+    speakers: np.ndarray  # None (or "") where an utterance has no speaker
 
     def __post_init__(self) -> None:
         n = len(self.err_a)
@@ -595,7 +507,7 @@ def run_tests(
     scores: PairedScores,
     *,
     flavour: Flavour = "werbench",
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
     min_good: int = 2,
@@ -605,20 +517,43 @@ def run_tests(
     err_a = np.asarray(scores.err_a, dtype=np.float64)
     err_b = np.asarray(scores.err_b, dtype=np.float64)
     refs = np.asarray(scores.ref_words, dtype=np.float64)
-    rates_a = speaker_error_rates(err_a, refs, scores.speakers)
-    rates_b = speaker_error_rates(err_b, refs, scores.speakers)
-    spk = sorted(rates_a)
-    spk_a = np.array([rates_a[s] for s in spk])
-    spk_b = np.array([rates_b[s] for s in spk])
     common = {"flavour": flavour, "alpha": alpha}
     return [
-        paired_bootstrap(err_a, err_b, refs, n_boot=n_boot, seed=seed, alpha=alpha),
+        paired_bootstrap(err_a, err_b, refs, n_resamples=n_resamples, seed=seed, alpha=alpha),
         mapsswe(scores.ops_a, scores.ops_b, min_good=min_good, **common),
-        sign_test(spk_a, spk_b, unit="speaker", **common),
-        wilcoxon_test(spk_a, spk_b, unit="speaker", **common),
+        *speaker_tests(err_a, err_b, refs, scores.speakers, **common),
         sign_test(err_a, err_b, unit="utterance", **common),
         wilcoxon_test(err_a, err_b, unit="utterance", **common),
         mcnemar(err_a > 0, err_b > 0, **common),
+    ]
+
+
+def speaker_tests(
+    err_a: np.ndarray,
+    err_b: np.ndarray,
+    ref_words: np.ndarray,
+    speakers: np.ndarray,
+    *,
+    flavour: Flavour = "werbench",
+    alpha: float = 0.05,
+) -> list[TestResult]:
+    """The sign and Wilcoxon tests on per-speaker WER, or both marked skipped with the reason."""
+    rates_a = speaker_error_rates(err_a, ref_words, speakers)
+    rates_b = speaker_error_rates(err_b, ref_words, speakers)
+    spk = sorted(rates_a)
+    reason = too_few_speakers(len(spk))
+    if reason is not None:
+        nan = float("nan")
+        return [
+            TestResult(f"{kind}_speaker", f"{title} (per speaker)", "speaker", len(spk), nan, nan, None,
+                       alpha, {"flavour": flavour}, skipped=reason)
+            for kind, title in (("sign", "Sign test"), ("wilcoxon", "Wilcoxon signed-rank"))
+        ]  # fmt: skip
+    spk_a = np.array([rates_a[s] for s in spk])
+    spk_b = np.array([rates_b[s] for s in spk])
+    return [
+        sign_test(spk_a, spk_b, unit="speaker", flavour=flavour, alpha=alpha),
+        wilcoxon_test(spk_a, spk_b, unit="speaker", flavour=flavour, alpha=alpha),
     ]
 
 
@@ -631,7 +566,7 @@ def friedman_test(rates: np.ndarray, systems: Sequence[str], *, alpha: float = 0
     mean_ranks = stats.rankdata(rates, axis=1).mean(axis=0)
     return TestResult(
         name="friedman",
-        title="Friedman two-way analysis of variance by ranks (per speaker)",
+        title=FRIEDMAN_TITLE,
         unit="speaker",
         n=rates.shape[0],
         statistic=float(res.statistic),

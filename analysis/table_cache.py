@@ -49,10 +49,11 @@ class TableOptions:
 
     normalize: str | None = None
     costs: str = "sclite"
-    keep_spaces: bool = True
+    cer_spaces: bool = True
     n_resamples: int = 1000
     seed: int = 0
-    speaker_blocks: bool = False
+    speaker_ci: bool = False
+    speaker_from_id: str | None = None
 
 
 def fingerprint(results_dir: Path, options: TableOptions) -> str:
@@ -198,9 +199,10 @@ def inputs_tables(
         normalize=options.normalize,
         costs=options.costs,
         cache=cache,
-        keep_spaces=options.keep_spaces,
+        cer_spaces=options.cer_spaces,
         n_resamples=options.n_resamples,
         seed=options.seed,
-        speaker_blocks=options.speaker_blocks,
+        speaker_ci=options.speaker_ci,
+        speaker_from_id=options.speaker_from_id,
         progress=progress,
     )

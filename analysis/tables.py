@@ -3,7 +3,7 @@
 Per utterance and system (one row per ``(testset, system, utt_id)``): the normalised texts, the sclite
 counts and ops of the one aligner, CER counts, WER/CER/SER/WMR, duration, speaker and every other
 manifest field. Per system, pooled over the corpus: WER with a 95% bootstrap confidence interval
-(Bisani & Ney 2004: utterances, or speakers with ``speaker_blocks``, resampled with replacement; seeded),
+(Bisani & Ney 2004: utterances, or speakers with ``speaker_ci``, resampled with replacement; seeded),
 CER, SER, WMR, mean word accuracy (SDE's definition: the unweighted mean, over the distinct reference
 words, of each word's share of correct occurrences), S/D/I rates and RTFx from ``run.json``.
 
@@ -29,8 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 from werbench.analysis.align import get_costs
+from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
+from werbench.analysis.speakers import with_speakers
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import Normalizer, get_normalizer
 from werbench.manifests.results import RunInfo
@@ -59,7 +61,8 @@ class Tables:
     warnings: list[str] = field(default_factory=list)
 
 
-def _ratio(num: float, den: float) -> float:
+def rate(num: float, den: float) -> float:
+    """A ratio that is NaN, not an error, when nothing was counted."""
     return num / den if den else math.nan
 
 
@@ -88,65 +91,6 @@ def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]
             f"the runs recorded different normalisers ({listed}); choose one with --normalize NAME",
         )
     return get_normalizer(specs[0] if specs else "none")
-
-
-def _resampled_sums(
-    errors: np.ndarray, ref: np.ndarray, n_resamples: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of errors and reference words over ``n_resamples`` resamples (with replacement) of the items.
-
-    A resample's sums depend only on how often each distinct (errors, ref words) pair is drawn, so when
-    the items hold few distinct pairs (sentence-level counts: usually a few hundred) one multinomial draw
-    per resample over the pairs replaces n index draws; otherwise indices are drawn in bounded chunks.
-    """
-    n = errors.shape[0]
-    width = int(ref.max()) + 1
-    kinds, counts = np.unique(errors * width + ref, return_counts=True)
-    if len(kinds) * 20 <= n:
-        draws = rng.multinomial(n, counts / n, size=n_resamples)
-        return draws @ (kinds // width), draws @ (kinds % width)
-    num = np.empty(n_resamples, np.int64)
-    den = np.empty(n_resamples, np.int64)
-    errors32, ref32 = errors.astype(np.int32), ref.astype(np.int32)  # halves the gathers' memory traffic
-    chunk = max(1, 4_000_000 // n)
-    for start in range(0, n_resamples, chunk):
-        k = min(chunk, n_resamples - start)
-        idx = rng.integers(0, n, size=(k, n), dtype=np.int32)
-        num[start : start + k] = errors32[idx].sum(axis=1, dtype=np.int64)
-        den[start : start + k] = ref32[idx].sum(axis=1, dtype=np.int64)
-    return num, den
-
-
-def bootstrap_ci(
-    errors: np.ndarray,
-    ref_words: np.ndarray,
-    *,
-    blocks: Sequence[Any] | None = None,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of pooled WER = sum(errors)/sum(ref_words) (Bisani & Ney 2004).
-
-    Resamples utterances, or whole blocks (e.g. speakers: utterances without one are their own block).
-    """
-    errors = np.asarray(errors, np.int64)
-    ref = np.asarray(ref_words, np.int64)
-    if blocks is not None:
-        keys = pd.Series(list(blocks), dtype=object)
-        own = keys.isna()
-        keys[own] = [f"\x00{k}" for k in np.flatnonzero(own)]
-        codes, uniques = pd.factorize(keys)
-        errors = np.bincount(codes, weights=errors, minlength=len(uniques)).astype(np.int64)
-        ref = np.bincount(codes, weights=ref, minlength=len(uniques)).astype(np.int64)
-    if errors.shape[0] == 0 or ref.sum() == 0:
-        return math.nan, math.nan
-    num, den = _resampled_sums(errors, ref, n_resamples, np.random.default_rng(seed))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats = np.where(den > 0, num / den, np.nan)
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.nanpercentile(stats, [tail, 100 - tail])
-    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -242,7 +186,7 @@ class _Shared:
 
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    shared: _Shared, keep_spaces: bool,
+    shared: _Shared, cer_spaces: bool, speaker_from_id: str | None,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
@@ -254,7 +198,7 @@ def _utterance_rows(
     pred_text = predictions["pred_text"].where(~failed)
     aligned = align_texts(
         shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
-        keep_spaces=keep_spaces, normalized_refs=shared.normalized_refs, cache=cache,
+        keep_spaces=cer_spaces, normalized_refs=shared.normalized_refs, cache=cache,
     )  # fmt: skip
     counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
     chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
@@ -288,7 +232,7 @@ def _utterance_rows(
         "ops": aligned["ops"].where(~failed, "").array,
         "failed": failed,
         "duration": reference["duration"].to_numpy(float),
-        "speaker": reference["speaker"].array,
+        "speaker": with_speakers(reference["speaker"], reference["utt_id"], speaker_from_id).array,
         "failure": failure.array,
         "text": reference["text"].array,
         "pred_text": pred_text.array,
@@ -301,7 +245,7 @@ def _utterance_rows(
 
 def system_row(
     utts: pd.DataFrame, info: RunInfo | None, normalizer: str, costs: str, *,
-    n_resamples: int = 1000, seed: int = 0, speaker_blocks: bool = False, words: ReferenceWords | None = None,
+    n_resamples: int = 1000, seed: int = 0, speaker_ci: bool = False, words: ReferenceWords | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Pooled metrics of one system's rows of the per-utterance table (failed rows left out).
 
@@ -312,7 +256,7 @@ def system_row(
     ref_words = int(ok["ref_words"].sum())
     c, s, d, i = (int(ok[name].sum()) for name in "CSDI")
     errors = (ok["S"] + ok["D"] + ok["I"]).to_numpy()
-    blocks = ok["speaker"].tolist() if speaker_blocks else None
+    blocks = ok["speaker"].tolist() if speaker_ci else None
     lo, hi = bootstrap_ci(
         errors, ok["ref_words"].to_numpy(), blocks=blocks, n_resamples=n_resamples, seed=seed
     )
@@ -327,23 +271,23 @@ def system_row(
         "S": s,
         "D": d,
         "I": i,
-        "wer": _ratio(s + d + i, ref_words),
+        "wer": rate(s + d + i, ref_words),
         "wer_lo": lo,
         "wer_hi": hi,
-        "cer": _ratio(char_errors, ref_chars),
-        "ser": _ratio(int(ok["sentence_error"].sum()), len(ok)),
-        "wmr": _ratio(c, ref_words),
+        "cer": rate(char_errors, ref_chars),
+        "ser": rate(int(ok["sentence_error"].sum()), len(ok)),
+        "wmr": rate(c, ref_words),
         "mean_word_accuracy": words.mean_accuracy(utts["ops"].tolist(), ~utts["failed"].to_numpy(bool)),
-        "sub_rate": _ratio(s, ref_words),
-        "del_rate": _ratio(d, ref_words),
-        "ins_rate": _ratio(i, ref_words),
+        "sub_rate": rate(s, ref_words),
+        "del_rate": rate(d, ref_words),
+        "ins_rate": rate(i, ref_words),
         **_run_fields(info, utts["duration"]),
         "normalizer": normalizer,
         "failed": int(utts["failed"].sum()),
         "hyp_words": int(ok["hyp_words"].sum()),
         "ref_chars": ref_chars,
         "char_errors": char_errors,
-        "ci": "speaker" if speaker_blocks else "utterance",
+        "ci": "speaker" if speaker_ci else "utterance",
     }
 
 
@@ -372,13 +316,19 @@ def build_tables(
     normalize: str | None = None,
     costs: str = "sclite",
     cache: AlignmentCache | None = None,
-    keep_spaces: bool = True,
+    cer_spaces: bool = True,
     n_resamples: int = 1000,
     seed: int = 0,
-    speaker_blocks: bool = False,
+    speaker_ci: bool = False,
+    speaker_from_id: str | None = None,
     progress: bool = False,
 ) -> Tables:
-    """Align every system of every test set (through ``cache``) and pool the per-system metrics."""
+    """Align every system of every test set (through ``cache``) and pool the per-system metrics.
+
+    ``cer_spaces``: count the spaces between words as CER characters; ``speaker_ci``: bootstrap the WER
+    interval over speakers; ``speaker_from_id``: a regex giving utterances without a speaker field one
+    from their id (``analysis.speakers``).
+    """
     costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
     warnings = list(inputs.warnings)
     normalizer = choose_normalizer(inputs, normalize, warnings)
@@ -391,13 +341,13 @@ def build_tables(
         if testset.name not in shared:
             shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
-            testset, hyps, normalizer, costs, cache, shared[testset.name], keep_spaces
+            testset, hyps, normalizer, costs, cache, shared[testset.name], cer_spaces, speaker_from_id
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
         row = system_row(
             frame, hyps.run_info, normalizer.spec, costs,
-            n_resamples=n_resamples, seed=seed, speaker_blocks=speaker_blocks,
+            n_resamples=n_resamples, seed=seed, speaker_ci=speaker_ci,
             words=shared[testset.name].words(frame, costs),
         )  # fmt: skip
         rows.append(row)

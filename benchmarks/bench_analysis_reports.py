@@ -18,9 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from werbench.analysis.breakdown import breakdown
-from werbench.analysis.compare import compare_systems, nbest_oracle
+from werbench.analysis.compare import compare_systems
 from werbench.analysis.errors import error_tables
 from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
+from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.report_data import build_report
 from werbench.analysis.report_html import render_html
 from werbench.analysis.tables import build_tables
@@ -100,15 +101,16 @@ def main() -> None:
     timed("error tables (all systems)", lambda: error_tables(utts))
     timed(
         "breakdown by speaker, 1000 groups (all systems)",
-        lambda: breakdown(utts, "speaker", n_boot=args.boot),
+        lambda: breakdown(utts, "speaker", n_resamples=args.boot),
     )
-    timed("breakdown by duration (all systems)", lambda: breakdown(utts, "duration", n_boot=args.boot))
+    timed("breakdown by duration (all systems)", lambda: breakdown(utts, "duration", n_resamples=args.boot))
     timed(
-        "compare one pair: every test", lambda: compare_systems(utts, "m0@beam", "m1@beam", n_boot=args.boot)
+        "compare one pair: every test",
+        lambda: compare_systems(utts, "m0@beam", "m1@beam", n_resamples=args.boot),
     )
     none = get_normalizer("none")
     timed("n-best oracle (one system, 4-best)", lambda: nbest_oracle(utts, normalize=none))
-    report = timed("build_report (everything)", lambda: build_report(tables, n_boot=args.boot))
+    report = timed("build_report (everything)", lambda: build_report(tables, n_resamples=args.boot))
     html = timed("render HTML", lambda: render_html(report))
     print(f"HTML size: {len(html) / 1e6:.1f} MB")
 

@@ -33,13 +33,6 @@ def pct(value: float | None, digits: int = 2) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
-def p_value(value: float) -> str:
-    """p-values at the resolution a reader needs; an exact 0 (bootstrap) is shown as a bound."""
-    if value < 1e-4:
-        return "< 0.0001"
-    return f"{value:.4f}" if value < 0.01 else f"{value:.3f}"
-
-
 def number(value: float | int | None, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return DASH

@@ -307,7 +307,31 @@ class Analysis:
 
     # ---- leaderboard
     def leaderboard(self) -> pd.DataFrame:
-        return self.system_table
+        """The per-system table plus each system's paired-bootstrap p against its test set's best:
+        Holm-adjusted (``p_vs_best_holm``, the one that marks significance) and raw (``p_vs_best``)."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.compare import versus_best
+
+            best = versus_best(self.utterances, self.system_table).rename(
+                columns={
+                    "p_value": "p_vs_best",
+                    "p_holm": "p_vs_best_holm",
+                    "p_text": "p_vs_best_text",
+                    "p_holm_text": "p_vs_best_holm_text",
+                }
+            )
+            kept = [
+                "testset",
+                "system",
+                "p_vs_best",
+                "p_vs_best_holm",
+                "p_vs_best_text",
+                "p_vs_best_holm_text",
+            ]
+            return self.system_table.merge(best[kept], on=["testset", "system"], how="left")
+
+        return self._memo.get(("leaderboard",), build)
 
     # ---- utterance grid
     @cached_property
@@ -543,7 +567,7 @@ class Analysis:
         """
 
         def build() -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
-            from werbench.analysis.compare import STAGE_COLUMNS, lineage_stages, lineage_step
+            from werbench.analysis.lineage import STAGE_COLUMNS, lineage_stages, lineage_step
 
             members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
             needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
@@ -567,7 +591,7 @@ class Analysis:
 
     def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestView]]:
         """Each n-best list with every hypothesis aligned, and analysis' oracle (first with fewest errors)."""
-        from werbench.analysis.compare import nbest_oracle
+        from werbench.analysis.nbest import nbest_oracle
 
         rows = self._utterance_rows(testset, utt_id, systems)
         if "nbest" not in rows:

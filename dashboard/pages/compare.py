@@ -100,17 +100,19 @@ def _word_scatter(cmp: PairView) -> go.Figure:
     return ui.style_figure(fig, height=420, legend=False)
 
 
-def _p_hint(p: float) -> str:
-    text = ui.p_value(p)
+def _p_hint(test: Any) -> str:
+    text = test.p_text
     return f"bootstrap p {text}" if text.startswith("<") else f"bootstrap p = {text}"
 
 
-def _tests_table(cmp: PairView) -> dbc.Table:
+def _tests_table(cmp: PairView) -> html.Div:
     rows = []
     for test in cmp.tests:
         better = {"A": cmp.a, "B": cmp.b}.get(test.better or "", "\u2013")
         verdict = (
-            html.Span("significant", className="p-sig")
+            html.Span("not run", className="p-ns", title=test.skipped)
+            if test.skipped
+            else html.Span("significant", className="p-sig")
             if test.significant
             else html.Span("not significant", className="p-ns")
         )
@@ -120,8 +122,8 @@ def _tests_table(cmp: PairView) -> dbc.Table:
                     html.Td(test.title),
                     html.Td(test.unit),
                     html.Td(f"{test.n:,}"),
-                    html.Td(f"{test.statistic:.4g}"),
-                    html.Td(ui.p_value(test.p_value)),
+                    html.Td("\u2013" if test.skipped else f"{test.statistic:.4g}"),
+                    html.Td(test.p_text, title=test.skipped or None),
                     html.Td(better),
                     html.Td(verdict),
                 ]
@@ -132,7 +134,14 @@ def _tests_table(cmp: PairView) -> dbc.Table:
             [html.Th(h) for h in ("Test", "Unit", "N", "Statistic", "p-value", "Favours", "At \u03b1 = 0.05")]
         )
     )
-    return dbc.Table([head, html.Tbody(rows)], className="wb-table", hover=True, size="sm")
+    notes = [
+        html.P(f"{test.title}: not run, {test.skipped}.", className="text-muted small")
+        for test in cmp.tests
+        if test.skipped
+    ]
+    return html.Div(
+        [dbc.Table([head, html.Tbody(rows)], className="wb-table", hover=True, size="sm"), *notes]
+    )
 
 
 def _list_grid(grid_id: str, frame: pd.DataFrame) -> dag.AgGrid:
@@ -231,7 +240,7 @@ def layout(page: PageContext) -> html.Div:
                 ui.metric_card(
                     "Tied",
                     ui.number(cmp.summary["tied"]),
-                    _p_hint(boot.p_value) if boot else "utterances",
+                    _p_hint(boot) if boot else "utterances",
                 ),
                 md=2,
             ),

@@ -39,6 +39,16 @@ def _columns() -> list[dict[str, Any]]:
         },
         {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold", "width": 110},
         {"field": "wer_ci", "headerName": "95% CI", "width": 170, "sortable": False},
+        {
+            "field": "p_vs_best_holm_text",
+            "headerName": "p vs best (Holm)",
+            "headerTooltip": "Paired bootstrap against the test set's best system, Holm-Bonferroni adjusted "
+            "for the comparisons of every system with the best",
+            "type": "rightAligned",
+            "width": 130,
+            "cellStyle": {"function": "params.data.p_vs_best_holm < 0.05 ? {fontWeight: 600} : {}"},
+        },
+        {"field": "p_vs_best_text", "headerName": "raw p", "type": "rightAligned", "width": 90},
         {"field": "cer", "headerName": "CER", **rate},
         {"field": "ser", "headerName": "SER", **rate},
         {"field": "sub_rate", "headerName": "Sub", **rate},
@@ -184,7 +194,11 @@ def layout(page: PageContext) -> html.Div:
             cards,
             ui.card("WER by test set (click a cell to open the utterances)", _matrix(frame)),
             ui.card("WER with 95% confidence interval", ui.graph(_ci_figure(frame), "lb-ci")),
-            ui.card("All metrics", table, actions=[ui.csv_button("lb-csv")]),
+            ui.card(
+                "All metrics (p vs best: paired bootstrap, Holm-Bonferroni adjusted; raw p beside it)",
+                table,
+                actions=[ui.csv_button("lb-csv")],
+            ),
             dcc.Download(id="lb-download"),
         ]
     )

@@ -55,7 +55,7 @@ def _row(table: pd.DataFrame, system: str, group: str) -> pd.Series:
 
 
 def test_pooled_values_by_hand(utts: pd.DataFrame) -> None:
-    table = breakdown(utts, "speaker", ["wer", "ser", "sub_rate", "ins_rate", "cer"], n_boot=200)
+    table = breakdown(utts, "speaker", ["wer", "ser", "sub_rate", "ins_rate", "cer"], n_resamples=200)
     ann = _row(table, "m@greedy", "ann")
     assert (ann["utts"], ann["ref_words"]) == (2, 8)
     assert ann["wer"] == pytest.approx(1 / 8) and ann["sub_rate"] == pytest.approx(1 / 8)
@@ -69,18 +69,18 @@ def test_pooled_values_by_hand(utts: pd.DataFrame) -> None:
 
 
 def test_intervals_bracket_the_value_and_collapse_for_one_utterance(utts: pd.DataFrame) -> None:
-    table = breakdown(utts, "speaker", n_boot=300, seed=1)
+    table = breakdown(utts, "speaker", n_resamples=300, seed=1)
     assert (table["wer_lo"] <= table["wer"] + 1e-12).all() and (table["wer"] <= table["wer_hi"] + 1e-12).all()
     cid = _row(table, "m@greedy", "cid")  # one utterance: every resample is that utterance
     assert cid["wer_lo"] == cid["wer_hi"] == 1.0
     ann = _row(table, "m@greedy", "ann")  # u1 (1/4) and u2 (0/4): resampled WER is 0, 1/8 or 1/4
     assert ann["wer_lo"] == 0.0 and ann["wer_hi"] == 0.25
-    again = breakdown(utts, "speaker", n_boot=300, seed=1)
+    again = breakdown(utts, "speaker", n_resamples=300, seed=1)
     pd.testing.assert_frame_equal(table, again)
 
 
 def test_speaker_blocks_resample_whole_speakers(utts: pd.DataFrame) -> None:
-    table = breakdown(utts, "noise", blocks="speaker", n_boot=300)
+    table = breakdown(utts, "noise", blocks="speaker", n_resamples=300)
     babble = _row(table, "m@greedy", "babble")  # all babble rows are bob's: one block, no spread
     assert babble["wer_lo"] == babble["wer_hi"] == pytest.approx(2 / 5)
     clean = _row(table, "m@greedy", "clean")  # ann, cid and u6 (its own block)
@@ -98,7 +98,7 @@ def test_duration_gets_fixed_buckets(utts: pd.DataFrame) -> None:
         "[20, 30)",
         "[30, inf)",
     ]
-    table = breakdown(utts, "duration", n_boot=50)
+    table = breakdown(utts, "duration", n_resamples=50)
     greedy = table[table["system"] == "m@greedy"]
     assert greedy.set_index("duration")["utts"].astype(int).to_dict() == {
         "[0, 2)": 1,
@@ -121,7 +121,7 @@ def test_explicit_and_quantile_buckets(utts: pd.DataFrame) -> None:
 
 def test_failed_utterances_are_left_out(make_utts) -> None:
     utts = make_utts({"a": "x y", "b": "z w"}, {"s": {"a": "x y", "b": "q"}}, failed={"s": {"b"}})
-    table = breakdown(utts, "system", n_boot=20)
+    table = breakdown(utts, "system", n_resamples=20)
     assert table["utts"].tolist() == [1] and table["wer"].tolist() == [0.0]
 
 
@@ -141,15 +141,15 @@ def test_bad_fields_and_metrics(utts: pd.DataFrame) -> None:
 
 
 def test_intervals_only_where_asked(utts: pd.DataFrame) -> None:
-    table = breakdown(utts, "noise", ["wer", "ser", "cer"], ci_metrics=["wer"], n_boot=50)
+    table = breakdown(utts, "noise", ["wer", "ser", "cer"], ci_metrics=["wer"], n_resamples=50)
     assert {"wer_lo", "wer_hi", "ser", "cer"} <= set(table.columns)
     assert not {"ser_lo", "cer_hi"} & set(table.columns)
-    bare = breakdown(utts, "noise", ["ser"], ci_metrics=[], n_boot=50)
+    bare = breakdown(utts, "noise", ["ser"], ci_metrics=[], n_resamples=50)
     assert list(bare.columns) == ["testset", "system", "noise", "utts", "ref_words", "ser"]
 
 
 def test_breakdowns_skip_useless_fields(utts: pd.DataFrame) -> None:
-    tables = breakdowns(utts, ["speaker", "noise", "testset", "accent"], n_boot=20)
+    tables = breakdowns(utts, ["speaker", "noise", "testset", "accent"], n_resamples=20)
     assert list(tables) == ["speaker", "noise"]
 
 
@@ -157,6 +157,6 @@ def test_empty_reference_group_has_nan_wer(make_utts) -> None:
     utts = make_utts(
         {"a": "", "b": "x"}, {"s": {"a": "hello", "b": "x"}}, fields={"kind": {"a": "e", "b": "f"}}
     )
-    table = breakdown(utts, "kind", n_boot=20).set_index("kind")
+    table = breakdown(utts, "kind", n_resamples=20).set_index("kind")
     assert math.isnan(table.loc["e", "wer"]) and math.isnan(table.loc["e", "wer_lo"])
     assert table.loc["f", "wer"] == 0.0

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from werbench.analysis import compare
+from werbench.analysis import compare, lineage
 from werbench.analysis import significance as sg
+from werbench.analysis.nbest import nbest_oracle
 from werbench.manifests.normalize import get_normalizer
 
 REFS = {
@@ -43,7 +44,7 @@ def test_pair_frame_outcomes(utts: pd.DataFrame) -> None:
 
 
 def test_compare_systems_summary_and_tests(utts: pd.DataFrame) -> None:
-    result = compare.compare_systems(utts, "m@greedy", "m@beam-kenlm", n_boot=200)
+    result = compare.compare_systems(utts, "m@greedy", "m@beam-kenlm", n_resamples=200)
     summary = result.summary
     assert (summary["utts"], summary["ref_words"], summary["failed_excluded"]) == (4, 15, 0)
     assert summary["wer_a"] == pytest.approx(3 / 15) and summary["wer_b"] == pytest.approx(2 / 15)
@@ -65,17 +66,19 @@ def test_compare_systems_summary_and_tests(utts: pd.DataFrame) -> None:
 
 def test_comparison_json_has_no_nan(make_utts) -> None:
     utts = make_utts({"u1": "", "u2": ""}, {"a": {"u1": "x", "u2": ""}, "b": {"u1": "", "u2": "y"}})
-    result = compare.compare_systems(utts, "a", "b", n_boot=20)
+    result = compare.compare_systems(utts, "a", "b", n_resamples=20)
     payload = result.to_json()
     assert payload["summary"]["wer_a"] is None and payload["summary"]["relative_change"] is None
     json.dumps(payload, allow_nan=False)
 
 
 def test_failed_utterances_are_excluded_and_counted(utts: pd.DataFrame) -> None:
-    result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_boot=50)
+    result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_resamples=50)
     assert result.summary["failed_excluded"] == 1 and result.summary["utts"] == 3
     assert result.summary["wer_a"] == result.summary["wer_b"]
-    assert all(t.p_value == 1.0 for t in result.tests if t.name != "bootstrap")
+    assert all(t.p_value == 1.0 for t in result.tests if t.name != "bootstrap" and t.skipped is None)
+    # the fixture has no speaker field: the per-speaker tests say so instead of guessing from ids
+    assert {t.name for t in result.tests if t.skipped} == {"sign_speaker", "wilcoxon_speaker"}
 
 
 def test_bad_pairs(utts: pd.DataFrame, make_utts) -> None:
@@ -88,7 +91,10 @@ def test_bad_pairs(utts: pd.DataFrame, make_utts) -> None:
     two = pd.concat([utts, make_utts(REFS, {"m@greedy": GREEDY, "m@beam-kenlm": BEAM}, testset="dev")])
     with pytest.raises(ValueError, match="several test sets"):
         compare.compare_systems(two, "m@greedy", "m@beam-kenlm")
-    assert compare.compare_systems(two, "m@greedy", "m@beam-kenlm", testset="dev", n_boot=10).testset == "dev"
+    assert (
+        compare.compare_systems(two, "m@greedy", "m@beam-kenlm", testset="dev", n_resamples=10).testset
+        == "dev"
+    )
 
 
 def test_three_way_puts_insertions_side_by_side() -> None:
@@ -119,11 +125,11 @@ def test_three_way_puts_insertions_side_by_side() -> None:
     ],
 )
 def test_decoder_rank(system, decoder, params, rank) -> None:
-    assert compare.decoder_rank(system, decoder, params) == rank
+    assert lineage.decoder_rank(system, decoder, params) == rank
 
 
 def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
-    steps = compare.decoder_lineage(utts, normalize=get_normalizer("none"))
+    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))
     assert [(s.model, s.earlier, s.later) for s in steps] == [("m", "m@greedy", "m@beam-kenlm")]
     step = steps[0]
     per = step.utterances.set_index("utt_id")
@@ -143,10 +149,10 @@ def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
 def test_lineage_from_saved_stage_texts(make_utts) -> None:
     stages = {u: {"greedy_text": GREEDY[u], "beam_text": BEAM[u]} for u in REFS}
     utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
-    ids, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
+    ids, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
     assert ids == list(REFS)
     assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam", "m@rescore"]
-    steps = compare.decoder_lineage(utts, normalize=get_normalizer("none"))
+    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))
     assert [(s.earlier, s.later) for s in steps] == [
         ("m@rescore:greedy", "m@rescore:beam"),
         ("m@rescore:beam", "m@rescore"),
@@ -170,29 +176,29 @@ def test_saved_texts_give_way_to_sibling_systems(make_utts) -> None:
             "params": ["{}", '{"lm": "4gram.arpa"}', '{"lm": "4gram.arpa", "rescorer": "bert"}'],
         }
     )
-    _, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"), systems=systems)
+    _, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"), systems=systems)
     assert [s.name for s in found] == ["m@greedy", "m@beam-kenlm", "m@rescore"]
     # without run information the rescorer's beam_text cannot be placed after beam + LM
-    _, guessed = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
+    _, guessed = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
     assert [s.name for s in guessed] == ["m@greedy", "m@rescore:beam", "m@beam-kenlm", "m@rescore"]
 
 
 def test_stage_texts_are_normalised_and_unchanged_stages_dropped(make_utts) -> None:
     stages = {u: {"greedy_text": GREEDY[u].upper() + "!", "beam_text": RESCORED[u]} for u in REFS}
     utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
-    _, found = compare.lineage_stages(utts, "test", "m", normalize=get_normalizer("nemo"))
+    _, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("nemo"))
     assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam"]  # beam_text == pred_text
     assert found[0].hyp[1] == "hello word"
 
 
 def test_lineage_skips_failed_utterances_and_honours_order(utts: pd.DataFrame, make_utts) -> None:
     both = make_utts(REFS, {"m@greedy": GREEDY, "m@beam": BEAM}, failed={"m@beam": {"u2"}})
-    ids, stages = compare.lineage_stages(
+    ids, stages = lineage.lineage_stages(
         both, "test", "m", normalize=get_normalizer("none"), order=["m@beam", "m@greedy"]
     )
     assert ids == ["u1", "u3", "u4"]
     assert [s.name for s in stages] == ["m@beam", "m@greedy"]
-    assert compare.models_with_stages(utts) == [("test", "m")]
+    assert lineage.models_with_stages(utts) == [("test", "m")]
 
 
 def test_nbest_oracle_by_hand(make_utts) -> None:
@@ -204,7 +210,7 @@ def test_nbest_oracle_by_hand(make_utts) -> None:
     utts = make_utts(
         REFS, {"m@beam": {**RESCORED, "u1": "the cat sat on mat"}}, pred_fields={"m@beam": nbest}
     )
-    per_utt, summary = compare.nbest_oracle(utts, normalize=get_normalizer("nemo"))
+    per_utt, summary = nbest_oracle(utts, normalize=get_normalizer("nemo"))
     per = per_utt.set_index("utt_id")
     assert per.loc["u1", ["nbest_size", "top1_errors", "oracle_errors", "oracle_rank"]].tolist() == [
         2,
@@ -222,8 +228,8 @@ def test_nbest_oracle_by_hand(make_utts) -> None:
 def test_nbest_errors_name_the_utterance(make_utts) -> None:
     utts = make_utts({"u": "a"}, {"s": {"u": "a"}}, pred_fields={"s": {"u": {"nbest": [{"score": 1.0}]}}})
     with pytest.raises(ValueError, match=r"test/s/u: nbest\[0\] has no string 'text'"):
-        compare.nbest_oracle(utts, normalize=str)
-    assert compare.nbest_oracle(utts.drop(columns=["nbest"]), normalize=str)[1].empty
+        nbest_oracle(utts, normalize=str)
+    assert nbest_oracle(utts.drop(columns=["nbest"]), normalize=str)[1].empty
 
 
 def test_comparison_of_many_utterances_is_vectorised(make_utts) -> None:
@@ -231,9 +237,41 @@ def test_comparison_of_many_utterances_is_vectorised(make_utts) -> None:
     vocab = [f"w{i}" for i in range(30)]
     refs = {f"s{k % 7}-u{k}": " ".join(rng.choice(vocab, size=rng.integers(1, 12))) for k in range(400)}
     noisy = {u: " ".join(w if rng.random() > 0.2 else "zz" for w in t.split()) for u, t in refs.items()}
-    utts = make_utts(refs, {"a": noisy, "b": refs})
-    result = compare.compare_systems(utts, "a", "b", n_boot=300)
+    utts = make_utts(refs, {"a": noisy, "b": refs}, speakers={u: u.split("-")[0] for u in refs})
+    result = compare.compare_systems(utts, "a", "b", n_resamples=300)
     by_name = {t.name: t for t in result.tests}
     assert by_name["bootstrap"].details["p_b_better"] == 1.0
     assert by_name["mapsswe"].p_value < 1e-6 and by_name["mapsswe"].better == "B"
-    assert by_name["sign_speaker"].n == 7  # speakers from the ids, as sclite reads them
+    assert by_name["sign_speaker"].n == 7  # the seven speakers of the speaker field
+
+
+def test_versus_best_applies_holm_and_keeps_the_raw_p(make_utts) -> None:
+    rng = np.random.default_rng(8)
+    vocab = [f"w{i}" for i in range(20)]
+    refs = {f"u{k}": " ".join(rng.choice(vocab, size=8)) for k in range(60)}
+
+    def noisy(rate: float) -> dict[str, str]:
+        return {u: " ".join(w if rng.random() > rate else "zz" for w in t.split()) for u, t in refs.items()}
+
+    systems = {"best": noisy(0.05), "close": noisy(0.06), "far": noisy(0.3), "mid": noisy(0.1)}
+    utts = make_utts(refs, systems)
+    table = pd.DataFrame(
+        [
+            {"testset": "test", "system": s, "wer": rows["S"].sum() + rows["D"].sum() + rows["I"].sum()}
+            for s, rows in utts.groupby("system")
+        ]
+    )
+    best = compare.versus_best(utts, table, n_resamples=500, seed=1).set_index("system")
+    assert best["best"].unique().tolist() == ["best"] and pd.isna(best.loc["best", "p_value"])
+    raw = {}
+    for other in ("close", "far", "mid"):
+        frame = compare.pair_frame(utts, "best", other)
+        raw[other] = sg.paired_bootstrap(
+            frame["err_a"], frame["err_b"], frame["ref_words"], n_resamples=500, seed=1
+        ).p_value
+        assert best.loc[other, "p_value"] == raw[other]  # the raw p-value stays
+    expected = sg.holm([max(raw[o], 1 / 500) for o in ("close", "far", "mid")])
+    assert best.loc[["close", "far", "mid"], "p_holm"].tolist() == pytest.approx(expected.tolist())
+    assert (best.loc[["close", "far", "mid"], "p_holm"] >= best.loc[["close", "far", "mid"], "p_value"]).all()
+    assert best.loc["far", "p_value"] == 0.0 and best.loc["far", "p_text"] == "< 0.002"  # never "0"
+    assert best.loc["far", "p_holm_text"].startswith("≤ ")  # adjusted from the bound: an upper bound

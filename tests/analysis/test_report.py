@@ -17,7 +17,13 @@ import pytest
 from typer.testing import CliRunner
 from werbench.analysis.inputs import read_results
 from werbench.analysis.report_csv import write_csv_report
-from werbench.analysis.report_data import breakdown_fields, build_report, default_pairs, parse_pair
+from werbench.analysis.report_data import (
+    breakdown_fields,
+    build_report,
+    default_pairs,
+    friedman_by_testset,
+    parse_pair,
+)
 from werbench.analysis.report_html import render_html, write_html_report
 from werbench.analysis.report_trn import trn_id, write_trn_export
 from werbench.analysis.tables import build_tables
@@ -46,7 +52,7 @@ def _corrupt(words: list[str], p: float, rng: random.Random) -> list[str]:
 
 
 def _scenario(root: Path, make_results) -> Path:
-    """24 utterances of 4 speakers in 3 noise conditions, 3 systems: stages, n-best, a failure, a gap."""
+    """24 utterances of 6 speakers in 3 noise conditions, 3 systems: stages, n-best, a failure, a gap."""
     rng = random.Random(5)
     manifest = []
     for i in range(24):
@@ -57,7 +63,7 @@ def _scenario(root: Path, make_results) -> Path:
                 duration=round(rng.uniform(0.5, 24.0), 2),
                 text="" if i == 23 else " ".join(words),
                 utt_id=f"u{i:02d}",
-                speaker=f"spk-{i % 4}",
+                speaker=f"spk-{i % 6}",
                 extra={"noise": ["clean", "babble", "street"][i % 3]},
             )
         )
@@ -101,7 +107,7 @@ def tables(results: Path):
 
 @pytest.fixture(scope="module")
 def report(tables, results: Path):
-    return build_report(tables, n_boot=200, source=str(results))
+    return build_report(tables, n_resamples=200, source=str(results))
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -121,18 +127,27 @@ def test_report_data_defaults(report, tables) -> None:
     assert best_row["p_value"] is None or pd.isna(best_row["p_value"])
     assert len(report.versus_best) == 3
     friedman = report.friedman["dev"]
-    assert friedman.name == "friedman" and friedman.n == 4 and 0 <= friedman.p_value <= 1
+    assert friedman.name == "friedman" and friedman.n == 6 and 0 <= friedman.p_value <= 1
+    assert friedman.skipped is None
+
+
+def test_friedman_needs_real_speakers_and_says_why(tables) -> None:
+    four = tables.utterances.assign(speaker=tables.utterances["speaker"].str.replace("spk-5", "spk-4"))
+    four["speaker"] = four["speaker"].str.replace("spk-4", "spk-3")
+    assert friedman_by_testset(four)["dev"].skipped == "only 4 speakers: per-speaker tests need at least 5"
+    unknown = friedman_by_testset(tables.utterances.assign(speaker=None))["dev"]
+    assert unknown.skipped.startswith("no speakers") and unknown.p_text == "n/a"
 
 
 def test_pairs_are_parsed_and_checked(tables) -> None:
     assert parse_pair("a@x:b@y") == ("a@x", "b@y")
     with pytest.raises(ValueError, match="A:B"):
         parse_pair("nocolon")
-    chosen = build_report(tables, pairs=["am@greedy:am@beam-lm"], n_boot=50, fields=["noise"])
+    chosen = build_report(tables, pairs=["am@greedy:am@beam-lm"], n_resamples=50, fields=["noise"])
     assert [(c.system_a, c.system_b) for c in chosen.comparisons] == [("am@greedy", "am@beam-lm")]
     assert list(chosen.breakdowns) == ["noise"]
     with pytest.raises(ValueError, match="no test set has all of 'am@greedy', 'ghost'"):
-        build_report(tables, pairs=["am@greedy:ghost"], n_boot=50)
+        build_report(tables, pairs=["am@greedy:ghost"], n_resamples=50)
 
 
 # -------------------------------------------------------------------------------------------------- CSV
@@ -185,7 +200,7 @@ def test_trn_export_files(tables, tmp_path: Path) -> None:
     ref_lines = (folder / "ref.trn").read_text(encoding="utf-8").splitlines()
     assert len(ref_lines) == 24 and ref_lines[0].endswith("(spk_0-u00)")
     other = (folder / "other@greedy.trn").read_text(encoding="utf-8").splitlines()
-    assert other[5] == " (spk_1-u05)" and other[6] == " (spk_2-u06)"  # failed: empty hypotheses
+    assert other[5] == " (spk_5-u05)" and other[6] == " (spk_0-u06)"  # failed: empty hypotheses
     readme = (tmp_path / "README.txt").read_text()
     assert "dev/other@greedy: 2 failed" in readme and "sc_stats" in readme
     ids = pd.read_csv(folder / "ids.csv")

@@ -21,61 +21,23 @@ def _refs(ops: list[str]) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- bootstrap
 
 
-def test_group_sums_draw_each_group_its_own_size() -> None:
-    values = np.column_stack([np.ones(7), np.arange(7)])
-    groups = np.array([0, 0, 0, 2, 2, 1, 0])
-    sums = sg.bootstrap_group_sums(values, groups, n_boot=200, seed=3)
-    assert sums.shape == (200, 3, 2)
-    assert np.all(sums[:, :, 0] == [4, 1, 2])  # every replicate draws 4, 1 and 2 rows
-    # group 1 holds one row (value 5): every replicate draws exactly it
-    assert np.all(sums[:, 1, 1] == 5)
-    # group 2 holds values 3 and 4: a replicate's sum is 6, 7 or 8
-    assert set(np.unique(sums[:, 2, 1])) <= {6.0, 7.0, 8.0}
-
-
-def test_group_sums_are_a_uniform_resample() -> None:
-    """Two rows with values 0 and 1: the resampled sum is Binomial(2, 1/2)."""
-    sums = sg.bootstrap_group_sums(np.array([0.0, 1.0]), n_boot=20_000, seed=1)[:, 0, 0]
-    freq = np.bincount(sums.astype(int), minlength=3) / len(sums)
-    assert freq == pytest.approx([0.25, 0.5, 0.25], abs=0.015)
-
-
-def test_group_sums_of_many_distinct_rows_keep_the_mean() -> None:
-    values = np.arange(500, dtype=float)
-    sums = sg.bootstrap_group_sums(values, n_boot=4000, seed=5)[:, 0, 0]
-    assert sums.mean() == pytest.approx(values.sum(), rel=0.01)
-    assert sums.std() == pytest.approx(np.sqrt(len(values)) * values.std(), rel=0.05)
-
-
-@pytest.mark.parametrize("cost", [0, 10**9])  # every group by multinomial, or every group by index draws
-def test_both_ways_of_drawing_resample_the_same(monkeypatch: pytest.MonkeyPatch, cost: int) -> None:
-    monkeypatch.setattr(sg, "_MULTINOMIAL_COST", cost)
-    values = np.column_stack([np.arange(40.0) % 7, np.ones(40)])
-    groups = np.repeat([0, 1, 3], [25, 10, 5])
-    sums = sg.bootstrap_group_sums(values, groups, n_boot=6000, seed=2)
-    assert np.all(sums[:, :, 1] == [25, 10, 0, 5])
-    for g, rows in ((0, values[:25, 0]), (1, values[25:35, 0]), (3, values[35:, 0])):
-        assert sums[:, g, 0].mean() == pytest.approx(rows.sum(), rel=0.02)
-        assert sums[:, g, 0].std() == pytest.approx(np.sqrt(len(rows)) * rows.std(), rel=0.06)
-
-
 def test_paired_bootstrap_when_a_is_never_worse() -> None:
     err_a = np.array([0, 1, 0, 2, 0, 1])
     err_b = np.array([1, 1, 2, 3, 0, 2])
     refs = np.array([5, 6, 4, 8, 3, 7])
-    res = sg.paired_bootstrap(err_a, err_b, refs, n_boot=2000, seed=0)
+    res = sg.paired_bootstrap(err_a, err_b, refs, n_resamples=2000, seed=0)
     assert res.statistic == pytest.approx((4 - 9) / 33)
     assert res.details["p_b_better"] == 0.0  # no resample can make B better
     assert res.details["p_a_better"] > 0.95
     assert res.details["delta_lo"] <= res.statistic <= res.details["delta_hi"] <= 0
     assert res.better == "A"
-    again = sg.paired_bootstrap(err_a, err_b, refs, n_boot=2000, seed=0)
+    again = sg.paired_bootstrap(err_a, err_b, refs, n_resamples=2000, seed=0)
     assert again == res
 
 
 def test_paired_bootstrap_of_identical_systems() -> None:
     err = np.array([1, 0, 2, 3])
-    res = sg.paired_bootstrap(err, err, np.array([4, 4, 4, 4]), n_boot=300)
+    res = sg.paired_bootstrap(err, err, np.array([4, 4, 4, 4]), n_resamples=300)
     assert res.statistic == 0
     assert res.p_value == 1.0
     assert res.details["p_a_better"] == res.details["p_b_better"] == 0.0
@@ -86,17 +48,11 @@ def test_paired_bootstrap_by_speaker_blocks() -> None:
     err_a = np.array([0, 0, 1, 1, 5, 5])
     err_b = np.array([1, 1, 1, 1, 5, 6])
     refs = np.full(6, 10)
-    res = sg.paired_bootstrap(err_a, err_b, refs, blocks=["s1", "s1", "s2", "s2", "s3", "s3"], n_boot=500)
+    res = sg.paired_bootstrap(
+        err_a, err_b, refs, blocks=["s1", "s1", "s2", "s2", "s3", "s3"], n_resamples=500
+    )
     assert res.unit == "speaker" and res.n == 3
     assert res.statistic == pytest.approx(-3 / 60)
-
-
-def test_ratio_interval_handles_empty_denominators() -> None:
-    num = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
-    den = np.array([[10.0, 0.0], [10.0, 0.0], [10.0, 0.0]])
-    lo, hi = sg.ratio_interval(num, den, alpha=0.0)
-    assert lo[0] == pytest.approx(0.1) and hi[0] == pytest.approx(0.3)
-    assert math.isnan(lo[1]) and math.isnan(hi[1])
 
 
 # --------------------------------------------------------------------------------------------- MAPSSWE
@@ -283,30 +239,23 @@ def test_mcnemar_equal_discordant_counts() -> None:
 # -------------------------------------------------------------------------------------------- together
 
 
-def test_speaker_of_follows_sclite() -> None:
-    assert sg.speaker_of("1089-134686-0000") == "1089"
-    assert sg.speaker_of("spk1_u000") == "spk1"
-    assert sg.speaker_of("sp2_y-u2") == "sp2_y"
-    assert sg.speaker_of("u3") == "u3"
-
-
 def test_speaker_error_rates_skip_speakers_without_words() -> None:
     rates = sg.speaker_error_rates(np.array([1, 2, 3]), np.array([10, 0, 10]), np.array(["a", "b", "a"]))
     assert rates == {"a": pytest.approx(20.0)}
 
 
 def test_run_tests_returns_every_test() -> None:
-    ops_a = ["CCSC", "CDC", "CCCC", "CIC", "SCCC", "CC"]
-    ops_b = ["CSSC", "CDC", "CCSC", "CC", "SSCC", "CD"]
+    ops_a = ["CCSC", "CDC", "CCCC", "CIC", "SCCC", "CC", "CC", "CCC", "CSC", "CC"]
+    ops_b = ["CSSC", "CDC", "CCSC", "CC", "SSCC", "CD", "CS", "CCC", "CSS", "CC"]
     scores = sg.PairedScores(
         err_a=_errors(ops_a),
         err_b=_errors(ops_b),
         ref_words=_refs(ops_a),
         ops_a=ops_a,
         ops_b=ops_b,
-        speakers=np.array(["s1", "s1", "s2", "s2", "s3", "s3"]),
+        speakers=np.array(["s1", "s1", "s2", "s2", "s3", "s3", "s4", "s4", "s5", "s5"]),
     )
-    results = sg.run_tests(scores, n_boot=200)
+    results = sg.run_tests(scores, n_resamples=200)
     assert [r.name for r in results] == [
         "bootstrap",
         "mapsswe",
@@ -318,7 +267,7 @@ def test_run_tests_returns_every_test() -> None:
     ]
     assert all(0.0 <= r.p_value <= 1.0 for r in results)
     assert {r.better for r in results} <= {"A", None}
-    assert results[2].n == 2 and results[2].details["ties"] == 1  # speaker s2 is a tie
+    assert results[2].n == 4 and results[2].details["ties"] == 1  # speaker s2 is a tie
     payload = results[0].to_json()
     assert payload["name"] == "bootstrap" and "significant" in payload
     with pytest.raises(ValueError, match="unknown flavour"):
@@ -337,3 +286,61 @@ def test_friedman_matches_scipy() -> None:
     assert res.p_value == pytest.approx(stats.friedmanchisquare(*rates.T).pvalue)
     assert res.details["mean_rank"]["z"] > res.details["mean_rank"]["x"]
     assert sg.friedman_test(rates[:, :2], ["x", "y"]) is None
+
+
+def _scores(speakers: list[str | None]) -> sg.PairedScores:
+    n = len(speakers)
+    ops_a, ops_b = ["CC"] * n, ["CS"] * n
+    return sg.PairedScores(
+        _errors(ops_a), _errors(ops_b), _refs(ops_a), ops_a, ops_b, np.array(speakers, dtype=object)
+    )
+
+
+def test_per_speaker_tests_need_five_speakers_and_say_why() -> None:
+    few = {r.name: r for r in sg.run_tests(_scores(["s1", "s2", "s3", "s4"] * 3), n_resamples=100)}
+    for name in ("sign_speaker", "wilcoxon_speaker"):
+        assert few[name].skipped == "only 4 speakers: per-speaker tests need at least 5"
+        assert math.isnan(few[name].p_value) and not few[name].significant and few[name].p_text == "n/a"
+        assert few[name].to_json()["skipped"] == few[name].skipped
+    assert few["sign_utterance"].skipped is None and few["mcnemar"].p_value < 0.05  # others still run
+    none = {r.name: r for r in sg.run_tests(_scores([None, ""] * 6), n_resamples=100)}
+    assert "--speaker-from-id REGEX" in none["sign_speaker"].skipped
+    assert none["sign_speaker"].skipped.startswith("no speakers")
+    # utterances without a speaker are left out; the five real speakers are enough
+    enough = {
+        r.name: r for r in sg.run_tests(_scores(["s1", "s2", "s3", "s4", "s5", None] * 2), n_resamples=100)
+    }
+    assert enough["sign_speaker"].skipped is None and enough["sign_speaker"].n == 5
+
+
+def test_holm_bonferroni_by_hand() -> None:
+    # sorted 0.01, 0.03, 0.04 of m = 3: 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 1 x 0.04); NaN uncounted
+    adjusted = sg.holm([0.04, 0.01, None, 0.03])
+    assert adjusted[[0, 1, 3]] == pytest.approx([0.06, 0.03, 0.06])
+    assert math.isnan(adjusted[2])
+    assert sg.holm([0.5, 0.9]).tolist() == [1.0, 1.0]  # capped at 1
+    assert sg.holm([]).size == 0
+
+
+def test_holm_against_the_textbook_definition() -> None:
+    """Holm's adjusted p is the smallest family level at which the step-down procedure rejects it."""
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        p = rng.uniform(0, 0.2, rng.integers(1, 8))
+        adjusted = sg.holm(p)
+        for level in np.linspace(0.001, 0.3, 60):
+            rejected = np.zeros(len(p), dtype=bool)
+            for k, i in enumerate(np.argsort(p, kind="stable")):
+                if p[i] > level / (len(p) - k):
+                    break
+                rejected[i] = True
+            assert np.array_equal(rejected, adjusted <= level + 1e-12)
+
+
+def test_a_bootstrap_p_value_is_never_printed_as_zero() -> None:
+    err_a, err_b, refs = np.zeros(30), np.ones(30), np.full(30, 5)
+    res = sg.paired_bootstrap(err_a, err_b, refs, n_resamples=2000)
+    assert res.p_value == 0.0 and res.resolution == 1 / 2000
+    assert res.p_text == "< 0.0005" and res.to_json()["p_text"] == "< 0.0005"
+    assert sg.format_p(0.0, 1 / 1000) == "< 0.001" and sg.format_p(0.0) == "< 0.0001"
+    assert sg.format_p(0.0123, 1 / 1000) == "0.012" and sg.format_p(float("nan")) == "n/a"

@@ -157,7 +157,7 @@ def test_mapsswe_matches_sc_stats(sctk_run: Path, a: str, b: str) -> None:
 def test_p_values_match_sc_stats(sctk_run: Path, a: str, b: str) -> None:
     theirs = _unified_p_values(sctk_run)
     scores = _scores(sctk_run, a, b)
-    ours = {r.name: r for r in sg.run_tests(scores, flavour="sc_stats", n_boot=10)}
+    ours = {r.name: r for r in sg.run_tests(scores, flavour="sc_stats", n_resamples=10)}
     for code, name in (
         ("MP", "mapsswe"),
         ("SI", "sign_speaker"),

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, load_inputs, match
-from werbench.analysis.tables import bootstrap_ci, build_tables, mean_word_accuracy, reference_word_hits
+from werbench.analysis.tables import build_tables, mean_word_accuracy, reference_word_hits
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.results import RunInfo
 
@@ -180,7 +181,7 @@ def test_speaker_block_bootstrap_in_tables() -> None:
     refs = {f"u{k}": "a b c d" for k in range(30)}
     hyps = {f"u{k}": ("a b c d" if k % 2 else "a x") for k in range(30)}  # speaker spk1 perfect, spk0 poor
     by_utt = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300).systems.iloc[0]
-    by_spk = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300, speaker_blocks=True).systems.iloc[0]
+    by_spk = build_tables(inputs_of(refs, {"s": hyps}), n_resamples=300, speaker_ci=True).systems.iloc[0]
     assert by_spk.ci == "speaker" and by_utt.ci == "utterance"
     assert (by_spk.wer_hi - by_spk.wer_lo) > (by_utt.wer_hi - by_utt.wer_lo)
 

@@ -48,7 +48,18 @@ def test_pages_show_the_analysis_numbers(app, client, workspace) -> None:
     analysis = workspace.analysis("none")
     board = analysis.leaderboard()
     best = board.loc[board["wer"].idxmin()]
-    assert f"{100 * best['wer']:.2f}%" in render(app, client, "/")
+    board_page = render(app, client, "/")
+    assert f"{100 * best['wer']:.2f}%" in board_page
+    # each system against its test set's best: analysis' Holm-adjusted p, the raw one beside it
+    from werbench.analysis.compare import versus_best
+
+    expected = versus_best(analysis.utterances, analysis.system_table).set_index(["testset", "system"])
+    shown = board.set_index(["testset", "system"])
+    assert shown["p_vs_best_holm"].equals(expected["p_holm"].reindex(shown.index).rename("p_vs_best_holm"))
+    assert shown["p_vs_best"].equals(expected["p_value"].reindex(shown.index).rename("p_vs_best"))
+    assert "p vs best (Holm)" in board_page and "Holm-Bonferroni adjusted" in board_page
+    for text in shown["p_vs_best_holm_text"].dropna():
+        assert json.dumps(text)[1:-1] in board_page  # as the page's JSON writes it
     utterance = render(app, client, "/utterance?ts=synth-clean&id=synth-clean-000007")
     row = analysis.rows("synth-clean", "base@greedy").loc["synth-clean-000007"]
     assert f"C {row['C']} \\u00b7 S {row['S']} \\u00b7 D {row['D']} \\u00b7 I {row['I']}" in utterance
@@ -165,7 +176,8 @@ def test_export_routes(client, workspace) -> None:
 
 
 def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(workspace) -> None:
-    from werbench.analysis.compare import decoder_lineage, nbest_oracle
+    from werbench.analysis.lineage import decoder_lineage
+    from werbench.analysis.nbest import nbest_oracle
     from werbench.manifests.normalize import get_normalizer
 
     analysis = workspace.analysis("none")
