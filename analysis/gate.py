@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from werbench.analysis.compare import pair_frame
 from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, match, read_results, shown_ids
-from werbench.analysis.significance import paired_bootstrap
+from werbench.analysis.significance import format_p, holm, paired_bootstrap
 from werbench.analysis.table_cache import TableOptions, inputs_tables
 from werbench.analysis.tables import Tables
 from werbench.manifests.atomic import atomic_write
@@ -70,18 +70,6 @@ class GateResult:
     @property
     def passed(self) -> bool:
         return not any(v.failed for v in self.verdicts)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the given order.
-
-    Written out rather than taken from statsmodels: five lines, and statsmodels is a heavy dependency."""
-    order = np.argsort(p_values, kind="stable")
-    m, running, adjusted = len(p_values), 0.0, [0.0] * len(p_values)
-    for rank, k in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * float(p_values[k])))
-        adjusted[k] = running
-    return adjusted
 
 
 def save_baseline(results: str | Path, system: str, out: str | Path) -> Path:
@@ -203,7 +191,8 @@ def run_gate(
         t.systems = [h for h in t.systems if h.system in (base, candidate)]
     tables = inputs_tables(inputs, options)
     rows = [_testset_row(tables, base, candidate, name, max_wer_increase / 100, options) for name in chosen]
-    adjusted = holm([r[5] for r in rows])
+    # a bootstrap p-value below its resolution enters the adjustment as the resolution (an upper bound)
+    adjusted = holm([max(r[5], 1.0 / options.n_resamples) for r in rows]).tolist()
     verdicts = [
         TestsetVerdict(*row, p_value=p, failed=row[4] - row[3] > max_wer_increase / 100 and p < alpha)
         for row, p in zip(rows, adjusted, strict=True)
@@ -222,12 +211,19 @@ def _testset_row(
     ref = ok["ref_words"].to_numpy(np.float64)
     err_a, err_b = ok["err_a"].to_numpy(np.float64), ok["err_b"].to_numpy(np.float64)
     words = float(ref.sum())
-    boot = paired_bootstrap(err_a, err_b - margin * ref, ref, n_boot=options.n_resamples, seed=options.seed)
+    boot = paired_bootstrap(
+        err_a, err_b - margin * ref, ref, n_resamples=options.n_resamples, seed=options.seed
+    )
     p_raw = 1.0 - boot.details["p_a_better"]  # P(WER(cand) - margin <= WER(base)) over the replicates
     return testset, len(ok), int(words), err_a.sum() / words, err_b.sum() / words, p_raw
 
 
 # ------------------------------------------------------------------------------------------------ outputs
+
+
+def _p_equals(p: float) -> str:
+    text = format_p(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _pct(value: float) -> str:
@@ -251,7 +247,7 @@ def markdown(result: GateResult) -> str:
         verdict = "**regression**" if v.failed else "ok"
         lines.append(
             f"| {v.testset} | {v.utts} | {v.ref_words} | {_pct(v.wer_baseline)} | {_pct(v.wer_candidate)} "
-            f"| {100 * v.increase:+.2f} | {v.p_value:.4f} | {verdict} |"
+            f"| {100 * v.increase:+.2f} | {format_p(v.p_value)} | {verdict} |"
         )
     lines += [f"- warning: {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
@@ -270,7 +266,7 @@ def junit_xml(result: GateResult) -> bytes:
         case = ET.SubElement(suite, "testcase", classname="werbench.gate", name=v.testset)
         summary = (
             f"WER {_pct(v.wer_baseline)} -> {_pct(v.wer_candidate)} ({100 * v.increase:+.2f} points, "
-            f"margin {result.max_wer_increase:g}), p = {v.p_value:.4f} (Holm), alpha {result.alpha:g}"
+            f"margin {result.max_wer_increase:g}), p {_p_equals(v.p_value)} (Holm), alpha {result.alpha:g}"
         )
         if v.failed:
             ET.SubElement(case, "failure", message=f"significant WER regression: {summary}").text = summary

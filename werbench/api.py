@@ -233,7 +233,7 @@ def compare(
         if system not in scores.systems:
             raise ConfigError(side, f"no system {system!r}; systems: {', '.join(scores.systems)}")
     return compare_systems(scores.utterances, a, b, testset=testset, flavour=flavour,  # type: ignore[arg-type]
-                           n_boot=resamples, seed=seed, alpha=alpha)  # fmt: skip
+                           n_resamples=resamples, seed=seed, alpha=alpha)  # fmt: skip
 
 
 def gate(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from werbench.analysis.gate import holm, run_gate
+from werbench.analysis.gate import run_gate
+from werbench.analysis.significance import holm
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.schema import Utterance
 
