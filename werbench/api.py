@@ -140,6 +140,7 @@ def score(
     cache: bool = False,
     resamples: int = 1000,
     seed: int = 0,
+    speaker_from_id: str | None = None,
 ) -> Scores:
     """Score hypotheses against references, as ``werbench score`` does.
 
@@ -148,7 +149,8 @@ def score(
     hypothesis frame without ``pred_text`` holds one system per column), or file paths (a NeMo manifest or
     trn reference; hypothesis files, one or a list). Several systems: a dict name -> texts. ``normalize``:
     a normaliser name (``nemo``, ``whisper``...), any callable text -> text (a jiwer transform too), or None
-    (sclite's behaviour). ``cache=True`` uses the alignment cache on disk.
+    (sclite's behaviour). ``cache=True`` uses the alignment cache on disk. ``speaker_from_id``: a regex
+    whose group (or match) is the speaker of utterances without a speaker field (``--speaker-from-id``).
 
     >>> s = werbench.score({"u1": "Hello World"}, {"u1": "hello world!"}, normalize="nemo")
     >>> s.wer, s.systems
@@ -163,7 +165,7 @@ def score(
         if callable(normalize):
             raise TypeError("normalize: files are scored with a normaliser name (or None)")
         return Scores._of(_path_tables(Path(refs), [Path(p) for p in paths], normalize, costs, cache,
-                                       resamples, seed))  # fmt: skip
+                                       resamples, seed, speaker_from_id))  # fmt: skip
     from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
 
     ref_texts = _texts("refs", refs, "text")
@@ -179,7 +181,7 @@ def score(
     testset = TestSet("refs", reference, [Hypotheses.of(s, s, t) for s, t in systems.items()])
     inputs = Inputs([testset])
     match(testset, inputs.warnings)
-    tables = _build(inputs, None if fn is not None else label, costs, cache, resamples, seed)
+    tables = _build(inputs, None if fn is not None else label, costs, cache, resamples, seed, speaker_from_id)
     if fn is not None:
         tables.normalizer = label
         tables.systems["normalizer"] = label
@@ -194,14 +196,18 @@ def load(
     cache: bool = False,
     resamples: int = 1000,
     seed: int = 0,
+    speaker_from_id: str | None = None,
 ) -> Results:
     """A results directory ``RESULTS/<testset>/<system>/predictions.jsonl`` (or a reference file and
     hypothesis files) scored: ``.systems``, ``.utterances``, ``.summary``. ``normalize=None`` uses what
-    the runs recorded; ``cache=True`` reads and writes the table cache (as the CLI does by default)."""
+    the runs recorded; ``cache=True`` reads and writes the table cache (as the CLI does by default);
+    ``speaker_from_id`` as in ``score``."""
     if not _is_path(source) or not all(_is_path(h) for h in hyps):
         raise TypeError(f"source: a results directory or file path, got {type(source).__name__}")
     path = Path(source)
-    tables = _path_tables(path, [Path(h) for h in hyps], normalize, costs, cache, resamples, seed)
+    tables = _path_tables(
+        path, [Path(h) for h in hyps], normalize, costs, cache, resamples, seed, speaker_from_id
+    )
     results = Results._of(tables, path=path)
     return results
 
@@ -216,6 +222,7 @@ def compare(
     resamples: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    speaker_from_id: str | None = None,
 ) -> Comparison:
     """A (baseline) against B (candidate) on their shared utterances: ``.summary`` (WERs, change,
     improved/regressed counts), ``.tests`` (paired bootstrap, MAPSSWE, sign, Wilcoxon, McNemar) and
@@ -228,7 +235,7 @@ def compare(
     """
     from werbench.analysis.compare import compare_systems
 
-    scores = results if isinstance(results, Scores) else load(results)
+    scores = results if isinstance(results, Scores) else load(results, speaker_from_id=speaker_from_id)
     for side, system in (("a", a), ("b", b)):
         if system not in scores.systems:
             raise ConfigError(side, f"no system {system!r}; systems: {', '.join(scores.systems)}")
@@ -391,19 +398,25 @@ def _normalised(fn: Callable[[str], Any], text: str, arg: str, uid: str) -> str:
 
 
 def _build(
-    inputs: Inputs, normalize: str | None, costs: str, cache: bool, resamples: int, seed: int
-) -> Tables:
+    inputs: Inputs, normalize: str | None, costs: str, cache: bool, resamples: int, seed: int,
+    speaker_from_id: str | None,
+) -> Tables:  # fmt: skip
     from werbench.analysis.cache import AlignmentCache, default_cache_dir
     from werbench.analysis.table_cache import TableOptions, inputs_tables
 
-    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+    options = TableOptions(
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
+    )
     return inputs_tables(inputs, options, AlignmentCache(default_cache_dir()) if cache else None)
 
 
 def _path_tables(
-    ref: Path, hyps: list[Path], normalize: str | None, costs: str, cache: bool, resamples: int, seed: int
-) -> Tables:
+    ref: Path, hyps: list[Path], normalize: str | None, costs: str, cache: bool, resamples: int, seed: int,
+    speaker_from_id: str | None,
+) -> Tables:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
 
-    options = TableOptions(normalize=normalize, costs=costs, n_resamples=resamples, seed=seed)
+    options = TableOptions(
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
+    )
     return tables_for(ref, hyps, options, use_cache=cache)

@@ -84,6 +84,20 @@ def test_several_systems_and_a_comparison() -> None:
     assert boot.better == "A" and boot.p_value < 0.05
 
 
+def test_speakers_only_from_a_field_or_the_users_rule() -> None:
+    refs = {f"spk{k % 6}-u{k}": f"w{k} x{k} y{k}" for k in range(30)}
+    hyps = {
+        "good": refs,
+        "bad": {u: r if k % 3 else r.replace("x", "z") for k, (u, r) in enumerate(refs.items())},
+    }
+    plain = {t.name: t for t in werbench.compare(werbench.score(refs, hyps), "good", "bad").tests}
+    assert plain["sign_speaker"].skipped and "--speaker-from-id" in plain["sign_speaker"].skipped
+    ruled = werbench.score(refs, hyps, speaker_from_id=r"^(spk\d+)-")
+    assert set(ruled.utterances["speaker"]) == {f"spk{k}" for k in range(6)}
+    tests = {t.name: t for t in werbench.compare(ruled, "good", "bad").tests}
+    assert tests["sign_speaker"].skipped is None and tests["wilcoxon_speaker"].skipped is None
+
+
 def test_no_cache_is_written_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WERBENCH_CACHE", str(tmp_path / "cache"))
     werbench.score(["a b c"], ["a b d"])
