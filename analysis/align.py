@@ -53,7 +53,6 @@ import numpy as np
 from werbench.analysis import _align_kernels as kernels
 from werbench.manifests.errors import ConfigError
 
-ALIGNER_VERSION = "1"
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped
 
 _WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")

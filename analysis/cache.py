@@ -2,7 +2,8 @@
 
 One Parquet file per aligned batch (one system's hypotheses against one test set's references), named by a
 BLAKE2 hash of everything that can change a number: the raw reference and hypothesis texts, the
-normaliser's spec, the costs, the CER space rule and the aligner's version. A hit therefore skips the
+normaliser's spec, the costs, the CER space rule and a hash of the aligning code and the versions of the
+packages it runs on (``manifests.code_version``). A hit therefore skips the
 normalisation as well as both alignments; any edit to any input is a different file, never a stale one.
 Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten, and a
 folder that cannot be written (read-only home, full disk) just means no cache.
@@ -24,11 +25,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from werbench.analysis import write_behind
-from werbench.analysis.align import ALIGNER_VERSION, MAX_CELLS, align_counts, get_costs
+from werbench.analysis.align import align_counts, get_costs
 from werbench.manifests.atomic import atomic_write
+from werbench.manifests.code_version import code_version
 
 CACHE_ENV = "WERBENCH_CACHE"
-CACHE_FORMAT = "1"
+# What can change an aligned count besides the texts and options: the aligner and its kernels, this cache's
+# layout, the normalisers (their specs are in the key too), and the packages they run on.
+ALIGNMENT_CODE = (
+    (
+        "werbench.analysis.align",
+        "werbench.analysis._align_kernels",
+        "werbench.analysis.cache",
+        "werbench.manifests.normalize",
+        "werbench.manifests.wsj_markup",
+    ),
+    ("numba", "numpy", "pyarrow", "regex"),
+)
 COUNT_COLUMNS = ("C", "S", "D", "I")
 CHAR_COLUMNS = ("char_C", "char_S", "char_D", "char_I")
 COLUMNS = ("ref", "hyp", *COUNT_COLUMNS, "ops", *CHAR_COLUMNS)
@@ -54,9 +67,9 @@ def _digest_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:
 def batch_key(
     refs: Sequence[str], hyps: Sequence[str], normalizer_spec: str, costs: str, keep_spaces: bool
 ) -> str:
-    """Content hash of one batch: raw texts, normaliser spec, costs, CER space rule, code versions."""
+    """Content hash of one batch: raw texts, normaliser spec, costs, CER space rule, the aligning code."""
     digest = hashlib.blake2b(digest_size=20)
-    header = (CACHE_FORMAT, ALIGNER_VERSION, MAX_CELLS, normalizer_spec, get_costs(costs).spec, keep_spaces)
+    header = (code_version(*ALIGNMENT_CODE), normalizer_spec, get_costs(costs).spec, keep_spaces)
     digest.update("|".join(map(str, header)).encode())
     _digest_texts(digest, refs)
     _digest_texts(digest, hyps)

@@ -10,7 +10,8 @@ processes (the dashboard's workers), at the price of disk (~1.4 KB per utterance
 warnings met while building are stored with them and given back on every load. Files are written
 atomically; an unreadable one is a miss; nothing is evicted. The key holds the results folder's absolute
 path (tables hold resolved audio paths), each file's inode, size and mtime/ctime in ns, every normaliser's
-versioned spec and ``TABLES_FORMAT``: bump that whenever ``inputs``/``tables`` change what they produce.
+versioned spec and a hash of the analysis and manifests source files and of the versions of the packages they
+run on (``manifests.code_version``): no version number to remember to bump.
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 from werbench.analysis import write_behind
-from werbench.analysis.align import ALIGNER_VERSION, warm_up
+from werbench.analysis.align import warm_up
 from werbench.analysis.cache import AlignmentCache, cache_root, default_cache_dir
 from werbench.analysis.inputs import Inputs, load_inputs, read_results
 from werbench.analysis.tables import Tables, build_tables
 from werbench.manifests.atomic import atomic_write
+from werbench.manifests.code_version import code_version
 from werbench.manifests.columnar import nested_dtype, nested_to_arrow
 from werbench.manifests.normalize import NORMALIZERS
 from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 
-from werbench._version import __version__
-
-TABLES_FORMAT = "1"
+# Everything that builds the tables (the analysis and manifests layers, whole) and the packages it runs on.
+TABLES_CODE = (
+    ("werbench.analysis", "werbench.manifests"),
+    ("numba", "numpy", "pandas", "pyarrow", "scipy", "regex"),
+)
 log = logging.getLogger(__name__)
 _META = b"werbench"
 
@@ -57,10 +61,10 @@ class TableOptions:
 
 
 def fingerprint(results_dir: Path, options: TableOptions) -> str:
-    """Names, sizes and mtimes of every input file, the options and the code versions."""
+    """Names, sizes and mtimes of every input file, the options and the code that builds the tables."""
     digest = hashlib.blake2b(digest_size=16)
     specs = ",".join(n.spec for n in NORMALIZERS)  # a bumped normaliser version changes numbers
-    digest.update(f"{TABLES_FORMAT}|{__version__}|{ALIGNER_VERSION}|{specs}|{options}".encode())
+    digest.update(f"{code_version(*TABLES_CODE)}|{specs}|{options}".encode())
     digest.update(f"{results_dir.resolve()}\n".encode())
     seen: set[Path] = set()
     for ref in iter_systems(results_dir):

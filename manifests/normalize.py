@@ -2,7 +2,9 @@
 
 Every number werbench reports is stored with the normaliser's ``spec`` (``"nemo@1"``): bump ``version``
 whenever a normaliser's output changes for any input, so that results made with different rules never
-silently compare. All of them first compose Unicode (NFC), so ``é`` typed two ways is one character.
+silently compare. A normaliser that wraps another package also carries that package's installed version
+in its spec (``"whisper@1+whisper-normalizer-0.1.15"``): an upgrade that changes its output cannot hide
+under the same name. All of them first compose Unicode (NFC), so ``é`` typed two ways is one character.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import regex
-from werbench.manifests.errors import ConfigError
+from werbench.manifests.code_version import package_stamp
+from werbench.manifests.errors import ConfigError, MissingDependencyError
 from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
@@ -29,10 +32,11 @@ class Normalizer:
     version: str
     description: str
     func: Callable[[str], str] = field(repr=False, compare=False)
+    stamp: str = ""  # "<distribution>-<installed version>" of a wrapped package, else empty
 
     @property
     def spec(self) -> str:
-        return f"{self.name}@{self.version}"
+        return f"{self.name}@{self.version}" + (f"+{self.stamp}" if self.stamp else "")
 
     def __call__(self, text: str) -> str:
         return self.func(text)
@@ -66,13 +70,29 @@ def _wsj_novp(text: str) -> str:
 
 @functools.cache
 def _whisper_english() -> Callable[[str], str]:
-    from whisper_normalizer.english import EnglishTextNormalizer  # loads a spelling table: only when used
-
+    try:  # loads a spelling table: only when used
+        from whisper_normalizer.english import EnglishTextNormalizer
+    except ImportError:
+        raise MissingDependencyError(
+            "normalizer", "whisper needs the whisper-normalizer package (pip install whisper-normalizer)"
+        ) from None
     return EnglishTextNormalizer()
 
 
 def _whisper(text: str) -> str:
     return _whisper_english()(unicodedata.normalize("NFC", text))
+
+
+def whisper_normalizer() -> Normalizer:
+    """Whisper's English normaliser, stamped with the installed whisper-normalizer version."""
+    return Normalizer(
+        "whisper",
+        "1",
+        "OpenAI Whisper's English normaliser (whisper_normalizer package), as the Open ASR Leaderboard uses: "
+        "spelled numbers to digits, British to American spelling, fillers and bracketed text removed",
+        _whisper,
+        stamp=package_stamp("whisper-normalizer"),
+    )
 
 
 NORMALIZERS: list[Normalizer] = [
@@ -99,25 +119,22 @@ NORMALIZERS: list[Normalizer] = [
         "as wsj, but verbalised punctuation tokens (,COMMA .PERIOD ...) are removed",
         _wsj_novp,
     ),
-    Normalizer(
-        "whisper",
-        "1",
-        "OpenAI Whisper's English normaliser (whisper_normalizer package), as the Open ASR Leaderboard uses: "
-        "spelled numbers to digits, British to American spelling, fillers and bracketed text removed",
-        _whisper,
-    ),
+    whisper_normalizer(),
 ]
 _BY_NAME = {normalizer.name: normalizer for normalizer in NORMALIZERS}
 
 
 def get_normalizer(name: str) -> Normalizer:
-    """Look up ``name`` or a full ``name@version`` spec; an unknown one or a version mismatch is an error."""
+    """Look up ``name`` or a full spec; an unknown name, another version or another wrapped package version
+    is an error (a spec recorded before stamps existed, ``whisper@1``, is taken as the installed one)."""
     base, _, version = name.strip().partition("@")
+    version, _, stamp = version.partition("+")
     normalizer = _BY_NAME.get(base)
     if normalizer is None:
         raise ConfigError("normalizer", f"unknown normaliser {name!r}; choose one of {', '.join(_BY_NAME)}")
-    if version and version != normalizer.version:
+    if (version and version != normalizer.version) or (stamp and stamp != normalizer.stamp):
         raise ConfigError(
-            "normalizer", f"{name!r} asks for version {version}, this werbench has {normalizer.spec}"
+            "normalizer",
+            f"{name!r} asks for version {name.partition('@')[2]}, this werbench has {normalizer.spec}",
         )
     return normalizer

@@ -18,7 +18,6 @@ from werbench.manifests.errors import ManifestError
 
 # Below this the speech band is gone: resampling up would only hide a wrong file.
 MIN_SOURCE_RATE = 8000
-LOADER_VERSION = "audio@1"
 
 
 class AudioError(Exception):

@@ -1,7 +1,8 @@
 """On-disk cache of CTC log-probs: the acoustic model runs once per utterance for all decoders and tuning.
 
-Key: model file SHA-256 + precision (the folder) and audio file path/mtime/size + offset + duration + loader
-settings (the entry). Entries are float16 in compressed ``.npz`` files. Log-probs are rounded to float16
+Key: model file SHA-256 + precision (the folder) and audio file path/mtime/size + offset + duration + a hash
+of the code that loads audio and runs models with the versions of the packages under it (the entry, see
+``LOGITS_CODE``). Entries are float16 in compressed ``.npz`` files. Log-probs are rounded to float16
 whether or not the cache is used, so a cached and a fresh run decode exactly the same numbers. Opening the
 cache for a model whose file changed deletes the stale folder of that path.
 """
@@ -21,13 +22,26 @@ from typing import Any
 
 import numpy as np
 from werbench.manifests.atomic import atomic_write
+from werbench.manifests.code_version import code_version
 from werbench.manifests.schema import Utterance
-from werbench.runners.audio import LOADER_VERSION, AudioError, audio_fingerprint, load_audio
+from werbench.runners.audio import AudioError, audio_fingerprint, load_audio
 from werbench.runners.batching import duration_batches
 from werbench.runners.models.base import AcousticModel
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+# What turns audio into cached log-probs besides the model file: audio reading and resampling, the model
+# adapters, this cache's layout, and the packages under them.
+LOGITS_CODE = (
+    (
+        "werbench.manifests.audio",
+        "werbench.manifests.sphere",
+        "werbench.manifests.shorten",
+        "werbench.runners.audio",
+        "werbench.runners.models",
+        "werbench.runners.logits_cache",
+    ),
+    ("numpy", "soundfile", "soxr", "librosa", "torch", "nemo_toolkit", "transformers"),
+)
 LOG_PROB_FLOOR = -1.0e4  # float16 cannot hold -inf safely through decoders; nothing real is this unlikely
 
 
@@ -91,12 +105,11 @@ class LogitsCache:
         except OSError:
             return None
         spec = {
-            "format": CACHE_FORMAT,
+            "code": code_version(*LOGITS_CODE),
             "audio": audio,
             "offset": round(utt.offset, 6),
             "duration": round(utt.duration, 6),
             "sample_rate": self.sample_rate,
-            "loader": LOADER_VERSION,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 

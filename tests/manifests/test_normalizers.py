@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import unicodedata
+from importlib import metadata
 
 import pytest
+from werbench.manifests import code_version, normalize
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import NORMALIZERS, get_normalizer
 from werbench.manifests.wsj_markup import clean_wsj_transcript
@@ -12,7 +14,8 @@ def test_every_normaliser_has_a_stable_spec_and_handles_empty_text():
     names = [n.name for n in NORMALIZERS]
     assert names[:5] == ["none", "nemo", "librispeech", "wsj", "wsj-novp"] and "whisper" in names
     for normalizer in NORMALIZERS:
-        assert normalizer.spec == f"{normalizer.name}@{normalizer.version}"
+        stamp = f"+{normalizer.stamp}" if normalizer.stamp else ""
+        assert normalizer.spec == f"{normalizer.name}@{normalizer.version}{stamp}"
         assert get_normalizer(normalizer.spec) is normalizer
         assert normalizer("") == ""
         assert normalizer("   \t ") in ("", "   \t ")
@@ -23,6 +26,21 @@ def test_get_normalizer_rejects_unknown_names_and_versions():
         get_normalizer("nemoo")
     with pytest.raises(ConfigError, match="version 7"):
         get_normalizer("nemo@7")
+
+
+def test_a_wrapped_package_version_is_part_of_the_spec(monkeypatch):
+    """whisper wraps the unpinned whisper-normalizer: its installed version is in the spec and the caches."""
+    installed = get_normalizer("whisper")
+    assert installed.spec == f"whisper@1+whisper-normalizer-{metadata.version('whisper-normalizer')}"
+    assert get_normalizer("whisper@1") is installed  # recorded before stamps existed: the installed one
+    assert get_normalizer(installed.spec) is installed
+    with pytest.raises(
+        ConfigError, match=r"asks for version 1\+whisper-normalizer-0\.0\.1, this werbench has"
+    ):
+        get_normalizer("whisper@1+whisper-normalizer-0.0.1")
+    monkeypatch.setattr(code_version.metadata, "version", lambda dist: "99.0")
+    upgraded = normalize.whisper_normalizer()
+    assert upgraded.spec == "whisper@1+whisper-normalizer-99.0" != installed.spec
 
 
 def test_none_changes_nothing():
