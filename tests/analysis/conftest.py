@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sclite_pra import PraUtt, list_sclite_fixtures, parse_pra
 from werbench.analysis.inputs import Hypotheses, Inputs, Reference, RefUtt, TestSet, match
 from werbench.analysis.tables import build_tables
 from werbench.manifests.io import write_manifest
@@ -22,36 +22,36 @@ SCLITE = shutil.which("sclite") or "/usr/lib/sctk/bin/sclite"
 
 @pytest.fixture(scope="session")
 def sclite_fixtures(shared_dir: Path) -> list[tuple[str, Path, Path, Path]]:
-    """``(name, ref.trn, hyp.trn, sclite's scores json)`` for each scored system in the shared fixtures."""
-    folder = shared_dir / "fixtures" / "sclite"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent")
-    out = []
-    for scored in sorted(folder.glob("*.sclite.json")):
-        name = scored.name.removesuffix(".sclite.json")
-        ref = folder / f"{name.split('_', 1)[0]}_ref.trn"
-        out.append((name, ref, folder / f"{name}.trn", scored))
-    return out
+    """``(name, ref.trn, hyp.trn, sclite's scores json)`` per system in ``../shared/fixtures/sclite``."""
+    return list_sclite_fixtures(shared_dir / "fixtures" / "sclite")
 
 
 @pytest.fixture(scope="session")
-def run_sclite(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[..., dict[str, tuple[int, int, int, int]]]:
-    """Score ``{utt_id: text}`` pairs with the real NIST sclite (``-i rm``): ``(C, S, D, I)`` per id."""
+def run_sclite_pra(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, PraUtt]]:
+    """Score ``{utt_id: text}`` pairs with the real NIST sclite (``-i rm`` unless ``ids`` says otherwise).
+
+    Returns sclite's own alignment of each utterance, read from its ``.pra`` report.
+    """
     if not Path(SCLITE).exists():
         pytest.skip("NIST sclite (Debian package sctk) is not installed")
 
-    def run(refs: dict[str, str], hyps: dict[str, str], *flags: str) -> dict[str, tuple[int, int, int, int]]:
+    def run(refs: dict[str, str], hyps: dict[str, str], *flags: str, ids: str = "rm") -> dict[str, PraUtt]:
         work = tmp_path_factory.mktemp("sclite")
         for name, texts in (("ref.trn", refs), ("hyp.trn", hyps)):
             (work / name).write_text("".join(f"{texts[u]} ({u})\n" for u in refs), encoding="utf-8")
-        command = [SCLITE, "-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", "rm", *flags]
+        command = [SCLITE, "-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", ids, *flags]
         subprocess.run([*command, "-o", "pra", "-O", "."], cwd=work, check=True, capture_output=True)
-        text = (work / "hyp.trn.pra").read_text(encoding="utf-8", errors="replace")
-        ids = re.findall(r"^id: \((.+)\)$", text, re.M)
-        scores = re.findall(r"^Scores: \(#C #S #D #I\) (\d+) (\d+) (\d+) (\d+)$", text, re.M)
-        return {uid: tuple(int(x) for x in s) for uid, s in zip(ids, scores, strict=True)}
+        return parse_pra((work / "hyp.trn.pra").read_text(encoding="utf-8", errors="replace"))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_sclite(run_sclite_pra) -> Callable[..., dict[str, tuple[int, int, int, int]]]:
+    """Score ``{utt_id: text}`` pairs with the real NIST sclite (``-i rm``): ``(C, S, D, I)`` per id."""
+
+    def run(refs: dict[str, str], hyps: dict[str, str], *flags: str) -> dict[str, tuple[int, int, int, int]]:
+        return {uid: utt.counts for uid, utt in run_sclite_pra(refs, hyps, *flags).items()}
 
     return run
 

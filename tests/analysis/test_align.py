@@ -9,6 +9,7 @@ import random
 
 import jiwer
 import pytest
+from sclite_pra import list_sclite_fixtures, parse_pra
 from werbench.analysis import align as align_module
 from werbench.analysis.align import (
     SCLITE,
@@ -110,6 +111,31 @@ def test_words_are_split_on_ascii_whitespace_only() -> None:
     assert align("a\u00a0b", "a b").counts == (0, 1, 0, 1)
 
 
+def _as_sclite_prints(word: str | None) -> str | None:
+    """A word as sclite prints it in ``.pra``: lower-cased, one trailing ``*`` dropped."""
+    if word is None:
+        return None
+    return (word[:-1] if len(word) > 1 and word.endswith("*") else word).lower()
+
+
+def _sclite_view(alignment) -> tuple[str, list[tuple[str, str]], list[str | None], list[str | None]]:
+    """A werbench alignment as sclite's ``.pra`` shows it: ops, confusion pairs, ref and hyp columns."""
+    pairs = [(op, _as_sclite_prints(r), _as_sclite_prints(h)) for op, r, h in alignment.pairs()]
+    confusions = [(r, h) for op, r, h in pairs if op == "S"]
+    return alignment.ops, confusions, [r for _, r, _ in pairs], [h for _, _, h in pairs]
+
+
+def _assert_alignments_match_pra(ids, alignments, pra, label: str) -> None:
+    assert set(pra) == set(ids), label
+    for uid, alignment in zip(ids, alignments, strict=True):
+        expected = pra[uid]
+        ref = [_as_sclite_prints(w) for w in expected.ref]
+        hyp = [_as_sclite_prints(w) for w in expected.hyp]
+        got = _sclite_view(alignment)
+        assert alignment.counts == expected.counts, (label, uid)
+        assert got == (expected.ops, expected.confusions(), ref, hyp), (label, uid)
+
+
 def test_shared_fixtures_identical_to_sclite(sclite_fixtures) -> None:
     for name, ref_trn, hyp_trn, scored in sclite_fixtures:
         expected = json.loads(scored.read_text(encoding="utf-8"))["utterances"]
@@ -120,6 +146,19 @@ def test_shared_fixtures_identical_to_sclite(sclite_fixtures) -> None:
             uid: dict(zip("CSDI", a.counts, strict=True)) for (uid, _), a in zip(hyps, result, strict=True)
         }
         assert got == expected, name
+        pra = parse_pra(scored.with_name(f"{name}.sclite.pra").read_text(encoding="utf-8"))
+        _assert_alignments_match_pra([uid for uid, _ in hyps], result, pra, name)
+
+
+def test_empty_or_incomplete_fixture_folder_fails_not_skips(tmp_path) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"no \*\.sclite\.json"):
+        list_sclite_fixtures(tmp_path)
+    with pytest.raises(pytest.fail.Exception, match=r"no \*\.sclite\.json"):
+        list_sclite_fixtures(tmp_path / "absent")
+    (tmp_path / "demo_sys.sclite.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "demo_ref.trn").write_text("a (u1)\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"demo_sys\.trn, demo_sys\.sclite\.pra missing"):
+        list_sclite_fixtures(tmp_path)
 
 
 def _tie_heavy_corpus(seed: int, count: int, vocab: list[str], longest: int) -> tuple[dict, dict]:
@@ -132,18 +171,17 @@ def _tie_heavy_corpus(seed: int, count: int, vocab: list[str], longest: int) -> 
     return refs, hyps
 
 
-def test_random_tie_heavy_pairs_identical_to_real_sclite(run_sclite) -> None:
-    # small vocabularies, repeats, case variants, trailing '*' and the null word '@': many equal-cost paths
+def test_random_tie_heavy_pairs_identical_to_real_sclite(run_sclite_pra) -> None:
+    # small vocabularies, repeats, case variants, trailing '*' and the null word '@': many equal-cost paths;
+    # sclite's .pra alignment (op sequence, confusion pairs, columns) must be werbench's, not only the counts
     refs, hyps = _tie_heavy_corpus(11, 2500, ["a", "b", "c", "A", "b*", "@"], 14)
     more_refs, more_hyps = _tie_heavy_corpus(12, 300, ["x", "y", "z", "x"], 60)
     refs |= {f"long_{k}": t for k, t in more_refs.items()}
     hyps |= {f"long_{k}": t for k, t in more_hyps.items()}
-    expected = run_sclite(refs, hyps)
-    assert len(expected) == len(refs)
+    pra = run_sclite_pra(refs, hyps)
     ids = list(refs)
     result = align_many([refs[i] for i in ids], [hyps[i] for i in ids])
-    got = {uid: a.counts for uid, a in zip(ids, result, strict=True)}
-    assert got == expected
+    _assert_alignments_match_pra(ids, result, pra, "tie-heavy")
 
 
 def test_character_alignment_matches_sclite_c(run_sclite) -> None:
