@@ -2,7 +2,7 @@
 
 One Parquet file per aligned batch (one system's hypotheses against one test set's references), named by a
 BLAKE2 hash of everything that can change a number: the raw reference and hypothesis texts, the
-normaliser's spec, the costs, the CER space rule and a hash of the aligning code and the versions of the
+normaliser's spec, the costs, the CER mode and a hash of the aligning code and the versions of the
 packages it runs on (``manifests.code_version``). A hit therefore skips the
 normalisation as well as both alignments; any edit to any input is a different file, never a stale one.
 Files are written atomically; a corrupt or unreadable file is treated as a miss and rewritten, and a
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from werbench.aligner.align import align_counts, cer_counts, get_costs
 from werbench.analysis import write_behind
-from werbench.analysis.align import align_counts, get_costs
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
 
@@ -34,8 +34,8 @@ CACHE_ENV = "WERBENCH_CACHE"
 # layout, the normalisers (their specs are in the key too), and the packages they run on.
 ALIGNMENT_CODE = (
     (
-        "werbench.analysis.align",
-        "werbench.analysis._align_kernels",
+        "werbench.aligner.align",
+        "werbench.aligner._align_kernels",
         "werbench.analysis.cache",
         "werbench.manifests.normalize",
         "werbench.manifests.wsj_markup",
@@ -64,12 +64,10 @@ def _digest_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:
     digest.update(encoded)
 
 
-def batch_key(
-    refs: Sequence[str], hyps: Sequence[str], normalizer_spec: str, costs: str, keep_spaces: bool
-) -> str:
-    """Content hash of one batch: raw texts, normaliser spec, costs, CER space rule, the aligning code."""
+def batch_key(refs: Sequence[str], hyps: Sequence[str], normalizer_spec: str, costs: str, cer: str) -> str:
+    """Content hash of one batch: raw texts, normaliser spec, costs, CER mode, the aligning code."""
     digest = hashlib.blake2b(digest_size=20)
-    header = (code_version(*ALIGNMENT_CODE), normalizer_spec, get_costs(costs).spec, keep_spaces)
+    header = (code_version(*ALIGNMENT_CODE), normalizer_spec, get_costs(costs).spec, cer)
     digest.update("|".join(map(str, header)).encode())
     _digest_texts(digest, refs)
     _digest_texts(digest, hyps)
@@ -115,17 +113,17 @@ def align_texts(
     normalizer_spec: str,
     costs: str = "sclite",
     *,
-    keep_spaces: bool = True,
+    cer: str = "levenshtein",
     normalized_refs: Callable[[], list[str]] | None = None,
     cache: AlignmentCache | None = None,
 ) -> pd.DataFrame:
     """Normalise and align (words and characters) one batch, through the cache when one is given.
 
     Returns one row per pair with ``ref``/``hyp`` (normalised), ``C S D I``, ``ops`` and ``char_C .. char_I``
-    (-1 where a pair was too long for a character alignment). ``normalized_refs`` lets a caller share
-    the normalised references between the systems of one test set.
+    (-1 where a pair was too long for a character alignment) of CER mode ``cer`` (``align.cer_counts``).
+    ``normalized_refs`` lets a caller share the normalised references between the systems of one test set.
     """
-    key = batch_key(refs, hyps, normalizer_spec, costs, keep_spaces) if cache is not None else ""
+    key = batch_key(refs, hyps, normalizer_spec, costs, cer) if cache is not None else ""
     if cache is not None:
         hit = cache.load(key)
         if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
@@ -133,14 +131,13 @@ def align_texts(
     ref_norm = normalized_refs() if normalized_refs is not None else [normalize(t) for t in refs]
     hyp_norm = [normalize(t) for t in hyps]
     words = align_counts(ref_norm, hyp_norm, costs)
-    unit = "char" if keep_spaces else "char_nospace"
-    chars = align_counts(ref_norm, hyp_norm, costs, unit=unit, want_ops=False, oversize="skip")
+    chars = cer_counts(ref_norm, hyp_norm, cer)
     frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})
     for k, name in enumerate(COUNT_COLUMNS):
         frame[name] = words.counts[:, k]
     frame["ops"] = words.ops
     for k, name in enumerate(CHAR_COLUMNS):
-        frame[name] = chars.counts[:, k]
+        frame[name] = chars[:, k]
     if cache is not None:
         cache.store(key, frame)
     return frame

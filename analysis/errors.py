@@ -6,7 +6,7 @@ The replay is vectorised over a whole system (a running count of reference- and 
 indexes the flattened word arrays); texts are split and words integer-coded in Arrow, without a Python
 object per word, so a 100k-utterance system is counted in well under a second.
 
-Words are split exactly as the aligner splits them (``analysis.align.split_words``: ASCII whitespace), and
+Words are split exactly as the aligner splits them (``aligner.align.split_words``: ASCII whitespace), and
 sclite's null word ``@`` is dropped from a row whose ops do not cover it (the sclite costs never align it).
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from werbench.analysis.align import split_words
+from werbench.aligner.align import split_words
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import iter_json_rows
 

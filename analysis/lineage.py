@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.align import align_counts
+from werbench.aligner.align import align_counts
 from werbench.analysis.errors import code_pairs
 from werbench.analysis.tables import rate
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.align import align_counts
+from werbench.aligner.align import align_counts
 from werbench.analysis.compare import word_errors
 
 

@@ -61,7 +61,9 @@ def summary_text(tables: Tables) -> str:
             ])  # fmt: skip
         widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
         rule = "-+-".join("-" * w for w in widths)
-        lines.append(f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs})")
+        lines.append(
+            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer})"
+        )
         lines.append(rule)
         for n, r in enumerate(rows):
             cells = [r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))]
@@ -109,6 +111,7 @@ def score_json(tables: Tables) -> dict[str, Any]:
         "systems": systems,
         "normalizer": tables.normalizer,
         "costs": tables.costs,
+        "cer": tables.cer,
         "warnings": tables.warnings,
     }
 
@@ -153,7 +156,10 @@ def score(
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
     ),
-    cer_spaces: bool = typer.Option(True, "--cer-spaces/--cer-no-spaces", help="Count word spaces in CER."),
+    cer: str = typer.Option(
+        "levenshtein", "--cer", help="levenshtein: character edit distance, spaces counted, as jiwer, NeMo "
+        "and SDE count CER; sclite: what sclite -c reports (4/3/3 weights, spaces dropped)."
+    ),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
@@ -161,7 +167,7 @@ def score(
     from werbench.analysis.table_cache import TableOptions, tables_for
 
     options = TableOptions(
-        normalize, costs, cer_spaces, resamples, seed, speaker_ci=speaker_ci, speaker_from_id=speaker_from_id
+        normalize, costs, cer, resamples, seed, speaker_ci=speaker_ci, speaker_from_id=speaker_from_id
     )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
     written = write_outputs(tables, json_out, csv_out)

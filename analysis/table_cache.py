@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
+from werbench.aligner.align import warm_up
 from werbench.analysis import write_behind
-from werbench.analysis.align import warm_up
 from werbench.analysis.cache import AlignmentCache, cache_root, default_cache_dir
 from werbench.analysis.inputs import Inputs, load_inputs, read_results
 from werbench.analysis.tables import Tables, build_tables
@@ -38,9 +38,9 @@ from werbench.manifests.columnar import nested_dtype, nested_to_arrow
 from werbench.manifests.normalize import NORMALIZERS
 from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 
-# Everything that builds the tables (the analysis and manifests layers, whole) and the packages it runs on.
+# Everything that builds the tables (the aligner, analysis and manifests layers, whole) and the packages it runs on.
 TABLES_CODE = (
-    ("werbench.analysis", "werbench.manifests"),
+    ("werbench.aligner", "werbench.analysis", "werbench.manifests"),
     ("numba", "numpy", "pandas", "pyarrow", "scipy", "regex"),
 )
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class TableOptions:
 
     normalize: str | None = None
     costs: str = "sclite"
-    cer_spaces: bool = True
+    cer: str = "levenshtein"
     n_resamples: int = 1000
     seed: int = 0
     speaker_ci: bool = False
@@ -109,10 +109,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
 
 def _load(utts_path: Path, systems_path: Path) -> Tables | None:
     utterances, systems = _read(utts_path), _read(systems_path)
-    if utterances is None or systems is None or "normalizer" not in systems[1]:
+    if utterances is None or systems is None or "cer" not in systems[1]:
         return None
     meta = systems[1]
-    return Tables(utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"])
+    return Tables(utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"])
 
 
 def results_tables(
@@ -161,7 +161,12 @@ def results_tables(
 def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
     """Both files, written behind (the caller has its tables a second sooner at 100k x 4), the systems
     file last: its metadata marks a whole pair. A failure costs only the speed-up."""
-    meta = {"normalizer": tables.normalizer, "costs": tables.costs, "warnings": tables.warnings}
+    meta = {
+        "normalizer": tables.normalizer,
+        "costs": tables.costs,
+        "warnings": tables.warnings,
+        "cer": tables.cer,
+    }
     try:
         utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)
     except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
@@ -203,7 +208,7 @@ def inputs_tables(
         normalize=options.normalize,
         costs=options.costs,
         cache=cache,
-        cer_spaces=options.cer_spaces,
+        cer=options.cer,
         n_resamples=options.n_resamples,
         seed=options.seed,
         speaker_ci=options.speaker_ci,

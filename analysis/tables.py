@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
-from werbench.analysis.align import get_costs
+from werbench.aligner.align import CER_MODES, get_costs
 from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
@@ -59,6 +59,7 @@ class Tables:
     normalizer: str
     costs: str
     warnings: list[str] = field(default_factory=list)
+    cer: str = "levenshtein"  # the CER mode (``align.cer_counts``)
 
 
 def rate(num: float, den: float) -> float:
@@ -186,7 +187,7 @@ class _Shared:
 
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    shared: _Shared, cer_spaces: bool, speaker_from_id: str | None,
+    shared: _Shared, cer: str, speaker_from_id: str | None,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
@@ -198,7 +199,7 @@ def _utterance_rows(
     pred_text = predictions["pred_text"].where(~failed)
     aligned = align_texts(
         shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
-        keep_spaces=cer_spaces, normalized_refs=shared.normalized_refs, cache=cache,
+        cer=cer, normalized_refs=shared.normalized_refs, cache=cache,
     )  # fmt: skip
     counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
     chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
@@ -316,7 +317,7 @@ def build_tables(
     normalize: str | None = None,
     costs: str = "sclite",
     cache: AlignmentCache | None = None,
-    cer_spaces: bool = True,
+    cer: str = "levenshtein",
     n_resamples: int = 1000,
     seed: int = 0,
     speaker_ci: bool = False,
@@ -325,11 +326,13 @@ def build_tables(
 ) -> Tables:
     """Align every system of every test set (through ``cache``) and pool the per-system metrics.
 
-    ``cer_spaces``: count the spaces between words as CER characters; ``speaker_ci``: bootstrap the WER
+    ``cer``: the CER mode (``aligner.align.cer_counts``); ``speaker_ci``: bootstrap the WER
     interval over speakers; ``speaker_from_id``: a regex giving utterances without a speaker field one
     from their id (``analysis.speakers``).
     """
     costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
+    if cer not in CER_MODES:
+        raise ConfigError("cer", f"unknown CER mode {cer!r}; choose one of {', '.join(CER_MODES)}")
     warnings = list(inputs.warnings)
     normalizer = choose_normalizer(inputs, normalize, warnings)
     for empty in (t.name for t in inputs.testsets if t.reference.frame.empty):
@@ -341,7 +344,7 @@ def build_tables(
         if testset.name not in shared:
             shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
-            testset, hyps, normalizer, costs, cache, shared[testset.name], cer_spaces, speaker_from_id
+            testset, hyps, normalizer, costs, cache, shared[testset.name], cer, speaker_from_id
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
@@ -354,4 +357,4 @@ def build_tables(
     utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)
     extra = [k for k in (rows[0] if rows else {}) if k not in SYSTEM_COLUMNS]
     systems = pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra])
-    return Tables(utterances, systems, normalizer.spec, costs, warnings)
+    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer)

@@ -113,7 +113,7 @@ def run_sclite(refs: list[str], hyps: list[str]) -> tuple[float, dict[str, tuple
 
 def char_figures(refs: list[str], hyps: list[str]) -> None:
     """Pairs/s of the CER alignment (sclite costs, counts only, as the cache runs it): banded vs full DP."""
-    from werbench.analysis.align import align_counts
+    from werbench.aligner.align import align_counts
 
     n = len(refs)
     chars = sum(len(r) for r in refs) / n
@@ -153,10 +153,10 @@ def main() -> None:
     args = parser.parse_args()
 
     first_call, _ = timed(
-        lambda: __import__("werbench.analysis.align").analysis.align.align_many(["a b"], ["a c"])
+        lambda: __import__("werbench.aligner.align").aligner.align.align_many(["a b"], ["a c"])
     )
     import jiwer
-    from werbench.analysis.align import align_counts, align_many, default_threads
+    from werbench.aligner.align import align_counts, align_many, default_threads
     from werbench.analysis.cache import AlignmentCache, align_texts
 
     refs, hyps = build_corpus(args.pairs, args.words, args.error_rate, args.seed)

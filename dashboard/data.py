@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.align import align_chars, align_many
+from werbench.aligner.align import align_chars, align_many
 from werbench.analysis.dataset import DatasetStats, dataset_stats
 from werbench.analysis.errors import replay
 from werbench.analysis.tables import UTTERANCE_COLUMNS

@@ -2,9 +2,9 @@
 
 The acoustic model runs once (through the logits cache); beam grid points are decoded in parallel worker
 processes that each keep the KenLM and lexicon loaded; for ``rescore`` the n-best lists and their neural
-scores are computed once and the grid only re-ranks them. Tuning WER/CER are Levenshtein distances from
-rapidfuzz over normalised words/characters: the analysis layer's sclite-compatible aligner sits above the
-runners and must not be imported here, and for ranking grid points the edit distance is all that matters.
+scores are computed once and the grid only re-ranks them. Grid points are scored by the one aligner
+(``werbench.aligner``, below every layer): their WER and CER are exactly what ``werbench score`` reports
+for the same hypotheses, so tuning optimises the number the leaderboard shows.
 Tuning on a set that is also reported as a test set inflates those results, so that is checked and shouted.
 """
 
@@ -46,30 +46,35 @@ class DevUtt:
 
 @dataclass(slots=True)
 class Counts:
-    """Edit-distance totals over the dev set for one grid point."""
+    """One grid point's normalised hypotheses (best and n-best), scored in one batch by the one aligner."""
 
-    word_errors: int = 0
-    ref_words: int = 0
-    char_errors: int = 0
-    ref_chars: int = 0
-    oracle_errors: int = 0
+    refs: list[str] = field(default_factory=list)
+    hyps: list[str] = field(default_factory=list)
+    nbests: list[list[str]] = field(default_factory=list)
 
     def add(self, ref: str, hyp: str, nbest: Sequence[str]) -> None:
-        from rapidfuzz.distance import Levenshtein
-
-        ref_words = ref.split()
-        self.word_errors += Levenshtein.distance(ref_words, hyp.split())
-        self.ref_words += len(ref_words)
-        self.char_errors += Levenshtein.distance(ref, hyp)
-        self.ref_chars += len(ref)
-        self.oracle_errors += min(Levenshtein.distance(ref_words, h.split()) for h in [hyp, *nbest])
+        self.refs.append(ref)
+        self.hyps.append(hyp)
+        self.nbests.append([hyp, *nbest])
 
     def rates(self) -> dict[str, float]:
-        words, chars = max(self.ref_words, 1), max(self.ref_chars, 1)
+        """WER (sclite weights), CER (``levenshtein``) and oracle WER: what ``werbench score`` reports."""
+        from werbench.aligner.align import align_counts, cer_counts
+
+        words = align_counts(self.refs, self.hyps, want_ops=False).counts
+        chars = cer_counts(self.refs, self.hyps)
+        sizes = [len(texts) for texts in self.nbests]
+        flat = align_counts(
+            np.repeat(np.array(self.refs, object), sizes).tolist(),
+            [text for texts in self.nbests for text in texts],
+            want_ops=False,
+        ).counts
+        oracle = np.minimum.reduceat(flat[:, 1:].sum(axis=1), np.cumsum([0, *sizes[:-1]])) if sizes else flat
+        ref_words, ref_chars = max(int(words[:, :3].sum()), 1), max(int(chars[:, :3].sum()), 1)
         return {
-            "wer": self.word_errors / words,
-            "cer": self.char_errors / chars,
-            "oracle_wer": self.oracle_errors / words,
+            "wer": int(words[:, 1:].sum()) / ref_words,
+            "cer": int(chars[:, 1:].sum()) / ref_chars,
+            "oracle_wer": int(oracle.sum()) / ref_words,
         }
 
 

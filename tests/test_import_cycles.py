@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {
     "werbench": "werbench",
     "werbench.manifests": "manifests",
+    "werbench.aligner": "aligner",
     "werbench.runners": "runners",
     "werbench.analysis": "analysis",
     "werbench.dashboard": "dashboard",

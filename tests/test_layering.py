@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = ("manifests", "runners", "analysis", "dashboard", "demo")
+LAYERS = ("manifests", "aligner", "runners", "analysis", "dashboard", "demo")
 HEAVY = ("torch", "nemo", "transformers", "kenlm", "pyctcdecode", "flashlight", "lightning", "ray")
 
 
@@ -87,7 +87,7 @@ def test_installed_names_are_namespaced() -> None:
         assert Path(spec.origin).resolve() == (REPO / layer / "__init__.py").resolve()
 
 
-@pytest.mark.parametrize("package", ["manifests", "analysis", "dashboard"])
+@pytest.mark.parametrize("package", ["aligner", "manifests", "analysis", "dashboard"])
 def test_light_layers_never_import_torch_or_nemo(package: str) -> None:
     offenders = {
         str(path.relative_to(REPO)): sorted(_roots(path) & set(HEAVY))
@@ -101,7 +101,7 @@ def test_cli_and_light_layers_import_without_heavy_stacks() -> None:
     """Importing every light module and the whole CLI (runners' commands included) must stay fast."""
     modules = ["werbench.cli"] + [
         "werbench." + ".".join(path.relative_to(REPO).with_suffix("").parts)
-        for package in ("manifests", "analysis", "dashboard")
+        for package in ("aligner", "manifests", "analysis", "dashboard")
         for path in _modules(package)
         if path.name != "__main__.py"
     ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from dash import Dash
 
-    from werbench.analysis.align import Alignment
+    from werbench.aligner.align import Alignment
     from werbench.analysis.compare import Comparison
     from werbench.analysis.gate import GateResult
     from werbench.analysis.inputs import Inputs
@@ -120,7 +120,7 @@ def align(ref: str | Sequence[str], hyp: str | Sequence[str], costs: str = "scli
     >>> list(a.pairs())[:2]
     [('C', 'a', 'a'), ('S', 'b', 'x')]
     """
-    from werbench.analysis.align import align as align_words
+    from werbench.aligner.align import align as align_words
 
     for name, value in (("ref", ref), ("hyp", hyp)):
         if not isinstance(value, str) and not (

@@ -10,8 +10,8 @@ import random
 import jiwer
 import pytest
 from sclite_pra import list_sclite_fixtures, parse_pra
-from werbench.analysis import align as align_module
-from werbench.analysis.align import (
+from werbench.aligner import align as align_module
+from werbench.aligner.align import (
     SCLITE,
     Costs,
     align,
@@ -19,6 +19,7 @@ from werbench.analysis.align import (
     align_counts,
     align_many,
     aligned_pairs,
+    cer_counts,
     get_costs,
     split_words,
 )
@@ -188,15 +189,16 @@ def test_character_alignment_matches_sclite_c(run_sclite) -> None:
     refs, hyps = _tie_heavy_corpus(13, 800, ["ab", "ba", "a", "abc", "cab", "B"], 6)
     expected = run_sclite(refs, hyps, "-c")
     ids = list(refs)
-    batch = align_counts([refs[i] for i in ids], [hyps[i] for i in ids], unit="char_nospace", want_ops=False)
-    assert {uid: tuple(c) for uid, c in zip(ids, batch.counts.tolist(), strict=True)} == expected
+    counts = cer_counts([refs[i] for i in ids], [hyps[i] for i in ids], "sclite")
+    assert {uid: tuple(c) for uid, c in zip(ids, counts.tolist(), strict=True)} == expected
 
 
 def test_character_alignment_counts_one_space_between_words() -> None:
     joined = align_chars("ab  cd", "abcd")
     assert joined.ops == "CCDCC" and list(joined.pairs())[2] == ("D", " ", None)
-    assert align_chars("ab cd", "abcd", keep_spaces=False).ops == "CCCC"
+    assert align_chars("ab cd", "abcd", "sclite").ops == "CCCC"
     assert align_chars(" é ", "É").counts == (0, 1, 0, 0)
+    assert align_chars("Ab", "ab").counts == (1, 1, 0, 0), "the default CER compares exact characters"
 
 
 def test_unit_costs_match_jiwer_counts_exactly() -> None:
@@ -330,3 +332,40 @@ def test_long_character_pairs_identical_to_sclite_c(run_sclite) -> None:
     expected = run_sclite(ref_texts, hyp_texts, "-c")
     batch = align_counts([ref_texts[i] for i in ids], [hyp_texts[i] for i in ids], unit="char_nospace")
     assert {uid: tuple(c) for uid, c in zip(ids, batch.counts.tolist(), strict=True)} == expected
+
+
+def _jiwer_errors(refs: list[str], hyps: list[str]) -> list[int]:
+    """Per-pair character edit distances from jiwer's batch API (one call for the whole corpus)."""
+    out = jiwer.process_characters(refs, hyps)
+    return [
+        sum(
+            max(c.ref_end_idx - c.ref_start_idx, c.hyp_end_idx - c.hyp_start_idx)
+            for c in chunks
+            if c.type != "equal"
+        )
+        for chunks in out.alignments
+    ]
+
+
+def test_default_cer_is_jiwer_cer_on_fifty_thousand_pairs() -> None:
+    # a binary alphabet is where the 4/3/3 character alignment and the edit distance differ most
+    rng = random.Random(51)
+    refs: list[str] = []
+    hyps: list[str] = []
+    for alphabet in (["a", "b"], ["a", "b", "c", "d"], ["ab", "ba", "é", "É", "中", "'"]):
+        for _ in range(17_000):
+            words = [rng.randint(1, 6) for _ in range(rng.randint(1, 6))]
+            refs.append(" ".join("".join(rng.choices(alphabet, k=n)) for n in words))
+            hyp_words = [rng.randint(1, 6) for _ in range(rng.randint(0, 6))]
+            hyps.append(" ".join("".join(rng.choices(alphabet, k=n)) for n in hyp_words))
+    counts = cer_counts(refs, hyps)
+    errors = counts[:, 1:].sum(axis=1)
+    assert errors.tolist() == _jiwer_errors(refs, hyps)
+    assert (counts[:, :3].sum(axis=1) == [len(r) for r in refs]).all(), "reference characters, spaces counted"
+    assert int(errors.sum()) / sum(map(len, refs)) == pytest.approx(jiwer.cer(refs, hyps), abs=1e-12)
+    weighted = (
+        align_counts(refs[:17_000], hyps[:17_000], unit="char", want_ops=False).counts[:, 1:].sum(axis=1)
+    )
+    assert (weighted > errors[:17_000]).any(), (
+        "4/3/3 weights (the old default) can count more than the distance"
+    )

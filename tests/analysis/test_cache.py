@@ -32,22 +32,22 @@ def test_second_run_reads_the_cache_without_aligning(tmp_path: Path, monkeypatch
 
 
 def test_every_input_is_part_of_the_key() -> None:
-    base = batch_key(REFS, HYPS, "nemo@1", "sclite", True)
-    assert base == batch_key(list(REFS), list(HYPS), "nemo@1", "sclite", True)
+    base = batch_key(REFS, HYPS, "nemo@1", "sclite", "levenshtein")
+    assert base == batch_key(list(REFS), list(HYPS), "nemo@1", "sclite", "levenshtein")
     changed = [
-        batch_key(REFS, [*HYPS[:2], "uh uh"], "nemo@1", "sclite", True),
-        batch_key(["The cat", " sat.", *REFS[1:]], HYPS, "nemo@1", "sclite", True),
-        batch_key(REFS, HYPS, "whisper@1", "sclite", True),
-        batch_key(REFS, HYPS, "nemo@1", "unit", True),
-        batch_key(REFS, HYPS, "nemo@1", "sclite", False),
-        batch_key(HYPS, REFS, "nemo@1", "sclite", True),
+        batch_key(REFS, [*HYPS[:2], "uh uh"], "nemo@1", "sclite", "levenshtein"),
+        batch_key(["The cat", " sat.", *REFS[1:]], HYPS, "nemo@1", "sclite", "levenshtein"),
+        batch_key(REFS, HYPS, "whisper@1", "sclite", "levenshtein"),
+        batch_key(REFS, HYPS, "nemo@1", "unit", "levenshtein"),
+        batch_key(REFS, HYPS, "nemo@1", "sclite", "sclite"),
+        batch_key(HYPS, REFS, "nemo@1", "sclite", "levenshtein"),
     ]
     assert len({base, *changed}) == 1 + len(changed)
 
 
 def test_corrupt_file_is_a_miss_and_is_rewritten(tmp_path: Path) -> None:
     cache = AlignmentCache(tmp_path)
-    key = batch_key(REFS, HYPS, NEMO.spec, "sclite", True)
+    key = batch_key(REFS, HYPS, NEMO.spec, "sclite", "levenshtein")
     cache.path(key).parent.mkdir(parents=True)
     cache.path(key).write_bytes(b"not parquet")
     assert cache.load(key) is None

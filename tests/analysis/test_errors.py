@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from werbench.aligner.align import align_many
 from werbench.analysis import errors
-from werbench.analysis.align import align_many
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.normalize import get_normalizer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from werbench.analysis import align, cache, table_cache
+from werbench.aligner import align
+from werbench.analysis import cache, table_cache
 from werbench.manifests import code_version as code_version_module
 from werbench.manifests.code_version import code_version
 from werbench.manifests.errors import ConfigError
@@ -47,11 +48,11 @@ def test_editing_a_source_file_changes_the_key(aligner_copy: Path) -> None:
 
 
 def test_another_package_version_changes_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = code_version(("werbench.analysis.align",), ("numba",))
+    before = code_version(("werbench.aligner.align",), ("numba",))
     assert code_version_module.package_stamp("no-such-distribution-xyz").endswith("-absent")
     monkeypatch.setattr(code_version_module.metadata, "version", lambda distribution: "0.0.1")
     code_version.cache_clear()
-    assert code_version(("werbench.analysis.align",), ("numba",)) != before
+    assert code_version(("werbench.aligner.align",), ("numba",)) != before
     assert code_version_module.package_stamp("numba") == "numba-0.0.1"
 
 

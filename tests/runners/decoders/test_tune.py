@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -25,13 +26,13 @@ def test_grid_specs():
         parse_grid("alpha=0:100:0.001,beta=0:100:0.01")
 
 
-def test_counts_are_word_and_char_edit_distances():
+def test_counts_are_the_aligners_word_and_char_rates():
     counts = Counts()
     counts.add("the cat sat", "the bat sat", ["the cat sat", "a bat"])
     counts.add("hello", "", [""])
-    assert (counts.word_errors, counts.ref_words, counts.oracle_errors) == (2, 4, 1)
-    assert counts.char_errors == 1 + 5 and counts.ref_chars == 11 + 5
-    assert counts.rates()["oracle_wer"] == 0.25
+    rates = counts.rates()
+    assert rates["wer"] == 2 / 4 and rates["oracle_wer"] == 1 / 4
+    assert rates["cer"] == (1 + 5) / (11 + 5)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,29 @@ def test_beam_grid_finds_the_better_weights_and_parallel_equals_serial(lm_arpa, 
     best = serial.best
     assert best["beta"] == 1.0 and best["params"]["beta"] == 1.0 and best["decoder"] == "beam-fast"
     assert best["params"]["alpha"] == best["alpha"]
+
+
+def test_grid_rates_are_what_werbench_score_reports(tmp_path, lm_arpa, dev_utts, char_vocab):
+    """The same hypotheses scored by ``werbench score``: identical WER and CER (one aligner for both)."""
+    from werbench.cli import app
+
+    decoder = FastBeamDecoder(lm=str(lm_arpa), beam_width=16)
+    row = tune(decoder, dev_utts, char_vocab, FRAME_SECONDS, parse_grid("alpha=0.4,beta=-30")).rows[0]
+    point = dataclasses.replace(decoder, alpha=0.4, beta=-30.0)
+    refs = [{"audio_filepath": f"/dev/{u.utt_id}.wav", "duration": 1.0, "text": u.ref} for u in dev_utts]
+    hyps = [
+        {**ref, "pred_text": point.decode(u.log_probs, char_vocab, FRAME_SECONDS).text}
+        for ref, u in zip(refs, dev_utts, strict=True)
+    ]
+    _write_manifest(tmp_path / "ref.jsonl", refs)
+    _write_manifest(tmp_path / "hyp.jsonl", hyps)
+    args = ["score", str(tmp_path / "ref.jsonl"), str(tmp_path / "hyp.jsonl"), "--normalize", "none"]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "score.json"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "score.json").read_text())["systems"]["hyp"]
+    assert row["wer"] > 0 and row["cer"] > 0, "a weak point: errors to count"
+    assert scored["totals"]["wer"] == round(100 * row["wer"], 4)
+    assert scored["cer"] == round(100 * row["cer"], 4)
 
 
 def test_rescore_grid_reranks_one_set_of_nbest_lists(lm_arpa, tiny_causal, dev_utts, char_vocab):

@@ -22,9 +22,12 @@ confusion pairs) differs from unit-cost tools even when the WER is the same; NIS
 published ASR results have been checked against for decades.
 
 Words are separated by ASCII whitespace (as in sclite; other Unicode spaces stay inside a word). The
-character alignment used for CER runs the same DP over Unicode code points; each whitespace run between
-two words counts as one space character (as jiwer and NeMo count CER), leading/trailing space is ignored.
-``sclite -c`` drops the spaces instead, so its CER denominators are smaller (``keep_spaces=False``).
+character alignment used for CER runs the same DP over Unicode code points. CER has two modes
+(``cer_counts``): ``levenshtein`` (default) is jiwer's, NeMo's and SDE's CER, unit costs over the exact
+characters, each whitespace run between two words one space character, leading/trailing space ignored, so
+S + D + I is the edit distance; ``sclite`` is what ``sclite -c`` reports: the word weights 4/3/3 over the
+characters with the spaces dropped (its denominators are smaller, and its error count can exceed the edit
+distance because a substitution costs more than an insertion).
 Pairs without the null word skip the DP cells that no path within a growing cost budget can pass, an
 exact cut-off that returns the full DP's ops, ties included (see ``_align_kernels``): several times
 faster on the long character sequences of CER.
@@ -50,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from werbench.analysis import _align_kernels as kernels
+from werbench.aligner import _align_kernels as kernels
 from werbench.manifests.errors import ConfigError
 
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped
@@ -347,10 +350,32 @@ def align_counts(
     return BatchResult(counts, [text[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)])
 
 
+CER_MODES = ("levenshtein", "sclite")
+
+
+def _cer_alignment(mode: str) -> tuple[Costs, str]:
+    if mode not in CER_MODES:
+        raise ConfigError("cer", f"unknown CER mode {mode!r}; choose one of {', '.join(CER_MODES)}")
+    return (UNIT, "char") if mode == "levenshtein" else (SCLITE, "char_nospace")
+
+
+def cer_counts(
+    refs: Sequence[str], hyps: Sequence[str], mode: str = "levenshtein", *, threads: int | None = None
+) -> np.ndarray:
+    """Per pair ``(C, S, D, I)`` of the character alignment that CER counts (``-1`` where too long).
+
+    ``levenshtein`` (default): unit costs, exact characters, each space between two words one character:
+    S + D + I is the edit distance jiwer, NeMo and SDE divide by the reference characters. ``sclite``: what
+    ``sclite -c`` reports, the 4/3/3 weights over the characters with the spaces dropped.
+    """
+    costs, unit = _cer_alignment(mode)
+    return align_counts(refs, hyps, costs, unit=unit, want_ops=False, oversize="skip", threads=threads).counts
+
+
 def warm_up() -> None:
     """Load the compiled kernels now (from numba's cache, ~0.6 s), e.g. in a thread while files are read."""
     align_counts(["a b"], ["a c"])
-    align_counts(["a b"], ["a c"], unit="char", want_ops=False, oversize="skip")
+    cer_counts(["a b"], ["a c"])
 
 
 PARALLEL_CELLS = 20_000_000  # below this many DP cells a batch is not worth splitting
@@ -408,10 +433,8 @@ def align(
     return align_many([ref_words], [hyp_words], costs)[0]
 
 
-def align_chars(
-    ref_text: str, hyp_text: str, costs: str | Costs = "sclite", keep_spaces: bool = True
-) -> Alignment:
-    """Character alignment of two texts (for CER and character diffs), same DP as the word alignment."""
-    unit = "char" if keep_spaces else "char_nospace"
+def align_chars(ref_text: str, hyp_text: str, mode: str = "levenshtein") -> Alignment:
+    """The character alignment of two texts that CER ``mode`` counts (see ``cer_counts``), for diffs."""
+    costs, unit = _cer_alignment(mode)
     result = align_counts([ref_text], [hyp_text], costs, unit=unit)
     return Alignment(_Batch([ref_text], [hyp_text], result, False, unit), 0)
