@@ -38,7 +38,8 @@ from werbench.manifests.columnar import nested_dtype, nested_to_arrow
 from werbench.manifests.normalize import NORMALIZERS
 from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 
-# Everything that builds the tables (the aligner, analysis and manifests layers, whole) and the packages it runs on.
+# Everything that builds the tables (the aligner, analysis and manifests layers, whole) and the packages
+# it runs on.
 TABLES_CODE = (
     ("werbench.aligner", "werbench.analysis", "werbench.manifests"),
     ("numba", "numpy", "pandas", "pyarrow", "scipy", "regex"),
