@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from werbench.analysis.speakers import sclite_speaker
-from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, read_manifest_frame
+from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
-from werbench.manifests.io import iter_json_rows, row_to_utterance
+from werbench.manifests.io import iter_json_rows, load_manifest, row_to_utterance
 from werbench.manifests.results import (
     PREDICTION_FIELDS,
     PREDICTIONS,
@@ -143,7 +143,7 @@ def read_reference(path: str | Path) -> Reference:
     path = Path(path)
     if path.suffix.lower() == ".trn":
         return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in read_trn(path)))
-    frame = read_manifest_frame(path)
+    frame = load_manifest(path).frame()
     return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.schema import Utterance
 
 FRAMES_PER_SECOND = 100  # pocketsphinx's default 10 ms frame shift
@@ -62,7 +62,7 @@ def decode(manifest: Path, progress: bool = True) -> list[SphinxResult]:
 
     decoder = Decoder(samprate=16000, loglevel="FATAL")
     results = []
-    utts = list(read_manifest(manifest))
+    utts = list(load_manifest(manifest))
     for utt in tqdm(utts, desc="pocketsphinx", unit="utt", disable=not progress):
         started = time.perf_counter()
         decoder.start_utt()

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError, MissingDependencyError, WerbenchError
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import TESTSET_MANIFEST, read_run_info, system_dir, write_run_info
 
 DEMO_ROOT = Path(__file__).resolve().parent
@@ -123,7 +123,7 @@ def prepare_testsets(assets: DemoAssets, results: Path, subset: int | None) -> d
     """Absolute-path copies of the test manifests (first ``subset`` utterances each), also the references."""
     manifests = {}
     for name, source in assets.testsets.items():
-        utts = list(read_manifest(source))[:subset]
+        utts = list(load_manifest(source))[:subset]
         target = results / DEMO_STATE / "manifests" / f"{name}.jsonl"
         write_manifest(target, utts)
         write_manifest(results / name / TESTSET_MANIFEST, utts)
@@ -248,7 +248,7 @@ def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[
         decoded = decode(manifest)
         hyps = write_hypotheses(decoded, results / DEMO_STATE / f"pocketsphinx-{testset}.jsonl")
         info = import_hyps(hyps, manifest, results, POCKETSPHINX_SYSTEM, fmt="jsonl", testset=testset)
-        audio = sum(u.duration for u in read_manifest(manifest))
+        audio = sum(u.duration for u in load_manifest(manifest))
         seconds = sum(r.seconds for r in decoded)
         info.audio_seconds, info.decode_seconds = round(audio, 3), round(seconds, 3)
         info.rtfx = round(audio / seconds, 2) if seconds else None

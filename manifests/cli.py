@@ -13,7 +13,7 @@ from rich.text import Text
 from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
 from werbench.manifests.importers.wsj import CHANNELS
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import NORMALIZERS, get_normalizer
 from werbench.manifests.stats import manifest_stats, stats_tables
 from werbench.manifests.trn import write_trn
@@ -186,7 +186,7 @@ def to_trn_command(
     normalizer = get_normalizer(normalize)
 
     def pairs() -> Iterator[tuple[str, str]]:
-        for utt in read_manifest(manifest):
+        for utt in load_manifest(manifest):
             value = utt.text if field == "text" else utt.extra.get(field)
             if not isinstance(value, str):
                 raise ManifestError(manifest, f"utterance {utt.utt_id!r} has no string field", field=field)

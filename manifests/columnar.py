@@ -23,8 +23,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
-from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest
 from werbench.manifests.schema import Utterance, derive_utt_id
 
 MANIFEST_COLUMNS = ("utt_id", "audio_filepath", "duration", "text", "offset", "speaker")
@@ -217,14 +215,12 @@ def frame_of_utterances(utts: Iterable[Utterance]) -> pd.DataFrame:
     return nested_to_arrow(pd.DataFrame(rows, columns=None if rows else list(MANIFEST_COLUMNS)))
 
 
-def read_manifest_frame(path: str | Path) -> pd.DataFrame:
-    """A manifest as a row per utterance in file order, with exactly ``read_manifest``'s rules and errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(path, "manifest file not found")
+def fast_manifest_frame(path: Path) -> pd.DataFrame | None:
+    """The manifest read by pyarrow with the line reader's rules, or None whenever the line reader must
+    decide (pyarrow refused the file, could read it differently, or a row breaks a rule: it names which)."""
     frame = arrow_frame(path)
     if frame is not None and _manifest_ok(frame):
         frame = _canonical(path, frame)
         if not frame["utt_id"].duplicated().any():
             return frame
-    return frame_of_utterances(read_manifest(path))  # names the line and field of the first problem
+    return None

@@ -1,15 +1,25 @@
-"""Streaming read/write of NeMo JSON-lines manifests with errors that name file, line and field."""
+"""Reading and writing NeMo JSON-lines manifests, with errors that name file, line and field.
+
+``load_manifest(path)`` is the one way in (as lhotse's ``load_manifest``): iterate it for ``Utterance``
+records, streamed by the strict line reader, or take ``.frame()`` for the whole file in columns through
+pyarrow's fast path (``manifests.columnar``), which falls back to the line reader whenever that must decide.
+``iter_json_rows`` reads JSON-lines files that are not manifests (predictions, text sources) row by row.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.schema import CORE_FIELDS, Utterance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def undecodable_field(raw: bytes) -> str | None:
@@ -122,24 +132,43 @@ def parse_line(path: Path, line: int, text: str) -> Utterance:
     return row_to_utterance(path, row)
 
 
-def read_manifest(path: str | Path, *, unique_ids: bool = True) -> Iterator[Utterance]:
-    """Yield utterances lazily; raises ManifestError on the first bad line (or duplicate id)."""
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest file: iterate it for utterances (lazily; the first bad line or duplicate id is a
+    ManifestError), or take ``frame()`` for a row per utterance in file order under exactly the same rules."""
+
+    path: Path
+    unique_ids: bool = True
+
+    def __iter__(self) -> Iterator[Utterance]:
+        seen: dict[str, int] = {}
+        for number, text in iter_lines(self.path, json_lines=True):
+            utt = parse_line(self.path, number, text)
+            if self.unique_ids:
+                if utt.utt_id in seen:
+                    raise ManifestError(
+                        self.path,
+                        f"duplicate utterance id {utt.utt_id!r} (first on line {seen[utt.utt_id]})",
+                        line=number,
+                        field="utt_id",
+                    )
+                seen[utt.utt_id] = number
+            yield utt
+
+    def frame(self) -> pd.DataFrame:
+        """Columns ``utt_id, audio_filepath, duration, text, offset, speaker`` then every extra field."""
+        from werbench.manifests.columnar import fast_manifest_frame, frame_of_utterances  # pandas, pyarrow
+
+        frame = fast_manifest_frame(self.path)
+        return frame if frame is not None else frame_of_utterances(self)  # names line and field of a problem
+
+
+def load_manifest(path: str | Path, *, unique_ids: bool = True) -> Manifest:
+    """The manifest at ``path`` (a missing file is a ManifestError now, a bad line when it is read)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(path, "manifest file not found")
-    seen: dict[str, int] = {}
-    for number, text in iter_lines(path, json_lines=True):
-        utt = parse_line(path, number, text)
-        if unique_ids:
-            if utt.utt_id in seen:
-                raise ManifestError(
-                    path,
-                    f"duplicate utterance id {utt.utt_id!r} (first on line {seen[utt.utt_id]})",
-                    line=number,
-                    field="utt_id",
-                )
-            seen[utt.utt_id] = number
-        yield utt
+    return Manifest(path, unique_ids)
 
 
 def iter_json_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

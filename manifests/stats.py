@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 from rich.text import Text
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import Normalizer
 
 QUANTILES = (
@@ -53,7 +53,7 @@ class ManifestStats:
 def manifest_stats(path: str | Path, normalizer: Normalizer | None = None) -> ManifestStats:
     """One streaming pass; texts are counted after ``normalizer`` when one is given."""
     stats = ManifestStats(Path(path), normalizer.spec if normalizer else "as written")
-    for utt in read_manifest(path, unique_ids=False):
+    for utt in load_manifest(path, unique_ids=False):
         text = normalizer(utt.text) if normalizer else utt.text
         words = text.split()
         stats.utterances += 1

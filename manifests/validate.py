@@ -1,6 +1,6 @@
 """Check a manifest completely and report every problem as ``file:line: field: message``.
 
-Unlike ``read_manifest``, which stops at the first bad line, this keeps going so that one run lists all
+Unlike ``load_manifest``, which stops at the first bad line, this keeps going so that one run lists all
 that needs fixing. Errors make ``werbench manifest validate`` exit 1; warnings (CRLF line endings, blank
 lines, implausibly fast speech) only with ``--strict``.
 """

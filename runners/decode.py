@@ -25,7 +25,7 @@ from typing import Any
 
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError, ResultsDirError
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import (
     TESTSET_MANIFEST,
@@ -283,7 +283,7 @@ class SystemRun:
         self.job = job
         self.model = model
         self.identity = model.identity()
-        self.utts = list(read_manifest(job.manifest))
+        self.utts = list(load_manifest(job.manifest))
         testset = job.testset or Path(job.manifest).stem
         system = job.system or default_system_name(self.identity["path"], job.decoder)
         self.ref = system_dir(job.results, testset, system)

@@ -120,7 +120,7 @@ def decode_command(
     Unreadable audio is recorded as a failed utterance and the run goes on.
     """
     with _interruptible():
-        from werbench.manifests.io import read_manifest
+        from werbench.manifests.io import load_manifest
         from werbench.manifests.normalize import get_normalizer
         from werbench.runners.decode import DecodeJob, default_system_name, run_decode
         from werbench.runners.decoders.registry import make_decoder
@@ -136,7 +136,7 @@ def decode_command(
         # Everything checkable is checked before the (slow) model load.
         make_decoder(decoder, params)
         get_normalizer(normalizer)
-        for _ in read_manifest(manifest):
+        for _ in load_manifest(manifest):
             pass
         loaded = load_model(model, device, precision, cache_dir=cache)
         job = DecodeJob(

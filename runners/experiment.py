@@ -30,7 +30,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from werbench.manifests.errors import ConfigError, ManifestError, WerbenchError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.runners.decoders.registry import DECODERS, make_decoder
 
@@ -191,7 +191,7 @@ class Experiment:
         for index, (_, manifest) in enumerate(self.testsets()):
             if not manifest.is_file():
                 raise self.error(f"manifest not found: {manifest}", "testsets", index, "manifest")
-            for _ in read_manifest(manifest):
+            for _ in load_manifest(manifest):
                 pass
         for index, (_, model_path, _) in enumerate(self.models()):
             try:

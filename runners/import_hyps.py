@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import iter_json_rows, iter_lines, read_manifest, write_manifest
+from werbench.manifests.io import iter_json_rows, iter_lines, load_manifest, write_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
 from werbench.manifests.schema import Utterance
@@ -242,7 +242,7 @@ def import_hyps(
     if fmt not in FORMATS:
         raise ManifestError(source, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     kind = detect_format(source) if fmt == "auto" else fmt
-    utts = list(read_manifest(manifest))
+    utts = list(load_manifest(manifest))
     matched, unmatched = match(utts, read_hyps(source, kind, id_column, text_column))
     if not matched:
         raise ManifestError(source, f"no hypothesis matches an utterance of {manifest} (read as {kind})")

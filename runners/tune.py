@@ -186,13 +186,13 @@ def load_dev(
 ) -> tuple[list[DevUtt], Vocabulary, float, dict[str, Any], list[str]]:
     """Dev log-probs through the logits cache; -> (utterances, vocabulary, frame seconds, identity, notes)."""
     from tqdm import tqdm
-    from werbench.manifests.io import read_manifest
+    from werbench.manifests.io import load_manifest
     from werbench.manifests.normalize import get_normalizer
     from werbench.runners.logits_cache import LogitsCache, iter_log_probs
     from werbench.runners.models.load import load_model
 
     norm = get_normalizer(normalize)
-    utts = list(read_manifest(dev))
+    utts = list(load_manifest(dev))
     if not utts:
         raise ManifestError(dev, "the tuning manifest is empty")
     model = load_model(model_path, device=device, precision=precision, cache_dir=cache_dir)

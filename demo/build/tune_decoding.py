@@ -14,7 +14,7 @@ from typing import Any
 
 from werbench.demo.build.paths import ASSETS, BERT_DIR, LM_DIR, MODELS, WORK
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 
 BEAM_GRID = "alpha=0.3|0.6|1.0|1.5|2.0,beta=0|1|2|3"
 RESCORE_GRID = "gamma=0|0.1|0.2|0.4|0.8"
@@ -25,7 +25,7 @@ NBEST = 8
 def dev_subset(count: int, work: Path = WORK) -> Path:
     """The first ``count`` business dev utterances (the whole dev set costs too much CPU for a grid)."""
     out = work / f"business-dev-{count}.json"
-    write_manifest(out, list(read_manifest(work / "business-dev.json"))[:count])
+    write_manifest(out, list(load_manifest(work / "business-dev.json"))[:count])
     return out
 
 

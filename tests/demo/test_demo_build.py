@@ -11,7 +11,7 @@ import pytest
 from werbench.demo.build.business_text import BusinessGenerator
 from werbench.demo.build.normalise import ALPHABET, normalise, number_words, year_words
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.schema import Utterance
 
 needs_tts = pytest.mark.skipif(
@@ -55,7 +55,7 @@ def test_committed_test_sets_are_disjoint_from_training_text(repo_dir):
 
     split = business_split()
     committed = {
-        u.text for u in read_manifest(repo_dir / "demo/assets/testsets/business-synth/manifest.jsonl")
+        u.text for u in load_manifest(repo_dir / "demo/assets/testsets/business-synth/manifest.jsonl")
     }
     assert committed == set(split.test)
     assert not committed & set(split.train) and not committed & set(split.dev)
@@ -79,7 +79,7 @@ def test_committed_real_speech_set_matches_its_sources(repo_dir):
     if not SPHINX_DATA.is_dir():
         pytest.skip("pocketsphinx-testdata is not installed")
     committed = {
-        u.utt_id: u.text for u in read_manifest(repo_dir / "demo/assets/testsets/real-speech/manifest.jsonl")
+        u.utt_id: u.text for u in load_manifest(repo_dir / "demo/assets/testsets/real-speech/manifest.jsonl")
     }
     assert committed == {r.utt_id: r.text for r in all_recordings()}
 
@@ -134,7 +134,7 @@ def test_training_smoke_base_then_tuned(tmp_path):
     model = EncDecCTCModel.restore_from(str(tmp_path / "tuned.nemo"), map_location="cpu")
     assert list(model.decoder.vocabulary) == list(ALPHABET)
     assert model.cfg.train_ds.manifest_filepath is None  # no build-machine paths in the shipped file
-    texts = model.transcribe([u.audio_filepath for u in read_manifest(manifest)], batch_size=2, verbose=False)
+    texts = model.transcribe([u.audio_filepath for u in load_manifest(manifest)], batch_size=2, verbose=False)
     assert len(texts) == 3
 
 

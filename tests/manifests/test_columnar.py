@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from werbench.manifests.columnar import arrow_frame, frame_of_utterances, read_manifest_frame
+from werbench.manifests.columnar import arrow_frame, frame_of_utterances
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 
 
 def write_lines(path: Path, rows: list) -> Path:
@@ -18,7 +18,7 @@ def write_lines(path: Path, rows: list) -> Path:
 
 
 def by_line(path: Path) -> pd.DataFrame:
-    return frame_of_utterances(read_manifest(path))
+    return frame_of_utterances(load_manifest(path))
 
 
 def python_values(frame: pd.DataFrame) -> dict[str, list]:
@@ -49,7 +49,7 @@ ROWS = [
 def test_fast_reader_gives_the_line_readers_frame(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "m.jsonl", ROWS)
     assert arrow_frame(path) is not None  # pyarrow reads this one: the fast path is what is compared
-    fast = read_manifest_frame(path)
+    fast = load_manifest(path).frame()
     same(fast, by_line(path))
     assert fast["utt_id"].tolist() == ["x", "y_00003500", "explicit"]
     assert fast.loc[0, "audio_filepath"] == str((tmp_path / "a" / "x.wav").resolve())
@@ -71,7 +71,7 @@ def test_fast_reader_gives_the_line_readers_frame(tmp_path: Path) -> None:
 def test_files_pyarrow_reads_differently_take_the_line_reader(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "m.jsonl"
     path.write_bytes(content)
-    same(read_manifest_frame(path), by_line(path))
+    same(load_manifest(path).frame(), by_line(path))
 
 
 def test_not_utf8_is_refused_by_pyarrow_path_and_named_by_the_line_reader(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_not_utf8_is_refused_by_pyarrow_path_and_named_by_the_line_reader(tmp_pa
     path.write_bytes(b'{"audio_filepath": "a.wav", "duration": 1, "text": "caf\xe9"}\n')
     assert arrow_frame(path) is None
     with pytest.raises(ManifestError, match="not UTF-8") as info:
-        read_manifest_frame(path)
+        load_manifest(path).frame()
     assert (info.value.line, info.value.field) == (1, "text")
 
 
@@ -97,15 +97,15 @@ def test_bad_rows_are_named_by_line_and_field(tmp_path: Path, bad: dict, field: 
     good = {"audio_filepath": "a.wav", "duration": 1, "text": "fine"}
     path = write_lines(tmp_path / "m.jsonl", [good, {}, bad][::2])  # a blank-free file: the bad row is line 2
     with pytest.raises(ManifestError, match=message) as info:
-        read_manifest_frame(path)
+        load_manifest(path).frame()
     assert (info.value.line, info.value.field) == (2, field)
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="not found"):
-        read_manifest_frame(tmp_path / "absent.jsonl")
+        load_manifest(tmp_path / "absent.jsonl").frame()
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
-    empty = read_manifest_frame(tmp_path / "empty.jsonl")
+    empty = load_manifest(tmp_path / "empty.jsonl").frame()
     assert empty.empty and list(empty.columns)[:3] == ["utt_id", "audio_filepath", "duration"]
 
 
@@ -126,14 +126,14 @@ def test_what_json_refuses_pyarrow_must_not_accept(tmp_path: Path, content: byte
     path = tmp_path / "m.jsonl"
     path.write_bytes(content)
     with pytest.raises(ManifestError, match=message) as info:
-        read_manifest_frame(path)
+        load_manifest(path).frame()
     assert info.value.line == 1
 
 
 def test_integers_beyond_a_double_keep_their_exact_value(tmp_path: Path) -> None:
     big = 2**64 - 1
     rows = [{"audio_filepath": "/a.wav", "duration": 1, "text": "x", "seed": big}]
-    frame = read_manifest_frame(write_lines(tmp_path / "m.jsonl", rows))
+    frame = load_manifest(write_lines(tmp_path / "m.jsonl", rows)).frame()
     assert frame.loc[0, "seed"] == big  # pyarrow would have read 1.8446744073709552e19
 
 
@@ -141,6 +141,6 @@ def test_blank_lines_and_unusual_absolute_paths_read_as_the_line_reader_does(tmp
     rows = [{"audio_filepath": "/data//x/./a.wav", "duration": 1, "text": "x"}]
     path = tmp_path / "m.jsonl"
     path.write_text("\n" + json.dumps(rows[0]) + "\n   \n", encoding="utf-8")
-    fast, slow = read_manifest_frame(path), by_line(path)
+    fast, slow = load_manifest(path).frame(), by_line(path)
     same(fast, slow)
     assert fast.loc[0, "audio_filepath"] == "/data/x/a.wav"

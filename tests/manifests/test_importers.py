@@ -19,13 +19,13 @@ from corpus_builders import (
 )
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import get_normalizer
 
 
 def _import(fmt, src, out, **options):
     summary = import_corpus(fmt, src, out, ImportOptions(**options), progress=False)
-    return summary, {u.utt_id: u for u in read_manifest(out)}
+    return summary, {u.utt_id: u for u in load_manifest(out)}
 
 
 def _check(corpus: Corpus, utts: dict, duration_tolerance: float = 0.002) -> None:
@@ -72,7 +72,7 @@ def test_wsj_index_cleanup_and_channels(tmp_path):
     _check(corpus, utts)
     subset_path = tmp_path / "eval.jsonl"
     _import("wsj", corpus.src, subset_path, subset="si_et_05")
-    assert [u.utt_id for u in read_manifest(subset_path)] == ["440c0202", "440c0201"]
+    assert [u.utt_id for u in load_manifest(subset_path)] == ["440c0202", "440c0201"]
     _, raw = _import("wsj", corpus.src, tmp_path / "raw.jsonl", wsj_cleanup=False)
     assert raw["440c0202"].text == "The index rose s:o fast <NOISE> ~"
     _, novp = _import("wsj", corpus.src, tmp_path / "novp.jsonl", wsj_vp="drop")
@@ -94,7 +94,7 @@ def test_wsj_normalised_import(tmp_path):
         normalizer=get_normalizer("nemo"),
         progress=False,
     )
-    texts = [u.text for u in read_manifest(out)]
+    texts = [u.text for u in load_manifest(out)]
     assert (
         texts[1]
         == "of course there isn't any guarantee the company will keep its hot hand comma i b m said period"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import field_problems, read_manifest, write_manifest
+from werbench.manifests.io import field_problems, load_manifest, write_manifest
 from werbench.manifests.schema import Utterance, derive_utt_id
 
 
@@ -24,11 +24,11 @@ def _utts(tmp_path):
 def test_round_trip_read_write_read(tmp_path, relative):
     out = tmp_path / "m.jsonl"
     assert write_manifest(out, _utts(tmp_path), relative=relative) == 3
-    first = list(read_manifest(out))
+    first = list(load_manifest(out))
     assert first == _utts(tmp_path)
     assert [u.utt_id for u in first] == ["a", "long_00003500", "explicit"]
     write_manifest(tmp_path / "again.jsonl", first, relative=relative)
-    assert list(read_manifest(tmp_path / "again.jsonl")) == first
+    assert list(load_manifest(tmp_path / "again.jsonl")) == first
     stored = json.loads(out.read_text(encoding="utf-8").splitlines()[1])
     assert stored["audio_filepath"] == (
         "audio/long.flac" if relative else str(tmp_path / "audio" / "long.flac")
@@ -42,7 +42,7 @@ def test_relative_paths_resolve_against_the_manifest_folder_and_crlf_is_accepted
     path.write_bytes(
         b'\xef\xbb\xbf{"audio_filepath": "../x.wav", "duration": 1, "text": "a", "speaker": 7}\r\n\r\n'
     )
-    [utt] = read_manifest(path)
+    [utt] = load_manifest(path)
     assert utt.audio_filepath == str(tmp_path / "x.wav") and utt.speaker == "7" and utt.duration == 1.0
 
 
@@ -82,7 +82,7 @@ def test_bad_lines_name_file_line_and_field(tmp_path, line, field, message):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"audio_filepath": "ok.wav", "duration": 1, "text": "fine"}\n' + line + "\n")
     with pytest.raises(ManifestError) as caught:
-        list(read_manifest(path))
+        list(load_manifest(path))
     error = caught.value
     assert (error.path, error.line, error.field) == (str(path), 2, field)
     assert message in str(error)
@@ -94,7 +94,7 @@ def test_non_utf8_and_duplicate_ids(tmp_path):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"audio_filepath": "a.wav", "duration": 1, "text": "caf\xe9"}\n')
     with pytest.raises(ManifestError, match=r"latin1.jsonl:1: text: not UTF-8 \(byte 55\)"):
-        list(read_manifest(path))
+        list(load_manifest(path))
     path = tmp_path / "dup.jsonl"
     path.write_text(
         '{"audio_filepath": "d/a.wav", "duration": 1, "text": "x"}\n'
@@ -103,10 +103,10 @@ def test_non_utf8_and_duplicate_ids(tmp_path):
     with pytest.raises(
         ManifestError, match=r"dup.jsonl:2: utt_id: duplicate utterance id 'a' \(first on line 1\)"
     ):
-        list(read_manifest(path))
-    assert len(list(read_manifest(path, unique_ids=False))) == 2
+        list(load_manifest(path))
+    assert len(list(load_manifest(path, unique_ids=False))) == 2
     with pytest.raises(ManifestError, match="manifest file not found"):
-        list(read_manifest(tmp_path / "missing.jsonl"))
+        list(load_manifest(tmp_path / "missing.jsonl"))
 
 
 def test_field_problems_lists_every_problem_of_a_row():
@@ -117,3 +117,26 @@ def test_field_problems_lists_every_problem_of_a_row():
 def test_derived_ids_strip_audio_suffixes_and_add_the_offset():
     assert derive_utt_id("/a/b/4k0c0301.WV1") == "4k0c0301"
     assert derive_utt_id("x/rec.flac", 12.3456) == "rec_00012346"
+
+
+def test_load_manifest_is_the_one_reader_streamed_or_in_columns(tmp_path):
+    """Iterating streams utterances and stops at the first bad line; ``frame()`` gives the same rows."""
+    with pytest.raises(ManifestError, match="manifest file not found"):
+        load_manifest(tmp_path / "absent.jsonl")  # at once, before anything is read
+    path = tmp_path / "m.jsonl"
+    rows = [
+        {"audio_filepath": f"a{i}.wav", "duration": 1.0 + i, "text": f"t {i}", "lang": "en"} for i in range(3)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"text": 1}\n', encoding="utf-8")
+    manifest = load_manifest(path)
+    streamed = iter(manifest)
+    assert next(streamed).text == "t 0"  # lazily: the bad fourth line is not read yet
+    with pytest.raises(ManifestError) as info:
+        list(manifest)
+    assert info.value.line == 4
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    frame = load_manifest(path).frame()
+    assert frame["text"].tolist() == [u.text for u in load_manifest(path)] == ["t 0", "t 1", "t 2"]
+    assert (
+        frame["lang"].tolist() == ["en"] * 3 and frame["audio_filepath"].str.startswith(str(tmp_path)).all()
+    )

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 
 
 @pytest.fixture(scope="session")
@@ -53,5 +53,5 @@ def speech_manifest(tmp_path_factory) -> Path:
 def manifest_copy(tmp_path, speech_manifest) -> Path:
     """A per-test manifest over the shared audio that tests may extend with bad entries."""
     path = tmp_path / "test.jsonl"
-    write_manifest(path, read_manifest(speech_manifest))
+    write_manifest(path, load_manifest(speech_manifest))
     return path

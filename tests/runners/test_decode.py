@@ -10,7 +10,7 @@ import pytest
 import soundfile
 from runner_helpers import add_utterances, read_predictions
 from werbench.manifests.errors import ResultsDirError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.results import iter_systems, read_run_info
 from werbench.manifests.schema import Utterance
 from werbench.runners.audio import load_audio
@@ -36,7 +36,7 @@ def decode(tmp_path, model, manifest, **kwargs):
 
 def test_greedy_decode_writes_predictions_and_run_json(tmp_path, tiny_model, tiny_nemo, speech_manifest):
     summary = decode(tmp_path, tiny_model, speech_manifest)
-    utts = list(read_manifest(speech_manifest))
+    utts = list(load_manifest(speech_manifest))
     rows = read_predictions(summary.ref.predictions)
     assert [r["utt_id"] for r in rows] == [u.utt_id for u in utts]
     greedy = GreedyDecoder()
@@ -64,7 +64,7 @@ def test_greedy_decode_writes_predictions_and_run_json(tmp_path, tiny_model, tin
 
 
 def test_batched_log_probs_equal_one_at_a_time(tiny_model, speech_manifest):
-    audio = [load_audio(u.audio_filepath, 16000).samples for u in read_manifest(speech_manifest)]
+    audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
     batched = tiny_model.log_probs(audio)
     for samples, together in zip(audio, batched, strict=True):
         alone = tiny_model.log_probs([samples])[0]
@@ -79,7 +79,7 @@ def test_logits_cache_hits_and_invalidates(tmp_path, speech_manifest):
 
     model_path = save_tiny_nemo(tmp_path / "m.nemo", seed=1)
     model = NemoCTCModel(model_path, "cpu", "fp32")
-    utts = list(read_manifest(speech_manifest))
+    utts = list(load_manifest(speech_manifest))
     cache = LogitsCache(tmp_path / "cache", model.identity())
     first = batch_log_probs(model, utts, cache)
     assert cache.misses == len(utts) and not any(r.cached for r in first)
@@ -105,7 +105,7 @@ def test_logits_cache_hits_and_invalidates(tmp_path, speech_manifest):
 
 
 def test_bad_audio_is_recorded_as_failed_and_the_run_goes_on(tmp_path, tiny_model, manifest_copy):
-    good = next(read_manifest(manifest_copy))
+    good = next(iter(load_manifest(manifest_copy)))
     samples, rate = soundfile.read(good.audio_filepath, dtype="float32")
     soundfile.write(tmp_path / "narrow.wav", samples[::2], rate // 2)  # 8 kHz: resampled, noted
     soundfile.write(tmp_path / "stereo.wav", np.stack([samples, samples], axis=1), rate)
@@ -123,7 +123,7 @@ def test_bad_audio_is_recorded_as_failed_and_the_run_goes_on(tmp_path, tiny_mode
     assert set(failed) == {"tiny_rate", "corrupt", "missing"}
     assert "not found" in failed["missing"] and "4000 Hz is too low" in failed["tiny_rate"]
     rows = {r["utt_id"]: r for r in read_predictions(summary.ref.predictions)}
-    assert len(rows) == len(list(read_manifest(manifest_copy)))
+    assert len(rows) == len(list(load_manifest(manifest_copy)))
     assert rows["corrupt"]["pred_text"] == "" and rows["corrupt"]["error"]
     assert "error" not in rows["narrow"] and "error" not in rows["stereo"]
     notes = " ".join(summary.info.notes)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.runners.audio import load_audio
 from werbench.runners.decoders.greedy import GreedyDecoder
 from werbench.runners.models.deepspeech2 import DEFAULT_LABELS, DS2Config, build_network
@@ -45,7 +45,7 @@ def random_state(cfg: DS2Config, seed: int = 0) -> dict:
 
 @pytest.fixture(scope="module")
 def audio(speech_manifest):
-    return [load_audio(u.audio_filepath, 16000).samples for u in read_manifest(speech_manifest)]
+    return [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
 
 
 def test_v2_package_loads_decodes_and_is_batch_invariant(tmp_path, audio, torch_threads):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.runners.audio import load_audio
 from werbench.runners.decoders.greedy import GreedyDecoder
 from werbench.runners.models.load import detect_kind, load_model
@@ -61,7 +61,7 @@ def test_local_hf_ctc_model_loads_and_decodes(tmp_path, speech_manifest, torch_t
     identity = model.identity()
     assert identity["architecture"] == ("hf:Wav2Vec2ForCTC" if arch == "wav2vec2" else "hf:HubertForCTC")
     assert len(identity["sha256"]) == 64
-    audio = [load_audio(u.audio_filepath, 16000).samples for u in read_manifest(speech_manifest)][:3]
+    audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)][:3]
     batched = model.log_probs(audio)
     for samples, out in zip(audio, batched, strict=True):
         assert out.shape == (int(model.model._get_feat_extract_output_lengths(len(samples))), len(TOKENS))

@@ -10,7 +10,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.runners.audio import load_audio
 from werbench.runners.models.legacy import convert_legacy, find_legacy_checkpoint
 from werbench.runners.models.load import detect_kind, load_model
@@ -72,7 +72,7 @@ def test_both_layouts_convert_to_identical_log_probs(tmp_path, reference, speech
         assert "encoder.0.conv.0.weight" in saved and not any(".mconv." in k for k in saved)
     assert find_legacy_checkpoint(folder).step == 2000
     converted = convert_legacy(folder, tmp_path / "converted.nemo")
-    audio = [load_audio(u.audio_filepath, 16000).samples for u in read_manifest(speech_manifest)]
+    audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
     expected = NemoCTCModel(reference[0], "cpu", "fp32").log_probs(audio)
     got = NemoCTCModel(converted, "cpu", "fp32").log_probs(audio)
     for a, b in zip(expected, got, strict=True):

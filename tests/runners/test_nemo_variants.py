@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.runners.audio import load_audio
 from werbench.runners.decoders.greedy import GreedyDecoder
 from werbench.runners.models.load import detect_kind, load_model
@@ -23,7 +23,7 @@ def test_hybrid_bpe_conformer_uses_its_ctc_head(tmp_path, speech_manifest, torch
     assert vocab.is_bpe and vocab.word_delimiter == "▁" and vocab.blank_id == vocab.size - 1
     assert vocab.labels[-1] == "" and any(label.startswith("▁") for label in vocab.labels)
     assert model.frame_seconds == pytest.approx(0.04)
-    audio = [load_audio(u.audio_filepath, 16000).samples for u in read_manifest(speech_manifest)]
+    audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
     batched = model.log_probs(audio)
     for samples, out in zip(audio, batched, strict=True):
         assert out.shape[1] == vocab.size

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from runner_helpers import read_predictions
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.manifests.schema import Utterance
 from werbench.runners.decode import DecodeJob, run_decode
@@ -62,7 +62,7 @@ def stop_after(proc: subprocess.Popen, predictions: Path, lines: int, sig: int) 
 
 
 def test_interrupted_then_killed_decode_resumes_exactly(tmp_path, tiny_nemo, tiny_model, speech_manifest):
-    source = list(read_manifest(speech_manifest))
+    source = list(load_manifest(speech_manifest))
     utts = [
         Utterance(u.audio_filepath, u.duration, u.text, utt_id=f"{u.utt_id}-{i:03d}")
         for i in range(N_UTTS // len(source))

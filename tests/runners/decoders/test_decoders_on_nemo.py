@@ -14,11 +14,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 @pytest.fixture(scope="module")
 def nemo_log_probs(tiny_model, speech_manifest):
     """The shared tiny NeMo model (tests/runners/conftest.py) run on the shared espeak-ng speech."""
-    from werbench.manifests.io import read_manifest
+    from werbench.manifests.io import load_manifest
     from werbench.runners.audio import load_audio
 
     audio = [
-        load_audio(u.audio_filepath, tiny_model.sample_rate).samples for u in read_manifest(speech_manifest)
+        load_audio(u.audio_filepath, tiny_model.sample_rate).samples for u in load_manifest(speech_manifest)
     ]
     return tiny_model, tiny_model.log_probs(audio)
 
