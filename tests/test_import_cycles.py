@@ -5,19 +5,14 @@ strings (command groups, decoder registry entries: imported later by name) all c
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# installed name -> source folder (pyproject.toml's package-dir mapping)
-PACKAGES = {
-    "werbench": "werbench",
-    "werbench.manifests": "manifests",
-    "werbench.aligner": "aligner",
-    "werbench.runners": "runners",
-    "werbench.analysis": "analysis",
-    "werbench.dashboard": "dashboard",
-    "werbench.demo": "demo",
-}
+# installed name -> source folder: pyproject.toml's package-dir mapping, so a new layer is checked too
+PACKAGES: dict[str, str] = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    "setuptools"
+]["package-dir"]
 
 
 def source_modules(repo: Path = REPO) -> dict[str, Path]:
