@@ -13,18 +13,15 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError, ResultsDirError
+from werbench.manifests.errors import ResultsDirError
 from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import (
@@ -37,12 +34,14 @@ from werbench.manifests.results import (
 )
 from werbench.manifests.schema import Utterance
 from werbench.runners.batching import duration_batches
-from werbench.runners.decoders.base import Decoded, Vocabulary
-from werbench.runners.decoders.registry import DECODERS, file_params, make_decoder
+from werbench.runners.decoder_pool import decode_all, decoder_pool, default_workers
+from werbench.runners.decoders.base import Decoded
+from werbench.runners.decoders.registry import file_params, make_decoder
 from werbench.runners.hashing import sha256_path
 from werbench.runners.interrupts import remembered_interrupts
 from werbench.runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
 from werbench.runners.models.base import AcousticModel
+from werbench.runners.predictions_file import append_rows, prediction_row, read_done, write_rows
 
 VERSIONED_PACKAGES = (
     "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "flashlight-text", "kenlm",
@@ -108,118 +107,6 @@ def fingerprint(identity: dict[str, Any], decoder: str, params: dict[str, Any]) 
         "params": params,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------- predictions file (append, repair, finish)
-
-
-def _repair_tail(path: Path) -> None:
-    """Cut a half-written last line left by a kill during a write."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-
-
-def read_done(path: Path, retry_failed: bool = True) -> dict[str, dict[str, Any]]:
-    """Rows already written, by utt_id; with ``retry_failed`` failed rows are dropped (and rewritten out)."""
-    if not path.is_file():
-        return {}
-    _repair_tail(path)
-    rows: dict[str, dict[str, Any]] = {}
-    dropped = False
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ManifestError(
-                path, "unreadable prediction line; delete the system folder", line=line_no
-            ) from None
-        if retry_failed and row.get("error"):
-            dropped = True
-            continue
-        rows[row["utt_id"]] = row
-    if dropped:
-        _write_rows(path, rows.values())
-    return rows
-
-
-def _write_rows(path: Path, rows: Any) -> None:
-    with atomic_write(path) as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """One batch, flushed and fsynced, so a kill after this returns never loses it."""
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def prediction_row(utt: Utterance, decoded: Decoded | None, error: str | None) -> dict[str, Any]:
-    """A manifest line plus ``pred_text`` and the optional fields the analysis layer reads."""
-    row = utt.to_json()
-    if decoded is None:
-        row["pred_text"] = ""
-        row["error"] = error or "unknown failure"
-        return row
-    row["pred_text"] = decoded.text
-    row.update(decoded.stages)
-    if decoded.nbest:
-        row["nbest"] = [hyp.to_json() for hyp in decoded.nbest]
-    if decoded.word_times is not None:
-        row["word_times"] = [list(span) for span in decoded.word_times]
-    return row
-
-
-# ---------------------------------------------------------------- decoding, inline or in worker processes
-
-_worker: Any = None
-
-
-def _init_worker(decoder: str, params: dict[str, Any]) -> None:
-    global _worker
-    _worker = make_decoder(decoder, params)
-
-
-def decode_one(decoder: Any, args: tuple[Any, Vocabulary, float]) -> Decoded | str:
-    """Decoded, or the reason as a string: one utterance's decoder failure is recorded, not fatal."""
-    log_probs, vocab, frame_seconds = args
-    try:
-        return decoder.decode(log_probs, vocab, frame_seconds)
-    except Exception as exc:
-        return f"decoder failed: {type(exc).__name__}: {exc}"
-
-
-def _decode_in_worker(args: tuple[Any, Vocabulary, float]) -> Decoded | str:
-    return decode_one(_worker, args)
-
-
-@contextlib.contextmanager
-def decoder_pool(decoder: str, params: dict[str, Any], workers: int) -> Iterator[Any]:
-    """Spawned workers (never forked: torch's thread pools do not survive fork) each holding a decoder."""
-    if workers <= 1:
-        yield None
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(decoder, params)
-    ) as pool:
-        yield pool
-
-
-def default_workers(decoder: str) -> int:
-    """Slow decoders use every core but one (the acoustic model keeps one busy); fast ones stay inline."""
-    if not DECODERS[decoder].parallel:
-        return 1
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 # ---------------------------------------------------------------- run.json
@@ -366,10 +253,7 @@ class SystemRun:
         """Prediction rows for one batch of log-probs (failed audio/model rows included)."""
         ok = [item for item in logits if item.log_probs is not None]
         args = [(item.log_probs, self.model.vocab, self.model.frame_seconds) for item in ok]
-        if pool is None:
-            outputs = [decode_one(self.decoder, a) for a in args]
-        else:
-            outputs = list(pool.map(_decode_in_worker, args, chunksize=max(1, len(args) // (4 * workers))))
+        outputs = decode_all(self.decoder, pool, args, workers)
         decoded = dict(zip((id(item) for item in ok), outputs, strict=True))
         rows = []
         for item in logits:
@@ -386,7 +270,7 @@ class SystemRun:
         missing = [u.utt_id for u in self.utts if u.utt_id not in rows]
         if missing:
             raise RuntimeError(f"{len(missing)} utterances missing after decoding, e.g. {missing[:3]}")
-        _write_rows(self.ref.predictions, (rows[u.utt_id] for u in self.utts))
+        write_rows(self.ref.predictions, (rows[u.utt_id] for u in self.utts))
         info = self.run_info(STATUS_COMPLETE)
         write_run_info(self.ref, info)
         return info
