@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_json_rows
 from werbench.manifests.schema import Utterance
 from werbench.runners.decoders.base import Decoded
 
@@ -34,15 +34,7 @@ def read_done(path: Path, retry_failed: bool = True) -> dict[str, dict[str, Any]
     _repair_tail(path)
     rows: dict[str, dict[str, Any]] = {}
     dropped = False
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ManifestError(
-                path, "unreadable prediction line; delete the system folder", line=line_no
-            ) from None
+    for _, row in iter_json_rows(path):  # a corrupt line is a ManifestError naming it
         if retry_failed and row.get("error"):
             dropped = True
             continue
