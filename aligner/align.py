@@ -143,6 +143,15 @@ def aligned_pairs(
             yield op, next(ref_iter), next(hyp_iter)
 
 
+@dataclass(frozen=True)
+class AlignedText:
+    """A hypothesis as shown against its reference: the text, its aligned pairs and its error count."""
+
+    text: str
+    pairs: list[tuple[str, str | None, str | None]]
+    errors: int
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """The array form of a batch: ``counts[k] = (C, S, D, I)`` and, when requested, ``ops[k]``.

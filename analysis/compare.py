@@ -73,10 +73,10 @@ def _pick_testset(utts: pd.DataFrame, systems: Sequence[str], testset: str | Non
 
 
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
-    """One row per utterance of the test set: both systems' texts, ops, errors and the outcome."""
+    """One row per utterance of the test set: both systems' texts, ops, errors, WERs and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
     wanted = [c for c in ("utt_id", "speaker", "duration", "ref", "hyp", "ops", "ref_words", "S", "D", "I",
-                          "failed") if c in utts.columns]  # fmt: skip
+                          "wer", "failed") if c in utts.columns]  # fmt: skip
     rows = utts.loc[utts["testset"] == testset, ["system", *wanted]]
     left = rows[rows["system"] == a].set_index("utt_id")
     right = rows[rows["system"] == b].set_index("utt_id")
@@ -101,6 +101,8 @@ def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -
             "err_a": err_a,
             "err_b": err_b,
             "delta": err_b - err_a,
+            "wer_a": left["wer"].to_numpy(np.float64) if "wer" in left else np.nan,
+            "wer_b": right["wer"].to_numpy(np.float64) if "wer" in right else np.nan,
             "failed": failed,
         }
     )

@@ -404,3 +404,22 @@ def error_tables(
         for name, frames in parts.items()
     }
     return ErrorTables(**joined)
+
+
+def word_accuracy_side_by_side(accuracy: pd.DataFrame, systems: Sequence[str]) -> pd.DataFrame:
+    """Per reference word (most frequent first): ``word, count, oov``, then for the k-th of ``systems``
+    ``accuracy_k`` and ``errors_k`` (occurrences not aligned as correct; NaN where it has no such word).
+
+    ``accuracy`` is ``error_tables(...).word_accuracy`` of one test set's systems.
+    """
+    wide = accuracy.pivot_table(
+        index="word", columns="system", values=["accuracy", "correct"], aggfunc="first"
+    )
+    by_word = accuracy.groupby("word")
+    out = by_word[["count"]].first()
+    out["oov"] = by_word["oov"].first()
+    for k, system in enumerate(systems):
+        out[f"accuracy_{k}"] = wide.get(("accuracy", system), np.nan)
+        out[f"errors_{k}"] = out["count"] - wide.get(("correct", system), 0)
+    out = out.reset_index().sort_values(["count", "word"], ascending=[False, True], kind="stable")
+    return out.reset_index(drop=True)

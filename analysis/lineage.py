@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from werbench.aligner.align import align_counts
-from werbench.analysis.errors import code_pairs
+from werbench.aligner.align import AlignedText, align_counts
+from werbench.analysis.errors import code_pairs, replay
 from werbench.analysis.tables import rate
 
 STAGE_COLUMNS = ("greedy_text", "beam_text")  # per-stage texts a prediction may carry, earliest first
@@ -245,6 +245,12 @@ def models_with_stages(utts: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def _stage_refs(utts: pd.DataFrame, testset: str, stages: list[Stage], ids: list[str]) -> list[str]:
+    """The normalised reference of each of ``ids``, as the first stage's rows hold it."""
+    rows = utts[(utts["testset"] == testset) & (utts["system"] == stages[0].system)].set_index("utt_id")
+    return rows["ref"].reindex(ids).fillna("").astype(str).tolist()
+
+
 def decoder_lineage(
     utts: pd.DataFrame,
     *,
@@ -259,8 +265,7 @@ def decoder_lineage(
         ids, stages = lineage_stages(utts, testset, model, normalize=normalize, costs=costs, systems=systems)
         if len(stages) < 2:
             continue
-        rows = utts[(utts["testset"] == testset) & (utts["system"] == stages[0].system)].set_index("utt_id")
-        refs = rows.loc[ids, "ref"].fillna("").astype(str).tolist()
+        refs = _stage_refs(utts, testset, stages, ids)
         for earlier, later in pairwise(stages):
             steps.append(lineage_step(ids, refs, earlier, later, testset=testset, model=model, top=top))
     return steps
@@ -274,3 +279,55 @@ def step_record(step: LineageStep) -> dict[str, Any]:
         "later": step.later,
         **step.summary,
     }
+
+
+@dataclass(frozen=True)
+class StageAt(AlignedText):
+    """One stage's output on one utterance, and what the step to it fixed and introduced."""
+
+    name: str = ""
+    fixed: int | None = None
+    introduced: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelLineage:
+    """One model's stages on the whole test set and each step's per-utterance counts, read per utterance.
+
+    A stage is defined over the whole test set (a saved text that changes nothing anywhere is no stage),
+    so a single utterance's lineage is read from this, never derived from that utterance alone.
+    """
+
+    model: str
+    position: dict[str, int]
+    refs: list[str]
+    stages: list[Stage]
+    steps: list[pd.DataFrame]  # err_earlier, err_later, fixed, introduced per utterance, one per step
+
+    def at(self, utt_id: str) -> list[StageAt] | None:
+        """The stages of one utterance, or None when it is not in the lineage (or there is no step)."""
+        at = self.position.get(utt_id)
+        if at is None or len(self.stages) < 2:
+            return None
+        ref, first = self.refs[at], self.stages[0]
+        errors = int(self.steps[0]["err_earlier"].iat[at])
+        views = [StageAt(first.hyp[at], replay(first.ops[at], ref, first.hyp[at]), errors, first.name)]
+        for stage, step in zip(self.stages[1:], self.steps, strict=True):
+            fixed, introduced, errors = (int(step[c].iat[at]) for c in ("fixed", "introduced", "err_later"))
+            pairs = replay(stage.ops[at], ref, stage.hyp[at])
+            views.append(StageAt(stage.hyp[at], pairs, errors, stage.name, fixed, introduced))
+        return views
+
+
+def model_lineage(utts: pd.DataFrame, testset: str, model: str, **options: Any) -> ModelLineage:
+    """``lineage_stages`` (``options``: its keywords) and every step's per-utterance counts of one model."""
+    ids, stages = lineage_stages(utts, testset, model, **options)
+    if len(stages) < 2:
+        return ModelLineage(model, {}, [], stages, [])
+    refs = _stage_refs(utts, testset, stages, ids)
+    kept = ["err_earlier", "err_later", "fixed", "introduced"]  # the counts; texts are in the stages
+    steps = [
+        lineage_step(ids, refs, a, b, testset=testset, model=model).utterances[kept]
+        for a, b in pairwise(stages)
+    ]
+    return ModelLineage(model, {u: k for k, u in enumerate(ids)}, refs, stages, steps)

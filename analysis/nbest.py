@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from werbench.aligner.align import align_counts
+from werbench.aligner.align import AlignedText, align_counts, align_many
 from werbench.analysis.compare import word_errors
 
 
@@ -77,3 +78,43 @@ def nbest_oracle(
     summary["top1_wer"] = summary["top1_errors"] / summary["ref_words"].where(summary["ref_words"] > 0)
     summary["oracle_wer"] = summary["oracle_errors"] / summary["ref_words"].where(summary["ref_words"] > 0)
     return per_utt, summary
+
+
+@dataclass(frozen=True)
+class NBestEntry(AlignedText):
+    """One hypothesis of an n-best list, aligned with the reference; ``is_oracle`` marks the list's oracle."""
+
+    rank: int = 0
+    wer: float = math.nan
+    am_score: float | None = None
+    lm_score: float | None = None
+    neural_score: float | None = None
+    score: float | None = None
+    is_oracle: bool = False
+
+
+def nbest_entries(
+    rows: pd.DataFrame, *, normalize: Callable[[str], str], costs: str = "sclite"
+) -> dict[str, list[NBestEntry]]:
+    """Each system's n-best list of one utterance (``rows``: its row per system), every entry aligned.
+
+    The oracle is ``nbest_oracle``'s (the first entry with the fewest word errors).
+    """
+    if "nbest" not in rows:
+        return {}
+    oracle, _ = nbest_oracle(rows, normalize=normalize, costs=costs)
+    ranks = dict(zip(oracle.get("system", []), oracle.get("oracle_rank", []), strict=True))
+    out: dict[str, list[NBestEntry]] = {}
+    for system, ref, entries in zip(rows["system"], rows["ref"], rows["nbest"], strict=True):
+        if not isinstance(entries, list) or not entries or system not in ranks:
+            continue
+        texts = [normalize(str(e.get("text", ""))) for e in entries]
+        alignments = align_many([str(ref)] * len(texts), texts, costs)
+        out[str(system)] = [
+            NBestEntry(
+                text, list(al.pairs()), al.errors, k, al.wer, entry.get("am_score"), entry.get("lm_score"),
+                entry.get("neural_score"), entry.get("score"), k == int(ranks[system]),
+            )
+            for k, (text, al, entry) in enumerate(zip(texts, alignments, entries, strict=True), start=1)
+        ]  # fmt: skip
+    return out

@@ -18,9 +18,9 @@ from dash.exceptions import PreventUpdate
 from werbench.dashboard import state as url_state
 from werbench.dashboard.audio import register_audio_route
 from werbench.dashboard.auth import require_basic_auth
-from werbench.dashboard.data import Workspace
 from werbench.dashboard.exports import register_exports
 from werbench.dashboard.pages import PAGES, Page, PageContext
+from werbench.dashboard.workspace import Workspace
 
 from werbench._version import __version__
 

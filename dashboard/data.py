@@ -11,91 +11,42 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from werbench.aligner.align import align_chars, align_many
+from werbench.aligner.align import align_chars
 from werbench.analysis.dataset import DatasetStats, dataset_stats
-from werbench.analysis.errors import replay
+from werbench.analysis.errors import replay, word_accuracy_side_by_side
 from werbench.analysis.tables import UTTERANCE_COLUMNS
-from werbench.dashboard import components as ui
-from werbench.dashboard.audio import AudioSource
 from werbench.dashboard.grid import ServerSideTable
+from werbench.dashboard.grid_config import PER_SYSTEM, quick_filter, utterance_columns, vocabulary_columns
 from werbench.dashboard.grid_view import GridTable, QuickFilter
+from werbench.dashboard.memo import Memo
 from werbench.manifests.normalize import NORMALIZERS as _NORMALIZERS
 from werbench.manifests.normalize import get_normalizer
-from werbench.manifests.results import RunInfo, iter_systems, read_run_info
+from werbench.manifests.results import PREDICTION_FIELDS as RESULT_FIELDS
+from werbench.manifests.results import RunInfo
+
+if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: imported where first used
+    from werbench.analysis.compare import Comparison
+    from werbench.analysis.lineage import ModelLineage, StageAt
+    from werbench.analysis.nbest import NBestEntry
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
-QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
 NESTED_FIELDS = ("nbest", "word_times")  # prediction fields that hold lists
-PER_SYSTEM = ("wer", "cer", "S", "D", "I", "hyp")  # per-system columns of the utterance grid, in order
 # prediction fields that differ per system, or are shown elsewhere than the grid
-PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error", "failure")
-SYSTEM_FIELDS = frozenset(
-    {
-        "system",
-        "hyp",
-        "C",
-        "S",
-        "D",
-        "I",
-        "hyp_words",
-        "wer",
-        "char_C",
-        "char_S",
-        "char_D",
-        "char_I",
-        "cer",
-        "sentence_error",
-        "wmr",
-        "ops",
-        "failed",
-        *PREDICTION_FIELDS,
-    }
-)
+PREDICTION_FIELDS = (*RESULT_FIELDS, "failure")
+SYSTEM_FIELDS = frozenset({
+    "system", "hyp", "C", "S", "D", "I", "hyp_words", "wer", "char_C", "char_S", "char_D", "char_I", "cer",
+    "sentence_error", "wmr", "ops", "failed", *PREDICTION_FIELDS,
+})  # fmt: skip
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class _Memo:
-    """Per-object memo keyed by immutable arguments; a lock per key so concurrent users compute once.
-
-    With ``maxsize`` the least recently used entries go first: views keyed by a choice of systems have
-    as many variants as users make choices, and each can hold a 100k-row table.
-    """
-
-    def __init__(self, maxsize: int | None = None) -> None:
-        self._values: OrderedDict[Hashable, Any] = OrderedDict()
-        self._locks: dict[Hashable, threading.Lock] = {}
-        self._guard = threading.Lock()
-        self._maxsize = maxsize
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._guard:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._guard:
-                if key in self._values:
-                    return self._values[key]
-            value = compute()
-            with self._guard:
-                self._values[key] = value
-                self._locks.pop(key, None)
-                while self._maxsize is not None and len(self._values) > self._maxsize:
-                    self._values.popitem(last=False)
-        return value
 
 
 # ------------------------------------------------------------------------------------------- view records
@@ -122,44 +73,14 @@ class HypothesisView:
 
 
 @dataclass(frozen=True)
-class LineageStage:
-    name: str
-    text: str
-    pairs: list[tuple[str, str | None, str | None]]
-    errors: int
-    fixed: int | None = None
-    introduced: int | None = None
-
-
-@dataclass(frozen=True)
-class LineageChain:
-    model: str
-    stages: list[LineageStage]
-
-
-@dataclass(frozen=True)
-class NBestView:
-    rank: int
-    text: str
-    pairs: list[tuple[str, str | None, str | None]]
-    errors: int
-    wer: float
-    am_score: float | None
-    lm_score: float | None
-    neural_score: float | None
-    score: float | None
-    is_oracle: bool
-
-
-@dataclass(frozen=True)
 class UtteranceDetail:
     testset: str
     utt_id: str
     ref: str
     fields: dict[str, Any]
     hypotheses: list[HypothesisView]
-    lineage: list[LineageChain]
-    nbest: dict[str, list[NBestView]]
+    lineage: dict[str, list[StageAt]]  # model -> its stages on this utterance (analysis.lineage)
+    nbest: dict[str, list[NBestEntry]]  # system -> its aligned n-best list (analysis.nbest)
 
 
 @dataclass(frozen=True)
@@ -177,9 +98,12 @@ class PairView:
     testset: str
     a: str
     b: str
-    comparison: Any  # analysis.compare.Comparison (pair frame, summary, significance tests)
-    per_utterance: pd.DataFrame  # the pair frame plus wer_a / wer_b from the per-utterance table
+    comparison: Comparison  # the pair frame (with wer_a / wer_b), summary, significance tests
     word_accuracy: pd.DataFrame  # word, count, accuracy_a, accuracy_b
+
+    @property
+    def per_utterance(self) -> pd.DataFrame:
+        return self.comparison.utterances
 
     @property
     def tests(self) -> list[Any]:
@@ -238,10 +162,6 @@ def decoded(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _errors_of(ops: str) -> int:
-    return sum(op != "C" for op in ops)
-
-
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | np.integer | np.floating | np.bool_) or value is None
 
@@ -263,9 +183,13 @@ class Analysis:
         self.runs = dict(runs)
         self.results_dir = results_dir
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
-        self._memo = _Memo()  # keyed by test set / system / model: bounded by the results themselves
-        self._views = _Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
+        self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
+        self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
         self._spans = _contiguous_spans(utterances)
+
+    @cached_property
+    def _normalize(self) -> Callable[[str], str]:
+        return get_normalizer(self.normalizer)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Memoise a derived view of this analysis (for modules that build on it, e.g. the report)."""
@@ -313,22 +237,10 @@ class Analysis:
         def build() -> pd.DataFrame:
             from werbench.analysis.compare import versus_best
 
-            best = versus_best(self.utterances, self.system_table).rename(
-                columns={
-                    "p_value": "p_vs_best",
-                    "p_holm": "p_vs_best_holm",
-                    "p_text": "p_vs_best_text",
-                    "p_holm_text": "p_vs_best_holm_text",
-                }
-            )
-            kept = [
-                "testset",
-                "system",
-                "p_vs_best",
-                "p_vs_best_holm",
-                "p_vs_best_text",
-                "p_vs_best_holm_text",
-            ]
+            names = {"p_value": "p_vs_best", "p_holm": "p_vs_best_holm", "p_text": "p_vs_best_text",
+                     "p_holm_text": "p_vs_best_holm_text"}  # fmt: skip
+            best = versus_best(self.utterances, self.system_table).rename(columns=names)
+            kept = ["testset", "system", *names.values()]
             return self.system_table.merge(best[kept], on=["testset", "system"], how="left")
 
         return self._memo.get(("leaderboard",), build)
@@ -361,78 +273,8 @@ class Analysis:
             for col in (*PER_SYSTEM, "sentence_error", "failed"):
                 frame[f"s{k}_{col}"] = rows[col].array  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
-        text = {
-            "filter": "agTextColumnFilter",
-            "filterParams": {
-                "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith"],
-                "maxNumConditions": 2,
-            },
-        }
-        number = {"filter": "agNumberColumnFilter", "type": "rightAligned"}
-        pct = {
-            **number,
-            "valueFormatter": ui.d3_format(".1%"),
-            "width": 92,
-        }
-        count = {**number, "width": 74}
-        defs: list[dict[str, Any]] = [
-            {
-                "field": "utt_id",
-                "headerName": "Utterance",
-                "pinned": "left",
-                "width": 190,
-                **text,
-                "cellClass": "link-cell",
-                "tooltipField": "utt_id",
-            },
-            {"field": "ref", "headerName": "Reference", "width": 340, **text, "tooltipField": "ref"},
-            {
-                "field": "duration",
-                "headerName": "Dur (s)",
-                **number,
-                "width": 92,
-                "valueFormatter": {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"},
-            },
-            {"field": "speaker", "headerName": "Speaker", "width": 110, **text},
-            {"field": "ref_words", "headerName": "Words", **count, "width": 84},
-            *[
-                {
-                    "field": c,
-                    "headerName": c,
-                    "width": 110,
-                    **(number if pd.api.types.is_numeric_dtype(frame[c]) else text),
-                }
-                for c in self._extra_columns
-            ],
-        ]
-        for k, system in enumerate(systems):
-            defs.append(
-                {
-                    "headerName": system,
-                    "marryChildren": True,
-                    "children": [
-                        {
-                            "field": f"s{k}_wer",
-                            "headerName": "WER",
-                            **pct,
-                            "cellStyle": {
-                                "function": "params.value > 0 ? {color: '#c0392b', fontWeight: 600} : {}"
-                            },
-                        },
-                        {"field": f"s{k}_cer", "headerName": "CER", **pct, "columnGroupShow": "open"},
-                        {"field": f"s{k}_S", "headerName": "S", **count, "columnGroupShow": "open"},
-                        {"field": f"s{k}_D", "headerName": "D", **count, "columnGroupShow": "open"},
-                        {"field": f"s{k}_I", "headerName": "I", **count, "columnGroupShow": "open"},
-                        {
-                            "field": f"s{k}_hyp",
-                            "headerName": "Hypothesis",
-                            "width": 320,
-                            **text,
-                            "tooltipField": f"s{k}_hyp",
-                        },
-                    ],
-                }
-            )
+        numeric = {c for c in self._extra_columns if pd.api.types.is_numeric_dtype(frame[c])}
+        defs = utterance_columns(systems, self._extra_columns, numeric)
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(
@@ -446,34 +288,8 @@ class Analysis:
     def quick_filter(
         self, testset: str, systems: tuple[str, ...], name: str, a: str | None, b: str | None
     ) -> QuickFilter | None:
-        """The mask behind a quick-filter button, expressed on the grid's columns (the analysis' numbers)."""
-        if name == "all" or not systems:
-            return None
-        index = {s: k for k, s in enumerate(systems)}
-        if name == "errors":
-            cols = [f"s{k}_sentence_error" for k in range(len(systems))]
-            return name, lambda f: f[cols].fillna(False).astype(bool).any(axis=1).to_numpy()
-        if name == "failed":
-            cols = [f"s{k}_failed" for k in range(len(systems))]
-            return name, lambda f: f[cols].fillna(False).astype(bool).any(axis=1).to_numpy()
-        if name in ("a_better", "b_better") and a in index and b in index:
-            wa, wb = f"s{index[a]}_wer", f"s{index[b]}_wer"
-            first, second = (wa, wb) if name == "a_better" else (wb, wa)
-            return f"{name}:{a}:{b}", lambda f: (f[first] < f[second]).fillna(False).to_numpy()
-        if name == "changed":
-            groups: dict[str, list[int]] = {}
-            for s, k in index.items():
-                groups.setdefault(s.split("@", 1)[0], []).append(k)
-            pairs = [(g[0], k) for g in groups.values() for k in g[1:]]
-
-            def changed(f: pd.DataFrame) -> np.ndarray:
-                mask = np.zeros(len(f), dtype=bool)
-                for first, other in pairs:
-                    mask |= (f[f"s{first}_hyp"] != f[f"s{other}_hyp"]).fillna(False).to_numpy()
-                return mask
-
-            return name, changed
-        return None
+        """The mask behind a quick-filter button (``grid_config.quick_filter``)."""
+        return quick_filter(systems, name, a, b)
 
     def neighbours(
         self, context: Mapping[str, Any], grid_state: Mapping[str, Any], utt_id: str
@@ -517,8 +333,14 @@ class Analysis:
             )  # fmt: skip
         return UtteranceDetail(
             testset, utt_id, str(base["ref"]), fields, hypotheses,
-            self._lineage(testset, utt_id, systems), self._nbest(testset, utt_id, systems),
+            self._lineage(testset, utt_id, systems),
+            self._nbest(testset, utt_id, systems),
         )  # fmt: skip
+
+    def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestEntry]]:
+        from werbench.analysis.nbest import nbest_entries
+
+        return nbest_entries(self._utterance_rows(testset, utt_id, systems), normalize=self._normalize)
 
     def _utterance_rows(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> pd.DataFrame:
         """This utterance's row of each system, nested fields decoded: what analysis' functions take."""
@@ -527,47 +349,20 @@ class Analysis:
         ]
         return decoded(pd.concat(frames, ignore_index=True))
 
-    def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> list[LineageChain]:
-        """This utterance's place in analysis.compare's decoder lineage of each model (fixed/introduced)."""
-        chains = []
+    def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[StageAt]]:
+        """This utterance's place in the decoder lineage of each model of ``systems``."""
+        chains = {}
         for model in sorted({s.split("@", 1)[0] for s in systems}):
-            position, stages, steps = self.lineage(testset, model)
-            at = position.get(utt_id)
-            if at is None or len(stages) < 2:
-                continue
-            ref = str(self.rows(testset, stages[0].system).at[utt_id, "ref"])
-            first = stages[0]
-            views = [
-                LineageStage(
-                    first.name,
-                    first.hyp[at],
-                    replay(first.ops[at], ref, first.hyp[at]),
-                    int(steps[0]["err_earlier"].iat[at]),
-                )
-            ]
-            for stage, step in zip(stages[1:], steps, strict=True):
-                views.append(
-                    LineageStage(
-                        stage.name,
-                        stage.hyp[at],
-                        replay(stage.ops[at], ref, stage.hyp[at]),
-                        int(step["err_later"].iat[at]),
-                        int(step["fixed"].iat[at]),
-                        int(step["introduced"].iat[at]),
-                    )
-                )
-            chains.append(LineageChain(model, views))
+            stages = self.lineage(testset, model).at(utt_id)
+            if stages is not None:
+                chains[model] = stages
         return chains
 
-    def lineage(self, testset: str, model: str) -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
-        """analysis.compare's stages of one model on the whole test set and each step's per-utterance frame.
+    def lineage(self, testset: str, model: str) -> ModelLineage:
+        """analysis.lineage of one model on the whole test set, once per (test set, model)."""
 
-        Computed once per (test set, model): a stage is defined over the whole test set (a saved text
-        that changes nothing anywhere is no stage), so it cannot be derived from one utterance alone.
-        """
-
-        def build() -> tuple[dict[str, int], list[Any], list[pd.DataFrame]]:
-            from werbench.analysis.lineage import STAGE_COLUMNS, lineage_stages, lineage_step
+        def build() -> ModelLineage:
+            from werbench.analysis.lineage import STAGE_COLUMNS, model_lineage
 
             members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
             needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
@@ -575,53 +370,9 @@ class Analysis:
                 [self.rows(testset, s)[[c for c in needed if c in self.utterances]] for s in members],
                 ignore_index=True,
             )
-            normalize = get_normalizer(self.normalizer)
-            ids, stages = lineage_stages(rows, testset, model, normalize=normalize, systems=self.system_table)
-            if len(stages) < 2:
-                return {}, stages, []
-            refs = self.rows(testset, stages[0].system)["ref"].reindex(ids).fillna("").astype(str).tolist()
-            kept = ["err_earlier", "err_later", "fixed", "introduced"]  # the counts; texts are in the stages
-            steps = [
-                lineage_step(ids, refs, a, b, testset=testset, model=model).utterances[kept]
-                for a, b in pairwise(stages)
-            ]
-            return {u: k for k, u in enumerate(ids)}, stages, steps
+            return model_lineage(rows, testset, model, normalize=self._normalize, systems=self.system_table)
 
         return self._memo.get(("lineage", testset, model), build)
-
-    def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestView]]:
-        """Each n-best list with every hypothesis aligned, and analysis' oracle (first with fewest errors)."""
-        from werbench.analysis.nbest import nbest_oracle
-
-        rows = self._utterance_rows(testset, utt_id, systems)
-        if "nbest" not in rows:
-            return {}
-        normalize = get_normalizer(self.normalizer)
-        oracle, _ = nbest_oracle(rows, normalize=normalize)
-        out: dict[str, list[NBestView]] = {}
-        for _, row in rows.iterrows():
-            entries = row["nbest"] if isinstance(row["nbest"], list) else []
-            if not entries or row["system"] not in set(oracle.get("system", [])):
-                continue
-            rank = int(oracle.loc[oracle["system"] == row["system"], "oracle_rank"].iat[0])
-            texts = [normalize(str(e.get("text", ""))) for e in entries]
-            alignments = align_many([str(row["ref"])] * len(texts), texts)
-            out[str(row["system"])] = [
-                NBestView(
-                    k,
-                    text,
-                    list(al.pairs()),
-                    al.errors,
-                    al.wer,
-                    entry.get("am_score"),
-                    entry.get("lm_score"),
-                    entry.get("neural_score"),
-                    entry.get("score"),
-                    k == rank,
-                )
-                for k, (text, al, entry) in enumerate(zip(texts, alignments, entries, strict=True), start=1)
-            ]
-        return out
 
     # ---- dataset statistics
     def dataset_stats(self, testset: str) -> DatasetStats:
@@ -673,68 +424,18 @@ class Analysis:
 
     def _vocabulary_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         accuracy, source = self.word_accuracy(testset, systems)
-        wide = accuracy.pivot_table(
-            index="word", columns="system", values=["accuracy", "correct"], aggfunc="first"
-        )
-        counts = accuracy.groupby("word")[["count"]].first()
-        frame = counts.copy()
-        frame["oov"] = (
-            accuracy.groupby("word")["oov"].first().map(lambda v: "" if pd.isna(v) else ("OOV" if v else ""))
-        )
+        frame = word_accuracy_side_by_side(accuracy, systems)
+        frame["oov"] = frame["oov"].map(lambda v: "" if pd.isna(v) else ("OOV" if v else ""))
         labels = {"word": "word", "count": "count", "oov": "oov"}
-        defs: list[dict[str, Any]] = [
-            {
-                "field": "word",
-                "headerName": "Word",
-                "pinned": "left",
-                "width": 180,
-                "filter": "agTextColumnFilter",
-            },
-            {
-                "field": "count",
-                "headerName": "Count",
-                "type": "rightAligned",
-                "filter": "agNumberColumnFilter",
-                "sort": "desc",
-                "width": 100,
-            },
-            {
-                "field": "oov",
-                "headerName": f"OOV ({source})" if source else "OOV",
-                "width": 130,
-                "filter": "agTextColumnFilter",
-            },
-        ]
         for k, system in enumerate(systems):
-            frame[f"s{k}_acc"] = wide.get(("accuracy", system), np.nan)
-            frame[f"s{k}_err"] = frame["count"] - (wide.get(("correct", system), 0))
+            frame = frame.rename(columns={f"accuracy_{k}": f"s{k}_acc", f"errors_{k}": f"s{k}_err"})
             labels[f"s{k}_acc"], labels[f"s{k}_err"] = f"{system} accuracy", f"{system} errors"
-            defs.append(
-                {
-                    "headerName": system,
-                    "children": [
-                        {
-                            "field": f"s{k}_acc",
-                            "headerName": "Accuracy",
-                            "type": "rightAligned",
-                            "filter": "agNumberColumnFilter",
-                            "width": 110,
-                            "valueFormatter": {**ui.d3_format(".1%")},
-                        },
-                        {
-                            "field": f"s{k}_err",
-                            "headerName": "Errors",
-                            "type": "rightAligned",
-                            "filter": "agNumberColumnFilter",
-                            "width": 90,
-                        },
-                    ],
-                }
-            )
-        frame = frame.reset_index().sort_values(["count", "word"], ascending=[False, True], kind="stable")
-        frame = frame.reset_index(drop=True)
         return GridTable(
-            ServerSideTable(frame), defs, labels, f"vocabulary-{testset}-{self.normalizer}.csv", list(labels)
+            ServerSideTable(frame[list(labels)]),
+            vocabulary_columns(systems, source),
+            labels,
+            f"vocabulary-{testset}-{self.normalizer}.csv",
+            list(labels),
         )
 
     def breakdown(self, testset: str, systems: tuple[str, ...], by: str) -> pd.DataFrame:
@@ -766,18 +467,11 @@ class Analysis:
 
         rows = pd.concat([self.rows(testset, a), self.rows(testset, b)], ignore_index=True)
         comparison = compare_systems(rows, a, b, testset=testset)
-        per_utt = comparison.utterances.copy()
-        per_utt["wer_a"] = self.rows(testset, a)["wer"].reindex(per_utt["utt_id"]).to_numpy()
-        per_utt["wer_b"] = self.rows(testset, b)["wer"].reindex(per_utt["utt_id"]).to_numpy()
         accuracy, _ = self.word_accuracy(testset, (a, b))
-        acc = accuracy.pivot_table(index="word", columns="system", values="accuracy", aggfunc="first")
-        words = accuracy.groupby("word")["count"].first()
-        word_acc = pd.DataFrame({
-            "word": words.index, "count": words.to_numpy(),
-            "accuracy_a": acc[a].reindex(words.index).to_numpy() if a in acc else np.nan,
-            "accuracy_b": acc[b].reindex(words.index).to_numpy() if b in acc else np.nan,
-        })  # fmt: skip
-        return PairView(testset, a, b, comparison, per_utt, word_acc)
+        side_by_side = word_accuracy_side_by_side(accuracy, (a, b))
+        renamed = {"accuracy_0": "accuracy_a", "accuracy_1": "accuracy_b"}
+        word_acc = side_by_side.rename(columns=renamed)[["word", "count", "accuracy_a", "accuracy_b"]]
+        return PairView(testset, a, b, comparison, word_acc)
 
     def three_way(self, testset: str, utt_id: str, a: str, b: str) -> list[Any]:
         """analysis.compare.three_way columns (reference / A / B) of one utterance."""
@@ -787,58 +481,3 @@ class Analysis:
         return three_way(
             str(row_a["ref"]), str(row_a["hyp"]), str(row_a["ops"]), str(row_b["hyp"]), str(row_b["ops"])
         )
-
-
-# ------------------------------------------------------------------------------------------- workspace
-
-
-class Workspace:
-    """A results directory as the dashboard sees it: one ``Analysis`` per normaliser, built once, shared."""
-
-    def __init__(
-        self, results_dir: Path, default_normalizer: str = "none", cache_dir: Path | None = None
-    ) -> None:
-        self.results_dir = Path(results_dir)
-        self.default_normalizer = default_normalizer
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
-        self._memo = _Memo()
-        self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in iter_systems(self.results_dir)}
-
-    def analysis(self, normalizer: str) -> Analysis:
-        if normalizer not in NORMALIZERS:
-            normalizer = self.default_normalizer
-        return self._memo.get(("analysis", normalizer), lambda: self._score(normalizer))
-
-    def _score(self, normalizer: str) -> Analysis:
-        from werbench.analysis.table_cache import TableOptions, results_tables
-
-        timings: dict[str, float] = {}
-        tables = results_tables(
-            self.results_dir, TableOptions(normalize=normalizer), cache_dir=self.cache_dir, timings=timings
-        )
-        for warning in tables.warnings:
-            log.warning("%s", warning)
-        analysis = Analysis(normalizer, tables.utterances, tables.systems, self.runs, self.results_dir)
-        analysis.load_seconds = timings
-        return analysis
-
-    def audio_sources(self) -> Mapping[tuple[str, str], AudioSource]:
-        """(testset, utt_id) -> audio, from the loaded manifests: the only files the audio route serves."""
-
-        def build() -> dict[tuple[str, str], AudioSource]:
-            table = self.analysis(self.default_normalizer).utterances
-            first = table.drop_duplicates(["testset", "utt_id"])
-            offsets = first["offset"] if "offset" in first else pd.Series(0.0, index=first.index)
-            return {
-                (ts, utt): AudioSource(str(path), float(off or 0.0), float(dur) if off else None)
-                for ts, utt, path, off, dur in zip(
-                    first["testset"],
-                    first["utt_id"],
-                    first["audio_filepath"],
-                    offsets.fillna(0.0),
-                    first["duration"],
-                    strict=True,
-                )
-            }
-
-        return self._memo.get(("audio",), build)

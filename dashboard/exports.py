@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 
 import flask
-from werbench.dashboard.data import NORMALIZERS, Workspace
+from werbench.dashboard.data import NORMALIZERS
 from werbench.dashboard.reporting import html_report, trn_archive
+from werbench.dashboard.workspace import Workspace
 
 
 def _csv_response(frame, filename: str) -> flask.Response:

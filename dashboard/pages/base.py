@@ -9,8 +9,9 @@ from typing import Any
 
 from dash import Dash, html
 from werbench.dashboard import components as ui
-from werbench.dashboard.data import NORMALIZERS, Analysis, Workspace
+from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.state import get_choice
+from werbench.dashboard.workspace import Workspace
 
 
 @dataclass

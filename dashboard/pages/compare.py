@@ -12,9 +12,10 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
-from werbench.dashboard.data import PairView, Workspace
+from werbench.dashboard.data import PairView
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.workspace import Workspace
 
 EMPTY = "\u2205"  # an empty slot in the three-way view
 OUTCOME_LABELS = {"improved": "B better", "regressed": "A better", "tied": "tied", "failed": "failed in one"}

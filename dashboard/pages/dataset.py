@@ -7,10 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, html
 from werbench.dashboard import components as ui
-from werbench.dashboard.data import Workspace
 from werbench.dashboard.grid_view import GridTable, register_server_grid, server_grid
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.state import get_list
+from werbench.dashboard.workspace import Workspace
 
 GRID = "vocab"
 

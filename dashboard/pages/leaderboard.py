@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
-from werbench.dashboard.data import Workspace
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.workspace import Workspace
 
 PCT = ui.d3_format(".2%")
 NUM = ui.d3_format(",.0f")

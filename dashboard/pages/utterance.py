@@ -12,9 +12,10 @@ from plotly.subplots import make_subplots
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.audio import audio_url, signal_view
-from werbench.dashboard.data import HypothesisView, UtteranceDetail, Workspace
+from werbench.dashboard.data import HypothesisView, UtteranceDetail
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.pages.utterances import VIEW_KEYS, view_context
+from werbench.dashboard.workspace import Workspace
 
 
 def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> html.Div:
@@ -52,9 +53,9 @@ def _fields(detail: UtteranceDetail) -> dbc.Table:
 
 def _lineage(detail: UtteranceDetail) -> list[Any]:
     blocks = []
-    for chain in detail.lineage:
+    for model, stages in detail.lineage.items():
         steps = []
-        for stage in chain.stages:
+        for stage in stages:
             change = []
             if stage.fixed is not None:
                 change = [
@@ -80,7 +81,7 @@ def _lineage(detail: UtteranceDetail) -> list[Any]:
                     className="lineage-step",
                 )
             )
-        blocks.append(html.Div([html.H6(f"Model {chain.model}", className="mt-1"), *steps], className="mb-3"))
+        blocks.append(html.Div([html.H6(f"Model {model}", className="mt-1"), *steps], className="mb-3"))
     return blocks or [
         ui.empty(
             "No decoder lineage: no two systems share this utterance's acoustic model "

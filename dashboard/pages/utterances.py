@@ -8,9 +8,10 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
-from werbench.dashboard.data import QUICK_FILTERS, Workspace
+from werbench.dashboard.grid_config import QUICK_FILTERS
 from werbench.dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
 from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.workspace import Workspace
 
 GRID = "utts"
 VIEW_KEYS = ("ts", "norm", "sys", "qf", "a", "b", "grid")  # what defines the list an utterance is opened from

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from werbench.analysis import compare, lineage
 from werbench.analysis import significance as sg
-from werbench.analysis.nbest import nbest_oracle
+from werbench.analysis.nbest import nbest_entries, nbest_oracle
 from werbench.manifests.normalize import get_normalizer
 
 REFS = {
@@ -146,6 +146,18 @@ def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
     assert introduced == {("I", "", "x"), ("D", "d", "")}
 
 
+def test_one_utterance_read_from_the_whole_lineage(utts: pd.DataFrame) -> None:
+    whole = lineage.model_lineage(utts, "test", "m", normalize=get_normalizer("none"))
+    per = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))[0].utterances.set_index("utt_id")
+    first, later = whole.at("u2")
+    assert (first.name, later.name) == ("m@greedy", "m@beam-kenlm")
+    assert (later.fixed, later.introduced, later.errors) == tuple(
+        per.loc["u2", ["fixed", "introduced", "err_later"]]
+    )
+    assert first.errors == per.loc["u2", "err_earlier"] and later.text == BEAM["u2"]
+    assert ("I", None, "x") in later.pairs and whole.at("nowhere") is None
+
+
 def test_lineage_from_saved_stage_texts(make_utts) -> None:
     stages = {u: {"greedy_text": GREEDY[u], "beam_text": BEAM[u]} for u in REFS}
     utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
@@ -223,6 +235,18 @@ def test_nbest_oracle_by_hand(make_utts) -> None:
     assert row["utts"] == 2 and row["ref_words"] == 8
     assert row["top1_wer"] == pytest.approx(1 / 8) and row["oracle_wer"] == 0.0
     assert row["oracle_rank1"] == 0.5
+
+
+def test_nbest_entries_align_every_hypothesis_and_mark_the_oracle(make_utts) -> None:
+    nbest = {"u1": {"nbest": [{"text": "the cat sat on mat", "am_score": -3.0}, {"text": REFS["u1"]}]}}
+    utts = make_utts(
+        {"u1": REFS["u1"]}, {"m@beam": {"u1": "the cat sat on mat"}}, pred_fields={"m@beam": nbest}
+    )
+    entries = nbest_entries(utts, normalize=get_normalizer("none"))["m@beam"]
+    assert [(e.rank, e.errors, e.is_oracle) for e in entries] == [(1, 1, False), (2, 0, True)]
+    assert entries[0].am_score == -3.0 and entries[0].wer == pytest.approx(1 / 6)
+    assert ("D", "the", None) in entries[0].pairs and all(op == "C" for op, _, _ in entries[1].pairs)
+    assert nbest_entries(utts.drop(columns=["nbest"]), normalize=str) == {}
 
 
 def test_nbest_errors_name_the_utterance(make_utts) -> None:

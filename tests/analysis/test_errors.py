@@ -218,3 +218,15 @@ def test_vocabulary_from_a_real_kenlm_arpa_and_binary(tmp_path: Path) -> None:
     subprocess.run([build_binary, str(arpa), str(binary)], check=True, capture_output=True)
     with pytest.raises(ManifestError, match="KenLM binary; give its ARPA"):
         errors.load_vocabulary(binary)
+
+
+def test_word_accuracy_side_by_side(make_utts) -> None:
+    utts = make_utts(
+        {"u1": "a b a", "u2": "b c"}, {"x": {"u1": "a b a", "u2": "b d"}, "y": {"u1": "a a", "u2": "c"}}
+    )
+    accuracy = errors.error_tables(utts).word_accuracy
+    side = errors.word_accuracy_side_by_side(accuracy, ["y", "x"]).set_index("word")
+    assert list(side.index) == ["a", "b", "c"]  # most frequent first, then by word
+    assert side["count"].tolist() == [2, 2, 1]
+    assert side["accuracy_1"].tolist() == [1.0, 1.0, 0.0] and side["errors_1"].tolist() == [0, 0, 1]
+    assert side["accuracy_0"].tolist() == [1.0, 0.0, 1.0] and side["errors_0"].tolist() == [0, 2, 0]

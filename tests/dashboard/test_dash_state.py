@@ -7,7 +7,7 @@ import time
 
 from dash import dcc, html
 from werbench.dashboard import state as url_state
-from werbench.dashboard.data import _Memo
+from werbench.dashboard.memo import Memo
 
 
 def test_url_state_round_trip_and_defaults() -> None:
@@ -40,7 +40,7 @@ def test_control_values_are_read_from_a_built_layout() -> None:
 
 
 def test_memo_computes_once_for_concurrent_users_and_evicts_least_recent() -> None:
-    memo, calls = _Memo(maxsize=2), []
+    memo, calls = Memo(maxsize=2), []
 
     def slow() -> int:
         calls.append(1)

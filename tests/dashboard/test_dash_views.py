@@ -189,10 +189,9 @@ def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(w
     checked = nbest_checked = 0
     for utt_id in analysis.reference_rows("synth-clean").index[:12]:
         detail = analysis.utterance_detail("synth-clean", utt_id, systems)
-        chains = {c.model: c for c in detail.lineage}
         for model, step in steps.items():
             expected = step.utterances.set_index("utt_id").loc[utt_id]
-            later = chains[model].stages[-1]
+            later = detail.lineage[model][-1]
             assert (later.fixed, later.introduced, later.errors) == (
                 expected["fixed"],
                 expected["introduced"],
