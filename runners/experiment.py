@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from werbench.manifests.errors import ConfigError, ManifestError, WerbenchError
+from werbench.manifests.errors import ConfigError, WerbenchError
 from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.runners.decoders.registry import DECODERS, make_decoder
@@ -134,7 +134,7 @@ class Experiment:
             ) from None
         self.base = self.path.resolve().parent
 
-    def error(self, message: str, *loc: Any) -> ManifestError:
+    def error(self, message: str, *loc: Any) -> ConfigError:
         return ConfigError(self.path, message, line=_line_of(self._root, loc), field=_dotted(loc))
 
     @property
