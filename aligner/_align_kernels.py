@@ -324,6 +324,105 @@ def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, budge
 
 
 @njit(cache=True, inline="always")
+def _word_cost(ref, i, rnull_a, hyp, j, fold_case, sub_w, null_sub):
+    """sclite's cost of ref token i against hyp token j: 0 if equal, 1 for ``@`` with ``@``, else sub."""
+    rbuf, r_start, r_end, r_hash = ref
+    hbuf, h_start, h_end, h_hash = hyp
+    same = r_hash[i] == h_hash[j] and (
+        r_hash[i] < _HASHED or _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j], fold_case)
+    )
+    if not same:
+        return sub_w, False
+    return (null_sub if rnull_a else sub_w - sub_w), True
+
+
+@njit(cache=True, nogil=True)
+def _sclite_network_pair(
+    ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, graph, g0, dp, back, rev, used
+):
+    """sclite's alignment of a reference network (alternations) with a hypothesis, as ``net_dp.c`` does it.
+
+    ``graph[g0:]`` lists, for ref word k = 1..n, its predecessor count and predecessors (0: the start),
+    then the count and list of final words. Each move takes the cheapest predecessor cell, the first one
+    listed on a tie (sclite's strict ``<`` over a node's incoming arcs), then sclite's choice between the
+    diagonal, deletion and insertion; the path ends in the first cheapest final word. Full DP (no band):
+    alternations are rare. Writes the ops reversed and marks the ref words on the path in ``used``.
+    ``back`` holds 3 * predecessor + move (0 diagonal, 1 deletion, 2 insertion).
+    """
+    sub_w, ins_w, del_w, null_indel, null_sub, _ = weights
+    w = m + 1
+    pred_at = np.empty(n + 2, np.int64)  # graph[pred_at[k]] is word k's predecessor count, its list follows
+    at = g0
+    for k in range(1, n + 2):
+        pred_at[k] = at
+        at += 1 + graph[at]
+    dp[0] = 0.0
+    for b in range(1, m + 1):
+        dp[b] = dp[b - 1] + (null_indel if hnull[b - 1] else ins_w)
+        back[b] = 2
+    for a in range(1, n + 1):
+        row = a * w
+        dcost = null_indel if rnull[a - 1] else del_w
+        first = pred_at[a] + 1
+        stop = first + graph[first - 1]
+        best = graph[first]
+        for q in range(first + 1, stop):
+            if dp[graph[q] * w] < dp[best * w]:
+                best = graph[q]
+        dp[row] = dp[best * w] + dcost
+        back[row] = 3 * best + 1
+        for b in range(1, m + 1):
+            sub_from = graph[first]
+            del_from = sub_from
+            for q in range(first + 1, stop):
+                if dp[graph[q] * w + b - 1] < dp[sub_from * w + b - 1]:
+                    sub_from = graph[q]
+                if dp[graph[q] * w + b] < dp[del_from * w + b]:
+                    del_from = graph[q]
+            cost, _ = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub)
+            s = dp[sub_from * w + b - 1] + cost
+            d = dp[del_from * w + b] + dcost
+            i = dp[row + b - 1] + (null_indel if hnull[b - 1] else ins_w)
+            if s <= d and s <= i:
+                dp[row + b] = s
+                back[row + b] = 3 * sub_from
+            elif d < i:
+                dp[row + b] = d
+                back[row + b] = 3 * del_from + 1
+            else:
+                dp[row + b] = i
+                back[row + b] = 3 * a + 2
+    first = pred_at[n + 1] + 1
+    a = graph[first]
+    for q in range(first + 1, first + graph[first - 1]):
+        if dp[graph[q] * w + m] < dp[a * w + m]:
+            a = graph[q]
+    b = m
+    k = 0
+    while a > 0 or b > 0:
+        step = back[a * w + b]
+        move = step % 3
+        if move == 2:
+            if not hnull[b - 1]:
+                rev[k] = OP_I
+                k += 1
+            b -= 1
+            continue
+        used[r0 + a - 1] = True
+        if move == 0:
+            _, same = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub)
+            if not (rnull[a - 1] and hnull[b - 1]):
+                rev[k] = OP_C if same else OP_S
+                k += 1
+            b -= 1
+        elif not rnull[a - 1]:
+            rev[k] = OP_D
+            k += 1
+        a = step // 3
+    return k
+
+
+@njit(cache=True, inline="always")
 def _rapidfuzz_pair(cost, n, m, dp, rev):
     """Unit-cost alignment with rapidfuzz's choice among equal-cost paths (what jiwer 4 reports)."""
     pre = 0
@@ -387,14 +486,16 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,
-    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band,
+    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
 
     Returns counts[k] = (C, S, D, I) (-1 for skipped pairs), and when ``want_ops`` the op codes of all
     pairs concatenated with their offsets (pair k's ops are ``ops[op_off[k]:op_off[k + 1]]``).
     ``band`` lets sclite-tie pairs without null words skip the cells no optimal path can reach (same
-    result; False runs the full DP, for checking and benchmarks).
+    result; False runs the full DP, for checking and benchmarks). ``graph_at[k] >= 0`` marks a reference
+    network (alternations) whose layout starts at ``graph[graph_at[k]]`` (see ``_sclite_network_pair``);
+    ``used`` (returned last) marks the reference tokens on such a pair's chosen path.
     """
     n_pairs = r_utt.shape[0] - 1
     max_cells = 1
@@ -422,6 +523,9 @@ def align_pairs(
     ops = np.empty(total_ops if want_ops else 0, np.uint8)
     op_off = np.zeros(n_pairs + 1, np.int64)
     counts = np.zeros((n_pairs, 4), np.int64)
+    used = np.zeros(r_hash.shape[0], np.bool_)
+    networks = (graph_at >= 0).any()
+    back = np.empty(max_cells if networks else 1, np.int64)
     ref = (rbuf, r_start, r_end, r_hash)
     hyp = (hbuf, h_start, h_end, h_hash)
     weights = (sub_w, ins_w, del_w, null_indel, null_sub, np.float32(np.inf))
@@ -441,7 +545,7 @@ def align_pairs(
         h0 = h_utt[p]
         n = r_utt[p + 1] - r0
         m = h_utt[p + 1] - h0
-        identical = n == m
+        identical = n == m and graph_at[p] < 0
         for a in range(n if identical else 0):  # the common case of no error at all needs no DP
             if (
                 r_null[r0 + a]
@@ -455,7 +559,28 @@ def align_pairs(
             ):
                 identical = False
                 break
-        if identical:  # the only zero-cost path is the diagonal, whatever the tie rules
+        if graph_at[p] >= 0:
+            rnull = r_null[r0 : r0 + n]
+            hnull = h_null[h0 : h0 + m]
+            k = _sclite_network_pair(
+                ref,
+                r0,
+                rnull,
+                hyp,
+                h0,
+                hnull,
+                n,
+                m,
+                fold_case,
+                weights,
+                graph,
+                graph_at[p],
+                dp,
+                back,
+                rev,
+                used,
+            )
+        elif identical:  # the only zero-cost path is the diagonal, whatever the tie rules
             rev[:n] = OP_C
             k = n
         elif tie == TIE_SCLITE:
@@ -517,4 +642,4 @@ def align_pairs(
         if want_ops:
             pos += k
         op_off[p + 1] = pos
-    return counts, ops[:pos], op_off
+    return counts, ops[:pos], op_off, used

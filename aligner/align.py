@@ -7,8 +7,12 @@ insertion, else the insertion, and the backtrace from the last cell follows thos
 defaults it compares words case-insensitively for ASCII letters only (``sclite -s`` is off), ignores one
 trailing ``*`` of a word longer than one character, and treats the word ``@`` as its null word (inserting
 or deleting it costs 0.001 and it never appears in the counts). Cell costs are float32 like sclite's.
-Unlike sclite, any UTF-8 text works (sclite crashes on some), and reference alternations ``{ a / b }`` are
-not supported (they are plain words here).
+Unlike sclite, any UTF-8 text works (sclite crashes on some). Reference alternations ``{ a / b c / @ }``
+(``manifests.ref_syntax``) are aligned as sclite aligns its reference networks (``net_dp.c``): each DP cell
+takes the cheapest predecessor word, the first written on a tie, and the path ends in the first cheapest
+final word; the counts and ops are those of the alternative chosen, and ``BatchResult.paths`` gives the
+reference as aligned (what sclite's ``.pra`` prints). Words like ``(uh)`` are plain words, as in sclite
+without ``-D``.
 
 ``costs="unit"`` is unit costs (sub = ins = del = 1) with exact, case-sensitive comparison. Its error total
 S + D + I is the Levenshtein distance, identical to Kaldi's ``compute-wer`` and to jiwer; among the equal-cost
@@ -55,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 from werbench.aligner import _align_kernels as kernels
 from werbench.manifests.errors import ConfigError
+from werbench.manifests.ref_syntax import has_alternations, parse_reference, reference_network
 
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped
 
@@ -157,11 +162,13 @@ class BatchResult:
     """The array form of a batch: ``counts[k] = (C, S, D, I)`` and, when requested, ``ops[k]``.
 
     Pairs too large to align (more than ``MAX_CELLS`` DP cells) have counts ``-1`` and ops ``""`` when
-    ``oversize="skip"``.
+    ``oversize="skip"``. ``paths`` (only when some reference has alternations): each reference as aligned,
+    the alternatives chosen in place of the braces.
     """
 
     counts: np.ndarray
     ops: list[str] | None
+    paths: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +195,8 @@ class Alignment:
         self._k = k
 
     def _units(self, src: str | Sequence[str]) -> tuple[str, ...]:
+        if src is self._batch.refs[self._k] and self._batch.result.paths is not None:
+            src = self._batch.result.paths[self._k]
         if not isinstance(src, str):
             return tuple(src)
         unit = self._batch.unit
@@ -311,6 +320,25 @@ def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str) -> tu
     return (buf, *toks)
 
 
+def _networks(refs: Sequence[str | Sequence[str]]) -> tuple[list, np.ndarray, np.ndarray] | None:
+    """References with alternations as flat word texts plus their graphs (``kernels._sclite_network_pair``);
+    ``None`` when no reference has any (the common case costs one scan)."""
+    marked = [k for k, r in enumerate(refs) if isinstance(r, str) and has_alternations(r)]
+    if not marked:
+        return None
+    flat = list(refs)
+    graph_at = np.full(len(refs), -1, np.int64)
+    graph: list[int] = []
+    for k in marked:
+        network = reference_network(parse_reference(refs[k]))  # type: ignore[arg-type]
+        flat[k] = " ".join(network.words)
+        graph_at[k] = len(graph)
+        for preds in (*network.preds, network.finals):
+            graph.append(len(preds))
+            graph.extend(preds)
+    return flat, graph_at, np.array(graph, np.int64)
+
+
 def align_counts(
     refs: Sequence[str | Sequence[str]],
     hyps: Sequence[str | Sequence[str]],
@@ -334,6 +362,12 @@ def align_counts(
     if unit not in ("word", "char", "char_nospace"):
         raise ValueError(f"unknown unit {unit!r}")
     spec = get_costs(costs)
+    networks = _networks(refs)
+    graph_at, graph = np.full(len(refs), -1, np.int64), np.zeros(0, np.int64)
+    if networks is not None:
+        if unit != "word" or spec.tie != kernels.TIE_SCLITE:
+            raise ValueError("reference alternations are aligned by words with sclite's rules only")
+        refs, graph_at, graph = networks
     rbuf, r_start, r_end, r_hash, r_null, r_utt = _tokens(refs, spec, unit)
     hbuf, h_start, h_end, h_hash, h_null, h_utt = _tokens(hyps, spec, unit)
     cells = (np.diff(r_utt) + 1) * (np.diff(h_utt) + 1)
@@ -345,18 +379,27 @@ def align_counts(
     settings = (spec.fold_case, spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele))
     settings += (f32(spec.null_indel), f32(spec.null_sub), want_ops)
 
-    def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Pairs lo..hi-1 (the kernel reads token offsets as absolute indices, so a slice is a batch)."""
         ref_side = (rbuf, r_start, r_end, r_hash, r_null, r_utt[lo : hi + 1])
         hyp_side = (hbuf, h_start, h_end, h_hash, h_null, h_utt[lo : hi + 1])
-        return kernels.align_pairs(*ref_side, *hyp_side, *settings, too_big[lo:hi], band)
+        return kernels.align_pairs(
+            *ref_side, *hyp_side, *settings, too_big[lo:hi], band, graph_at[lo:hi], graph
+        )
 
-    counts, ops, op_off = _in_threads(run, np.where(too_big, 0, cells), threads)
+    counts, ops, op_off, used = _in_threads(run, np.where(too_big, 0, cells), threads)
+    paths = None
+    if networks is not None:
+        paths = list(refs)  # type: ignore[arg-type]
+        for k in np.flatnonzero(graph_at >= 0).tolist():
+            words = split_words(refs[k])  # type: ignore[arg-type]
+            on_path = used[r_utt[k] : r_utt[k + 1]]
+            paths[k] = " ".join(w for w, keep in zip(words, on_path, strict=True) if keep)
     if not want_ops:
-        return BatchResult(counts, None)
+        return BatchResult(counts, None, paths)
     text = ops.tobytes().decode("ascii")
     bounds = op_off.tolist()
-    return BatchResult(counts, [text[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)])
+    return BatchResult(counts, [text[bounds[k] : bounds[k + 1]] for k in range(len(bounds) - 1)], paths)
 
 
 CER_MODES = ("levenshtein", "sclite")
@@ -395,7 +438,7 @@ def default_threads() -> int:
     return max(1, int(env)) if env and env.isdigit() else min(os.cpu_count() or 1, 8)
 
 
-def _in_threads(run, cells: np.ndarray, threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _in_threads(run, cells: np.ndarray, threads: int | None) -> tuple[np.ndarray, ...]:
     """Split a batch into contiguous parts of about equal DP work, align them in threads, and join them."""
     threads = default_threads() if threads is None else max(1, threads)
     total = int(cells.sum())
@@ -406,13 +449,14 @@ def _in_threads(run, cells: np.ndarray, threads: int | None) -> tuple[np.ndarray
     with ThreadPoolExecutor(len(bounds) - 1) as pool:
         parts = list(pool.map(run, bounds[:-1], bounds[1:]))
     offsets, base = [], 0
-    for _, ops, op_off in parts:
+    for _, ops, op_off, _ in parts:
         offsets.append(op_off[:-1] + base)
         base += len(ops)
     return (
         np.concatenate([part[0] for part in parts]),
         np.concatenate([part[1] for part in parts]),
         np.concatenate([*offsets, np.array([base], np.int64)]),
+        np.logical_or.reduce([part[3] for part in parts]),
     )
 
 

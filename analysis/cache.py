@@ -28,6 +28,7 @@ from werbench.aligner.align import align_counts, cer_counts, get_costs
 from werbench.analysis import write_behind
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
+from werbench.manifests.ref_syntax import map_words
 
 CACHE_ENV = "WERBENCH_CACHE"
 # What can change an aligned count besides the texts and options: the aligner and its kernels, this cache's
@@ -39,6 +40,7 @@ ALIGNMENT_CODE = (
         "werbench.analysis.cache",
         "werbench.manifests.normalize",
         "werbench.manifests.wsj_markup",
+        "werbench.manifests.ref_syntax",
     ),
     ("numba", "numpy", "pyarrow", "regex"),
 )
@@ -120,7 +122,9 @@ def align_texts(
     """Normalise and align (words and characters) one batch, through the cache when one is given.
 
     Returns one row per pair with ``ref``/``hyp`` (normalised), ``C S D I``, ``ops`` and ``char_C .. char_I``
-    (-1 where a pair was too long for a character alignment) of CER mode ``cer`` (``align.cer_counts``).
+    (-1 where a pair was too long for a character alignment) of CER mode ``cer`` (``align.cer_counts``);
+    references may carry sclite alternations (each alternative normalised on its own; ``ref`` is then
+    the reference as aligned).
     ``normalized_refs`` lets a caller share the normalised references between the systems of one test set.
     """
     key = batch_key(refs, hyps, normalizer_spec, costs, cer) if cache is not None else ""
@@ -128,9 +132,10 @@ def align_texts(
         hit = cache.load(key)
         if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
             return hit
-    ref_norm = normalized_refs() if normalized_refs is not None else [normalize(t) for t in refs]
+    ref_norm = normalized_refs() if normalized_refs is not None else [map_words(t, normalize) for t in refs]
     hyp_norm = [normalize(t) for t in hyps]
     words = align_counts(ref_norm, hyp_norm, costs)
+    ref_norm = words.paths or ref_norm  # alternations: the reference as aligned, for the diff and for CER
     chars = cer_counts(ref_norm, hyp_norm, cer)
     frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})
     for k, name in enumerate(COUNT_COLUMNS):

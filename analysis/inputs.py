@@ -23,7 +23,8 @@ import pandas as pd
 from werbench.analysis.speakers import sclite_speaker
 from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
-from werbench.manifests.io import iter_json_rows, load_manifest, row_to_utterance
+from werbench.manifests.io import iter_json_rows, iter_lines, load_manifest, row_to_utterance
+from werbench.manifests.ref_syntax import RefSyntaxError, check_reference, check_reference_lines
 from werbench.manifests.results import (
     PREDICTION_FIELDS,
     PREDICTIONS,
@@ -142,9 +143,23 @@ def read_reference(path: str | Path) -> Reference:
     """A NeMo manifest or (by its ``.trn`` suffix) a sclite trn file; duplicate ids are an error."""
     path = Path(path)
     if path.suffix.lower() == ".trn":
-        return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in read_trn(path)))
+        pairs = read_trn(path, reference=True)
+        return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in pairs))
     frame = load_manifest(path).frame()
+    _check_notation(path, frame["text"])
     return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
+
+
+def _check_notation(path: Path, texts: pd.Series) -> None:
+    """sclite alternations in a manifest's ``text`` (``manifests.ref_syntax``); only texts with a brace
+    are parsed, and only a bad one costs a pass over the file for its line number."""
+    candidates = texts.str.contains(r"[{}]", regex=True, na=False).to_numpy(bool)
+    for k in np.flatnonzero(candidates).tolist():
+        try:
+            check_reference(texts.iloc[k])
+        except RefSyntaxError:
+            line = next(n for row, (n, _) in enumerate(iter_lines(path)) if row == k)
+            check_reference_lines(path, [(line, texts.iloc[k])], parentheses=False)
 
 
 def _row_id(path: Path, line: int, row: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
 from werbench.analysis.speakers import with_speakers
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import Normalizer, get_normalizer
+from werbench.manifests.ref_syntax import has_alternations, map_words
 from werbench.manifests.results import RunInfo
 
 UTTERANCE_COLUMNS = [
@@ -175,11 +176,15 @@ class _Shared:
     def __init__(self, testset: TestSet, normalizer: Normalizer) -> None:
         texts = testset.reference.frame["text"].tolist()
         self.raw_refs = texts
-        self.normalized_refs = functools.cache(lambda: [normalizer(text) for text in texts])
+        self.normalized_refs = functools.cache(lambda: [map_words(text, normalizer) for text in texts])
         self._words: ReferenceWords | None = None
+        self._alternations = any(map(has_alternations, texts))
 
     def words(self, frame: pd.DataFrame, costs: str) -> ReferenceWords:
-        """From the first system's (possibly cached) normalised references: all systems have the same."""
+        """From the first system's (possibly cached) normalised references: all systems have the same, unless
+        references have alternations (each system's ``ref`` is then the alternatives it was aligned with)."""
+        if self._alternations:
+            return ReferenceWords.of(frame["ref"], costs)
         if self._words is None:
             self._words = ReferenceWords.of(frame["ref"], costs)
         return self._words

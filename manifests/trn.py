@@ -12,6 +12,7 @@ from pathlib import Path
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import iter_lines
+from werbench.manifests.ref_syntax import check_reference_lines
 
 
 def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:
@@ -49,9 +50,13 @@ def iter_trn(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, s
         yield number, utt_id, words
 
 
-def read_trn(path: str | Path, encoding: str = "utf-8") -> list[tuple[str, str]]:
-    """All ``(utt_id, text)`` pairs in file order."""
-    return [(utt_id, text) for _, utt_id, text in iter_trn(path, encoding)]
+def read_trn(path: str | Path, encoding: str = "utf-8", *, reference: bool = False) -> list[tuple[str, str]]:
+    """All ``(utt_id, text)`` pairs in file order; a ``reference`` must have valid sclite notation
+    (``manifests.ref_syntax``: balanced ``{ a / b }`` alternations and parentheses)."""
+    rows = list(iter_trn(path, encoding))
+    if reference:
+        check_reference_lines(path, ((line, text) for line, _, text in rows), parentheses=True)
+    return [(utt_id, text) for _, utt_id, text in rows]
 
 
 def write_trn(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:

@@ -369,3 +369,47 @@ def test_default_cer_is_jiwer_cer_on_fifty_thousand_pairs() -> None:
     assert (weighted > errors[:17_000]).any(), (
         "4/3/3 weights (the old default) can count more than the distance"
     )
+
+
+def _alternation_corpus(seed: int, count: int) -> tuple[dict[str, str], dict[str, str]]:
+    """References mixing words, ``(uh)``-style words and alternations (multi-word, ``@``, adjacent, at
+    either end) over a tiny vocabulary, so that many alternatives tie; hypotheses from the same words."""
+    rng = random.Random(seed)
+    vocab = ["a", "b", "c", "A", "(uh)", "@"]
+    refs, hyps = {}, {}
+    for k in range(count):
+        parts = []
+        for _ in range(rng.randint(0, 6)):
+            if rng.random() < 0.4:
+                options = [
+                    " ".join(rng.choice(vocab[:4]) for _ in range(rng.randint(1, 3)))
+                    for _ in range(rng.randint(2, 3))
+                ]
+                if rng.random() < 0.4:
+                    options[rng.randrange(len(options))] = "@"
+                parts.append("{ " + " / ".join(options) + " }")
+            else:
+                parts.append(rng.choice(vocab))
+        refs[f"spk_{k:05d}"] = " ".join(parts)
+        hyps[f"spk_{k:05d}"] = " ".join(rng.choice(vocab[:5]) for _ in range(rng.randint(0, 8)))
+    return refs, hyps
+
+
+@pytest.mark.parametrize("ids", ["rm", "spu_id"])
+def test_reference_alternations_aligned_as_real_sclite(run_sclite_pra, ids: str) -> None:
+    # every alternation case (chosen alternative, @ alternative, multi-word, ties between alternatives,
+    # alternations side by side) against the binary's .pra: counts, op sequence, confusion pairs, columns
+    refs, hyps = _alternation_corpus(21, 1500)
+    pra = run_sclite_pra(refs, hyps, ids=ids)
+    ids_ = list(refs)
+    result = align_many([refs[i] for i in ids_], [hyps[i] for i in ids_])
+    _assert_alignments_match_pra(ids_, result, pra, f"alternations -i {ids}")
+
+
+def test_alternation_reference_as_aligned() -> None:
+    batch = align_counts(["a { b c / d } e", "x y"], ["a d e", "x"])
+    assert batch.paths == ["a d e", "x y"]
+    assert batch.ops == ["CCC", "CD"]
+    assert align("{ b / @ } c", "c").ref == ("@", "c") and align("{ b / @ } c", "c").counts == (1, 0, 0, 0)
+    with pytest.raises(ValueError, match="sclite's rules only"):
+        align_counts(["{ a / b }"], ["a"], "unit")

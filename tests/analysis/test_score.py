@@ -140,3 +140,57 @@ def test_bad_input_is_one_clear_line(
     (tmp_path / "bad.jsonl").write_text('{"utt_id": "s_1", "pred_text": 1}\n')
     code, stdout, stderr = score(*args)
     assert code == 1 and message in stderr and "Traceback" not in stderr + stdout
+
+
+def test_trn_reference_alternations_scored_as_real_sclite(run_sclite, tmp_path: Path) -> None:
+    # werbench score on a trn reference with alternations, @ and (uh): sclite's counts per utterance
+    refs = {
+        "s_1": "a { b / c } d",
+        "s_2": "the { data base / database } is { @ / uh } up",
+        "s_3": "(uh) yes { i / i'm } { am / @ } here",
+        "s_4": "{ x y / z } w",
+        "s_5": "hello world",
+    }
+    hyps = {
+        "s_1": "a c d",
+        "s_2": "the database is up",
+        "s_3": "uh yes i'm here",
+        "s_4": "q w",
+        "s_5": "hello",
+    }
+    (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()))
+    (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()))
+    code, _, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", tmp_path / "out.json")
+    assert code == 0, stderr
+    got = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["systems"]["sys"]["utterances"]
+    expected = run_sclite(refs, hyps)
+    assert {u: tuple(got[u][k] for k in "CSDI") for u in refs} == expected
+    assert expected["s_2"] == (4, 0, 0, 0) and expected["s_3"] == (3, 1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a { b / c d", "'{' at character 3 is never closed"),
+        ("a b } c", "'}' without '{'"),
+        ("a { b / } c", "empty alternative"),
+        ("a (uh b", "unbalanced parenthesis in '\\(uh'"),
+    ],
+)
+def test_bad_reference_notation_names_file_line_and_field(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "ref.trn").write_text(f"fine words (s_1)\n{text} (s_2)\n")
+    (tmp_path / "sys.trn").write_text("fine words (s_1)\na b c (s_2)\n")
+    code, _, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn")
+    assert code != 0
+    assert f"{tmp_path / 'ref.trn'}:2: text:" in stderr and message.replace("\\", "") in stderr
+
+
+def test_bad_alternation_in_a_manifest_names_its_line(tmp_path: Path) -> None:
+    rows = [
+        {"audio_filepath": "u1.wav", "utt_id": "u1", "text": "one (two", "duration": 1.0},
+        {"audio_filepath": "u2.wav", "utt_id": "u2", "text": "a { b", "duration": 1.0},
+    ]
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "sys.trn").write_text("one two (u1)\na b (u2)\n")
+    code, _, stderr = score(tmp_path / "test.jsonl", tmp_path / "sys.trn")
+    assert code != 0 and f"{tmp_path / 'test.jsonl'}:2: text: '{{' at character 3 is never closed" in stderr
