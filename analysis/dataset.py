@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.errors import oov_summary
+from werbench.analysis.errors import Vocabulary, oov_summary
 from werbench.analysis.tables import ReferenceWords
 
 
@@ -64,3 +64,22 @@ def dataset_stats(
             "word_rate": rate,
         },
     )
+
+
+def reference_vocabulary(
+    rows: pd.DataFrame, vocabulary: Vocabulary | None = None, costs: str = "sclite"
+) -> pd.DataFrame:
+    """``word, count, correct, oov`` of a test set's reference words without any system (a dataset):
+    the shape of ``errors`` word-accuracy table, so OOV rates and the vocabulary grid read it alike;
+    ``correct`` is NA (nothing was recognised) and ``oov`` NA without a vocabulary."""
+    words = ReferenceWords.of(rows["ref"].fillna(""), costs)
+    counts = np.bincount(words.codes, minlength=len(words.vocabulary))
+    frame = pd.DataFrame({"word": words.vocabulary.to_numpy(object), "count": counts})
+    frame["correct"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    frame["oov"] = (
+        ~frame["word"].isin(vocabulary.words)
+        if vocabulary is not None
+        else pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    )
+    frame = frame[frame["count"] > 0]
+    return frame.sort_values(["count", "word"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -247,6 +247,11 @@ def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = N
         head = handle.read(4096)
     if head.startswith(_KENLM_MAGIC):
         raise ManifestError(path, "this is a KenLM binary; give its ARPA file or a word list for OOV flags")
+    if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is read as text, unpacked
+        at = head.index(b"\x00")
+        raise ManifestError(
+            path, f"a binary file, not a word list (NUL byte at offset {at})", line=head[:at].count(b"\n") + 1
+        )
     name = path.name.lower().removesuffix(".gz")
     try:
         if name.endswith(".arpa") or head.lstrip().startswith(b"\\data\\"):

@@ -13,7 +13,7 @@ non-string ``pred_text`` are errors naming file, line and field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,13 +139,15 @@ def shown_ids(ids: Iterable[str]) -> str:
     return shown + (f" and {len(ids) - _SHOWN_IDS} more" if len(ids) > _SHOWN_IDS else "")
 
 
-def read_reference(path: str | Path) -> Reference:
-    """A NeMo manifest or (by its ``.trn`` suffix) a sclite trn file; duplicate ids are an error."""
+def read_reference(path: str | Path, audio_base: Path | None = None) -> Reference:
+    """A NeMo manifest or (by its ``.trn`` suffix) a sclite trn file; duplicate ids are an error.
+
+    ``audio_base``: where relative audio paths start (default: the manifest's folder)."""
     path = Path(path)
     if path.suffix.lower() == ".trn":
         pairs = read_trn(path, reference=True)
         return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in pairs))
-    frame = load_manifest(path).frame()
+    frame = load_manifest(path, audio_base=audio_base).frame()
     _check_notation(path, frame["text"])
     return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
 
@@ -371,16 +373,81 @@ def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
     reference = read_reference(ref)
     systems: list[Hypotheses] = []
     for path in hyps:
-        for hyp in read_hypotheses(path):
-            clash = next((s for s in systems if s.system == hyp.system), None)
-            if clash is not None:
-                raise ManifestError(
-                    path,
-                    f"system name {hyp.system!r} is also the name of {clash.path}; rename one of the files",
-                )
-            systems.append(hyp)
+        _add_systems(systems, read_hypotheses(path))
     inputs = Inputs([TestSet(ref.stem, reference, systems)])
     match(inputs.testsets[0], inputs.warnings)
+    return inputs
+
+
+def _add_systems(systems: list[Hypotheses], new: list[Hypotheses]) -> None:
+    """Append ``new``; a name already taken (by another file, or another field) is an error naming both."""
+    for hyp in new:
+        clash = next((s for s in systems if s.system == hyp.system), None)
+        if clash is not None:
+            named_by_file = hyp.system == hyp.path.stem
+            raise ManifestError(
+                hyp.path,
+                f"system name {hyp.system!r} is also the name of a system in {clash.path}; rename one of the "
+                "files (a pred_text field is named after its file) or fields",
+                field=None
+                if hyp.path.suffix == ".trn"
+                else (PRED if named_by_file else PRED_PREFIX + hyp.system),
+            )
+        systems.append(hyp)
+
+
+def _mixed_prediction_line(path: Path) -> int:
+    """The first line holding a plain ``pred_text`` beside a ``pred_text_<system>`` (or after one)."""
+    kinds: set[bool] = set()
+    for line, row in iter_json_rows(path):
+        kinds.update(key.startswith(PRED_PREFIX) for key in row if key.startswith(PRED))
+        if len(kinds) == 2:
+            return line
+    return 0
+
+
+def read_manifests(paths: Sequence[str | Path], audio_base: Path | None = None) -> Inputs:
+    """``werbench serve FILE.jsonl...``, Speech Data Explorer's habit: any NeMo manifests, each one's systems.
+
+    A file with ``pred_text`` is one system named after the file; ``pred_text_<name>`` fields are a system
+    each (SDE's comparison layout; a plain ``pred_text`` among them is refused: which system would it be?);
+    files holding the same utterances are systems of one test set (the first one's reference), named after
+    that file. A file without predictions is a test set of its own with no systems: a dataset to explore.
+    """
+    inputs = Inputs([])
+    groups: dict[frozenset[str], TestSet] = {}
+    names: dict[str, Path] = {}
+    for path in map(Path, paths):
+        reference = read_reference(path, audio_base)
+        preds = [c for c in reference.frame.columns if c == PRED or c.startswith(PRED_PREFIX)]
+        if PRED in preds and len(preds) > 1:
+            raise ManifestError(
+                path,
+                f"a plain pred_text beside {', '.join(p for p in preds if p != PRED)}: name every system "
+                "(pred_text_<name>), or give the systems as separate files",
+                line=_mixed_prediction_line(path),
+                field=PRED,
+            )
+        kept = [c for c in reference.frame.columns if not _is_prediction_field(c)]
+        reference.frame = reference.frame[kept]
+        ids = frozenset(reference.frame["utt_id"].tolist()) if preds else frozenset()
+        testset = groups.get(ids) if preds else None
+        if testset is None:
+            if path.stem in names:
+                raise ManifestError(
+                    path, f"another file is also named {path.stem!r} ({names[path.stem]}): rename one"
+                )
+            names[path.stem] = path
+            testset = TestSet(path.stem, reference, [])
+            inputs.testsets.append(testset)
+            if preds:
+                groups[ids] = testset
+        if preds:
+            _add_systems(testset.systems, read_hypotheses(path))
+    for testset in inputs.testsets:
+        match(testset, inputs.warnings)
+        for hyps in testset.systems:
+            _check_reference_texts(testset.name, testset.reference, hyps, inputs.warnings)
     return inputs
 
 

@@ -30,7 +30,7 @@ import pyarrow.feather as feather
 from werbench.aligner.align import warm_up
 from werbench.analysis import write_behind
 from werbench.analysis.cache import AlignmentCache, cache_root, default_cache_dir
-from werbench.analysis.inputs import Inputs, load_inputs, read_results
+from werbench.analysis.inputs import Inputs, load_inputs, read_manifests, read_results
 from werbench.analysis.tables import Tables, build_tables
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
@@ -198,6 +198,27 @@ def tables_for(
     return inputs_tables(
         load_inputs(ref, hyps), options, AlignmentCache(default_cache_dir()) if use_cache else None, progress
     )
+
+
+def manifest_tables(
+    paths: list[Path],
+    options: TableOptions = TableOptions(),
+    *,
+    audio_base: Path | None = None,
+    cache_dir: Path | None = None,
+    timings: dict[str, float] | None = None,
+) -> Tables:
+    """``werbench serve FILE.jsonl...`` (``inputs.read_manifests``): read afresh, aligned through the
+    alignment cache (loose files have no results folder whose identity keys a whole-table cache)."""
+    timings = {} if timings is None else timings
+    root = cache_root() if cache_dir is None else Path(cache_dir)
+    start = time.perf_counter()
+    inputs = read_manifests(paths, audio_base)
+    timings["read_s"] = time.perf_counter() - start
+    tables = inputs_tables(inputs, options, AlignmentCache(root / "alignments"))
+    timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
+    tables.utterances = nested_to_arrow(tables.utterances)
+    return tables
 
 
 def inputs_tables(

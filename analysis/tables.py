@@ -61,6 +61,7 @@ class Tables:
     costs: str
     warnings: list[str] = field(default_factory=list)
     cer: str = "levenshtein"  # the CER mode (``align.cer_counts``)
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # test sets without systems
 
 
 def rate(num: float, den: float) -> float:
@@ -249,6 +250,35 @@ def _utterance_rows(
     return pd.DataFrame(columns), int(too_long.sum())
 
 
+DATASET_COLUMNS = ["testset", "utt_id", "ref", "ref_words", "ref_chars", "duration", "speaker", "text"]
+
+
+def dataset_rows(
+    testset: TestSet, normalizer: Normalizer, costs: str, cache: AlignmentCache | None, cer: str
+) -> pd.DataFrame:
+    """A test set without systems (a dataset to explore, as SDE does for training data): the per-utterance
+    table's reference columns (``DATASET_COLUMNS``), then every manifest field. Words and characters are
+    counted by the one aligner, the references aligned with themselves, so they match the scored tables."""
+    reference = testset.reference.frame
+    texts = reference["text"].fillna("").tolist()
+    aligned = align_texts(texts, texts, normalizer, normalizer.spec, costs, cer=cer, cache=cache)
+    ref_words = aligned["C"].to_numpy(np.int64)
+    ref_chars = np.maximum(aligned["char_C"].to_numpy(np.int64), 0)  # -1: too long for characters
+    columns: dict[str, Any] = {
+        "testset": testset.name,
+        "utt_id": reference["utt_id"].array,
+        "ref": aligned["ref"].array,
+        "ref_words": ref_words,
+        "ref_chars": ref_chars,
+        "duration": reference["duration"].to_numpy(float),
+        "speaker": reference["speaker"].array,
+        "text": reference["text"].array,
+    }
+    for name in reference.columns:
+        columns.setdefault(name, reference[name].array)
+    return pd.DataFrame(columns)
+
+
 def system_row(
     utts: pd.DataFrame, info: RunInfo | None, normalizer: str, costs: str, *,
     n_resamples: int = 1000, seed: int = 0, speaker_ci: bool = False, words: ReferenceWords | None = None,
@@ -362,4 +392,9 @@ def build_tables(
     utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)
     extra = [k for k in (rows[0] if rows else {}) if k not in SYSTEM_COLUMNS]
     systems = pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra])
-    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer)
+    datasets = {
+        t.name: dataset_rows(t, normalizer, costs, cache, cer)
+        for t in inputs.testsets
+        if not t.systems and not t.reference.frame.empty
+    }
+    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets)

@@ -20,7 +20,7 @@ from werbench.dashboard.audio import register_audio_route
 from werbench.dashboard.auth import require_basic_auth
 from werbench.dashboard.exports import register_exports
 from werbench.dashboard.pages import PAGES, Page, PageContext
-from werbench.dashboard.workspace import Workspace
+from werbench.dashboard.workspace import Source, Workspace
 
 from werbench._version import __version__
 
@@ -178,15 +178,17 @@ def _register_router(app: Dash, workspace: Workspace) -> None:
 
 
 def create_app(
-    results_dir: str | Path,
+    source: str | Path | Source,
     normalize: str = "none",
     *,
     users: Mapping[str, str] | None = None,
     cache_dir: str | Path | None = None,
     warm: bool = True,
 ) -> Dash:
-    """A ready-to-serve Dash app over ``results_dir``; ``users`` turns on HTTP Basic auth for every route."""
-    workspace = Workspace(Path(results_dir), default_normalizer=normalize, cache_dir=cache_dir)
+    """A ready-to-serve Dash app over a results directory or manifests (``workspace.Source``); ``users``
+    turns on HTTP Basic auth for every route."""
+    source = source if isinstance(source, Source) else Source.of(source)
+    workspace = Workspace(source, default_normalizer=normalize, cache_dir=cache_dir)
     if warm:
         workspace.analysis(normalize)  # load/score now, so the first page view is fast
     app = Dash(

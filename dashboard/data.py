@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 from werbench.aligner.align import align_chars
-from werbench.analysis.dataset import DatasetStats, dataset_stats
+from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_vocabulary
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
 from werbench.analysis.tables import UTTERANCE_COLUMNS
 from werbench.dashboard.grid import ServerSideTable
@@ -175,13 +175,17 @@ class Analysis:
         utterances: pd.DataFrame,
         systems: pd.DataFrame,
         runs: Mapping[tuple[str, str], RunInfo | None],
-        results_dir: Path,
+        source: str,
+        datasets: Mapping[str, pd.DataFrame] | None = None,
+        vocabulary: Any = None,
     ) -> None:
         self.normalizer = normalizer
         self.utterances = utterances
         self.system_table = systems
         self.runs = dict(runs)
-        self.results_dir = results_dir
+        self.source = source  # what was opened, as the report names it
+        self.datasets = dict(datasets or {})  # test sets without systems: analysis.tables.dataset_rows
+        self.vocabulary = vocabulary  # --vocab (analysis.errors.Vocabulary), else the runs' LMs
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
@@ -198,7 +202,7 @@ class Analysis:
     # ---- catalogue
     @cached_property
     def testsets(self) -> list[str]:
-        return sorted(self.utterances["testset"].unique().tolist())
+        return sorted({*self.utterances["testset"].unique().tolist(), *self.datasets})
 
     def systems(self, testset: str) -> list[str]:
         return self._memo.get(
@@ -223,11 +227,17 @@ class Analysis:
         return self._memo.get(("rows", testset, system), build)
 
     def reference_rows(self, testset: str) -> pd.DataFrame:
-        """The test set's utterances once (the first system's rows carry the reference fields)."""
-        return self.rows(testset, self.systems(testset)[0])
+        """The test set's utterances once (the first system's rows carry the reference fields; a dataset
+        without systems has its own rows)."""
+        systems = self.systems(testset)
+        if systems:
+            return self.rows(testset, systems[0])
+        return self._memo.get(
+            ("dataset-rows", testset), lambda: self.datasets[testset].set_index("utt_id", drop=False)
+        )
 
     def has_utterance(self, testset: str, utt_id: str) -> bool:
-        return bool(self.systems(testset)) and utt_id in self.reference_rows(testset).index
+        return testset in self.testsets and utt_id in self.reference_rows(testset).index
 
     # ---- leaderboard
     def leaderboard(self) -> pd.DataFrame:
@@ -246,25 +256,30 @@ class Analysis:
         return self._memo.get(("leaderboard",), build)
 
     # ---- utterance grid
-    @cached_property
-    def _extra_columns(self) -> list[str]:
+    def extra_columns(self, testset: str) -> list[str]:
         """Manifest fields beyond the contract's columns holding scalars (lists/dicts stay in the detail)."""
-        extra = [
-            c
-            for c in self.utterances.columns
-            if c not in UTTERANCE_COLUMNS
-            and c not in PREDICTION_FIELDS
-            and c not in ("audio_filepath", "text", "offset")
-        ]
-        sample = self.utterances.head(200)
-        return [c for c in extra if all(_scalar(v) for v in sample[c].tolist())]
+
+        def build() -> list[str]:
+            rows = self.reference_rows(testset)
+            extra = [
+                c
+                for c in rows.columns
+                if c not in UTTERANCE_COLUMNS
+                and c not in PREDICTION_FIELDS
+                and c not in ("testset", "audio_filepath", "text", "offset")
+            ]
+            sample = rows.head(200)
+            return [c for c in extra if all(_scalar(v) for v in sample[c].tolist())]
+
+        return self._memo.get(("extra", testset), build)
 
     def utterance_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         return self._views.get(("grid", testset, systems), lambda: self._build_grid(testset, systems))
 
     def _build_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         base = self.reference_rows(testset)
-        columns = ["utt_id", "ref", "duration", "speaker", "ref_words", *self._extra_columns]
+        extra = self.extra_columns(testset)
+        columns = ["utt_id", "ref", "duration", "speaker", "ref_words", *extra]
         frame = base[columns].reset_index(drop=True)
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words"}
         for k, system in enumerate(systems):
@@ -273,8 +288,8 @@ class Analysis:
             for col in (*PER_SYSTEM, "sentence_error", "failed"):
                 frame[f"s{k}_{col}"] = rows[col].array  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
-        numeric = {c for c in self._extra_columns if pd.api.types.is_numeric_dtype(frame[c])}
-        defs = utterance_columns(systems, self._extra_columns, numeric)
+        numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
+        defs = utterance_columns(systems, extra, numeric)
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(
@@ -347,7 +362,7 @@ class Analysis:
         frames = [
             self.rows(testset, s).loc[[utt_id]] for s in systems if utt_id in self.rows(testset, s).index
         ]
-        return decoded(pd.concat(frames, ignore_index=True))
+        return decoded(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
     def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[StageAt]]:
         """This utterance's place in the decoder lineage of each model of ``systems``."""
@@ -379,7 +394,7 @@ class Analysis:
         return self._memo.get(("dataset", testset), lambda: self._dataset_stats(testset))
 
     def _dataset_stats(self, testset: str) -> DatasetStats:
-        accuracy, source = self.word_accuracy(testset, (self.systems(testset)[0],))
+        accuracy, source = self.word_accuracy(testset, tuple(self.systems(testset)[:1]))
         return dataset_stats(self.reference_rows(testset), accuracy, source)
 
     # ---- errors
@@ -389,6 +404,8 @@ class Analysis:
         def load() -> tuple[Any, str | None]:
             from werbench.analysis.errors import load_vocabulary
 
+            if self.vocabulary is not None:
+                return self.vocabulary, Path(self.vocabulary.source).name
             for system in self.systems(testset):
                 info = self.runs.get((testset, system))
                 path = (info.lm or {}).get("path") if info else None
@@ -414,8 +431,14 @@ class Analysis:
         return self._views.get(("errors", testset, systems), build)
 
     def word_accuracy(self, testset: str, systems: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
-        tables = self.error_tables(testset, systems)
-        return tables.word_accuracy, self.vocabulary_for(testset)[1]
+        """analysis' per-word accuracy of ``systems``; with none, the reference words' counts, OOV flags."""
+        vocabulary, source = self.vocabulary_for(testset)
+        if not systems:
+            return self._memo.get(
+                ("reference-words", testset),
+                lambda: reference_vocabulary(self.reference_rows(testset), vocabulary),
+            ), source
+        return self.error_tables(testset, systems).word_accuracy, source
 
     def vocabulary_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         return self._memo.get(
@@ -424,7 +447,9 @@ class Analysis:
 
     def _vocabulary_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         accuracy, source = self.word_accuracy(testset, systems)
-        frame = word_accuracy_side_by_side(accuracy, systems)
+        frame = (
+            word_accuracy_side_by_side(accuracy, systems) if systems else accuracy[["word", "count", "oov"]]
+        )
         frame["oov"] = frame["oov"].map(lambda v: "" if pd.isna(v) else ("OOV" if v else ""))
         labels = {"word": "word", "count": "count", "oov": "oov"}
         for k, system in enumerate(systems):
@@ -453,7 +478,7 @@ class Analysis:
         """Fields worth a breakdown: speaker, duration buckets, and scalar manifest fields of few values."""
         rows = self.reference_rows(testset)
         fields = ["speaker", "duration"]
-        for column in self._extra_columns:
+        for column in self.extra_columns(testset):
             if column in rows and 1 < rows[column].nunique() <= 60:
                 fields.append(column)
         return fields

@@ -35,7 +35,7 @@ def html_report(analysis: Analysis) -> str:
 
     return analysis.memo(
         ("html-report",),
-        lambda: render_html(build_report(tables_of(analysis), source=str(analysis.results_dir))),
+        lambda: render_html(build_report(tables_of(analysis), source=analysis.source)),
     )
 
 

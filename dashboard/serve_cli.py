@@ -1,4 +1,5 @@
-"""``werbench serve RESULTS``: the dashboard on a production WSGI server (waitress, threads), safe by default.
+"""``werbench serve RESULTS`` (or ``serve FILE.jsonl...``): the dashboard on a production WSGI server
+(waitress, threads), safe by default.
 
 Binds 127.0.0.1; any other address needs ``--auth``/``--auth-file`` (HTTP Basic) or an explicit
 ``--insecure``, because the dashboard shows transcripts and plays audio that may be confidential.
@@ -50,8 +51,17 @@ def load_users(auth: str | None, auth_file: Path | None) -> dict[str, str]:
 
 
 def serve(
-    results: Path = typer.Argument(
-        ..., help="Results directory: RESULTS/<testset>/<system>/predictions.jsonl."
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="A results directory (RESULTS/<testset>/<system>/predictions.jsonl), or NeMo manifests as "
+        "Speech Data Explorer opens them: pred_text is a system named after the file, pred_text_<name> "
+        "fields a system each, no prediction at all a dataset to explore.",
+    ),
+    audio_base_path: Path | None = typer.Option(
+        None, help="Where relative audio paths of the manifests start (default: each manifest's folder)."
+    ),
+    vocab: Path | None = typer.Option(
+        None, help="Word list (or ARPA LM, or manifest) whose words are in vocabulary: flags OOV words."
     ),
     host: str = typer.Option("127.0.0.1", help="Address to bind; non-loopback addresses need --auth."),
     port: int = typer.Option(8050, min=1, max=65535, help="TCP port."),
@@ -64,19 +74,23 @@ def serve(
     ),
     threads: int = typer.Option(8, min=1, max=64, help="Worker threads (concurrent requests)."),
 ) -> None:
-    """Serve the dashboard for a results directory."""
+    """Serve the dashboard for a results directory or NeMo manifests (werbench serve FILE.jsonl ...)."""
     from werbench.manifests.normalize import get_normalizer
 
     normalize = get_normalizer(normalize).name
     users = load_users(auth, auth_file)
     check_exposure(host, bool(users), insecure)
     from werbench.dashboard.app import create_app
+    from werbench.dashboard.workspace import Source
 
-    app = create_app(results, normalize=normalize, users=users)
+    source = Source.of(paths, audio_base=audio_base_path, vocab=vocab)
+    app = create_app(source, normalize=normalize, users=users)
     import waitress
 
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"werbench dashboard on http://{shown}:{port}/  ({results}, {threads} threads; Ctrl+C stops)")
+    typer.echo(
+        f"werbench dashboard on http://{shown}:{port}/  ({source.label}, {threads} threads; Ctrl+C stops)"
+    )
     if not users and not is_loopback(host):
         typer.secho("warning: serving without authentication (--insecure)", fg="yellow", err=True)
     waitress.serve(app.server, host=host, port=port, threads=threads, ident="werbench")

@@ -1,31 +1,92 @@
-"""A results directory as the dashboard sees it: one ``Analysis`` (``dashboard.data``) per normaliser."""
+"""What ``werbench serve`` opened as the dashboard sees it: one ``Analysis`` (``dashboard.data``) per
+normaliser, over a results directory or NeMo manifests (``Source``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from werbench.dashboard.audio import AudioSource
 from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.memo import Memo
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import iter_systems, read_run_info
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Source:
+    """What ``werbench serve`` opened: a results directory, or NeMo manifests as SDE opens them
+    (``audio_base``: SDE's ``--audio-base-path``; ``vocab``: a word list for OOV flags, SDE's ``--vocab``)."""
+
+    results_dir: Path | None = None
+    manifests: tuple[Path, ...] = ()
+    audio_base: Path | None = None
+    vocab: Path | None = None
+
+    @classmethod
+    def of(
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        audio_base: Path | None = None,
+        vocab: Path | None = None,
+    ) -> Source:
+        """One folder is a results directory; files are manifests (a folder among files is an error)."""
+        paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        if len(paths) == 1 and paths[0].is_dir():
+            if audio_base is not None:
+                raise ManifestError(
+                    paths[0], "--audio-base-path is for manifest files, not a results directory"
+                )
+            return cls(results_dir=paths[0], vocab=vocab)
+        for path in paths:
+            if path.is_dir():
+                raise ManifestError(
+                    path, "a results directory is served on its own, not beside manifest files"
+                )
+            if not path.is_file():
+                raise ManifestError(path, "results directory not found, nor a manifest file of that name")
+        if audio_base is not None and not audio_base.is_dir():
+            raise ManifestError(audio_base, "--audio-base-path is not a folder")
+        return cls(manifests=tuple(paths), audio_base=audio_base, vocab=vocab)
+
+    @property
+    def label(self) -> str:
+        return str(self.results_dir) if self.results_dir else ", ".join(map(str, self.manifests))
+
+
 class Workspace:
-    """A results directory as the dashboard sees it: one ``Analysis`` per normaliser, built once, shared."""
+    """What ``serve`` opened, as the dashboard sees it: an ``Analysis`` per normaliser, built once, shared."""
 
     def __init__(
-        self, results_dir: Path, default_normalizer: str = "none", cache_dir: Path | None = None
+        self, source: Source | Path, default_normalizer: str = "none", cache_dir: Path | None = None
     ) -> None:
-        self.results_dir = Path(results_dir)
+        self.source = source if isinstance(source, Source) else Source.of(source)
+        self.results_dir = self.source.results_dir
         self.default_normalizer = default_normalizer
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._memo = Memo()
-        self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in iter_systems(self.results_dir)}
+        refs = iter_systems(self.results_dir) if self.results_dir else ()
+        self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in refs}
+        self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
+
+    def vocabulary(self, normalizer: str) -> Any:
+        """The ``--vocab`` word list under ``normalizer`` (analysis.errors.load_vocabulary), or None."""
+        if self.source.vocab is None:
+            return None
+
+        def load() -> Any:
+            from werbench.analysis.errors import load_vocabulary
+
+            return load_vocabulary(self.source.vocab, get_normalizer(normalizer))
+
+        return self._memo.get(("vocab", normalizer), load)
 
     def analysis(self, normalizer: str) -> Analysis:
         if normalizer not in NORMALIZERS:
@@ -33,15 +94,23 @@ class Workspace:
         return self._memo.get(("analysis", normalizer), lambda: self._score(normalizer))
 
     def _score(self, normalizer: str) -> Analysis:
-        from werbench.analysis.table_cache import TableOptions, results_tables
+        from werbench.analysis.table_cache import TableOptions, manifest_tables, results_tables
 
         timings: dict[str, float] = {}
-        tables = results_tables(
-            self.results_dir, TableOptions(normalize=normalizer), cache_dir=self.cache_dir, timings=timings
-        )
+        options = TableOptions(normalize=normalizer)
+        if self.results_dir is not None:
+            tables = results_tables(self.results_dir, options, cache_dir=self.cache_dir, timings=timings)
+        else:
+            tables = manifest_tables(
+                list(self.source.manifests), options, audio_base=self.source.audio_base,
+                cache_dir=self.cache_dir, timings=timings,
+            )  # fmt: skip
         for warning in tables.warnings:
             log.warning("%s", warning)
-        analysis = Analysis(normalizer, tables.utterances, tables.systems, self.runs, self.results_dir)
+        analysis = Analysis(
+            normalizer, tables.utterances, tables.systems, self.runs, self.source.label,
+            tables.datasets, self.vocabulary(normalizer),
+        )  # fmt: skip
         analysis.load_seconds = timings
         return analysis
 
@@ -49,19 +118,34 @@ class Workspace:
         """(testset, utt_id) -> audio, from the loaded manifests: the only files the audio route serves."""
 
         def build() -> dict[tuple[str, str], AudioSource]:
-            table = self.analysis(self.default_normalizer).utterances
-            first = table.drop_duplicates(["testset", "utt_id"])
-            offsets = first["offset"] if "offset" in first else pd.Series(0.0, index=first.index)
-            return {
-                (ts, utt): AudioSource(str(path), float(off or 0.0), float(dur) if off else None)
-                for ts, utt, path, off, dur in zip(
-                    first["testset"],
-                    first["utt_id"],
-                    first["audio_filepath"],
-                    offsets.fillna(0.0),
-                    first["duration"],
-                    strict=True,
-                )
-            }
+            analysis = self.analysis(self.default_normalizer)
+            sources: dict[tuple[str, str], AudioSource] = {}
+            for testset in analysis.testsets:
+                rows = analysis.reference_rows(testset)
+                if "audio_filepath" not in rows:
+                    continue  # e.g. a trn reference: nothing to play
+                offsets = rows["offset"] if "offset" in rows else pd.Series(0.0, index=rows.index)
+                for utt, path, off, dur in zip(
+                    rows["utt_id"], rows["audio_filepath"], offsets.fillna(0.0), rows["duration"], strict=True
+                ):
+                    if isinstance(path, str) and path:
+                        sources[(testset, utt)] = AudioSource(
+                            path, float(off or 0.0), float(dur) if off else None
+                        )
+            return sources
 
         return self._memo.get(("audio",), build)
+
+    def audio_absence(self, testset: str, utt_id: str) -> str | None:
+        """Why this utterance has no audio to play (None when it has): what the audio controls say instead."""
+        source = self.audio_sources().get((testset, utt_id))
+        if source is None:
+            return "No audio: the manifest gives no audio_filepath for this utterance."
+        if not Path(source.path).is_file():
+            hint = (
+                " Relative paths start at the manifest's folder: give --audio-base-path."
+                if self.source.manifests and self.source.audio_base is None
+                else ""
+            )
+            return f"Audio file not found: {source.path}.{hint}"
+        return None

@@ -166,23 +166,23 @@ def _manifest_ok(frame: pd.DataFrame) -> bool:
     )
 
 
-def _resolved(path: Path, audio: pd.Series) -> pd.Series:
-    """``row_to_utterance``'s paths: relative ones resolved against the manifest's folder, absolute ones
-    in ``Path``'s spelling (``//`` and ``/./`` collapsed); each distinct path once."""
+def _resolved(base: Path, audio: pd.Series) -> pd.Series:
+    """``row_to_utterance``'s paths: relative ones resolved against ``base``, absolute ones in ``Path``'s
+    spelling (``//`` and ``/./`` collapsed); each distinct path once."""
     relative = ~audio.str.startswith("/")
     unusual = relative | audio.str.contains(r"//|/\./|/\.?$", regex=True)
     if not unusual.any():
         return audio
     spelled = {
-        a: str((path.parent / a).resolve()) if not a.startswith("/") else str(Path(a))
+        a: str((base / a).resolve()) if not a.startswith("/") else str(Path(a))
         for a in audio[unusual].unique()
     }
     return audio.where(~unusual, audio[unusual].map(spelled))
 
 
-def _canonical(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+def _canonical(base: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """Arrow's rows with ``Utterance``'s rules: resolved audio, float duration/offset, derived ids."""
-    audio = _resolved(path, frame["audio_filepath"])
+    audio = _resolved(base, frame["audio_filepath"])
     offset = frame["offset"].astype(float).fillna(0.0) if "offset" in frame else pd.Series(0.0, frame.index)
     ids = fill_ids(frame.get("utt_id"), audio, offset)
     speaker = frame["speaker"] if is_text(frame.get("speaker")) else pd.Series(None, frame.index, dtype="str")
@@ -215,12 +215,12 @@ def frame_of_utterances(utts: Iterable[Utterance]) -> pd.DataFrame:
     return nested_to_arrow(pd.DataFrame(rows, columns=None if rows else list(MANIFEST_COLUMNS)))
 
 
-def fast_manifest_frame(path: Path) -> pd.DataFrame | None:
+def fast_manifest_frame(path: Path, audio_base: Path | None = None) -> pd.DataFrame | None:
     """The manifest read by pyarrow with the line reader's rules, or None whenever the line reader must
     decide (pyarrow refused the file, could read it differently, or a row breaks a rule: it names which)."""
     frame = arrow_frame(path)
     if frame is not None and _manifest_ok(frame):
-        frame = _canonical(path, frame)
+        frame = _canonical(audio_base or path.parent, frame)
         if not frame["utt_id"].duplicated().any():
             return frame
     return None

@@ -105,11 +105,12 @@ def decode_row(path: Path, line: int, text: str) -> dict[str, Any]:
     return row
 
 
-def row_to_utterance(path: Path, row: dict[str, Any]) -> Utterance:
-    """A checked row -> Utterance; relative audio paths resolve against the manifest's folder."""
+def row_to_utterance(path: Path, row: dict[str, Any], audio_base: Path | None = None) -> Utterance:
+    """A checked row -> Utterance; relative audio paths resolve against ``audio_base`` (SDE's
+    ``--audio-base-path``), by default the manifest's folder."""
     audio_path = Path(row["audio_filepath"])
     if not audio_path.is_absolute():
-        audio_path = (path.parent / audio_path).resolve()
+        audio_path = ((audio_base or path.parent) / audio_path).resolve()
     speaker = row.get("speaker")
     return Utterance(
         audio_filepath=str(audio_path),
@@ -122,14 +123,14 @@ def row_to_utterance(path: Path, row: dict[str, Any]) -> Utterance:
     )
 
 
-def parse_line(path: Path, line: int, text: str) -> Utterance:
+def parse_line(path: Path, line: int, text: str, audio_base: Path | None = None) -> Utterance:
     """One JSON line -> Utterance; raises ManifestError for the first problem found."""
     row = decode_row(path, line, text)
     problems = field_problems(row)
     if problems:
         name, message = problems[0]
         raise ManifestError(path, message, line=line, field=name)
-    return row_to_utterance(path, row)
+    return row_to_utterance(path, row, audio_base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +140,12 @@ class Manifest:
 
     path: Path
     unique_ids: bool = True
+    audio_base: Path | None = None  # where relative audio paths start; None: the manifest's folder
 
     def __iter__(self) -> Iterator[Utterance]:
         seen: dict[str, int] = {}
         for number, text in iter_lines(self.path, json_lines=True):
-            utt = parse_line(self.path, number, text)
+            utt = parse_line(self.path, number, text, self.audio_base)
             if self.unique_ids:
                 if utt.utt_id in seen:
                     raise ManifestError(
@@ -159,16 +161,16 @@ class Manifest:
         """Columns ``utt_id, audio_filepath, duration, text, offset, speaker`` then every extra field."""
         from werbench.manifests.columnar import fast_manifest_frame, frame_of_utterances  # pandas, pyarrow
 
-        frame = fast_manifest_frame(self.path)
+        frame = fast_manifest_frame(self.path, self.audio_base)
         return frame if frame is not None else frame_of_utterances(self)  # names line and field of a problem
 
 
-def load_manifest(path: str | Path, *, unique_ids: bool = True) -> Manifest:
+def load_manifest(path: str | Path, *, unique_ids: bool = True, audio_base: Path | None = None) -> Manifest:
     """The manifest at ``path`` (a missing file is a ManifestError now, a bad line when it is read)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(path, "manifest file not found")
-    return Manifest(path, unique_ids)
+    return Manifest(path, unique_ids, audio_base)
 
 
 def iter_json_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -208,9 +208,18 @@ def _three_way(page: PageContext, cmp: PairView) -> html.Div:
 
 def layout(page: PageContext) -> html.Div:
     a, b = _pair(page)
-    if page.testset is None or a is None or b is None:
+    if page.testset is None or a is None or b is None or a == b:
+        have = ", ".join(page.systems) or "no system"
         return html.Div(
-            [page.header("Compare", "Needs a test set with two systems."), ui.empty("Nothing to compare.")]
+            [
+                page.header("Compare", "Needs a test set with two systems."),
+                ui.empty(
+                    f"Compare needs two systems on one test set; {page.testset or 'this view'} has {have}. "
+                    "Add another: a second predictions file (werbench serve a.jsonl b.jsonl), "
+                    "pred_text_<name> fields in one manifest, or another system folder in the results "
+                    "directory."
+                ),
+            ]
         )
     cmp = page.analysis.comparison(page.testset, a, b)
     summary = cmp.summary  # paired numbers: utterances that failed in either system are left out

@@ -90,6 +90,16 @@ def _breakdown_figure(frame: pd.DataFrame, by: str) -> go.Figure:
 def layout(page: PageContext) -> html.Div:
     if page.testset is None:
         return html.Div([page.header("Errors", "No test sets found."), ui.empty("Nothing to analyse.")])
+    if not page.systems:
+        return html.Div(
+            [
+                page.header("Errors", f"{page.testset} has no predictions."),
+                ui.empty(
+                    "No predictions to analyse: this test set is a dataset (no pred_text in its manifest). "
+                    "The Dataset and Utterances pages describe it."
+                ),
+            ]
+        )
     systems, by = _choices(page)
     controls = [
         ui.select("sys", page.systems, systems, multi=True, label="Systems", width="26rem"),

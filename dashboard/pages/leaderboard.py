@@ -12,6 +12,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.grid import records
+from werbench.dashboard.pages import dataset
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
 
@@ -147,11 +148,13 @@ def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
 
 def layout(page: PageContext) -> html.Div:
     frame = page.analysis.leaderboard()
+    if frame.empty and page.analysis.testsets:  # manifests without predictions: SDE's dataset explorer
+        return dataset.layout(page)
     if frame.empty:
         return html.Div(
             [
                 page.header("Leaderboard", "No systems found.", testset=False),
-                ui.empty(f"No predictions under {page.workspace.results_dir}."),
+                ui.empty(f"No predictions in {page.workspace.source.label}."),
             ]
         )
     best = frame.loc[frame["wer"].idxmin()]

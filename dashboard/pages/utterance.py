@@ -219,7 +219,8 @@ def layout(page: PageContext) -> html.Div:
         ],
         className="utt-nav",
     )
-    audio = html.Div(
+    absent = page.workspace.audio_absence(page.testset, utt_id)
+    player = html.Div(
         [
             html.Audio(
                 id="utt-audio",
@@ -245,6 +246,7 @@ def layout(page: PageContext) -> html.Div:
             ),
         ]
     )
+    audio = ui.empty(absent) if absent else player
     legend = html.Div(
         [
             html.Span("substitution", className="legend-chip op-s"),

@@ -1,0 +1,169 @@
+"""``werbench serve FILE.jsonl...``: NeMo manifests opened as Speech Data Explorer opens them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from werbench.dashboard.workspace import Source
+from werbench.manifests.errors import ManifestError
+
+from tests.dashboard.test_dash_views import render
+
+TESTSET = "synth-clean"
+UTT = "synth-clean-000007"
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def manifests(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """From the synthetic results: a dataset manifest (relative audio, no speaker), an SDE comparison
+    manifest (pred_text_greedy / pred_text_beam) and a one-system manifest (pred_text)."""
+    folder = tmp_path_factory.mktemp("manifests")
+    reference = _rows(results_dir / TESTSET / "manifest.jsonl")
+    greedy = {
+        r["utt_id"]: r["pred_text"]
+        for r in _rows(results_dir / TESTSET / "base@greedy" / "predictions.jsonl")
+    }
+    beam = {
+        r["utt_id"]: r["pred_text"]
+        for r in _rows(results_dir / TESTSET / "base@beam-lm" / "predictions.jsonl")
+    }
+    audio_root = results_dir / "audio"
+    dataset = [
+        {k: v for k, v in r.items() if k != "speaker"}
+        | {"audio_filepath": str(Path(r["audio_filepath"]).relative_to(audio_root))}
+        for r in reference
+    ]
+    return {
+        "dataset": _write(folder / "train.jsonl", dataset),
+        "sde": _write(
+            folder / "sde.jsonl",
+            [
+                r | {"pred_text_greedy": greedy[r["utt_id"]], "pred_text_beam": beam[r["utt_id"]]}
+                for r in reference
+            ],
+        ),
+        "one": _write(
+            folder / "conformer.jsonl", [r | {"pred_text": greedy[r["utt_id"]]} for r in reference]
+        ),
+        "audio_root": audio_root,
+    }
+
+
+def _app(source: Source, tmp_path: Path):
+    from werbench.dashboard.app import create_app
+
+    return create_app(source, cache_dir=tmp_path / "cache")
+
+
+def test_sde_manifest_serves_one_system_per_pred_text_field(manifests, results_dir, tmp_path) -> None:
+    app = _app(Source.of([manifests["sde"]]), tmp_path)
+    analysis = app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    assert analysis.testsets == ["sde"] and analysis.systems("sde") == ["beam", "greedy"]
+    scored = analysis.rows("sde", "greedy").loc[UTT]
+    from werbench.dashboard.app import create_app
+
+    same = create_app(results_dir, cache_dir=tmp_path / "cache2").server.config["WERBENCH_WORKSPACE"]
+    expected = same.analysis("none").rows(TESTSET, "base@greedy").loc[UTT]
+    assert (scored["C"], scored["S"], scored["D"], scored["I"]) == tuple(expected[c] for c in "CSDI")
+    client = app.server.test_client()
+    compare = render(app, client, "/compare?ts=sde&a=greedy&b=beam")
+    assert "could not be built" not in compare and "greedy" in compare
+    assert client.get(f"/audio/sde/{UTT}").status_code == 200
+
+
+def test_one_system_manifest_is_named_after_its_file_and_compare_says_what_it_needs(
+    manifests, tmp_path
+) -> None:
+    app = _app(Source.of([manifests["one"]]), tmp_path)
+    analysis = app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    assert analysis.systems("conformer") == ["conformer"]
+    client = app.server.test_client()
+    for path in ("/", "/dataset", "/utterances", "/errors", f"/utterance?ts=conformer&id={UTT}"):
+        page = render(app, client, path)
+        assert "could not be built" not in page, path
+    compare = render(app, client, "/compare")
+    assert "could not be built" not in compare
+    assert "needs two systems" in compare
+
+
+def test_manifest_without_predictions_is_a_dataset_explorer(manifests, tmp_path) -> None:
+    vocab = tmp_path / "words.txt"
+    vocab.write_text("ba\nbe\nlo\n")
+    source = Source.of([manifests["dataset"]], audio_base=manifests["audio_root"], vocab=vocab)
+    app = _app(source, tmp_path)
+    workspace = app.server.config["WERBENCH_WORKSPACE"]
+    analysis = workspace.analysis("none")
+    assert analysis.testsets == ["train"] and analysis.systems("train") == []
+    stats = analysis.dataset_stats("train")
+    assert stats.utterances == 40 and stats.speakers == 0
+    assert 0 < stats.oov_rate < 1 and stats.oov_source == "words.txt"
+    client = app.server.test_client()
+    home = render(app, client, "/")
+    assert "Vocabulary" in home and "could not be built" not in home  # the dataset page, at the root
+    for path in ("/dataset", "/utterances", "/errors", "/compare", f"/utterance?ts=train&id={UTT}"):
+        page = render(app, client, path)
+        assert "could not be built" not in page, path
+    assert "no predictions" in render(app, client, "/errors").lower()
+    # relative audio resolved against --audio-base-path: the audio route serves it
+    assert client.get(f"/audio/train/{UTT}").status_code == 200
+    grid = analysis.vocabulary_grid("train", ())
+    words = grid.table.frame.set_index("word")
+    assert words.at["ba", "oov"] == "" and (words["oov"] == "OOV").any()
+
+
+def test_utterance_without_audio_says_why(manifests, tmp_path) -> None:
+    """Without --audio-base-path the relative paths resolve beside the manifest, where no audio is."""
+    app = _app(Source.of([manifests["dataset"]]), tmp_path)
+    client = app.server.test_client()
+    page = render(app, client, f"/utterance?ts=train&id={UTT}")
+    assert "could not be built" not in page
+    assert "audio file not found" in page.lower()
+    assert client.get(f"/audio/train/{UTT}").status_code == 404
+
+
+def test_mixed_pred_text_and_pred_text_fields_are_refused(manifests, tmp_path) -> None:
+    rows = _rows(manifests["one"])
+    rows[3]["pred_text_beam"] = "x"
+    path = _write(tmp_path / "mixed.jsonl", rows)
+    with pytest.raises(ManifestError) as err:
+        Source.of([path]) and _app(Source.of([path]), tmp_path)
+    assert err.value.line == 4 and err.value.field == "pred_text" and "mixed.jsonl" in str(err.value)
+
+
+def test_system_name_colliding_between_files_is_refused(manifests, tmp_path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    twin = _write(other / "conformer.jsonl", _rows(manifests["one"]))
+    with pytest.raises(ManifestError, match="system name 'conformer' is also the name of a system in"):
+        _app(Source.of([manifests["one"], twin]), tmp_path)
+
+
+def test_vocab_that_is_not_text_is_refused(manifests, tmp_path) -> None:
+    binary = tmp_path / "vocab.bin"
+    binary.write_bytes(b"ba\nbe\n\x00\x01\x02")
+    with pytest.raises(ManifestError, match="binary file, not a word list") as err:
+        _app(Source.of([manifests["dataset"]], vocab=binary), tmp_path)
+    assert err.value.line == 3
+
+
+def test_serve_command_reports_bad_manifests_without_a_traceback(manifests, tmp_path) -> None:
+    from werbench.cli import app as cli
+
+    rows = _rows(manifests["sde"])
+    rows[1]["pred_text"] = "x"
+    path = _write(tmp_path / "bad.jsonl", rows)
+    result = CliRunner().invoke(cli, ["serve", str(path)])
+    assert result.exit_code == 1
+    assert "bad.jsonl:2: pred_text:" in result.output and "Traceback" not in result.output
