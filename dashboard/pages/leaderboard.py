@@ -12,8 +12,8 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.grid import records
-from werbench.dashboard.pages import dataset
 from werbench.dashboard.pages.base import Page, PageContext
+from werbench.dashboard.pages.dataset import layout as dataset_layout
 from werbench.dashboard.workspace import Workspace
 
 PCT = ui.d3_format(".2%")
@@ -149,7 +149,7 @@ def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
 def layout(page: PageContext) -> html.Div:
     frame = page.analysis.leaderboard()
     if frame.empty and page.analysis.testsets:  # manifests without predictions: SDE's dataset explorer
-        return dataset.layout(page)
+        return dataset_layout(page)
     if frame.empty:
         return html.Div(
             [
