@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from werbench.aligner import _align_kernels as kernels
+from werbench.aligner.pairs import aligned_pairs
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.ref_syntax import has_alternations, parse_reference, reference_network
 
@@ -124,28 +125,6 @@ def split_words(text: str) -> list[str]:
 def char_units(text: str, keep_spaces: bool = True) -> list[str]:
     """Characters exactly as the CER alignment sees them."""
     return list((" " if keep_spaces else "").join(_WORD.findall(text)))
-
-
-def _is_null(word: str) -> bool:
-    return word == "@" or word == "@*"
-
-
-def aligned_pairs(
-    ref: Sequence[str], hyp: Sequence[str], ops: str, *, skip_nulls: bool = True
-) -> Iterator[tuple[str, str | None, str | None]]:
-    """Walk ``ops`` over two unit sequences: the diff of a table row (``ref``, ``hyp``, ``ops``).
-
-    ``skip_nulls`` (sclite costs) drops sclite's null word ``@``, which the ops never mention.
-    """
-    ref_iter = iter([w for w in ref if not _is_null(w)] if skip_nulls else ref)
-    hyp_iter = iter([w for w in hyp if not _is_null(w)] if skip_nulls else hyp)
-    for op in ops:
-        if op == "D":
-            yield op, next(ref_iter), None
-        elif op == "I":
-            yield op, None, next(hyp_iter)
-        else:
-            yield op, next(ref_iter), next(hyp_iter)
 
 
 @dataclass(frozen=True)
@@ -258,7 +237,7 @@ class Alignment:
 
     def pairs(self) -> Iterator[tuple[str, str | None, str | None]]:
         """``(op, ref_unit | None, hyp_unit | None)`` in alignment order (sclite null words ``@`` skipped)."""
-        return aligned_pairs(self.ref, self.hyp, self.ops, skip_nulls=self._batch.nulls)
+        return iter(aligned_pairs(self.ref, self.hyp, self.ops, skip_nulls=self._batch.nulls))
 
     def __repr__(self) -> str:
         c, s, d, i = self.counts

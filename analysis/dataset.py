@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.errors import Vocabulary, oov_summary
+from werbench.analysis.errors import oov_summary
 from werbench.analysis.tables import ReferenceWords
+from werbench.analysis.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)

@@ -12,70 +12,29 @@ sclite's null word ``@`` is dropped from a row whose ops do not cover it (the sc
 
 from __future__ import annotations
 
-import gzip
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from werbench.aligner.align import split_words
-from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import iter_json_rows
+from werbench.aligner.pairs import NULL_WORDS, CodedPairs, arrow_texts, code_units, op_rows
+from werbench.analysis.vocabulary import Vocabulary
 
 PAIR_COLUMNS = ["testset", "system", "utt_id", "position", "op", "ref_word", "hyp_word"]
-_KENLM_MAGIC = b"mmap lm http://kheafield.com/code"
-_ARPA_SPECIAL = frozenset({"<s>", "</s>", "<unk>", "<UNK>"})
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def replay(ops: str, ref: str, hyp: str) -> list[tuple[str, str | None, str | None]]:
     """``(op, ref_word, hyp_word)`` for one utterance, from its ops string and word strings."""
-    coded = _code([ops], [ref], [hyp], lambda _: f"ops {ops!r}")
-    ops_list = coded.op.view("S1").astype(str).tolist()
-    return list(zip(ops_list, coded.word(coded.ref).tolist(), coded.word(coded.hyp).tolist(), strict=True))
+    return _code([ops], [ref], [hyp], lambda _: f"ops {ops!r}").tuples()
 
 
 # ------------------------------------------------------------------------------------- coded word pairs
 
 
-@dataclass(slots=True)
-class CodedPairs:
-    """Aligned pairs of many utterances: op bytes, integer word codes (-1 = none) and the code book."""
-
-    row: np.ndarray
-    position: np.ndarray
-    ref_index: np.ndarray  # the reference word an op consumes, or for I the gap before reference word k
-    op: np.ndarray
-    ref: np.ndarray
-    hyp: np.ndarray
-    words: np.ndarray
-
-    def word(self, codes: np.ndarray) -> np.ndarray:
-        return np.where(codes >= 0, self.words[np.maximum(codes, 0)], None)
-
-
-_NULL_WORDS = frozenset({"@", "@*"})
 _NOT_SINGLE_SPACED = r"[\t\n\r\x0b\x0c]|  |^ | $"
-
-
-def arrow_texts(values: Sequence[str] | pd.Series) -> pa.LargeStringArray:
-    """A column of texts as one Arrow array (missing values as empty strings)."""
-    arr = pa.array(values, from_pandas=True).cast(pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pc.fill_null(arr, "")
-
-
-def utf8_bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
-    """The concatenated UTF-8 bytes of an Arrow string array and each element's length, without copies."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    return raw[offsets[0] : offsets[-1]], np.diff(offsets)
 
 
 def _row_words(
@@ -97,7 +56,7 @@ def _row_words(
     for i, text in enumerate(texts.to_pylist()):
         words = split_words(text)
         if len(words) != covered[i]:
-            kept = [w for w in words if w not in _NULL_WORDS]
+            kept = [w for w in words if w not in NULL_WORDS]
             if len(kept) != covered[i]:
                 raise ValueError(
                     f"{label(i)}: ops cover {covered[i]} {side} words but the row has {len(words)}"
@@ -125,30 +84,16 @@ def code_pairs(utts: pd.DataFrame) -> CodedPairs:
 
 
 def _code(ops, refs, hyps, label: Callable[[int], str]) -> CodedPairs:
-    op, lengths = utf8_bytes(arrow_texts(ops))
+    """Each row's words (checked against what its ops consume), then the one walk (``aligner.pairs``)."""
+    op, row, lengths = op_rows(ops)
     n = len(lengths)
-    row = np.repeat(np.arange(n), lengths)
-    uses_ref = op != ord("I")
-    uses_hyp = op != ord("D")
-    ref_words = _row_words(arrow_texts(refs), np.bincount(row[uses_ref], minlength=n), label, "reference")
-    hyp_words = _row_words(arrow_texts(hyps), np.bincount(row[uses_hyp], minlength=n), label, "hypothesis")
-    encoded = pa.concat_arrays([ref_words, hyp_words]).dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ref_codes, hyp_codes = codes[: len(ref_words)], codes[len(ref_words) :]
-    ref_at = np.cumsum(uses_ref) - 1
-    hyp_at = np.cumsum(uses_hyp) - 1
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n else lengths
-    refs_per_row = np.bincount(row[uses_ref], minlength=n)
-    ref_before = np.cumsum(uses_ref) - uses_ref
-    return CodedPairs(
-        row=row,
-        position=np.arange(len(op)) - np.repeat(starts, lengths),
-        ref_index=ref_before - (np.cumsum(refs_per_row) - refs_per_row)[row],
-        op=op,
-        ref=np.where(uses_ref, ref_codes[np.clip(ref_at, 0, None)] if len(ref_codes) else -1, -1),
-        hyp=np.where(uses_hyp, hyp_codes[np.clip(hyp_at, 0, None)] if len(hyp_codes) else -1, -1),
-        words=np.asarray(encoded.dictionary.to_pylist(), dtype=object),
+    ref_words = _row_words(
+        arrow_texts(refs), np.bincount(row[op != ord("I")], minlength=n), label, "reference"
     )
+    hyp_words = _row_words(
+        arrow_texts(hyps), np.bincount(row[op != ord("D")], minlength=n), label, "hypothesis"
+    )
+    return code_units(ops, ref_words, hyp_words)
 
 
 def word_pairs(utts: pd.DataFrame) -> pd.DataFrame:
@@ -161,106 +106,6 @@ def word_pairs(utts: pd.DataFrame) -> pd.DataFrame:
     out["ref_word"] = coded.word(coded.ref)
     out["hyp_word"] = coded.word(coded.hyp)
     return pd.DataFrame(out, columns=[c for c in PAIR_COLUMNS if c in out])
-
-
-# ------------------------------------------------------------------------------------------ vocabulary
-
-
-@dataclass(frozen=True, slots=True)
-class Vocabulary:
-    """A word list to flag out-of-vocabulary reference words against (an LM's unigrams, training words)."""
-
-    words: frozenset[str]
-    source: str
-    kind: str
-
-    def __contains__(self, word: object) -> bool:
-        return word in self.words
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
-
-
-def _arpa_unigrams(path: Path) -> Iterator[str]:
-    inside = False
-    with _open_text(path) as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("\\"):
-                if inside:
-                    return
-                inside = line == "\\1-grams:"
-                continue
-            if inside and line:
-                parts = line.split()
-                if len(parts) >= 2 and parts[1] not in _ARPA_SPECIAL:
-                    yield parts[1]
-
-
-def _is_word_list(lines: list[str]) -> bool:
-    """``word`` or ``word count`` on every line (a unigram list) rather than running text."""
-    for line in lines:
-        parts = line.split()
-        if len(parts) > 2 or (len(parts) == 2 and not _NUMBER.fullmatch(parts[1])):
-            return False
-    return True
-
-
-def _text_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
-    with _open_text(path) as handle:
-        head = [line for _, line in zip(range(1000), handle, strict=False)]
-    as_list = _is_word_list([h for h in head if h.strip()])
-    with _open_text(path) as handle:
-        for line in handle:
-            if as_list:
-                parts = line.split()
-                if parts:
-                    yield from (normalize(parts[0]) if normalize else parts[0]).split()
-            else:
-                yield from (normalize(line) if normalize else line).split()
-
-
-def _manifest_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
-    for number, row in iter_json_rows(path):
-        text = row.get("text")
-        if not isinstance(text, str):
-            raise ManifestError(path, "expected a string", line=number, field="text")
-        yield from (normalize(text) if normalize else text).split()
-
-
-def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = None) -> Vocabulary:
-    """Words of an ARPA LM (its unigrams), a NeMo manifest (its texts) or a word list / text corpus.
-
-    ``normalize`` is applied to manifest texts and plain-text lines (ARPA words are taken as they are),
-    so pass the normaliser the systems were scored with.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(path, "vocabulary file not found")
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    if head.startswith(_KENLM_MAGIC):
-        raise ManifestError(path, "this is a KenLM binary; give its ARPA file or a word list for OOV flags")
-    if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is read as text, unpacked
-        at = head.index(b"\x00")
-        raise ManifestError(
-            path, f"a binary file, not a word list (NUL byte at offset {at})", line=head[:at].count(b"\n") + 1
-        )
-    name = path.name.lower().removesuffix(".gz")
-    try:
-        if name.endswith(".arpa") or head.lstrip().startswith(b"\\data\\"):
-            return Vocabulary(frozenset(_arpa_unigrams(path)), str(path), "arpa")
-        if name.endswith((".json", ".jsonl")):
-            return Vocabulary(frozenset(_manifest_words(path, normalize)), str(path), "manifest")
-        return Vocabulary(frozenset(_text_words(path, normalize)), str(path), "text")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 # ---------------------------------------------------------------------------------------- error tables

@@ -179,12 +179,12 @@ def report(
     if html is None and csv is None and trn is None:
         typer.echo("error: give at least one of --html, --csv, --trn", err=True)
         raise typer.Exit(2)
-    from werbench.analysis.errors import load_vocabulary
     from werbench.analysis.report_csv import write_csv_report
     from werbench.analysis.report_data import build_report
     from werbench.analysis.report_html import write_html_report
     from werbench.analysis.report_trn import write_trn_export
     from werbench.analysis.table_cache import TableOptions, results_tables
+    from werbench.analysis.vocabulary import load_vocabulary
     from werbench.manifests.normalize import get_normalizer
 
     written: list[Path] = []

@@ -13,12 +13,13 @@ import pandas as pd
 from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
-from werbench.analysis.errors import ErrorTables, Vocabulary, error_tables
+from werbench.analysis.errors import ErrorTables, error_tables
 from werbench.analysis.lineage import LineageStep, decoder_lineage
 from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.analysis.tables import Tables
+from werbench.analysis.vocabulary import Vocabulary
 from werbench.manifests.columnar import holds_nested
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import get_normalizer

@@ -47,8 +47,8 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
+from werbench.aligner.pairs import op_rows
 from werbench.analysis.bootstrap import block_sums, bootstrap_group_sums
-from werbench.analysis.errors import arrow_texts, utf8_bytes
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.manifests.errors import ConfigError
 
@@ -216,15 +216,9 @@ def paired_bootstrap(
 # --------------------------------------------------------------------------------------------- MAPSSWE
 
 
-def _op_codes(ops: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All ops strings as one byte array (C/S/D/I are ASCII) and their lengths, read through Arrow."""
-    return utf8_bytes(arrow_texts(ops))
-
-
 def _slot_errors(ops: Sequence[str], n_utts: int) -> tuple[np.ndarray, np.ndarray]:
     """Errors per slot (gap/word interleaved, see the module docstring) and reference words per utterance."""
-    codes, lengths = _op_codes(ops)
-    utt = np.repeat(np.arange(n_utts), lengths)
+    codes, utt, _ = op_rows(ops)  # the ops as the one walker reads them (aligner.pairs)
     is_ref = codes != ord("I")
     before = np.cumsum(is_ref) - is_ref  # reference words before this op, counted over all utterances
     slot = utt + 2 * before + is_ref

@@ -185,7 +185,7 @@ class Analysis:
         self.runs = dict(runs)
         self.source = source  # what was opened, as the report names it
         self.datasets = dict(datasets or {})  # test sets without systems: analysis.tables.dataset_rows
-        self.vocabulary = vocabulary  # --vocab (analysis.errors.Vocabulary), else the runs' LMs
+        self.vocabulary = vocabulary  # --vocab (analysis.vocabulary.Vocabulary), else the runs' LMs
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
@@ -402,7 +402,7 @@ class Analysis:
         """The LM vocabulary the test set's systems were decoded with (for OOV flags), if one is readable."""
 
         def load() -> tuple[Any, str | None]:
-            from werbench.analysis.errors import load_vocabulary
+            from werbench.analysis.vocabulary import load_vocabulary
 
             if self.vocabulary is not None:
                 return self.vocabulary, Path(self.vocabulary.source).name

@@ -77,12 +77,12 @@ class Workspace:
         self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
 
     def vocabulary(self, normalizer: str) -> Any:
-        """The ``--vocab`` word list under ``normalizer`` (analysis.errors.load_vocabulary), or None."""
+        """The ``--vocab`` word list under ``normalizer`` (analysis.vocabulary.load_vocabulary), or None."""
         if self.source.vocab is None:
             return None
 
         def load() -> Any:
-            from werbench.analysis.errors import load_vocabulary
+            from werbench.analysis.vocabulary import load_vocabulary
 
             return load_vocabulary(self.source.vocab, get_normalizer(normalizer))
 

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from werbench.manifests.arpa import SENTENCE_MARKERS, read_arpa_unigrams
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ConfigError, ManifestError, MissingDependencyError
-from werbench.runners.decoders.ngram import SENTENCE_MARKERS, read_arpa_unigrams, unigrams_path
+from werbench.runners.decoders.ngram import unigrams_path
 
 BINARY_SUFFIXES = (".bin", ".binary", ".klm", ".kenlm")
 MANIFEST_SUFFIXES = (".json", ".jsonl")

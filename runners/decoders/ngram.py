@@ -1,4 +1,5 @@
-"""KenLM n-gram files as the decoders see them: format sniffing, the unigram list, cached loading, scoring.
+"""KenLM n-gram files as the decoders see them: the unigram list, cached loading, scoring (the file formats
+are read by ``manifests.arpa``).
 
 Both beam decoders and the rescorer report ``lm_score`` from :meth:`NgramLM.sentence_score`, so n-best
 scores mean the same thing whichever search produced them (natural log, with ``<s>`` and ``</s>``).
@@ -10,12 +11,10 @@ import functools
 import math
 from pathlib import Path
 
+from werbench.manifests.arpa import SENTENCE_MARKERS, lm_format, read_arpa_unigrams
 from werbench.manifests.errors import ManifestError
 
 LN10 = math.log(10.0)
-ARPA_MARKER = "\\data\\"
-BINARY_MAGIC = b"mmap lm "
-SENTENCE_MARKERS = frozenset({"<s>", "</s>", "<unk>"})
 UNIGRAMS_SUFFIX = ".unigrams.txt"
 
 
@@ -23,47 +22,6 @@ def unigrams_path(lm_path: str | Path) -> Path:
     """Where ``werbench lm build`` keeps the word list of ``lm_path`` (``<lm>.unigrams.txt``)."""
     lm_path = Path(lm_path)
     return lm_path.with_name(lm_path.name + UNIGRAMS_SUFFIX)
-
-
-def lm_format(path: str | Path) -> str:
-    """``"arpa"`` or ``"binary"``, by content rather than suffix; anything else is a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(path, "language model file not found")
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    if head.startswith(BINARY_MAGIC):
-        return "binary"
-    if head.lstrip().startswith(ARPA_MARKER.encode()):
-        return "arpa"
-    raise ManifestError(path, "not a KenLM model: expected an ARPA file (\\data\\) or a KenLM binary")
-
-
-def read_arpa_unigrams(path: str | Path) -> list[str]:
-    """Words of the ``\\1-grams:`` section, in file order, without ``<s>``, ``</s>`` and ``<unk>``."""
-    path = Path(path)
-    words: list[str] = []
-    in_unigrams = False
-    number = 0
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, raw in enumerate(handle, start=1):
-                line = raw.strip()
-                if not in_unigrams:
-                    in_unigrams = line == "\\1-grams:"
-                    continue
-                if not line or line.startswith("\\"):
-                    break
-                parts = line.split()
-                if len(parts) < 2:
-                    raise ManifestError(path, f"malformed unigram entry {line[:60]!r}", line=number)
-                if parts[1] not in SENTENCE_MARKERS:
-                    words.append(parts[1])
-    except UnicodeDecodeError:
-        raise ManifestError(path, "not UTF-8", line=number + 1) from None
-    if not words:
-        raise ManifestError(path, "no \\1-grams: entries found: is this an ARPA file?")
-    return words
 
 
 def read_unigram_list(path: str | Path) -> list[str]:

@@ -8,6 +8,7 @@ import math
 import random
 
 import jiwer
+import pyarrow as pa
 import pytest
 from sclite_pra import list_sclite_fixtures, parse_pra
 from werbench.aligner import align as align_module
@@ -18,11 +19,11 @@ from werbench.aligner.align import (
     align_chars,
     align_counts,
     align_many,
-    aligned_pairs,
     cer_counts,
     get_costs,
     split_words,
 )
+from werbench.aligner.pairs import aligned_pairs, code_units
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.trn import read_trn
 
@@ -413,3 +414,21 @@ def test_alternation_reference_as_aligned() -> None:
     assert align("{ b / @ } c", "c").ref == ("@", "c") and align("{ b / @ } c", "c").counts == (1, 0, 0, 0)
     with pytest.raises(ValueError, match="sclite's rules only"):
         align_counts(["{ a / b }"], ["a"], "unit")
+
+
+def test_the_one_walker_over_aligned_pairs() -> None:
+    """Characters (spaces included), many rows at once, and ops that do not fit the units are refused."""
+    assert aligned_pairs(["a", " ", "b"], ["a", "b"], "CDC", skip_nulls=False) == [
+        ("C", "a", "a"),
+        ("D", " ", None),
+        ("C", "b", "b"),
+    ]
+    coded = code_units(
+        ["CS", "IC"],
+        pa.array(["x", "y", "z"], pa.large_string()),
+        pa.array(["x", "q", "n", "z"], pa.large_string()),
+    )
+    assert coded.tuples() == [("C", "x", "x"), ("S", "y", "q"), ("I", None, "n"), ("C", "z", "z")]
+    assert coded.row.tolist() == [0, 0, 1, 1] and coded.ref_index.tolist() == [0, 1, 0, 0]
+    with pytest.raises(ValueError, match="the ops consume 2 reference units, there are 1"):
+        aligned_pairs(["a"], ["a", "b"], "CS")

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 from werbench.analysis.dataset import dataset_stats
-from werbench.analysis.errors import Vocabulary, error_tables
+from werbench.analysis.errors import error_tables
+from werbench.analysis.vocabulary import Vocabulary
 
 REFS = {"u1": "the cat sat", "u2": "the dog", "u3": "a cat @ ran"}
 HYPS = {"u1": "the cat sat", "u2": "the", "u3": "a cat ran"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from werbench.aligner.align import align_many
-from werbench.analysis import errors
+from werbench.analysis import errors, vocabulary
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.normalize import get_normalizer
 
@@ -155,7 +155,7 @@ def test_words_with_non_ascii_spaces_stay_whole(make_utts) -> None:
 def test_oov_flags_and_rates(utts: pd.DataFrame, tmp_path: Path) -> None:
     words = tmp_path / "words.txt"
     words.write_text("the 10\ncat 4\nsat 3\non 9\nmat 1\na 5\nb 1\nc 1\nhello 2\n")
-    vocab = errors.load_vocabulary(words)
+    vocab = vocabulary.load_vocabulary(words)
     assert vocab.kind == "text" and "hello" in vocab and "10" not in vocab
     tables = errors.error_tables(utts, vocabulary=vocab)
     acc = tables.word_accuracy.set_index("word")
@@ -172,28 +172,28 @@ def test_oov_flags_and_rates(utts: pd.DataFrame, tmp_path: Path) -> None:
 def test_vocabulary_from_running_text(tmp_path: Path) -> None:
     corpus = tmp_path / "lm.txt"
     corpus.write_text("the cat sat\non the mat 2\n")
-    assert errors.load_vocabulary(corpus).words == frozenset({"the", "cat", "sat", "on", "mat", "2"})
+    assert vocabulary.load_vocabulary(corpus).words == frozenset({"the", "cat", "sat", "on", "mat", "2"})
 
 
 def test_vocabulary_from_a_manifest_is_normalised(tmp_path: Path) -> None:
     manifest = tmp_path / "train.jsonl"
     rows = [{"audio_filepath": "a.wav", "duration": 1.0, "text": "Hello, World!"}, {"text": "It's OK"}]
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    vocab = errors.load_vocabulary(manifest, get_normalizer("nemo"))
+    vocab = vocabulary.load_vocabulary(manifest, get_normalizer("nemo"))
     assert vocab.kind == "manifest"
     assert vocab.words == frozenset({"hello", "world", "it's", "ok"})
     manifest.write_text(json.dumps({"text": 3}) + "\n")
     with pytest.raises(ManifestError, match=r"train\.jsonl:1: text: expected a string"):
-        errors.load_vocabulary(manifest)
+        vocabulary.load_vocabulary(manifest)
 
 
 def test_vocabulary_errors(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="vocabulary file not found"):
-        errors.load_vocabulary(tmp_path / "missing.arpa")
+        vocabulary.load_vocabulary(tmp_path / "missing.arpa")
     latin1 = tmp_path / "words.txt"
     latin1.write_bytes("caf\xe9\n".encode("latin-1"))
     with pytest.raises(ManifestError, match="not UTF-8"):
-        errors.load_vocabulary(latin1)
+        vocabulary.load_vocabulary(latin1)
 
 
 HAVE_KENLM = shutil.which("lmplz") or (Path(__file__).parents[2] / ".venv/bin/lmplz").exists()
@@ -209,7 +209,7 @@ def test_vocabulary_from_a_real_kenlm_arpa_and_binary(tmp_path: Path) -> None:
     command = [lmplz, "-o", "2", "--discount_fallback", "-S", "50M", "-T", str(tmp_path)]
     with arpa.open("w") as out:
         subprocess.run(command, input=corpus, text=True, stdout=out, check=True, stderr=subprocess.DEVNULL)
-    vocab = errors.load_vocabulary(arpa)
+    vocab = vocabulary.load_vocabulary(arpa)
     assert vocab.kind == "arpa"
     assert vocab.words == frozenset(
         ["the", "cat", "sat", "on", "mat", "dog", "log", "a", "and"]
@@ -217,7 +217,7 @@ def test_vocabulary_from_a_real_kenlm_arpa_and_binary(tmp_path: Path) -> None:
     binary = tmp_path / "lm.bin"
     subprocess.run([build_binary, str(arpa), str(binary)], check=True, capture_output=True)
     with pytest.raises(ManifestError, match="KenLM binary; give its ARPA"):
-        errors.load_vocabulary(binary)
+        vocabulary.load_vocabulary(binary)
 
 
 def test_word_accuracy_side_by_side(make_utts) -> None:

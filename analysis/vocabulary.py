@@ -1,0 +1,90 @@
+"""Word lists to flag out-of-vocabulary reference words against: an LM's unigrams, a manifest's words, a
+word list or a text corpus (``load_vocabulary`` tells them apart by content)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from werbench.manifests.arpa import file_head, lm_kind, open_text, read_arpa_unigrams
+from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_json_rows
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """A word list to flag out-of-vocabulary reference words against (an LM's unigrams, training words)."""
+
+    words: frozenset[str]
+    source: str
+    kind: str
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def _is_word_list(lines: list[str]) -> bool:
+    """``word`` or ``word count`` on every line (a unigram list) rather than running text."""
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 2 or (len(parts) == 2 and not _NUMBER.fullmatch(parts[1])):
+            return False
+    return True
+
+
+def _text_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
+    with open_text(path) as handle:
+        head = [line for _, line in zip(range(1000), handle, strict=False)]
+    as_list = _is_word_list([h for h in head if h.strip()])
+    with open_text(path) as handle:
+        for line in handle:
+            if as_list:
+                parts = line.split()
+                if parts:
+                    yield from (normalize(parts[0]) if normalize else parts[0]).split()
+            else:
+                yield from (normalize(line) if normalize else line).split()
+
+
+def _manifest_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
+    for number, row in iter_json_rows(path):
+        text = row.get("text")
+        if not isinstance(text, str):
+            raise ManifestError(path, "expected a string", line=number, field="text")
+        yield from (normalize(text) if normalize else text).split()
+
+
+def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = None) -> Vocabulary:
+    """Words of an ARPA LM (its unigrams), a NeMo manifest (its texts) or a word list / text corpus.
+
+    ``normalize`` is applied to manifest texts and plain-text lines (ARPA words are taken as they are),
+    so pass the normaliser the systems were scored with.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "vocabulary file not found")
+    head = file_head(path)
+    kind = lm_kind(head)
+    if kind == "binary":
+        raise ManifestError(path, "this is a KenLM binary; give its ARPA file or a word list for OOV flags")
+    if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is read as text, unpacked
+        at = head.index(b"\x00")
+        raise ManifestError(
+            path, f"a binary file, not a word list (NUL byte at offset {at})", line=head[:at].count(b"\n") + 1
+        )
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".arpa") or kind == "arpa":
+            return Vocabulary(frozenset(read_arpa_unigrams(path)), str(path), "arpa")
+        if name.endswith((".json", ".jsonl")):
+            return Vocabulary(frozenset(_manifest_words(path, normalize)), str(path), "manifest")
+        return Vocabulary(frozenset(_text_words(path, normalize)), str(path), "text")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
