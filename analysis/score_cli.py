@@ -160,12 +160,16 @@ def score(
         "levenshtein", "--cer", help="levenshtein: character edit distance, spaces counted, as jiwer, NeMo "
         "and SDE count CER; sclite: what sclite -c reports (4/3/3 weights, spaces dropped)."
     ),
+    cer_spaces: bool | None = typer.Option(None, "--cer-spaces/--cer-no-spaces", hidden=True),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
 
+    if cer_spaces is not None:  # the old spelling, kept working: spaces counted or dropped as --cer says
+        cer = "levenshtein" if cer_spaces else "sclite"
+        typer.echo(f"warning: --cer-spaces/--cer-no-spaces are deprecated; use --cer {cer}", err=True)
     options = TableOptions(
         normalize, costs, cer, resamples, seed, speaker_ci=speaker_ci, speaker_from_id=speaker_from_id
     )

@@ -194,3 +194,18 @@ def test_bad_alternation_in_a_manifest_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "sys.trn").write_text("one two (u1)\na b (u2)\n")
     code, _, stderr = score(tmp_path / "test.jsonl", tmp_path / "sys.trn")
     assert code != 0 and f"{tmp_path / 'test.jsonl'}:2: text: '{{' at character 3 is never closed" in stderr
+
+
+def test_the_old_cer_spelling_still_works_and_says_what_replaces_it(tmp_path: Path) -> None:
+    ref, hyp = tmp_path / "ref.trn", tmp_path / "hyp.trn"
+    ref.write_text("the cat sat (u1)\nab cd (u2)\n", encoding="utf-8")
+    hyp.write_text("the bat sat (u1)\nabcd (u2)\n", encoding="utf-8")
+    outputs = {}
+    for name, flags in {"new": ["--cer", "sclite"], "old": ["--cer-no-spaces"]}.items():
+        out = tmp_path / f"{name}.json"
+        code, stdout, stderr = score(ref, hyp, "--json", out, *flags)
+        assert code == 0, stderr
+        outputs[name] = (json.loads(out.read_text())["systems"]["hyp"]["cer"], stderr)
+    assert outputs["old"][0] == outputs["new"][0]
+    assert "--cer-spaces/--cer-no-spaces are deprecated; use --cer sclite" in outputs["old"][1]
+    assert "--cer-spaces" not in score("--help")[1]  # hidden
