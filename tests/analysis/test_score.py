@@ -203,7 +203,7 @@ def test_the_old_cer_spelling_still_works_and_says_what_replaces_it(tmp_path: Pa
     outputs = {}
     for name, flags in {"new": ["--cer", "sclite"], "old": ["--cer-no-spaces"]}.items():
         out = tmp_path / f"{name}.json"
-        code, stdout, stderr = score(ref, hyp, "--json", out, *flags)
+        code, _, stderr = score(ref, hyp, "--json", out, *flags)
         assert code == 0, stderr
         outputs[name] = (json.loads(out.read_text())["systems"]["hyp"]["cer"], stderr)
     assert outputs["old"][0] == outputs["new"][0]
