@@ -338,7 +338,7 @@ def _word_cost(ref, i, rnull_a, hyp, j, fold_case, sub_w, null_sub):
 
 @njit(cache=True, nogil=True)
 def _sclite_network_pair(
-    ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, graph, g0, dp, back, rev, used
+    ref, r0, rnull, must, hyp, h0, hnull, n, m, fold_case, weights, graph, g0, dp, back, rev, used
 ):
     """sclite's alignment of a reference network (alternations) with a hypothesis, as ``net_dp.c`` does it.
 
@@ -347,9 +347,11 @@ def _sclite_network_pair(
     listed on a tie (sclite's strict ``<`` over a node's incoming arcs), then sclite's choice between the
     diagonal, deletion and insertion; the path ends in the first cheapest final word. Full DP (no band):
     alternations are rare. Writes the ops reversed and marks the ref words on the path in ``used``.
+    A ``must`` word (compound alternatives) can only be matched, never substituted or deleted; with
+    ``must == 2`` (a split compound's part before its last) no insertion may follow it either.
     ``back`` holds 3 * predecessor + move (0 diagonal, 1 deletion, 2 insertion).
     """
-    sub_w, ins_w, del_w, null_indel, null_sub, _ = weights
+    sub_w, ins_w, del_w, null_indel, null_sub, inf = weights
     w = m + 1
     pred_at = np.empty(n + 2, np.int64)  # graph[pred_at[k]] is word k's predecessor count, its list follows
     at = g0
@@ -362,7 +364,7 @@ def _sclite_network_pair(
         back[b] = 2
     for a in range(1, n + 1):
         row = a * w
-        dcost = null_indel if rnull[a - 1] else del_w
+        dcost = inf if must[a - 1] else (null_indel if rnull[a - 1] else del_w)
         first = pred_at[a] + 1
         stop = first + graph[first - 1]
         best = graph[first]
@@ -379,10 +381,14 @@ def _sclite_network_pair(
                     sub_from = graph[q]
                 if dp[graph[q] * w + b] < dp[del_from * w + b]:
                     del_from = graph[q]
-            cost, _ = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub)
+            cost, same = _word_cost(
+                ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub
+            )
+            if must[a - 1] and not same:
+                cost = inf
             s = dp[sub_from * w + b - 1] + cost
             d = dp[del_from * w + b] + dcost
-            i = dp[row + b - 1] + (null_indel if hnull[b - 1] else ins_w)
+            i = inf if must[a - 1] == 2 else dp[row + b - 1] + (null_indel if hnull[b - 1] else ins_w)
             if s <= d and s <= i:
                 dp[row + b] = s
                 back[row + b] = 3 * sub_from
@@ -486,7 +492,7 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,
-    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph,
+    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph, r_must,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
 
@@ -495,7 +501,8 @@ def align_pairs(
     ``band`` lets sclite-tie pairs without null words skip the cells no optimal path can reach (same
     result; False runs the full DP, for checking and benchmarks). ``graph_at[k] >= 0`` marks a reference
     network (alternations) whose layout starts at ``graph[graph_at[k]]`` (see ``_sclite_network_pair``);
-    ``used`` (returned last) marks the reference tokens on such a pair's chosen path.
+    ``used`` (returned last) marks the reference tokens on such a pair's chosen path; ``r_must`` marks the
+    reference tokens that may only be matched (compound alternatives; see ``_sclite_network_pair``).
     """
     n_pairs = r_utt.shape[0] - 1
     max_cells = 1
@@ -515,7 +522,8 @@ def align_pairs(
     whole = sub_w == math.floor(sub_w) and ins_w == math.floor(ins_w) and del_w == math.floor(del_w)
     band = band and tie == TIE_SCLITE and whole and sub_w >= 0 and min(ins_w, del_w) >= 1
     exact_sum = 2**24 / max(sub_w, ins_w, del_w)
-    dp = np.empty(max_cells if tie == TIE_SCLITE else 1, np.float32)
+    networks = (graph_at >= 0).any()
+    dp = np.empty(max_cells if tie == TIE_SCLITE or networks else 1, np.float32)
     dpi = np.empty(max_cells if tie == TIE_RAPIDFUZZ else 1, np.int32)
     cost = np.empty(max_eq if tie == TIE_RAPIDFUZZ else 1, np.float32)
     ins_cost = np.empty(max_ops, np.float32)
@@ -524,7 +532,6 @@ def align_pairs(
     op_off = np.zeros(n_pairs + 1, np.int64)
     counts = np.zeros((n_pairs, 4), np.int64)
     used = np.zeros(r_hash.shape[0], np.bool_)
-    networks = (graph_at >= 0).any()
     back = np.empty(max_cells if networks else 1, np.int64)
     ref = (rbuf, r_start, r_end, r_hash)
     hyp = (hbuf, h_start, h_end, h_hash)
@@ -566,6 +573,7 @@ def align_pairs(
                 ref,
                 r0,
                 rnull,
+                r_must[r0 : r0 + n],
                 hyp,
                 h0,
                 hnull,

@@ -299,23 +299,108 @@ def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str) -> tu
     return (buf, *toks)
 
 
-def _networks(refs: Sequence[str | Sequence[str]]) -> tuple[list, np.ndarray, np.ndarray] | None:
-    """References with alternations as flat word texts plus their graphs (``kernels._sclite_network_pair``);
-    ``None`` when no reference has any (the common case costs one scan)."""
-    marked = [k for k, r in enumerate(refs) if isinstance(r, str) and has_alternations(r)]
-    if not marked:
+@dataclass(slots=True)
+class _Networks:
+    """What the kernel needs for the pairs whose reference is a network, and how to report them.
+
+    ``flat``: every reference as plain words (networks' words in layout order); ``graph_at``/``graph``: the
+    layouts (``kernels._sclite_network_pair``); ``must``: per pair and word, 1 if it may only be matched,
+    2 if no insertion may follow it either (a split compound's parts but the last); ``credit``: per pair,
+    ``(first word of a compound alternative, correct words it stands for - its words)``.
+    """
+
+    flat: list
+    graph_at: np.ndarray
+    graph: list[int]
+    must: dict[int, list[int]]
+    credit: dict[int, list[tuple[int, int]]]
+
+    def add(
+        self, k: int, words: Sequence[str], preds: Sequence[Sequence[int]], finals: Sequence[int]
+    ) -> None:
+        self.flat[k] = " ".join(words)
+        self.graph_at[k] = len(self.graph)
+        self.graph.extend(x for p in (*preds, finals) for x in (len(p), *p))
+
+
+def _compound_network(ref: list[str], hyp: list[str]):
+    """The reference with the Open ASR Leaderboard's compound alternatives (kaldialign's
+    ``merge_compounds``): two or more adjacent reference words whose concatenation is a hypothesis word,
+    or a reference word that is the concatenation of two or more adjacent hypothesis words, may be matched
+    in that form at no cost. ``None`` when the pair has no such place."""
+    hyp_words = set(hyp)
+    longest_hyp = max(map(len, hyp), default=0)
+    longest_ref = max(map(len, ref), default=0)
+    joined_hyp: dict[str, dict[tuple[str, ...], None]] = {}  # joined text -> the distinct ways to split it
+    for i in range(len(hyp)):
+        text = hyp[i]
+        for j in range(i + 1, len(hyp)):
+            text += hyp[j]
+            if len(text) > longest_ref:
+                break
+            joined_hyp.setdefault(text, {})[tuple(hyp[i : j + 1])] = None
+    merges: dict[int, list[tuple[int, str]]] = {}  # last ref word -> (first ref word, the joined word)
+    for i in range(len(ref)):
+        text = ref[i]
+        for j in range(i + 1, len(ref)):
+            text += ref[j]
+            if len(text) > longest_hyp:
+                break
+            if text in hyp_words:
+                merges.setdefault(j, []).append((i, text))
+    splits = {i: joined_hyp[w] for i, w in enumerate(ref) if w in joined_hyp}
+    if not merges and not splits:
         return None
-    flat = list(refs)
-    graph_at = np.full(len(refs), -1, np.int64)
-    graph: list[int] = []
-    for k in marked:
-        network = reference_network(parse_reference(refs[k]))  # type: ignore[arg-type]
-        flat[k] = " ".join(network.words)
-        graph_at[k] = len(graph)
-        for preds in (*network.preds, network.finals):
-            graph.append(len(preds))
-            graph.extend(preds)
-    return flat, graph_at, np.array(graph, np.int64)
+    words: list[str] = []
+    preds: list[tuple[int, ...]] = []
+    must: list[int] = []
+    credit: list[tuple[int, int]] = []
+    before: list[tuple[int, ...]] = []  # before[i]: the predecessors of original word i
+    tails: tuple[int, ...] = (0,)
+
+    def emit(word: str, after: tuple[int, ...], only_match: int) -> int:
+        words.append(word)
+        preds.append(after)
+        must.append(only_match)
+        return len(words)
+
+    for i, word in enumerate(ref):
+        before.append(tails)
+        ends = [emit(word, tails, 0)]
+        for start, joined in merges.get(i, []):
+            ends.append(emit(joined, before[start], 1))
+            credit.append((ends[-1] - 1, i - start))
+        for parts in splits.get(i, ()):
+            first = after = emit(parts[0], tails, 2)
+            for k, part in enumerate(parts[1:], start=2):
+                after = emit(part, (after,), 2 if k < len(parts) else 1)
+            ends.append(after)
+            credit.append((first - 1, 1 - len(parts)))
+        tails = tuple(ends)
+    return words, preds, tails, must, credit
+
+
+def _networks(
+    refs: Sequence[str | Sequence[str]], hyps: Sequence[str | Sequence[str]], compounds: bool
+) -> _Networks | None:
+    """References with alternations (and, with ``compounds``, compound alternatives) as networks; ``None``
+    when no reference needs one (the common case costs one scan)."""
+    out = _Networks(list(refs), np.full(len(refs), -1, np.int64), [], {}, {})
+    for k, ref in enumerate(refs):
+        if isinstance(ref, str) and has_alternations(ref):
+            network = reference_network(parse_reference(ref))
+            out.add(k, network.words, network.preds, network.finals)
+            out.must[k] = [0] * len(network.words)
+        elif compounds:
+            hyp = hyps[k]
+            built = _compound_network(
+                split_words(ref) if isinstance(ref, str) else list(ref),
+                split_words(hyp) if isinstance(hyp, str) else list(hyp),
+            )
+            if built is not None:
+                words, preds, finals, out.must[k], out.credit[k] = built
+                out.add(k, words, preds, finals)
+    return out if out.must else None
 
 
 def align_counts(
@@ -328,8 +413,13 @@ def align_counts(
     oversize: str = "raise",
     threads: int | None = None,
     band: bool = True,
+    compounds: bool = False,
 ) -> BatchResult:
     """The fast batch path as arrays (no per-pair objects): what tables and the cache use.
+
+    ``compounds`` scores split and joined compounds as correct, as the Open ASR Leaderboard does
+    (kaldialign's ``merge_compounds``): ``data base`` against ``database`` (either way round) costs nothing,
+    and the reference keeps its own word count (``C`` counts the words the compound stands for).
 
     ``unit`` is ``"word"``, ``"char"`` (spaces between words count as one character) or ``"char_nospace"``.
     ``threads``: how many threads share a large batch (default ``$WERBENCH_THREADS`` or the CPU count,
@@ -341,14 +431,19 @@ def align_counts(
     if unit not in ("word", "char", "char_nospace"):
         raise ValueError(f"unknown unit {unit!r}")
     spec = get_costs(costs)
-    networks = _networks(refs)
+    networks = _networks(refs, hyps, compounds) if unit == "word" else None
     graph_at, graph = np.full(len(refs), -1, np.int64), np.zeros(0, np.int64)
     if networks is not None:
-        if unit != "word" or spec.tie != kernels.TIE_SCLITE:
+        if spec.tie != kernels.TIE_SCLITE and any(not any(m) for m in networks.must.values()):
             raise ValueError("reference alternations are aligned by words with sclite's rules only")
-        refs, graph_at, graph = networks
+        refs, graph_at, graph = networks.flat, networks.graph_at, np.array(networks.graph, np.int64)
+    elif unit != "word" and any(isinstance(r, str) and has_alternations(r) for r in refs):
+        raise ValueError("reference alternations are aligned by words with sclite's rules only")
     rbuf, r_start, r_end, r_hash, r_null, r_utt = _tokens(refs, spec, unit)
     hbuf, h_start, h_end, h_hash, h_null, h_utt = _tokens(hyps, spec, unit)
+    r_must = np.zeros(len(r_hash), np.int8)
+    for k, flags in networks.must.items() if networks is not None else ():
+        r_must[r_utt[k] : r_utt[k + 1]] = flags
     cells = (np.diff(r_utt) + 1) * (np.diff(h_utt) + 1)
     too_big = cells > MAX_CELLS
     if oversize == "raise" and too_big.any():
@@ -363,10 +458,14 @@ def align_counts(
         ref_side = (rbuf, r_start, r_end, r_hash, r_null, r_utt[lo : hi + 1])
         hyp_side = (hbuf, h_start, h_end, h_hash, h_null, h_utt[lo : hi + 1])
         return kernels.align_pairs(
-            *ref_side, *hyp_side, *settings, too_big[lo:hi], band, graph_at[lo:hi], graph
+            *ref_side, *hyp_side, *settings, too_big[lo:hi], band, graph_at[lo:hi], graph, r_must
         )
 
     counts, ops, op_off, used = _in_threads(run, np.where(too_big, 0, cells), threads)
+
+    def on_path_at(k: int, word: int) -> bool:
+        return bool(used[r_utt[k] + word])
+
     paths = None
     if networks is not None:
         paths = list(refs)  # type: ignore[arg-type]
@@ -374,6 +473,8 @@ def align_counts(
             words = split_words(refs[k])  # type: ignore[arg-type]
             on_path = used[r_utt[k] : r_utt[k + 1]]
             paths[k] = " ".join(w for w, keep in zip(words, on_path, strict=True) if keep)
+        for k, credits in networks.credit.items():
+            counts[k, 0] += sum(delta for first, delta in credits if on_path_at(k, first))
     if not want_ops:
         return BatchResult(counts, None, paths)
     text = ops.tobytes().decode("ascii")

@@ -66,10 +66,18 @@ def _digest_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:
     digest.update(encoded)
 
 
-def batch_key(refs: Sequence[str], hyps: Sequence[str], normalizer_spec: str, costs: str, cer: str) -> str:
-    """Content hash of one batch: raw texts, normaliser spec, costs, CER mode, the aligning code."""
+def batch_key(
+    refs: Sequence[str],
+    hyps: Sequence[str],
+    normalizer_spec: str,
+    costs: str,
+    cer: str,
+    compounds: bool = False,
+) -> str:
+    """Content hash of one batch: texts, normaliser spec, costs, CER mode, compounds, the aligning code."""
     digest = hashlib.blake2b(digest_size=20)
     header = (code_version(*ALIGNMENT_CODE), normalizer_spec, get_costs(costs).spec, cer)
+    header += ("compounds",) if compounds else ()
     digest.update("|".join(map(str, header)).encode())
     _digest_texts(digest, refs)
     _digest_texts(digest, hyps)
@@ -116,6 +124,7 @@ def align_texts(
     costs: str = "sclite",
     *,
     cer: str = "levenshtein",
+    compounds: bool = False,
     normalized_refs: Callable[[], list[str]] | None = None,
     cache: AlignmentCache | None = None,
 ) -> pd.DataFrame:
@@ -125,16 +134,17 @@ def align_texts(
     (-1 where a pair was too long for a character alignment) of CER mode ``cer`` (``align.cer_counts``);
     references may carry sclite alternations (each alternative normalised on its own; ``ref`` is then
     the reference as aligned).
-    ``normalized_refs`` lets a caller share the normalised references between the systems of one test set.
+    ``compounds``: split and joined compounds score as correct (``align_counts``). ``normalized_refs`` lets
+    a caller share the normalised references between the systems of one test set.
     """
-    key = batch_key(refs, hyps, normalizer_spec, costs, cer) if cache is not None else ""
+    key = batch_key(refs, hyps, normalizer_spec, costs, cer, compounds) if cache is not None else ""
     if cache is not None:
         hit = cache.load(key)
         if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
             return hit
     ref_norm = normalized_refs() if normalized_refs is not None else [map_words(t, normalize) for t in refs]
     hyp_norm = [normalize(t) for t in hyps]
-    words = align_counts(ref_norm, hyp_norm, costs)
+    words = align_counts(ref_norm, hyp_norm, costs, compounds=compounds)
     ref_norm = words.paths or ref_norm  # alternations: the reference as aligned, for the diff and for CER
     chars = cer_counts(ref_norm, hyp_norm, cer)
     frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})

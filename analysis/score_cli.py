@@ -62,7 +62,8 @@ def summary_text(tables: Tables) -> str:
         widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
         rule = "-+-".join("-" * w for w in widths)
         lines.append(
-            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer})"
+            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer}"
+            + (", compounds merged)" if tables.compounds else ")")
         )
         lines.append(rule)
         for n, r in enumerate(rows):
@@ -112,6 +113,7 @@ def score_json(tables: Tables) -> dict[str, Any]:
         "normalizer": tables.normalizer,
         "costs": tables.costs,
         "cer": tables.cer,
+        "compounds_merged": tables.compounds,
         "warnings": tables.warnings,
     }
 
@@ -161,6 +163,11 @@ def score(
         "and SDE count CER; sclite: what sclite -c reports (4/3/3 weights, spaces dropped)."
     ),
     cer_spaces: bool | None = typer.Option(None, "--cer-spaces/--cer-no-spaces", hidden=True),
+    merge_compounds: bool = typer.Option(
+        False, "--merge-compounds", help="Score split and joined compounds ('data base' vs 'database', "
+        "either way round) as correct, as the Open ASR Leaderboard does (kaldialign merge_compounds); the "
+        "reference keeps its own word count."
+    ),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
@@ -171,7 +178,14 @@ def score(
         cer = "levenshtein" if cer_spaces else "sclite"
         typer.echo(f"warning: --cer-spaces/--cer-no-spaces are deprecated; use --cer {cer}", err=True)
     options = TableOptions(
-        normalize, costs, cer, resamples, seed, speaker_ci=speaker_ci, speaker_from_id=speaker_from_id
+        normalize,
+        costs,
+        cer,
+        resamples,
+        seed,
+        speaker_ci=speaker_ci,
+        speaker_from_id=speaker_from_id,
+        compounds=merge_compounds,
     )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
     written = write_outputs(tables, json_out, csv_out)

@@ -59,6 +59,7 @@ class TableOptions:
     seed: int = 0
     speaker_ci: bool = False
     speaker_from_id: str | None = None
+    compounds: bool = False
 
 
 def fingerprint(results_dir: Path, options: TableOptions) -> str:
@@ -113,7 +114,10 @@ def _load(utts_path: Path, systems_path: Path) -> Tables | None:
     if utterances is None or systems is None or "cer" not in systems[1]:
         return None
     meta = systems[1]
-    return Tables(utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"])
+    return Tables(
+        utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"],
+        compounds=bool(meta.get("compounds", False)),
+    )  # fmt: skip
 
 
 def results_tables(
@@ -167,6 +171,7 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
         "costs": tables.costs,
         "warnings": tables.warnings,
         "cer": tables.cer,
+        "compounds": tables.compounds,
     }
     try:
         utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)
@@ -235,5 +240,6 @@ def inputs_tables(
         seed=options.seed,
         speaker_ci=options.speaker_ci,
         speaker_from_id=options.speaker_from_id,
+        compounds=options.compounds,
         progress=progress,
     )

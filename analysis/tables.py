@@ -62,6 +62,7 @@ class Tables:
     warnings: list[str] = field(default_factory=list)
     cer: str = "levenshtein"  # the CER mode (``align.cer_counts``)
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # test sets without systems
+    compounds: bool = False  # split and joined compounds scored as correct (the Open ASR Leaderboard's rule)
 
 
 def rate(num: float, den: float) -> float:
@@ -193,7 +194,7 @@ class _Shared:
 
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    shared: _Shared, cer: str, speaker_from_id: str | None,
+    shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
@@ -205,7 +206,7 @@ def _utterance_rows(
     pred_text = predictions["pred_text"].where(~failed)
     aligned = align_texts(
         shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
-        cer=cer, normalized_refs=shared.normalized_refs, cache=cache,
+        cer=cer, compounds=compounds, normalized_refs=shared.normalized_refs, cache=cache,
     )  # fmt: skip
     counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
     chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
@@ -357,13 +358,15 @@ def build_tables(
     seed: int = 0,
     speaker_ci: bool = False,
     speaker_from_id: str | None = None,
+    compounds: bool = False,
     progress: bool = False,
 ) -> Tables:
     """Align every system of every test set (through ``cache``) and pool the per-system metrics.
 
     ``cer``: the CER mode (``aligner.align.cer_counts``); ``speaker_ci``: bootstrap the WER
     interval over speakers; ``speaker_from_id``: a regex giving utterances without a speaker field one
-    from their id (``analysis.speakers``).
+    from their id (``analysis.speakers``); ``compounds``: score ``data base`` against ``database`` (either way
+    round) as correct, as the Open ASR Leaderboard does (``aligner.align.align_counts``).
     """
     costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
     if cer not in CER_MODES:
@@ -379,7 +382,7 @@ def build_tables(
         if testset.name not in shared:
             shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
-            testset, hyps, normalizer, costs, cache, shared[testset.name], cer, speaker_from_id
+            testset, hyps, normalizer, costs, cache, shared[testset.name], cer, speaker_from_id, compounds
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
@@ -397,4 +400,4 @@ def build_tables(
         for t in inputs.testsets
         if not t.systems and not t.reference.frame.empty
     }
-    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets)
+    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets, compounds)

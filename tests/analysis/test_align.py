@@ -9,6 +9,7 @@ import random
 
 import jiwer
 import pyarrow as pa
+import kaldialign
 import pytest
 from sclite_pra import list_sclite_fixtures, parse_pra
 from werbench.aligner import align as align_module
@@ -432,3 +433,58 @@ def test_the_one_walker_over_aligned_pairs() -> None:
     assert coded.row.tolist() == [0, 0, 1, 1] and coded.ref_index.tolist() == [0, 1, 0, 0]
     with pytest.raises(ValueError, match="the ops consume 2 reference units, there are 1"):
         aligned_pairs(["a"], ["a", "b"], "CS")
+
+
+def _compound_corpus(seed: int, count: int) -> tuple[list[str], list[str]]:
+    """Pairs full of split/joined compounds: pieces that join into other words of the vocabulary."""
+    rng = random.Random(seed)
+    pieces = ["a", "b", "ab", "ba", "aba", "c", "bc"]
+    refs, hyps = [], []
+    for _ in range(count):
+        ref = [rng.choice(pieces) for _ in range(rng.randint(0, 8))]
+        hyp = list(ref)
+        for _ in range(rng.randint(0, 4)):  # join or split a few places, or make a plain error
+            k = rng.randrange(len(hyp) + 1)
+            move = rng.random()
+            if move < 0.35 and k + 1 < len(hyp):
+                hyp[k : k + 2] = [hyp[k] + hyp[k + 1]]
+            elif move < 0.7 and k < len(hyp) and len(hyp[k]) > 1:
+                cut = rng.randint(1, len(hyp[k]) - 1)
+                hyp[k : k + 1] = [hyp[k][:cut], hyp[k][cut:]]
+            else:
+                hyp.insert(k, rng.choice(pieces))
+        refs.append(" ".join(ref))
+        hyps.append(" ".join(hyp))
+    return refs, hyps
+
+
+def test_merged_compounds_match_the_open_asr_leaderboard() -> None:
+    # the leaderboard scores with kaldialign's batch_error_rate(merge_compounds=True): per pair its error
+    # total and reference length are ours, and so is the pooled WER
+    refs, hyps = _compound_corpus(61, 4000)
+    counts = align_counts(refs, hyps, "unit", compounds=True).counts
+    for k, (ref, hyp) in enumerate(zip(refs, hyps, strict=True)):
+        expected = kaldialign.edit_distance(ref.split(), hyp.split(), merge_compounds=True)
+        assert (int(counts[k, 1:].sum()), int(counts[k, :3].sum())) == (
+            expected["total"],
+            expected["ref_len"],
+        ), (
+            ref,
+            hyp,
+        )
+    pooled = kaldialign.batch_error_rate(
+        [r.split() for r in refs], [h.split() for h in hyps], merge_compounds=True
+    )
+    assert counts[:, 1:].sum() / counts[:, :3].sum() == pytest.approx(pooled["err_rate"], abs=1e-12)
+    plain = align_counts(refs, hyps, "unit").counts
+    assert plain[:, 1:].sum() > counts[:, 1:].sum(), "the corpus must have compounds to forgive"
+
+
+def test_merged_compound_alignment_reads_back() -> None:
+    batch = align_counts(
+        ["the data base is up", "whitepaper now"], ["the database is up", "white paper now"], compounds=True
+    )
+    assert batch.counts.tolist() == [[5, 0, 0, 0], [2, 0, 0, 0]]
+    assert batch.paths == ["the database is up", "white paper now"]  # the reference as aligned
+    assert batch.ops == ["CCCC", "CCC"]
+    assert align_counts(["data base"], ["database"]).counts.tolist() == [[0, 1, 1, 0]]  # off by default

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jiwer
+import kaldialign
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -209,3 +210,26 @@ def test_the_old_cer_spelling_still_works_and_says_what_replaces_it(tmp_path: Pa
     assert outputs["old"][0] == outputs["new"][0]
     assert "--cer-spaces/--cer-no-spaces are deprecated; use --cer sclite" in outputs["old"][1]
     assert "--cer-spaces" not in score("--help")[1]  # hidden
+
+
+def test_merge_compounds_changes_only_what_it_says(tmp_path: Path) -> None:
+    # both figures: sclite's (a split compound is a substitution plus an insertion) and the leaderboard's
+    refs = {"s_1": "the data base is down", "s_2": "a whitepaper on it", "s_3": "hello world"}
+    hyps = {"s_1": "the database is down", "s_2": "a white paper on it", "s_3": "hello word"}
+    (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()))
+    (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()))
+    figures = {}
+    for flags in ((), ("--merge-compounds",)):
+        out = tmp_path / f"out{len(flags)}.json"
+        code, stdout, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", out, *flags)
+        assert code == 0, stderr
+        assert ("compounds merged" in stdout) == bool(flags)
+        figures[flags] = json.loads(out.read_text(encoding="utf-8"))
+    plain, merged = figures[()], figures[("--merge-compounds",)]
+    assert merged["compounds_merged"] and not plain["compounds_merged"]
+    assert {k: plain["systems"]["sys"]["totals"][k] for k in "CSDI"} == {"C": 7, "S": 3, "D": 1, "I": 1}
+    assert {k: merged["systems"]["sys"]["totals"][k] for k in "CSDI"} == {"C": 10, "S": 1, "D": 0, "I": 0}
+    leaderboard = kaldialign.batch_error_rate(
+        [refs[u].split() for u in refs], [hyps[u].split() for u in refs], merge_compounds=True
+    )
+    assert merged["systems"]["sys"]["totals"]["wer"] == pytest.approx(100 * leaderboard["err_rate"], abs=1e-4)
