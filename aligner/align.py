@@ -323,31 +323,30 @@ class _Networks:
         self.graph.extend(x for p in (*preds, finals) for x in (len(p), *p))
 
 
+def _joins(words: list[str], longest: int) -> Iterator[tuple[int, int, str]]:
+    """``(i, j, words i..j joined)`` for each run of two or more adjacent words no longer than ``longest``."""
+    for i in range(len(words)):
+        text = words[i]
+        for j in range(i + 1, len(words)):
+            text += words[j]
+            if len(text) > longest:
+                break
+            yield i, j, text
+
+
 def _compound_network(ref: list[str], hyp: list[str]):
     """The reference with the Open ASR Leaderboard's compound alternatives (kaldialign's
     ``merge_compounds``): two or more adjacent reference words whose concatenation is a hypothesis word,
     or a reference word that is the concatenation of two or more adjacent hypothesis words, may be matched
     in that form at no cost. ``None`` when the pair has no such place."""
-    hyp_words = set(hyp)
-    longest_hyp = max(map(len, hyp), default=0)
-    longest_ref = max(map(len, ref), default=0)
     joined_hyp: dict[str, dict[tuple[str, ...], None]] = {}  # joined text -> the distinct ways to split it
-    for i in range(len(hyp)):
-        text = hyp[i]
-        for j in range(i + 1, len(hyp)):
-            text += hyp[j]
-            if len(text) > longest_ref:
-                break
-            joined_hyp.setdefault(text, {})[tuple(hyp[i : j + 1])] = None
+    for i, j, text in _joins(hyp, max(map(len, ref), default=0)):
+        joined_hyp.setdefault(text, {})[tuple(hyp[i : j + 1])] = None
+    hyp_words = set(hyp)
     merges: dict[int, list[tuple[int, str]]] = {}  # last ref word -> (first ref word, the joined word)
-    for i in range(len(ref)):
-        text = ref[i]
-        for j in range(i + 1, len(ref)):
-            text += ref[j]
-            if len(text) > longest_hyp:
-                break
-            if text in hyp_words:
-                merges.setdefault(j, []).append((i, text))
+    for i, j, text in _joins(ref, max(map(len, hyp), default=0)):
+        if text in hyp_words:
+            merges.setdefault(j, []).append((i, text))
     splits = {i: joined_hyp[w] for i, w in enumerate(ref) if w in joined_hyp}
     if not merges and not splits:
         return None
