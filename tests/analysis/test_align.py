@@ -8,8 +8,8 @@ import math
 import random
 
 import jiwer
-import pyarrow as pa
 import kaldialign
+import pyarrow as pa
 import pytest
 from sclite_pra import list_sclite_fixtures, parse_pra
 from werbench.aligner import align as align_module
