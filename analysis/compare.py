@@ -287,7 +287,8 @@ def three_way(ref: str, hyp_a: str, ops_a: str, hyp_b: str, ops_b: str) -> list[
 
 
 def comparison_record(comparison: Comparison) -> dict[str, Any]:
-    """A flat row for CSV: the pair, the headline numbers and each test's p-value."""
+    """A flat row for CSV: the pair, the headline numbers and each test's p-value (also as it may be
+    printed: ``< 1/n_resamples`` for a bootstrap p below its resolution, ``n/a`` for a test not run)."""
     row: dict[str, Any] = {
         "testset": comparison.testset,
         "system_a": comparison.system_a,
@@ -296,6 +297,7 @@ def comparison_record(comparison: Comparison) -> dict[str, Any]:
     row.update(comparison.summary)
     for test in comparison.tests:
         row[f"{test.name}_p"] = test.p_value
+        row[f"{test.name}_p_text"] = test.p_text
         row[f"{test.name}_better"] = test.better
     boot = next((t for t in comparison.tests if t.name == "bootstrap"), None)
     if boot is not None:

@@ -2,7 +2,8 @@
 
 ``utterances.csv`` (per utterance x system), ``systems.csv``, ``confusions.csv``, ``inserted.csv``,
 ``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a vocabulary),
-``breakdown_<field>.csv``, ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
+``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
+Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
 """
 
@@ -30,6 +31,8 @@ def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
     frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
     for field, table in report.breakdowns.items():
         frames[f"breakdown_{_safe(field)}"] = table
+    if not report.versus_best.empty:
+        frames["versus_best"] = report.versus_best
     if report.comparisons:
         frames["comparisons"] = pd.DataFrame([comparison_record(c) for c in report.comparisons])
         frames["comparison_utterances"] = pd.concat(

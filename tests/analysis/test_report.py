@@ -166,6 +166,7 @@ def test_csv_report(report, tables, tmp_path: Path) -> None:
         "breakdown_speaker.csv",
         "breakdown_noise.csv",
         "comparisons.csv",
+        "versus_best.csv",
         "lineage.csv",
         "nbest_oracle.csv",
     } <= names
@@ -182,6 +183,11 @@ def test_csv_report(report, tables, tmp_path: Path) -> None:
     assert accuracy.groupby("system")["correct"].sum().to_dict() == scored["C"].to_dict()
     comparisons = pd.read_csv(tmp_path / "comparisons.csv")
     assert {"bootstrap_p", "mapsswe_p", "mcnemar_p", "p_b_better"} <= set(comparisons.columns)
+    assert {"bootstrap_p_text", "sign_speaker_p_text"} <= set(comparisons.columns)
+    assert "0" not in comparisons["bootstrap_p_text"].astype(str).tolist()
+    versus = pd.read_csv(tmp_path / "versus_best.csv", keep_default_na=False).set_index("system")
+    others = versus[versus.index != versus["best"]]
+    assert len(others) == 2 and (others["p_holm"].astype(float) >= others["p_value"].astype(float)).all()
 
 
 # -------------------------------------------------------------------------------------------------- trn
