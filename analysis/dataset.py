@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from werbench.analysis.errors import oov_summary
+from werbench.analysis.measures import speaking_rates
 from werbench.analysis.tables import ReferenceWords
 from werbench.analysis.vocabulary import Vocabulary
 
@@ -46,8 +47,7 @@ def dataset_stats(
     alphabet = "".join(sorted(set("".join(words.vocabulary))))  # of the words: no null word, no spaces
     durations = rows["duration"].to_numpy(dtype=float)
     ref_words = rows["ref_words"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = ref_words / durations
+    rate = speaking_rates(rows)["words_per_s"].to_numpy()
     flags_missing = word_accuracy is None or word_accuracy.empty or word_accuracy["oov"].isna().all()
     return DatasetStats(
         utterances=len(rows),

@@ -22,9 +22,16 @@ import pandas as pd
 from werbench.aligner.align import align_chars
 from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_vocabulary
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
+from werbench.analysis.measures import deletions_minus_insertions, speaking_rates
 from werbench.analysis.tables import UTTERANCE_COLUMNS
 from werbench.dashboard.grid import ServerSideTable
-from werbench.dashboard.grid_config import PER_SYSTEM, quick_filter, utterance_columns, vocabulary_columns
+from werbench.dashboard.grid_config import (
+    PER_SYSTEM,
+    filter_fields,
+    quick_filter,
+    utterance_columns,
+    vocabulary_columns,
+)
 from werbench.dashboard.grid_view import GridTable, QuickFilter
 from werbench.dashboard.memo import Memo
 from werbench.manifests.normalize import NORMALIZERS as _NORMALIZERS
@@ -279,14 +286,18 @@ class Analysis:
     def _build_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         base = self.reference_rows(testset)
         extra = self.extra_columns(testset)
-        columns = ["utt_id", "ref", "duration", "speaker", "ref_words", *extra]
+        columns = ["utt_id", "ref", "duration", "speaker", "ref_words", "ref_chars", *extra]
         frame = base[columns].reset_index(drop=True)
-        labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words"}
+        rates = speaking_rates(base)
+        frame.insert(6, "words_per_s", rates["words_per_s"].to_numpy())
+        frame.insert(7, "chars_per_s", rates["chars_per_s"].to_numpy())
+        labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
         for k, system in enumerate(systems):
             rows = self.rows(testset, system)
             rows = rows if rows.index.equals(base.index) else rows.reindex(base.index)
             for col in (*PER_SYSTEM, "sentence_error", "failed"):
-                frame[f"s{k}_{col}"] = rows[col].array  # keeps Arrow-backed text as it is: no object copy
+                values = deletions_minus_insertions(rows) if col == "d_minus_i" else rows[col].array
+                frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         defs = utterance_columns(systems, extra, numeric)
@@ -298,6 +309,7 @@ class Analysis:
             {c: labels.get(c, c) for c in csv_columns},
             f"utterances-{testset}-{self.normalizer}.csv",
             csv_columns,
+            filter_fields(systems, extra, numeric),
         )
 
     def quick_filter(

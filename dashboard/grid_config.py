@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from werbench.analysis.filter_expr import Field
 from werbench.dashboard import components as ui
 from werbench.dashboard.grid_view import QuickFilter
 
 QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
-PER_SYSTEM = ("wer", "cer", "S", "D", "I", "hyp")  # per-system columns of the utterance grid, in order
+PER_SYSTEM = ("wer", "cer", "wmr", "S", "D", "I", "d_minus_i", "hyp")  # per-system grid columns, in order
+RATES = ("wer", "cer", "wmr")  # stored as fractions, shown (and written in filter expressions) in percent
 
 _TEXT = {
     "filter": "agTextColumnFilter",
@@ -28,6 +30,7 @@ _TEXT = {
 _NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned"}
 _PCT = {**_NUMBER, "valueFormatter": ui.d3_format(".1%"), "width": 92}
 _COUNT = {**_NUMBER, "width": 74}
+_FIXED2 = {"function": "params.value == null || isNaN(params.value) ? '' : d3.format('.2f')(params.value)"}
 
 
 def utterance_columns(
@@ -51,10 +54,13 @@ def utterance_columns(
             "headerName": "Dur (s)",
             **_NUMBER,
             "width": 92,
-            "valueFormatter": {"function": "params.value == null ? '' : d3.format('.2f')(params.value)"},
+            "valueFormatter": _FIXED2,
         },
         {"field": "speaker", "headerName": "Speaker", "width": 110, **_TEXT},
         {"field": "ref_words", "headerName": "Words", **_COUNT, "width": 84},
+        {"field": "ref_chars", "headerName": "Chars", **_COUNT, "width": 84},
+        {"field": "words_per_s", "headerName": "Words/s", **_NUMBER, "width": 96, "valueFormatter": _FIXED2},
+        {"field": "chars_per_s", "headerName": "Chars/s", **_NUMBER, "width": 96, "valueFormatter": _FIXED2},
         *[{"field": c, "headerName": c, "width": 110, **(_NUMBER if c in numeric else _TEXT)} for c in extra],
     ]
     for k, system in enumerate(systems):
@@ -72,9 +78,11 @@ def utterance_columns(
                         },
                     },
                     {"field": f"s{k}_cer", "headerName": "CER", **_PCT, "columnGroupShow": "open"},
+                    {"field": f"s{k}_wmr", "headerName": "WMR", **_PCT, "columnGroupShow": "open"},
                     {"field": f"s{k}_S", "headerName": "S", **_COUNT, "columnGroupShow": "open"},
                     {"field": f"s{k}_D", "headerName": "D", **_COUNT, "columnGroupShow": "open"},
                     {"field": f"s{k}_I", "headerName": "I", **_COUNT, "columnGroupShow": "open"},
+                    {"field": f"s{k}_d_minus_i", "headerName": "D-I", **_COUNT, "columnGroupShow": "open"},
                     {
                         "field": f"s{k}_hyp",
                         "headerName": "Hypothesis",
@@ -86,6 +94,35 @@ def utterance_columns(
             }
         )
     return defs
+
+
+def filter_fields(systems: Sequence[str], extra: Sequence[str], numeric: set[str]) -> dict[str, Field]:
+    """The names a filter expression (``analysis.filter_expr``) may use on the utterance grid: reference
+    fields (``text`` is the normalised reference), manifest fields, and per system ``wer[NAME]`` etc.;
+    the bare ``wer`` is the first system's. Rates are written in percent, as shown."""
+    fields = {
+        "utt_id": Field("utt_id", "text"),
+        "text": Field("ref", "text"),
+        "ref": Field("ref", "text"),
+        "speaker": Field("speaker", "text"),
+        "duration": Field("duration", "number"),
+        "words": Field("ref_words", "number"),
+        "chars": Field("ref_chars", "number"),
+        "words_per_s": Field("words_per_s", "number"),
+        "chars_per_s": Field("chars_per_s", "number"),
+    }
+    fields.update({c: Field(c, "number" if c in numeric else "text") for c in extra})
+    for k, system in enumerate(systems):
+        for name in PER_SYSTEM:
+            field = Field(
+                f"s{k}_{name}", "text" if name == "hyp" else "number", 100.0 if name in RATES else 1.0
+            )
+            names = (name, "d-i") if name == "d_minus_i" else (name,)
+            for alias in names:
+                fields[f"{alias}[{system}]"] = field
+                if k == 0:
+                    fields[alias] = field
+    return fields
 
 
 def vocabulary_columns(systems: Sequence[str], source: str | None) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ changes, and exports exactly the rows the user is looking at (filter + sort + qu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ class GridTable:
     csv_labels: dict[str, str] = field(default_factory=dict)
     filename: str = "table.csv"
     csv_columns: list[str] | None = None  # None: every column of the table
+    filter_fields: Mapping[str, Any] = field(default_factory=dict)  # names a filter expression may use
 
 
 Provider = Callable[[dict[str, Any]], tuple[GridTable, QuickFilter | None]]

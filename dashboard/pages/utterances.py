@@ -6,6 +6,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from werbench.analysis.filter_expr import FilterError, parse_filter
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.grid_config import QUICK_FILTERS
@@ -14,7 +15,16 @@ from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
 
 GRID = "utts"
-VIEW_KEYS = ("ts", "norm", "sys", "qf", "a", "b", "grid")  # what defines the list an utterance is opened from
+VIEW_KEYS = (
+    "ts",
+    "norm",
+    "sys",
+    "qf",
+    "a",
+    "b",
+    "q",
+    "grid",
+)  # what defines the list an utterance is opened from
 
 
 def view_context(page: PageContext) -> dict[str, Any]:
@@ -23,15 +33,35 @@ def view_context(page: PageContext) -> dict[str, Any]:
     a = url_state.get_choice(page.state, "a", systems, systems[0] if systems else None)
     b = url_state.get_choice(page.state, "b", systems, systems[1] if len(systems) > 1 else a)
     quick = url_state.get_choice(page.state, "qf", QUICK_FILTERS, "all")
-    return {"ts": page.testset, "norm": page.normalizer, "systems": systems, "qf": quick, "a": a, "b": b}
+    expression = page.state.get("q", "").strip()
+    return {
+        "ts": page.testset, "norm": page.normalizer, "systems": systems, "qf": quick, "a": a, "b": b,
+        "q": expression,
+    }  # fmt: skip
+
+
+def expression_filter(grid: GridTable, expression: str) -> QuickFilter | None:
+    """The typed filter expression as a mask on the grid (FilterError when malformed; None when empty)."""
+    if not expression:
+        return None
+    return f"q:{expression}", parse_filter(expression, grid.filter_fields)
 
 
 def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, QuickFilter | None]:
+    """The grid and the mask of its quick filter AND its filter expression (a malformed one filters
+    nothing here: the page shows why)."""
     analysis = workspace.analysis(context["norm"])
     systems = tuple(context["systems"])
     grid = analysis.utterance_grid(context["ts"], systems)
     quick = analysis.quick_filter(context["ts"], systems, context["qf"], context.get("a"), context.get("b"))
-    return grid, quick
+    try:
+        expression = expression_filter(grid, context.get("q", ""))
+    except FilterError:
+        expression = None
+    if quick is None or expression is None:
+        return grid, quick or expression
+    (quick_key, quick_mask), (expr_key, expr_mask) = quick, expression
+    return grid, (f"{quick_key}&{expr_key}", lambda frame: quick_mask(frame) & expr_mask(frame))
 
 
 def _initial_sort(
@@ -81,6 +111,33 @@ def layout(page: PageContext) -> html.Div:
             ),
         ]
     )
+    try:
+        expression_filter(grid, context["q"])
+        problem = None
+    except FilterError as exc:
+        problem = dbc.Alert(
+            f"Filter not applied: {exc.message}", color="warning", className="py-1 px-2 mb-0 small",
+            id="utts-q-error",
+        )  # fmt: skip
+    expression = html.Div(
+        [
+            html.Label("Filter expression", className="control-label"),
+            dbc.Input(
+                id=url_state.url_id("q"),
+                value=context["q"],
+                placeholder="e.g. wer > 30 && text contains bank   (fields: "
+                + ", ".join(n for n in list(grid.filter_fields)[:12])
+                + ", ...)",
+                debounce=True,
+                size="sm",
+                type="text",
+                className="font-monospace",
+            ),
+            problem,
+        ],
+        className="flex-grow-1",
+        style={"minWidth": "24rem"},
+    )
     pair = [
         ui.select("a", systems, context["a"], label="A", width="13rem"),
         ui.select("b", systems, context["b"], label="B", width="13rem"),
@@ -91,6 +148,7 @@ def layout(page: PageContext) -> html.Div:
                 [quick, html.Div(pair, className="page-controls")],
                 className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
             ),
+            html.Div(expression, className="d-flex mb-3"),
             dcc.Store(id=url_state.url_store_id("grid"), data=grid_state),
             server_grid(
                 GRID,

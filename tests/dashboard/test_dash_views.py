@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from werbench.dashboard.callback_client import post_callback
@@ -214,3 +215,39 @@ def test_normaliser_switch_rescores_through_analysis(app, client, workspace) -> 
     assert nemo is workspace.analysis("nemo")  # computed once, shared by every user
     page = render(app, client, "/?norm=nemo")
     assert "nemo" in page and "could not be built" not in page
+
+
+def test_filter_expression_selects_on_the_server_and_a_malformed_one_says_why(app, client, workspace) -> None:
+    analysis = workspace.analysis("none")
+    a, b = analysis.rows("synth-clean", "base@greedy"), analysis.rows("synth-clean", "tuned@beam-lm")
+    expression = "wer > 10 && wer[tuned@beam-lm] <= 10 && text contains ba"
+    out = rows(app, client, {"startRow": 0, "endRow": 100}, q=expression)["utts-grid"]["getRowsResponse"]
+    expected = a.index[(a["wer"] > 0.1) & (b["wer"] <= 0.1) & a["ref"].str.contains("ba")]
+    assert {r["utt_id"] for r in out["rowData"]} == set(expected) and out["rowCount"] == len(expected)
+    combined = rows(app, client, {"startRow": 0, "endRow": 100}, q="d-i > 0", qf="b_better")
+    picked = a.index[(a["D"] - a["I"] > 0) & (b["wer"] < a["wer"])]
+    assert combined["utts-grid"]["getRowsResponse"]["rowCount"] == len(picked)
+    page = render(app, client, "/utterances?q=wer%20%3E%3E%203")
+    assert "Filter not applied: at character 6: expected a value after &gt;" in page.replace(">", "&gt;")
+    assert "could not be built" not in page
+    malformed = rows(app, client, {"startRow": 0, "endRow": 100}, q="wer >> 3")
+    assert malformed["utts-grid"]["getRowsResponse"]["rowCount"] == 40  # not applied, not a server error
+
+
+def test_grid_has_sde_columns_from_analysis(workspace) -> None:
+    analysis = workspace.analysis("none")
+    frame = analysis.utterance_grid("synth-clean", ("base@greedy",)).table.frame.set_index("utt_id")
+    rows = analysis.rows("synth-clean", "base@greedy")
+    assert (frame["ref_chars"] == rows["ref_chars"]).all()
+    assert np.allclose(frame["words_per_s"], rows["ref_words"] / rows["duration"])
+    assert np.allclose(frame["chars_per_s"], rows["ref_chars"] / rows["duration"])
+    assert (frame["s0_wmr"] == rows["wmr"]).all() and (frame["s0_d_minus_i"] == rows["D"] - rows["I"]).all()
+
+
+@pytest.mark.parametrize("field", ["wer[tuned@beam-lm]", "I[base@greedy]", "chars_per_s", "duration"])
+def test_dataset_page_draws_a_histogram_of_any_numeric_field(app, client, field: str) -> None:
+    from urllib.parse import quote
+
+    page = render(app, client, f"/dataset?hist={quote(field)}")
+    assert "Histogram of any field" in page and "could not be built" not in page
+    assert f'"value": "{field}"' in page
