@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both create ./.venv and install everything first (scripts/setup.sh).
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint dist
 
 setup:
 	bash scripts/setup.sh
@@ -12,3 +12,7 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
+
+# The sdist, then the wheel built from it (a wheel built straight from the tree would pack a stale build/lib).
+dist: setup
+	rm -rf dist && .venv/bin/python -m build --no-isolation --outdir dist .

@@ -137,3 +137,10 @@ def test_missing_hypotheses_are_warned_not_dropped() -> None:
     assert scores.utterances["failed"].tolist() == [False, True]
     assert any("have no hypothesis" in w for w in scores.warnings)
     assert json.loads(json.dumps(scores.warnings))
+
+
+def test_the_api_page_examples_run() -> None:
+    result = doctest.testfile(
+        str(REPO / "docs" / "api.md"), module_relative=False, globs={"werbench": werbench}
+    )
+    assert result.attempted >= 5 and result.failed == 0
