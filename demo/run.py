@@ -2,7 +2,8 @@
 
 Decoding runs in a ``werbench run`` subprocess so this (dashboard) process never imports torch; a stamp of
 the experiment files and the test-set manifests lets a second run skip it when every system is complete. The
-assets live in the repository's ``demo/assets`` (rebuilt by ``python -m werbench.demo.build.all``).
+assets live in ``demo/assets`` (rebuilt by ``python -m werbench.demo.build.all``) and ship in the wheel as
+package data, so an installed ``werbench[runners]`` runs the demo too.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def check_environment() -> None:
     if missing:
         raise MissingDependencyError(
             "werbench demo",
-            f"missing Python packages: {', '.join(missing)}; install them with bash scripts/setup.sh",
+            f"missing Python packages: {', '.join(missing)}; install them with pip install "
+            "'werbench[runners]' and pip install --no-deps pyctcdecode==0.5.0 (in a checkout: make setup)",
         )
 
 
