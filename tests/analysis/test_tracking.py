@@ -13,14 +13,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import pytest
 from typer.testing import CliRunner
 from werbench.manifests.results import RunInfo
 from werbench.manifests.schema import Utterance
 
 from werbench.cli import app
-
-mlflow = pytest.importorskip("mlflow", reason="mlflow is installed by the dev set-up (werbench[tracking])")
 
 
 @pytest.fixture
