@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # a real install: minutes on a busy machine
 
 
 def _run(command: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
