@@ -34,7 +34,7 @@ from werbench.analysis.table_cache import TableOptions, results_tables
 from werbench.manifests.errors import ConfigError, MissingDependencyError
 from werbench.manifests.results import iter_systems, read_run_info
 
-from werbench import __version__
+from werbench._version import __version__
 
 EXPERIMENT = "werbench"
 KEY_TAG = "werbench.key"
@@ -148,7 +148,7 @@ def log_results(
         work = Path(tmp)
         planned = _plan(results, tables, work)
         report = write_html_report(
-            work / "report.html", build_report(tables, n_boot=options.n_resamples, seed=options.seed,
+            work / "report.html", build_report(tables, n_resamples=options.n_resamples, seed=options.seed,
                                                source=str(results.resolve()))
         )  # fmt: skip
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a server lost mid-way fails fast

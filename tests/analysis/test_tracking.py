@@ -23,7 +23,8 @@ from werbench.cli import app
 
 
 @pytest.fixture
-def results(tmp_path: Path, make_results) -> Path:
+def results(tmp_path: Path, make_results, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # MLflow's SQLite store keeps artefacts in ./mlruns by default
     manifest = [Utterance(f"/a/{k}.wav", 1.0, f"word{k} alpha beta", utt_id=f"u{k}") for k in range(8)]
     hyps = {
         "tuned@beam": {u.utt_id: {"pred_text": u.text} for u in manifest},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 import zipfile
 from email.parser import Parser
 from importlib import metadata
@@ -11,9 +12,10 @@ from pathlib import Path
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from tests.packaging.conftest import GENERATED, tracked_files
+from tests.packaging.conftest import GENERATED, REPO, tracked_files
 
-LAYERS = {"manifests", "runners", "analysis", "dashboard", "demo", "werbench"}
+_SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+LAYERS = set(_SETUPTOOLS["package-dir"].values())  # the source folders installed under werbench.*
 HEAVY = {"torch", "nemo-toolkit", "transformers", "kenlm", "lightning", "pytorch-lightning", "ray"}
 
 
