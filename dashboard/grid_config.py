@@ -30,7 +30,7 @@ _TEXT = {
 _NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned"}
 _PCT = {**_NUMBER, "valueFormatter": ui.d3_format(".1%"), "width": 92}
 _COUNT = {**_NUMBER, "width": 74}
-_FIXED2 = {"function": "params.value == null || isNaN(params.value) ? '' : d3.format('.2f')(params.value)"}
+_FIXED2 = ui.d3_format(".2f")
 
 
 def utterance_columns(

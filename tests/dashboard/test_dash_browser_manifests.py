@@ -1,0 +1,92 @@
+"""``werbench serve FILE.jsonl`` in real headless Chromium: the dataset explorer and the filter expression
+(screenshots copied to /tmp/werbench_shots/ for a person to look at)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.test_dash_browser import (  # noqa: F401 - fixtures
+    browser_context,
+    free_port,
+    open_page,
+    page,
+    server_url,
+    shoot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def dataset_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``serve train.jsonl --audio-base-path AUDIO --vocab words.txt``: no predictions, no speaker."""
+    folder = tmp_path_factory.mktemp("dataset")
+    audio_root = results_dir / "audio"
+    rows = [json.loads(x) for x in (results_dir / "synth-clean" / "manifest.jsonl").read_text().splitlines()]
+    lines = [
+        json.dumps(
+            {k: v for k, v in r.items() if k != "speaker"}
+            | {"audio_filepath": str(Path(r["audio_filepath"]).relative_to(audio_root))}
+        )
+        for r in rows
+    ]
+    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "words.txt").write_text("ba\nbe\nlo\nda\nka\n")
+    port = free_port()
+    env = {**os.environ, "WERBENCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    command = [
+        sys.executable, "-c", "from werbench.cli import main; main()", "serve", str(folder / "train.jsonl"),
+        "--audio-base-path", str(audio_root), "--vocab", str(folder / "words.txt"), "--port", str(port),
+    ]  # fmt: skip
+    log = folder / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=5):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"werbench serve did not come up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_dataset_only_manifest_is_explored(page, dataset_url: str, tmp_path: Path) -> None:  # noqa: F811
+    open_page(page, dataset_url + "/", "#vocab-grid .ag-row")
+    assert page.get_by_text("Histogram of any field").count() == 1
+    assert page.get_by_text("words.txt").count() >= 1  # the OOV card names the --vocab file
+    shoot(page, tmp_path, "sde-dataset-only")
+    open_page(page, dataset_url + "/utterance?ts=train&id=synth-clean-000007", "#utt-signal .main-svg")
+    assert page.locator("#utt-audio").count() == 1
+    shoot(page, tmp_path, "sde-dataset-utterance")
+    assert page.console_errors == []
+
+
+def test_filter_expression_in_the_browser(page, server_url: str, tmp_path: Path) -> None:  # noqa: F811
+    query = urllib.parse.quote("wer > 20 && text contains ba")
+    open_page(page, f"{server_url}/utterances?ts=synth-clean&q={query}", "#utts-grid .ag-row")
+    shown = page.locator("#utts-count").inner_text()
+    assert " of 40" in shown and not shown.startswith("40 of")
+    shoot(page, tmp_path, "sde-filter")
+    open_page(
+        page, f"{server_url}/utterances?ts=synth-clean&q={urllib.parse.quote('wer >> 3')}", "#utts-grid"
+    )
+    assert page.get_by_text("Filter not applied").count() == 1
+    shoot(page, tmp_path, "sde-filter-malformed")
+    assert page.console_errors == []
