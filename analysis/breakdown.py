@@ -141,8 +141,8 @@ def breakdown(
     """
     chosen = [get_metric(m) for m in metrics]
     with_ci = [m for m in chosen if ci_metrics is None or m.name in ci_metrics]
-    if "failed" in utts.columns:
-        utts = utts[~utts["failed"].fillna(False).astype(bool)]
+    if "scored" in utts.columns:  # the rows the pooled numbers count (``tables``: --missing)
+        utts = utts[utts["scored"].fillna(False).astype(bool)]
     group = group_labels(utts, by, bins)
     key_cols = list(dict.fromkeys(["testset", "system", by]))  # by "system" is the per-system table
     keys = pd.DataFrame({"testset": utts["testset"], "system": utts["system"]})

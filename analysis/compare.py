@@ -1,8 +1,10 @@
 """Two systems side by side: per-utterance outcome, word-level three-way view, significance tests.
 
 Conventions: A is the baseline and B the candidate, so an utterance is *improved* when B makes fewer word
-errors (S + D + I) than A, *regressed* when more, *tied* otherwise. Utterances that failed in either
-system are left out of the pairing (and counted). Test statistics are signed so that negative favours A.
+errors (S + D + I) than A, *regressed* when more, *tied* otherwise. Every scored utterance is paired: by
+default that is the whole test set, a failed or missing hypothesis counting as all deletions (``tables``);
+with ``--missing ignore`` the utterances either system did not decode are left out (and counted). Test
+statistics are signed so that negative favours A.
 """
 
 from __future__ import annotations
@@ -76,13 +78,13 @@ def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -
     """One row per utterance of the test set: both systems' texts, ops, errors, WERs and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
     wanted = [c for c in ("utt_id", "speaker", "duration", "ref", "hyp", "ops", "ref_words", "S", "D", "I",
-                          "wer", "failed") if c in utts.columns]  # fmt: skip
+                          "wer", "scored") if c in utts.columns]  # fmt: skip
     rows = utts.loc[utts["testset"] == testset, ["system", *wanted]]
     left = rows[rows["system"] == a].set_index("utt_id")
     right = rows[rows["system"] == b].set_index("utt_id")
     ids = left.index.intersection(right.index, sort=False)
     left, right = left.loc[ids], right.loc[ids]
-    failed = left["failed"].to_numpy(bool) | right["failed"].to_numpy(bool)
+    failed = ~(left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool))  # left out of the pairing
     err_a, err_b = word_errors(left), word_errors(right)
     speakers = (
         left["speaker"].astype(object) if "speaker" in left else pd.Series(None, index=ids, dtype=object)
@@ -163,7 +165,7 @@ def compare_systems(
     alpha: float = 0.05,
     min_good: int = 2,
 ) -> Comparison:
-    """Pair A and B on their common, non-failed utterances and run every sc_stats test (plus bootstrap)."""
+    """Pair A and B on their common scored utterances and run every sc_stats test (plus bootstrap)."""
     if a == b:
         raise ConfigError("system", f"cannot compare {a!r} with itself")
     testset = _pick_testset(utts, [a, b], testset)

@@ -468,7 +468,7 @@ def match(testset: TestSet, warnings: list[str]) -> None:
         if len(missing):
             warnings.append(
                 f"{where}: {len(missing)} of {len(ref_ids)} reference utterances have no hypothesis "
-                f"({shown_ids(missing)}); reported as failed and left out of the scores"
+                f"({shown_ids(missing)}); reported as missing"
             )
         if len(extra):
             warnings.append(
@@ -483,5 +483,5 @@ def match(testset: TestSet, warnings: list[str]) -> None:
         if len(errors):
             warnings.append(
                 f"{where}: {len(errors)} utterances failed to decode ({shown_ids(errors)}); "
-                "reported as failed and left out of the scores"
+                "reported as failed"
             )

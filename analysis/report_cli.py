@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from werbench.analysis.score_cli import SPEAKER_FROM_ID
+from werbench.analysis.score_cli import MISSING_HELP, SPEAKER_FROM_ID
 
 if TYPE_CHECKING:
     from werbench.analysis.compare import Comparison
@@ -52,7 +52,11 @@ def comparison_text(result: Comparison) -> str:
     lines = [
         f"A = {a}   B = {b}   test set {result.testset}",
         f"utterances: {s['utts']} paired"
-        + (f", {s['failed_excluded']} failed in either system (left out)" if s["failed_excluded"] else ""),
+        + (
+            f", {s['failed_excluded']} not decoded by either system (left out: --missing ignore)"
+            if s["failed_excluded"]
+            else ""
+        ),
         f"WER A {_pct(s['wer_a'])}  B {_pct(s['wer_b'])}  change {100 * s['wer_change']:+.2f} points"
         + ("" if math.isnan(s["relative_change"]) else f" ({100 * s['relative_change']:+.1f}% relative)"),
         f"B improved {s['improved']}, regressed {s['regressed']}, tied {s['tied']} utterances",
@@ -110,6 +114,7 @@ def compare(
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
     ),
+    missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     from werbench.analysis.compare import compare_systems
@@ -119,8 +124,9 @@ def compare(
     from werbench.manifests.errors import ManifestError
 
     options = TableOptions(
-        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
-    )
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id,
+        missing=missing,
+    )  # fmt: skip
     if ref.is_dir():
         files: list[Path] = []
         (ts_a, a), (ts_b, b) = _split_system(hyp_a), _split_system(hyp_b)
@@ -143,6 +149,7 @@ def compare(
             payload = result.to_json() | {
                 "normalizer": tables.normalizer,
                 "costs": tables.costs,
+                "missing": tables.missing,
                 "warnings": tables.warnings,
             }
             json.dump(payload, handle, indent=1, ensure_ascii=False, allow_nan=False)
@@ -174,6 +181,7 @@ def report(
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
     ),
+    missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:
     if html is None and csv is None and trn is None:
@@ -189,8 +197,9 @@ def report(
 
     written: list[Path] = []
     options = TableOptions(
-        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id
-    )
+        normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id,
+        missing=missing,
+    )  # fmt: skip
     tables = results_tables(results, options, use_cache=not no_cache, progress=True)
     if trn is not None:
         written += write_trn_export(trn, tables.utterances)

@@ -100,7 +100,7 @@ def friedman_by_testset(utts: pd.DataFrame) -> dict[str, TestResult]:
     says why it did not run.
     """
     out = {}
-    ok = utts[~utts["failed"].astype(bool)]
+    ok = utts[utts["scored"].astype(bool)]
     for testset, rows in ok.groupby("testset", sort=True):
         rows = rows[known_speakers(rows["speaker"])]
         grouped = rows.assign(errors=rows["S"] + rows["D"] + rows["I"]).groupby(["speaker", "system"])

@@ -30,6 +30,12 @@ SPEAKER_FROM_ID = (
 )
 
 
+MISSING_HELP = (
+    "deletions (default): a failed or missing hypothesis counts as all deletions, so every score covers the "
+    "whole reference set; ignore: they are left out of every score (sclite's decoded-utterances-only figure)."
+)
+
+
 def _pct(value: float) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
@@ -45,9 +51,10 @@ def summary_text(tables: Tables) -> str:
         "Del",
         "Ins",
         "WER [95% CI]",
+        "failed",
+        "missing",
         "SER",
         "CER",
-        "failed",
     ]
     lines = []
     for testset, group in tables.systems.groupby("testset", sort=False):
@@ -57,13 +64,14 @@ def summary_text(tables: Tables) -> str:
             ci = f"{_pct(row.wer)} [{_pct(row.wer_lo)}, {_pct(row.wer_hi)}]"
             rows.append([
                 row.system, str(row.utts), str(row.ref_words), _pct(row.C / words), _pct(row.S / words),
-                _pct(row.D / words), _pct(row.I / words), ci, _pct(row.ser), _pct(row.cer), str(row.failed),
+                _pct(row.D / words), _pct(row.I / words), ci, str(row.failed), str(row.missing),
+                _pct(row.ser), _pct(row.cer),
             ])  # fmt: skip
         widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
         rule = "-+-".join("-" * w for w in widths)
         lines.append(
-            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer}"
-            + (", compounds merged)" if tables.compounds else ")")
+            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer}, "
+            f"failed/missing: {tables.missing}" + (", compounds merged)" if tables.compounds else ")")
         )
         lines.append(rule)
         for n, r in enumerate(rows):
@@ -80,17 +88,18 @@ def _system_key(testset: str, system: str, several_testsets: bool) -> str:
 
 
 def score_json(tables: Tables) -> dict[str, Any]:
-    """``{"systems": {name: {"totals": {C,S,D,I,wer}, "utterances": {id: {C,S,D,I}}, ...}}}``.
+    """``{"systems": {name: {"totals": {C,S,D,I,wer,failed,missing}, "utterances": {id: {C,S,D,I}}, ...}}}``.
 
-    ``wer`` is in percent (4 decimals) like sclite's; failed utterances are listed under ``failed``
-    instead of ``utterances``. With several test sets a system is keyed ``<testset>/<system>``.
+    ``wer`` is in percent (4 decimals) like sclite's; ``utterances`` holds the scored ones (their counts
+    make the totals), ``failed`` maps every failed or missing utterance to why; ``missing`` says how they
+    were scored. With several test sets a system is keyed ``<testset>/<system>``.
     """
     several = tables.systems["testset"].nunique() > 1
     systems: dict[str, Any] = {}
     utts = tables.utterances
     ids, failures = utts["utt_id"].tolist(), utts["failure"].tolist()
     counts = utts[["C", "S", "D", "I"]].to_numpy().tolist()
-    failed = utts["failed"].to_numpy(bool)
+    failed, scored = utts["failed"].to_numpy(bool), utts["scored"].to_numpy(bool)
     rows_of = utts.groupby(["testset", "system"], sort=False).indices
     for row in tables.systems.itertuples(index=False):
         rows = rows_of[(row.testset, row.system)].tolist()
@@ -98,8 +107,9 @@ def score_json(tables: Tables) -> dict[str, Any]:
             "totals": {
                 "C": row.C, "S": row.S, "D": row.D, "I": row.I,
                 "wer": None if math.isnan(row.wer) else round(100 * row.wer, 4),
+                "failed": row.failed, "missing": row.missing,
             },
-            "utterances": {ids[k]: dict(zip("CSDI", counts[k], strict=True)) for k in rows if not failed[k]},
+            "utterances": {ids[k]: dict(zip("CSDI", counts[k], strict=True)) for k in rows if scored[k]},
             "failed": {ids[k]: failures[k] for k in rows if failed[k]},
             "testset": row.testset,
             "wer_ci95": [_json_float(row.wer_lo, 100), _json_float(row.wer_hi, 100)],
@@ -114,6 +124,7 @@ def score_json(tables: Tables) -> dict[str, Any]:
         "costs": tables.costs,
         "cer": tables.cer,
         "compounds_merged": tables.compounds,
+        "missing": tables.missing,
         "warnings": tables.warnings,
     }
 
@@ -170,6 +181,7 @@ def score(
     ),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
@@ -186,6 +198,7 @@ def score(
         speaker_ci=speaker_ci,
         speaker_from_id=speaker_from_id,
         compounds=merge_compounds,
+        missing=missing,
     )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
     written = write_outputs(tables, json_out, csv_out)

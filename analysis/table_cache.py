@@ -60,6 +60,7 @@ class TableOptions:
     speaker_ci: bool = False
     speaker_from_id: str | None = None
     compounds: bool = False
+    missing: str = "deletions"  # failed/missing utterances: all deletions, or left out ("ignore")
 
 
 def fingerprint(results_dir: Path, options: TableOptions) -> str:
@@ -111,12 +112,13 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
 
 def _load(utts_path: Path, systems_path: Path) -> Tables | None:
     utterances, systems = _read(utts_path), _read(systems_path)
-    if utterances is None or systems is None or "cer" not in systems[1]:
+    if utterances is None or systems is None or "missing" not in systems[1]:
         return None
     meta = systems[1]
     return Tables(
         utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"],
         compounds=bool(meta.get("compounds", False)),
+        missing=meta["missing"],
     )  # fmt: skip
 
 
@@ -172,6 +174,7 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
         "warnings": tables.warnings,
         "cer": tables.cer,
         "compounds": tables.compounds,
+        "missing": tables.missing,
     }
     try:
         utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)
@@ -236,6 +239,7 @@ def inputs_tables(
         costs=options.costs,
         cache=cache,
         cer=options.cer,
+        missing=options.missing,
         n_resamples=options.n_resamples,
         seed=options.seed,
         speaker_ci=options.speaker_ci,

@@ -7,11 +7,14 @@ manifest field. Per system, pooled over the corpus: WER with a 95% bootstrap con
 CER, SER, WMR, mean word accuracy (SDE's definition: the unweighted mean, over the distinct reference
 words, of each word's share of correct occurrences), S/D/I rates and RTFx from ``run.json``.
 
-Failed utterances (a prediction with an ``error`` field, or no hypothesis at all) keep their row with
-``failed=True``, their ``failure`` text, zero C/S/D/I and NaN rates, and are left out of every pooled
-number; the per-system ``failed`` column counts them. Counting them as all-deletions would mix decoder
-crashes into recognition quality; dropping them silently would hide them. As sclite does for missing
-hypotheses, the scores cover what was decoded, and the warnings say what was not.
+Failed utterances (a prediction with an ``error`` field) and missing ones (no hypothesis at all) keep
+their row with ``failed=True`` (``missing=True`` for the latter) and their ``failure`` text. By default
+(``missing="deletions"``) they are scored as an empty hypothesis is: every reference word a deletion, so
+every system's WER, CER and SER cover the whole reference test set and a decoder that fails on the
+hardest utterances can never rank better for it. ``missing="ignore"`` is sclite's "decoded utterances
+only" figure: they get zero counts and NaN rates and are left out of every pooled number. The ``scored``
+column says which rows the pooled numbers (and the comparisons) count; the per-system ``failed`` and
+``missing`` columns count them, and the warnings name them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from tqdm import tqdm
 from werbench.aligner.align import CER_MODES, get_costs
 from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
-from werbench.analysis.inputs import Hypotheses, Inputs, TestSet, shown_ids
+from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet, shown_ids
 from werbench.analysis.speakers import with_speakers
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import Normalizer, get_normalizer
@@ -41,14 +44,16 @@ from werbench.manifests.results import RunInfo
 UTTERANCE_COLUMNS = [
     "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",
     "char_C", "char_S", "char_D", "char_I", "ref_chars", "cer", "sentence_error", "wmr", "ops", "failed",
-    "duration", "speaker",
+    "duration", "speaker", "missing", "scored",
 ]  # fmt: skip
 SYSTEM_COLUMNS = [
-    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "cer", "ser",
+    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "failed",
+    "missing", "cer", "ser",
     "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx", "audio_seconds", "normalizer",
     "decoder", "params",
 ]  # fmt: skip
 _CHAR = ["char_C", "char_S", "char_D", "char_I"]
+MISSING_POLICIES = ("deletions", "ignore")  # how failed and missing utterances are scored (module docstring)
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Tables:
     cer: str = "levenshtein"  # the CER mode (``align.cer_counts``)
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # test sets without systems
     compounds: bool = False  # split and joined compounds scored as correct (the Open ASR Leaderboard's rule)
+    missing: str = "deletions"  # how failed and missing utterances were scored (``MISSING_POLICIES``)
 
 
 def rate(num: float, den: float) -> float:
@@ -194,7 +200,7 @@ class _Shared:
 
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False,
+    shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False, missing: str = "deletions",
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
@@ -203,6 +209,7 @@ def _utterance_rows(
         raise ValueError(f"{testset.name}/{hyps.system}: rows not in the reference's order (inputs.match)")
     failure = predictions["failure"]
     failed = failure.notna().to_numpy()
+    absent = (failure == NO_HYPOTHESIS).fillna(False).to_numpy(bool)
     pred_text = predictions["pred_text"].where(~failed)
     aligned = align_texts(
         shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
@@ -213,11 +220,12 @@ def _utterance_rows(
     too_long = chars[:, 0] < 0
     ref_words = counts[:, 0] + counts[:, 1] + counts[:, 2]
     ref_chars = np.where(too_long, 0, chars[:, 0] + chars[:, 1] + chars[:, 2])
-    counts[failed] = 0
-    chars[failed | too_long] = 0
+    kept = ~failed if missing == "ignore" else np.ones(len(failed), bool)  # failed: aligned as empty
+    counts[~kept] = 0
+    chars[~kept | too_long] = 0
     errors = counts[:, 1:].sum(axis=1)
-    scored = ~failed & (ref_words > 0)
-    char_scored = ~failed & ~too_long & (ref_chars > 0)
+    scored = kept & (ref_words > 0)
+    char_scored = kept & ~too_long & (ref_chars > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         wer = np.where(scored, errors / np.maximum(ref_words, 1), np.nan)
         cer = np.where(char_scored, chars[:, 1:].sum(axis=1) / np.maximum(ref_chars, 1), np.nan)
@@ -235,12 +243,14 @@ def _utterance_rows(
         **{name: chars[:, k] for k, name in enumerate(_CHAR)},
         "ref_chars": ref_chars,
         "cer": cer,
-        "sentence_error": ~failed & (errors > 0),
+        "sentence_error": kept & (errors > 0),
         "wmr": wmr,
-        "ops": aligned["ops"].where(~failed, "").array,
+        "ops": aligned["ops"].where(kept, "").array,
         "failed": failed,
         "duration": reference["duration"].to_numpy(float),
         "speaker": with_speakers(reference["speaker"], reference["utt_id"], speaker_from_id).array,
+        "missing": absent,
+        "scored": kept,
         "failure": failure.array,
         "text": reference["text"].array,
         "pred_text": pred_text.array,
@@ -284,11 +294,11 @@ def system_row(
     utts: pd.DataFrame, info: RunInfo | None, normalizer: str, costs: str, *,
     n_resamples: int = 1000, seed: int = 0, speaker_ci: bool = False, words: ReferenceWords | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Pooled metrics of one system's rows of the per-utterance table (failed rows left out).
+    """Pooled metrics of one system's ``scored`` rows of the per-utterance table.
 
     ``words`` are the rows' reference words when the caller already has them (shared by a test set).
     """
-    ok = utts[~utts["failed"]]
+    ok = utts[utts["scored"]]
     words = words if words is not None else ReferenceWords.of(utts["ref"], costs)
     ref_words = int(ok["ref_words"].sum())
     c, s, d, i = (int(ok[name].sum()) for name in "CSDI")
@@ -311,16 +321,17 @@ def system_row(
         "wer": rate(s + d + i, ref_words),
         "wer_lo": lo,
         "wer_hi": hi,
+        "failed": int((utts["failed"] & ~utts["missing"]).sum()),
+        "missing": int(utts["missing"].sum()),
         "cer": rate(char_errors, ref_chars),
         "ser": rate(int(ok["sentence_error"].sum()), len(ok)),
         "wmr": rate(c, ref_words),
-        "mean_word_accuracy": words.mean_accuracy(utts["ops"].tolist(), ~utts["failed"].to_numpy(bool)),
+        "mean_word_accuracy": words.mean_accuracy(utts["ops"].tolist(), utts["scored"].to_numpy(bool)),
         "sub_rate": rate(s, ref_words),
         "del_rate": rate(d, ref_words),
         "ins_rate": rate(i, ref_words),
         **_run_fields(info, utts["duration"]),
         "normalizer": normalizer,
-        "failed": int(utts["failed"].sum()),
         "hyp_words": int(ok["hyp_words"].sum()),
         "ref_chars": ref_chars,
         "char_errors": char_errors,
@@ -329,6 +340,17 @@ def system_row(
 
 
 def _input_warnings(frame: pd.DataFrame, too_long: int, where: str, warnings: list[str]) -> None:
+    unscored = int((~frame["scored"]).sum())
+    if unscored:
+        warnings.append(
+            f"{where}: {unscored} failed or missing utterances are left out of every score (--missing "
+            "ignore: sclite's decoded-utterances-only figure)"
+        )
+    elif frame["failed"].any():
+        warnings.append(
+            f"{where}: {int(frame['failed'].sum())} failed or missing utterances count as all deletions in "
+            "every score (--missing ignore leaves them out, as sclite does)"
+        )
     ok = frame[~frame["failed"]]
     empty_refs = ok.loc[ok["ref_words"] == 0, "utt_id"].tolist()
     if empty_refs:
@@ -354,6 +376,7 @@ def build_tables(
     costs: str = "sclite",
     cache: AlignmentCache | None = None,
     cer: str = "levenshtein",
+    missing: str = "deletions",
     n_resamples: int = 1000,
     seed: int = 0,
     speaker_ci: bool = False,
@@ -363,7 +386,8 @@ def build_tables(
 ) -> Tables:
     """Align every system of every test set (through ``cache``) and pool the per-system metrics.
 
-    ``cer``: the CER mode (``aligner.align.cer_counts``); ``speaker_ci``: bootstrap the WER
+    ``cer``: the CER mode (``aligner.align.cer_counts``); ``missing``: how failed and missing utterances
+    are scored (``MISSING_POLICIES``, module docstring); ``speaker_ci``: bootstrap the WER
     interval over speakers; ``speaker_from_id``: a regex giving utterances without a speaker field one
     from their id (``analysis.speakers``); ``compounds``: score ``data base`` against ``database`` (either way
     round) as correct, as the Open ASR Leaderboard does (``aligner.align.align_counts``).
@@ -371,6 +395,10 @@ def build_tables(
     costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
     if cer not in CER_MODES:
         raise ConfigError("cer", f"unknown CER mode {cer!r}; choose one of {', '.join(CER_MODES)}")
+    if missing not in MISSING_POLICIES:
+        raise ConfigError(
+            "missing", f"unknown policy {missing!r}; choose one of {', '.join(MISSING_POLICIES)}"
+        )
     warnings = list(inputs.warnings)
     normalizer = choose_normalizer(inputs, normalize, warnings)
     for empty in (t.name for t in inputs.testsets if t.reference.frame.empty):
@@ -382,7 +410,16 @@ def build_tables(
         if testset.name not in shared:
             shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
-            testset, hyps, normalizer, costs, cache, shared[testset.name], cer, speaker_from_id, compounds
+            testset,
+            hyps,
+            normalizer,
+            costs,
+            cache,
+            shared[testset.name],
+            cer,
+            speaker_from_id,
+            compounds,
+            missing,
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
@@ -400,4 +437,4 @@ def build_tables(
         for t in inputs.testsets
         if not t.systems and not t.reference.frame.empty
     }
-    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets, compounds)
+    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets, compounds, missing)

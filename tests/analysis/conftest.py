@@ -38,7 +38,8 @@ def run_sclite_pra(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., di
     def run(refs: dict[str, str], hyps: dict[str, str], *flags: str, ids: str = "rm") -> dict[str, PraUtt]:
         work = tmp_path_factory.mktemp("sclite")
         for name, texts in (("ref.trn", refs), ("hyp.trn", hyps)):
-            (work / name).write_text("".join(f"{texts[u]} ({u})\n" for u in refs), encoding="utf-8")
+            lines = (f"{texts[u]} ({u})\n" for u in refs if u in texts)  # a hypothesis may be missing
+            (work / name).write_text("".join(lines), encoding="utf-8")
         command = [SCLITE, "-r", "ref.trn", "trn", "-h", "hyp.trn", "trn", "-i", ids, *flags]
         subprocess.run([*command, "-o", "pra", "-O", "."], cwd=work, check=True, capture_output=True)
         return parse_pra((work / "hyp.trn.pra").read_text(encoding="utf-8", errors="replace"))
@@ -100,9 +101,12 @@ def build_inputs(
     return inputs
 
 
-def build_utterance_table(refs: dict[str, str], systems: dict[str, dict[str, str]], **kwargs) -> pd.DataFrame:
+def build_utterance_table(
+    refs: dict[str, str], systems: dict[str, dict[str, str]], missing: str = "deletions", **kwargs
+) -> pd.DataFrame:
     """The real per-utterance table (``build_tables``, normaliser ``none``) of ``build_inputs``."""
-    return build_tables(build_inputs(refs, systems, **kwargs), normalize="none", n_resamples=50).utterances
+    inputs = build_inputs(refs, systems, **kwargs)
+    return build_tables(inputs, normalize="none", n_resamples=50, missing=missing).utterances
 
 
 @pytest.fixture

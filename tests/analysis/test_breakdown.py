@@ -119,9 +119,11 @@ def test_explicit_and_quantile_buckets(utts: pd.DataFrame) -> None:
     assert bucketize(pd.Series([1.0, None, 99.0]), [0, 10]).tolist() == ["[0, 10)", MISSING, MISSING]
 
 
-def test_failed_utterances_are_left_out(make_utts) -> None:
-    utts = make_utts({"a": "x y", "b": "z w"}, {"s": {"a": "x y", "b": "q"}}, failed={"s": {"b"}})
-    table = breakdown(utts, "system", n_resamples=20)
+def test_failed_utterances_count_as_deletions_unless_ignored(make_utts) -> None:
+    refs, hyps, failed = {"a": "x y", "b": "z w"}, {"s": {"a": "x y", "b": "q"}}, {"s": {"b"}}
+    table = breakdown(make_utts(refs, hyps, failed=failed), "system", n_resamples=20)
+    assert table["utts"].tolist() == [2] and table["wer"].tolist() == [0.5]
+    table = breakdown(make_utts(refs, hyps, failed=failed, missing="ignore"), "system", n_resamples=20)
     assert table["utts"].tolist() == [1] and table["wer"].tolist() == [0.0]
 
 

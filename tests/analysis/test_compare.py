@@ -39,8 +39,13 @@ def test_pair_frame_outcomes(utts: pd.DataFrame) -> None:
     assert frame["err_a"].tolist() == [2, 1, 0, 0] and frame["err_b"].tolist() == [0, 1, 1, 0]
     assert frame["outcome"].tolist() == ["improved", "tied", "regressed", "tied"]
     assert frame["delta"].tolist() == [-2, 0, 1, 0]
-    failed = compare.pair_frame(utts, "m@greedy", "other@greedy")
-    assert failed.set_index("utt_id").loc["u4", "outcome"] == "failed"
+    failed = compare.pair_frame(utts, "m@greedy", "other@greedy").set_index("utt_id")
+    assert failed.loc["u4", "outcome"] == "regressed" and failed.loc["u4", "err_b"] == 3, "all deletions"
+
+
+def test_pair_frame_leaves_out_what_either_did_not_decode_under_missing_ignore(make_utts) -> None:
+    ignored = make_utts(REFS, {"a": GREEDY, "b": GREEDY}, failed={"b": {"u4"}}, missing="ignore")
+    assert compare.pair_frame(ignored, "a", "b").set_index("utt_id").loc["u4", "outcome"] == "failed"
 
 
 def test_compare_systems_summary_and_tests(utts: pd.DataFrame) -> None:
@@ -72,7 +77,17 @@ def test_comparison_json_has_no_nan(make_utts) -> None:
     json.dumps(payload, allow_nan=False)
 
 
-def test_failed_utterances_are_excluded_and_counted(utts: pd.DataFrame) -> None:
+def test_failed_utterances_are_compared_as_all_deletions(utts: pd.DataFrame) -> None:
+    result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_resamples=50)
+    assert result.summary["failed_excluded"] == 0 and result.summary["utts"] == 4
+    assert result.summary["wer_b"] - result.summary["wer_a"] == pytest.approx(3 / 15)
+    assert result.summary["regressed"] == 1 and result.summary["tied"] == 3
+
+
+def test_failed_utterances_are_excluded_and_counted_under_missing_ignore(make_utts) -> None:
+    utts = make_utts(
+        REFS, {"m@greedy": GREEDY, "other@greedy": GREEDY}, failed={"other@greedy": {"u4"}}, missing="ignore"
+    )
     result = compare.compare_systems(utts, "m@greedy", "other@greedy", n_resamples=50)
     assert result.summary["failed_excluded"] == 1 and result.summary["utts"] == 3
     assert result.summary["wer_a"] == result.summary["wer_b"]

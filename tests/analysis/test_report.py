@@ -389,8 +389,14 @@ def test_compare_with_missing_and_duplicate_ids(tmp_path: Path) -> None:
     b.write_text("a x c (s1-u1)\ng h (s2-u3)\nextra (s9-u9)\n", encoding="utf-8")  # u2 missing, u9 unknown
     result = runner.invoke(app, ["compare", str(ref), str(a), str(b), "--resamples", "100", "--no-cache"])
     assert result.exit_code == 0, result.output
-    assert "1 failed in either system (left out)" in result.stdout
-    assert "have no hypothesis (s1-u2)" in result.output and "no reference utterance (s9-u9)" in result.output
+    assert "utterances: 3 paired" in result.stdout and "left out" not in result.stdout  # u2: all deletions
+    assert "have no hypothesis (s1-u2)" in result.output
+    ignored = runner.invoke(app, ["compare", str(ref), str(a), str(b), "--missing", "ignore", "--no-cache"])
+    assert ignored.exit_code == 0, ignored.output
+    assert (
+        "1 not decoded by either system (left out: --missing ignore)" in ignored.stdout
+        and "no reference utterance (s9-u9)" in result.output
+    )
     dup = tmp_path / "dup.trn"
     dup.write_text("a b c (s1-u1)\na b c (s1-u1)\n", encoding="utf-8")
     failed = runner.invoke(app, ["compare", str(ref), str(a), str(dup), "--no-cache"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import jiwer
@@ -101,15 +102,45 @@ def test_results_directory_alone(tmp_path: Path) -> None:
     assert "normaliser nemo@1" in stdout and "no manifest.jsonl" in stderr
 
 
-def test_missing_hypotheses_are_warned_and_listed_as_failed(tmp_path: Path) -> None:
+def test_missing_hypotheses_are_warned_listed_and_count_as_deletions(tmp_path: Path) -> None:
     (tmp_path / "ref.trn").write_text("a b (s_1)\nc d (s_2)\n")
     (tmp_path / "sys.trn").write_text("a b (s_1)\n")
-    code, _, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", tmp_path / "o.json")
+    code, stdout, stderr = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", tmp_path / "o.json")
     assert code == 0 and "warning: ref/sys: 1 of 2 reference utterances have no hypothesis (s_2)" in stderr
     result = json.loads((tmp_path / "o.json").read_text())["systems"]["sys"]
-    assert list(result["utterances"]) == ["s_1"] and result["failed"] == {
-        "s_2": "no hypothesis for this utterance"
+    assert result["failed"] == {"s_2": "no hypothesis for this utterance"}
+    assert result["utterances"]["s_2"] == {"C": 0, "S": 0, "D": 2, "I": 0}
+    assert result["totals"] == {"C": 2, "S": 0, "D": 2, "I": 0, "wer": 50.0, "failed": 0, "missing": 1}
+    assert "WER [95% CI] | failed | missing" in stdout and "failed/missing: deletions" in stdout
+
+
+def test_missing_ignore_reproduces_sclite_which_scores_decoded_utterances_only(
+    tmp_path: Path, run_sclite_pra
+) -> None:
+    rng = random.Random(7)
+    words = ["a", "b", "c", "the", "cat"]
+    refs = {f"s_{k:02d}": " ".join(rng.choices(words, k=rng.randint(1, 8))) for k in range(40)}
+    hyps = {  # about one word in four wrong, one utterance in five never decoded
+        u: " ".join(w if rng.random() > 0.25 else rng.choice(words) for w in text.split())
+        for u, text in refs.items()
+        if rng.random() > 0.2
     }
+    for name, texts in (("ref.trn", refs), ("sys.trn", hyps)):
+        (tmp_path / name).write_text("".join(f"{t} ({u})\n" for u, t in texts.items()))
+    expected = {u: utt.counts for u, utt in run_sclite_pra(refs, hyps).items()}
+    assert len(expected) == len(hyps) < len(refs), "sclite lists only the decoded utterances"
+    out = tmp_path / "o.json"
+    code, _, _ = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--missing", "ignore", "--json", out)
+    assert code == 0
+    ignored = json.loads(out.read_text())["systems"]["sys"]
+    assert {u: tuple(c.values()) for u, c in ignored["utterances"].items()} == expected
+    assert [ignored["totals"][k] for k in "CSDI"] == [sum(c[k] for c in expected.values()) for k in range(4)]
+    code, _, _ = score(tmp_path / "ref.trn", tmp_path / "sys.trn", "--json", out)
+    full = json.loads(out.read_text())["systems"]["sys"]
+    assert (
+        full["totals"]["missing"] == len(refs) - len(hyps)
+        and full["totals"]["wer"] > ignored["totals"]["wer"]
+    )
 
 
 def test_non_ascii_words_are_scored(tmp_path: Path) -> None:

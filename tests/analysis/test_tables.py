@@ -16,12 +16,12 @@ from werbench.manifests.results import RunInfo
 ARCHITECTURE_UTTERANCE_COLUMNS = [
     "testset", "system", "utt_id", "ref", "hyp", "C", "S", "D", "I", "ref_words", "hyp_words", "wer",
     "char_C", "char_S", "char_D", "char_I", "ref_chars", "cer", "sentence_error", "wmr", "ops", "failed",
-    "duration", "speaker",
+    "duration", "speaker", "missing", "scored",
 ]  # fmt: skip
 ARCHITECTURE_SYSTEM_COLUMNS = [
-    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "cer", "ser",
-    "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx", "audio_seconds", "normalizer",
-    "decoder", "params",
+    "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "failed",
+    "missing", "cer", "ser", "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx",
+    "audio_seconds", "normalizer", "decoder", "params",
 ]  # fmt: skip
 
 
@@ -92,15 +92,46 @@ def test_mean_word_accuracy_skips_null_words_and_inserted_words() -> None:
         reference_word_hits(["a b"], ["C"], "unit")
 
 
-def test_failed_and_missing_utterances_are_flagged_and_left_out() -> None:
+def test_failed_and_missing_utterances_count_as_all_deletions() -> None:
     inputs = inputs_of(REFS, {"sys": {"u1": "the cat sat"}}, failed={"sys": {"u2": "out of memory"}})
     tables = build_tables(inputs, n_resamples=200)
     utts = tables.utterances.set_index("utt_id")
-    assert utts["failed"].tolist() == [False, True, True]
-    assert utts.loc["u2"].failure == "out of memory" and utts.loc["u2"].ref_words == 3
+    assert utts["failed"].tolist() == [False, True, True] and utts["missing"].tolist() == [False, False, True]
+    assert utts["scored"].all() and utts.loc["u2"].failure == "out of memory"
+    assert utts.loc["u2", ["C", "S", "D", "I"]].tolist() == [0, 0, 3, 0] and utts.loc["u2"].wer == 1.0
+    assert utts.loc["u3", ["C", "S", "D", "I"]].tolist() == [0, 0, 2, 0] and utts.loc["u3"].ops == "DD"
+    assert utts.loc["u2"].cer == 1.0 and utts.loc["u2"].sentence_error
+    row = tables.systems.iloc[0]
+    assert (row.utts, row.failed, row.missing, row.ref_words, row.wer, row.ser) == (3, 1, 1, 8, 5 / 8, 2 / 3)
+    assert any("count as all deletions" in w for w in tables.warnings)
+
+
+def test_missing_ignore_is_the_decoded_utterances_only_figure() -> None:
+    inputs = inputs_of(REFS, {"sys": {"u1": "the cat sat"}}, failed={"sys": {"u2": "out of memory"}})
+    tables = build_tables(inputs, n_resamples=200, missing="ignore")
+    utts = tables.utterances.set_index("utt_id")
+    assert utts["scored"].tolist() == [True, False, False] and tables.missing == "ignore"
     assert (utts.loc["u2", ["C", "S", "D", "I"]] == 0).all() and math.isnan(utts.loc["u2"].wer)
     row = tables.systems.iloc[0]
-    assert (row.utts, row.failed, row.ref_words, row.wer) == (1, 2, 3, 0.0)
+    assert (row.utts, row.failed, row.missing, row.ref_words, row.wer) == (1, 1, 1, 3, 0.0)
+    assert any("left out of every score" in w for w in tables.warnings)
+    with pytest.raises(ConfigError, match="unknown policy 'drop'"):
+        build_tables(inputs, missing="drop")
+
+
+def test_a_system_failing_on_its_worst_utterances_ranks_below_the_same_system_without_failures() -> None:
+    refs = {f"u{k}": f"word{k} common text here" for k in range(10)}
+    hyps = {u: text for u, text in refs.items()}
+    hyps |= {"u7": "word7 common wrong here", "u8": "word8 comon text", "u9": "word9 common"}  # the hard ones
+    crashes = {"u7": "CUDA out of memory", "u8": "CUDA out of memory", "u9": "timeout"}
+    inputs = inputs_of(refs, {"steady": hyps, "crashy": hyps}, failed={"crashy": crashes})
+    ranked = build_tables(inputs, n_resamples=100).systems.sort_values("wer", kind="stable")
+    assert ranked["system"].tolist() == ["steady", "crashy"], "a failure is never better than a wrong answer"
+    assert ranked.set_index("system").loc["crashy", "wer"] == 12 / 40
+    ignored = build_tables(inputs, n_resamples=100, missing="ignore").systems.sort_values(
+        "wer", kind="stable"
+    )
+    assert ignored["system"].tolist() == ["crashy", "steady"], "decoded-only: the trap --missing ignore names"
 
 
 def test_empty_references_and_hypotheses_never_divide_by_zero() -> None:
