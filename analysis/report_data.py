@@ -176,6 +176,8 @@ def build_report(
     settings = {
         "normalizer": tables.normalizer,
         "costs": tables.costs,
+        "cer": tables.cer,
+        "missing": tables.missing,
         "flavour": flavour,
         "n_resamples": n_resamples,
         "seed": seed,

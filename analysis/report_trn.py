@@ -11,7 +11,8 @@ the same speakers as werbench's. Whitespace and parentheses, which a trn id cann
 ``ids.csv`` maps every written id back to its utterance whenever any id changed.
 
 A failed utterance (no hypothesis, or a decode error) is written with an empty hypothesis: sclite counts
-its words as deletions where werbench leaves it out; the README lists how many there are per system.
+its words as deletions, as werbench does by default (``--missing ignore`` leaves it out instead); the
+README lists how many there are per system.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def _readme(testsets: dict[str, dict[str, int]]) -> str:
         "  for s in SYSTEM1 SYSTEM2; do sclite -r ref.trn trn -h $s.trn trn -i rm -e utf-8 -o sgml; done",
         "  cat *.trn.sgml | sc_stats -p -t mapsswe sign wilc mcn -u -n stats",
         "",
-        "Failed utterances are written as empty hypotheses (sclite counts them as deletions; werbench",
-        "leaves them out of its scores):",
+        "Failed utterances are written as empty hypotheses: sclite counts them as deletions, as werbench",
+        "does by default (werbench --missing ignore leaves them out):",
     ]
     for testset, failed in testsets.items():
         for system, count in failed.items():

@@ -39,6 +39,8 @@ LEADERBOARD_COLUMNS = (
     "testset",
     "system",
     "wer",
+    "failed",
+    "missing",
     "cer",
     "ser",
     "rtfx",
@@ -294,12 +296,16 @@ def write_leaderboard(csv_dir: Path, out: Path) -> list[dict[str, Any]]:
 
 def format_leaderboard(rows: list[dict[str, Any]]) -> str:
     """A plain-text table for the terminal."""
-    lines = [f"{'test set':<16} {'system':<28} {'WER':>7} {'CER':>7} {'SER':>7} {'RTFx':>8}"]
+    lines = [
+        f"{'test set':<16} {'system':<28} {'WER':>7} {'failed':>6} {'missing':>7} {'CER':>7} {'SER':>7} "
+        f"{'RTFx':>8}"
+    ]
     for row in rows:
         rtfx = row.get("rtfx")
         rtfx_text = "-" if rtfx is None or rtfx != rtfx else f"{rtfx:.1f}"
         lines.append(
-            f"{row['testset']:<16} {row['system']:<28} {100 * row['wer']:>6.1f}% {100 * row['cer']:>6.1f}% "
+            f"{row['testset']:<16} {row['system']:<28} {100 * row['wer']:>6.1f}% {row['failed']:>6} "
+            f"{row['missing']:>7} {100 * row['cer']:>6.1f}% "
             f"{100 * row['ser']:>6.1f}% {rtfx_text:>8}"
         )
     return "\n".join(lines)

@@ -41,6 +41,23 @@ def _columns() -> list[dict[str, Any]]:
         {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold", "width": 110},
         {"field": "wer_ci", "headerName": "95% CI", "width": 170, "sortable": False},
         {
+            "field": "failed",
+            "headerName": "Failed",
+            "headerTooltip": "Utterances whose decode failed: scored as all deletions (every WER covers the "
+            "whole test set)",
+            "type": "rightAligned",
+            "valueFormatter": NUM,
+            "width": 90,
+        },
+        {
+            "field": "missing",
+            "headerName": "Missing",
+            "headerTooltip": "Reference utterances without a hypothesis: scored as all deletions",
+            "type": "rightAligned",
+            "valueFormatter": NUM,
+            "width": 95,
+        },
+        {
             "field": "p_vs_best_holm_text",
             "headerName": "p vs best (Holm)",
             "headerTooltip": "Paired bootstrap against the test set's best system, Holm-Bonferroni adjusted "

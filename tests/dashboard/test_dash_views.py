@@ -59,6 +59,8 @@ def test_pages_show_the_analysis_numbers(app, client, workspace) -> None:
     assert shown["p_vs_best_holm"].equals(expected["p_holm"].reindex(shown.index).rename("p_vs_best_holm"))
     assert shown["p_vs_best"].equals(expected["p_value"].reindex(shown.index).rename("p_vs_best"))
     assert "p vs best (Holm)" in board_page and "Holm-Bonferroni adjusted" in board_page
+    assert '"field": "failed", "headerName": "Failed"' in board_page
+    assert '"field": "missing", "headerName": "Missing"' in board_page
     for text in shown["p_vs_best_holm_text"].dropna():
         assert json.dumps(text)[1:-1] in board_page  # as the page's JSON writes it
     utterance = render(app, client, "/utterance?ts=synth-clean&id=synth-clean-000007")

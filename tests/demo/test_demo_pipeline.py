@@ -46,7 +46,7 @@ def demo_results(tmp_path_factory) -> Path:
 @pytest.mark.integration
 def test_demo_writes_results_reports_and_leaderboard(demo_results):
     rows = list(csv.DictReader((demo_results / "leaderboard.csv").open()))
-    assert {"testset", "system", "wer", "cer", "ser", "rtfx"} <= set(rows[0])
+    assert {"testset", "system", "wer", "failed", "missing", "cer", "ser", "rtfx"} <= set(rows[0])
     systems = {r["system"] for r in rows}
     for model in ("base", "tuned"):
         for decoder in ("greedy", "beam-kenlm4", "beam-fast-kenlm4", "rescore-bert"):
