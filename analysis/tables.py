@@ -200,7 +200,8 @@ class _Shared:
 
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
-    shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False, missing: str = "deletions",
+    shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False,
+    missing: str = "deletions",
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
