@@ -35,7 +35,7 @@ from werbench.manifests.results import (
 from werbench.manifests.schema import Utterance
 from werbench.runners.batching import duration_batches
 from werbench.runners.decoder_pool import decode_all, decoder_pool, default_workers
-from werbench.runners.decoders.base import Decoded
+from werbench.runners.decoders.base import Decoded, Vocabulary
 from werbench.runners.decoders.registry import file_params, make_decoder
 from werbench.runners.hashing import sha256_path
 from werbench.runners.interrupts import remembered_interrupts
@@ -112,6 +112,29 @@ def fingerprint(identity: dict[str, Any], decoder: str, params: dict[str, Any]) 
 # ---------------------------------------------------------------- run.json
 
 
+def batch_rows(
+    logits: list[UttLogits],
+    vocab: Vocabulary,
+    frame_seconds: float,
+    decoder: Any,
+    pool: Any = None,
+    workers: int = 1,
+) -> list[dict[str, Any]]:
+    """Prediction rows in batch order, failed audio/model rows included: every engine builds its rows here,
+    so a failure reads the same whichever engine ran it."""
+    ok = [item for item in logits if item.log_probs is not None]
+    outputs = decode_all(decoder, pool, [(item.log_probs, vocab, frame_seconds) for item in ok], workers)
+    decoded = dict(zip((id(item) for item in ok), outputs, strict=True))
+    rows = []
+    for item in logits:
+        out = decoded.get(id(item), item.error)
+        if isinstance(out, Decoded):
+            rows.append(prediction_row(item.utt, out, None))
+        else:
+            rows.append(prediction_row(item.utt, None, out))
+    return rows
+
+
 def _notes(counts: dict[str, int], cached: int, failures: int) -> list[str]:
     notes = [f"{note} ({n} utterance{'s' if n != 1 else ''})" for note, n in sorted(counts.items())]
     if cached:
@@ -156,6 +179,14 @@ class Totals:
             self.cached += item.cached
             self.note_counts.update(item.notes)
         self.decode_seconds += decode_seconds
+
+    def merge(self, other: Totals) -> None:
+        """Add sums computed elsewhere (a remote task's batch)."""
+        self.audio_seconds += other.audio_seconds
+        self.am_seconds += other.am_seconds
+        self.decode_seconds += other.decode_seconds
+        self.cached += other.cached
+        self.note_counts.update(other.note_counts)
 
     @property
     def rtfx(self) -> float | None:
@@ -251,18 +282,7 @@ class SystemRun:
 
     def decode_batch(self, logits: list[UttLogits], pool: Any, workers: int) -> list[dict[str, Any]]:
         """Prediction rows for one batch of log-probs (failed audio/model rows included)."""
-        ok = [item for item in logits if item.log_probs is not None]
-        args = [(item.log_probs, self.model.vocab, self.model.frame_seconds) for item in ok]
-        outputs = decode_all(self.decoder, pool, args, workers)
-        decoded = dict(zip((id(item) for item in ok), outputs, strict=True))
-        rows = []
-        for item in logits:
-            out = decoded.get(id(item), item.error)
-            if isinstance(out, Decoded):
-                rows.append(prediction_row(item.utt, out, None))
-            else:
-                rows.append(prediction_row(item.utt, None, out))
-        return rows
+        return batch_rows(logits, self.model.vocab, self.model.frame_seconds, self.decoder, pool, workers)
 
     def finish(self) -> RunInfo:
         """Rewrite predictions in manifest order (atomically) and mark the run complete."""

@@ -166,6 +166,14 @@ def run_command(
         False, "--overwrite", help="Replace systems decoded with another configuration."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process and its workers) or ray (a Ray cluster)."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster to join: auto, ray://host:10001 or host:6379 (default: start one in-process).",
+    ),
 ) -> None:
     """Decode every test set x model x decoder of an experiment file; systems are named <model>@<decoder>.
 
@@ -174,8 +182,10 @@ def run_command(
     Errors name the YAML line. Each model is loaded once and its log-probs are cached for every decoder.
     """
     with _interruptible():
+        from werbench.runners.engine_ray import check_engine, describe, run_experiment_ray
         from werbench.runners.experiment import Experiment, run_experiment
 
+        on_ray = check_engine(engine, address)
         if check:
             parsed = Experiment(experiment)
             parsed.check()
@@ -183,7 +193,17 @@ def run_command(
                 f"{experiment}: OK, {len(parsed.testsets())} test sets x {len(parsed.systems())} systems"
             )
             return
-        for summary in run_experiment(experiment, overwrite=overwrite, progress=progress):
+        if on_ray:
+            summaries = run_experiment_ray(
+                experiment,
+                overwrite,
+                progress,
+                address,
+                on_cluster=lambda c: typer.echo(describe(c), err=True),
+            )
+        else:
+            summaries = run_experiment(experiment, overwrite=overwrite, progress=progress)
+        for summary in summaries:
             _print_summary(summary)
 
 

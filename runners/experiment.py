@@ -20,6 +20,9 @@ Example::
       - type: beam-fast
         name: beam-4gram
         params: {lm: lm/4gram.bin, alpha: 0.5, beta: 1.0, beam_width: 64}
+    ray:                      # read by --engine ray only (runners/engine_ray.py)
+      am_num_gpus: 1          # per acoustic-model actor; default 1 when the cluster has GPUs, else 0
+      decode_num_cpus: 1      # per decoding task
 """
 
 from __future__ import annotations
@@ -66,6 +69,16 @@ class DecoderSpec(_Strict):
         return value
 
 
+class RaySpec(_Strict):
+    """How ``--engine ray`` places work; the local engine ignores it."""
+
+    am_num_gpus: float | None = Field(default=None, ge=0)  # None: 1 per model actor when the cluster has GPUs
+    am_num_cpus: float = Field(default=1, gt=0)
+    decode_num_cpus: float = Field(default=1, gt=0)
+    max_retries: int = Field(default=3, ge=0)  # per task (and actor restarts) after a worker or node dies
+    max_in_flight: int | None = Field(default=None, ge=1)  # decode tasks submitted at once (2 x cluster CPUs)
+
+
 class ExperimentConfig(_Strict):
     results: Path
     cache: Path | None = Path(".werbench-cache")
@@ -77,6 +90,7 @@ class ExperimentConfig(_Strict):
     testsets: list[DatasetSpec] = Field(min_length=1)
     models: list[ModelSpec] = Field(min_length=1)
     decoders: list[DecoderSpec] = Field(min_length=1)
+    ray: RaySpec = Field(default_factory=RaySpec)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -209,20 +223,19 @@ class Experiment:
         return [f"{m}@{d}" for m, _, _ in self.models() for d, _, _, _ in self.decoders()]
 
 
-def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
-    """Validate, then decode every test set x model x decoder; each model is loaded once."""
-    from werbench.runners.decode import DecodeJob, run_decode
-    from werbench.runners.models.load import load_model
+def plan(
+    experiment: Experiment, overwrite: bool = False, progress: bool = True
+) -> list[tuple[Path, str, list[Any]]]:
+    """``(model path, precision, decode jobs)`` per model, in the order every engine runs them."""
+    from werbench.runners.decode import DecodeJob
 
-    experiment = Experiment(path)
-    experiment.check()
-    summaries = []
     cfg = experiment.config
-    for model_name, model_path, precision in experiment.models():
-        model = load_model(model_path, cfg.device, precision, cache_dir=experiment.cache or ".werbench-cache")
-        for testset, manifest in experiment.testsets():
-            for decoder_name, kind, params, workers in experiment.decoders():
-                job = DecodeJob(
+    return [
+        (
+            model_path,
+            precision,
+            [
+                DecodeJob(
                     manifest=manifest,
                     results=experiment.results,
                     decoder=kind,
@@ -237,5 +250,24 @@ def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = T
                     cache_dir=experiment.cache,
                     progress=progress,
                 )
-                summaries.append(run_decode(job, model))
+                for testset, manifest in experiment.testsets()
+                for decoder_name, kind, params, workers in experiment.decoders()
+            ],
+        )
+        for model_name, model_path, precision in experiment.models()
+    ]
+
+
+def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
+    """Validate, then decode every test set x model x decoder; each model is loaded once."""
+    from werbench.runners.decode import run_decode
+    from werbench.runners.models.load import load_model
+
+    experiment = Experiment(path)
+    experiment.check()
+    summaries = []
+    cache = experiment.cache or ".werbench-cache"
+    for model_path, precision, jobs in plan(experiment, overwrite, progress):
+        model = load_model(model_path, experiment.config.device, precision, cache_dir=cache)
+        summaries += [run_decode(job, model) for job in jobs]
     return summaries

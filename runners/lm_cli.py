@@ -114,8 +114,17 @@ def tune_command(
     jobs: int = typer.Option(0, "--jobs", min=0, help="Worker processes (0: one per CPU core)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (acoustic model, neural LM)."),
     cache_dir: Path = typer.Option(Path(".werbench-cache"), "--cache-dir", help="Logits cache folder."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (worker processes) or ray (grid points as Ray tasks)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster: auto, ray://host:10001 or host:6379 (default: start one)."
+    ),
 ) -> None:
     """Grid-search alpha/beta (and gamma) on cached dev log-probs; writes grid.csv and best.json."""
+    from werbench.runners.engine_ray import check_engine
+
+    on_ray = check_engine(engine, address)
     from werbench.runners.decoders.registry import make_decoder
     from werbench.runners.tune import (
         load_dev,
@@ -158,7 +167,15 @@ def tune_command(
         rows.append(row)
         write_grid(grid_csv, rows)
 
-    result = tune(built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row)
+    mapper = {}
+    if on_ray:
+        from werbench.runners.engine_ray import connect, describe, ray_map
+
+        typer.echo(describe(connect(address)), err=True)
+        mapper = {"mapper": ray_map}
+    result = tune(
+        built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row, **mapper
+    )
     context = {
         "dev": {"path": str(dev.resolve()), "sha256": sha256_file(dev), "utts": len(utts)},
         "model": {k: identity.get(k) for k in ("path", "sha256", "architecture")},

@@ -250,11 +250,18 @@ def _pool_map(func: Callable, items: list, jobs: int, desc: str) -> list:
         return list(tqdm(pool.imap(func, items), total=len(items), desc=desc))
 
 
-def rescore_nbest(decoder: Any, utts: list[DevUtt], vocab: Vocabulary, frame_seconds: float, jobs: int):
+def rescore_nbest(
+    decoder: Any,
+    utts: list[DevUtt],
+    vocab: Vocabulary,
+    frame_seconds: float,
+    jobs: int,
+    mapper: Callable[[Callable, list, int, str], list] = _pool_map,
+):
     """First-pass n-best per utterance (parallel), then neural scores for all texts in big batches."""
     _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds)
     decoder.first_pass_decoder().search(utts[0].log_probs, vocab, frame_seconds)  # LM loaded before the fork
-    nbests = _pool_map(_first_pass, list(range(len(utts))), jobs, "first-pass n-best")
+    nbests = mapper(_first_pass, list(range(len(utts))), jobs, "first-pass n-best")
     from tqdm import tqdm
 
     texts = [b.hyp.text for beams in nbests for b in beams]
@@ -278,8 +285,12 @@ def tune(
     normalize: str = "none",
     jobs: int = 1,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    mapper: Callable[[Callable, list, int, str], list] = _pool_map,
 ) -> TuneResult:
-    """Score every grid point on ``utts``; ``decoder`` is a built beam/beam-fast/rescore decoder."""
+    """Score every grid point on ``utts``; ``decoder`` is a built beam/beam-fast/rescore decoder.
+
+    ``mapper`` runs the parallel parts like ``_pool_map`` (``engine_ray.ray_map`` runs them on a cluster).
+    """
     from werbench.manifests.normalize import get_normalizer
     from werbench.runners.decoders.rescore import RescoreDecoder, rerank
 
@@ -298,7 +309,7 @@ def tune(
             on_row(row)
 
     if is_rescore:
-        nbests = rescore_nbest(decoder, utts, vocab, frame_seconds, jobs)
+        nbests = rescore_nbest(decoder, utts, vocab, frame_seconds, jobs, mapper)
         for point in points:
             start = time.perf_counter()
             weights = {a: point.get(a, getattr(decoder, a)) for a in GRID_AXES}
@@ -310,7 +321,7 @@ def tune(
     else:
         _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds, norm=norm)
         decoder.decode(utts[0].log_probs, vocab, frame_seconds)  # load the LM once: forked workers share it
-        for point, counts, seconds in _pool_map(_score_beam_point, points, jobs, "grid points"):
+        for point, counts, seconds in mapper(_score_beam_point, points, jobs, "grid points"):
             record(point, counts, seconds)
 
     best = min(rows, key=lambda r: (r["wer"], r["cer"]))

@@ -1,0 +1,131 @@
+"""``--engine ray`` on a real local Ray cluster gives exactly the local engine's results.
+
+The tiny NeMo model (tests/runners/conftest.py), espeak-ng speech, a real KenLM bigram and a missing audio
+file; the same experiment file decoded by both engines, and the same grid tuned by both.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from runner_helpers import add_utterances, read_predictions
+from typer.testing import CliRunner
+from werbench.manifests.errors import ConfigError
+from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.results import read_run_info, system_dir
+from werbench.manifests.schema import Utterance
+from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.engine_ray import check_engine, ray_map
+from werbench.runners.experiment import run_experiment
+from werbench.runners.tune import parse_grid, tune, write_grid
+
+pytestmark = pytest.mark.integration
+FRAME_SECONDS = 0.02
+SYSTEMS = ("tiny@greedy", "tiny@beam-fast")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local two-CPU cluster started in this process (what ``--engine ray`` without --address does)."""
+    ray = pytest.importorskip("ray", reason="Ray is the werbench[ray] extra (scripts/setup.sh installs it)")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def bigram(tmp_path_factory):
+    from werbench.runners.lm import build_lm, find_tool
+    from werbench.runners.tiny import SENTENCES
+
+    if find_tool("lmplz") is None:
+        pytest.skip("KenLM lmplz is not installed (scripts/setup.sh builds it)")
+    folder = tmp_path_factory.mktemp("bigram")
+    (folder / "text.txt").write_text("\n".join(SENTENCES.values()) + "\n", encoding="utf-8")
+    build_lm([folder / "text.txt"], folder / "lm.arpa", order=2)
+    return folder / "lm.arpa"
+
+
+def write_experiment(folder, manifest, model, lm, name: str) -> str:
+    data = {
+        "results": f"results-{name}",
+        "cache": f"cache-{name}",
+        "max_batch": 2,
+        "testsets": [{"manifest": str(manifest), "name": "synth"}],
+        "models": [{"path": str(model), "name": "tiny"}],
+        "decoders": [
+            {"type": "greedy"},
+            {
+                "type": "beam-fast",
+                "params": {"lm": str(lm), "alpha": 0.5, "beta": 1.0, "beam_width": 8, "nbest": 4},
+            },
+        ],
+        "ray": {"max_retries": 1},
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_experiment_on_ray_equals_local(
+    tmp_path, ray_cluster, tiny_nemo, speech_manifest, bigram, torch_threads
+):
+    manifest = tmp_path / "synth.jsonl"
+    source = list(read_manifest(speech_manifest))
+    write_manifest(manifest, [*source, Utterance(source[0].audio_filepath, 1.0, "again", utt_id="again")])
+    add_utterances(manifest, [Utterance(str(tmp_path / "gone.wav"), 1.0, "gone", utt_id="gone")])
+    run_experiment(write_experiment(tmp_path, manifest, tiny_nemo, bigram, "local"), progress=False)
+
+    from werbench.cli import app
+
+    result = CliRunner().invoke(
+        app, ["run", str(write_experiment(tmp_path, manifest, tiny_nemo, bigram, "ray")), "--engine", "ray"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ray: 1 node(s), 2 CPUs" in result.output and "failed gone: audio file not found" in result.output
+    for system in SYSTEMS:
+        local, ray = (system_dir(tmp_path / f"results-{e}", "synth", system) for e in ("local", "ray"))
+        assert local.predictions.read_bytes() == ray.predictions.read_bytes()
+        rows = read_predictions(ray.predictions)
+        assert [r["utt_id"] for r in rows] == [*(u.utt_id for u in source), "again", "gone"]
+        assert rows[-1]["error"] == "audio file not found" and rows[-1]["pred_text"] == ""
+        if system.endswith("beam-fast"):
+            assert all(r["nbest"] for r in rows[:-1]) and max(len(r["nbest"]) for r in rows[:-1]) > 1
+        infos = [read_run_info(ref) for ref in (local, ray)]
+        same = ("utterances", "failed", "totals", "status", "fingerprint")
+        assert {k: infos[0].extra[k] for k in same} == {k: infos[1].extra[k] for k in same}
+        assert infos[0].audio_seconds == infos[1].audio_seconds and infos[1].extra["status"] == "complete"
+        assert infos[0].decoder == infos[1].decoder and infos[0].lm == infos[1].lm
+    cached = read_run_info(system_dir(tmp_path / "results-ray", "synth", SYSTEMS[1])).extra["totals"][
+        "cached"
+    ]
+    assert cached == len(source) + 1, "the second decoder reads the first one's log-probs from the cache"
+
+    again = CliRunner().invoke(app, ["run", str(tmp_path / "ray.yaml"), "--engine", "ray", "--no-progress"])
+    assert (
+        again.exit_code == 0
+        and f"{len(source) + 2} utterances, {len(source) + 1} already done" in again.output
+    )
+
+
+def test_tuning_grid_on_ray_equals_local(tmp_path, ray_cluster, dev_set, lm_arpa, char_vocab):
+    from werbench.runners.tune import DevUtt
+
+    utts = [DevUtt(f"u{i}", ref, lp) for i, (ref, lp) in enumerate(dev_set[:8])]
+    decoder = FastBeamDecoder(lm=str(lm_arpa), beam_width=16)
+    grid = parse_grid("alpha=0.4|0.8,beta=-30|1")
+    local = tune(decoder, utts, char_vocab, FRAME_SECONDS, grid, jobs=1)
+    ray = tune(decoder, utts, char_vocab, FRAME_SECONDS, grid, jobs=2, mapper=ray_map)
+    timeless = [{k: v for k, v in r.best.items() if k != "seconds"} for r in (local, ray)]
+    assert timeless[0] == timeless[1] and ray.best["beta"] == 1.0
+    for result, name in ((local, "local"), (ray, "ray")):
+        write_grid(tmp_path / f"{name}.csv", [{**r, "seconds": 0} for r in result.rows])
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "ray.csv").read_text()
+
+
+def test_engine_and_address_are_checked():
+    assert check_engine("local", None) is False and check_engine("ray", "auto") is True
+    with pytest.raises(ConfigError, match="unknown engine 'spark'"):
+        check_engine("spark", None)
+    with pytest.raises(ConfigError, match="only --engine ray"):
+        check_engine("local", "ray://head:10001")
