@@ -7,7 +7,8 @@ Nothing here computes a number: the columns hold what ``analysis`` computed, the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
 PER_SYSTEM = ("wer", "cer", "wmr", "S", "D", "I", "d_minus_i", "hyp")  # per-system grid columns, in order
 RATES = ("wer", "cer", "wmr")  # stored as fractions, shown (and written in filter expressions) in percent
 
+_SYSTEM_COLUMN = re.compile(r"s\d+_")  # the grid's per-system columns
 _TEXT = {
     "filter": "agTextColumnFilter",
     "filterParams": {
@@ -123,6 +125,18 @@ def filter_fields(systems: Sequence[str], extra: Sequence[str], numeric: set[str
                 if k == 0:
                     fields[alias] = field
     return fields
+
+
+def numeric_fields(fields: Mapping[str, Field]) -> dict[str, Field]:
+    """Every numeric field of the utterance grid once (for histograms and scatters): reference and
+    manifest fields by name, each system's by ``name[system]`` (the filter expression's names)."""
+    return {
+        name: field
+        for name, field in fields.items()
+        if field.kind == "number"
+        and ("[" in name) == bool(_SYSTEM_COLUMN.match(field.column))
+        and not name.startswith("d-i")
+    }
 
 
 def vocabulary_columns(systems: Sequence[str], source: str | None) -> list[dict[str, Any]]:

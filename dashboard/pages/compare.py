@@ -14,6 +14,7 @@ from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.data import PairView
 from werbench.dashboard.grid import records
+from werbench.dashboard.grid_config import numeric_fields
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
 
@@ -71,6 +72,64 @@ def _utterance_scatter(cmp: PairView) -> go.Figure:
         }
     )
     return ui.style_figure(fig, height=420)
+
+
+def _any_scatter(page: PageContext, a: str, b: str) -> html.Div:
+    """SDE's comparison scatter with selectable axes, colour and size: any per-utterance number of either
+    system or the reference (colour may also be a text field, e.g. speaker or a manifest tag)."""
+    grid = page.analysis.utterance_grid(page.testset, (a, b))
+    numbers = numeric_fields(grid.filter_fields)
+    frame = grid.table.frame
+    texts = [  # categories to colour by: speaker and text manifest fields of few values
+        n for n, f in grid.filter_fields.items()
+        if f.kind == "text" and n not in ("utt_id", "ref", "text") and "[" not in n
+        and not n.startswith("hyp")
+        and f.column in frame and frame[f.column].nunique() <= 30
+    ]  # fmt: skip
+    x = url_state.get_choice(page.state, "sx", list(numbers), f"wer[{a}]")
+    y = url_state.get_choice(page.state, "sy", list(numbers), f"wer[{b}]")
+    colour = url_state.get_choice(page.state, "sc", ["", *numbers, *texts], "")
+    size = url_state.get_choice(page.state, "ss", ["", *numbers], "")
+    if len(frame) > MAX_POINTS:
+        frame = frame.sample(MAX_POINTS, random_state=0)
+
+    def values(name: str) -> np.ndarray:
+        field = numbers[name]
+        return pd.to_numeric(frame[field.column], errors="coerce").to_numpy(float) * field.scale
+
+    marker: dict[str, Any] = {"size": 7, "opacity": 0.65, "color": "#2c3e50"}
+    if size:
+        raw = values(size)
+        span = np.nanmax(raw) - np.nanmin(raw) if np.isfinite(raw).any() else 0.0
+        marker["size"] = np.nan_to_num(
+            4 + 14 * (raw - np.nanmin(raw)) / span if span else np.full(len(raw), 7.0), nan=3.0
+        )
+    fig = go.Figure()
+    if colour in numbers:
+        marker.update(color=values(colour), colorscale="Viridis", showscale=True, colorbar={"title": colour})
+    if colour and colour not in numbers:
+        column = grid.filter_fields[colour].column
+        for value, group in frame.groupby(frame[column].astype("string").fillna("(none)")):
+            at = frame.index.get_indexer(group.index)
+            sizes = marker["size"][at] if size else marker["size"]
+            fig.add_trace(go.Scattergl(
+                x=values(x)[at], y=values(y)[at], mode="markers", name=str(value), customdata=group["utt_id"],
+                marker={**marker, "size": sizes, "color": None},
+                hovertemplate="%{customdata}<br>%{x:.3g} · %{y:.3g}<extra></extra>",
+            ))  # fmt: skip
+    else:
+        fig.add_trace(go.Scattergl(
+            x=values(x), y=values(y), mode="markers", customdata=frame["utt_id"], marker=marker,
+            hovertemplate="%{customdata}<br>%{x:.3g} · %{y:.3g}<extra></extra>",
+        ))  # fmt: skip
+    fig.update_layout(xaxis_title=x, yaxis_title=y)
+    controls = [
+        ui.select("sx", list(numbers), x, label="X", width="12rem"),
+        ui.select("sy", list(numbers), y, label="Y", width="12rem"),
+        ui.select("sc", ["", *numbers, *texts], colour, label="Colour", width="11rem", labels={"": "none"}),
+        ui.select("ss", ["", *numbers], size, label="Size", width="11rem", labels={"": "none"}),
+    ]
+    return ui.card("Scatter of any fields", ui.graph(ui.style_figure(fig, height=460)), actions=controls)
 
 
 def _word_scatter(cmp: PairView) -> go.Figure:
@@ -282,6 +341,7 @@ def layout(page: PageContext) -> html.Div:
                 ],
                 className="g-3",
             ),
+            _any_scatter(page, a, b),
             ui.card("Significance tests (the NIST sc_stats set, computed by analysis)", _tests_table(cmp)),
             dbc.Row(
                 [

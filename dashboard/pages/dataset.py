@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-
 import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, html
-from werbench.analysis.filter_expr import Field
 from werbench.dashboard import components as ui
+from werbench.dashboard.grid_config import numeric_fields
 from werbench.dashboard.grid_view import GridTable, register_server_grid, server_grid
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.state import get_choice, get_list
 from werbench.dashboard.workspace import Workspace
 
 GRID = "vocab"
-_SYSTEM_COLUMN = re.compile(r"s\d+_")  # the grid's per-system columns
 
 
 def _histogram(values: np.ndarray, title: str, unit: str, colour: str, bins: int = 40) -> html.Div:
@@ -51,22 +47,10 @@ def vocabulary_grid(workspace: Workspace, context: dict) -> tuple[GridTable, Non
     return analysis.vocabulary_grid(context["ts"], tuple(context["systems"])), None
 
 
-def histogram_fields(fields: Mapping[str, Field]) -> dict[str, Field]:
-    """Every numeric field of the utterance grid once: reference and manifest fields by name, each
-    system's by ``name[system]`` (the filter expression's names)."""
-    return {
-        name: field
-        for name, field in fields.items()
-        if field.kind == "number"
-        and ("[" in name) == bool(_SYSTEM_COLUMN.match(field.column))
-        and not name.startswith("d-i")
-    }
-
-
 def _any_field_histogram(page: PageContext, systems: list[str]) -> html.Div:
     """SDE's histogram of any numeric field: WER, CER, WMR, D, I of each system, rates, custom fields."""
     grid = page.analysis.utterance_grid(page.testset, tuple(systems))
-    fields = histogram_fields(grid.filter_fields)
+    fields = numeric_fields(grid.filter_fields)
     default = next((n for n in fields if n.startswith("wer[")), "duration")
     name = get_choice(page.state, "hist", list(fields), default)
     field = fields[name]

@@ -253,3 +253,20 @@ def test_dataset_page_draws_a_histogram_of_any_numeric_field(app, client, field:
     page = render(app, client, f"/dataset?hist={quote(field)}")
     assert "Histogram of any field" in page and "could not be built" not in page
     assert f'"value": "{field}"' in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "&sx=duration&sy=wer%5Bbase%40greedy%5D&sc=noise&ss=words_per_s",
+        "&sc=cer%5Bbase%40greedy%5D&ss=I%5Bbase%40greedy%5D",
+    ],
+)
+def test_compare_scatter_takes_any_axes_colour_and_size(app, client, query: str) -> None:
+    page = render(app, client, "/compare?ts=synth-clean&a=base@greedy&b=tuned@beam-lm" + query)
+    assert "Scatter of any fields" in page and "could not be built" not in page
+    if "sx=duration" in query:
+        assert '"title": {"text": "duration"}' in page or '"xaxis": {"title": {"text": "duration"}' in page
+    if "sc=noise" in query:
+        assert '"name": "clean"' in page and '"name": "snr10"' in page  # one trace per category
