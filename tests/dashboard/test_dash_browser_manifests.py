@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard.test_dash_browser import (  # noqa: F401 - fixtures
+    SHOTS,
     browser_context,
     free_port,
     open_page,
@@ -89,4 +91,16 @@ def test_filter_expression_in_the_browser(page, server_url: str, tmp_path: Path)
     )
     assert page.get_by_text("Filter not applied").count() == 1
     shoot(page, tmp_path, "sde-filter-malformed")
+    assert page.console_errors == []
+
+
+def test_compare_scatter_of_any_fields(page, server_url: str, tmp_path: Path) -> None:  # noqa: F811
+    query = "ts=synth-clean&a=base@greedy&b=tuned@beam-lm&sx=duration&sc=noise&ss=words_per_s"
+    open_page(page, f"{server_url}/compare?{query}", "#cmp-scatter .main-svg")
+    card = page.locator(".wb-card", has_text="Scatter of any fields")
+    assert card.locator(".main-svg").count() >= 1 and card.get_by_text("clean").count() >= 1
+    card.scroll_into_view_if_needed()
+    card.screenshot(path=str(tmp_path / "sde-scatter.png"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "sde-scatter.png", SHOTS / "sde-scatter.png")
     assert page.console_errors == []
