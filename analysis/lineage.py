@@ -1,11 +1,16 @@
-"""Decoder lineage: one acoustic model followed through its decoding stages, and what each step changed.
+"""Decoder lineage from provenance: what each decoding stage consumed, as a tree, and what each step changed.
 
-The stages are sibling systems ``<model>@<decoder>`` and the per-stage texts a system saved
-(``greedy_text``, ``beam_text``) before its final ``pred_text``, ordered greedy -> beam -> beam + LM ->
-rescored. For each step it lists which errors the later stage fixed and which it introduced. An error is
-identified by where it sits in the reference and what it is: (reference word k, S or D, hypothesis word)
-or (gap before reference word k, I, inserted word); an error present in both stages is kept, not counted
-twice.
+The tree comes only from what the runners recorded in ``run.json`` (``decoder.lineage``, see
+``runners/decoders/base.py``): which logits a system decoded (the acoustic model's sha256), and whether its
+final text was decoded from those logits or re-ranked from one of its own saved stages (a rescorer's
+``beam_text`` n-best). The root is the logits' best path (a greedy system, else a saved ``greedy_text``);
+every decoder over the same logits (beam searches with or without an LM) is a child of it and a sibling of
+the others, never a step after them; a rescorer is the child of its own first pass. A system without that
+record has no place in any lineage (nothing is guessed from its name).
+
+For each edge it lists which errors the child fixed and which it introduced. An error is identified by
+where it sits in the reference and what it is: (reference word k, S or D, hypothesis word) or (gap before
+reference word k, I, inserted word); an error present in both stages is kept, not counted twice.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -49,38 +53,93 @@ class LineageStep:
     summary: dict[str, Any]
 
 
-def _params(params: str | dict | None) -> dict[str, Any]:
-    if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except json.JSONDecodeError:
-            return {}
-    return params if isinstance(params, dict) else {}
+def provenance(systems: pd.DataFrame | None, testset: str, system: str) -> dict[str, Any] | None:
+    """A system's recorded lineage (the per-system table's ``lineage`` column), or None when it has none."""
+    if systems is None or "lineage" not in systems:
+        return None
+    rows = systems[(systems["testset"] == testset) & (systems["system"] == system)]
+    value = rows["lineage"].iloc[0] if len(rows) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        record = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("input"), str) else None
 
 
-def _uses_lm(system: str, params: dict[str, Any]) -> bool:
-    name = system.split("@", 1)[-1].lower()
-    return bool(params.get("lm")) or any(k in name for k in ("lm", "kenlm", "ngram", "arpa"))
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One stage of a tree: a system's final text (``column`` None) or a text it saved, and its parent."""
+
+    name: str
+    system: str
+    column: str | None
+    parent: int | None
 
 
-def decoder_rank(system: str, decoder: str | None = None, params: str | dict | None = None) -> float:
-    """Where a decoder sits in greedy -> beam -> beam + LM -> rescored (from run.json, else the name)."""
-    params = _params(params)
-    kind = (decoder or "").lower()
-    name = system.split("@", 1)[-1].lower()
-    if (
-        kind == "rescore"
-        or params.get("rescorer")
-        or any(k in name for k in ("rescor", "bert", "llm", "pll"))
-    ):
-        return 3.0
-    if kind == "greedy" or "greedy" in name:
-        return 0.0
-    if _uses_lm(system, params):
-        return 2.0
-    if kind.startswith("beam") or "beam" in name:
-        return 1.0
-    return 1.5
+def lineage_groups(systems: pd.DataFrame | None, testset: str) -> dict[str, list[str]]:
+    """The systems of a test set that decoded the same logits (recorded), keyed by a label: the name
+    before ``@`` they share (or all of them, joined; ``#`` and the logits' hash where two checkpoints share
+    a name). Systems without provenance are left out."""
+    if systems is None:
+        return {}
+    by_logits: dict[str, list[str]] = {}
+    for name in sorted(systems.loc[systems["testset"] == testset, "system"]):
+        record = provenance(systems, testset, name)
+        if record is not None and record.get("logits"):
+            by_logits.setdefault(str(record["logits"]), []).append(name)
+    labels = {sha: "+".join(sorted({n.split("@", 1)[0] for n in names})) for sha, names in by_logits.items()}
+    shared = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    return {  # one name over two checkpoints' logits: the label says which logits
+        (f"{labels[sha]}#{sha[:8]}" if labels[sha] in shared else labels[sha]): names
+        for sha, names in by_logits.items()
+    }
+
+
+def lineage_tree(
+    members: Sequence[str], saved: Callable[[str, str], bool], records: dict[str, dict]
+) -> list[Node]:
+    """The nodes of one logits' tree, each after its parent (depth first, children by name).
+
+    ``records``: each member's provenance; ``saved(system, column)``: whether that system saved that text.
+    """
+    greedy = [n for n in members if records[n].get("type") == "greedy" and records[n]["input"] == "logits"]
+    root: Node | None = None
+    if greedy:
+        root = Node(greedy[0], greedy[0], None, None)
+    else:
+        for name in members:
+            if "greedy_text" in records[name].get("stages", {}) and saved(name, "greedy_text"):
+                root = Node(f"{name}:greedy", name, "greedy_text", None)
+                break
+    children: dict[str | None, list[Node]] = {}
+    for name in members:
+        if root is not None and root.system == name and root.column is None:
+            continue
+        consumed = records[name]["input"]
+        top = root.name if root is not None else None
+        if consumed == "logits":
+            children.setdefault(top, []).append(Node(name, name, None, None))
+        elif consumed in records[name].get("stages", {}) and saved(name, consumed):
+            stage = f"{name}:{consumed.removesuffix('_text')}"
+            children.setdefault(top, []).append(Node(stage, name, consumed, None))
+            children.setdefault(stage, []).append(Node(name, name, None, None))
+        # a system that consumed a stage it did not save cannot be placed: it is left out
+    nodes: list[Node] = []
+
+    def visit(node: Node, parent: int | None) -> None:
+        nodes.append(Node(node.name, node.system, node.column, parent))
+        at = len(nodes) - 1
+        for child in sorted(children.get(node.name, []), key=lambda n: n.name):
+            visit(child, at)
+
+    if root is not None:
+        visit(root, None)
+    else:
+        for child in sorted(children.get(None, []), key=lambda n: n.name):
+            visit(child, None)
+    return nodes
 
 
 def _aligned_stage(name: str, system: str, refs: list[str], texts: list[str], normalize, costs) -> Stage:
@@ -98,59 +157,35 @@ def lineage_stages(
     normalize: Callable[[str], str],
     costs: str = "sclite",
     systems: pd.DataFrame | None = None,
-    order: Sequence[str] | None = None,
-) -> tuple[list[str], list[Stage]]:
-    """Utterance ids and the ordered stages of one model: sibling systems and the texts they saved.
+) -> tuple[list[str], list[Stage], list[int | None]]:
+    """Utterance ids, the stages of one lineage group (``lineage_groups``) and each stage's parent index.
 
-    Stages are ranked greedy (0) -> beam (1) -> beam + LM (2) -> rescored (3): a system by its decoder
-    (``systems``, the per-system table, gives types and parameters; else its name), a saved
-    ``greedy_text`` at 0 and ``beam_text`` at 1 or 2. A saved text is dropped where a sibling system
-    has the same rank, and so is any stage whose output equals the previous one. ``order`` (system
-    names) replaces the ranking and leaves the saved texts out.
+    Only systems with recorded provenance (``systems``, the per-system table) take part.
     """
-    rows = utts[(utts["testset"] == testset) & (utts["system"].str.split("@").str[0] == model)]
-    names = sorted(rows["system"].unique())
-    info = systems.set_index(["testset", "system"]) if systems is not None else None
+    members = lineage_groups(systems, testset).get(model, [])
+    rows = utts[(utts["testset"] == testset) & utts["system"].isin(members)]
+    members = [m for m in members if (rows["system"] == m).any()]
+    records = {m: provenance(systems, testset, m) or {} for m in members}
 
-    def run_fields(name: str) -> tuple[str | None, dict[str, Any]]:
-        if info is None or (testset, name) not in info.index:
-            return None, {}
-        dec = info.loc[(testset, name), "decoder"]
-        return (dec if isinstance(dec, str) else None), _params(info.loc[(testset, name), "params"])
+    def saved(system: str, column: str) -> bool:
+        return column in rows and bool(rows.loc[rows["system"] == system, column].notna().any())
 
+    nodes = lineage_tree(members, saved, records)
     failed = rows.groupby("utt_id", sort=False)["failed"].any()
-    first = rows[rows["system"] == names[0]] if names else rows.iloc[:0]
+    first = rows[rows["system"] == members[0]] if members else rows.iloc[:0]
     ids = [u for u in first["utt_id"] if not failed.get(u, True)]
-    # (rank, saved stage?, name, system, column): a system's final output, or a text it saved on the way
-    candidates: list[tuple[float, int, str, str, str | None]] = []
-    for position, name in enumerate(names if order is None else [n for n in order if n in names]):
-        decoder, params = run_fields(name)
-        rank = float(position) if order is not None else decoder_rank(name, decoder, params)
-        candidates.append((rank, 0, name, name, None))
-        frame = rows[rows["system"] == name]
-        if order is None:
-            saved_ranks = {"greedy_text": 0.0, "beam_text": 2.0 if _uses_lm(name, params) else 1.0}
-            for column in STAGE_COLUMNS:
-                if column in frame and frame[column].notna().any() and saved_ranks[column] < rank:
-                    label = f"{name}:{column.removesuffix('_text')}"
-                    candidates.append((saved_ranks[column], 1, label, name, column))
-    final_ranks = {c[0] for c in candidates if c[1] == 0}
     stages: list[Stage] = []
-    for rank, saved, label, name, column in sorted(candidates):
-        if saved and rank in final_ranks:
-            continue  # a sibling system already stands for this stage
-        frame = rows[rows["system"] == name].set_index("utt_id").reindex(ids)
-        refs = frame["ref"].fillna("").astype(str).tolist()
-        if column is None:
+    for node in nodes:
+        frame = rows[rows["system"] == node.system].set_index("utt_id").reindex(ids)
+        if node.column is None:
             hyps = frame["hyp"].fillna("").astype(str).tolist()
-            stages.append(Stage(label, name, hyps, frame["ops"].fillna("").astype(str).tolist()))
+            stages.append(Stage(node.name, node.system, hyps, frame["ops"].fillna("").astype(str).tolist()))
         else:
-            stages.append(_aligned_stage(label, name, refs, frame[column].tolist(), normalize, costs))
-    kept: list[Stage] = []
-    for stage in stages:  # a stage that changed nothing (beam_text equal to pred_text, ...) is no step
-        if not kept or stage.hyp != kept[-1].hyp:
-            kept.append(stage)
-    return ids, kept
+            refs = frame["ref"].fillna("").astype(str).tolist()
+            stages.append(
+                _aligned_stage(node.name, node.system, refs, frame[node.column].tolist(), normalize, costs)
+            )
+    return ids, stages, [n.parent for n in nodes]
 
 
 def _events(stage: Stage, refs: list[str]) -> pd.DataFrame:
@@ -235,16 +270,6 @@ def lineage_step(
     )
 
 
-def models_with_stages(utts: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(testset, model)`` pairs that have more than one stage (sibling systems or saved stage texts)."""
-    out = []
-    for (testset, model), rows in utts.groupby(["testset", utts["system"].str.split("@").str[0]], sort=True):
-        stage_cols = [c for c in STAGE_COLUMNS if c in rows and rows[c].notna().any()]
-        if rows["system"].nunique() > 1 or stage_cols:
-            out.append((str(testset), str(model)))
-    return out
-
-
 def _stage_refs(utts: pd.DataFrame, testset: str, stages: list[Stage], ids: list[str]) -> list[str]:
     """The normalised reference of each of ``ids``, as the first stage's rows hold it."""
     rows = utts[(utts["testset"] == testset) & (utts["system"] == stages[0].system)].set_index("utt_id")
@@ -259,15 +284,21 @@ def decoder_lineage(
     systems: pd.DataFrame | None = None,
     top: int = 20,
 ) -> list[LineageStep]:
-    """Every consecutive stage step of every model that has several stages."""
+    """Every edge (parent stage -> child stage) of every lineage tree that has one."""
     steps = []
-    for testset, model in models_with_stages(utts):
-        ids, stages = lineage_stages(utts, testset, model, normalize=normalize, costs=costs, systems=systems)
-        if len(stages) < 2:
-            continue
-        refs = _stage_refs(utts, testset, stages, ids)
-        for earlier, later in pairwise(stages):
-            steps.append(lineage_step(ids, refs, earlier, later, testset=testset, model=model, top=top))
+    for testset in sorted(utts["testset"].unique()):
+        for model in lineage_groups(systems, testset):
+            ids, stages, parents = lineage_stages(
+                utts, testset, model, normalize=normalize, costs=costs, systems=systems
+            )
+            if not any(p is not None for p in parents):
+                continue
+            refs = _stage_refs(utts, testset, stages, ids)
+            for stage, parent in zip(stages, parents, strict=True):
+                if parent is not None:
+                    steps.append(
+                        lineage_step(ids, refs, stages[parent], stage, testset=testset, model=model, top=top)
+                    )
     return steps
 
 
@@ -283,51 +314,64 @@ def step_record(step: LineageStep) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StageAt(AlignedText):
-    """One stage's output on one utterance, and what the step to it fixed and introduced."""
+    """One stage's output on one utterance, its parent, and what the edge from it fixed and introduced."""
 
     name: str = ""
     fixed: int | None = None
     introduced: int | None = None
+    parent: str | None = None
+    depth: int = 0
 
 
 @dataclass(frozen=True)
 class ModelLineage:
-    """One model's stages on the whole test set and each step's per-utterance counts, read per utterance.
+    """One lineage tree on the whole test set and each edge's per-utterance counts, read per utterance.
 
-    A stage is defined over the whole test set (a saved text that changes nothing anywhere is no stage),
-    so a single utterance's lineage is read from this, never derived from that utterance alone.
+    A stage is defined over the whole test set, so a single utterance's lineage is read from this, never
+    derived from that utterance alone.
     """
 
     model: str
     position: dict[str, int]
     refs: list[str]
     stages: list[Stage]
-    steps: list[pd.DataFrame]  # err_earlier, err_later, fixed, introduced per utterance, one per step
+    parents: list[int | None]
+    steps: list[pd.DataFrame | None]  # per stage: err_earlier, err_later, fixed, introduced (None: a root)
 
     def at(self, utt_id: str) -> list[StageAt] | None:
-        """The stages of one utterance, or None when it is not in the lineage (or there is no step)."""
+        """The stages of one utterance in tree order, or None when it is not in the lineage (or no edge)."""
         at = self.position.get(utt_id)
-        if at is None or len(self.stages) < 2:
+        if at is None or all(step is None for step in self.steps):
             return None
-        ref, first = self.refs[at], self.stages[0]
-        errors = int(self.steps[0]["err_earlier"].iat[at])
-        views = [StageAt(first.hyp[at], replay(first.ops[at], ref, first.hyp[at]), errors, first.name)]
-        for stage, step in zip(self.stages[1:], self.steps, strict=True):
-            fixed, introduced, errors = (int(step[c].iat[at]) for c in ("fixed", "introduced", "err_later"))
+        ref = self.refs[at]
+        views: list[StageAt] = []
+        depth: list[int] = []
+        for stage, parent, step in zip(self.stages, self.parents, self.steps, strict=True):
+            depth.append(0 if parent is None else depth[parent] + 1)
             pairs = replay(stage.ops[at], ref, stage.hyp[at])
-            views.append(StageAt(stage.hyp[at], pairs, errors, stage.name, fixed, introduced))
+            errors = sum(op != "C" for op in stage.ops[at])
+            if step is None:
+                views.append(StageAt(stage.hyp[at], pairs, errors, stage.name, depth=depth[-1]))
+                continue
+            fixed, introduced = (int(step[c].iat[at]) for c in ("fixed", "introduced"))
+            name = self.stages[parent].name  # type: ignore[index]
+            views.append(
+                StageAt(stage.hyp[at], pairs, errors, stage.name, fixed, introduced, name, depth[-1])
+            )
         return views
 
 
 def model_lineage(utts: pd.DataFrame, testset: str, model: str, **options: Any) -> ModelLineage:
-    """``lineage_stages`` (``options``: its keywords) and every step's per-utterance counts of one model."""
-    ids, stages = lineage_stages(utts, testset, model, **options)
-    if len(stages) < 2:
-        return ModelLineage(model, {}, [], stages, [])
+    """``lineage_stages`` (``options``: its keywords) and every edge's per-utterance counts of one tree."""
+    ids, stages, parents = lineage_stages(utts, testset, model, **options)
+    if not any(p is not None for p in parents):
+        return ModelLineage(model, {}, [], stages, parents, [None] * len(stages))
     refs = _stage_refs(utts, testset, stages, ids)
     kept = ["err_earlier", "err_later", "fixed", "introduced"]  # the counts; texts are in the stages
     steps = [
-        lineage_step(ids, refs, a, b, testset=testset, model=model).utterances[kept]
-        for a, b in pairwise(stages)
+        None
+        if parent is None
+        else lineage_step(ids, refs, stages[parent], stage, testset=testset, model=model).utterances[kept]
+        for stage, parent in zip(stages, parents, strict=True)
     ]
-    return ModelLineage(model, {u: k for k, u in enumerate(ids)}, refs, stages, steps)
+    return ModelLineage(model, {u: k for k, u in enumerate(ids)}, refs, stages, parents, steps)

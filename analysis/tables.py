@@ -50,7 +50,7 @@ SYSTEM_COLUMNS = [
     "testset", "system", "utts", "ref_words", "C", "S", "D", "I", "wer", "wer_lo", "wer_hi", "failed",
     "missing", "cer", "ser",
     "wmr", "mean_word_accuracy", "sub_rate", "del_rate", "ins_rate", "rtfx", "audio_seconds", "normalizer",
-    "decoder", "params",
+    "decoder", "params", "lineage",
 ]  # fmt: skip
 _CHAR = ["char_C", "char_S", "char_D", "char_I"]
 MISSING_POLICIES = ("deletions", "ignore")  # how failed and missing utterances are scored (module docstring)
@@ -170,11 +170,15 @@ def _run_fields(info: RunInfo | None, durations: pd.Series) -> dict[str, Any]:
             else (info.audio_seconds / spent if spent and info.audio_seconds else math.nan)
         )
     decoder = info.decoder if info else {}
+    lineage = decoder.get("lineage")
+    if isinstance(lineage, dict):  # what the runner recorded it consumed, with the logits it decoded
+        lineage = {**lineage, "type": decoder.get("type"), "logits": (info.model or {}).get("sha256")}  # type: ignore[union-attr]
     return {
         "rtfx": rtfx,
         "audio_seconds": audio,
         "decoder": decoder.get("type"),
         "params": json.dumps(decoder.get("params", {}), sort_keys=True) if decoder else None,
+        "lineage": json.dumps(lineage, sort_keys=True) if isinstance(lineage, dict) else None,
     }
 
 

@@ -7,6 +7,7 @@ its greedy errors and introduces a few), n-best lists with scores, word timings 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import soundfile as sf
 from tqdm import tqdm
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
+from werbench.runners.decoders.base import lineage_record, stage_record
 
 SYLLABLES = [
     "ka",
@@ -228,6 +230,11 @@ def generate(root: str | Path, spec: SyntheticSpec = SyntheticSpec()) -> Path:
     return root
 
 
+def _sha(model: str) -> str:
+    """A stand-in checkpoint hash, one per model: systems of one model decoded the same logits."""
+    return hashlib.sha256(model.encode()).hexdigest()
+
+
 def _run_info(system: str, testset: str, audio_seconds: float, rng: np.random.Generator) -> RunInfo:
     model, decoder = system.split("@", 1)
     beam = decoder != "greedy"
@@ -236,8 +243,13 @@ def _run_info(system: str, testset: str, audio_seconds: float, rng: np.random.Ge
     return RunInfo(
         system=system,
         testset=testset,
-        model={"path": f"{model}.nemo", "sha256": "0" * 64, "architecture": "QuartzNet-synthetic"},
-        decoder={"type": "beam" if beam else "greedy", "params": params},
+        model={"path": f"{model}.nemo", "sha256": _sha(model), "architecture": "QuartzNet-synthetic"},
+        decoder={
+            "type": "beam" if beam else "greedy",
+            "params": params,
+            # what the runners record: a beam searched the logits and saved their best path as greedy_text
+            "lineage": lineage_record(stages={"greedy_text": stage_record("greedy")} if beam else None),
+        },
         lm={"path": "synthetic.arpa", "sha256": "1" * 64} if beam else None,
         normalizer="none@1",
         audio_seconds=audio_seconds,

@@ -377,21 +377,24 @@ class Analysis:
         return decoded(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
     def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[StageAt]]:
-        """This utterance's place in the decoder lineage of each model of ``systems``."""
-        chains = {}
-        for model in sorted({s.split("@", 1)[0] for s in systems}):
-            stages = self.lineage(testset, model).at(utt_id)
+        """This utterance's place in each decoder lineage (analysis.lineage_groups) that holds one of
+        ``systems``: systems without recorded provenance have none."""
+        from werbench.analysis.lineage import lineage_groups
+
+        trees = {}
+        for model, members in lineage_groups(self.system_table, testset).items():
+            stages = self.lineage(testset, model).at(utt_id) if set(members) & set(systems) else None
             if stages is not None:
-                chains[model] = stages
-        return chains
+                trees[model] = stages
+        return trees
 
     def lineage(self, testset: str, model: str) -> ModelLineage:
         """analysis.lineage of one model on the whole test set, once per (test set, model)."""
 
         def build() -> ModelLineage:
-            from werbench.analysis.lineage import STAGE_COLUMNS, model_lineage
+            from werbench.analysis.lineage import STAGE_COLUMNS, lineage_groups, model_lineage
 
-            members = [s for s in self.systems(testset) if s.split("@", 1)[0] == model]
+            members = lineage_groups(self.system_table, testset).get(model, [])
             needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
             rows = pd.concat(
                 [self.rows(testset, s)[[c for c in needed if c in self.utterances]] for s in members],

@@ -253,7 +253,11 @@ class SystemRun:
             system=self.ref.system,
             testset=self.ref.testset,
             model=dict(self.identity),
-            decoder={"type": self.job.decoder, "params": self.decoder.params()},
+            decoder={
+                "type": self.job.decoder,
+                "params": self.decoder.params(),
+                "lineage": self.decoder.lineage(),
+            },
             lm=lm,
             rescorer=self.files.get("rescorer"),
             normalizer=self.normalizer,

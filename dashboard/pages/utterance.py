@@ -66,12 +66,14 @@ def _lineage(detail: UtteranceDetail) -> list[Any]:
                         className="me-1",
                     ),
                 ]
+            source = f"from {stage.parent}" if stage.parent else "root"
             steps.append(
                 html.Div(
                     [
                         html.Div(
                             [
                                 html.Span(stage.name, className="system-name me-2"),
+                                html.Span(source, className="lineage-parent text-muted me-2"),
                                 html.Span(f"{stage.errors} errors", className="counts me-2"),
                                 *change,
                             ]
@@ -79,13 +81,14 @@ def _lineage(detail: UtteranceDetail) -> list[Any]:
                         ui.word_diff(stage.pairs),
                     ],
                     className="lineage-step",
+                    style={"marginLeft": f"{1.5 * stage.depth}rem"},
                 )
             )
         blocks.append(html.Div([html.H6(f"Model {model}", className="mt-1"), *steps], className="mb-3"))
     return blocks or [
         ui.empty(
-            "No decoder lineage: no two systems share this utterance's acoustic model "
-            "and no per-stage texts were recorded."
+            "No decoder lineage: no system recorded what it decoded from (run.json's decoder.lineage), "
+            "or none of them has a stage to compare with."
         )
     ]
 

@@ -46,6 +46,23 @@ class Vocabulary:
         return len(self.labels)
 
 
+LOGITS = "logits"
+
+
+def lineage_record(
+    consumed: str = LOGITS, stages: dict[str, dict[str, Any]] | None = None, **more: Any
+) -> dict:
+    """Provenance the analysis builds decoder lineage from, never from names: ``input`` is what the final
+    text was decoded from (``logits``, or the name of a saved stage whose n-best it re-ranked); ``stages``
+    maps each saved stage text to ``{type, params, input}``, the decoder that produced it."""
+    return {"input": consumed, "stages": stages or {}, **more}
+
+
+def stage_record(kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One saved stage of ``lineage_record``: a decoder over the same logits."""
+    return {"type": kind, "params": params or {}, "input": LOGITS}
+
+
 class Decoder(Protocol):
     """Anything that turns one utterance's ``[T, V]`` log-probs into a Decoded."""
 
@@ -53,6 +70,10 @@ class Decoder(Protocol):
 
     def params(self) -> dict[str, Any]:
         """Every parameter that changes the output, for run.json."""
+        ...
+
+    def lineage(self) -> dict[str, Any]:
+        """What this decoder consumed, for run.json's ``decoder.lineage`` (``lineage_record``)."""
         ...
 
     def decode(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> Decoded: ...

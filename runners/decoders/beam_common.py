@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary, lineage_record, stage_record
 from werbench.runners.decoders.greedy import best_path_text
 from werbench.runners.decoders.labels import special_label_ids
 
@@ -82,6 +82,10 @@ class KenLMBeamDecoder:
         out.pop("name")
         out["hotwords"] = list(self.hotwords)
         return out
+
+    def lineage(self) -> dict[str, Any]:
+        """A search over the logits; the ``greedy_text`` it saves is the same logits' best path."""
+        return lineage_record(stages={"greedy_text": stage_record("greedy")})
 
     def search(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> list[Beam]:
         """The n-best list, best first, with unweighted natural-log ``lm_score`` and word times."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary, lineage_record
 from werbench.runners.decoders.labels import BPE_MARK, WORDPIECE_MARK, bpe_style, special_label_ids
 
 
@@ -74,6 +74,9 @@ class GreedyDecoder:
 
     def params(self) -> dict[str, Any]:
         return {}
+
+    def lineage(self) -> dict[str, Any]:
+        return lineage_record()
 
     def decode(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> Decoded:
         words, times = runs_to_words(token_runs(log_probs, vocab), vocab, frame_seconds)

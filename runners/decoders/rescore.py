@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary
+from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary, lineage_record, stage_record
 from werbench.runners.decoders.beam_common import Beam, KenLMBeamDecoder, greedy_text
 
 FIRST_PASSES = ("beam", "beam-fast")
@@ -73,6 +73,15 @@ class RescoreDecoder:
         out["first_alpha"] = self.alpha if self.first_alpha is None else self.first_alpha
         out["first_beta"] = self.beta if self.first_beta is None else self.first_beta
         return out
+
+    def lineage(self) -> dict[str, Any]:
+        """The final text re-ranks the n-best of its own first pass, saved as ``beam_text``."""
+        first = self.first_pass_decoder()
+        stages = {
+            "greedy_text": stage_record("greedy"),
+            "beam_text": stage_record(first.name, first.params()),
+        }
+        return lineage_record("beam_text", stages, nbest=self.nbest)
 
     def first_pass_decoder(self) -> KenLMBeamDecoder:
         """The n-best generator with this decoder's n-gram settings."""

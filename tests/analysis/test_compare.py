@@ -127,24 +127,32 @@ def test_three_way_puts_insertions_side_by_side() -> None:
         compare.three_way(ref, "a b", "CC", "a b c", "CCC")
 
 
-@pytest.mark.parametrize(
-    ("system", "decoder", "params", "rank"),
-    [
-        ("m@greedy", None, None, 0.0),
-        ("m@beam", "beam", '{"beam_width": 8}', 1.0),
-        ("m@beam", "beam", '{"lm": "4gram.bin"}', 2.0),
-        ("m@beam-kenlm4", None, None, 2.0),
-        ("m@x", "rescore", None, 3.0),
-        ("m@bert-rescored", None, None, 3.0),
-        ("m@mystery", None, "not json", 1.5),
-    ],
-)
-def test_decoder_rank(system, decoder, params, rank) -> None:
-    assert lineage.decoder_rank(system, decoder, params) == rank
+GREEDY_RUN = {"input": "logits", "stages": {}, "type": "greedy"}
+BEAM_RUN = {"input": "logits", "stages": {"greedy_text": {"type": "greedy", "params": {}, "input": "logits"}}}
+RESCORE_RUN = {
+    "input": "beam_text",  # the final text re-ranks the n-best of its own first pass
+    "nbest": 16,
+    "stages": {**BEAM_RUN["stages"], "beam_text": {"type": "beam-fast", "params": {}, "input": "logits"}},
+    "type": "rescore",
+}
+
+
+def _systems(records: dict[str, dict | None], logits: str = "sha-m") -> pd.DataFrame:
+    """The per-system table's provenance column as ``analysis.tables`` fills it from run.json."""
+    return pd.DataFrame(
+        {
+            "testset": "test",
+            "system": list(records),
+            "lineage": [json.dumps({**r, "logits": logits}) if r else None for r in records.values()],
+        }
+    )
+
+
+SIBLINGS = _systems({"m@greedy": GREEDY_RUN, "m@beam-kenlm": {**BEAM_RUN, "type": "beam"}})
 
 
 def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
-    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))
+    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"), systems=SIBLINGS)
     assert [(s.model, s.earlier, s.later) for s in steps] == [("m", "m@greedy", "m@beam-kenlm")]
     step = steps[0]
     per = step.utterances.set_index("utt_id")
@@ -162,10 +170,16 @@ def test_lineage_of_sibling_systems(utts: pd.DataFrame) -> None:
 
 
 def test_one_utterance_read_from_the_whole_lineage(utts: pd.DataFrame) -> None:
-    whole = lineage.model_lineage(utts, "test", "m", normalize=get_normalizer("none"))
-    per = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))[0].utterances.set_index("utt_id")
+    options = {"normalize": get_normalizer("none"), "systems": SIBLINGS}
+    whole = lineage.model_lineage(utts, "test", "m", **options)
+    per = lineage.decoder_lineage(utts, **options)[0].utterances.set_index("utt_id")
     first, later = whole.at("u2")
-    assert (first.name, later.name) == ("m@greedy", "m@beam-kenlm")
+    assert (first.name, later.name, later.parent, first.parent) == (
+        "m@greedy",
+        "m@beam-kenlm",
+        "m@greedy",
+        None,
+    )
     assert (later.fixed, later.introduced, later.errors) == tuple(
         per.loc["u2", ["fixed", "introduced", "err_later"]]
     )
@@ -173,59 +187,71 @@ def test_one_utterance_read_from_the_whole_lineage(utts: pd.DataFrame) -> None:
     assert ("I", None, "x") in later.pairs and whole.at("nowhere") is None
 
 
-def test_lineage_from_saved_stage_texts(make_utts) -> None:
-    stages = {u: {"greedy_text": GREEDY[u], "beam_text": BEAM[u]} for u in REFS}
-    utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
-    ids, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
-    assert ids == list(REFS)
-    assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam", "m@rescore"]
-    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"))
-    assert [(s.earlier, s.later) for s in steps] == [
-        ("m@rescore:greedy", "m@rescore:beam"),
-        ("m@rescore:beam", "m@rescore"),
-    ]
-    last = steps[1].utterances.set_index("utt_id")
-    assert last.loc["u2", "fixed"] == 1 and last.loc["u2", "introduced"] == 0  # the rescorer dropped 'x'
+def test_no_provenance_no_lineage(utts: pd.DataFrame) -> None:
+    # names such as "greedy" or "kenlm" say nothing: without run.json's record there is no lineage
+    assert lineage.decoder_lineage(utts, normalize=get_normalizer("none")) == []
+    half = _systems({"m@greedy": GREEDY_RUN, "m@beam-kenlm": None})
+    assert lineage.decoder_lineage(utts, normalize=get_normalizer("none"), systems=half) == []
+    assert lineage.lineage_groups(half, "test") == {"m": ["m@greedy"]}
 
 
-def test_saved_texts_give_way_to_sibling_systems(make_utts) -> None:
-    stages = {u: {"greedy_text": GREEDY[u] + " extra", "beam_text": BEAM[u] + " more"} for u in REFS}
+def test_siblings_stay_siblings_and_a_rescorer_meets_its_own_first_pass(make_utts) -> None:
+    # two beams over the same logits and a rescorer whose first pass is its own beam-fast search
+    first_pass = {u: {"greedy_text": GREEDY[u], "beam_text": GREEDY[u] + " first"} for u in REFS}
     utts = make_utts(
         REFS,
-        {"m@greedy": GREEDY, "m@beam-kenlm": BEAM, "m@rescore": RESCORED},
-        pred_fields={"m@rescore": stages},
+        {"m@greedy": GREEDY, "m@beam-kenlm": BEAM, "m@beam-kenlm4": RESCORED, "m@rescore-bert": RESCORED},
+        pred_fields={"m@rescore-bert": first_pass},
     )
-    systems = pd.DataFrame(
+    systems = _systems(
         {
-            "testset": "test",
-            "system": ["m@greedy", "m@beam-kenlm", "m@rescore"],
-            "decoder": ["greedy", "beam", "rescore"],
-            "params": ["{}", '{"lm": "4gram.arpa"}', '{"lm": "4gram.arpa", "rescorer": "bert"}'],
+            "m@greedy": GREEDY_RUN,
+            "m@beam-kenlm": {**BEAM_RUN, "type": "beam"},
+            "m@beam-kenlm4": {**BEAM_RUN, "type": "beam"},
+            "m@rescore-bert": RESCORE_RUN,
         }
     )
-    _, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"), systems=systems)
-    assert [s.name for s in found] == ["m@greedy", "m@beam-kenlm", "m@rescore"]
-    # without run information the rescorer's beam_text cannot be placed after beam + LM
-    _, guessed = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("none"))
-    assert [s.name for s in guessed] == ["m@greedy", "m@rescore:beam", "m@beam-kenlm", "m@rescore"]
+    steps = lineage.decoder_lineage(utts, normalize=get_normalizer("none"), systems=systems)
+    assert [(s.earlier, s.later) for s in steps] == [
+        ("m@greedy", "m@beam-kenlm"),
+        ("m@greedy", "m@beam-kenlm4"),
+        ("m@greedy", "m@rescore-bert:beam"),
+        ("m@rescore-bert:beam", "m@rescore-bert"),
+    ]
+    rescored = steps[3].utterances.set_index("utt_id")
+    assert rescored.loc["u1", "hyp_earlier"] == GREEDY["u1"] + " first"  # its own n-best's top, not a sibling
+    tree = lineage.model_lineage(utts, "test", "m", normalize=get_normalizer("none"), systems=systems)
+    assert [(s.name, s.parent, s.depth) for s in tree.at("u1")] == [
+        ("m@greedy", None, 0),
+        ("m@beam-kenlm", "m@greedy", 1),
+        ("m@beam-kenlm4", "m@greedy", 1),
+        ("m@rescore-bert:beam", "m@greedy", 1),
+        ("m@rescore-bert", "m@rescore-bert:beam", 2),
+    ]
 
 
-def test_stage_texts_are_normalised_and_unchanged_stages_dropped(make_utts) -> None:
-    stages = {u: {"greedy_text": GREEDY[u].upper() + "!", "beam_text": RESCORED[u]} for u in REFS}
-    utts = make_utts(REFS, {"m@rescore": RESCORED}, pred_fields={"m@rescore": stages})
-    _, found = lineage.lineage_stages(utts, "test", "m", normalize=get_normalizer("nemo"))
-    assert [s.name for s in found] == ["m@rescore:greedy", "m@rescore:beam"]  # beam_text == pred_text
-    assert found[0].hyp[1] == "hello word"
-
-
-def test_lineage_skips_failed_utterances_and_honours_order(utts: pd.DataFrame, make_utts) -> None:
-    both = make_utts(REFS, {"m@greedy": GREEDY, "m@beam": BEAM}, failed={"m@beam": {"u2"}})
-    ids, stages = lineage.lineage_stages(
-        both, "test", "m", normalize=get_normalizer("none"), order=["m@beam", "m@greedy"]
+def test_a_saved_best_path_is_the_root_without_a_greedy_system(make_utts) -> None:
+    stages = {u: {"greedy_text": GREEDY[u].upper() + "!"} for u in REFS}
+    utts = make_utts(REFS, {"m@beam": BEAM}, pred_fields={"m@beam": stages})
+    systems = _systems({"m@beam": {**BEAM_RUN, "type": "beam"}})
+    ids, found, parents = lineage.lineage_stages(
+        utts, "test", "m", normalize=get_normalizer("nemo"), systems=systems
     )
-    assert ids == ["u1", "u3", "u4"]
-    assert [s.name for s in stages] == ["m@beam", "m@greedy"]
-    assert lineage.models_with_stages(utts) == [("test", "m")]
+    assert (
+        ids == list(REFS) and [s.name for s in found] == ["m@beam:greedy", "m@beam"] and parents == [None, 0]
+    )
+    assert found[0].hyp[1] == "hello word"  # the saved text is normalised like every hypothesis
+
+
+def test_lineage_skips_failed_utterances_and_keeps_logits_apart(make_utts) -> None:
+    both = make_utts(REFS, {"m@greedy": GREEDY, "m@beam": BEAM}, failed={"m@beam": {"u2"}})
+    systems = _systems({"m@greedy": GREEDY_RUN, "m@beam": {**BEAM_RUN, "type": "beam"}})
+    ids, stages, _ = lineage.lineage_stages(
+        both, "test", "m", normalize=get_normalizer("none"), systems=systems
+    )
+    assert ids == ["u1", "u3", "u4"] and [s.name for s in stages] == ["m@greedy", "m@beam"]
+    other = pd.concat([systems.iloc[:1], _systems({"m@beam": {**BEAM_RUN, "type": "beam"}}, "sha-other")])
+    assert sorted(map(tuple, lineage.lineage_groups(other, "test").values())) == [("m@beam",), ("m@greedy",)]
 
 
 def test_nbest_oracle_by_hand(make_utts) -> None:

@@ -29,6 +29,7 @@ from werbench.analysis.report_trn import trn_id, write_trn_export
 from werbench.analysis.tables import build_tables
 from werbench.manifests.results import RunInfo
 from werbench.manifests.schema import Utterance
+from werbench.runners.decoders.base import lineage_record, stage_record
 
 from werbench.cli import app
 
@@ -84,11 +85,24 @@ def _scenario(root: Path, make_results) -> Path:
             systems["other@greedy"][u.utt_id] = {"pred_text": " ".join(_corrupt(words, 0.2, rng))}
     systems["am@greedy"]["u02"] = {"pred_text": "<script>alert('x')</script> the cat"}
     runs = {
+        # what the runners record (run.json decoder.lineage); other@greedy has none and gets no lineage
         "am@greedy": RunInfo(
-            "am@greedy", "dev", decoder={"type": "greedy", "params": {}}, normalizer="none@1"
+            "am@greedy",
+            "dev",
+            model={"sha256": "a" * 64},
+            decoder={"type": "greedy", "params": {}, "lineage": lineage_record()},
+            normalizer="none@1",
         ),
         "am@beam-lm": RunInfo(
-            "am@beam-lm", "dev", decoder={"type": "beam", "params": {"lm": "4gram.arpa"}}, normalizer="none@1"
+            "am@beam-lm",
+            "dev",
+            model={"sha256": "a" * 64},
+            decoder={
+                "type": "beam",
+                "params": {"lm": "4gram.arpa"},
+                "lineage": lineage_record(stages={"greedy_text": stage_record("greedy")}),
+            },
+            normalizer="none@1",
         ),
         "other@greedy": RunInfo("other@greedy", "dev", decoder={"type": "greedy"}, normalizer="none@1"),
     }

@@ -53,7 +53,7 @@ def test_greedy_decode_writes_predictions_and_run_json(tmp_path, tiny_model, tin
     assert info.model["sha256"] == hashlib.sha256(tiny_nemo.read_bytes()).hexdigest()
     assert "ConvASREncoder" in info.model["architecture"]
     assert info.model["vocabulary"][-1] == "" and info.model["blank_id"] == 28
-    assert info.decoder == {"type": "greedy", "params": {}}
+    assert info.decoder == {"type": "greedy", "params": {}, "lineage": {"input": "logits", "stages": {}}}
     assert info.normalizer == "nemo@1" and info.device == "cpu"
     assert {"torch", "nemo_toolkit", "numpy"} <= set(info.versions)
     assert info.audio_seconds == pytest.approx(sum(u.duration for u in utts), abs=0.05)

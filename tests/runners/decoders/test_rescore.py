@@ -102,8 +102,21 @@ def rescored(lm_arpa, tiny_causal, dev_set, char_vocab):
 
 
 def test_rescoring_records_stages_and_the_rescored_nbest(rescored, dev_set, char_vocab, lm_arpa):
-    _, results = rescored
+    decoder, results = rescored
     first_pass = FastBeamDecoder(lm=str(lm_arpa), alpha=0.8, beta=1.0, nbest=8)
+    # run.json's provenance: the final text re-ranks its own first pass's n-best, saved as beam_text
+    lineage = decoder.lineage()
+    assert lineage["input"] == "beam_text" and lineage["nbest"] == 8
+    assert lineage["stages"]["beam_text"] == {
+        "type": "beam-fast",
+        "params": first_pass.params(),
+        "input": "logits",
+    }
+    assert lineage["stages"]["greedy_text"]["type"] == "greedy"
+    assert first_pass.lineage() == {
+        "input": "logits",
+        "stages": {"greedy_text": lineage["stages"]["greedy_text"]},
+    }
     for decoded, (_, log_probs) in zip(results, dev_set, strict=False):
         assert decoded.stages["beam_text"] == first_pass.decode(log_probs, char_vocab, FRAME_SECONDS).text
         assert decoded.stages["greedy_text"]
