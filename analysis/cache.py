@@ -99,7 +99,7 @@ class AlignmentCache:
         if not path.is_file():
             return None
         try:
-            return pq.read_table(path).to_pandas()
+            return pq.read_table(path, page_checksum_verification=True).to_pandas()
         except (OSError, pa.ArrowException):
             return None
 
@@ -111,7 +111,7 @@ class AlignmentCache:
 
         def write() -> None:
             with contextlib.suppress(OSError), atomic_write(path, "wb", durable=False) as handle:
-                pq.write_table(table, handle, compression="zstd")
+                pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
 
         write_behind.submit(path, write)
 

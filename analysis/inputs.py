@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from werbench.analysis.speakers import sclite_speaker
-from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow
+from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, prediction_columns_ok
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 from werbench.manifests.io import iter_json_rows, iter_lines, load_manifest, row_to_utterance
 from werbench.manifests.ref_syntax import RefSyntaxError, check_reference, check_reference_lines
@@ -31,6 +31,7 @@ from werbench.manifests.results import (
     TESTSET_MANIFEST,
     RunInfo,
     iter_systems,
+    prediction_field_problems,
     read_run_info,
 )
 from werbench.manifests.schema import CORE_FIELDS, derive_utt_id
@@ -213,6 +214,8 @@ def _systems_by_line(path: Path, stem: str) -> list[Hypotheses]:
             preds = [key for key in keys if key == PRED or key.startswith(PRED_PREFIX)]
             layouts[keys] = preds, [k for k in keys if k not in _NOT_EXTRA and k not in preds]
         preds, extra_keys = layouts[keys]
+        for name, message in prediction_field_problems(row)[:1]:
+            raise ManifestError(path, message, line=line, field=name)
         error = row.get("error")
         if not preds and error is None:
             raise ManifestError(path, "no pred_text (nor pred_text_<system>) field", line=line, field=PRED)
@@ -255,6 +258,7 @@ def _systems_columnar(path: Path, stem: str) -> list[Hypotheses] | None:
         or not preds
         or not all(is_text(frame[c]) and not frame[c].isna().any() for c in preds)
         or (error is not None and not is_text(error) and not error.isna().all())
+        or not prediction_columns_ok(frame)
     ):
         return None  # every row of every system, or the line reader decides
     if error is None:

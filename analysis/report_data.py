@@ -151,6 +151,12 @@ def build_report(
     steps = tqdm(total=6, desc="report", unit="part", disable=not progress)
     errors = error_tables(utts, vocabulary=vocabulary, top=None)
     steps.update()
+    unknown = [f for f in fields or () if f not in utts.columns]
+    if unknown:
+        known = ", ".join(sorted(str(c) for c in utts.columns))
+        raise ConfigError(
+            "--breakdown", f"no field {unknown[0]!r} in the per-utterance table; fields: {known}"
+        )
     chosen_fields = list(fields) if fields else breakdown_fields(utts)
     metrics = ["wer", "cer", "ser", "sub_rate", "del_rate", "ins_rate"]
     views = (

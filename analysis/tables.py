@@ -31,12 +31,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
-from werbench.aligner.align import CER_MODES, get_costs
+from werbench.aligner.align import CER_MODES, MAX_CELLS, get_costs
 from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet, shown_ids
 from werbench.analysis.speakers import with_speakers
-from werbench.manifests.errors import ConfigError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.normalize import Normalizer, get_normalizer
 from werbench.manifests.ref_syntax import has_alternations, map_words
 from werbench.manifests.results import RunInfo
@@ -216,10 +216,24 @@ def _utterance_rows(
     failed = failure.notna().to_numpy()
     absent = (failure == NO_HYPOTHESIS).fillna(False).to_numpy(bool)
     pred_text = predictions["pred_text"].where(~failed)
-    aligned = align_texts(
-        shared.raw_refs, pred_text.fillna("").tolist(), normalizer, normalizer.spec, costs,
-        cer=cer, compounds=compounds, normalized_refs=shared.normalized_refs, cache=cache,
-    )  # fmt: skip
+    hyp_texts = pred_text.fillna("").tolist()
+    try:
+        aligned = align_texts(
+            shared.raw_refs, hyp_texts, normalizer, normalizer.spec, costs,
+            cer=cer, compounds=compounds, normalized_refs=shared.normalized_refs, cache=cache,
+        )  # fmt: skip
+    except ValueError as exc:
+        if "DP cells" not in str(exc):
+            raise
+        sizes = [len(r.split()) * len(h.split()) for r, h in zip(shared.raw_refs, hyp_texts, strict=True)]
+        worst = int(np.argmax(sizes))
+        n_ref, n_hyp = len(shared.raw_refs[worst].split()), len(hyp_texts[worst].split())
+        raise ManifestError(
+            hyps.path,
+            f"utterance {reference['utt_id'].iloc[worst]!r}: {n_ref:,} reference x {n_hyp:,} hyp words "
+            f"is beyond the aligner's limit of {MAX_CELLS:,} DP cells (alignment is O(n*m)); split it",
+            field="pred_text",
+        ) from None
     counts = aligned[["C", "S", "D", "I"]].to_numpy(np.int64, copy=True)  # cached columns are read-only
     chars = aligned[_CHAR].to_numpy(np.int64, copy=True)
     too_long = chars[:, 0] < 0

@@ -8,7 +8,7 @@ A hand-written router is used instead of Dash Pages because Dash Pages keeps a p
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from werbench.dashboard.audio import register_audio_route
 from werbench.dashboard.auth import require_basic_auth
 from werbench.dashboard.exports import register_exports
 from werbench.dashboard.pages import PAGES, Page, PageContext
+from werbench.dashboard.security import content_security_policy, harden
 from werbench.dashboard.workspace import Source, Workspace
 
 from werbench._version import __version__
@@ -184,9 +185,11 @@ def create_app(
     users: Mapping[str, str] | None = None,
     cache_dir: str | Path | None = None,
     warm: bool = True,
+    allowed_hosts: Iterable[str] | None = None,
 ) -> Dash:
     """A ready-to-serve Dash app over a results directory or manifests (``workspace.Source``); ``users``
-    turns on HTTP Basic auth for every route."""
+    turns on HTTP Basic auth for every route; ``allowed_hosts`` (when given) are the only ``Host`` names
+    answered (see ``dashboard.security``)."""
     source = source if isinstance(source, Source) else Source.of(source)
     workspace = Workspace(source, default_normalizer=normalize, cache_dir=cache_dir)
     if warm:
@@ -208,5 +211,6 @@ def create_app(
     _register_router(app, workspace)
     for page in PAGES:
         page.register(app, workspace)
+    harden(app.server, content_security_policy(app.csp_hashes()), allowed_hosts)
     app.server.config["WERBENCH_WORKSPACE"] = workspace
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import flask
 from werbench.manifests.errors import ConfigError
+from werbench.manifests.io import iter_lines
 
 
 def parse_credential(text: str, source: str = "--auth", line: int | None = None) -> tuple[str, str]:
@@ -30,7 +31,7 @@ def read_auth_file(path: str | Path) -> dict[str, str]:
     if not path.is_file():
         raise ConfigError(path, "auth file not found")
     users: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in iter_lines(path):
         if raw.strip() and not raw.lstrip().startswith("#"):
             user, password = parse_credential(raw, str(path), number)
             users[user] = password

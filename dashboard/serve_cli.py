@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import typer
+from werbench.dashboard.security import LOOPBACK_NAMES
 
 
 def is_loopback(host: str) -> bool:
@@ -84,7 +85,8 @@ def serve(
     from werbench.dashboard.workspace import Source
 
     source = Source.of(paths, audio_base=audio_base_path, vocab=vocab)
-    app = create_app(source, normalize=normalize, users=users)
+    allowed = (*LOOPBACK_NAMES, host) if is_loopback(host) else None
+    app = create_app(source, normalize=normalize, users=users, allowed_hosts=allowed)
     import waitress
 
     shown = f"[{host}]" if ":" in host else host

@@ -21,6 +21,23 @@ def _read_umask() -> int:
 _FILE_MODE = 0o666 & ~_read_umask()
 
 
+def check_output_path(path: str | Path) -> Path:
+    """Make ``path``'s folder; an output path that is a folder, or below a file, is a ManifestError naming it
+    (checked before any work where a command can, and again by ``atomic_write``)."""
+    from werbench.manifests.errors import ManifestError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ManifestError(path, "output path is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ManifestError(path, "cannot create the output's folder: a file is in the way") from None
+    except OSError as exc:
+        raise ManifestError(path, f"cannot create the output's folder: {exc.strerror or exc}") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *, durable: bool = True
@@ -29,8 +46,7 @@ def atomic_write(
 
     ``durable=False`` skips the fsync: for caches, where a file lost in a power cut is only a miss.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:

@@ -156,8 +156,11 @@ def stats_command(
     console = Console()
     normalizer = None if normalize == "none" else get_normalizer(normalize)
     for path in files:
-        for table in stats_tables(manifest_stats(path, normalizer)):
+        stats = manifest_stats(path, normalizer)
+        for table in stats_tables(stats):
             console.print(table)
+        if stats.duplicate_ids:
+            typer.echo(f"warning: {path}: {stats.duplicate_ids} duplicate utterance ids", err=True)
 
 
 @manifest_app.command("normalizers")

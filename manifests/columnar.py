@@ -79,11 +79,31 @@ def _same_as_json(table: pa.Table, data: bytes | mmap.mmap) -> bool:
     return table.num_rows == _non_blank_lines(data)  # two objects on a line, one over two lines, CR-only
 
 
+_NESTING = np.zeros(256, dtype=np.int8)
+_NESTING[[ord("["), ord("{")]] = 1
+_NESTING[[ord("]"), ord("}")]] = -1
+MAX_ARROW_NESTING = 1000  # pyarrow's JSON parser recurses without a limit (a segfault near 10,000 levels)
+
+
+def _too_deep(data: bytes | mmap.mmap) -> bool:
+    """Whether brackets might nest deeper than pyarrow parses safely (brackets in strings count too)."""
+    level, low, high, step = 0, 0, 0, 1 << 24
+    for start in range(0, len(data), step):
+        depth = np.cumsum(_NESTING[np.frombuffer(data[start : start + step], dtype=np.uint8)], dtype=np.int64)
+        depth += level
+        low, high, level = min(low, int(depth.min())), max(high, int(depth.max())), int(depth[-1])
+        if high - low > MAX_ARROW_NESTING:
+            return True
+    return False
+
+
 def arrow_frame(path: Path) -> pd.DataFrame | None:
     """The file's JSON objects as columns (one row per non-blank line), or None: then read it line by line."""
     try:
         with path.open("rb") as handle:  # mapped, not copied: the map lives while a buffer uses it
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        if _too_deep(data):
+            return None
         table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)))
         table.validate(full=True)  # strings that are not UTF-8
     except (pa.ArrowException, OSError, ValueError):  # ValueError: an empty file cannot be mapped
@@ -91,6 +111,45 @@ def arrow_frame(path: Path) -> pd.DataFrame | None:
     if table.num_rows == 0 or not _same_as_json(table, data):
         return None
     return table.to_pandas(types_mapper=nested_dtype, split_blocks=True, self_destruct=True)
+
+
+def _numbers_type(kind: pa.DataType) -> bool:
+    return pa.types.is_null(kind) or pa.types.is_int64(kind) or pa.types.is_float64(kind)
+
+
+def prediction_columns_ok(frame: pd.DataFrame) -> bool:
+    """Whether the optional prediction fields have the shapes ``results.prediction_field_problems`` accepts
+    in every row (else the line reader names the first bad one)."""
+    for name in ("greedy_text", "beam_text"):
+        if name in frame and not is_text(frame[name]) and not frame[name].isna().all():
+            return False
+    if "word_times" in frame:
+        kind = getattr(frame["word_times"].dtype, "pyarrow_dtype", None)
+        pair = kind.value_type if kind is not None and pa.types.is_list(kind) else None
+        if not (pair is not None and pa.types.is_list(pair) and _numbers_type(pair.value_type)):
+            return frame["word_times"].isna().all()
+        if pc.any(
+            pc.not_equal(pc.list_value_length(pc.list_flatten(pa.array(frame["word_times"]))), 2)
+        ).as_py():
+            return False
+    if "nbest" in frame:
+        kind = getattr(frame["nbest"].dtype, "pyarrow_dtype", None)
+        entry = kind.value_type if kind is not None and pa.types.is_list(kind) else None
+        if entry is None or not pa.types.is_struct(entry) or entry.get_field_index("text") < 0:
+            return frame["nbest"].isna().all()
+        if not pa.types.is_string(entry.field("text").type):
+            return False
+        scores = [
+            entry.field(k).type
+            for k in ("am_score", "lm_score", "neural_score", "score")
+            if entry.get_field_index(k) >= 0
+        ]
+        if not all(_numbers_type(t) for t in scores):
+            return False
+        texts = pc.struct_field(pc.list_flatten(pa.array(frame["nbest"])), "text")
+        if texts.null_count:
+            return False
+    return True
 
 
 def is_text(column: pd.Series | None) -> bool:

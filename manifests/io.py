@@ -9,6 +9,7 @@ pyarrow's fast path (``manifests.columnar``), which falls back to the line reade
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,71 @@ from werbench.manifests.schema import CORE_FIELDS, Utterance
 
 if TYPE_CHECKING:
     import pandas as pd
+MAX_LINE_BYTES = 32 * 1024 * 1024  # one JSON line; longer ones are refused before they are decoded
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_path(value: Any, where: str = "") -> str | None:
+    """Key path of the first string (or key) holding a lone UTF-16 surrogate, which no UTF-8 file can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _surrogate_path(key) is not None:
+            return f"{where}.{key!a}".lstrip(".")
+        found = _surrogate_path(
+            item, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}".lstrip(".")
+        )
+        if found:
+            return found
+    return None
+
+
+def loads_json(path: str | Path, text: str, *, line: int | None = None) -> Any:
+    """``json.loads`` for a file werbench reads: every way it can fail (syntax, nesting too deep, a number too
+    long, a lone surrogate such as ``"\\ud800"``) becomes a ManifestError naming file, line and key path."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f" at column {exc.colno}" if line is not None else f" at line {exc.lineno} column {exc.colno}"
+        raise ManifestError(path, f"invalid JSON: {exc.msg}{where}", line=line) from None
+    except RecursionError:
+        raise ManifestError(path, "invalid JSON: nested too deeply", line=line) from None
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise ManifestError(path, f"invalid JSON: {exc}", line=line) from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            field = _surrogate_path(data)
+        except RecursionError:
+            field = "value"
+        if field is not None:
+            raise ManifestError(
+                path,
+                "lone UTF-16 surrogate escape (not a character; cannot be written as UTF-8)",
+                line=line,
+                field=field,
+            )
+    return data
+
+
+def load_json_file(path: str | Path) -> Any:
+    """A whole JSON file (run.json, Whisper output ...), with ``loads_json``'s errors."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            path, f"not UTF-8 (byte {exc.start}): {raw[exc.start : exc.start + 20]!r}"
+        ) from None
+    return loads_json(path, text)
 
 
 def undecodable_field(raw: bytes) -> str | None:
@@ -41,8 +107,12 @@ def iter_lines(
     """Non-blank lines with their 1-based numbers, CR/LF and BOM removed; undecodable bytes name the line
     (and, for ``json_lines``, the field holding them)."""
     path = Path(path)
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+    with open_input(path) as handle:
+        for number, raw in enumerate(bounded_lines(handle), start=1):
+            if raw is None:
+                raise ManifestError(
+                    path, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (limit of one line)", line=number
+                )
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
@@ -54,6 +124,29 @@ def iter_lines(
             text = text.rstrip("\r\n").lstrip("\ufeff")
             if text.strip():
                 yield number, text
+
+
+def open_input(path: Path):
+    """Open an input file for reading; a missing file, a folder, a symlink loop or no permission is a
+    ManifestError naming it."""
+    try:
+        return path.open("rb")
+    except IsADirectoryError:
+        raise ManifestError(path, "is a folder, expected a file") from None
+    except OSError as exc:
+        raise ManifestError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def bounded_lines(handle: Any) -> Iterator[bytes | None]:
+    """Lines of a binary file, each read at most ``MAX_LINE_BYTES`` at a time; None for a longer line."""
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            yield None
+            return
+        yield raw
 
 
 def _number_problem(row: dict[str, Any], name: str, required: bool) -> str | None:
@@ -96,10 +189,7 @@ def field_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
 
 def decode_row(path: Path, line: int, text: str) -> dict[str, Any]:
     """One line's JSON object, or ManifestError naming file and line."""
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"invalid JSON: {exc.msg} at column {exc.colno}", line=line) from None
+    row = loads_json(path, text, line=line)
     if not isinstance(row, dict):
         raise ManifestError(path, f"expected a JSON object, got {type(row).__name__}", line=line)
     return row

@@ -13,12 +13,31 @@ from typing import Any
 
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
+from werbench.manifests.io import load_json_file
 
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"
 TESTSET_MANIFEST = "manifest.jsonl"
 # the fields a prediction line adds to its manifest line (see docs/ARCHITECTURE.md)
 PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error")
+
+
+_NUMBER = ((int, float), "a number")
+_RUN_FIELD_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "model": (dict, "an object"),
+    "decoder": (dict, "an object"),
+    "lm": (dict, "an object or null"),
+    "rescorer": (dict, "an object or null"),
+    "normalizer": (str, "a normaliser spec string such as 'nemo@1'"),
+    "versions": (dict, "an object"),
+    "device": (str, "a string"),
+    "audio_seconds": _NUMBER,
+    "am_seconds": _NUMBER,
+    "decode_seconds": _NUMBER,
+    "rtfx": _NUMBER,
+    "created": (str, "a string"),
+    "notes": (list, "a list of strings"),
+}
 
 
 @dataclass(slots=True)
@@ -47,10 +66,25 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path | str = "run.json") -> RunInfo:
+        """Checked: a field of the wrong type is a ManifestError naming it, never a failure far downstream."""
         known = {f.name for f in fields(cls)}
         for required in ("system", "testset"):
             if not isinstance(data.get(required), str):
                 raise ManifestError(path, "required string field is missing", field=required)
+        for name, (kinds, what) in _RUN_FIELD_TYPES.items():
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise ManifestError(path, f"expected {what}, got {type(value).__name__}", field=name)
+        if "normalizer" in data:
+            from werbench.manifests.normalize import get_normalizer
+
+            try:
+                get_normalizer(data["normalizer"])
+            except (ManifestError, ValueError) as exc:
+                message = getattr(exc, "message", str(exc))
+                raise ManifestError(path, message, field="normalizer") from None
+        if data.get("notes") is not None and not all(isinstance(n, str) for n in data["notes"]):
+            raise ManifestError(path, "expected a list of strings", field="notes")
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs.setdefault("extra", {}).update({k: v for k, v in data.items() if k not in known})
         return cls(**kwargs)
@@ -99,10 +133,7 @@ def iter_systems(results: str | Path) -> Iterator[SystemRef]:
 def read_run_info(ref: SystemRef) -> RunInfo | None:
     if not ref.run_info_path.is_file():
         return None
-    try:
-        data = json.loads(ref.run_info_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(ref.run_info_path, f"invalid JSON: {exc}") from None
+    data = load_json_file(ref.run_info_path)
     if not isinstance(data, dict):
         raise ManifestError(ref.run_info_path, "expected a JSON object")
     return RunInfo.from_json(data, ref.run_info_path)
@@ -112,3 +143,41 @@ def write_run_info(ref: SystemRef, info: RunInfo) -> None:
     with atomic_write(ref.run_info_path) as handle:
         json.dump(info.to_json(), handle, indent=2, ensure_ascii=False)
         handle.write("\n")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _nbest_problem(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return f"expected a list of hypotheses, got {type(value).__name__}"
+    for index, hyp in enumerate(value):
+        if not isinstance(hyp, dict) or not isinstance(hyp.get("text"), str):
+            return f"entry {index}: expected an object with a string 'text'"
+        for key in ("am_score", "lm_score", "neural_score", "score"):
+            if hyp.get(key) is not None and not _number(hyp[key]):
+                return f"entry {index}: {key} must be a number or null"
+    return None
+
+
+def _word_times_problem(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return f"expected a list of [start, end] pairs, got {type(value).__name__}"
+    for index, pair in enumerate(value):
+        if not isinstance(pair, list) or len(pair) != 2 or not all(_number(t) for t in pair):
+            return f"entry {index}: expected [start_s, end_s] numbers, got {pair!r:.60}"
+    return None
+
+
+def prediction_field_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, message)`` for each optional prediction field of a result line with the wrong shape."""
+    problems = []
+    for name in ("greedy_text", "beam_text", "error"):
+        if row.get(name) is not None and not isinstance(row[name], str):
+            problems.append((name, f"expected a string, got {type(row[name]).__name__}"))
+    for name, check in (("nbest", _nbest_problem), ("word_times", _word_times_problem)):
+        problem = check(row[name]) if row.get(name) is not None else None
+        if problem:
+            problems.append((name, problem))
+    return problems

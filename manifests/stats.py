@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 from rich.text import Text
+from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import Normalizer
 
@@ -39,6 +40,7 @@ class ManifestStats:
     durations: list[float] = field(default_factory=list)
     word_counts: list[int] = field(default_factory=list)
     empty_text: int = 0
+    duplicate_ids: int = 0
 
     @property
     def hours(self) -> float:
@@ -53,7 +55,10 @@ class ManifestStats:
 def manifest_stats(path: str | Path, normalizer: Normalizer | None = None) -> ManifestStats:
     """One streaming pass; texts are counted after ``normalizer`` when one is given."""
     stats = ManifestStats(Path(path), normalizer.spec if normalizer else "as written")
+    ids: set[str] = set()
     for utt in load_manifest(path, unique_ids=False):
+        stats.duplicate_ids += utt.utt_id in ids
+        ids.add(utt.utt_id)
         text = normalizer(utt.text) if normalizer else utt.text
         words = text.split()
         stats.utterances += 1
@@ -66,6 +71,8 @@ def manifest_stats(path: str | Path, normalizer: Normalizer | None = None) -> Ma
         stats.empty_text += not words
         if utt.speaker is not None:
             stats.speakers[utt.speaker] += 1
+    if not stats.utterances:
+        raise ManifestError(path, "no utterances in this manifest")
     return stats
 
 

@@ -7,7 +7,6 @@ lines, implausibly fast speech) only with ``--strict``.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,15 @@ from typing import Any, Literal
 from tqdm import tqdm
 from werbench.manifests.audio import AudioInfo, audio_info
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import field_problems, row_to_utterance, undecodable_field
+from werbench.manifests.io import (
+    MAX_LINE_BYTES,
+    bounded_lines,
+    field_problems,
+    loads_json,
+    open_input,
+    row_to_utterance,
+    undecodable_field,
+)
 from werbench.manifests.schema import Utterance
 
 Severity = Literal["error", "warning"]
@@ -79,8 +86,11 @@ class _RawLine:
 
 
 def _raw_lines(path: Path) -> Iterator[_RawLine]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+    with open_input(path) as handle:
+        for number, raw in enumerate(bounded_lines(handle), start=1):
+            if raw is None:
+                yield _RawLine(number, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB", False)
+                return
             crlf = raw.endswith(b"\r\n")
             try:
                 text = raw.decode("utf-8")
@@ -117,9 +127,9 @@ class _Checker:
             self.add(raw.number, None, "blank line (NeMo's manifest reader fails on it)", "warning")
             return
         try:
-            row = json.loads(raw.text)
-        except json.JSONDecodeError as exc:
-            self.add(raw.number, None, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            row = loads_json(self.path, raw.text, line=raw.number)
+        except ManifestError as exc:
+            self.add(raw.number, exc.field, exc.message)
             return
         if not isinstance(row, dict):
             self.add(raw.number, None, f"expected a JSON object, got {type(row).__name__}")

@@ -112,6 +112,9 @@ def decode_command(
         False, "--overwrite", help="Replace a system decoded with another configuration."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    trust_model: bool = typer.Option(
+        False, "--trust-model", help="Load model files that can run code (pickled checkpoints); see README."
+    ),
 ) -> None:
     """Decode a test set with one model and one decoder into RESULTS/<testset>/<system>/.
 
@@ -138,7 +141,7 @@ def decode_command(
         get_normalizer(normalizer)
         for _ in load_manifest(manifest):
             pass
-        loaded = load_model(model, device, precision, cache_dir=cache)
+        loaded = load_model(model, device, precision, cache_dir=cache, trust_model=trust_model)
         job = DecodeJob(
             manifest=manifest,
             results=results,
@@ -174,6 +177,9 @@ def run_command(
         "--address",
         help="Ray cluster to join: auto, ray://host:10001 or host:6379 (default: start one in-process).",
     ),
+    trust_model: bool = typer.Option(
+        False, "--trust-model", help="Load model files that can run code (pickled checkpoints); see README."
+    ),
 ) -> None:
     """Decode every test set x model x decoder of an experiment file; systems are named <model>@<decoder>.
 
@@ -202,7 +208,9 @@ def run_command(
                 on_cluster=lambda c: typer.echo(describe(c), err=True),
             )
         else:
-            summaries = run_experiment(experiment, overwrite=overwrite, progress=progress)
+            summaries = run_experiment(
+                experiment, overwrite=overwrite, progress=progress, trust_model=trust_model
+            )
         for summary in summaries:
             _print_summary(summary)
 
@@ -225,6 +233,7 @@ def import_hyps_command(
     text_column: str | None = typer.Option(
         None, "--text-column", help="CSV/JSONL field holding the hypothesis."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a system of the same name."),
 ) -> None:
     """Import another system's hypotheses as a system in the results directory.
 
@@ -234,7 +243,9 @@ def import_hyps_command(
     """
     from werbench.runners.import_hyps import import_hyps
 
-    info = import_hyps(source, manifest, results, name, fmt, testset, normalizer, id_column, text_column)
+    info = import_hyps(
+        source, manifest, results, name, fmt, testset, normalizer, id_column, text_column, overwrite=overwrite
+    )
     typer.echo(f"{results / info.testset / info.system}: " + "; ".join(info.notes))
 
 

@@ -127,7 +127,10 @@ class Experiment:
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigError(self.path, "experiment file not found")
-        text = self.path.read_text(encoding="utf-8")
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(self.path, f"not UTF-8 (byte {exc.start})") from None
         try:
             self._root = yaml.compose(text)
             data = yaml.safe_load(text)
@@ -258,7 +261,9 @@ def plan(
     ]
 
 
-def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = True) -> list[Any]:
+def run_experiment(
+    path: str | Path, overwrite: bool = False, progress: bool = True, *, trust_model: bool = False
+) -> list[Any]:
     """Validate, then decode every test set x model x decoder; each model is loaded once."""
     from werbench.runners.decode import run_decode
     from werbench.runners.models.load import load_model
@@ -268,6 +273,8 @@ def run_experiment(path: str | Path, overwrite: bool = False, progress: bool = T
     summaries = []
     cache = experiment.cache or ".werbench-cache"
     for model_path, precision, jobs in plan(experiment, overwrite, progress):
-        model = load_model(model_path, experiment.config.device, precision, cache_dir=cache)
+        model = load_model(
+            model_path, experiment.config.device, precision, cache_dir=cache, trust_model=trust_model
+        )
         summaries += [run_decode(job, model) for job in jobs]
     return summaries

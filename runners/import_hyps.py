@@ -9,7 +9,6 @@ a manifest utterance with no hypothesis is recorded as failed, never silently dr
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,12 +16,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import iter_json_rows, iter_lines, load_manifest, write_manifest
+from werbench.manifests.errors import ManifestError, ResultsDirError
+from werbench.manifests.importers.csvfile import iter_table
+from werbench.manifests.io import iter_json_rows, iter_lines, load_json_file, load_manifest, write_manifest
 from werbench.manifests.normalize import get_normalizer
-from werbench.manifests.results import TESTSET_MANIFEST, RunInfo, system_dir, write_run_info
+from werbench.manifests.results import (
+    TESTSET_MANIFEST,
+    RunInfo,
+    prediction_field_problems,
+    system_dir,
+    write_run_info,
+)
 from werbench.manifests.schema import Utterance
-from werbench.manifests.trn import read_trn
+from werbench.manifests.trn import iter_trn
 from werbench.runners.hashing import sha256_path
 
 FORMATS = ("auto", "kaldi", "trn", "csv", "jsonl", "whisper", "deepspeech")
@@ -49,6 +55,8 @@ class Hyp:
     word_times: list[list[float]] | None = None
     nbest: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the file and line it came from, for errors
+    line: int | None = None
 
 
 def detect_format(path: Path) -> str:
@@ -76,10 +84,7 @@ def detect_format(path: Path) -> str:
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(path, f"invalid JSON: {exc}") from None
+    return load_json_file(path)
 
 
 def _json_kind(path: Path) -> str:
@@ -94,14 +99,16 @@ def _json_kind(path: Path) -> str:
 
 
 def read_kaldi(path: Path) -> Iterator[Hyp]:
-    for _, line in iter_lines(path):
+    for number, line in iter_lines(path):
+        if "\0" in line:
+            raise ManifestError(path, "NUL byte in the line", line=number)
         key, _, text = line.strip().partition(" ")
-        yield Hyp(key, " ".join(text.split()))
+        yield Hyp(key, " ".join(text.split()), source=path, line=number)
 
 
 def read_trn_hyps(path: Path) -> Iterator[Hyp]:
-    for utt_id, text in read_trn(path):
-        yield Hyp(utt_id, text)
+    for number, utt_id, text in iter_trn(path):
+        yield Hyp(utt_id, text, source=path, line=number)
 
 
 def _pick(columns: list[str], wanted: str | None, choices: tuple[str, ...], path: Path, what: str) -> str:
@@ -117,16 +124,14 @@ def _pick(columns: list[str], wanted: str | None, choices: tuple[str, ...], path
 
 
 def read_csv(path: Path, id_column: str | None = None, text_column: str | None = None) -> Iterator[Hyp]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-        reader = csv.DictReader(handle, dialect=dialect)
-        columns = list(reader.fieldnames or [])
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    for line, row in iter_table(path, (), delimiter=delimiter):
+        columns = list(row)
         key_col = _pick(columns, id_column, ID_COLUMNS, path, "utterance id")
         text_col = _pick(columns, text_column, tuple(c for c in TEXT_COLUMNS if c != key_col), path, "text")
-        for line, row in enumerate(reader, start=2):
-            if not row.get(key_col):
-                raise ManifestError(path, "empty id", line=line, field=key_col)
-            yield Hyp(row[key_col], " ".join((row.get(text_col) or "").split()))
+        if not row.get(key_col):
+            raise ManifestError(path, "empty id", line=line, field=key_col)
+        yield Hyp(row[key_col], " ".join((row.get(text_col) or "").split()), source=path, line=line)
 
 
 def read_jsonl(path: Path, id_column: str | None = None, text_column: str | None = None) -> Iterator[Hyp]:
@@ -135,8 +140,23 @@ def read_jsonl(path: Path, id_column: str | None = None, text_column: str | None
         text_col = text_column or "pred_text"
         if text_col not in row:
             raise ManifestError(path, "missing hypothesis field", line=line, field=text_col)
+        if not isinstance(row[text_col], str):
+            raise ManifestError(
+                path, f"expected a string, got {type(row[text_col]).__name__}", line=line, field=text_col
+            )
+        if isinstance(row[key_col], bool) or not isinstance(row[key_col], str | int) or row[key_col] == "":
+            raise ManifestError(path, "expected a non-empty string id", line=line, field=key_col)
+        for name, message in prediction_field_problems(row)[:1]:
+            raise ManifestError(path, message, line=line, field=name)
         times = row.get("word_times")
-        yield Hyp(str(row[key_col]), " ".join(str(row[text_col]).split()), times, row.get("nbest"))
+        yield Hyp(
+            str(row[key_col]),
+            " ".join(row[text_col].split()),
+            times,
+            row.get("nbest"),
+            source=path,
+            line=line,
+        )
 
 
 def _json_files(path: Path) -> list[Path]:
@@ -148,13 +168,30 @@ def read_whisper(path: Path) -> Iterator[Hyp]:
     for file in _json_files(path):
         data = _load_json(file)
         if not isinstance(data, dict):
-            raise ManifestError(file, "expected Whisper's JSON object")
-        words = [w for s in data.get("segments", []) for w in s.get("words", []) or []]
+            raise ManifestError(file, f"expected Whisper's JSON object, got {type(data).__name__}")
+        if not isinstance(data.get("text", ""), str):
+            raise ManifestError(file, f"expected a string, got {type(data['text']).__name__}", field="text")
+        words = [
+            _checked(file, f"segments[{i}].words[{j}]", word, {"start": _NUM, "end": _NUM})
+            for i, segment in enumerate(_list(file, "segments", data.get("segments")))
+            for j, word in enumerate(
+                _list(
+                    file, f"segments[{i}].words", _checked(file, f"segments[{i}]", segment, {}).get("words")
+                )
+            )
+        ]
         times = [[float(w["start"]), float(w["end"])] for w in words] if words else None
-        text = " ".join(str(data.get("text", "")).split())
+        text = " ".join(data.get("text", "").split())
         if times is not None and len(times) != len(text.split()):
             times = None  # Whisper's word tokens keep punctuation attached differently from its text
-        yield Hyp(file.stem, text, times, extra={"language": data.get("language")})
+        language = data.get("language")
+        yield Hyp(
+            file.stem,
+            text,
+            times,
+            extra={"language": language if isinstance(language, str) else None},
+            source=file,
+        )
 
 
 def read_deepspeech(path: Path) -> Iterator[Hyp]:
@@ -163,25 +200,60 @@ def read_deepspeech(path: Path) -> Iterator[Hyp]:
         data = _load_json(file)
         if isinstance(data, list):
             for index, sample in enumerate(data):
-                if not isinstance(sample, dict) or "wav_filename" not in sample or "res" not in sample:
-                    raise ManifestError(file, f"entry {index} lacks wav_filename/res", field="res")
-                yield Hyp(str(sample["wav_filename"]), " ".join(str(sample["res"]).split()))
+                _checked(file, f"[{index}]", sample, {"wav_filename": _STR, "res": _STR})
+                yield Hyp(sample["wav_filename"], " ".join(sample["res"].split()), source=file)
             continue
-        candidates = data.get("transcripts") or []
+        if not isinstance(data, dict):
+            raise ManifestError(file, f"expected DeepSpeech's JSON object, got {type(data).__name__}")
+        candidates = _list(file, "transcripts", data.get("transcripts"))
         if not candidates:
             raise ManifestError(file, "no transcripts", field="transcripts")
-        nbest = []
-        for cand in candidates:
-            text = " ".join(w["word"] for w in cand.get("words", []))
-            conf = float(cand.get("confidence", 0.0))
+        nbest, times = [], []
+        for i, cand in enumerate(candidates):
+            _checked(file, f"transcripts[{i}]", cand, {})
+            words = [
+                _checked(file, f"transcripts[{i}].words[{j}]", w, {"word": _STR, "start_time": _NUM})
+                for j, w in enumerate(_list(file, f"transcripts[{i}].words", cand.get("words")))
+            ]
+            conf = cand.get("confidence", 0.0)
+            if not isinstance(conf, int | float) or isinstance(conf, bool):
+                raise ManifestError(file, "expected a number", field=f"transcripts[{i}].confidence")
+            text = " ".join(w["word"] for w in words)
             nbest.append(
                 {"text": text, "am_score": conf, "lm_score": 0.0, "neural_score": None, "score": conf}
             )
-        best = candidates[0].get("words", [])
-        times = [
-            [float(w["start_time"]), float(w["start_time"]) + float(w.get("duration", 0.0))] for w in best
-        ]
-        yield Hyp(file.stem, nbest[0]["text"], times, nbest)
+            if i == 0:
+                times = [
+                    [float(w["start_time"]), float(w["start_time"]) + float(w.get("duration") or 0.0)]
+                    for w in words
+                ]
+        yield Hyp(file.stem, nbest[0]["text"], times, nbest, source=file)
+
+
+_NUM = (int, float)
+_STR = (str,)
+
+
+def _list(file: Path, where: str, value: Any) -> list[Any]:
+    """A JSON array field (absent is empty), or ManifestError naming its key path."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ManifestError(file, f"expected a list, got {type(value).__name__}", field=where)
+    return value
+
+
+def _checked(file: Path, where: str, value: Any, required: dict[str, tuple[type, ...]]) -> dict[str, Any]:
+    """A JSON object with the ``required`` keys of the given types, or ManifestError naming the key path."""
+    if not isinstance(value, dict):
+        raise ManifestError(file, f"expected an object, got {type(value).__name__}", field=where)
+    for key, kinds in required.items():
+        item = value.get(key)
+        if isinstance(item, bool) or not isinstance(item, kinds):
+            what = "a number" if kinds is _NUM else "a string"
+            got = "nothing" if item is None else type(item).__name__
+            raise ManifestError(file, f"expected {what}, got {got}", field=f"{where}.{key}")
+    return value
 
 
 def read_hyps(
@@ -195,7 +267,19 @@ def read_hyps(
         "whisper": lambda: read_whisper(path),
         "deepspeech": lambda: read_deepspeech(path),
     }
-    return list(readers[fmt]())
+    hyps = list(readers[fmt]())
+    seen: dict[str, Hyp] = {}
+    for hyp in hyps:
+        first = seen.setdefault(hyp.key, hyp)
+        if first is not hyp:
+            where = f" (first on line {first.line})" if first.line else ""
+            raise ManifestError(
+                hyp.source or path,
+                f"duplicate utterance id {hyp.key!r}{where}",
+                line=hyp.line,
+                field="utt_id",
+            )
+    return hyps
 
 
 def _keys(utt: Utterance) -> list[str]:
@@ -232,6 +316,8 @@ def import_hyps(
     normalizer: str = "nemo",
     id_column: str | None = None,
     text_column: str | None = None,
+    *,
+    overwrite: bool = False,
 ) -> RunInfo:
     """Write ``RESULTS/<testset>/<system>/`` from a hypothesis file (or folder) and a reference manifest."""
     from werbench.manifests.atomic import atomic_write
@@ -247,6 +333,13 @@ def import_hyps(
     if not matched:
         raise ManifestError(source, f"no hypothesis matches an utterance of {manifest} (read as {kind})")
     ref = system_dir(results, testset or Path(manifest).stem, system)
+    if ref.predictions.exists() and not overwrite:
+        raise ResultsDirError(
+            ref.path,
+            f"system {system!r} already exists; pass --overwrite to replace it or choose another --name",
+        )
+    if ref.path.exists() and not ref.path.is_dir():
+        raise ManifestError(ref.path, "is a file, expected a system folder (or nothing)")
     rows = []
     for utt in utts:
         row = utt.to_json()

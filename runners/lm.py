@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from werbench.manifests.arpa import SENTENCE_MARKERS, read_arpa_unigrams
-from werbench.manifests.atomic import atomic_write
+from werbench.manifests.atomic import atomic_write, check_output_path
 from werbench.manifests.errors import ConfigError, ManifestError, MissingDependencyError
 from werbench.runners.decoders.ngram import unigrams_path
 
@@ -87,10 +87,12 @@ def iter_source_lines(path: Path) -> Iterator[str]:
         return
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
+        number = 0
         try:
-            yield from handle
+            for number, line in enumerate(handle, start=1):  # noqa: B007 (the count names the bad line)
+                yield line
         except UnicodeDecodeError:
-            raise ManifestError(path, "not UTF-8 text") from None
+            raise ManifestError(path, "not UTF-8 text", line=number + 1) from None
 
 
 def write_corpus(sources: Sequence[Path], normalizer_name: str, out: Path) -> tuple[int, int]:
@@ -216,7 +218,7 @@ def build_lm(
 ) -> LMBuild:
     """Build ``out`` (ARPA, or KenLM binary for ``.bin``/``.klm``) plus its unigram list and build record."""
     sources = [Path(s) for s in sources]
-    out = Path(out)
+    out = check_output_path(out)
     if not sources:
         raise ConfigError("TEXT", "give at least one text file or manifest")
     for source in sources:

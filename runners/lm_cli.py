@@ -120,6 +120,9 @@ def tune_command(
     address: str | None = typer.Option(
         None, "--address", help="Ray cluster: auto, ray://host:10001 or host:6379 (default: start one)."
     ),
+    trust_model: bool = typer.Option(
+        False, "--trust-model", help="Load model files that can run code (pickled checkpoints); see README."
+    ),
 ) -> None:
     """Grid-search alpha/beta (and gamma) on cached dev log-probs; writes grid.csv and best.json."""
     from werbench.runners.engine_ray import check_engine
@@ -156,7 +159,7 @@ def tune_command(
             err=True,
         )
     utts, vocab, frame_seconds, identity, notes = load_dev(
-        model, dev, normalize, device=device, cache_dir=cache_dir
+        model, dev, normalize, device=device, cache_dir=cache_dir, trust_model=trust_model
     )
     from werbench.runners.tune import default_jobs
 

@@ -15,6 +15,8 @@ import json
 import logging
 import shutil
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +128,7 @@ class LogitsCache:
             with np.load(path, allow_pickle=False) as data:
                 log_probs = data["log_probs"].astype(np.float32)
                 meta = json.loads(str(data["meta"]))
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
             self.misses += 1
             return None  # a damaged entry is recomputed and overwritten
         self.hits += 1

@@ -183,6 +183,7 @@ def load_dev(
     device: str = "auto",
     precision: str = "auto",
     cache_dir: str | Path = ".werbench-cache",
+    trust_model: bool = False,
 ) -> tuple[list[DevUtt], Vocabulary, float, dict[str, Any], list[str]]:
     """Dev log-probs through the logits cache; -> (utterances, vocabulary, frame seconds, identity, notes)."""
     from tqdm import tqdm
@@ -195,7 +196,9 @@ def load_dev(
     utts = list(load_manifest(dev))
     if not utts:
         raise ManifestError(dev, "the tuning manifest is empty")
-    model = load_model(model_path, device=device, precision=precision, cache_dir=cache_dir)
+    model = load_model(
+        model_path, device=device, precision=precision, cache_dir=cache_dir, trust_model=trust_model
+    )
     identity = model.identity()
     cache = LogitsCache(cache_dir, identity)
     out: list[DevUtt] = []

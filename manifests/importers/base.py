@@ -110,9 +110,18 @@ def index_audio(root: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
 
 
 def key_value_lines(path: Path) -> Iterator[tuple[int, str, str]]:
-    """``(line, key, rest)`` of Kaldi-style ``key value...`` files; ``rest`` may be empty."""
+    """``(line, key, rest)`` of Kaldi-style ``key value...`` files; ``rest`` may be empty. A key given twice
+    or a NUL byte is a ManifestError naming the line."""
+    seen: dict[str, int] = {}
     for number, text in iter_lines(path):
-        key, _, rest = text.strip().partition(" ")
+        if "\0" in text:
+            raise ManifestError(path, "NUL byte in the line", line=number)
+        key, rest = [*text.split(maxsplit=1), ""][:2]
+        if key in seen:
+            raise ManifestError(
+                path, f"duplicate key {key!r} (first on line {seen[key]})", line=number, field="utt_id"
+            )
+        seen[key] = number
         yield number, key, rest.strip()
 
 

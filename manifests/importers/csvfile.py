@@ -31,7 +31,7 @@ def iter_table(
     """``(line, row)`` for each data row of a listing whose header line names at least ``required``."""
     require_file(path)
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter, quoting=quoting)
+        reader = csv.DictReader(handle, delimiter=delimiter, quoting=quoting, strict=True)
         try:
             header = reader.fieldnames or []
             missing = [name for name in required if name not in header]
@@ -44,6 +44,9 @@ def iter_table(
                     raise ManifestError(
                         path, f"row has {_width(row)} fields, the header {len(header)}", line=reader.line_num
                     )
+                nul = next((key for key, value in row.items() if "\0" in value), None)
+                if nul is not None:
+                    raise ManifestError(path, "NUL byte in the value", line=reader.line_num, field=nul)
                 yield reader.line_num, row
         except UnicodeDecodeError:
             raise _first_undecodable_line(path) from None

@@ -6,13 +6,12 @@ The JSON form is ``{"root_path": DIR, "samples": [{"wav_path": ..., "transcript_
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.importers.base import Entry, ImportOptions, importer, no_subset, require_file, resolve
-from werbench.manifests.io import iter_lines
+from werbench.manifests.io import iter_lines, load_json_file
 
 
 def _transcript(path: Path, source: Path, line: int | None, field: str) -> str:
@@ -41,10 +40,7 @@ def _csv_pairs(path: Path) -> Iterator[tuple[int, str, str]]:
 
 
 def _json_pairs(path: Path) -> tuple[Path, list[tuple[int, str, str]]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(path, f"invalid JSON manifest: {exc}") from None
+    data = load_json_file(path)
     samples = data.get("samples") if isinstance(data, dict) else None
     if not isinstance(samples, list):
         raise ManifestError(path, "expected an object with a 'samples' list", field="samples")
@@ -55,7 +51,10 @@ def _json_pairs(path: Path) -> tuple[Path, list[tuple[int, str, str]]]:
         ):
             raise ManifestError(path, "expected strings wav_path and transcript_path", field=f"samples[{i}]")
         pairs.append((i, sample["wav_path"], sample["transcript_path"]))
-    return Path(data.get("root_path") or path.parent), pairs
+    root = data.get("root_path")
+    if root is not None and not isinstance(root, str):
+        raise ManifestError(path, f"expected a folder path, got {type(root).__name__}", field="root_path")
+    return Path(root or path.parent), pairs
 
 
 @importer(

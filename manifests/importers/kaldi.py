@@ -143,7 +143,10 @@ def kaldi_entries(src: Path, options: ImportOptions) -> Iterator[Entry]:
     segments = _segments(root / "segments") if (root / "segments").is_file() else None
     speakers = {}
     if (root / "utt2spk").is_file():
-        speakers = {key: rest for _, key, rest in key_value_lines(root / "utt2spk")}
+        for number, key, rest in key_value_lines(root / "utt2spk"):
+            if not rest:
+                raise ManifestError(root / "utt2spk", f"utterance {key!r} has no speaker", line=number)
+            speakers[key] = rest
     for number, utt_id, text in key_value_lines(root / "text"):
         offset, duration, rec_id = 0.0, None, utt_id
         if segments is not None:

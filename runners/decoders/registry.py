@@ -78,6 +78,12 @@ def _check_paths(name: str, params: dict[str, Any], where: str | Path) -> None:
         value = params.get(key)
         if value is not None and not Path(value).expanduser().exists():
             raise ConfigError(where, f"decoder {name!r}: file not found: {value}", field=key)
+    if params.get("lm") is not None:
+        from werbench.manifests.arpa import lm_format
+
+        lm_format(
+            Path(params["lm"]).expanduser()
+        )  # garbage is refused before KenLM (which may abort) sees it
 
 
 def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | Path = "--decoder") -> Decoder:

@@ -29,6 +29,7 @@ from werbench.runners.models.torch_utils import (
     resolve_precision,
     split_log_probs,
 )
+from werbench.runners.models.trust import untrusted_error
 
 WHERE_TO_PUT = (
     "copy the deepspeech.pytorch checkpoint (.pth/.ckpt, with labels.json beside it) to a local folder"
@@ -173,17 +174,24 @@ def build_network(cfg: DS2Config) -> Any:
     return DeepSpeech2()
 
 
-def _load_package(path: Path) -> dict[str, Any]:
+def _load_package(path: Path, trust: bool = False) -> dict[str, Any]:
+    """Tensors and plain containers only (``weights_only``); full unpickling, which can run any code in the
+    file, only when the user trusts it (``--trust-model``); never as a silent fallback."""
+    import pickle
+
     import torch
 
     try:
-        package = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        try:
-            # The user points werbench at their own checkpoint; deepspeech.pytorch unpickles it the same way.
-            package = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise ManifestError(path, f"cannot read DeepSpeech2 checkpoint: {exc}") from exc
+        package = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        if trust or "weights_only" not in str(exc).lower().replace(" ", "_"):
+            raise ManifestError(path, f"cannot read DeepSpeech2 checkpoint: {exc}") from None
+        first = str(exc).strip().splitlines()[-1][:200]
+        raise untrusted_error(
+            path, f"this checkpoint holds Python objects beyond tensors ({first})"
+        ) from None
+    except Exception as exc:
+        raise ManifestError(path, f"cannot read DeepSpeech2 checkpoint: {exc}") from exc
     if not isinstance(package, dict) or not isinstance(package.get("state_dict"), dict):
         raise ManifestError(path, "not a deepspeech.pytorch checkpoint (no state_dict)")
     return package
@@ -266,11 +274,13 @@ def ds2_vocabulary(labels: tuple[str, ...]) -> Vocabulary:
 class DeepSpeech2Model:
     """A deepspeech.pytorch checkpoint as an AcousticModel."""
 
-    def __init__(self, path: str | Path, device: str = "auto", precision: str = "auto") -> None:
+    def __init__(
+        self, path: str | Path, device: str = "auto", precision: str = "auto", *, trust: bool = False
+    ) -> None:
         import torch
 
         self.path = require_local(path, "DeepSpeech2 checkpoint", WHERE_TO_PUT)
-        package = _load_package(self.path)
+        package = _load_package(self.path, trust)
         state = normalise_state_dict(package["state_dict"])
         self.config = read_config(package, state, self.path)
         self.device = resolve_device(device)

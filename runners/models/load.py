@@ -69,11 +69,18 @@ def load_model(
     device: str = "auto",
     precision: str = "auto",
     cache_dir: str | Path = ".werbench-cache",
+    *,
+    trust_model: bool = False,
 ) -> AcousticModel:
-    """Load any supported CTC model; a legacy folder is converted once into ``cache_dir/converted``."""
+    """Load any supported CTC model; a legacy folder is converted once into ``cache_dir/converted``.
+    Files that could run code when loaded are refused unless ``trust_model`` (see ``models.trust``)."""
     kind = detect_kind(path)
     resolved = Path(path).expanduser().resolve()
     if kind == "nemo":
+        if not trust_model:
+            from werbench.runners.models.trust import check_nemo_config
+
+            check_nemo_config(resolved)
         from werbench.runners.models.nemo import NemoCTCModel
 
         return NemoCTCModel(resolved, device, precision)
@@ -91,4 +98,4 @@ def load_model(
         return HFCTCModel(resolved, device, precision)
     from werbench.runners.models.deepspeech2 import DeepSpeech2Model
 
-    return DeepSpeech2Model(resolved, device, precision)
+    return DeepSpeech2Model(resolved, device, precision, trust=trust_model)

@@ -115,6 +115,6 @@ def test_serve_command_refuses_public_host_without_auth(results_dir: Path, tmp_p
     both = runner.invoke(werbench_app, ["serve", str(results_dir), "--auth", "a:b", "--auth-file", "x"])
     assert both.exit_code == 2
     missing = runner.invoke(werbench_app, ["serve", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 1  # bad input: 1, as every command; usage errors: 2
     assert "results directory not found" in missing.output
     assert "Traceback" not in missing.output

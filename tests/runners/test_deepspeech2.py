@@ -118,3 +118,49 @@ def test_foreign_or_missing_files_are_clear_errors(tmp_path):
         load_model(tmp_path / "cut.nemo", "cpu", "fp32")
     with pytest.raises(ManifestError, match="werbench never downloads models"):
         load_model(tmp_path / "stt_en_quartznet15x5", "cpu", "fp32")
+
+
+class _Payload:
+    """Unpickling this object runs code: it writes a marker file (what a hostile checkpoint would do)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoint_needing_full_unpickling_is_refused_unless_trusted(tmp_path, audio, torch_threads):
+    marker = tmp_path / "code-ran"
+    package = {"version": "3", "state_dict": random_state(BASE), "labels": list(DEFAULT_LABELS),
+               "audio_conf": AUDIO_CONF, "hidden_size": 24, "hidden_layers": 2,
+               "bidirectional": True, "rnn_type": "lstm", "extra": _Payload(str(marker))}  # fmt: skip
+    torch.save(package, tmp_path / "hostile.pt")
+    with pytest.raises(ManifestError, match=r"arbitrary code.*--trust-model"):
+        load_model(tmp_path / "hostile.pt", "cpu", "fp32")
+    assert not marker.exists(), "the refused checkpoint ran code"
+    load_model(tmp_path / "hostile.pt", "cpu", "fp32", trust_model=True)
+    assert marker.exists()  # the opt-in really unpickles (and so really runs the file's code)
+
+
+def test_nemo_config_targets_outside_nemo_are_refused_unless_trusted(tmp_path):
+    import io
+    import tarfile
+
+    from werbench.runners.models.trust import check_nemo_config
+
+    def archive(name: str, target: str):
+        config = f"encoder:\n  _target_: {target}\n  feat_in: 64\n".encode()
+        path = tmp_path / name
+        with tarfile.open(path, "w") as tar:
+            info = tarfile.TarInfo("./model_config.yaml")
+            info.size = len(config)
+            tar.addfile(info, io.BytesIO(config))
+        return path
+
+    check_nemo_config(archive("ok.nemo", "nemo.collections.asr.modules.ConvASREncoder"))
+    hostile = archive("hostile.nemo", "os.system")
+    with pytest.raises(ManifestError, match=r"encoder\._target_ names 'os.system'.*--trust-model"):
+        check_nemo_config(hostile)
+    with pytest.raises(ManifestError, match="--trust-model"):
+        load_model(hostile, "cpu", "fp32")
