@@ -217,6 +217,7 @@ def _manifest_ok(frame: pd.DataFrame) -> bool:
         is_text(audio)
         and not audio.isna().any()
         and not (audio == "").any()
+        and not audio.str.contains("\0", regex=False).any()
         and is_text(text)
         and not text.isna().any()
         and _numbers_ok(frame.get("duration"), True)

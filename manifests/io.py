@@ -181,6 +181,8 @@ def field_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
     problems = [(name, message) for name, message in checks if message]
     if not problems and not row["audio_filepath"]:
         problems.append(("audio_filepath", "empty path"))
+    elif not problems and "\0" in row["audio_filepath"]:
+        problems.append(("audio_filepath", "NUL byte in the path"))
     speaker = row.get("speaker")
     if isinstance(speaker, dict | list):
         problems.append(("speaker", f"expected a string, got {type(speaker).__name__}"))

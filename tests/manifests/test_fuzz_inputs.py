@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.io import read_manifest
+from werbench.manifests.io import load_manifest
 from werbench.manifests.results import RunInfo
 from werbench.manifests.trn import read_trn
 from werbench.runners.import_hyps import read_hyps
@@ -69,10 +69,11 @@ def _clear_or_result(call) -> None:
 @example([{"audio_filepath": "a", "duration": 1, "text": "x", "utt_id": "u"}], 4, 0)  # lone surrogate
 @example([{"audio_filepath": "a", "duration": 1, "text": "x", "utt_id": "u"}], 6, 5)  # deep nesting
 @example([{"audio_filepath": "a", "duration": 1, "text": "x", "utt_id": "u"}], 5, 0)  # 5000-digit number
+@example([{"audio_filepath": "\0", "duration": 0.0, "text": "", "utt_id": ""}], 0, 0)  # found: NUL in a path
 def test_manifest_reader(tmp_path_factory, rows, how, where) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "m.jsonl"
     path.write_bytes(_mutate(_lines(rows), how, where))
-    _clear_or_result(lambda: list(read_manifest(path)))
+    _clear_or_result(lambda: list(load_manifest(path)))
 
 
 @SHORT
@@ -150,4 +151,4 @@ def test_cli_validate_and_stats(tmp_path_factory, rows, how, where) -> None:
 def test_manifest_reader_long(tmp_path_factory, rows, how, where) -> None:
     path: Path = tmp_path_factory.mktemp("fuzz") / "m.jsonl"
     path.write_bytes(_mutate(_lines(rows), how, where))
-    _clear_or_result(lambda: list(read_manifest(path)))
+    _clear_or_result(lambda: list(load_manifest(path)))
