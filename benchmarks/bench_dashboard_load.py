@@ -1,0 +1,244 @@
+"""The dashboard under load: N concurrent clients against a real ``werbench serve`` for a fixed time.
+
+    .venv/bin/python benchmarks/bench_dashboard_load.py [--utterances 100000] [--clients 50] [--seconds 120]
+
+Generates (once, seeded) a synthetic results directory with ``benchmarks.synthetic_results``, starts
+``werbench serve`` on a free loopback port (waitress, 8 threads), warms it, then runs ``--clients`` threads,
+each a keep-alive HTTP client doing what a browser does, picked at random: a page through the router
+callback, a grid page with random sort/filter (the server-side row model), an audio byte-range request,
+the leaderboard CSV export, and (rarely: it is the whole 100k x 4 table) the per-utterance CSV. Prints per
+kind the requests, errors, p50/p95 latency, and the server's RSS after warm-up, at the end and its maximum
+(sampled every second), beside the targets: zero errors, RSS growth after warm-up <= 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _callback(deps: list[dict], first_output: str) -> tuple[str, object]:
+    """The callback-map key and the ``outputs`` payload of the callback whose first output is given."""
+    dep = next(d for d in deps if d["output"].lstrip(".").startswith(first_output))
+    key = dep["output"]
+    parts = key.strip(".").split("...") if key.startswith("..") else [key]
+    outs = []
+    for part in parts:
+        ident, prop = part.rsplit(".", 1)
+        outs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
+    return key, outs if key.startswith("..") else outs[0]
+
+
+class Load:
+    """What the clients do; ``record`` keeps every latency and error by kind."""
+
+    def __init__(self, base: str, results: Path) -> None:
+        self.base = base
+        with httpx.Client(base_url=base, timeout=120) as client:
+            deps = client.get("/_dash-dependencies").json()
+            self.systems_csv = client.get("/export/systems.csv").text
+        self.router = _callback(deps, "page.children")
+        self.rows = _callback(deps, "utts-grid.getRowsResponse")
+        first = sorted(results.glob("*/*/predictions.jsonl"))[0]
+        self.testset = first.parent.parent.name
+        self.systems = sorted(p.parent.name for p in first.parent.parent.glob("*/predictions.jsonl"))
+        with first.open() as handle:
+            self.ids = [json.loads(line)["utt_id"] for _, line in zip(range(5000), handle, strict=False)]
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, list[str]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def _post(
+        self, client: httpx.Client, key: str, outputs: object, inputs: list, state: list
+    ) -> httpx.Response:
+        payload = {
+            "output": key,
+            "outputs": outputs,
+            "inputs": inputs,
+            "state": state,
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        }
+        return client.post("/_dash-update-component", json=payload)
+
+    def page(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+        ts = self.testset
+        path, search = rng.choice(
+            [
+                ("/", ""),
+                ("/dataset", f"?ts={ts}"),
+                ("/utterances", f"?ts={ts}"),
+                ("/compare", f"?ts={ts}&a={self.systems[0]}&b={self.systems[1]}"),
+                ("/errors", f"?ts={ts}"),
+                ("/utterance", f"?ts={ts}&id={rng.choice(self.ids)}"),
+            ]
+        )
+        inputs = [
+            {"id": "url", "property": "pathname", "value": path},
+            {"id": "url", "property": "search", "value": search},
+        ]
+        answer = self._post(
+            client, *self.router, inputs, [{"id": "rendered", "property": "data", "value": {}}]
+        )
+        if answer.status_code == 200 and b"could not be built" in answer.content:
+            raise RuntimeError(f"page {path}{search}: the view could not be built")
+        return answer
+
+    def grid(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+        start = rng.randrange(0, 90_000 if len(self.ids) >= 5000 else 100) // 100 * 100
+        request: dict = {"startRow": start, "endRow": start + 100}
+        if rng.random() < 0.5:
+            column = rng.choice(["utt_id", "duration", "ref_words", "s0_wer", "s1_cer", "s0_hyp"])
+            request["sortModel"] = [{"colId": column, "sort": rng.choice(["asc", "desc"])}]
+        if rng.random() < 0.5:
+            request["filterModel"] = {
+                "s0_wer": {"filterType": "number", "type": "greaterThan", "filter": rng.uniform(0, 0.3)}
+            }
+            request["startRow"], request["endRow"] = 0, 100
+        context = {"ts": self.testset, "norm": "none", "systems": self.systems, "qf": "all",
+                   "a": self.systems[0], "b": self.systems[1]}  # fmt: skip
+        return self._post(
+            client,
+            *self.rows,
+            [{"id": "utts-grid", "property": "getRowsRequest", "value": request}],
+            [{"id": "utts-ctx", "property": "data", "value": context}],
+        )
+
+    def audio(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+        first = rng.randrange(0, 20_000)
+        url = f"/audio/{self.testset}/{rng.choice(self.ids)}"
+        return client.get(url, headers={"Range": f"bytes={first}-{first + 65_535}"})
+
+    def csv(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+        return client.get("/export/systems.csv")
+
+    def csv_utterances(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+        return client.get(f"/export/utterances.csv?ts={self.testset}")
+
+    KINDS = (("page", 30), ("grid", 40), ("audio", 20), ("csv", 9), ("csv_utterances", 1))
+
+    def client_loop(self, seed: int, until: float) -> None:
+        rng = random.Random(seed)
+        names = [k for k, _ in self.KINDS]
+        weights = [w for _, w in self.KINDS]
+        with httpx.Client(base_url=self.base, timeout=300) as client:
+            while time.monotonic() < until:
+                kind = rng.choices(names, weights)[0]
+                start = time.perf_counter()
+                try:
+                    answer = getattr(self, kind)(client, rng)
+                    problem = None if answer.status_code in (200, 204, 206) else f"HTTP {answer.status_code}"
+                except Exception as exc:  # every failure is counted; none stops the client
+                    problem = repr(exc)[:200]
+                elapsed = (time.perf_counter() - start) * 1000
+                with self.lock:
+                    self.latency[kind].append(elapsed)
+                    if problem:
+                        self.errors[kind].append(problem)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--utterances", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/werbench-bench-dashboard"))
+    args = parser.parse_args()
+    from benchmarks.synthetic_results import SyntheticSpec, generate
+
+    results, cache = args.work / f"results-{args.utterances}", args.work / f"cache-{args.utterances}"
+    if not (results / ".complete").exists():
+        import shutil
+
+        shutil.rmtree(results, ignore_errors=True)
+        generate(results, SyntheticSpec(utterances=args.utterances, audio_files=16, seed=0))
+        (results / ".complete").touch()
+    port = _free_port()
+    env = {**os.environ, "WERBENCH_CACHE": str(cache)}
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from werbench.cli import main; main()", "serve", str(results),
+         "--port", str(port), "--threads", "8"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while True:
+        try:
+            if httpx.get(base + "/", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise SystemExit(f"serve exited: {server.stderr.read().decode()[-3000:]}")
+        time.sleep(0.5)
+    start_s = time.monotonic() - started
+    process = psutil.Process(server.pid)
+    load = Load(base, results)
+    warm = threading.Thread(target=load.client_loop, args=(-1, time.monotonic() + 15))
+    warm.start()
+    warm.join()  # one client through every kind: caches and the wide grid table are built
+    load.latency.clear()
+    warm_errors = {k: list(v) for k, v in load.errors.items()}
+    load.errors.clear()
+    rss_before = process.memory_info().rss / 2**20
+    rss_samples = [rss_before]
+    until = time.monotonic() + args.seconds
+    clients = [threading.Thread(target=load.client_loop, args=(i, until)) for i in range(args.clients)]
+    for client in clients:
+        client.start()
+    while any(c.is_alive() for c in clients):
+        rss_samples.append(process.memory_info().rss / 2**20)
+        time.sleep(1.0)
+    rss_after = process.memory_info().rss / 2**20
+    server.terminate()
+    server.wait(timeout=30)
+    total = sum(len(v) for v in load.latency.values())
+    errors = sum(len(v) for v in load.errors.values())
+    every = [x for v in load.latency.values() for x in v]
+    print(
+        f"\nwerbench dashboard load: {args.utterances:,} utterances x {len(load.systems)} systems, "
+        f"{args.clients} clients x {args.seconds:.0f} s ({os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end); serve up in {start_s:.1f} s"
+    )
+    print(f"  {'kind':<16}{'requests':>9}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}")
+    for kind, _ in Load.KINDS:
+        values = load.latency.get(kind, [])
+        if values:
+            p50, p95 = np.percentile(values, [50, 95])
+            print(f"  {kind:<16}{len(values):>9}{len(load.errors.get(kind, [])):>8}{p50:>10.0f}{p95:>10.0f}")
+    p50, p95 = np.percentile(every, [50, 95]) if every else (float("nan"),) * 2
+    print(f"  {'all':<16}{total:>9}{errors:>8}{p50:>10.0f}{p95:>10.0f}   target: 0 errors")
+    growth = (rss_after - rss_before) / rss_before * 100
+    print(
+        f"  server RSS: after warm-up {rss_before:.0f} MB, end {rss_after:.0f} MB ({growth:+.1f} %), "
+        f"max {max(rss_samples):.0f} MB   target: growth <= 10 %"
+    )
+    for kind, problems in {**warm_errors, **load.errors}.items():
+        print(f"  errors in {kind}: {problems[:3]}")
+
+
+if __name__ == "__main__":
+    main()
