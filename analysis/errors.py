@@ -249,6 +249,12 @@ def error_tables(
                 frame.insert(0, "system", system)
                 frame.insert(0, "testset", testset)
             parts[name].append(frame)
+    if utts.empty:  # every utterance failed: empty tables, but with their columns (pages index them)
+        for name, frame in _system_tables(utts, vocabulary, top).items():
+            if len(frame.columns):
+                frame.insert(0, "system", pd.Series(dtype=str))
+                frame.insert(0, "testset", pd.Series(dtype=str))
+            parts[name].append(frame)
     joined = {
         name: pd.concat(frames, ignore_index=True) if any(len(f.columns) for f in frames) else pd.DataFrame()
         for name, frames in parts.items()

@@ -230,3 +230,22 @@ def test_word_accuracy_side_by_side(make_utts) -> None:
     assert side["count"].tolist() == [2, 2, 1]
     assert side["accuracy_1"].tolist() == [1.0, 1.0, 0.0] and side["errors_1"].tolist() == [0, 0, 1]
     assert side["accuracy_0"].tolist() == [1.0, 0.0, 1.0] and side["errors_0"].tolist() == [0, 2, 0]
+
+
+def test_every_utterance_failed_gives_empty_tables_with_their_columns(tmp_path, make_results):
+    """Found by the hostile-input corpus: the Dataset/Compare pages and the HTML report broke on a results
+    directory whose every utterance failed (error tables without columns)."""
+    from werbench.analysis.errors import error_tables
+    from werbench.analysis.report_data import build_report
+    from werbench.analysis.report_html import render_html
+    from werbench.analysis.table_cache import results_tables
+    from werbench.manifests.schema import Utterance
+
+    utts = [Utterance(str(tmp_path / f"u{i}.wav"), 1.0, "a b", utt_id=f"u{i}") for i in range(3)]
+    failed = {u.utt_id: {"pred_text": "", "error": "boom"} for u in utts}
+    tables = results_tables(
+        make_results(tmp_path / "r", "ts", utts, {"a@x": failed, "b@x": failed}), use_cache=False
+    )
+    accuracy = error_tables(tables.utterances).word_accuracy
+    assert accuracy.empty and {"testset", "system", "word", "count", "accuracy"} <= set(accuracy.columns)
+    assert "<html" in render_html(build_report(tables)).lower()
