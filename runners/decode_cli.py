@@ -56,6 +56,19 @@ def _print_summary(summary: Any) -> None:
         typer.echo(f"  ... and {len(summary.failures) - 10} more (see 'error' in predictions.jsonl)")
 
 
+def _fail_if_nothing_decoded(summaries: list[Any]) -> None:
+    """A run in which every utterance failed (unreadable audio, a broken LM) is an error, not a result."""
+    from werbench.manifests.errors import ManifestError
+
+    for summary in summaries:
+        if summary.total and len(summary.failures) >= summary.total:
+            raise ManifestError(
+                summary.ref.predictions,
+                f"every utterance failed ({summary.total}); the first: {summary.failures[0][1]}",
+                field="error",
+            )
+
+
 def decode_command(
     model: str = typer.Option(
         ...,
@@ -101,10 +114,12 @@ def decode_command(
     precision: str = typer.Option(
         "auto", "--precision", help="auto (fp16 on CUDA, fp32 on CPU), fp32, fp16, bf16."
     ),
-    batch_seconds: float = typer.Option(240.0, "--batch-seconds", help="Padded audio seconds per AM batch."),
-    max_batch: int = typer.Option(64, "--max-batch", help="Utterances per AM batch at most."),
+    batch_seconds: float = typer.Option(
+        240.0, "--batch-seconds", min=1.0, help="Padded audio seconds per AM batch."
+    ),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Utterances per AM batch at most."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Decoder processes (default: cores-1 for beam decoders, 1 otherwise)."
+        None, "--workers", min=1, help="Decoder processes (default: cores-1 for beam decoders, 1 otherwise)."
     ),
     cache: Path = typer.Option(Path(".werbench-cache"), "--cache", help="Logits cache folder."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the logits cache."),
@@ -157,7 +172,9 @@ def decode_command(
             cache_dir=None if no_cache else cache,
             progress=progress,
         )
-        _print_summary(run_decode(job, loaded))
+        summary = run_decode(job, loaded)
+        _print_summary(summary)
+        _fail_if_nothing_decoded([summary])
 
 
 def run_command(
@@ -211,8 +228,11 @@ def run_command(
             summaries = run_experiment(
                 experiment, overwrite=overwrite, progress=progress, trust_model=trust_model
             )
+        done = []
         for summary in summaries:
             _print_summary(summary)
+            done.append(summary)
+        _fail_if_nothing_decoded(done)
 
 
 def import_hyps_command(
