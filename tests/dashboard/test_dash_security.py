@@ -118,3 +118,24 @@ def test_serve_command_refuses_public_host_without_auth(results_dir: Path, tmp_p
     assert missing.exit_code == 1  # bad input: 1, as every command; usage errors: 2
     assert "results directory not found" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_host_header_and_security_headers(results_dir: Path, tmp_path: Path) -> None:
+    """DNS rebinding: a loopback dashboard answers only its own names; every answer carries the headers."""
+    from werbench.dashboard.app import create_app
+
+    app = create_app(
+        results_dir, cache_dir=tmp_path / "cache", allowed_hosts=("127.0.0.1", "localhost", "::1")
+    )
+    client = app.server.test_client()
+    for host in ("127.0.0.1:8050", "localhost", "LOCALHOST:80", "[::1]:8050"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8050", "127.0.0.1.evil.example"):
+        assert client.get("/", headers={"Host": host}).status_code == 421, host
+    page = client.get("/", headers={"Host": "127.0.0.1"})
+    policy = page.headers["Content-Security-Policy"]
+    scripts = next(part for part in policy.split("; ") if part.startswith("script-src"))
+    assert "'unsafe-inline'" not in scripts and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["X-Frame-Options"] == "DENY"
+    report = client.get("/export/report.html", headers={"Host": "127.0.0.1"})
+    assert report.headers["Content-Security-Policy"].startswith("sandbox allow-scripts")

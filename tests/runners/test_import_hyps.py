@@ -126,3 +126,35 @@ def test_import_hyps_command(tmp_path, manifest):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "test" / "c@i" / "predictions.jsonl").is_file()
+
+
+def test_existing_system_is_not_replaced_without_overwrite(tmp_path, manifest):
+    from werbench.manifests.errors import ResultsDirError
+
+    source = write_source(tmp_path, "trn")
+    first = import_hyps(source, manifest, tmp_path / "results", "x@imported")
+    predictions = system_dir(tmp_path / "results", first.testset, first.system).predictions
+    before = predictions.read_bytes()
+    with pytest.raises(ResultsDirError, match="--overwrite"):
+        import_hyps(write_source(tmp_path, "kaldi"), manifest, tmp_path / "results", "x@imported")
+    assert predictions.read_bytes() == before
+    import_hyps(write_source(tmp_path, "kaldi"), manifest, tmp_path / "results", "x@imported", overwrite=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("text", "spk1-a one\nspk1-a two\n", "text:2: utt_id: duplicate"),
+        ("hyps.csv", "utt_id,text\nspk1-a,caf\xe9\n", "hyps.csv:2"),
+        ("hyps.csv", 'utt_id,text\nspk1-a,"open quote\n', "malformed CSV"),
+        ("hyps.csv", "utt_id,text\nspk1-a,a\x00b\n", "NUL"),
+        ("w.json", '{"text": "a", "segments": "x"}', "segments: expected a list"),
+        ("w.json", '{"transcripts": [{"words": [{"word": "a"}]}]}', "transcripts[0].words[0].start_time"),
+        ("h.jsonl", '{"utt_id": "spk1-a", "pred_text": "\\ud800"}\n', "lone UTF-16 surrogate"),
+    ],
+)
+def test_hostile_hypothesis_files_are_clear_errors(tmp_path, manifest, name, content, where):
+    source = tmp_path / name
+    source.write_bytes(content.encode("latin-1") if "\xe9" in content else content.encode())
+    with pytest.raises(ManifestError, match=__import__("re").escape(where)):
+        import_hyps(source, manifest, tmp_path / "results", "x@imported")
