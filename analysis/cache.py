@@ -28,6 +28,7 @@ from werbench.aligner.align import align_counts, cer_counts, get_costs
 from werbench.analysis import write_behind
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
+from werbench.manifests.errors import WerbenchError
 from werbench.manifests.ref_syntax import map_words
 
 CACHE_ENV = "WERBENCH_CACHE"
@@ -110,7 +111,8 @@ class AlignmentCache:
         path = self.path(key)
 
         def write() -> None:
-            with contextlib.suppress(OSError), atomic_write(path, "wb", durable=False) as handle:
+            unwritable = (OSError, WerbenchError)
+            with contextlib.suppress(*unwritable), atomic_write(path, "wb", durable=False) as handle:
                 pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
 
         write_behind.submit(path, write)

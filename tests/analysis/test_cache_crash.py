@@ -84,20 +84,25 @@ def _torn(path: Path) -> bool:
 def _kill_loop(script: str, env: dict[str, str], kills: int, cache: Path) -> int:
     """Time one whole run of ``script`` (then empty ``cache``), and start it ``kills`` times more, each
     SIGKILLed at a random moment of the second half of that time, when its cache writes happen; returns how
-    many were killed while still running (a run that finished wrote everything)."""
+    many were killed while still running. A run that finished wrote everything, so its cache is emptied
+    (the next run has writes to kill again); a killed run's cache stays for the next run to read."""
     start = time.monotonic()
     subprocess.run([sys.executable, "-c", script], env=env, check=True)
     whole = time.monotonic() - start
     shutil.rmtree(cache)
     rng = random.Random(1)
     killed = 0
-    for _ in range(kills):
+    for round_ in range(kills):
         process = subprocess.Popen([sys.executable, "-c", script], env=env)
-        time.sleep(rng.uniform(0.3, 0.85) * whole)
+        time.sleep(rng.uniform(0.5, 1.0) * whole)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
-        process.wait()
+            process.wait()
+        else:
+            process.wait()
+            if round_ < kills - 1:
+                shutil.rmtree(cache, ignore_errors=True)
     return killed
 
 
