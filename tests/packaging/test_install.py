@@ -62,8 +62,8 @@ def test_a_top_level_analysis_module_coexists_with_werbench(venv: Path, tmp_path
     (built,) = tmp_path.glob("analysis_dummy-*.whl")
     _run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", str(built)], tmp_path, 120)
     probe = (
-        "import analysis, werbench, werbench.analysis.align\n"
-        "print(analysis.OWNER, werbench.analysis.align.__name__, werbench.score(['a b c'], ['a x c']).wer)\n"
+        "import analysis, werbench, werbench.aligner.align\n"
+        "print(analysis.OWNER, werbench.aligner.align.__name__, werbench.score(['a b c'], ['a x c']).wer)\n"
     )
     out = _run([str(venv / "bin/python"), "-c", probe], tmp_path, 120)
-    assert out.stdout.split() == ["analysis-dummy", "werbench.analysis.align", str(1 / 3)]
+    assert out.stdout.split() == ["analysis-dummy", "werbench.aligner.align", str(1 / 3)]
