@@ -35,21 +35,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def serve_werbench(args: list[str], log: Path, cache: Path) -> Iterator[str]:
+    """Run the real ``werbench serve ARGS`` on a free loopback port until the generator is closed; yields its
+    URL once the root page answers 200 (the log's tail names what went wrong when it never does)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "WERBENCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    env = {**os.environ, "WERBENCH_CACHE": str(cache)}
     command = [
         sys.executable,
         "-c",
         "from werbench.cli import main; main()",
         "serve",
-        str(results_dir),
+        *args,
         "--port",
         str(port),
-        "--threads",
-        "4",
     ]
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -68,6 +66,15 @@ def server_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_werbench(
+        [str(results_dir), "--threads", "4"],
+        tmp_path_factory.mktemp("serve") / "serve.log",
+        tmp_path_factory.mktemp("cache"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -19,9 +15,9 @@ import pytest
 from tests.dashboard.test_dash_browser import (  # noqa: F401 - fixtures
     SHOTS,
     browser_context,
-    free_port,
     open_page,
     page,
+    serve_werbench,
     server_url,
     shoot,
 )
@@ -44,29 +40,14 @@ def dataset_url(results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     ]
     (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "words.txt").write_text("ba\nbe\nlo\nda\nka\n")
-    port = free_port()
-    env = {**os.environ, "WERBENCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
-    command = [
-        sys.executable, "-c", "from werbench.cli import main; main()", "serve", str(folder / "train.jsonl"),
-        "--audio-base-path", str(audio_root), "--vocab", str(folder / "words.txt"), "--port", str(port),
-    ]  # fmt: skip
-    log = folder / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=5):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"werbench serve did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    yield from serve_werbench(
+        [
+            str(folder / "train.jsonl"),
+            "--audio-base-path", str(audio_root), "--vocab", str(folder / "words.txt"),
+        ],
+        folder / "serve.log",
+        tmp_path_factory.mktemp("cache"),
+    )  # fmt: skip
 
 
 def test_dataset_only_manifest_is_explored(page, dataset_url: str, tmp_path: Path) -> None:  # noqa: F811
