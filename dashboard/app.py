@@ -107,12 +107,16 @@ def _shell() -> html.Div:
     )
 
 
-def _page_for(pathname: str | None) -> Page:
+def _page_for(pathname: str | None, context: PageContext) -> Page:
+    """The page at ``pathname``; the root is the leaderboard, or the Dataset page when what was opened has
+    no systems at all (manifests without predictions: SDE's dataset explorer), so the menu marks that."""
     path = (pathname or "/").rstrip("/") or "/"
+    if path == "/" and context.analysis.system_table.empty and context.analysis.testsets:
+        path = "/dataset"
     for page in PAGES:
         if page.path == path:
             return page
-    return PAGES[0] if path == "/" else Page.not_found()
+    return Page.not_found()
 
 
 def _register_router(app: Dash, workspace: Workspace) -> None:
@@ -134,8 +138,8 @@ def _register_router(app: Dash, workspace: Workspace) -> None:
         view = url_state.view_state(state)
         if (rendered or {}) == {"path": pathname, "view": view}:
             raise PreventUpdate  # only an in-place key (a grid's filter model) changed
-        page = _page_for(pathname)
         context = PageContext(workspace, state)
+        page = _page_for(pathname, context)
         try:
             content = page.layout(context)
             view = url_state.view_state({**state, **url_state.control_values(content)})

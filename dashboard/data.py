@@ -22,6 +22,7 @@ import pandas as pd
 from werbench.aligner.align import align_chars
 from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_vocabulary
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
+from werbench.analysis.filter_expr import FilterError, parse_filter
 from werbench.analysis.measures import deletions_minus_insertions, speaking_rates
 from werbench.analysis.tables import UTTERANCE_COLUMNS
 from werbench.dashboard.grid import ServerSideTable
@@ -312,23 +313,40 @@ class Analysis:
             filter_fields(systems, extra, numeric),
         )
 
-    def quick_filter(
-        self, testset: str, systems: tuple[str, ...], name: str, a: str | None, b: str | None
+    def view_filter(self, context: Mapping[str, Any]) -> QuickFilter | None:
+        """The mask of a grid view's quick filter AND its typed filter expression (``context``: ``ts``,
+        ``systems``, ``qf``, ``a``, ``b``, ``q``); a malformed expression filters nothing (pages say why)."""
+        systems = tuple(context["systems"])
+        quick = quick_filter(systems, context.get("qf", "all"), context.get("a"), context.get("b"))
+        try:
+            expression = self.expression_filter(context["ts"], systems, context.get("q", ""))
+        except FilterError:
+            expression = None
+        if quick is None or expression is None:
+            return quick or expression
+        (quick_key, quick_mask), (expr_key, expr_mask) = quick, expression
+        return f"{quick_key}&{expr_key}", lambda frame: quick_mask(frame) & expr_mask(frame)
+
+    def expression_filter(
+        self, testset: str, systems: tuple[str, ...], expression: str
     ) -> QuickFilter | None:
-        """The mask behind a quick-filter button (``grid_config.quick_filter``)."""
-        return quick_filter(systems, name, a, b)
+        """The typed filter expression as a mask on the utterance grid (``FilterError`` when malformed)."""
+        if not expression.strip():
+            return None
+        grid = self.utterance_grid(testset, systems)
+        return f"q:{expression.strip()}", parse_filter(expression.strip(), grid.filter_fields)
 
     def neighbours(
         self, context: Mapping[str, Any], grid_state: Mapping[str, Any], utt_id: str
     ) -> Neighbours:
-        """Previous/next utterance in the list the user came from (same filter, sort and quick filter)."""
-        systems = tuple(context["systems"])
-        grid = self.utterance_grid(context["ts"], systems)
-        quick = self.quick_filter(context["ts"], systems, context["qf"], context.get("a"), context.get("b"))
+        """Previous/next utterance in the list the user came from (same column filters, sort, quick filter
+        and filter expression)."""
+        grid = self.utterance_grid(context["ts"], tuple(context["systems"]))
+        mask = self.view_filter(context)
         try:
-            rows = grid.table.view(grid_state.get("filterModel"), grid_state.get("sortModel"), quick)
+            rows = grid.table.view(grid_state.get("filterModel"), grid_state.get("sortModel"), mask)
         except ValueError:
-            rows = grid.table.view(None, None, None)
+            rows = grid.table.view(None, None, mask)
         ids = grid.table.frame["utt_id"].to_numpy()
         where = np.flatnonzero(ids[rows] == utt_id)
         if not len(where):

@@ -13,7 +13,6 @@ from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
-from werbench.dashboard.pages.dataset import layout as dataset_layout
 from werbench.dashboard.workspace import Workspace
 
 PCT = ui.d3_format(".2%")
@@ -165,8 +164,6 @@ def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
 
 def layout(page: PageContext) -> html.Div:
     frame = page.analysis.leaderboard()
-    if frame.empty and page.analysis.testsets:  # manifests without predictions: SDE's dataset explorer
-        return dataset_layout(page)
     if frame.empty:
         return html.Div(
             [

@@ -6,7 +6,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
-from werbench.analysis.filter_expr import FilterError, parse_filter
+from werbench.analysis.filter_expr import FilterError
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.grid_config import QUICK_FILTERS
@@ -40,28 +40,10 @@ def view_context(page: PageContext) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def expression_filter(grid: GridTable, expression: str) -> QuickFilter | None:
-    """The typed filter expression as a mask on the grid (FilterError when malformed; None when empty)."""
-    if not expression:
-        return None
-    return f"q:{expression}", parse_filter(expression, grid.filter_fields)
-
-
 def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, QuickFilter | None]:
-    """The grid and the mask of its quick filter AND its filter expression (a malformed one filters
-    nothing here: the page shows why)."""
+    """The grid and the mask of its quick filter AND its filter expression (``Analysis.view_filter``)."""
     analysis = workspace.analysis(context["norm"])
-    systems = tuple(context["systems"])
-    grid = analysis.utterance_grid(context["ts"], systems)
-    quick = analysis.quick_filter(context["ts"], systems, context["qf"], context.get("a"), context.get("b"))
-    try:
-        expression = expression_filter(grid, context.get("q", ""))
-    except FilterError:
-        expression = None
-    if quick is None or expression is None:
-        return grid, quick or expression
-    (quick_key, quick_mask), (expr_key, expr_mask) = quick, expression
-    return grid, (f"{quick_key}&{expr_key}", lambda frame: quick_mask(frame) & expr_mask(frame))
+    return analysis.utterance_grid(context["ts"], tuple(context["systems"])), analysis.view_filter(context)
 
 
 def _initial_sort(
@@ -112,7 +94,7 @@ def layout(page: PageContext) -> html.Div:
         ]
     )
     try:
-        expression_filter(grid, context["q"])
+        page.analysis.expression_filter(context["ts"], tuple(systems), context["q"])
         problem = None
     except FilterError as exc:
         problem = dbc.Alert(

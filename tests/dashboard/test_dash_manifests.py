@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from werbench.dashboard.workspace import Source
 from werbench.manifests.errors import ManifestError
 
-from tests.dashboard.test_dash_views import render
+from tests.dashboard.test_dash_views import post_callback, render
 
 TESTSET = "synth-clean"
 UTT = "synth-clean-000007"
@@ -121,6 +121,34 @@ def test_manifest_without_predictions_is_a_dataset_explorer(manifests, tmp_path)
     grid = analysis.vocabulary_grid("train", ())
     words = grid.table.frame.set_index("word")
     assert words.at["ba", "oov"] == "" and (words["oov"] == "OOV").any()
+
+
+def test_dataset_only_root_is_the_dataset_page_in_the_menu(manifests, tmp_path) -> None:
+    app = _app(Source.of([manifests["dataset"]]), tmp_path)
+    _, body = post_callback(
+        app.server.test_client(), app, "page.children",
+        [{"id": "url", "property": "pathname", "value": "/"},
+         {"id": "url", "property": "search", "value": ""}],
+        [{"id": "rendered", "property": "data", "value": {}}],
+    )  # fmt: skip
+    response = body["response"]
+    assert response["nav-dataset"]["active"] is True and response["nav-leaderboard"]["active"] is False
+    assert "Histogram of any field" in json.dumps(response["page"]["children"])
+
+
+def test_previous_and_next_follow_the_filter_expression(manifests, tmp_path) -> None:
+    """The utterance view's prev/next walk the list the user filtered, expression included."""
+    app = _app(Source.of([manifests["sde"]]), tmp_path)
+    analysis = app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    frame = analysis.utterance_grid("sde", ("beam", "greedy")).table.frame
+    kept = frame.loc[frame["ref_words"] >= frame["ref_words"].median(), "utt_id"].tolist()
+    assert 2 < len(kept) < len(frame)
+    context = {"ts": "sde", "systems": ["beam", "greedy"], "qf": "all", "q": "words >= "
+               + str(frame["ref_words"].median())}  # fmt: skip
+    nav = analysis.neighbours(context, {}, kept[1])
+    assert (nav.previous, nav.next, nav.position, nav.total) == (kept[0], kept[2], 2, len(kept))
+    malformed = analysis.neighbours({**context, "q": "words >>"}, {}, kept[1])
+    assert malformed.total == len(frame)  # a malformed expression filters nothing, as the grid shows
 
 
 def test_utterance_without_audio_says_why(manifests, tmp_path) -> None:
