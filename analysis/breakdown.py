@@ -59,8 +59,18 @@ def get_metric(name: str) -> Metric:
         raise ConfigError("metric", f"unknown metric {name!r}; choose one of {', '.join(METRICS)}") from None
 
 
-def _edge(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.3g}"
+def _edge(x: float, digits: int = 3) -> str:
+    return "inf" if math.isinf(x) else f"{x:.{digits}g}"
+
+
+def _labels(edges: Sequence[float]) -> list[str]:
+    """``[lo, hi)`` per bucket with 3 significant digits, more when close edges (quantiles of a
+    continuous field such as an SNR) would print alike."""
+    for digits in range(3, 18):
+        labels = [f"[{_edge(lo, digits)}, {_edge(hi, digits)})" for lo, hi in itertools.pairwise(edges)]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
 
 def bucketize(values: pd.Series, edges: Sequence[float]) -> pd.Series:
@@ -68,7 +78,7 @@ def bucketize(values: pd.Series, edges: Sequence[float]) -> pd.Series:
     edges = sorted(set(float(e) for e in edges))
     if len(edges) < 2:
         raise ConfigError("bins", "bucket edges need at least two distinct values")
-    labels = [f"[{_edge(lo)}, {_edge(hi)})" for lo, hi in itertools.pairwise(edges)]
+    labels = _labels(edges)
     cut = pd.cut(pd.to_numeric(values, errors="coerce"), edges, right=False, labels=labels)
     return cut.cat.add_categories([MISSING]).fillna(MISSING)
 

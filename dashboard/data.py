@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 from werbench.aligner.align import align_chars
+from werbench.analysis.audio_metrics import ERROR as AUDIO_ERROR
+from werbench.analysis.audio_metrics import LABELS as AUDIO_LABELS
+from werbench.analysis.audio_metrics import METRICS as AUDIO_METRICS
 from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_vocabulary
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
 from werbench.analysis.filter_expr import FilterError, parse_filter
@@ -44,6 +47,7 @@ if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: impo
     from werbench.analysis.compare import Comparison
     from werbench.analysis.lineage import ModelLineage, StageAt
     from werbench.analysis.nbest import NBestEntry
+    from werbench.dashboard.audio_metrics import AudioMetricsStore
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
 NESTED_FIELDS = ("nbest", "word_times")  # prediction fields that hold lists
@@ -186,6 +190,7 @@ class Analysis:
         source: str,
         datasets: Mapping[str, pd.DataFrame] | None = None,
         vocabulary: Any = None,
+        audio_metrics: AudioMetricsStore | None = None,
     ) -> None:
         self.normalizer = normalizer
         self.utterances = utterances
@@ -194,6 +199,7 @@ class Analysis:
         self.source = source  # what was opened, as the report names it
         self.datasets = dict(datasets or {})  # test sets without systems: analysis.tables.dataset_rows
         self.vocabulary = vocabulary  # --vocab (analysis.vocabulary.Vocabulary), else the runs' LMs
+        self.audio_metrics = audio_metrics  # measured on demand (dashboard.audio_metrics), shared
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
@@ -282,7 +288,29 @@ class Analysis:
         return self._memo.get(("extra", testset), build)
 
     def utterance_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
-        return self._views.get(("grid", testset, systems), lambda: self._build_grid(testset, systems))
+        """The utterance grid; rebuilt when more audio metrics were measured (their version is in the key)."""
+        key = ("grid", testset, systems, self.audio_version(testset))
+        return self._views.get(key, lambda: self._build_grid(testset, systems))
+
+    def has_audio(self, testset: str) -> bool:
+        """Whether audio metrics can be measured here: the rows have audio paths and carry no metrics of
+        their own (a manifest SDE wrote with ``-a`` has ``freq_bandwidth``: its fields are shown instead)."""
+        rows = self.reference_rows(testset)
+        return (
+            self.audio_metrics is not None
+            and "audio_filepath" in rows
+            and not any(c in rows for c in (*AUDIO_METRICS, AUDIO_ERROR))
+        )
+
+    def audio_version(self, testset: str) -> int:
+        return self.audio_metrics.version(testset) if self.audio_metrics is not None else 0
+
+    def audio_frame(self, testset: str) -> pd.DataFrame | None:
+        """The audio metrics measured so far, a row per reference row (None: the test set has no audio)."""
+        if not self.has_audio(testset):
+            return None
+        frame = self.audio_metrics.frame(testset, self.reference_rows(testset)["utt_id"].tolist())
+        return frame.set_axis(self.reference_rows(testset).index)
 
     def _build_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
         base = self.reference_rows(testset)
@@ -292,6 +320,10 @@ class Analysis:
         rates = speaking_rates(base)
         frame.insert(6, "words_per_s", rates["words_per_s"].to_numpy())
         frame.insert(7, "chars_per_s", rates["chars_per_s"].to_numpy())
+        audio = self.audio_frame(testset)
+        if audio is not None:
+            for at, column in enumerate((*AUDIO_METRICS, AUDIO_ERROR), start=8):
+                frame.insert(at, column, audio[column].to_numpy())
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
         for k, system in enumerate(systems):
             rows = self.rows(testset, system)
@@ -301,7 +333,7 @@ class Analysis:
                 frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
-        defs = utterance_columns(systems, extra, numeric)
+        defs = utterance_columns(systems, extra, numeric, audio=audio is not None)
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(
@@ -310,7 +342,7 @@ class Analysis:
             {c: labels.get(c, c) for c in csv_columns},
             f"utterances-{testset}-{self.normalizer}.csv",
             csv_columns,
-            filter_fields(systems, extra, numeric),
+            filter_fields(systems, extra, numeric, audio=audio is not None),
         )
 
     def view_filter(self, context: Mapping[str, Any]) -> QuickFilter | None:
@@ -381,6 +413,21 @@ class Analysis:
             self._lineage(testset, utt_id, systems),
             self._nbest(testset, utt_id, systems),
         )  # fmt: skip
+
+    def utterance_audio_metrics(self, testset: str, utt_id: str) -> dict[str, str]:
+        """One utterance's audio metrics, measured now if not yet (one file), as label -> shown value;
+        unreadable audio is one ``Audio problem`` entry; empty without audio."""
+        if not self.has_audio(testset):
+            return {}
+        self.audio_metrics.measure(testset, [utt_id])
+        row = self.audio_metrics.frame(testset, [utt_id]).iloc[0]
+        if row[AUDIO_ERROR]:
+            return {"Audio problem": str(row[AUDIO_ERROR])}
+        digits = {"freq_bandwidth": 0, "level_db": 1, "snr_db": 1}
+        return {
+            AUDIO_LABELS[m]: "—" if not np.isfinite(row[m]) else f"{row[m]:,.{digits[m]}f}"
+            for m in AUDIO_METRICS
+        }
 
     def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestEntry]]:
         from werbench.analysis.nbest import nbest_entries
@@ -497,23 +544,34 @@ class Analysis:
         )
 
     def breakdown(self, testset: str, systems: tuple[str, ...], by: str) -> pd.DataFrame:
-        """WER with CI per value of ``by`` for each system (analysis.breakdown)."""
+        """WER with CI per value of ``by`` for each system (analysis.breakdown); an audio metric joins
+        what has been measured (the rest is the ``(missing)`` group)."""
 
         def build() -> pd.DataFrame:
             from werbench.analysis.breakdown import breakdown
 
-            frames = [self.rows(testset, s).reset_index(drop=True) for s in systems]
+            audio = self.audio_frame(testset) if by in AUDIO_METRICS else None
+            frames = []
+            for system in systems:
+                rows = self.rows(testset, system)
+                if audio is not None:
+                    rows = rows.assign(**{by: audio[by].reindex(rows.index).to_numpy()})
+                frames.append(rows.reset_index(drop=True))
             return breakdown(pd.concat(frames, ignore_index=True), by).rename(columns={by: "value"})
 
-        return self._views.get(("breakdown", testset, systems, by), build)
+        key = ("breakdown", testset, systems, by, self.audio_version(testset) if by in AUDIO_METRICS else 0)
+        return self._views.get(key, build)
 
     def breakdown_fields(self, testset: str) -> list[str]:
-        """Fields worth a breakdown: speaker, duration buckets, and scalar manifest fields of few values."""
+        """Fields worth a breakdown: speaker, duration buckets, scalar manifest fields of few values, and
+        the audio metrics once some are measured."""
         rows = self.reference_rows(testset)
         fields = ["speaker", "duration"]
         for column in self.extra_columns(testset):
             if column in rows and 1 < rows[column].nunique() <= 60:
                 fields.append(column)
+        if self.has_audio(testset) and self.audio_metrics.measured(testset):
+            fields.extend(AUDIO_METRICS)
         return fields
 
     # ---- comparison

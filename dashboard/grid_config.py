@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from werbench.analysis.audio_metrics import ERROR, LABELS, METRICS
 from werbench.analysis.filter_expr import Field
 from werbench.dashboard import components as ui
 from werbench.dashboard.grid_view import QuickFilter
@@ -33,13 +34,23 @@ _NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned"}
 _PCT = {**_NUMBER, "valueFormatter": ui.d3_format(".1%"), "width": 92}
 _COUNT = {**_NUMBER, "width": 74}
 _FIXED2 = ui.d3_format(".2f")
+_AUDIO_COLUMNS = [
+    {"field": "freq_bandwidth", "headerName": LABELS["freq_bandwidth"], **_NUMBER, "width": 122,
+     "valueFormatter": ui.d3_format(",.0f"), "headerTooltip": "SDE's frequency bandwidth (-50 dB)"},
+    {"field": "level_db", "headerName": LABELS["level_db"], **_NUMBER, "width": 100,
+     "valueFormatter": ui.d3_format(".1f"), "headerTooltip": "SDE's peak level, dBFS"},
+    {"field": "snr_db", "headerName": LABELS["snr_db"], **_NUMBER, "width": 98,
+     "valueFormatter": ui.d3_format(".1f"), "headerTooltip": "blind estimate: loud frames over noise floor"},
+    {"field": ERROR, "headerName": "Audio problem", "width": 180, **_TEXT, "tooltipField": ERROR},
+]  # fmt: skip
 
 
 def utterance_columns(
-    systems: Sequence[str], extra: Sequence[str], numeric: set[str]
+    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False
 ) -> list[dict[str, Any]]:
-    """The utterance grid: reference fields, scalar manifest fields ``extra`` (``numeric`` ones filtered
-    as numbers), then a column group per system (WER shown, the rest on opening the group)."""
+    """The utterance grid: reference fields, the audio metrics (``audio``: measured on demand), scalar
+    manifest fields ``extra`` (``numeric`` ones filtered as numbers), then a column group per system (WER
+    shown, the rest on opening the group)."""
     defs: list[dict[str, Any]] = [
         {
             "field": "utt_id",
@@ -63,6 +74,7 @@ def utterance_columns(
         {"field": "ref_chars", "headerName": "Chars", **_COUNT, "width": 84},
         {"field": "words_per_s", "headerName": "Words/s", **_NUMBER, "width": 96, "valueFormatter": _FIXED2},
         {"field": "chars_per_s", "headerName": "Chars/s", **_NUMBER, "width": 96, "valueFormatter": _FIXED2},
+        *(_AUDIO_COLUMNS if audio else []),
         *[{"field": c, "headerName": c, "width": 110, **(_NUMBER if c in numeric else _TEXT)} for c in extra],
     ]
     for k, system in enumerate(systems):
@@ -98,10 +110,12 @@ def utterance_columns(
     return defs
 
 
-def filter_fields(systems: Sequence[str], extra: Sequence[str], numeric: set[str]) -> dict[str, Field]:
+def filter_fields(
+    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False
+) -> dict[str, Field]:
     """The names a filter expression (``analysis.filter_expr``) may use on the utterance grid: reference
-    fields (``text`` is the normalised reference), manifest fields, and per system ``wer[NAME]`` etc.;
-    the bare ``wer`` is the first system's. Rates are written in percent, as shown."""
+    fields (``text`` is the normalised reference), the audio metrics, manifest fields, and per system
+    ``wer[NAME]`` etc.; the bare ``wer`` is the first system's. Rates are written in percent, as shown."""
     fields = {
         "utt_id": Field("utt_id", "text"),
         "text": Field("ref", "text"),
@@ -113,6 +127,8 @@ def filter_fields(systems: Sequence[str], extra: Sequence[str], numeric: set[str
         "words_per_s": Field("words_per_s", "number"),
         "chars_per_s": Field("chars_per_s", "number"),
     }
+    if audio:
+        fields.update({m: Field(m, "number") for m in METRICS} | {ERROR: Field(ERROR, "text")})
     fields.update({c: Field(c, "number" if c in numeric else "text") for c in extra})
     for k, system in enumerate(systems):
         for name in PER_SYSTEM:

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from werbench.analysis.audio_metrics import AudioMetricsCache
+from werbench.analysis.cache import cache_root
 from werbench.dashboard.audio import AudioSource
+from werbench.dashboard.audio_metrics import AudioMetricsStore
 from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.memo import Memo
 from werbench.manifests.errors import ManifestError
@@ -72,6 +75,8 @@ class Workspace:
         self.default_normalizer = default_normalizer
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._memo = Memo()
+        root = cache_root() if self.cache_dir is None else self.cache_dir
+        self.audio_metrics = AudioMetricsStore(self.audio_sources, AudioMetricsCache(root))
         refs = iter_systems(self.results_dir) if self.results_dir else ()
         self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in refs}
         self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
@@ -109,7 +114,7 @@ class Workspace:
             log.warning("%s", warning)
         analysis = Analysis(
             normalizer, tables.utterances, tables.systems, self.runs, self.source.label,
-            tables.datasets, self.vocabulary(normalizer),
+            tables.datasets, self.vocabulary(normalizer), self.audio_metrics,
         )  # fmt: skip
         analysis.load_seconds = timings
         return analysis

@@ -46,8 +46,10 @@ def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> ht
     return html.Div(parts, className="hyp-block")
 
 
-def _fields(detail: UtteranceDetail) -> dbc.Table:
+def _fields(detail: UtteranceDetail, audio: dict[str, str]) -> dbc.Table:
+    """The manifest's fields, then the audio metrics measured on opening (or why there are none)."""
     rows = [html.Tr([html.Th(k), html.Td(str(v))]) for k, v in detail.fields.items()]
+    rows += [html.Tr([html.Th(k), html.Td(v)], className="audio-metric") for k, v in audio.items()]
     return dbc.Table(html.Tbody(rows), className="field-table", size="sm", borderless=True)
 
 
@@ -290,7 +292,16 @@ def layout(page: PageContext) -> html.Div:
                         ],
                         xl=8,
                     ),
-                    dbc.Col([ui.card("Audio", audio), ui.card("Fields", _fields(detail))], xl=4),
+                    dbc.Col(
+                        [
+                            ui.card("Audio", audio),
+                            ui.card(
+                                "Fields",
+                                _fields(detail, page.analysis.utterance_audio_metrics(page.testset, utt_id)),
+                            ),
+                        ],
+                        xl=4,
+                    ),
                 ],
                 className="g-3",
             ),

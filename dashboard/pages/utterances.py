@@ -46,6 +46,37 @@ def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, Q
     return analysis.utterance_grid(context["ts"], tuple(context["systems"])), analysis.view_filter(context)
 
 
+def _audio_metrics_bar(page: PageContext, context: dict[str, Any]) -> html.Div | None:
+    """SDE's audio metrics on demand: measure the rows of this view or all of them, in the background,
+    with progress; nothing is decoded until asked (values measured before come back from the cache)."""
+    analysis = page.analysis
+    if not analysis.has_audio(page.testset):
+        return None
+    total = len(analysis.reference_rows(page.testset))
+    measured = analysis.audio_metrics.measured(page.testset)
+    return html.Div(
+        [
+            html.Span(
+                [html.B("Audio metrics "), "(bandwidth, peak level, SNR): "],
+                className="small",
+            ),
+            html.Span(f"{measured:,} of {total:,} utterances measured", id="am-status", className="small"),
+            dbc.Progress(
+                id="am-progress",
+                value=100 * measured / max(total, 1),
+                style={"width": "10rem", "height": "6px"},
+            ),
+            dbc.Button(
+                "Measure the rows of this view", id="am-view", size="sm", color="light", className="border"
+            ),
+            dbc.Button(f"Measure all {total:,}", id="am-all", size="sm", color="light", className="border"),
+            dcc.Interval(id="am-tick", interval=1000, disabled=True),
+        ],
+        className="d-flex flex-wrap align-items-center gap-2 mb-3",
+        id="am-bar",
+    )
+
+
 def _initial_sort(
     column_defs: list[dict[str, Any]], sort_model: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -131,6 +162,7 @@ def layout(page: PageContext) -> html.Div:
                 className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
             ),
             html.Div(expression, className="d-flex mb-3"),
+            _audio_metrics_bar(page, context),
             dcc.Store(id=url_state.url_store_id("grid"), data=grid_state),
             server_grid(
                 GRID,
@@ -161,6 +193,7 @@ def layout(page: PageContext) -> html.Div:
 
 def register(app: Dash, workspace: Workspace) -> None:
     register_server_grid(app, GRID, lambda context: provide(workspace, context), url_key="grid")
+    _register_audio_metrics(app, workspace)
 
     grid_id = ids(GRID)["grid"]
 
@@ -196,6 +229,56 @@ def register(app: Dash, workspace: Workspace) -> None:
         state = url_state.parse(search)
         keep = {k: state[k] for k in VIEW_KEYS if k in state}
         return "/utterance", url_state.encode({**keep, "id": utt_id})
+
+
+def _register_audio_metrics(app: Dash, workspace: Workspace) -> None:
+    grid = ids(GRID)
+
+    @app.callback(
+        Output("am-tick", "disabled", allow_duplicate=True),
+        Output("am-status", "children", allow_duplicate=True),
+        Input("am-view", "n_clicks"),
+        Input("am-all", "n_clicks"),
+        State(grid["grid"], "getRowsRequest"),
+        State(grid["ctx"], "data"),
+        prevent_initial_call=True,
+    )
+    def start(view: int | None, every: int | None, request: dict | None, context: dict) -> tuple:
+        """Start measuring the rows of the view (filters, quick filter, expression) or all of them."""
+        if not (view or every):
+            return no_update, no_update
+        table, mask = provide(workspace, context)
+        frame = table.table.frame
+        if ctx.triggered_id == "am-view":
+            rows = table.table.view(
+                (request or {}).get("filterModel"), (request or {}).get("sortModel"), mask
+            )
+            frame = frame.iloc[rows]
+        store = workspace.audio_metrics
+        if not store.start(context["ts"], frame["utt_id"].tolist()):
+            return False, "already measuring (another request); progress below"
+        return False, f"measuring {len(frame):,} utterances..."
+
+    @app.callback(
+        Output("am-status", "children"),
+        Output("am-progress", "value"),
+        Output("am-tick", "disabled"),
+        Output(grid["ctx"], "data", allow_duplicate=True),
+        Input("am-tick", "n_intervals"),
+        State(grid["ctx"], "data"),
+        prevent_initial_call=True,
+    )
+    def tick(_: int, context: dict) -> tuple:
+        """Progress while the job runs; when it ends, the grid reloads with the new values."""
+        store = workspace.audio_metrics
+        progress = store.progress()
+        if progress.running:
+            share = 100 * progress.done / max(progress.total, 1)
+            return f"measuring: {progress.done:,} of {progress.total:,}", share, False, no_update
+        total = len(workspace.analysis(context["norm"]).reference_rows(context["ts"]))
+        measured = store.measured(context["ts"])
+        status = f"{measured:,} of {total:,} utterances measured"
+        return status, 100 * measured / max(total, 1), True, {**context, "av": store.version(context["ts"])}
 
 
 PAGE = Page("utterances", "/utterances", "Utterances", layout, register)

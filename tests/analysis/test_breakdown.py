@@ -162,3 +162,10 @@ def test_empty_reference_group_has_nan_wer(make_utts) -> None:
     table = breakdown(utts, "kind", n_resamples=20).set_index("kind")
     assert math.isnan(table.loc["e", "wer"]) and math.isnan(table.loc["e", "wer_lo"])
     assert table.loc["f", "wer"] == 0.0
+
+
+def test_close_quantile_edges_get_distinct_labels() -> None:
+    """Quantiles of a continuous field (an SNR) can agree to 3 digits: labels take more, never collide."""
+    labels = bucketize(pd.Series([12.301, 12.304, 12.309, 40.0]), [12.3, 12.302, 12.305, 50.0])
+    assert list(labels.cat.categories[:3]) == ["[12.3, 12.302)", "[12.302, 12.305)", "[12.305, 50)"]
+    assert labels.tolist() == ["[12.3, 12.302)", "[12.302, 12.305)", "[12.305, 50)", "[12.305, 50)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 from werbench.dashboard.workspace import Source
@@ -149,6 +150,69 @@ def test_previous_and_next_follow_the_filter_expression(manifests, tmp_path) -> 
     assert (nav.previous, nav.next, nav.position, nav.total) == (kept[0], kept[2], 2, len(kept))
     malformed = analysis.neighbours({**context, "q": "words >>"}, {}, kept[1])
     assert malformed.total == len(frame)  # a malformed expression filters nothing, as the grid shows
+
+
+def test_audio_metrics_are_measured_on_demand_and_serve_as_columns_filters_histograms(
+    manifests, tmp_path
+) -> None:
+    """Nothing is decoded at start-up; "Measure all" fills SDE's columns in the background; they filter,
+    histogram and break down; a broken file's row says why and the others are measured."""
+    rows = _rows(manifests["one"])
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
+    rows[5]["audio_filepath"] = str(broken)
+    bad_utt = rows[5]["utt_id"]
+    path = _write(tmp_path / "conformer.jsonl", rows)
+    app = _app(Source.of([path]), tmp_path)
+    workspace = app.server.config["WERBENCH_WORKSPACE"]
+    client = app.server.test_client()
+    page = render(app, client, "/utterances?ts=conformer")
+    assert "Measure all 40" in page and "0 of 40 utterances measured" in page
+    assert workspace.audio_metrics.measured("conformer") == 0  # the page did not decode anything
+    context = {"ts": "conformer", "norm": "none", "systems": ["conformer"], "qf": "all", "q": ""}
+    post_callback(
+        client, app, "am-tick.disabled",
+        [{"id": "am-view", "property": "n_clicks", "value": None},
+         {"id": "am-all", "property": "n_clicks", "value": 1}],
+        [{"id": "utts-grid", "property": "getRowsRequest", "value": None},
+         {"id": "utts-ctx", "property": "data", "value": context}],
+    )  # fmt: skip
+    workspace.audio_metrics._job.join(timeout=120)
+    _, tick = post_callback(
+        client, app, "am-status.children",
+        [{"id": "am-tick", "property": "n_intervals", "value": 1}],
+        [{"id": "utts-ctx", "property": "data", "value": context}],
+    )  # fmt: skip
+    assert tick["response"]["am-status"]["children"] == "40 of 40 utterances measured"
+    assert tick["response"]["utts-ctx"]["data"]["av"] > 0  # the grid reloads with the values
+
+    analysis = workspace.analysis("none")
+    frame = analysis.utterance_grid("conformer", ("conformer",)).table.frame.set_index("utt_id")
+    assert "unreadable audio" in frame.at[bad_utt, "audio_error"]
+    assert np.isnan(frame.at[bad_utt, "freq_bandwidth"])
+    good = frame.drop(index=bad_utt)
+    assert good["audio_error"].isna().all() and (good["freq_bandwidth"] > 0).all()
+    assert good["level_db"].between(-40, 0).all() and good["snr_db"].notna().all()
+    mask = analysis.view_filter({**context, "q": f"snr_db > {good['snr_db'].median()} && level_db < 0"})
+    assert (
+        mask is not None
+        and mask[1](frame.reset_index()).sum() == (good["snr_db"] > good["snr_db"].median()).sum()
+    )
+    errors_only = analysis.view_filter({**context, "q": "audio_error contains unreadable"})
+    assert errors_only[1](frame.reset_index()).sum() == 1
+    histogram = render(app, client, "/dataset?ts=conformer&hist=freq_bandwidth")
+    assert "could not be built" not in histogram and "freq_bandwidth" in histogram
+    assert "snr_db" in analysis.breakdown_fields("conformer")
+    by_snr = analysis.breakdown("conformer", ("conformer",), "snr_db")
+    assert by_snr["utts"].sum() == 40 and "(missing)" in set(by_snr["value"].astype(str))
+    assert "could not be built" not in render(app, client, "/errors?ts=conformer&by=snr_db")
+    detail = render(app, client, f"/utterance?ts=conformer&id={bad_utt}")
+    assert "Audio problem" in detail and "unreadable audio" in detail
+    # a new workspace reads the measures back from the disk cache instead of decoding again
+    again = _app(Source.of([path]), tmp_path).server.config["WERBENCH_WORKSPACE"]
+    again.audio_metrics.measure("conformer", frame.index.tolist())
+    refilled = again.analysis("none").utterance_grid("conformer", ("conformer",)).table.frame
+    assert np.allclose(refilled["snr_db"].to_numpy(), frame["snr_db"].to_numpy(), equal_nan=True)
 
 
 def test_utterance_without_audio_says_why(manifests, tmp_path) -> None:

@@ -1,0 +1,113 @@
+"""The audio metrics the dashboard has measured so far (``analysis.audio_metrics``), and the one background
+job that measures more, whose progress the Utterances page polls.
+
+Nothing is decoded at start-up: a test set's metrics are empty until a user asks (the rows of a view, all
+of them, or the one utterance opened); measured values come back from the disk cache on the next serve.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from werbench.analysis.audio_metrics import ERROR, METRICS, AudioMeasures, AudioMetricsCache, Clip
+from werbench.analysis.audio_metrics import audio_measures as measure_clips
+from werbench.dashboard.audio import AudioSource
+
+NO_AUDIO = "no audio_filepath for this utterance"
+
+
+@dataclass(frozen=True)
+class Progress:
+    testset: str | None
+    done: int
+    total: int
+    running: bool
+
+
+class AudioMetricsStore:
+    """Per workspace: measures per (test set, utterance), a version per test set that changes whenever
+    more are known (grids key their memo on it), at most one measuring thread at a time."""
+
+    def __init__(
+        self, sources: Callable[[], Mapping[tuple[str, str], AudioSource]], cache: AudioMetricsCache | None
+    ) -> None:
+        self._sources = sources
+        self._cache = cache
+        self._values: dict[str, dict[str, AudioMeasures]] = {}
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._job: threading.Thread | None = None
+        self._progress = Progress(None, 0, 0, False)
+
+    def version(self, testset: str) -> int:
+        return self._versions.get(testset, 0)
+
+    def measured(self, testset: str) -> int:
+        return len(self._values.get(testset, {}))
+
+    def frame(self, testset: str, utt_ids: Sequence[str]) -> pd.DataFrame:
+        """``freq_bandwidth, level_db, snr_db, audio_error`` of ``utt_ids`` in order (NaN / None: not yet)."""
+        with self._lock:
+            known = dict(self._values.get(testset, {}))
+        empty = AudioMeasures(error=None)
+        rows = [known.get(u, empty) for u in utt_ids]
+        frame = pd.DataFrame({m: np.array([getattr(r, m) for r in rows], float) for m in METRICS})
+        frame[ERROR] = pd.Series([r.error for r in rows], dtype=object)
+        return frame
+
+    def measure(self, testset: str, utt_ids: Sequence[str], progress: bool = False) -> None:
+        """Measure those of ``utt_ids`` not known yet, in this thread (cached ones are read back);
+        ``progress``: report to ``progress()`` as the background job does."""
+        sources = self._sources()
+        known = self._values.get(testset, {})
+        todo = [u for u in dict.fromkeys(utt_ids) if u not in known]
+        no_audio = [u for u in todo if (testset, u) not in sources]
+        self._store(testset, no_audio, [AudioMeasures(error=NO_AUDIO)] * len(no_audio))
+        todo = [u for u in todo if (testset, u) in sources]
+        done = len(no_audio)
+        total = done + len(todo)
+
+        def stored(indices: list[int], measures: list[AudioMeasures]) -> None:
+            nonlocal done
+            self._store(testset, [todo[i] for i in indices], measures)
+            done += len(indices)
+            if progress:
+                self._progress = Progress(testset, done, total, True)
+
+        if progress:
+            self._progress = Progress(testset, done, total, True)
+        clips = [Clip(s.path, s.offset, s.duration) for s in (sources[(testset, u)] for u in todo)]
+        measure_clips(clips, self._cache, on_batch=stored)
+        if progress:
+            self._progress = Progress(testset, done, total, False)
+
+    def start(self, testset: str, utt_ids: Sequence[str]) -> bool:
+        """Measure ``utt_ids`` in a background thread; False when one is already running."""
+        with self._lock:
+            if self._job is not None and self._job.is_alive():
+                return False
+            self._progress = Progress(testset, 0, len(utt_ids), True)
+            self._job = threading.Thread(
+                target=self.measure, args=(testset, list(utt_ids), True), daemon=True, name="audio-metrics"
+            )
+            self._job.start()
+        return True
+
+    def progress(self) -> Progress:
+        job = self._job
+        progress = self._progress
+        if progress.running and (job is None or not job.is_alive()):
+            return Progress(progress.testset, progress.done, progress.total, False)
+        return progress
+
+    def _store(self, testset: str, utt_ids: Sequence[str], measures: Sequence[AudioMeasures]) -> None:
+        if not utt_ids:
+            return
+        with self._lock:
+            values = self._values.setdefault(testset, {})
+            values.update(zip(utt_ids, measures, strict=True))
+            self._versions[testset] = self._versions.get(testset, 0) + 1
