@@ -83,7 +83,10 @@ def decode_command(
     ),
     decoder: str = typer.Option("greedy", "--decoder", "-d", help=f"Decoder type: {DECODER_NAMES}."),
     lm: Path | None = typer.Option(
-        None, "--lm", help="KenLM n-gram (.arpa or .bin) for beam/beam-fast/rescore."
+        None,
+        "--lm",
+        help="KenLM n-gram (.arpa or .bin) or DeepSpeech .scorer (its alpha/beta are the defaults) for "
+        "beam/beam-fast/rescore.",
     ),
     unigrams: Path | None = typer.Option(
         None, "--unigrams", help="Unigram list for the LM (one word a line)."
@@ -91,8 +94,12 @@ def decode_command(
     rescorer: Path | None = typer.Option(
         None, "--rescorer", help="Neural LM for rescore: a local Hugging Face folder or a .gguf file."
     ),
-    alpha: float | None = typer.Option(None, "--alpha", help="n-gram LM weight."),
-    beta: float | None = typer.Option(None, "--beta", help="Word insertion bonus."),
+    alpha: float | None = typer.Option(
+        None, "--alpha", help="n-gram LM weight (default 0.5, a .scorer's own)."
+    ),
+    beta: float | None = typer.Option(
+        None, "--beta", help="Word insertion bonus (default 1, a .scorer's own)."
+    ),
     gamma: float | None = typer.Option(None, "--gamma", help="Neural LM weight (rescore)."),
     beam_width: int | None = typer.Option(None, "--beam-width", help="Beam width."),
     nbest: int | None = typer.Option(None, "--nbest", help="Hypotheses kept per utterance."),

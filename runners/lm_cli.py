@@ -90,11 +90,15 @@ def tune_command(
     ),
     dev: Path = typer.Option(..., "--dev", help="Tuning manifest (JSON lines). Never a set you report on."),
     decoder: str = typer.Option("beam-fast", "--decoder", help="beam, beam-fast or rescore."),
-    lm: Path = typer.Option(..., "--lm", help="KenLM n-gram (ARPA or binary)."),
-    grid: str = typer.Option(
-        "alpha=0.25:2.0:0.25,beta=0:3:0.5",
+    lm: Path = typer.Option(
+        ..., "--lm", help="KenLM n-gram (ARPA or binary) or a DeepSpeech .scorer package."
+    ),
+    grid: str | None = typer.Option(
+        None,
         "--grid",
-        help="Axes alpha, beta (and gamma for rescore): start:stop:step, a|b|c or a value; comma-separated.",
+        help="Axes alpha, beta (and gamma for rescore): start:stop:step, a|b|c or a value; comma-separated. "
+        "Default alpha=0.25:2.0:0.25,beta=0:3:0.5 (plus a .scorer's own alpha and beta); an axis left out "
+        "takes the decoder's default (a .scorer's own weight).",
     ),
     rescorer: Path | None = typer.Option(
         None, "--rescorer", help="Neural LM for rescore: HF folder or .gguf."
@@ -130,6 +134,7 @@ def tune_command(
     on_ray = check_engine(engine, address)
     from werbench.runners.decoders.registry import make_decoder
     from werbench.runners.tune import (
+        default_grid,
         load_dev,
         parse_grid,
         sha256_file,
@@ -141,7 +146,6 @@ def tune_command(
 
     if decoder not in ("beam", "beam-fast", "rescore"):
         raise ConfigError("--decoder", "tuning applies to beam, beam-fast and rescore")
-    axes = parse_grid(grid)
     params = {"lm": str(lm), "beam_width": beam_width, **_parse_params(param)}
     if unigrams is not None:
         params["unigrams"] = str(unigrams)
@@ -150,6 +154,7 @@ def tune_command(
             raise ConfigError("--rescorer", "the rescore decoder needs a neural LM")
         params.update(rescorer=str(rescorer), device=device)
     built = make_decoder(decoder, params)
+    axes = parse_grid(grid) if grid else default_grid(lm)
     warnings = tuning_set_leaks(dev, results)
     for warning in warnings:
         typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)

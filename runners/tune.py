@@ -30,6 +30,7 @@ from werbench.runners.decoders.base import Vocabulary
 from werbench.runners.decoders.beam_common import Beam
 
 GRID_AXES = ("alpha", "beta", "gamma")
+DEFAULT_GRID = "alpha=0.25:2.0:0.25,beta=0:3:0.5"
 GRID_COLUMNS = ["alpha", "beta", "gamma", "wer", "cer", "oracle_wer", "utts", "seconds"]
 MAX_POINTS = 10_000
 NEURAL_CHUNK = 256
@@ -117,6 +118,19 @@ def parse_grid(spec: str) -> dict[str, list[float]]:
     size = int(np.prod([len(v) for v in grid.values()]))
     if size > MAX_POINTS:
         raise ConfigError("--grid", f"{size} points is more than {MAX_POINTS}: coarsen the steps")
+    return grid
+
+
+def default_grid(lm: str | Path) -> dict[str, list[float]]:
+    """``DEFAULT_GRID``; a DeepSpeech ``.scorer`` package's own alpha and beta join their axes, so the
+    weights it ships with are scored beside the search (an axis left out of a grid takes them too)."""
+    from werbench.runners.decoders.ngram import is_scorer, scorer_package
+
+    grid = parse_grid(DEFAULT_GRID)
+    if is_scorer(lm):
+        package = scorer_package(lm)
+        grid["alpha"] = sorted({*grid["alpha"], package.alpha})
+        grid["beta"] = sorted({*grid["beta"], package.beta})
     return grid
 
 

@@ -1,7 +1,8 @@
 """What the two KenLM beam searches share: parameters, label handling, n-best assembly and word times.
 
 ``alpha`` weighs the natural-log n-gram score and ``beta`` is added per word, as in pyctcdecode, so the same
-numbers mean the same thing on both paths. Each search returns :class:`RawBeam` rows; this module turns them
+numbers mean the same thing on both paths (and as in a DeepSpeech ``.scorer`` package, whose defaults are used
+when the weights are not given). Each search returns :class:`RawBeam` rows; this module turns them
 into the contract's ``Decoded`` with ``lm_score`` (unweighted, natural log, whole sentence) for every entry.
 """
 
@@ -15,7 +16,10 @@ import numpy as np
 from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary, lineage_record, stage_record
 from werbench.runners.decoders.greedy import best_path_text
 from werbench.runners.decoders.labels import special_label_ids
+from werbench.runners.decoders.ngram import is_scorer, scorer_package
 
+DEFAULT_ALPHA = 0.5
+DEFAULT_BETA = 1.0
 # Far below any real log-prob but finite, so sums never turn into NaN inside the C++ search.
 MASKED_LOGP = -1.0e4
 
@@ -57,8 +61,8 @@ class KenLMBeamDecoder:
     lm: str | None = None
     unigrams: str | None = None
     beam_width: int = 64
-    alpha: float = 0.5
-    beta: float = 1.0
+    alpha: float | None = None  # None: a scorer package's default, else DEFAULT_ALPHA
+    beta: float | None = None  # None: a scorer package's default, else DEFAULT_BETA
     nbest: int = 10
     hotwords: tuple[str, ...] = ()
     hotword_weight: float = 10.0
@@ -70,6 +74,12 @@ class KenLMBeamDecoder:
         if self.lm is None:
             raise ValueError(f"decoder {self.name!r} needs a KenLM n-gram (--lm LM.arpa|LM.bin)")
         self.lm = str(Path(self.lm).resolve())
+        if self.alpha is None or self.beta is None:
+            package = scorer_package(self.lm) if is_scorer(self.lm) else None
+            if self.alpha is None:
+                self.alpha = package.alpha if package else DEFAULT_ALPHA
+            if self.beta is None:
+                self.beta = package.beta if package else DEFAULT_BETA
         if self.unigrams is not None:
             self.unigrams = str(Path(self.unigrams).resolve())
         self.hotwords = tuple(w.strip() for w in self.hotwords if w.strip())

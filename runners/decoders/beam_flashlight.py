@@ -89,10 +89,10 @@ def char_spelling(word: str, chars: dict[str, int], delimiter: int) -> list[list
     return [[chars[c] for c in word] + [delimiter]]
 
 
-def _word_list(lm: str, unigrams: str | None, hotwords: tuple[str, ...]) -> list[str]:
+def _word_list(lm: str, unigrams: str | None, hotwords: tuple[str, ...], alphabet: list[str]) -> list[str]:
     from werbench.runners.decoders.ngram import load_unigrams
 
-    seen: dict[str, None] = dict.fromkeys(load_unigrams(lm, unigrams))
+    seen: dict[str, None] = dict.fromkeys(load_unigrams(lm, unigrams, alphabet))
     for phrase in hotwords:
         seen.update(dict.fromkeys(phrase.split()))
     seen.pop(UNK_WORD, None)
@@ -128,7 +128,8 @@ def _build_lexicon(
         sil = len(labels)
         spell = functools.partial(piece_spellings, pieces=usable, style=style)
 
-    words = _word_list(lm, unigrams, hotwords)
+    alphabet = [label for i, label in enumerate(labels) if i != blank_id]  # a scorer's alphabet
+    words = _word_list(lm, unigrams, hotwords, alphabet)
     kenlm = KenLM(lm, Dictionary(words))
     trie = Trie(len(labels) + 1, sil)
     start = kenlm.start(False)

@@ -37,7 +37,8 @@ def _build(labels: tuple[str, ...], lm: str, mtime_ns: int, unigrams: str | None
     from werbench.runners.decoders.ngram import load_kenlm, load_unigrams
 
     model = load_kenlm(lm)
-    language_model = LanguageModel(model, load_unigrams(lm, unigrams))
+    alphabet = [label for label in labels if label != ""]  # a scorer's alphabet: the labels but the blank
+    language_model = LanguageModel(model, load_unigrams(lm, unigrams, alphabet))
     return BeamSearchDecoderCTC(Alphabet.build_alphabet(list(labels)), language_model)
 
 

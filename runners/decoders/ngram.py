@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from werbench.manifests.arpa import SENTENCE_MARKERS, lm_format, read_arpa_unigrams
 from werbench.manifests.errors import ManifestError
+from werbench.manifests.scorer import ScorerPackage, is_scorer, read_scorer
 
 LN10 = math.log(10.0)
 UNIGRAMS_SUFFIX = ".unigrams.txt"
@@ -35,10 +37,17 @@ def read_unigram_list(path: str | Path) -> list[str]:
     return words
 
 
-def load_unigrams(lm_path: str | Path, explicit: str | Path | None = None) -> list[str]:
-    """The LM's vocabulary: an explicit list, else the sidecar, else the ARPA's unigrams."""
+def load_unigrams(
+    lm_path: str | Path, explicit: str | Path | None = None, alphabet: Sequence[str] | None = None
+) -> list[str]:
+    """The LM's vocabulary: an explicit list, else the sidecar, else a DeepSpeech scorer's trie (spelled
+    with ``alphabet``, the model's labels without the blank), else the ARPA's unigrams."""
     if explicit is not None:
         return read_unigram_list(explicit)
+    if is_scorer(lm_path):
+        if alphabet is None:
+            raise ManifestError(lm_path, "a scorer's words are spelled in the model's alphabet: none given")
+        return scorer_package(lm_path).vocabulary(alphabet)
     sidecar = unigrams_path(lm_path)
     if sidecar.is_file():
         return read_unigram_list(sidecar)
@@ -49,6 +58,20 @@ def load_unigrams(lm_path: str | Path, explicit: str | Path | None = None) -> li
         f"binary LM without a word list: put one word per line in {sidecar.name} beside it "
         "(`werbench lm build` writes it) or pass the unigram list explicitly",
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _read_scorer(path: str, mtime_ns: int) -> ScorerPackage:
+    return read_scorer(path)
+
+
+def scorer_package(path: str | Path) -> ScorerPackage:
+    """A DeepSpeech ``.scorer`` package (``manifests.scorer``), read once per process and file version.
+    KenLM loads the package itself (it stops at its own end), so the LM path stays the package's."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ManifestError(path, "scorer package not found")
+    return _read_scorer(str(path), path.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)

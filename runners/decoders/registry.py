@@ -80,10 +80,12 @@ def _check_paths(name: str, params: dict[str, Any], where: str | Path) -> None:
             raise ConfigError(where, f"decoder {name!r}: file not found: {value}", field=key)
     if params.get("lm") is not None:
         from werbench.manifests.arpa import lm_format
+        from werbench.runners.decoders.ngram import is_scorer, scorer_package
 
-        lm_format(
-            Path(params["lm"]).expanduser()
-        )  # garbage is refused before KenLM (which may abort) sees it
+        lm = Path(params["lm"]).expanduser()
+        lm_format(lm)  # garbage is refused before KenLM (which may abort) sees it
+        if is_scorer(lm):
+            scorer_package(lm)  # a corrupt package names its file, not the decoder's parameters
 
 
 def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | Path = "--decoder") -> Decoder:

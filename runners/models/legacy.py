@@ -1,11 +1,16 @@
-"""Convert NeMo 0.x QuartzNet/Jasper checkpoints (before ``.nemo`` existed) into a current ``.nemo``.
+"""Convert NeMo 0.x QuartzNet/Jasper checkpoints (before today's ``.nemo`` existed) into a current ``.nemo``.
 
-A legacy folder holds ``JasperEncoder-STEP-N.pt``, ``JasperDecoderForCTC-STEP-N.pt`` and the model yaml.
-The yaml is read in every layout NeMo 0.x used (``AudioToMelSpectrogramPreprocessor`` or
-``AudioPreprocessing`` sections, ``JasperEncoder.jasper`` or ``JasperEncoder.init_params.jasper`` or a
-top-level ``jasper`` list). State dicts of NeMo 0.9-0.11 already use today's keys; NeMo <= 0.8 named the
-block list ``conv`` and its MaskedConv1d *was* the Conv1d, so ``encoder.N.conv.M.weight`` is remapped to
-``encoder.N.mconv.M.conv.weight`` (BatchNorm entries to ``encoder.N.mconv.M.*``, residuals likewise).
+A legacy folder holds ``JasperEncoder-STEP-N.pt``, ``JasperDecoderForCTC-STEP-N.pt`` (training
+checkpoints) or ``JasperEncoder.pt``, ``JasperDecoderForCTC.pt`` (the files of a NeMo 0.11 model archive),
+and the model yaml. The yaml is read in every layout NeMo 0.x used: ``AudioToMelSpectrogramPreprocessor``
+or ``AudioPreprocessing`` sections, ``JasperEncoder.jasper`` or ``JasperEncoder.init_params.jasper`` or a
+top-level ``jasper`` list (0.8-0.10), and NeMo 0.11's serialised model (``header:`` + ``init_params:
+{preprocessor_params, encoder_params, decoder_params}``, each ``{header, init_params}``, the labels in the
+decoder's ``vocabulary``). PyYAML reads an exponent without a dot (0.11's ``dither: 1e-05``) as text; such
+preprocessor values are taken as the numbers they are. State dicts of NeMo 0.9-0.11 already use today's
+keys; NeMo <= 0.8 named the block list ``conv`` and its MaskedConv1d *was* the Conv1d, so
+``encoder.N.conv.M.weight`` is remapped to ``encoder.N.mconv.M.conv.weight`` (BatchNorm entries to
+``encoder.N.mconv.M.*``, residuals likewise).
 """
 
 from __future__ import annotations
@@ -53,11 +58,20 @@ def _step(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
+def _checkpoints(folder: Path, glob: str) -> dict[int, Path]:
+    """Step -> file; a NeMo 0.11 archive's ``<Module>.pt`` (no step) counts as step -1."""
+    found = {_step(p): p for p in folder.glob(glob)}
+    archived = folder / glob.replace("-STEP-*", "")
+    if archived.is_file():
+        found.setdefault(-1, archived)
+    return found
+
+
 def find_legacy_checkpoint(folder: str | Path) -> LegacyCheckpoint:
     """Locate yaml + encoder + decoder files; the newest step that has both modules wins."""
     folder = Path(folder)
-    encoders = {_step(p): p for p in folder.glob(ENCODER_GLOB)}
-    decoders = {_step(p): p for p in folder.glob(DECODER_GLOB)}
+    encoders = _checkpoints(folder, ENCODER_GLOB)
+    decoders = _checkpoints(folder, DECODER_GLOB)
     if not encoders or not decoders:
         raise ManifestError(folder, f"legacy NeMo folder needs {ENCODER_GLOB} and {DECODER_GLOB}")
     common = sorted(set(encoders) & set(decoders))
@@ -71,7 +85,7 @@ def find_legacy_checkpoint(folder: str | Path) -> LegacyCheckpoint:
 
 
 def is_legacy_folder(path: Path) -> bool:
-    return path.is_dir() and any(path.glob(ENCODER_GLOB)) and any(path.glob(DECODER_GLOB))
+    return path.is_dir() and bool(_checkpoints(path, ENCODER_GLOB)) and bool(_checkpoints(path, DECODER_GLOB))
 
 
 def _section(doc: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -79,6 +93,27 @@ def _section(doc: dict[str, Any], name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     return value.get("init_params", value) if isinstance(value.get("init_params"), dict) else value
+
+
+def _serialised_model_sections(doc: dict[str, Any]) -> dict[str, Any]:
+    """NeMo 0.11's ``init_params: {preprocessor_params, encoder_params, decoder_params}`` as the 0.8-0.10
+    sections; any other layout unchanged."""
+    params = doc.get("init_params")
+    if not isinstance(params, dict) or not isinstance(params.get("encoder_params"), dict):
+        return doc
+    names = {"preprocessor_params": "AudioToMelSpectrogramPreprocessor", "encoder_params": "JasperEncoder",
+             "decoder_params": "JasperDecoderForCTC"}  # fmt: skip
+    return {**doc, **{name: params[key] for key, name in names.items() if isinstance(params.get(key), dict)}}
+
+
+def _number(value: Any) -> Any:
+    """``"1e-05"`` (YAML 1.1 text: no dot) as 1e-05; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip() and not value.strip().isalpha() else value
+        except ValueError:
+            return value
+    return value
 
 
 def parse_legacy_yaml(path: Path) -> LegacyConfig:
@@ -89,6 +124,7 @@ def parse_legacy_yaml(path: Path) -> LegacyConfig:
         raise ManifestError(path, f"invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ManifestError(path, "expected a mapping at the top level")
+    doc = _serialised_model_sections(doc)
     encoder = _section(doc, "JasperEncoder") or _section(doc, "encoder") or {}
     blocks = encoder.get("jasper", doc.get("jasper"))
     if not isinstance(blocks, list) or not blocks:
@@ -104,6 +140,7 @@ def parse_legacy_yaml(path: Path) -> LegacyConfig:
     if not isinstance(labels, list) or not labels:
         raise ManifestError(path, "no label list (top-level labels)", field="labels")
     pre = next((s for s in (_section(doc, n) for n in PREPROCESSOR_SECTIONS) if s is not None), {})
+    pre = {key: _number(value) for key, value in pre.items()}
     sample_rate = int(pre.get("sample_rate") or doc.get("sample_rate") or 16000)
     return LegacyConfig(
         labels=[str(label) for label in labels],

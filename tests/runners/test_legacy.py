@@ -79,6 +79,53 @@ def test_both_layouts_convert_to_identical_log_probs(tmp_path, reference, speech
         np.testing.assert_array_equal(a, b)
 
 
+def nemo_0_11_yaml() -> str:
+    """The tiny model in NeMo 0.11's serialised-model layout, as examples/asr/configs/quartznet15x5.yaml
+    writes it (``dither: 1e-05``, which YAML 1.1 reads as text, included)."""
+    cfg = tiny_config()
+    pre = {k: v for k, v in cfg["preprocessor"].items() if k not in ("_target_", "sample_rate")}
+    pre.update(dither=0.00001, stft_conv=True)
+    blocks = cfg["encoder"]["jasper"]
+    module = lambda spec, params: {"header": {"full_spec": spec}, "init_params": params}  # noqa: E731
+    doc = {
+        "header": {"collection_type": "asr", "collection_version": None, "nemo_core_version": "0.11.0b0",
+                   "full_spec": "nemo.collections.asr.models.asrconvctcmodel.QuartzNet"},
+        "init_params": {
+            "decoder_params": module("nemo.collections.asr.JasperDecoderForCTC", {
+                "feat_in": blocks[-1]["filters"], "num_classes": len(CHAR_LABELS),
+                "vocabulary": CHAR_LABELS}),
+            "encoder_params": module("nemo.collections.asr.JasperEncoder", {
+                "activation": "relu", "conv_mask": True, "feat_in": pre["features"], "jasper": blocks}),
+            "preprocessor_params": module("nemo.collections.asr.AudioToMelSpectrogramPreprocessor", pre),
+            "spec_augment_params": module("nemo.collections.asr.SpectrogramAugmentation",
+                                          {"rect_freq": 50, "rect_masks": 5, "rect_time": 120}),
+        },
+    }  # fmt: skip
+    return yaml.safe_dump(doc).replace("dither: 1.0e-05", "dither: 1e-05")
+
+
+def test_nemo_0_11_serialised_model_converts_like_the_0_9_layout(tmp_path, reference, speech_manifest):
+    """A 0.11 model's files (module.yaml, JasperEncoder.pt, JasperDecoderForCTC.pt) give the log-probs the
+    0.8-0.10 path gives on the same weights."""
+    _, encoder, decoder = reference
+    folder = tmp_path / "quartznet-0.11"
+    folder.mkdir()
+    torch.save(encoder, folder / "JasperEncoder.pt")
+    torch.save(decoder, folder / "JasperDecoderForCTC.pt")
+    text = nemo_0_11_yaml()
+    (folder / "module.yaml").write_text(text, encoding="utf-8")
+    assert yaml.safe_load(text)["init_params"]["preprocessor_params"]["init_params"]["dither"] == "1e-05"
+    assert detect_kind(folder) == "legacy"
+    assert find_legacy_checkpoint(folder).encoder_path.name == "JasperEncoder.pt"
+    new = NemoCTCModel(convert_legacy(folder, tmp_path / "0.11.nemo"), "cpu", "fp32")
+    old_folder = write_legacy(tmp_path / "quartznet-0.9", reference, "0.9")
+    old = NemoCTCModel(convert_legacy(old_folder, tmp_path / "0.9.nemo"), "cpu", "fp32")
+    assert new.vocab.labels == old.vocab.labels
+    audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
+    for a, b in zip(old.log_probs(audio), new.log_probs(audio), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_load_model_converts_a_legacy_folder_once(tmp_path, reference):
     folder = write_legacy(tmp_path / "wsj_quartznet", reference, "0.9")
     assert detect_kind(folder) == "legacy"
