@@ -35,16 +35,25 @@ def corpus_file(tmp_path_factory, corpus) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def lm_arpa(tmp_path_factory, corpus_file) -> Path:
-    """A real trigram ARPA estimated by KenLM's lmplz (with its unigram list beside it)."""
+def _kenlm(tmp_path_factory, corpus_file, name: str, tool: str) -> Path:
+    """A real trigram estimated by KenLM's lmplz (a binary through build_binary), its unigram list beside."""
     from werbench.runners.lm import build_lm, find_tool
 
-    if find_tool("lmplz") is None:
-        pytest.skip("KenLM lmplz is not installed (scripts/setup.sh builds it)")
-    out = tmp_path_factory.mktemp("lm") / "lm.arpa"
+    if find_tool(tool) is None:
+        pytest.skip(f"KenLM {tool} is not installed (scripts/setup.sh builds it)")
+    out = tmp_path_factory.mktemp("lm") / name
     build_lm([corpus_file], out, order=3)
     return out
+
+
+@pytest.fixture(scope="session")
+def lm_arpa(tmp_path_factory, corpus_file) -> Path:
+    return _kenlm(tmp_path_factory, corpus_file, "lm.arpa", "lmplz")
+
+
+@pytest.fixture(scope="session")
+def lm_binary(tmp_path_factory, corpus_file) -> Path:
+    return _kenlm(tmp_path_factory, corpus_file, "lm.bin", "build_binary")
 
 
 @pytest.fixture(scope="session")

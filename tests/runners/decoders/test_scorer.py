@@ -20,44 +20,31 @@ ALPHA, BETA = 0.75, 1.85
 
 
 @pytest.fixture(scope="module")
-def kenlm_binary(tmp_path_factory, corpus_file):
-    from werbench.runners.lm import build_lm, find_tool
-
-    if find_tool("build_binary") is None:
-        pytest.skip("KenLM build_binary is not installed (scripts/setup.sh builds it)")
-    binary = tmp_path_factory.mktemp("scorer") / "lm.bin"
-    build_lm([corpus_file], binary, order=3)
-    return binary
+def scorer(lm_binary):
+    words = load_unigrams(lm_binary)
+    return write_scorer(lm_binary.with_name("lm.scorer"), lm_binary, words, ALPHABET, ALPHA, BETA)
 
 
-@pytest.fixture(scope="module")
-def scorer(kenlm_binary):
-    words = load_unigrams(kenlm_binary)
-    return write_scorer(kenlm_binary.with_name("lm.scorer"), kenlm_binary, words, ALPHABET, ALPHA, BETA)
-
-
-def test_package_is_read_back(scorer, kenlm_binary) -> None:
+def test_package_is_read_back(scorer, lm_binary) -> None:
     package = read_scorer(scorer)
-    assert package.lm_bytes == kenlm_binary.stat().st_size
+    assert package.lm_bytes == lm_binary.stat().st_size
     assert (package.alpha, package.beta, package.utf8) == (ALPHA, BETA, False)
-    assert sorted(package.vocabulary(ALPHABET)) == sorted(load_unigrams(kenlm_binary))
+    assert sorted(package.vocabulary(ALPHABET)) == sorted(load_unigrams(lm_binary))
 
 
-def test_utf8_mode_words_are_bytes(tmp_path, kenlm_binary) -> None:
-    path = write_scorer(tmp_path / "u.scorer", kenlm_binary, ["naïve", "über"], ALPHABET, 1.0, 2.0, utf8=True)
+def test_utf8_mode_words_are_bytes(tmp_path, lm_binary) -> None:
+    path = write_scorer(tmp_path / "u.scorer", lm_binary, ["naïve", "über"], ALPHABET, 1.0, 2.0, utf8=True)
     assert sorted(read_scorer(path).vocabulary([])) == ["naïve", "über"]
 
 
 @pytest.mark.parametrize("decoder_class", [BeamSearchDecoder, FastBeamDecoder], ids=["beam", "beam-fast"])
-def test_both_decoders_use_the_embedded_lm_and_weights(
-    decoder_class, scorer, kenlm_binary, dev_set, char_vocab
-):
+def test_both_decoders_use_the_embedded_lm_and_weights(decoder_class, scorer, lm_binary, dev_set, char_vocab):
     """With no weights given the package's are used, and the output is the plain binary's at those weights
     (that binary's word list is its sidecar, the package's is its trie)."""
     from_package = decoder_class(lm=str(scorer), beam_width=16)
     assert (from_package.alpha, from_package.beta) == (ALPHA, BETA)
     assert not unigrams_path(scorer).exists()
-    plain = decoder_class(lm=str(kenlm_binary), alpha=ALPHA, beta=BETA, beam_width=16)
+    plain = decoder_class(lm=str(lm_binary), alpha=ALPHA, beta=BETA, beam_width=16)
     for _, log_probs in dev_set[:4]:
         ours = from_package.decode(log_probs, char_vocab, FRAME_SECONDS)
         assert ours.text == plain.decode(log_probs, char_vocab, FRAME_SECONDS).text
@@ -80,12 +67,12 @@ def test_tune_scores_the_package_weights(scorer, dev_set, char_vocab) -> None:
     assert [(row["alpha"], row["beta"]) for row in result.rows] == [(ALPHA, 0.0), (ALPHA, BETA)]
 
 
-def test_corrupt_packages_are_clear_errors(tmp_path, scorer, kenlm_binary) -> None:
+def test_corrupt_packages_are_clear_errors(tmp_path, scorer, lm_binary) -> None:
     data = scorer.read_bytes()
     cases = {
         "cut.scorer": (data[:-40], "trie cut short"),
         "old.scorer": (data.replace(b"EIRT\x06", b"EIRT\x05", 1), "version 5; werbench reads version 6"),
-        "plain.scorer": (kenlm_binary.read_bytes(), "without the vocabulary trie"),
+        "plain.scorer": (lm_binary.read_bytes(), "without the vocabulary trie"),
         "text.scorer": (b"hello world\n" * 10, "not a KenLM model"),
     }
     for name, (content, message) in cases.items():
