@@ -39,6 +39,10 @@ _FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmeti
 _PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
 _FIELDS = "Fields to break metrics down by (repeatable; default: speaker, duration, fields with few values)."
 _VOCAB = "Vocabulary for OOV flags: an ARPA LM, a NeMo manifest (e.g. the training set) or a word list."
+KEYWORDS_HELP = (
+    "A keyword list (one keyword or phrase a line, # comments): a word class of its own, named after the "
+    "file, with recall, precision and F1 per system (repeatable)."
+)
 
 
 def _pct(value: float) -> str:
@@ -171,6 +175,7 @@ def report(
     pairs: list[str] = typer.Option(None, "--pairs", help=_PAIRS),
     fields: list[str] = typer.Option(None, "--breakdown", help=_FIELDS),
     vocab: Path | None = typer.Option(None, "--vocab", help=_VOCAB),
+    keywords: list[Path] = typer.Option(None, "--keywords", help=KEYWORDS_HELP),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
@@ -193,6 +198,7 @@ def report(
     from werbench.analysis.report_trn import write_trn_export
     from werbench.analysis.table_cache import TableOptions, results_tables
     from werbench.analysis.vocabulary import load_vocabulary
+    from werbench.analysis.word_classes import load_keywords
     from werbench.manifests.normalize import get_normalizer
 
     written: list[Path] = []
@@ -204,9 +210,12 @@ def report(
     if trn is not None:
         written += write_trn_export(trn, tables.utterances)
     if html is not None or csv is not None:
-        vocabulary = load_vocabulary(vocab, get_normalizer(tables.normalizer)) if vocab else None
+        normalizer = get_normalizer(tables.normalizer)
+        vocabulary = load_vocabulary(vocab, normalizer) if vocab else None
+        lists = [load_keywords(path, normalizer) for path in keywords or ()]
         data = build_report(
-            tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, flavour=flavour,  # type: ignore[arg-type]
+            tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, keywords=lists,
+            flavour=flavour,  # type: ignore[arg-type]
             n_resamples=resamples, seed=seed, source=str(results.resolve()), progress=True,
         )  # fmt: skip
         if csv is not None:

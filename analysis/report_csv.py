@@ -2,6 +2,8 @@
 
 ``utterances.csv`` (per utterance x system), ``systems.csv``, ``confusions.csv``, ``inserted.csv``,
 ``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a vocabulary),
+``word_classes.csv`` (per system and word class: recall, precision, F1, class WER, share of errors) and
+``word_class_comparisons.csv`` (per compared pair and class: recall of each, B - A with its interval),
 ``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
 Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
@@ -29,6 +31,10 @@ def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
         "systems": report.tables.systems,
     }
     frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
+    if not report.classes.empty:
+        frames["word_classes"] = report.classes
+    if not report.class_comparisons.empty:
+        frames["word_class_comparisons"] = report.class_comparisons
     for field, table in report.breakdowns.items():
         frames[f"breakdown_{_safe(field)}"] = table
     if not report.versus_best.empty:

@@ -20,6 +20,7 @@ from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, 
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.analysis.tables import Tables
 from werbench.analysis.vocabulary import Vocabulary
+from werbench.analysis.word_classes import WordClass, class_comparison, class_table, default_classes
 from werbench.manifests.columnar import holds_nested
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import get_normalizer
@@ -50,6 +51,8 @@ class ReportData:
     versus_best: pd.DataFrame = field(default_factory=pd.DataFrame)
     friedman: dict[str, TestResult] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
+    classes: pd.DataFrame = field(default_factory=pd.DataFrame)  # word classes (``analysis.word_classes``)
+    class_comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +142,7 @@ def build_report(
     pairs: Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
     vocabulary: Vocabulary | None = None,
+    keywords: Sequence[WordClass] = (),
     flavour: Flavour = "werbench",
     n_resamples: int = 1000,
     seed: int = 0,
@@ -146,9 +150,10 @@ def build_report(
     source: str = "",
     progress: bool = False,
 ) -> ReportData:
-    """Errors, breakdowns, comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best."""
+    """Errors, word classes (numbers, OOV with ``vocabulary``, names, ``keywords`` lists), breakdowns,
+    comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best."""
     utts = tables.utterances
-    steps = tqdm(total=6, desc="report", unit="part", disable=not progress)
+    steps = tqdm(total=7, desc="report", unit="part", disable=not progress)
     errors = error_tables(utts, vocabulary=vocabulary, top=None)
     steps.update()
     unknown = [f for f in fields or () if f not in utts.columns]
@@ -171,6 +176,14 @@ def build_report(
     ]
     steps.update()
     normalize = get_normalizer(tables.normalizer)
+    raw_refs = utts["text"].drop_duplicates() if "text" in utts else []
+    classes = default_classes(raw_refs, normalize, vocabulary, keywords)
+    class_rows = class_table(utts, classes, n_resamples=n_resamples, seed=seed)
+    class_pairs = [
+        class_comparison(utts, classes, c.system_a, c.system_b, c.testset, n_resamples=n_resamples, seed=seed)
+        for c in comparisons
+    ]
+    steps.update()
     lineage = decoder_lineage(utts, normalize=normalize, costs=tables.costs, systems=tables.systems, top=top)
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
@@ -191,9 +204,11 @@ def build_report(
         if vocabulary is None
         else f"{vocabulary.source} ({vocabulary.kind}, {len(vocabulary)} words)",
         "fields": chosen_fields,
+        "classes": [f"{c.name} ({c.source})" for c in classes],
     }
     return ReportData(
         tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
+        class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
         source, settings=settings,
     )  # fmt: skip
 

@@ -283,6 +283,45 @@ def _lineage_view(steps: list[LineageStep]) -> list[dict[str, Any]]:
     return views
 
 
+def class_plot(plots: _Plots, rows: pd.DataFrame) -> Plot:
+    """Recall per word class, a bar per system with its 95% interval."""
+    fig = go.Figure()
+    for system, group in rows.groupby("system", sort=True):
+        fig.add_bar(
+            name=str(system), x=group["class"].tolist(),
+            y=(group["recall"].astype(float) * 100).round(3).tolist(),
+            error_y=_error_bars(group, "recall"), marker_color=plots.colour.get(system),
+            hovertemplate="%{x}: recall %{y:.1f}%<extra>" + str(system) + "</extra>",
+        )  # fmt: skip
+    fig.update_layout(barmode="group", yaxis_title="recall %", yaxis_range=[0, 105])
+    return plots.add(fig, height=300)
+
+
+def _class_boards(plots: _Plots, report: ReportData) -> list[dict[str, Any]]:
+    boards = []
+    if report.classes.empty:
+        return boards
+    for testset, rows in report.classes.groupby("testset", sort=True):
+        rows = rows[rows["ref_words"] > 0]
+        if rows.empty:
+            continue
+        boards.append({"testset": testset, "rows": _records(rows), "plot": class_plot(plots, rows)})
+    return boards
+
+
+def _class_pairs(report: ReportData, comparison: Comparison) -> list[dict[str, Any]]:
+    frame = report.class_comparisons
+    if frame.empty:
+        return []
+    mine = frame[
+        (frame["testset"] == comparison.testset)
+        & (frame["system_a"] == comparison.system_a)
+        & (frame["system_b"] == comparison.system_b)
+        & (frame["ref_words"] > 0)
+    ]
+    return _records(mine)
+
+
 def view_model(report: ReportData) -> dict[str, Any]:
     systems = report.tables.systems
     plots = _Plots(systems["system"].tolist())
@@ -308,7 +347,10 @@ def view_model(report: ReportData) -> dict[str, Any]:
         "wer_plot": wer_plot(plots, systems) if len(systems) else None,
         "breakdowns": breakdown_views,
         "error_panels": _error_panels(report),
-        "comparisons": [_comparison_view(plots, c) for c in report.comparisons],  # anchors cmp-1, cmp-2, ...
+        "classes": _class_boards(plots, report),
+        "comparisons": [
+            {**_comparison_view(plots, c), "classes": _class_pairs(report, c)} for c in report.comparisons
+        ],  # anchors cmp-1, cmp-2, ...
         "lineage": _lineage_view(report.lineage),
         "nbest": _records(report.nbest_summary),
         "worst": _worst(report),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -191,6 +191,7 @@ class Analysis:
         datasets: Mapping[str, pd.DataFrame] | None = None,
         vocabulary: Any = None,
         audio_metrics: AudioMetricsStore | None = None,
+        keywords: Sequence[Any] = (),
     ) -> None:
         self.normalizer = normalizer
         self.utterances = utterances
@@ -200,6 +201,7 @@ class Analysis:
         self.datasets = dict(datasets or {})  # test sets without systems: analysis.tables.dataset_rows
         self.vocabulary = vocabulary  # --vocab (analysis.vocabulary.Vocabulary), else the runs' LMs
         self.audio_metrics = audio_metrics  # measured on demand (dashboard.audio_metrics), shared
+        self.keywords = tuple(keywords)  # --keywords lists (analysis.word_classes.WordClass)
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
@@ -509,6 +511,46 @@ class Analysis:
             return error_tables(pd.concat(frames, ignore_index=True), vocabulary=vocabulary)
 
         return self._views.get(("errors", testset, systems), build)
+
+    def word_class_list(self, testset: str) -> list[Any]:
+        """The test set's word classes (analysis.word_classes.default_classes): numbers, OOV against its
+        vocabulary, names when its raw references carry case, and the ``--keywords`` lists."""
+
+        def build() -> list[Any]:
+            from werbench.analysis.word_classes import default_classes
+
+            vocabulary, _ = self.vocabulary_for(testset)
+            raw = self.reference_rows(testset).get("text", [])
+            return default_classes(raw, self._normalize, vocabulary, self.keywords)
+
+        return self._memo.get(("word-class-list", testset), build)
+
+    def word_classes(self, testset: str) -> pd.DataFrame:
+        """analysis.word_classes.class_table of every system of the test set (recall, precision, F1, CIs)."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.word_classes import class_table
+
+            frames = [self.rows(testset, s).reset_index(drop=True) for s in self.systems(testset)]
+            if not frames:
+                return class_table(pd.DataFrame(), [])
+            return class_table(pd.concat(frames, ignore_index=True), self.word_class_list(testset))
+
+        return self._memo.get(("word-classes", testset), build)
+
+    def word_class_comparison(self, testset: str, a: str, b: str) -> pd.DataFrame:
+        """analysis.word_classes.class_comparison: per class, which of A and B recalls more."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.word_classes import class_comparison
+
+            rows = pd.concat(
+                [self.rows(testset, a).reset_index(drop=True), self.rows(testset, b).reset_index(drop=True)],
+                ignore_index=True,
+            )
+            return class_comparison(rows, self.word_class_list(testset), a, b, testset)
+
+        return self._views.get(("word-class-compare", testset, a, b), build)
 
     def word_accuracy(self, testset: str, systems: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
         """analysis' per-word accuracy of ``systems``; with none, the reference words' counts, OOV flags."""

@@ -64,6 +64,10 @@ def serve(
     vocab: Path | None = typer.Option(
         None, help="Word list (or ARPA LM, or manifest) whose words are in vocabulary: flags OOV words."
     ),
+    keywords: list[Path] = typer.Option(
+        None,
+        help="Keyword list (one keyword or phrase a line): a word class with recall/precision (repeatable).",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind; non-loopback addresses need --auth."),
     port: int = typer.Option(8050, min=1, max=65535, help="TCP port."),
     auth: str | None = typer.Option(None, help="HTTP Basic credentials 'user:password'."),
@@ -84,7 +88,7 @@ def serve(
     from werbench.dashboard.app import create_app
     from werbench.dashboard.workspace import Source
 
-    source = Source.of(paths, audio_base=audio_base_path, vocab=vocab)
+    source = Source.of(paths, audio_base=audio_base_path, vocab=vocab, keywords=keywords or ())
     allowed = (*LOOPBACK_NAMES, host) if is_loopback(host) else None
     app = create_app(source, normalize=normalize, users=users, allowed_hosts=allowed)
     import waitress

@@ -32,6 +32,7 @@ class Source:
     manifests: tuple[Path, ...] = ()
     audio_base: Path | None = None
     vocab: Path | None = None
+    keywords: tuple[Path, ...] = ()  # keyword lists: a word class each (analysis.word_classes)
 
     @classmethod
     def of(
@@ -39,6 +40,7 @@ class Source:
         paths: str | Path | Sequence[str | Path],
         audio_base: Path | None = None,
         vocab: Path | None = None,
+        keywords: Sequence[Path] = (),
     ) -> Source:
         """One folder is a results directory; files are manifests (a folder among files is an error)."""
         paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
@@ -47,7 +49,7 @@ class Source:
                 raise ManifestError(
                     paths[0], "--audio-base-path is for manifest files, not a results directory"
                 )
-            return cls(results_dir=paths[0], vocab=vocab)
+            return cls(results_dir=paths[0], vocab=vocab, keywords=tuple(keywords))
         for path in paths:
             if path.is_dir():
                 raise ManifestError(
@@ -57,7 +59,7 @@ class Source:
                 raise ManifestError(path, "results directory not found, nor a manifest file of that name")
         if audio_base is not None and not audio_base.is_dir():
             raise ManifestError(audio_base, "--audio-base-path is not a folder")
-        return cls(manifests=tuple(paths), audio_base=audio_base, vocab=vocab)
+        return cls(manifests=tuple(paths), audio_base=audio_base, vocab=vocab, keywords=tuple(keywords))
 
     @property
     def label(self) -> str:
@@ -80,6 +82,7 @@ class Workspace:
         refs = iter_systems(self.results_dir) if self.results_dir else ()
         self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in refs}
         self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
+        self.keyword_lists(default_normalizer)  # and so is a bad --keywords list
 
     def vocabulary(self, normalizer: str) -> Any:
         """The ``--vocab`` word list under ``normalizer`` (analysis.vocabulary.load_vocabulary), or None."""
@@ -92,6 +95,16 @@ class Workspace:
             return load_vocabulary(self.source.vocab, get_normalizer(normalizer))
 
         return self._memo.get(("vocab", normalizer), load)
+
+    def keyword_lists(self, normalizer: str) -> list[Any]:
+        """The ``--keywords`` lists under ``normalizer`` (analysis.word_classes.load_keywords)."""
+
+        def load() -> list[Any]:
+            from werbench.analysis.word_classes import load_keywords
+
+            return [load_keywords(path, get_normalizer(normalizer)) for path in self.source.keywords]
+
+        return self._memo.get(("keywords", normalizer), load)
 
     def analysis(self, normalizer: str) -> Analysis:
         if normalizer not in NORMALIZERS:
@@ -115,6 +128,7 @@ class Workspace:
         analysis = Analysis(
             normalizer, tables.utterances, tables.systems, self.runs, self.source.label,
             tables.datasets, self.vocabulary(normalizer), self.audio_metrics,
+            self.keyword_lists(normalizer),
         )  # fmt: skip
         analysis.load_seconds = timings
         return analysis

@@ -37,9 +37,13 @@ def demo(
     typer.echo(f"demo ready in {run.seconds:.1f} s")
     if serve:
         from werbench.dashboard.serve_cli import serve as serve_dashboard
+        from werbench.demo.run import DEMO_ROOT
 
-        serve_dashboard(results=run.results, host="127.0.0.1", port=port, auth=None, auth_file=None,
-                        insecure=False, normalize="nemo", threads=8)  # fmt: skip
+        assets = DEMO_ROOT / "assets"
+        serve_dashboard(paths=[run.results], audio_base_path=None,
+                        vocab=assets / "lm" / "business-4gram.bin.unigrams.txt",
+                        keywords=[assets / "keywords" / "companies.txt"], host="127.0.0.1", port=port,
+                        auth=None, auth_file=None, insecure=False, normalize="nemo", threads=8)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

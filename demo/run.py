@@ -264,6 +264,15 @@ def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[
     return ran
 
 
+def class_options(assets: Path = DEMO_ROOT / "assets") -> list[str]:
+    """The word classes the demo reports beside numbers: OOV against the business LM's unigrams, and the
+    business test set's company names as a keyword list (``analysis.word_classes``)."""
+    return [
+        "--vocab", str(assets / "lm" / "business-4gram.bin.unigrams.txt"),
+        "--keywords", str(assets / "keywords" / "companies.txt"),
+    ]  # fmt: skip
+
+
 def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> tuple[Path, Path]:
     """``werbench report`` writes the offline HTML report and the CSV tables (kept when nothing changed)."""
     html, csv = results / "report.html", results / "report-csv"
@@ -274,7 +283,7 @@ def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> 
     proc = subprocess.run(
         werbench_command(
             "report", str(results), "--html", str(html), "--csv", str(csv), "--breakdown", "voice",
-            "--breakdown", "noise",
+            "--breakdown", "noise", *class_options(),
         ),
         check=False,
     )  # fmt: skip

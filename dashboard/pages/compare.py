@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
+from werbench.dashboard.class_views import class_pairs_grid
 from werbench.dashboard.data import PairView
 from werbench.dashboard.grid import records
 from werbench.dashboard.grid_config import numeric_fields
@@ -343,6 +344,10 @@ def layout(page: PageContext) -> html.Div:
             ),
             _any_scatter(page, a, b),
             ui.card("Significance tests (the NIST sc_stats set, computed by analysis)", _tests_table(cmp)),
+            ui.card(
+                "Words that matter: which system recalls each word class (paired bootstrap of B \u2212 A)",
+                class_pairs_grid("cmp-classes", page.analysis.word_class_comparison(page.testset, a, b)),
+            ),
             dbc.Row(
                 [
                     dbc.Col(

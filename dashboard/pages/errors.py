@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
+from werbench.dashboard.class_views import CLASSES_HELP, class_grid, recall_figure
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -123,10 +124,23 @@ def layout(page: PageContext) -> html.Div:
             )
         )
     breakdown = page.analysis.breakdown(page.testset, tuple(systems), by)
+    classes = page.analysis.word_classes(page.testset)
+    classes = classes[classes["system"].isin(systems)]
     return html.Div(
         [
             page.header("Errors", f"What goes wrong on {page.testset}, and where.", *controls),
             dbc.Row(cards, className="g-3"),
+            ui.card(
+                "Words that matter: recall per word class (95% bootstrap CI)",
+                html.Div(
+                    [
+                        html.P(CLASSES_HELP, className="text-muted small"),
+                        recall_figure(classes, systems),
+                        class_grid("err-classes", classes),
+                    ]
+                ),
+                actions=[ui.csv_button("err-classes-csv")],
+            ),
             ui.card(
                 f"WER by {by} (95% bootstrap CI)",
                 ui.graph(_breakdown_figure(breakdown, by), "err-breakdown"),
@@ -142,6 +156,7 @@ def register(app: Dash, workspace: Workspace) -> None:
         Output("err-download", "data"),
         *[Input(f"err-{name}-csv", "n_clicks") for name in TABLES],
         Input("err-breakdown-csv", "n_clicks"),
+        Input("err-classes-csv", "n_clicks"),
         State("url", "search"),
         prevent_initial_call=True,
     )
@@ -153,6 +168,9 @@ def register(app: Dash, workspace: Workspace) -> None:
         name = str(ctx.triggered_id).removeprefix("err-").removesuffix("-csv")
         if name == "breakdown":
             frame = page.analysis.breakdown(page.testset, tuple(systems), by)
+        elif name == "classes":
+            frame = page.analysis.word_classes(page.testset)
+            frame = frame[frame["system"].isin(systems)]
         else:
             frame = getattr(page.analysis.error_tables(page.testset, tuple(systems)), name)
         return dcc.send_data_frame(frame.to_csv, f"{name}-{page.testset}-{page.normalizer}.csv", index=False)

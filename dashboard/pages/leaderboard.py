@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
+from werbench.dashboard.class_views import CLASSES_HELP, class_grid
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -216,8 +217,23 @@ def layout(page: PageContext) -> html.Div:
                 table,
                 actions=[ui.csv_button("lb-csv")],
             ),
+            _classes_card(page),
             dcc.Download(id="lb-download"),
         ]
+    )
+
+
+def _classes_card(page: PageContext) -> Any:
+    """Recall, precision and F1 per word class (numbers, OOV, names, keyword lists) of every system."""
+    frames = [page.analysis.word_classes(ts) for ts in page.analysis.testsets if page.analysis.systems(ts)]
+    frame = (
+        pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
+    )
+    if frame is None or not (frame["ref_words"] > 0).any():
+        return html.Div()
+    return ui.card(
+        "Words that matter: per word class (95% bootstrap CI)",
+        html.Div([html.P(CLASSES_HELP, className="text-muted small"), class_grid("lb-classes", frame, True)]),
     )
 
 

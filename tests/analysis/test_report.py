@@ -290,8 +290,22 @@ def test_report_command(results: Path, tmp_path: Path) -> None:
     vocab.write_text("\n".join(VOCAB[:10]) + "\n", encoding="utf-8")
     args = ["report", str(results), "--html", str(out / "r.html"), "--csv", str(out / "csv")]
     options = ["--trn", str(out / "trn"), "--resamples", "100", "--no-cache", "--vocab", str(vocab)]
+    keywords = tmp_path / "picked.txt"
+    keywords.write_text("# three words\n" + "\n".join(VOCAB[:3]) + "\n", encoding="utf-8")
+    options += ["--keywords", str(keywords)]
     result = runner.invoke(app, [*args, *options, "--pairs", "am@greedy:am@beam-lm"])
     assert result.exit_code == 0, result.output
+    classes = pd.read_csv(out / "csv" / "word_classes.csv").set_index(["class", "system"])
+    accuracy = pd.read_csv(out / "csv" / "word_accuracy.csv")
+    for system in ("am@greedy", "am@beam-lm"):  # single keywords: recall is their pooled word accuracy
+        picked = accuracy[(accuracy["system"] == system) & accuracy["word"].isin(VOCAB[:3])]
+        row = classes.loc[("picked", system)]
+        assert row["ref_words"] == picked["count"].sum() and row["correct"] == picked["correct"].sum()
+        assert row["recall_lo"] <= row["recall"] <= row["recall_hi"]
+    assert {"numbers", "oov", "picked"} <= set(classes.index.get_level_values("class"))
+    pairs = pd.read_csv(out / "csv" / "word_class_comparisons.csv")
+    assert set(pairs["class"]) >= {"picked"} and (pairs["system_b"] == "am@beam-lm").all()
+    assert "Words that matter" in (out / "r.html").read_text(encoding="utf-8")
     oov = pd.read_csv(out / "csv" / "oov.csv")
     assert set(oov["system"]) == set(SYSTEMS) and (oov["oov_rate"] > 0).all()
     assert "OOV rate" in (out / "r.html").read_text(encoding="utf-8")

@@ -59,6 +59,9 @@ def test_demo_writes_results_reports_and_leaderboard(demo_results):
     assert (demo_results / "report.html").stat().st_size > 100_000  # plotly inlined: works offline
     assert (demo_results / "report-csv" / "systems.csv").is_file()
     assert all(r["rtfx"] not in ("", "nan") for r in rows)
+    classes = list(csv.DictReader((demo_results / "report-csv" / "word_classes.csv").open()))
+    business = {r["class"] for r in classes if r["testset"] == "business-synth" and int(r["ref_words"]) > 0}
+    assert {"numbers", "companies", "oov"} <= business  # the demo's keyword list and the LM's unigrams
 
 
 @pytest.mark.slow

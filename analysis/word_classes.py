@@ -1,0 +1,362 @@
+"""Error rates on the words that matter: numbers, OOV words, names and user keyword lists, per word class.
+
+Every figure comes from the one alignment (``errors.code_pairs`` replays each row's ``ops``); a class tags
+reference and hypothesis words, and per system and class we count:
+
+- ``ref_words``: reference words of the class; ``hyp_words``: hypothesis words of the class;
+- ``correct``: class reference words aligned as correct (C); ``hyp_correct``: class hypothesis words
+  aligned as correct (the same number unless a phrase occurs on one side only);
+- ``recall = correct / ref_words``, ``precision = hyp_correct / hyp_words`` and their harmonic mean
+  ``f1``. These are texterrors' keyword recall and precision (``keywords_predicted / keywords_count`` and
+  ``/ keywords_output``) for single-word keywords; its OOV-WER is ``1 - recall`` of the OOV class;
+- ``errors``: error pairs that touch the class, each counted once: a class reference word not recognised (S
+  or D) or a class hypothesis word that is wrong (I, or S of another reference word: a false alarm);
+  ``wer = errors / ref_words`` is fstalign's class WER (errors over the class's reference tokens) except
+  that fstalign counts only the errors of labelled reference tokens, so ours is higher by the false alarms;
+  ``error_share = errors / all errors`` (S + D + I) of the system.
+
+Intervals (``*_lo``/``*_hi``) come from the one bootstrap engine (``analysis.bootstrap``): utterances
+resampled, each figure a ratio of resampled sums. Classes (``WordClass``): numbers (a rule: digits or
+spelled-out cardinals), OOV words (against a ``Vocabulary``), names (``names_class``: the raw references'
+capitalisation) and keyword lists (``load_keywords``: one keyword or phrase a line; a phrase tags its words
+only where the whole phrase occurs, on either side).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from werbench.aligner.pairs import CodedPairs
+from werbench.analysis.bootstrap import bootstrap_group_sums, ratio_interval
+from werbench.analysis.errors import code_pairs
+from werbench.analysis.vocabulary import Vocabulary
+from werbench.manifests.errors import ManifestError
+
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion trillion"
+)
+NUMBER_WORDS = frozenset(_UNITS.split())
+_DIGIT = re.compile(r"\d")
+_N = 5  # counts per row and class (``ClassCounts``)
+CLASS_COLUMNS = [
+    "testset", "system", "class", "kind", "ref_words", "hyp_words", "correct", "hyp_correct", "recall",
+    "recall_lo", "recall_hi", "precision", "precision_lo", "precision_hi", "f1", "f1_lo", "f1_hi", "errors",
+    "wer", "wer_lo", "wer_hi", "error_share",
+]  # fmt: skip
+COMPARISON_COLUMNS = [
+    "testset", "class", "system_a", "system_b", "ref_words", "recall_a", "recall_b", "delta", "delta_lo",
+    "delta_hi", "p_b_better",
+]  # fmt: skip
+
+
+def is_number(word: str) -> bool:
+    """Digits anywhere (``2024``, ``3.5``, ``1st``), or spelled-out cardinals, hyphenated ones too
+    (``twenty-one``). Ordinals and ``point``/``oh`` are not numbers: they are words of other uses too."""
+    if _DIGIT.search(word):
+        return True
+    parts = [part for part in word.split("-") if part]
+    return bool(parts) and all(part in NUMBER_WORDS for part in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class WordClass:
+    """A class of words: a set of single words, a membership rule, and/or phrases tagged where they occur."""
+
+    name: str
+    kind: str  # numbers | oov | names | keywords
+    source: str
+    words: frozenset[str] = frozenset()
+    rule: Callable[[str], bool] | None = None
+    phrases: tuple[tuple[str, ...], ...] = ()
+    outside: bool = False  # OOV: a word is of the class when it is NOT in ``words``
+
+    def word_mask(self, words: np.ndarray) -> np.ndarray:
+        """Whether each word of a code book is of the class on its own (phrases are tagged in context)."""
+        listed = pd.Index(words).isin(list(self.words)) if len(words) else np.zeros(0, bool)
+        mask = ~listed if self.outside else listed
+        if self.rule is not None:
+            mask = mask | np.fromiter((self.rule(w) for w in words), bool, len(words))
+        return np.asarray(mask, bool)
+
+
+def number_class() -> WordClass:
+    return WordClass("numbers", "numbers", "digits or spelled-out cardinals", rule=is_number)
+
+
+def oov_class(vocabulary: Vocabulary) -> WordClass:
+    return WordClass("oov", "oov", f"{vocabulary.source} ({vocabulary.kind})", vocabulary.words, outside=True)
+
+
+def load_keywords(path: str | Path, normalize: Callable[[str], str] | None = None) -> WordClass:
+    """A keyword list (``--keywords FILE``): one keyword or phrase a line, ``#`` comments; the class is
+    named after the file's stem. Each line goes through ``normalize`` (the one the systems were scored
+    with), so ``Harbor Electric`` matches the normalised ``harbor electric``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "keyword list not found")
+    singles: set[str] = set()
+    phrases: set[tuple[str, ...]] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        words = tuple((normalize(text) if normalize else text).split())
+        if not words:
+            raise ManifestError(path, f"keyword {text!r} is empty after normalisation", line=number)
+        (singles.add(words[0]) if len(words) == 1 else phrases.add(words))
+    if not singles and not phrases:
+        raise ManifestError(path, "the keyword list has no keywords")
+    return WordClass(path.stem, "keywords", str(path), frozenset(singles), phrases=tuple(sorted(phrases)))
+
+
+_EDGE = re.compile(r"^[^\w]+|[^\w']+$")
+
+
+def names_class(raw_texts: Iterable[str], normalize: Callable[[str], str] | None = None) -> WordClass | None:
+    """Names from the raw references' capitalisation (texterrors' "simple entity" rule, without its
+    common-word list): a word is a name when it is written with a capital somewhere not at the start of a
+    sentence, never in lower case, and is not ``I``. None when the references carry no case (all lower or
+    all upper case): then nothing can be told from it."""
+    capital_inside: set[str] = set()
+    lower: set[str] = set()
+    has_upper = has_lower = False
+    for text in raw_texts:
+        sentence_start = True
+        for raw in str(text or "").split():
+            word = _EDGE.sub("", raw)
+            if word:
+                has_upper |= any(c.isupper() for c in word)
+                has_lower |= any(c.islower() for c in word)
+                if any(c.isupper() for c in word):
+                    if not sentence_start and word != "I":
+                        capital_inside.add(word)
+                else:
+                    lower.add(word.lower())
+                sentence_start = raw[-1] in ".!?"
+    if not (has_upper and has_lower):
+        return None
+    names = {w for w in capital_inside if w.lower() not in lower}
+    words = {n for w in names for n in (normalize(w) if normalize else w).split()}
+    return WordClass("names", "names", "capitalised mid-sentence, never lower case", frozenset(words))
+
+
+def default_classes(
+    raw_refs: Iterable[str],
+    normalize: Callable[[str], str] | None,
+    vocabulary: Vocabulary | None = None,
+    keywords: Sequence[WordClass] = (),
+) -> list[WordClass]:
+    """Numbers always; OOV with a vocabulary; names when the raw references carry case; the keyword lists."""
+    classes = [number_class()]
+    if vocabulary is not None:
+        classes.append(oov_class(vocabulary))
+    names = names_class(raw_refs, normalize)
+    if names is not None and names.words:
+        classes.append(names)
+    return classes + list(keywords)
+
+
+# --------------------------------------------------------------------------------------------- tagging
+
+
+def _phrase_mask(codes: np.ndarray, rows: np.ndarray, phrases: Sequence[np.ndarray]) -> np.ndarray:
+    """Where any phrase (a sequence of codes) occurs within one row of ``codes``: its words are tagged.
+
+    Windows of each phrase length are hashed (wrapping int64 arithmetic) and matched with ``np.isin``, then
+    each candidate is checked exactly, so a hash collision cannot tag a wrong window.
+    """
+    mask = np.zeros(len(codes), bool)
+    by_length: dict[int, list[np.ndarray]] = {}
+    for phrase in phrases:
+        if len(phrase) <= len(codes) and (phrase >= 0).all():
+            by_length.setdefault(len(phrase), []).append(phrase)
+    rng = np.random.default_rng(0)
+    for length, group in by_length.items():
+        weights = rng.integers(1, 2**62, size=length, dtype=np.int64)
+        windows = np.lib.stride_tricks.sliding_window_view(codes, length)
+        with np.errstate(over="ignore"):
+            keys = (windows * weights).sum(axis=1)
+            targets = (np.stack(group) * weights).sum(axis=1)
+        same_row = rows[: len(rows) - length + 1] == rows[length - 1 :]
+        candidates = np.flatnonzero(np.isin(keys, targets) & same_row)
+        wanted = {tuple(p) for p in group}
+        for start in candidates:
+            if tuple(windows[start]) in wanted:
+                mask[start : start + length] = True
+    return mask
+
+
+def _tags(pairs: CodedPairs, word_class: WordClass) -> tuple[np.ndarray, np.ndarray]:
+    """Per aligned pair: is its reference word of the class, is its hypothesis word."""
+    single = word_class.word_mask(pairs.words)
+    index = {w: k for k, w in enumerate(pairs.words)} if word_class.phrases else {}
+    phrases = [np.array([index.get(w, -1) for w in p], np.int64) for p in word_class.phrases]
+    tagged = []
+    for side in (pairs.ref, pairs.hyp):
+        present = side >= 0
+        mask = np.zeros(len(side), bool)
+        mask[present] = single[side[present]] if len(single) else False
+        if phrases:
+            mask[np.flatnonzero(present)] |= _phrase_mask(side[present], pairs.row[present], phrases)
+        tagged.append(mask)
+    return tagged[0], tagged[1]
+
+
+def _scored(utts: pd.DataFrame) -> pd.DataFrame:
+    """Rows that carry an alignment and count in the pooled numbers (``tables``' ``scored``)."""
+    keep = ~utts["failed"].fillna(False).astype(bool) if "failed" in utts else pd.Series(True, utts.index)
+    if "scored" in utts:
+        keep &= utts["scored"].fillna(False).astype(bool)
+    return utts[keep.to_numpy()].reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassCounts:
+    """Per row of the scored table and per class: [ref_words, hyp_words, correct, hyp_correct, errors]
+    (rows x classes x 5), plus every row's total errors, which the bootstrap resamples together."""
+
+    rows: pd.DataFrame
+    counts: np.ndarray
+    total_errors: np.ndarray
+    classes: list[WordClass]
+
+
+def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCounts:
+    """Tag every aligned pair of every scored row with every class, and sum per row."""
+    rows = _scored(utts)
+    n = len(rows)
+    out = np.zeros((n, len(classes), _N))
+    total = (rows[["S", "D", "I"]].sum(axis=1).to_numpy(float)) if n else np.zeros(0)
+    if n == 0 or not classes:
+        return ClassCounts(rows, out, total, list(classes))
+    pairs = code_pairs(rows)
+    op = pairs.op
+    correct_pair, error_pair = op == ord("C"), op != ord("C")
+    for k, word_class in enumerate(classes):
+        in_ref, in_hyp = _tags(pairs, word_class)
+        per_pair = np.column_stack(
+            [
+                in_ref,
+                in_hyp,
+                correct_pair & in_ref,
+                correct_pair & in_hyp,
+                error_pair & (in_ref | in_hyp),
+            ]
+        ).astype(float)
+        for j in range(_N):
+            out[:, k, j] = np.bincount(pairs.row, weights=per_pair[:, j], minlength=n)
+    return ClassCounts(rows, out, total, list(classes))
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else np.nan
+
+
+def _percentile(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of replicates that are not NaN (a replicate without the class has none)."""
+    finite = replicates[np.isfinite(replicates)]
+    if not len(finite):
+        return np.nan, np.nan
+    lo, hi = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def class_table(
+    utts: pd.DataFrame, classes: Sequence[WordClass], *, n_resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Per test set, system and class: the counts and rates of the module docstring with 95% intervals."""
+    counted = class_counts(utts, classes)
+    records = []
+    if counted.rows.empty or not classes:
+        return pd.DataFrame(columns=CLASS_COLUMNS)
+    for (testset, system), group in counted.rows.groupby(["testset", "system"], sort=True):
+        at = group.index.to_numpy()
+        values = counted.counts[at].reshape(len(at), -1)
+        sums = bootstrap_group_sums(values, n_resamples=n_resamples, seed=seed)[:, 0, :]
+        total = counted.total_errors[at].sum()
+        for k, word_class in enumerate(counted.classes):
+            ref, hyp, correct, hyp_correct, errors = counted.counts[at, k, :].sum(axis=0)
+            b = sums[:, _N * k : _N * k + _N]
+            recall = ratio_interval(b[:, [2]], b[:, [0]])
+            precision = ratio_interval(b[:, [3]], b[:, [1]])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r, p = b[:, 2] / b[:, 0], b[:, 3] / b[:, 1]
+                f1_lo, f1_hi = _percentile(2 * p * r / (p + r))
+            wer = ratio_interval(b[:, [4]], b[:, [0]])
+            point_r, point_p = _ratio(correct, ref), _ratio(hyp_correct, hyp)
+            records.append(
+                [
+                    testset, system, word_class.name, word_class.kind, int(ref), int(hyp), int(correct),
+                    int(hyp_correct), point_r, recall[0][0], recall[1][0],
+                    point_p, precision[0][0], precision[1][0],
+                    _ratio(2 * point_p * point_r, point_p + point_r), f1_lo, f1_hi,
+                    int(errors), _ratio(errors, ref), wer[0][0], wer[1][0], _ratio(errors, total),
+                ]
+            )  # fmt: skip
+    return pd.DataFrame(records, columns=CLASS_COLUMNS)
+
+
+def class_comparison(
+    utts: pd.DataFrame,
+    classes: Sequence[WordClass],
+    system_a: str,
+    system_b: str,
+    testset: str,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Which system gets a class right: per class, both recalls, B - A with a paired bootstrap interval
+    (the same utterances drawn for both) and the share of replicates in which B recalls more."""
+    rows = utts[(utts["testset"] == testset) & utts["system"].isin([system_a, system_b])]
+    counted = class_counts(rows, classes)
+    frame = counted.rows
+    if frame.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    a_at = frame.index[frame["system"] == system_a].to_numpy()
+    b_at = frame.index[frame["system"] == system_b].to_numpy()
+    ids_a = frame.loc[a_at, "utt_id"].to_numpy()
+    common = np.intersect1d(ids_a, frame.loc[b_at, "utt_id"].to_numpy())
+    a_at = a_at[np.isin(ids_a, common)][np.argsort(ids_a[np.isin(ids_a, common)], kind="stable")]
+    ids_b = frame.loc[b_at, "utt_id"].to_numpy()
+    b_at = b_at[np.isin(ids_b, common)][np.argsort(ids_b[np.isin(ids_b, common)], kind="stable")]
+    records = []
+    for k, word_class in enumerate(counted.classes):
+        values = np.column_stack(
+            [counted.counts[a_at, k, 2], counted.counts[a_at, k, 0], counted.counts[b_at, k, 2],
+             counted.counts[b_at, k, 0]]
+        )  # fmt: skip
+        sums = values.sum(axis=0)
+        boot = bootstrap_group_sums(values, n_resamples=n_resamples, seed=seed)[:, 0, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = boot[:, 2] / boot[:, 3] - boot[:, 0] / boot[:, 1]
+        finite = delta[np.isfinite(delta)]
+        lo, hi = np.quantile(finite, [0.025, 0.975]) if len(finite) else (np.nan, np.nan)
+        recall_a, recall_b = _ratio(sums[0], sums[1]), _ratio(sums[2], sums[3])
+        records.append(
+            [testset, word_class.name, system_a, system_b, int(sums[1]), recall_a, recall_b,
+             recall_b - recall_a, lo, hi, float((finite > 0).mean()) if len(finite) else np.nan]
+        )  # fmt: skip
+    return pd.DataFrame(records, columns=COMPARISON_COLUMNS)
+
+
+def recall_columns(classes_table: pd.DataFrame) -> pd.DataFrame:
+    """``testset, system`` and one ``<class> recall`` column per class: what the leaderboard adds."""
+    if classes_table.empty:
+        return pd.DataFrame(columns=["testset", "system"])
+    wide = classes_table.pivot_table(
+        index=["testset", "system"], columns="class", values="recall", dropna=False
+    )
+    wide.columns = [f"{name} recall" for name in wide.columns]
+    return wide.reset_index()
