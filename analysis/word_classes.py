@@ -17,9 +17,9 @@ reference and hypothesis words, and per system and class we count:
 
 Intervals (``*_lo``/``*_hi``) come from the one bootstrap engine (``analysis.bootstrap``): utterances
 resampled, each figure a ratio of resampled sums. Classes (``WordClass``): numbers (a rule: digits or
-spelled-out cardinals), OOV words (against a ``Vocabulary``), names (``names_class``: the raw references'
-capitalisation) and keyword lists (``load_keywords``: one keyword or phrase a line; a phrase tags its words
-only where the whole phrase occurs, on either side).
+spelled-out cardinals), OOV words (against a ``Vocabulary``; reference side only, so no precision), names
+(``names_class``: the raw references' capitalisation) and keyword lists (``load_keywords``: one keyword or
+phrase a line; a phrase tags its words only where the whole phrase occurs, on either side).
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class WordClass:
     rule: Callable[[str], bool] | None = None
     phrases: tuple[tuple[str, ...], ...] = ()
     outside: bool = False  # OOV: a word is of the class when it is NOT in ``words``
+    hyp_side: bool = True  # False: only reference words are tagged (OOV: a hypothesis non-word is no OOV)
 
     def word_mask(self, words: np.ndarray) -> np.ndarray:
         """Whether each word of a code book is of the class on its own (phrases are tagged in context)."""
@@ -91,7 +92,10 @@ def number_class() -> WordClass:
 
 
 def oov_class(vocabulary: Vocabulary) -> WordClass:
-    return WordClass("oov", "oov", f"{vocabulary.source} ({vocabulary.kind})", vocabulary.words, outside=True)
+    """Reference words the vocabulary lacks; a reference-side class (texterrors' OOV-WER is ``1 - recall``):
+    a hypothesis word outside the vocabulary is mostly a non-word, not a recognised OOV, so no precision."""
+    source = f"{vocabulary.source} ({vocabulary.kind})"
+    return WordClass("oov", "oov", source, vocabulary.words, outside=True, hyp_side=False)
 
 
 def load_keywords(path: str | Path, normalize: Callable[[str], str] | None = None) -> WordClass:
@@ -203,7 +207,7 @@ def _tags(pairs: CodedPairs, word_class: WordClass) -> tuple[np.ndarray, np.ndar
     index = {w: k for k, w in enumerate(pairs.words)} if word_class.phrases else {}
     phrases = [np.array([index.get(w, -1) for w in p], np.int64) for p in word_class.phrases]
     tagged = []
-    for side in (pairs.ref, pairs.hyp):
+    for side in (pairs.ref, pairs.hyp if word_class.hyp_side else np.full(len(pairs.hyp), -1)):
         present = side >= 0
         mask = np.zeros(len(side), bool)
         mask[present] = single[side[present]] if len(single) else False
@@ -275,7 +279,7 @@ def _percentile(replicates: np.ndarray, level: float = 0.95) -> tuple[float, flo
 def class_table(
     utts: pd.DataFrame, classes: Sequence[WordClass], *, n_resamples: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
-    """Per test set, system and class: the counts and rates of the module docstring with 95% intervals."""
+    """Per test set, class and system: the counts and rates of the module docstring with 95% intervals."""
     counted = class_counts(utts, classes)
     records = []
     if counted.rows.empty or not classes:
@@ -304,7 +308,12 @@ def class_table(
                     int(errors), _ratio(errors, ref), wer[0][0], wer[1][0], _ratio(errors, total),
                 ]
             )  # fmt: skip
-    return pd.DataFrame(records, columns=CLASS_COLUMNS)
+    frame = pd.DataFrame(records, columns=CLASS_COLUMNS)
+    order = {c.name: k for k, c in enumerate(counted.classes)}  # each class's systems together
+    frame = frame.sort_values(
+        ["testset", "class", "system"], key=lambda c: c.map(order) if c.name == "class" else c
+    )
+    return frame.reset_index(drop=True)
 
 
 def class_comparison(
