@@ -1,4 +1,5 @@
-"""The finished tables of a results directory, cached whole so that a second look costs well under a second.
+"""The finished tables of a results directory (or of NeMo manifests served as SDE serves them), cached whole
+so that a second look costs well under a second.
 
 The alignment cache (``analysis.cache``) skips aligning, but a results directory still has to be read and
 parsed, its tables assembled and its intervals bootstrapped (seconds at 100k utterances x 4 systems). This
@@ -63,27 +64,38 @@ class TableOptions:
     missing: str = "deletions"  # failed/missing utterances: all deletions, or left out ("ignore")
 
 
-def fingerprint(results_dir: Path, options: TableOptions) -> str:
-    """Names, sizes and mtimes of every input file, the options and the code that builds the tables."""
+def _digest(options: TableOptions, root: str) -> hashlib._Hash:
     digest = hashlib.blake2b(digest_size=16)
     specs = ",".join(n.spec for n in NORMALIZERS)  # a bumped normaliser version changes numbers
     digest.update(f"{code_version(*TABLES_CODE)}|{specs}|{options}".encode())
-    digest.update(f"{results_dir.resolve()}\n".encode())
+    digest.update(f"{root}\n".encode())
+    return digest
+
+
+def _identity(path: Path, name: Path | str) -> str:
+    stat = path.stat()
+    return f"{(name, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)}\n"
+
+
+def fingerprint(results_dir: Path, options: TableOptions) -> str:
+    """Names, sizes and mtimes of every input file, the options and the code that builds the tables."""
+    digest = _digest(options, str(results_dir.resolve()))
     seen: set[Path] = set()
     for ref in iter_systems(results_dir):
         for path in (ref.predictions, ref.run_info_path, ref.path.parent / TESTSET_MANIFEST):
             if path in seen or not path.is_file():
                 continue
             seen.add(path)
-            stat = path.stat()
-            identity = (
-                path.relative_to(results_dir),
-                stat.st_ino,
-                stat.st_size,
-                stat.st_mtime_ns,
-                stat.st_ctime_ns,
-            )
-            digest.update(f"{identity}\n".encode())
+            digest.update(_identity(path, path.relative_to(results_dir)).encode())
+    return digest.hexdigest()
+
+
+def manifests_fingerprint(paths: list[Path], audio_base: Path | None, options: TableOptions) -> str:
+    """``fingerprint`` of manifest files served as SDE serves them: each file's resolved path and
+    identity, in order (it names systems and test sets), and the audio base (tables hold resolved paths)."""
+    digest = _digest(options, f"manifests|{audio_base.resolve() if audio_base else ''}")
+    for path in paths:
+        digest.update(_identity(path, str(path.resolve())).encode())
     return digest.hexdigest()
 
 
@@ -110,16 +122,39 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
         return None
 
 
+def _dataset_path(systems_path: Path, index: int) -> Path:
+    return systems_path.with_name(systems_path.name.replace(".systems.", f".dataset{index}."))
+
+
 def _load(utts_path: Path, systems_path: Path) -> Tables | None:
     utterances, systems = _read(utts_path), _read(systems_path)
     if utterances is None or systems is None or "missing" not in systems[1]:
         return None
     meta = systems[1]
+    datasets = {}
+    for index, testset in enumerate(meta.get("datasets", [])):
+        dataset = _read(_dataset_path(systems_path, index))
+        if dataset is None:
+            return None
+        datasets[testset] = dataset[0]
     return Tables(
         utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"],
-        compounds=bool(meta.get("compounds", False)),
-        missing=meta["missing"],
+        datasets, compounds=bool(meta.get("compounds", False)), missing=meta["missing"],
     )  # fmt: skip
+
+
+def _cached(
+    key: str, root: Path, timings: dict[str, float], start: float
+) -> tuple[Path, Path, Tables | None]:
+    """The cache files of ``key`` and, when both are there and readable, their tables."""
+    utts_path, systems_path = (root / "tables" / f"{key}.{part}.arrow" for part in ("utts", "systems"))
+    write_behind.wait(systems_path)
+    if utts_path.is_file() and systems_path.is_file():
+        cached = _load(utts_path, systems_path)
+        if cached is not None:
+            timings["tables_read_s"] = time.perf_counter() - start
+            return utts_path, systems_path, cached
+    return utts_path, systems_path, None
 
 
 def results_tables(
@@ -141,13 +176,9 @@ def results_tables(
     timings = {} if timings is None else timings
     root = cache_root() if cache_dir is None else Path(cache_dir)
     start = time.perf_counter()
-    key = fingerprint(results_dir, options)
-    utts_path, systems_path = (root / "tables" / f"{key}.{part}.arrow" for part in ("utts", "systems"))
-    write_behind.wait(systems_path)
-    if use_cache and utts_path.is_file() and systems_path.is_file():
-        cached = _load(utts_path, systems_path)
+    if use_cache:
+        utts_path, systems_path, cached = _cached(fingerprint(results_dir, options), root, timings, start)
         if cached is not None:
-            timings["tables_read_s"] = time.perf_counter() - start
             return cached
     warming = threading.Thread(target=warm_up, name="aligner warm-up", daemon=True)
     warming.start()  # numba loads its kernels (Python work) while pyarrow parses (no GIL held)
@@ -175,9 +206,11 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
         "cer": tables.cer,
         "compounds": tables.compounds,
         "missing": tables.missing,
+        "datasets": list(tables.datasets),
     }
     try:
         utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)
+        datasets = [_arrow(frame) for frame in tables.datasets.values()]
     except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
         _not_cached(utts_path.parent, exc)
         return
@@ -185,6 +218,8 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
     def write() -> None:
         try:
             _write(utts_path, utterances)
+            for index, dataset in enumerate(datasets):
+                _write(_dataset_path(systems_path, index), dataset)
             _write(systems_path, systems)
         except (OSError, pa.ArrowException) as exc:
             _not_cached(utts_path.parent, exc)
@@ -216,16 +251,21 @@ def manifest_tables(
     cache_dir: Path | None = None,
     timings: dict[str, float] | None = None,
 ) -> Tables:
-    """``werbench serve FILE.jsonl...`` (``inputs.read_manifests``): read afresh, aligned through the
-    alignment cache (loose files have no results folder whose identity keys a whole-table cache)."""
+    """``werbench serve FILE.jsonl...`` (``inputs.read_manifests``): through the whole-table cache keyed by
+    the files' identities (``manifests_fingerprint``) and, on a miss, the alignment cache."""
     timings = {} if timings is None else timings
     root = cache_root() if cache_dir is None else Path(cache_dir)
     start = time.perf_counter()
+    key = manifests_fingerprint([Path(p) for p in paths], audio_base, options)
+    utts_path, systems_path, cached = _cached(key, root, timings, start)
+    if cached is not None:
+        return cached
     inputs = read_manifests(paths, audio_base)
     timings["read_s"] = time.perf_counter() - start
     tables = inputs_tables(inputs, options, AlignmentCache(root / "alignments"))
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)
+    _store(utts_path, systems_path, tables)
     return tables
 
 

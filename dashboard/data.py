@@ -335,7 +335,8 @@ class Analysis:
                 frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
-        defs = utterance_columns(systems, extra, numeric, audio=audio is not None)
+        speaker = bool(frame["speaker"].notna().any())
+        defs = utterance_columns(systems, extra, numeric, audio=audio is not None, speaker=speaker)
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(

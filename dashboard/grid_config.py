@@ -35,7 +35,7 @@ _PCT = {**_NUMBER, "valueFormatter": ui.d3_format(".1%"), "width": 92}
 _COUNT = {**_NUMBER, "width": 74}
 _FIXED2 = ui.d3_format(".2f")
 _AUDIO_COLUMNS = [
-    {"field": "freq_bandwidth", "headerName": LABELS["freq_bandwidth"], **_NUMBER, "width": 122,
+    {"field": "freq_bandwidth", "headerName": LABELS["freq_bandwidth"], **_NUMBER, "width": 140,
      "valueFormatter": ui.d3_format(",.0f"), "headerTooltip": "SDE's frequency bandwidth (-50 dB)"},
     {"field": "level_db", "headerName": LABELS["level_db"], **_NUMBER, "width": 100,
      "valueFormatter": ui.d3_format(".1f"), "headerTooltip": "SDE's peak level, dBFS"},
@@ -46,11 +46,15 @@ _AUDIO_COLUMNS = [
 
 
 def utterance_columns(
-    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False
+    systems: Sequence[str],
+    extra: Sequence[str],
+    numeric: set[str],
+    audio: bool = False,
+    speaker: bool = True,
 ) -> list[dict[str, Any]]:
-    """The utterance grid: reference fields, the audio metrics (``audio``: measured on demand), scalar
-    manifest fields ``extra`` (``numeric`` ones filtered as numbers), then a column group per system (WER
-    shown, the rest on opening the group)."""
+    """The utterance grid: reference fields (``speaker`` when the test set has any), the audio metrics
+    (``audio``: measured on demand), scalar manifest fields ``extra`` (``numeric`` ones filtered as
+    numbers), then a column group per system (WER shown, the rest on opening the group)."""
     defs: list[dict[str, Any]] = [
         {
             "field": "utt_id",
@@ -69,7 +73,7 @@ def utterance_columns(
             "width": 92,
             "valueFormatter": _FIXED2,
         },
-        {"field": "speaker", "headerName": "Speaker", "width": 110, **_TEXT},
+        *([{"field": "speaker", "headerName": "Speaker", "width": 110, **_TEXT}] if speaker else []),
         {"field": "ref_words", "headerName": "Words", **_COUNT, "width": 84},
         {"field": "ref_chars", "headerName": "Chars", **_COUNT, "width": 84},
         {"field": "words_per_s", "headerName": "Words/s", **_NUMBER, "width": 96, "valueFormatter": _FIXED2},

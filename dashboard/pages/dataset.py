@@ -74,7 +74,12 @@ def layout(page: PageContext) -> html.Div:
             dbc.Col(
                 ui.metric_card("Hours", ui.number(stats.hours, 2), f"{ui.number(stats.seconds)} s"), md=2
             ),
-            dbc.Col(ui.metric_card("Speakers", ui.number(stats.speakers)), md=2),
+            dbc.Col(
+                ui.metric_card("Speakers", ui.number(stats.speakers))
+                if stats.speakers
+                else ui.metric_card("Speakers", ui.DASH, "no speaker field"),
+                md=2,
+            ),
             dbc.Col(
                 ui.metric_card("Vocabulary", ui.number(stats.vocabulary), f"{ui.number(stats.words)} words"),
                 md=2,
@@ -123,8 +128,19 @@ def layout(page: PageContext) -> html.Div:
             page.header(
                 "Dataset",
                 f"Reference statistics of {page.testset} after the {page.normalizer} normaliser.",
-                ui.select(
-                    "sys", page.systems, systems, multi=True, label="Systems (word accuracy)", width="24rem"
+                *(
+                    [
+                        ui.select(
+                            "sys",
+                            page.systems,
+                            systems,
+                            multi=True,
+                            label="Systems (word accuracy)",
+                            width="24rem",
+                        )
+                    ]
+                    if page.systems  # a dataset without predictions has no accuracy to show
+                    else []
                 ),
             ),
             cards,
@@ -132,7 +148,7 @@ def layout(page: PageContext) -> html.Div:
             histograms,
             any_field,
             ui.card(
-                "Vocabulary: per-word accuracy by system",
+                "Vocabulary: per-word accuracy by system" if page.systems else "Vocabulary",
                 server_grid(GRID, grid.column_defs, context, height="60vh"),
             ),
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -9,7 +10,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.analysis.filter_expr import FilterError
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
-from werbench.dashboard.grid_config import QUICK_FILTERS
+from werbench.dashboard.grid_config import PER_SYSTEM, QUICK_FILTERS
 from werbench.dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -44,6 +45,16 @@ def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, Q
     """The grid and the mask of its quick filter AND its filter expression (``Analysis.view_filter``)."""
     analysis = workspace.analysis(context["norm"])
     return analysis.utterance_grid(context["ts"], tuple(context["systems"])), analysis.view_filter(context)
+
+
+def _field_help(fields: Mapping[str, Any], systems: list[str]) -> list[Any]:
+    """The names an expression may use, in full (a placeholder would be cut off and vanish on typing)."""
+    plain = [name for name in fields if "[" not in name and name not in PER_SYSTEM and name != "d-i"]
+    help_ = ["Fields: ", html.Code(", ".join(plain))]
+    if systems:
+        help_ += ["; per system: ", html.Code(", ".join(PER_SYSTEM)),
+                  f" (the first system's, or name[SYSTEM], e.g. wer[{systems[-1]}])"]  # fmt: skip
+    return help_
 
 
 def _audio_metrics_bar(page: PageContext, context: dict[str, Any]) -> html.Div | None:
@@ -138,15 +149,14 @@ def layout(page: PageContext) -> html.Div:
             dbc.Input(
                 id=url_state.url_id("q"),
                 value=context["q"],
-                placeholder="e.g. wer > 30 && text contains bank   (fields: "
-                + ", ".join(n for n in list(grid.filter_fields)[:12])
-                + ", ...)",
+                placeholder="e.g. wer > 30 && text contains bank" if systems else "e.g. duration > 10",
                 debounce=True,
                 size="sm",
                 type="text",
                 className="font-monospace",
             ),
             problem,
+            html.Div(_field_help(grid.filter_fields, systems), className="text-muted small mt-1"),
         ],
         className="flex-grow-1",
         style={"minWidth": "24rem"},
@@ -160,7 +170,9 @@ def layout(page: PageContext) -> html.Div:
             html.Div(
                 [quick, html.Div(pair, className="page-controls")],
                 className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
-            ),
+            )
+            if page.systems  # a dataset without predictions: nothing to compare or call an error
+            else None,
             html.Div(expression, className="d-flex mb-3"),
             _audio_metrics_bar(page, context),
             dcc.Store(id=url_state.url_store_id("grid"), data=grid_state),
@@ -183,8 +195,14 @@ def layout(page: PageContext) -> html.Div:
         [
             page.header(
                 "Utterances",
-                f"{page.testset}: reference and hypotheses, scored by the one aligner.",
-                ui.select("sys", page.systems, systems, multi=True, label="Systems", width="26rem"),
+                f"{page.testset}: reference and hypotheses, scored by the one aligner."
+                if page.systems
+                else f"{page.testset}: the dataset's utterances (no predictions to score).",
+                *(
+                    [ui.select("sys", page.systems, systems, multi=True, label="Systems", width="26rem")]
+                    if page.systems
+                    else []
+                ),
             ),
             ui.card("Utterances", body),
         ]

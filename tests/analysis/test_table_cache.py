@@ -110,3 +110,36 @@ def test_a_command_that_exits_at_once_still_writes_the_cache(tmp_path: Path, mak
     timings: dict[str, float] = {}
     results_tables(folder, cache_dir=cache, timings=timings)
     assert set(timings) == {"tables_read_s"}
+
+
+def test_manifests_served_as_sde_serves_them_are_cached_whole(tmp_path: Path) -> None:
+    """A manifest with predictions and one without (a dataset): both come back from the cache, and an
+    edited file is a miss."""
+    import json
+
+    from werbench.analysis.table_cache import manifest_tables
+
+    def write(path: Path, with_predictions: bool, pred_u2: str = "on a mat") -> Path:
+        rows = [
+            {"audio_filepath": f"{uid}.wav", "duration": 1.0, "text": text, "utt_id": uid}
+            | ({"pred_text": pred_u2 if uid == "u2" else text} if with_predictions else {})
+            for uid, text in TEXTS.items()
+        ]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return path
+
+    files = [write(tmp_path / "conformer.jsonl", True), write(tmp_path / "train.jsonl", False)]
+    cache = tmp_path / "cache"
+    first = manifest_tables(files, cache_dir=cache)
+    write_behind.wait_all()
+    timings: dict[str, float] = {}
+    again = manifest_tables(files, cache_dir=cache, timings=timings)
+    assert set(timings) == {"tables_read_s"}
+    pd.testing.assert_frame_equal(again.utterances, first.utterances)
+    pd.testing.assert_frame_equal(again.systems, first.systems)
+    assert list(again.datasets) == ["train"]
+    pd.testing.assert_frame_equal(again.datasets["train"], first.datasets["train"])
+    write(files[0], True, pred_u2="on the mat")
+    os.utime(files[0], ns=(1, 1))
+    edited = manifest_tables(files, cache_dir=cache, timings=timings)
+    assert edited.systems.set_index("system").at["conformer", "S"] == 0

@@ -85,3 +85,27 @@ def test_compare_scatter_of_any_fields(page, server_url: str, tmp_path: Path) ->
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / "sde-scatter.png", SHOTS / "sde-scatter.png")
     assert page.console_errors == []
+
+
+def test_audio_metrics_measured_on_demand_in_the_browser(page, dataset_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """Only utterances opened before are measured; "Measure all" fills SDE's columns with progress; they
+    then filter."""
+    open_page(page, dataset_url + "/utterances?ts=train", "#utts-grid .ag-row")
+    measured, _, rest = page.locator("#am-status").inner_text().partition(" of ")
+    assert int(measured) <= 1 and rest == "40 utterances measured"  # at most the one an earlier test opened
+    page.locator("#am-all").click()
+    page.wait_for_function(
+        "document.querySelector('#am-status').innerText === '40 of 40 utterances measured'", timeout=120_000
+    )
+    cell = page.locator('#utts-grid .ag-row [col-id="freq_bandwidth"]').first
+    page.wait_for_function(
+        "(document.querySelector('#utts-grid .ag-row [col-id=\"freq_bandwidth\"]') || {}).innerText > ''"
+    )
+    assert float(cell.inner_text().replace(",", "")) > 0
+    shoot(page, tmp_path, "sde-audio-metrics")
+    query = urllib.parse.quote("snr_db > 20 && freq_bandwidth > 1000")
+    open_page(page, f"{dataset_url}/utterances?ts=train&q={query}", "#utts-grid .ag-row")
+    shown = page.locator("#utts-count").inner_text()
+    assert " of 40" in shown and not shown.startswith("0 of")
+    shoot(page, tmp_path, "sde-audio-filter")
+    assert page.console_errors == []
