@@ -30,7 +30,9 @@ def _histogram(values: np.ndarray, title: str, unit: str, colour: str, bins: int
             hovertemplate=f"%{{x:.1f}} {unit}: %{{y:,}} utterances<extra></extra>",
         )
     )
-    fig.update_layout(xaxis_title=f"{title} ({unit})", yaxis_title="utterances", bargap=0.02)
+    fig.update_layout(
+        xaxis_title=f"{title} ({unit})" if unit else title, yaxis_title="utterances", bargap=0.02
+    )
     if len(values):
         fig.add_vline(
             x=float(np.median(values)),
@@ -58,7 +60,7 @@ def _any_field_histogram(page: PageContext, systems: list[str]) -> html.Div:
     unit = "%" if field.scale == 100 else ""
     return ui.card(
         "Histogram of any field",
-        _histogram(values, name, unit or "value", "#8e44ad", bins=50),
+        _histogram(values, name, unit, "#8e44ad", bins=50),
         actions=[ui.select("hist", list(fields), name, label="Field", width="18rem")],
     )
 

@@ -278,8 +278,11 @@ def layout(page: PageContext) -> html.Div:
         [
             page.header(
                 f"Utterance {utt_id}",
-                f"{page.testset} · speaker {detail.fields.get('speaker', ui.DASH)} · "
-                f"{ui.number(detail.fields.get('duration'), 2)} s",
+                " · ".join(
+                    [page.testset]
+                    + ([f"speaker {detail.fields['speaker']}"] if "speaker" in detail.fields else [])
+                    + [f"{ui.number(detail.fields.get('duration'), 2)} s"]
+                ),
                 navigation,
             ),
             dbc.Row(
@@ -289,7 +292,9 @@ def layout(page: PageContext) -> html.Div:
                             ui.card("Transcripts", transcripts, actions=[legend, char_switch]),
                             ui.card("Decoder lineage", _lineage(detail)),
                             ui.card("N-best lists", _nbest(detail)),
-                        ],
+                        ]
+                        if page.systems
+                        else [ui.card("Transcript", transcripts)],  # a dataset: nothing was decoded
                         xl=8,
                     ),
                     dbc.Col(

@@ -225,6 +225,19 @@ def test_utterance_without_audio_says_why(manifests, tmp_path) -> None:
     assert client.get(f"/audio/train/{UTT}").status_code == 404
 
 
+def test_one_system_without_speakers_or_audio_renders_every_page(manifests, tmp_path) -> None:
+    """The hardest small case: one system, no speaker field, audio paths that lead nowhere."""
+    rows = [r | {"pred_text": r["text"].replace("ba", "be")} for r in _rows(manifests["dataset"])]
+    app = _app(Source.of([_write(tmp_path / "solo.jsonl", rows)]), tmp_path)
+    client = app.server.test_client()
+    for path in ("/", "/dataset", "/utterances", "/errors", "/errors?by=speaker", "/compare"):
+        page = render(app, client, path)
+        assert "could not be built" not in page, path
+    utterance = render(app, client, f"/utterance?ts=solo&id={UTT}")
+    assert "audio file not found" in utterance.lower() and "Audio problem" in utterance
+    assert "solo \\u00b7 " in utterance and "speaker \\u2013" not in utterance  # no empty speaker
+
+
 def test_mixed_pred_text_and_pred_text_fields_are_refused(manifests, tmp_path) -> None:
     rows = _rows(manifests["one"])
     rows[3]["pred_text_beam"] = "x"
