@@ -157,19 +157,23 @@ def lineage_stages(
     normalize: Callable[[str], str],
     costs: str = "sclite",
     systems: pd.DataFrame | None = None,
+    saved: Callable[[str, str], bool] | None = None,
 ) -> tuple[list[str], list[Stage], list[int | None]]:
     """Utterance ids, the stages of one lineage group (``lineage_groups``) and each stage's parent index.
 
-    Only systems with recorded provenance (``systems``, the per-system table) take part.
+    Only systems with recorded provenance (``systems``, the per-system table) take part. ``saved(system,
+    column)`` says whether a system saved a stage's text, judged on the whole test set: given by a caller
+    that passes only some utterances' rows (one utterance's stages), so that the tree is the whole set's.
     """
     members = lineage_groups(systems, testset).get(model, [])
     rows = utts[(utts["testset"] == testset) & utts["system"].isin(members)]
-    members = [m for m in members if (rows["system"] == m).any()]
+    if saved is None:
+        members = [m for m in members if (rows["system"] == m).any()]
+
+        def saved(system: str, column: str) -> bool:
+            return column in rows and bool(rows.loc[rows["system"] == system, column].notna().any())
+
     records = {m: provenance(systems, testset, m) or {} for m in members}
-
-    def saved(system: str, column: str) -> bool:
-        return column in rows and bool(rows.loc[rows["system"] == system, column].notna().any())
-
     nodes = lineage_tree(members, saved, records)
     failed = rows.groupby("utt_id", sort=False)["failed"].any()
     first = rows[rows["system"] == members[0]] if members else rows.iloc[:0]

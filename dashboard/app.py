@@ -210,7 +210,7 @@ def create_app(
     app.layout = _shell()
     if users:
         require_basic_auth(app.server, users)
-    register_audio_route(app.server, workspace.audio_sources)
+    register_audio_route(app.server, workspace.audio_source)
     register_exports(app.server, workspace)
     _register_router(app, workspace)
     for page in PAGES:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,12 +82,12 @@ def audio_response(source: AudioSource) -> flask.Response:
 
 
 def register_audio_route(
-    server: flask.Flask, lookup: Callable[[], Mapping[tuple[str, str], AudioSource]], prefix: str = "/audio"
+    server: flask.Flask, lookup: Callable[[str, str], AudioSource | None], prefix: str = "/audio"
 ) -> None:
     """``GET {prefix}/<testset>/<utt_id>``: 404 unless the pair is in the loaded manifests."""
 
     def serve_audio(testset: str, utt_id: str) -> flask.Response:
-        source = lookup().get((testset, utt_id))
+        source = lookup(testset, utt_id)
         if source is None:
             flask.abort(404)
         return audio_response(source)

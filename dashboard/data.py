@@ -38,6 +38,7 @@ from werbench.dashboard.grid_config import (
 )
 from werbench.dashboard.grid_view import GridTable, QuickFilter
 from werbench.dashboard.memo import Memo
+from werbench.dashboard.row_index import RowIndex, arrow_column
 from werbench.manifests.normalize import NORMALIZERS as _NORMALIZERS
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import PREDICTION_FIELDS as RESULT_FIELDS
@@ -45,7 +46,7 @@ from werbench.manifests.results import RunInfo
 
 if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: imported where first used
     from werbench.analysis.compare import Comparison
-    from werbench.analysis.lineage import ModelLineage, StageAt
+    from werbench.analysis.lineage import StageAt
     from werbench.analysis.nbest import NBestEntry
     from werbench.dashboard.audio_metrics import AudioMetricsStore
 
@@ -253,7 +254,30 @@ class Analysis:
         )
 
     def has_utterance(self, testset: str, utt_id: str) -> bool:
-        return testset in self.testsets and utt_id in self.reference_rows(testset).index
+        return testset in self.testsets and self.position(testset, None, utt_id) is not None
+
+    def position(self, testset: str, system: str | None, utt_id: str) -> int | None:
+        """Row of ``utt_id`` in ``rows(testset, system)`` (``reference_rows`` when None): an index lookup,
+        not a scan (``row_index``); systems whose ids come in the reference's order share its index."""
+
+        def build() -> RowIndex:
+            rows = self.reference_rows(testset) if system is None else self.rows(testset, system)
+            ids = arrow_column(rows["utt_id"])
+            if system is not None:
+                first = self._memo.get(("index", testset, None), lambda: RowIndex(arrow_column(
+                    self.reference_rows(testset)["utt_id"])))  # fmt: skip
+                if first.shares(ids):
+                    return first
+            return RowIndex(ids)
+
+        return self._memo.get(("index", testset, system), build).position(utt_id)
+
+    def row(self, testset: str, system: str | None, utt_id: str) -> pd.Series | None:
+        """One utterance's row of one system (of the reference rows when None), or None when absent."""
+        at = self.position(testset, system, utt_id)
+        if at is None:
+            return None
+        return (self.reference_rows(testset) if system is None else self.rows(testset, system)).iloc[at]
 
     # ---- leaderboard
     def leaderboard(self) -> pd.DataFrame:
@@ -393,14 +417,15 @@ class Analysis:
 
     # ---- one utterance
     def utterance_detail(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> UtteranceDetail:
-        base = self.reference_rows(testset).loc[utt_id]
+        base = self.row(testset, None, utt_id)
+        if base is None:
+            raise KeyError(utt_id)
         fields = {k: v for k, v in base.items() if k not in SYSTEM_FIELDS and _scalar(v) and not pd.isna(v)}
         hypotheses = []
         for system in systems:
-            rows = self.rows(testset, system)
-            if utt_id not in rows.index:
+            row = self.row(testset, system, utt_id)
+            if row is None:
                 continue
-            row = rows.loc[utt_id]
             failed = bool(row["failed"])
             hypotheses.append(
                 HypothesisView(
@@ -437,40 +462,45 @@ class Analysis:
 
         return nbest_entries(self._utterance_rows(testset, utt_id, systems), normalize=self._normalize)
 
-    def _utterance_rows(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> pd.DataFrame:
-        """This utterance's row of each system, nested fields decoded: what analysis' functions take."""
-        frames = [
-            self.rows(testset, s).loc[[utt_id]] for s in systems if utt_id in self.rows(testset, s).index
-        ]
+    def _utterance_rows(self, testset: str, utt_id: str, systems: Sequence[str]) -> pd.DataFrame:
+        """This utterance's row of each system, nested fields decoded: what analysis' functions take
+        (sliced by position: a one-row slice of each column, never a gather over the whole table)."""
+        frames = []
+        for system in systems:
+            at = self.position(testset, system, utt_id)
+            if at is not None:
+                frames.append(self.rows(testset, system).iloc[at : at + 1])
         return decoded(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
     def _lineage(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[StageAt]]:
         """This utterance's place in each decoder lineage (analysis.lineage_groups) that holds one of
-        ``systems``: systems without recorded provenance have none."""
-        from werbench.analysis.lineage import lineage_groups
+        ``systems``, computed from its own rows only (the tree's shape judged on the whole test set):
+        systems without recorded provenance have none."""
+        from werbench.analysis.lineage import lineage_groups, model_lineage
 
         trees = {}
         for model, members in lineage_groups(self.system_table, testset).items():
-            stages = self.lineage(testset, model).at(utt_id) if set(members) & set(systems) else None
+            if not set(members) & set(systems):
+                continue
+            rows = self._utterance_rows(testset, utt_id, members)
+            if rows.empty:
+                continue
+            stages = model_lineage(
+                rows, testset, model, normalize=self._normalize, systems=self.system_table,
+                saved=lambda system, column: self._saved(testset, system, column),
+            ).at(utt_id)  # fmt: skip
             if stages is not None:
                 trees[model] = stages
         return trees
 
-    def lineage(self, testset: str, model: str) -> ModelLineage:
-        """analysis.lineage of one model on the whole test set, once per (test set, model)."""
+    def _saved(self, testset: str, system: str, column: str) -> bool:
+        """Whether ``system`` saved the stage text ``column`` for any utterance of the test set."""
 
-        def build() -> ModelLineage:
-            from werbench.analysis.lineage import STAGE_COLUMNS, lineage_groups, model_lineage
+        def build() -> bool:
+            rows = self.rows(testset, system)
+            return column in rows and bool(rows[column].notna().any())
 
-            members = lineage_groups(self.system_table, testset).get(model, [])
-            needed = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", *STAGE_COLUMNS]
-            rows = pd.concat(
-                [self.rows(testset, s)[[c for c in needed if c in self.utterances]] for s in members],
-                ignore_index=True,
-            )
-            return model_lineage(rows, testset, model, normalize=self._normalize, systems=self.system_table)
-
-        return self._memo.get(("lineage", testset, model), build)
+        return self._memo.get(("saved", testset, system, column), build)
 
     # ---- dataset statistics
     def dataset_stats(self, testset: str) -> DatasetStats:
@@ -636,7 +666,9 @@ class Analysis:
         """analysis.compare.three_way columns (reference / A / B) of one utterance."""
         from werbench.analysis.compare import three_way
 
-        row_a, row_b = self.rows(testset, a).loc[utt_id], self.rows(testset, b).loc[utt_id]
+        row_a, row_b = self.row(testset, a, utt_id), self.row(testset, b, utt_id)
+        if row_a is None or row_b is None:
+            raise KeyError(utt_id)
         return three_way(
             str(row_a["ref"]), str(row_a["hyp"]), str(row_a["ops"]), str(row_b["hyp"]), str(row_b["ops"])
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from werbench.dashboard.row_index import arrow_column
 
 TEXT_OPS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank")
 NUMBER_OPS = (
@@ -135,6 +136,24 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _cells(column: pd.Series, positions: np.ndarray) -> list[Any]:
+    """A column's values at ``positions``; an Arrow column's cell by cell (a gather over a chunked Arrow
+    column first concatenates all its chunks: ~50 ms for a 1M-row text column, to fetch a 100-row block)."""
+    if isinstance(column.array, pd.arrays.ArrowExtensionArray):
+        arrow = arrow_column(column)
+        return [arrow[int(at)].as_py() for at in positions]
+    return column.iloc[positions].tolist()
+
+
+def block_records(frame: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> list[dict[str, Any]]:
+    """``records`` of the rows at ``positions`` (a block of the grid), without gathering whole columns."""
+    cells = [_cells(frame[c], positions) for c in columns]
+    return [
+        {c: _json_value(values[k]) for c, values in zip(columns, cells, strict=True)}
+        for k in range(len(positions))
+    ]
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe row dicts (NaN -> null), the shape AG Grid's rowData wants."""
     columns = list(frame.columns)
@@ -187,10 +206,8 @@ class ServerSideTable:
         rows = self.view(request.get("filterModel"), request.get("sortModel"), extra)
         start = max(int(request.get("startRow") or 0), 0)
         end = max(int(request.get("endRow") or start + 100), start)
-        block = self.frame.iloc[rows[start:end]]
-        if columns is not None:
-            block = block[[c for c in columns if c in block.columns]]
-        return {"rowData": records(block), "rowCount": len(rows)}
+        names = list(self.frame.columns) if columns is None else [c for c in columns if c in self.frame]
+        return {"rowData": block_records(self.frame, rows[start:end], names), "rowCount": len(rows)}
 
     def export(
         self,

@@ -4,7 +4,7 @@ normaliser, over a results directory or NeMo manifests (``Source``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,31 +133,25 @@ class Workspace:
         analysis.load_seconds = timings
         return analysis
 
-    def audio_sources(self) -> Mapping[tuple[str, str], AudioSource]:
-        """(testset, utt_id) -> audio, from the loaded manifests: the only files the audio route serves."""
-
-        def build() -> dict[tuple[str, str], AudioSource]:
-            analysis = self.analysis(self.default_normalizer)
-            sources: dict[tuple[str, str], AudioSource] = {}
-            for testset in analysis.testsets:
-                rows = analysis.reference_rows(testset)
-                if "audio_filepath" not in rows:
-                    continue  # e.g. a trn reference: nothing to play
-                offsets = rows["offset"] if "offset" in rows else pd.Series(0.0, index=rows.index)
-                for utt, path, off, dur in zip(
-                    rows["utt_id"], rows["audio_filepath"], offsets.fillna(0.0), rows["duration"], strict=True
-                ):
-                    if isinstance(path, str) and path:
-                        sources[(testset, utt)] = AudioSource(
-                            path, float(off or 0.0), float(dur) if off else None
-                        )
-            return sources
-
-        return self._memo.get(("audio",), build)
+    def audio_source(self, testset: str, utt_id: str) -> AudioSource | None:
+        """The audio of one loaded utterance (looked up by its row, ``Analysis.row``), or None: the only
+        files the audio route serves."""
+        analysis = self.analysis(self.default_normalizer)
+        if testset not in analysis.testsets:
+            return None
+        row = analysis.row(testset, None, utt_id)
+        if row is None or "audio_filepath" not in row:  # e.g. a trn reference: nothing to play
+            return None
+        path, offset = row["audio_filepath"], row.get("offset", 0.0)
+        if not isinstance(path, str) or not path:
+            return None
+        offset = 0.0 if offset is None or pd.isna(offset) else float(offset)
+        duration = row["duration"]
+        return AudioSource(path, offset, float(duration) if offset else None)
 
     def audio_absence(self, testset: str, utt_id: str) -> str | None:
         """Why this utterance has no audio to play (None when it has): what the audio controls say instead."""
-        source = self.audio_sources().get((testset, utt_id))
+        source = self.audio_source(testset, utt_id)
         if source is None:
             return "No audio: the manifest gives no audio_filepath for this utterance."
         if not Path(source.path).is_file():

@@ -317,7 +317,7 @@ def layout(page: PageContext) -> html.Div:
 def register(app: Dash, workspace: Workspace) -> None:
     @app.callback(Output("utt-signal", "figure"), Input("utt-key", "data"))
     def draw_signal(key: dict) -> go.Figure:
-        source = workspace.audio_sources().get((key["ts"], key["id"]))
+        source = workspace.audio_source(key["ts"], key["id"])
         if source is None:
             return ui.style_figure(go.Figure(), height=300)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +84,43 @@ def test_records_are_json_safe() -> None:
     rows = records(pd.DataFrame({"a": [np.nan, 1.5], "b": [np.int64(3), np.int64(4)], "c": [True, False]}))
     assert rows == [{"a": None, "b": 3, "c": True}, {"a": 1.5, "b": 4, "c": False}]
     assert type(rows[0]["b"]) is int
+
+
+def _chunked(frame: pd.DataFrame, pieces: int = 3) -> pd.DataFrame:
+    """The frame with Arrow-backed columns in several chunks, as a table read from many batches has them."""
+    import pyarrow as pa
+
+    bounds = np.linspace(0, len(frame), pieces + 1).astype(int)
+    parts = [
+        pa.Table.from_pandas(frame.iloc[a:b], preserve_index=False) for a, b in itertools.pairwise(bounds)
+    ]
+    return pa.concat_tables(parts).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def test_a_block_of_a_chunked_arrow_table_is_the_rows_records_give(frame: pd.DataFrame) -> None:
+    from werbench.dashboard.grid import block_records
+
+    chunked = _chunked(frame)
+    assert chunked["ref"].array._pa_array.num_chunks == 3
+    positions = np.array([9, 0, 4, 3, 2])
+    columns = ["utt_id", "ref", "wer"]
+    assert block_records(chunked, positions, columns) == records(frame.iloc[positions][columns])
+    table = ServerSideTable(chunked)
+    answer = table.rows_response(
+        {"startRow": 0, "endRow": 3, "sortModel": [{"colId": "wer", "sort": "desc"}]}
+    )
+    assert [r["utt_id"] for r in answer["rowData"]] == ["u003", "u006", "u001"]
+
+
+def test_row_index_finds_each_id_and_nothing_else() -> None:
+    import pyarrow as pa
+    from werbench.dashboard.row_index import RowIndex, arrow_column
+
+    ids = ["b", "a", "c", None, "a", "é", "ab"]
+    series = _chunked(pd.DataFrame({"utt_id": ids}))["utt_id"]
+    index = RowIndex(arrow_column(series))
+    assert arrow_column(series).num_chunks == 3  # the chunks as they are, not a copy of the column
+    assert [index.position(k) for k in ("a", "ab", "b", "c", "é")] == [1, 6, 0, 2, 5]  # the first "a"
+    assert [index.position(k) for k in ("", "aa", "d", "zz")] == [None] * 4
+    assert index.shares(pa.chunked_array([pa.array(ids, pa.string())]))
+    assert not index.shares(pa.chunked_array([pa.array(ids[::-1])]))
