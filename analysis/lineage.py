@@ -212,7 +212,7 @@ def _events(stage: Stage, refs: list[str]) -> pd.DataFrame:
 
 
 def _top_changes(events: pd.DataFrame, top: int) -> pd.DataFrame:
-    if events.empty:
+    if events.empty or top <= 0:
         return pd.DataFrame(columns=["op", "ref_word", "hyp_word", "count"])
     counted = events.fillna({"ref_word": "", "hyp_word": ""}).groupby(["op", "ref_word", "hyp_word"]).size()
     return (
@@ -372,10 +372,12 @@ def model_lineage(utts: pd.DataFrame, testset: str, model: str, **options: Any) 
         return ModelLineage(model, {}, [], stages, parents, [None] * len(stages))
     refs = _stage_refs(utts, testset, stages, ids)
     kept = ["err_earlier", "err_later", "fixed", "introduced"]  # the counts; texts are in the stages
+
+    def counts(earlier: Stage, later: Stage) -> pd.DataFrame:  # top=0: no most-changed lists to rank
+        return lineage_step(ids, refs, earlier, later, testset=testset, model=model, top=0).utterances[kept]
+
     steps = [
-        None
-        if parent is None
-        else lineage_step(ids, refs, stages[parent], stage, testset=testset, model=model).utterances[kept]
+        None if parent is None else counts(stages[parent], stage)
         for stage, parent in zip(stages, parents, strict=True)
     ]
     return ModelLineage(model, {u: k for k, u in enumerate(ids)}, refs, stages, parents, steps)

@@ -43,20 +43,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy import stats
 from werbench.aligner.pairs import op_rows
 from werbench.analysis.bootstrap import block_sums, bootstrap_group_sums
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.manifests.errors import ConfigError
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 Flavour = Literal["werbench", "sc_stats"]
 FLAVOURS: tuple[str, ...] = ("werbench", "sc_stats")
 SC_STATS_EQUAL_PCT = 0.005  # sc_stats treats per-speaker percentages this close as equal
 EXACT_MCNEMAR_BELOW = 25
 FRIEDMAN_TITLE = "Friedman two-way analysis of variance by ranks (per speaker)"
+
+
+def _stats() -> ModuleType:
+    """scipy.stats, imported on first use: seconds that a page which tests nothing (one utterance's
+    n-best, through ``compare.word_errors``) should not pay."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +132,13 @@ def _check_flavour(flavour: str) -> None:
 def _sc_normal_cdf(z: float) -> float:
     """sc_stats' ``normprob``: a table of the normal CDF at steps of 0.01, read at the step below |z|."""
     step = min(np.floor(abs(z) * 100 + 1e-9) / 100, 5.14)
-    return float(stats.norm.cdf(step))
+    return float(_stats().norm.cdf(step))
 
 
 def _two_sided_normal(z: float, flavour: str) -> float:
     if flavour == "sc_stats":
         return 2.0 * (1.0 - _sc_normal_cdf(z))
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * _stats().norm.sf(abs(z)))
 
 
 def _two_sided_binomial(k: int, n: int, flavour: str) -> float:
@@ -139,10 +149,10 @@ def _two_sided_binomial(k: int, n: int, flavour: str) -> float:
         if 2 * k == n:
             return 1.0
         if n * 0.25 <= 5.0:
-            return min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
+            return min(1.0, 2.0 * float(_stats().binom.cdf(k, n, 0.5)))
         z = (k * 0.5 - n * 0.5) / np.sqrt(n * 0.25)  # sic: SCTK 2.4.10 centres k p, not k + 0.5, on n p
         return min(1.0, 2.0 * (1.0 - _sc_normal_cdf(z)))
-    return float(stats.binomtest(k, n, 0.5).pvalue)
+    return float(_stats().binomtest(k, n, 0.5).pvalue)
 
 
 def _side(value: float) -> str | None:
@@ -306,7 +316,7 @@ def _rank_side(diff: np.ndarray) -> str | None:
     nonzero = diff[diff != 0]
     if len(nonzero) == 0:
         return None
-    ranks = stats.rankdata(np.abs(nonzero))
+    ranks = _stats().rankdata(np.abs(nonzero))
     return _side(float(ranks[nonzero > 0].sum() - ranks[nonzero < 0].sum()))
 
 
@@ -363,9 +373,9 @@ def wilcoxon_test(
     if len(nonzero) == 0:
         statistic, p_value = 0.0, 1.0
     else:
-        res = stats.wilcoxon(nonzero, zero_method="wilcox", alternative="two-sided")
+        res = _stats().wilcoxon(nonzero, zero_method="wilcox", alternative="two-sided")
         statistic, p_value = float(res.statistic), float(res.pvalue)
-    ranks = stats.rankdata(np.abs(nonzero)) if len(nonzero) else np.zeros(0)
+    ranks = _stats().rankdata(np.abs(nonzero)) if len(nonzero) else np.zeros(0)
     return TestResult(
         **common,
         n=len(nonzero),
@@ -386,7 +396,7 @@ def _wilcoxon_sc_stats(diff: np.ndarray, *, alpha: float, name: str, title: str,
     """sc_stats orients the difference as worse-on-average minus better, then alternates ties from +."""
     a_worse = float(diff.sum()) > 0
     oriented = diff if a_worse else -diff
-    ranks = stats.rankdata(np.abs(diff))
+    ranks = _stats().rankdata(np.abs(diff))
     tie = np.abs(diff) <= SC_STATS_EQUAL_PCT
     to_plus = np.zeros(len(diff), dtype=bool)
     to_plus[np.flatnonzero(tie)[::2]] = True
@@ -444,7 +454,7 @@ def mcnemar(
         p_value = _two_sided_binomial(min(only_a_wrong, only_b_wrong), discordant, flavour)
     else:
         statistic = (abs(only_a_wrong - only_b_wrong) - 1) ** 2 / discordant
-        p_value = float(stats.chi2.sf(statistic, df=1))
+        p_value = float(_stats().chi2.sf(statistic, df=1))
     return TestResult(
         name="mcnemar",
         title="McNemar (sentence errors)",
@@ -556,8 +566,8 @@ def friedman_test(rates: np.ndarray, systems: Sequence[str], *, alpha: float = 0
     rates = np.asarray(rates, dtype=np.float64)
     if rates.ndim != 2 or rates.shape[1] < 3 or rates.shape[0] < 2:
         return None
-    res = stats.friedmanchisquare(*rates.T)
-    mean_ranks = stats.rankdata(rates, axis=1).mean(axis=0)
+    res = _stats().friedmanchisquare(*rates.T)
+    mean_ranks = _stats().rankdata(rates, axis=1).mean(axis=0)
     return TestResult(
         name="friedman",
         title=FRIEDMAN_TITLE,

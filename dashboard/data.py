@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from werbench.aligner.align import align_chars
 from werbench.analysis.audio_metrics import ERROR as AUDIO_ERROR
 from werbench.analysis.audio_metrics import LABELS as AUDIO_LABELS
@@ -142,19 +143,27 @@ def _json_list(value: Any) -> list | None:
 
 
 def _contiguous_spans(table: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
-    """(start, stop) of each (testset, system) block; analysis writes each system's rows together."""
+    """(start, stop) of each (testset, system) block; analysis writes each system's rows together. Found
+    by comparing each row's keys with the previous row's in Arrow (no Python tuple per row)."""
     if table.empty:
         return {}
-    keys = list(zip(table["testset"].tolist(), table["system"].tolist(), strict=True))
+    n = len(table)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for column in ("testset", "system"):
+        keys = arrow_column(table[column])
+        change[1:] |= pc.fill_null(pc.not_equal(keys.slice(1), keys.slice(0, n - 1)), True).to_numpy(
+            zero_copy_only=False
+        )
+    starts = np.flatnonzero(change).tolist()
+    testsets, systems = table["testset"], table["system"]
     spans: dict[tuple[str, str], tuple[int, int]] = {}
-    start = 0
-    for k in range(1, len(keys) + 1):
-        if k == len(keys) or keys[k] != keys[start]:
-            if keys[start] in spans:  # not contiguous after all: callers fall back to a mask
-                spans.pop(keys[start])
-                return spans
-            spans[keys[start]] = (start, k)
-            start = k
+    for start, stop in zip(starts, [*starts[1:], n], strict=True):
+        key = (testsets.iat[start], systems.iat[start])
+        if key in spans:  # not contiguous after all: callers fall back to a mask
+            spans.pop(key)
+            return spans
+        spans[key] = (start, stop)
     return spans
 
 
