@@ -8,7 +8,7 @@ of them, or the one utterance opened); measured values come back from the disk c
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +33,9 @@ class AudioMetricsStore:
     more are known (grids key their memo on it), at most one measuring thread at a time."""
 
     def __init__(
-        self, sources: Callable[[], Mapping[tuple[str, str], AudioSource]], cache: AudioMetricsCache | None
+        self, source: Callable[[str, str], AudioSource | None], cache: AudioMetricsCache | None
     ) -> None:
-        self._sources = sources
+        self._source = source  # (test set, utt_id) -> its audio, or None: Workspace.audio_source
         self._cache = cache
         self._values: dict[str, dict[str, AudioMeasures]] = {}
         self._versions: dict[str, int] = {}
@@ -68,12 +68,11 @@ class AudioMetricsStore:
     def measure(self, testset: str, utt_ids: Sequence[str], progress: bool = False) -> None:
         """Measure those of ``utt_ids`` not known yet, in this thread (cached ones are read back);
         ``progress``: report to ``progress()`` as the background job does."""
-        sources = self._sources()
         known = self._values.get(testset, {})
-        todo = [u for u in dict.fromkeys(utt_ids) if u not in known]
-        no_audio = [u for u in todo if (testset, u) not in sources]
+        sources = {u: self._source(testset, u) for u in dict.fromkeys(utt_ids) if u not in known}
+        no_audio = [u for u, source in sources.items() if source is None]
         self._store(testset, no_audio, [AudioMeasures(error=NO_AUDIO)] * len(no_audio))
-        todo = [u for u in todo if (testset, u) in sources]
+        todo = [u for u, source in sources.items() if source is not None]
         done = len(no_audio)
         total = done + len(todo)
 
@@ -86,7 +85,7 @@ class AudioMetricsStore:
 
         if progress:
             self._progress = Progress(testset, done, total, True)
-        clips = [Clip(s.path, s.offset, s.duration) for s in (sources[(testset, u)] for u in todo)]
+        clips = [Clip(s.path, s.offset, s.duration) for u in todo if (s := sources[u]) is not None]
         measure_clips(clips, self._cache, on_batch=stored)
         if progress:
             self._progress = Progress(testset, done, total, False)

@@ -78,7 +78,7 @@ class Workspace:
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._memo = Memo()
         root = cache_root() if self.cache_dir is None else self.cache_dir
-        self.audio_metrics = AudioMetricsStore(self.audio_sources, AudioMetricsCache(root))
+        self.audio_metrics = AudioMetricsStore(self.audio_source, AudioMetricsCache(root))
         refs = iter_systems(self.results_dir) if self.results_dir else ()
         self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in refs}
         self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
