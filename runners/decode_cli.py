@@ -278,13 +278,16 @@ def import_hyps_command(
 
 def convert_legacy_command(
     folder: Path = typer.Argument(
-        ..., help="Folder with JasperEncoder-STEP-*.pt, JasperDecoderForCTC-STEP-*.pt and the model yaml."
+        ...,
+        help="Folder with JasperEncoder[-STEP-*].pt, JasperDecoderForCTC[-STEP-*].pt and the model yaml, "
+        "or a NeMo 0.11 .nemo archive.",
     ),
     output: Path = typer.Option(..., "-o", "--output", help="The .nemo file to write (atomically)."),
 ) -> None:
-    """Convert a NeMo 0.x QuartzNet/Jasper checkpoint folder into a current .nemo file.
+    """Convert a NeMo 0.x QuartzNet/Jasper checkpoint folder (or a 0.11 .nemo) into a current .nemo file.
 
-    Reads every 0.x yaml layout and both state-dict key layouts (NeMo 0.9-0.11 and <= 0.8).
+    Reads every 0.x yaml layout (0.8-0.10 sections, 0.11's serialised model) and both state-dict key
+    layouts (NeMo 0.9-0.11 and <= 0.8).
     """
     from werbench.runners.models.legacy import convert_legacy
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from werbench.manifests.errors import ConfigError, ManifestError
 
 ENCODER_GLOB = "JasperEncoder-STEP-*.pt"
 DECODER_GLOB = "JasperDecoderForCTC-STEP-*.pt"
+ARCHIVE_YAML, ARCHIVE_ENCODER, ARCHIVE_DECODER = "module.yaml", "JasperEncoder.pt", "JasperDecoderForCTC.pt"
 PREPROCESSOR_SECTIONS = ("AudioToMelSpectrogramPreprocessor", "AudioPreprocessing", "preprocessor")
 # Keys that mean nothing to a current AudioToMelSpectrogramPreprocessor; dropped keys are recorded.
 IGNORED_PREPROCESSOR_KEYS = {"feat_type", "int_values", "header"}
@@ -82,6 +85,28 @@ def find_legacy_checkpoint(folder: str | Path) -> LegacyCheckpoint:
         raise ManifestError(folder, f"expected exactly one model yaml in the folder, found {len(yamls)}")
     step = common[-1]
     return LegacyCheckpoint(folder, yamls[0], encoders[step], decoders[step], step)
+
+
+def is_nemo011_archive(path: Path) -> bool:
+    """A NeMo 0.11 ``.nemo``: a gzipped tar of ``.nemo_tmp/`` holding ``module.yaml`` and ``<Module>.pt``."""
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            names = {Path(name).name for name in archive.getnames()}
+    except (tarfile.TarError, EOFError, OSError):
+        return False
+    return {ARCHIVE_YAML, ARCHIVE_ENCODER, ARCHIVE_DECODER} <= names
+
+
+def _unpack_nemo011(path: Path, folder: Path) -> Path:
+    """The three files a conversion reads, copied flat into ``folder`` (no member path reaches the disk)."""
+    with tarfile.open(path, "r:gz") as archive:
+        for member in archive.getmembers():
+            name = Path(member.name).name
+            if member.isfile() and name in (ARCHIVE_YAML, ARCHIVE_ENCODER, ARCHIVE_DECODER):
+                source = archive.extractfile(member)
+                if source is not None:
+                    (folder / name).write_bytes(source.read())
+    return folder
 
 
 def is_legacy_folder(path: Path) -> bool:
@@ -261,14 +286,21 @@ def build_legacy_model(folder: str | Path) -> tuple[Any, LegacyConfig, LegacyChe
     return model, cfg, found
 
 
-def convert_legacy(folder: str | Path, output: str | Path) -> Path:
-    """Write ``output`` (.nemo) from a legacy folder; the file appears only when complete."""
+def convert_legacy(source: str | Path, output: str | Path) -> Path:
+    """Write ``output`` (.nemo) from a legacy folder or a NeMo 0.11 ``.nemo`` archive; the file appears
+    only when complete."""
+    source = Path(source)
+    if source.is_file() and is_nemo011_archive(source):
+        with tempfile.TemporaryDirectory(prefix="werbench-nemo011-") as folder:
+            return _convert(_unpack_nemo011(source, Path(folder)), Path(output), source)
+    return _convert(source, Path(output), source)
+
+
+def _convert(folder: Path, output: Path, source: Path) -> Path:
     import os
-    import tempfile
 
     from werbench.runners.models.nemo import quiet_nemo
 
-    output = Path(output)
     if output.suffix != ".nemo":
         raise ConfigError(output, "output must end in .nemo")
     from omegaconf import open_dict
@@ -276,7 +308,7 @@ def convert_legacy(folder: str | Path, output: str | Path) -> Path:
     model, cfg, found = build_legacy_model(folder)
     with open_dict(model.cfg):
         model.cfg.legacy_source = {
-            "folder": str(found.folder.resolve()),
+            "folder": str(source.resolve()),
             "step": found.step,
             "yaml": found.yaml_path.name,
             "dropped_preprocessor_keys": cfg.dropped,

@@ -37,7 +37,7 @@ def _is_torch_file(path: Path) -> bool:
 def detect_kind(path: str | Path) -> str:
     """One of KINDS for an existing path; a clear error for anything else."""
     from werbench.runners.models.hf import is_hf_ctc_dir
-    from werbench.runners.models.legacy import is_legacy_folder
+    from werbench.runners.models.legacy import is_legacy_folder, is_nemo011_archive
 
     path = require_local(path, "model", WHERE_TO_PUT)
     if path.is_dir():
@@ -50,6 +50,8 @@ def detect_kind(path: str | Path) -> str:
         )
     if _is_nemo_archive(path):
         return "nemo"
+    if is_nemo011_archive(path):
+        return "legacy"  # NeMo 0.11's own .nemo: converted as its checkpoint files would be
     if path.suffix == ".nemo":
         raise ManifestError(
             path, "not a NeMo archive (a tar file holding model_config.yaml); is it truncated?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tarfile
 
 import numpy as np
 import pytest
@@ -105,8 +106,8 @@ def nemo_0_11_yaml() -> str:
 
 
 def test_nemo_0_11_serialised_model_converts_like_the_0_9_layout(tmp_path, reference, speech_manifest):
-    """A 0.11 model's files (module.yaml, JasperEncoder.pt, JasperDecoderForCTC.pt) give the log-probs the
-    0.8-0.10 path gives on the same weights."""
+    """A 0.11 model's files (module.yaml, JasperEncoder.pt, JasperDecoderForCTC.pt), loose or in its .nemo
+    archive, give the log-probs the 0.8-0.10 path gives on the same weights."""
     _, encoder, decoder = reference
     folder = tmp_path / "quartznet-0.11"
     folder.mkdir()
@@ -121,9 +122,17 @@ def test_nemo_0_11_serialised_model_converts_like_the_0_9_layout(tmp_path, refer
     old_folder = write_legacy(tmp_path / "quartznet-0.9", reference, "0.9")
     old = NemoCTCModel(convert_legacy(old_folder, tmp_path / "0.9.nemo"), "cpu", "fp32")
     assert new.vocab.labels == old.vocab.labels
+    # the same files as NeMo 0.11's own .nemo (a gzipped tar of .nemo_tmp/), which load_model opens too
+    archive = tmp_path / "QuartzNet15x5-En-Base.nemo"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=".nemo_tmp")
+    assert detect_kind(archive) == "legacy" and detect_kind(reference[0]) == "nemo"
+    packed = load_model(archive, "cpu", "fp32", cache_dir=tmp_path / "cache")
     audio = [load_audio(u.audio_filepath, 16000).samples for u in load_manifest(speech_manifest)]
-    for a, b in zip(old.log_probs(audio), new.log_probs(audio), strict=True):
-        np.testing.assert_array_equal(a, b)
+    expected = old.log_probs(audio)
+    for got in (new.log_probs(audio), packed.log_probs(audio)):
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_load_model_converts_a_legacy_folder_once(tmp_path, reference):
