@@ -199,16 +199,18 @@ def audio_measures(
     *,
     on_batch: Callable[[list[int], list[AudioMeasures]], None] | None = None,
     batch: int = 32,
-) -> list[AudioMeasures]:
-    """The measures of each clip: cached ones read back, the rest measured and cached a batch at a time;
-    ``on_batch(indices, measures)`` hears of the cached ones first, then of each measured batch."""
+    cached_only: bool = False,
+) -> list[AudioMeasures | None]:
+    """The measures of each clip: cached ones read back, the rest measured and cached a batch at a time
+    (``cached_only``: left None, nothing decoded); ``on_batch(indices, measures)`` hears of the cached ones
+    first, then of each measured batch."""
     keys = [_identity(c) for c in clips]
     known = cache.get([k for k in keys if k]) if cache is not None else {}
     found = {i: known[k] for i, k in enumerate(keys) if k in known}
     if on_batch and found:
         on_batch(list(found), list(found.values()))
     out: list[AudioMeasures | None] = [found.get(i) for i in range(len(clips))]
-    todo = [i for i, m in enumerate(out) if m is None]
+    todo = [] if cached_only else [i for i, m in enumerate(out) if m is None]
     for start in range(0, len(todo), batch):
         indices = todo[start : start + batch]
         measures = [measure_clip(clips[i]) for i in indices]
@@ -218,4 +220,4 @@ def audio_measures(
             cache.put([(keys[i], m) for i, m in zip(indices, measures, strict=True) if keys[i]])
         if on_batch:
             on_batch(indices, measures)
-    return [m for m in out if m is not None]
+    return out

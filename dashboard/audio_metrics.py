@@ -2,7 +2,8 @@
 job that measures more, whose progress the Utterances page polls.
 
 Nothing is decoded at start-up: a test set's metrics are empty until a user asks (the rows of a view, all
-of them, or the one utterance opened); measured values come back from the disk cache on the next serve.
+of them, or the one utterance opened); what an earlier serve measured is read back from the disk cache in
+the background when the Utterances page first opens (a file lookup each, no decoding).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class AudioMetricsStore:
         self._lock = threading.Lock()
         self._job: threading.Thread | None = None
         self._progress = Progress(None, 0, 0, False)
+        self._recalled: set[str] = set()
 
     def version(self, testset: str) -> int:
         return self._versions.get(testset, 0)
@@ -65,9 +67,11 @@ class AudioMetricsStore:
             frame.loc[at[found], ERROR] = [m.error for m in measures]
         return frame
 
-    def measure(self, testset: str, utt_ids: Sequence[str], progress: bool = False) -> None:
-        """Measure those of ``utt_ids`` not known yet, in this thread (cached ones are read back);
-        ``progress``: report to ``progress()`` as the background job does."""
+    def measure(
+        self, testset: str, utt_ids: Sequence[str], progress: bool = False, cached_only: bool = False
+    ) -> None:
+        """Measure those of ``utt_ids`` not known yet, in this thread (cached ones are read back; with
+        ``cached_only`` nothing else); ``progress``: report to ``progress()`` as the background job does."""
         known = self._values.get(testset, {})
         sources = {u: self._source(testset, u) for u in dict.fromkeys(utt_ids) if u not in known}
         no_audio = [u for u, source in sources.items() if source is None]
@@ -86,21 +90,34 @@ class AudioMetricsStore:
         if progress:
             self._progress = Progress(testset, done, total, True)
         clips = [Clip(s.path, s.offset, s.duration) for u in todo if (s := sources[u]) is not None]
-        measure_clips(clips, self._cache, on_batch=stored)
+        measure_clips(clips, self._cache, on_batch=stored, cached_only=cached_only)
         if progress:
             self._progress = Progress(testset, done, total, False)
 
-    def start(self, testset: str, utt_ids: Sequence[str]) -> bool:
-        """Measure ``utt_ids`` in a background thread; False when one is already running."""
+    def start(self, testset: str, utt_ids: Sequence[str], cached_only: bool = False) -> bool:
+        """Measure ``utt_ids`` in a background thread (``cached_only``: read back what the disk cache
+        holds, decode nothing); False when a measuring job is already running (a reading one is waited
+        for: it only looks files up)."""
         with self._lock:
             if self._job is not None and self._job.is_alive():
-                return False
+                if not self._job.name.endswith("cached") or cached_only:
+                    return False
+                self._job.join()
             self._progress = Progress(testset, 0, len(utt_ids), True)
             self._job = threading.Thread(
-                target=self.measure, args=(testset, list(utt_ids), True), daemon=True, name="audio-metrics"
-            )
+                target=self.measure, args=(testset, list(utt_ids), True, cached_only), daemon=True,
+                name="audio-metrics-cached" if cached_only else "audio-metrics",
+            )  # fmt: skip
             self._job.start()
         return True
+
+    def recall(self, testset: str, utt_ids: Sequence[str]) -> bool:
+        """Once per test set, read back in the background what an earlier serve measured (True: started)."""
+        with self._lock:
+            if testset in self._recalled:
+                return False
+            self._recalled.add(testset)
+        return self.start(testset, utt_ids, cached_only=True)
 
     def progress(self) -> Progress:
         job = self._job

@@ -63,8 +63,10 @@ def _audio_metrics_bar(page: PageContext, context: dict[str, Any]) -> html.Div |
     analysis = page.analysis
     if not analysis.has_audio(page.testset):
         return None
-    total = len(analysis.reference_rows(page.testset))
+    rows = analysis.reference_rows(page.testset)
+    total = len(rows)
     measured = analysis.audio_metrics.measured(page.testset)
+    recalling = measured < total and analysis.audio_metrics.recall(page.testset, rows["utt_id"].tolist())
     return html.Div(
         [
             html.Span(
@@ -81,7 +83,7 @@ def _audio_metrics_bar(page: PageContext, context: dict[str, Any]) -> html.Div |
                 "Measure the rows of this view", id="am-view", size="sm", color="light", className="border"
             ),
             dbc.Button(f"Measure all {total:,}", id="am-all", size="sm", color="light", className="border"),
-            dcc.Interval(id="am-tick", interval=1000, disabled=True),
+            dcc.Interval(id="am-tick", interval=1000, disabled=not recalling),
         ],
         className="d-flex flex-wrap align-items-center gap-2 mb-3",
         id="am-bar",

@@ -103,6 +103,10 @@ def test_measures_are_cached_by_file_identity_and_bad_audio_says_why(tmp_path, m
     segment = sf.read(other, start=RATE // 4, frames=RATE // 5, dtype="float32")[0]
     assert first[3].level_db == pytest.approx(peak_level_db(segment))
 
+    recalled = audio_measures(
+        [*clips, Clip(str(_wav(tmp_path / "new.wav", segment)))], cache, cached_only=True
+    )
+    assert recalled[4] is None and recalled[2] is None and recalled[0] == first[0]  # nothing decoded
     calls = []
     real = audio_metrics.measure_clip
     monkeypatch.setattr(audio_metrics, "measure_clip", lambda clip: calls.append(clip) or real(clip))

@@ -153,7 +153,7 @@ def test_previous_and_next_follow_the_filter_expression(manifests, tmp_path) -> 
 
 
 def test_audio_metrics_are_measured_on_demand_and_serve_as_columns_filters_histograms(
-    manifests, tmp_path
+    manifests, tmp_path, monkeypatch
 ) -> None:
     """Nothing is decoded at start-up; "Measure all" fills SDE's columns in the background; they filter,
     histogram and break down; a broken file's row says why and the others are measured."""
@@ -208,9 +208,15 @@ def test_audio_metrics_are_measured_on_demand_and_serve_as_columns_filters_histo
     assert "could not be built" not in render(app, client, "/errors?ts=conformer&by=snr_db")
     detail = render(app, client, f"/utterance?ts=conformer&id={bad_utt}")
     assert "Audio problem" in detail and "unreadable audio" in detail
-    # a new workspace reads the measures back from the disk cache instead of decoding again
-    again = _app(Source.of([path]), tmp_path).server.config["WERBENCH_WORKSPACE"]
-    again.audio_metrics.measure("conformer", frame.index.tolist())
+    # the next serve reads them back when the page opens, from the disk cache, decoding nothing
+    from werbench.analysis import audio_metrics
+
+    monkeypatch.setattr(audio_metrics, "measure_clip", lambda clip: pytest.fail(f"decoded {clip}"))
+    second = _app(Source.of([path]), tmp_path)
+    again = second.server.config["WERBENCH_WORKSPACE"]
+    render(second, second.server.test_client(), "/utterances?ts=conformer")
+    again.audio_metrics._job.join(timeout=120)
+    assert again.audio_metrics.measured("conformer") == 40  # the broken file's reason too
     refilled = again.analysis("none").utterance_grid("conformer", ("conformer",)).table.frame
     assert np.allclose(refilled["snr_db"].to_numpy(), frame["snr_db"].to_numpy(), equal_nan=True)
 
