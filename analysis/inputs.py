@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from werbench.analysis.speakers import sclite_speaker
+from werbench.analysis.speakers import sclite_speakers
 from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, prediction_columns_ok
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 from werbench.manifests.io import iter_json_rows, iter_lines, load_manifest, row_to_utterance
@@ -35,7 +35,7 @@ from werbench.manifests.results import (
     read_run_info,
 )
 from werbench.manifests.schema import CORE_FIELDS, derive_utt_id
-from werbench.manifests.trn import read_trn
+from werbench.manifests.trn import trn_columns
 
 PRED = "pred_text"
 PRED_PREFIX = "pred_text_"
@@ -146,8 +146,17 @@ def read_reference(path: str | Path, audio_base: Path | None = None) -> Referenc
     ``audio_base``: where relative audio paths start (default: the manifest's folder)."""
     path = Path(path)
     if path.suffix.lower() == ".trn":
-        pairs = read_trn(path, reference=True)
-        return Reference.of(path, (RefUtt(uid, t, speaker=sclite_speaker(uid)) for uid, t in pairs))
+        table = trn_columns(path, reference=True)
+        ids = pd.Series(pd.array(table["utt_id"], dtype="str"))
+        frame = pd.DataFrame(
+            {
+                "utt_id": ids,
+                "text": pd.array(table["text"], dtype="str"),
+                "duration": np.full(len(ids), np.nan),
+                "speaker": sclite_speakers(ids),
+            }
+        )
+        return Reference(path, frame)
     frame = load_manifest(path, audio_base=audio_base).frame()
     _check_notation(path, frame["text"])
     return Reference(path, frame[[*REFERENCE_COLUMNS, *(c for c in frame if c not in REFERENCE_COLUMNS)]])
@@ -293,7 +302,11 @@ def read_hypotheses(path: str | Path, name: str | None = None) -> list[Hypothese
         raise ManifestError(path, "hypothesis file not found")
     stem = name or path.stem
     if path.suffix.lower() == ".trn":
-        return [Hypotheses.of(stem, path, dict(read_trn(path)))]
+        table = trn_columns(path)
+        frame = pd.DataFrame({"utt_id": pd.array(table["utt_id"], dtype="str")})
+        frame["pred_text"] = pd.array(table["text"], dtype="str")
+        frame["failure"] = frame["text"] = pd.Series(None, frame.index, dtype=object)
+        return [Hypotheses(stem, path, frame)]
     systems = _systems_columnar(path, stem) or _systems_by_line(path, stem)
     if not systems:
         raise ManifestError(path, "no hypotheses in this file")

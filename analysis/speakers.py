@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from werbench.manifests.errors import ConfigError
 
 MIN_SPEAKERS = 5
@@ -30,6 +32,16 @@ def sclite_speaker(utt_id: str) -> str | None:
         if sep in utt_id:
             return utt_id.split(sep, 1)[0]
     return None
+
+
+def sclite_speakers(ids: pd.Series) -> pd.Series:
+    """``sclite_speaker`` of every id, in Arrow (the text before the first ``-``, else ``_``, else null)."""
+    text = pa.array(ids.array, pa.large_string())
+    speakers = pa.nulls(len(text), pa.large_string())
+    for sep in "_-":  # "-" last: it wins where an id has both
+        first = pc.list_element(pc.split_pattern(text, sep, max_splits=1), 0)
+        speakers = pc.if_else(pc.match_substring(text, sep), first, speakers)
+    return pd.Series(pd.array(speakers, dtype="str"), index=ids.index)
 
 
 def speaker_rule(pattern: str) -> re.Pattern[str]:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.trn import read_trn, write_trn
+from werbench.manifests.trn import iter_trn, read_trn, write_trn
 
 
 def test_id_is_the_text_inside_the_final_parentheses(tmp_path):
@@ -51,3 +53,29 @@ def test_write_refuses_ids_that_would_not_read_back(tmp_path):
     assert not (tmp_path / "x.trn").exists()
     with pytest.raises(ManifestError, match="trn file not found"):
         read_trn(tmp_path / "missing.trn")
+
+
+_PIECES = ["a", "bc", "é", " ", "  ", "\t", "\r", "(", ")", "(u1)", "(u2)", " (x-1)", ";;", "{", "}", "/",
+           "\v", "\xa0", "\u2028", "\ufeff", "\n", "\n\n", "\xff"]  # fmt: skip
+
+
+def _line_reader(path):
+    """What the line reader alone gives (or raises): the meaning the columnar reader must keep."""
+    try:
+        return [(uid, text) for _, uid, text in iter_trn(path)]
+    except ManifestError as exc:
+        return ("error", exc.line, exc.field)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=8), max_size=6))
+def test_columnar_reader_reads_what_the_line_reader_reads(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("trn") / "f.trn"
+    path.write_bytes("\n".join("".join(line) for line in lines).encode("utf-8", "surrogateescape"))
+    if b"\xc3\xbf" in path.read_bytes():  # the "\xff" piece: a byte that is not UTF-8
+        path.write_bytes(path.read_bytes().replace(b"\xc3\xbf", b"\xff"))
+    try:
+        got = read_trn(path)
+    except ManifestError as exc:
+        got = ("error", exc.line, exc.field)
+    assert got == _line_reader(path)
