@@ -43,7 +43,7 @@ ALIGNMENT_CODE = (
         "werbench.manifests.wsj_markup",
         "werbench.manifests.ref_syntax",
     ),
-    ("numba", "numpy", "pyarrow", "regex"),
+    ("numba", "numpy", "pyarrow", "rapidfuzz", "regex"),
 )
 COUNT_COLUMNS = ("C", "S", "D", "I")
 CHAR_COLUMNS = ("char_C", "char_S", "char_D", "char_I")

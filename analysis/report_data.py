@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -211,14 +210,3 @@ def build_report(
         class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
         source, settings=settings,
     )  # fmt: skip
-
-
-def json_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lists and dicts (n-best, word times) as JSON text, so that every cell is one CSV field."""
-    out = frame.copy()
-    for name in out.columns:
-        if holds_nested(out[name]):  # iterating gives Python lists and dicts, Arrow column or not
-            out[name] = [
-                json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for v in out[name]
-            ]
-    return out

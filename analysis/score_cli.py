@@ -168,7 +168,7 @@ def _json_float(value: float, scale: float = 1.0) -> float | None:
 
 
 def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -> list[Path]:
-    from werbench.analysis.report_csv import write_frame_csv
+    from werbench.analysis.csv_files import write_frame_csv
     from werbench.manifests.atomic import atomic_write
 
     written = []

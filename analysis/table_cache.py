@@ -43,7 +43,7 @@ from werbench.manifests.results import TESTSET_MANIFEST, iter_systems
 # it runs on.
 TABLES_CODE = (
     ("werbench.aligner", "werbench.analysis", "werbench.manifests"),
-    ("numba", "numpy", "pandas", "pyarrow", "scipy", "regex"),
+    ("numba", "numpy", "pandas", "pyarrow", "rapidfuzz", "scipy", "regex"),
 )
 log = logging.getLogger(__name__)
 _META = b"werbench"

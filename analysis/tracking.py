@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from werbench.analysis.report_data import build_report, json_cells
+from werbench.analysis.csv_files import json_cells
+from werbench.analysis.report_data import build_report
 from werbench.analysis.report_html import write_html_report
 from werbench.analysis.table_cache import TableOptions, results_tables
 from werbench.manifests.errors import ConfigError, MissingDependencyError

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import MAX_LINE_BYTES, iter_lines, open_input
 from werbench.manifests.ref_syntax import check_reference_lines
+
+if TYPE_CHECKING:  # imported where used: `werbench --help` imports the importers, which import this module
+    import numpy as np
+    import pyarrow as pa
 
 # whitespace that Python's str.split/strip know and RE2's \s does not, and the BOM that iter_lines drops
 # (UTF-8): a file holding any of them is read by the line reader
@@ -68,6 +70,9 @@ def iter_trn(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, s
 
 def _lines(data: bytes) -> pa.LargeStringArray:
     """Every line of ``data`` (its ``\\n`` included) as one Arrow array over the same bytes."""
+    import numpy as np
+    import pyarrow as pa
+
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
     offsets = np.concatenate([[0], ends, [len(data)] if not len(ends) or ends[-1] != len(data) else []])
     offsets = offsets.astype(np.int64)
@@ -84,6 +89,9 @@ def _odd_bytes(data: bytes) -> bool:
 def _fast_columns(data: bytes) -> tuple[pa.Array, pa.Array, np.ndarray] | None:
     """``(ids, texts, line numbers)`` as ``iter_trn`` reads them, or None where it could read them
     differently or would refuse the file (it then says where)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if _odd_bytes(data):
         return None
     lines = _lines(data)
@@ -115,6 +123,10 @@ def trn_columns(path: str | Path, encoding: str = "utf-8", *, reference: bool = 
     """``utt_id`` and ``text`` of every line in file order, as ``iter_trn`` reads them (module docstring);
     a ``reference`` must have valid sclite notation (``manifests.ref_syntax``: balanced ``{ a / b }``
     alternations and parentheses)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     path = Path(path)
     if not path.is_file():
         raise ManifestError(path, "trn file not found")

@@ -488,3 +488,17 @@ def test_merged_compound_alignment_reads_back() -> None:
     assert batch.paths == ["the database is up", "white paper now"]  # the reference as aligned
     assert batch.ops == ["CCCC", "CCC"]
     assert align_counts(["data base"], ["database"]).counts.tolist() == [[0, 1, 1, 0]]  # off by default
+
+
+def test_levenshtein_cer_counts_are_the_char_kernels() -> None:
+    # cer_counts runs rapidfuzz's editops for the default mode: the same S/D/I split as the unit-cost
+    # char kernel (full DP), ties included, with the kernel's whitespace rules and size limit
+    refs, hyps = _random_pairs(61, 1500, ["a", "b", " ", "é", "中", "\t", "  ", "\xa0"], 150)
+    refs, hyps = ["".join(u) for u in refs] + [" a\tb ", ""], ["".join(u) for u in hyps] + ["a  b", "x y"]
+    kernel = align_counts(refs, hyps, "unit", unit="char", want_ops=False, oversize="skip", band=False)
+    assert cer_counts(refs, hyps).tolist() == kernel.counts.tolist()
+
+
+def test_levenshtein_cer_skips_pairs_beyond_the_limit(monkeypatch) -> None:
+    monkeypatch.setattr(align_module, "MAX_CELLS", 30)
+    assert cer_counts(["ab", "abcdef"], ["ab", "abcdef"]).tolist() == [[2, 0, 0, 0], [-1, -1, -1, -1]]

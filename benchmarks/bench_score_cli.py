@@ -1,0 +1,261 @@
+"""Whole-process speed of ``werbench score`` and ``werbench report`` on files, against jiwer in the same run.
+
+Issue #13's command-line rows: ``werbench score REF HYP... --json --csv`` as a user runs it (a fresh
+process, an empty cache) on N trn pairs (~13 words, many ties), on the same pairs as NeMo JSONL manifests,
+and on N pairs x S systems; anchor: jiwer 4 ``process_words`` in this process on the already-parsed pairs
+(per system). ``werbench report RESULTS --html --csv --trn`` on a results directory of N utterances x S
+systems (cold). Each figure is the worst of ``--repeat`` runs, each with the load average beside it (the
+machine is shared); peak RSS is the command's own (``wait4``). Per-utterance counts are compared with
+the NIST sclite binary's where it is installed (``--sclite``, a few minutes per 200k pairs).
+
+The data is generated deterministically (``--seed``) with numpy and Arrow: Zipf-distributed pseudo-words
+from a small vocabulary, substitutions drawn from it too, so that many alignments tie.
+
+    .venv/bin/python benchmarks/bench_score_cli.py --rows score,manifests --pairs 200000
+    .venv/bin/python benchmarks/bench_score_cli.py --rows systems,report --pairs 1000000 --systems 4 \\
+        --anchor-pairs 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WERBENCH = [str(Path(sys.executable).with_name("werbench"))]
+TARGETS = {"score": 10.0, "manifests": 10.0, "systems": 10.0}  # x jiwer
+RSS_LIMIT_MB = {"systems": 3 * 1024, "report": 4 * 1024}
+REPORT_LIMIT_S = 60.0
+SYLLABLES = ["ka", "to", "ri", "me", "su", "no", "la", "pe", "di", "go", "an", "ex", "or", "un", "is"]
+
+
+def load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def _join(*parts: str | pa.Array) -> pa.Array:
+    """Row-wise concatenation of text columns and literal strings (``""``-separated)."""
+    parts = (*parts, "")  # the separator
+    return pc.binary_join_element_wise(
+        *(pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts)
+    )
+
+
+class Corpus:
+    """N reference utterances and S systems' hypotheses, as Arrow text columns (ids ``spkNNN-uNNNNNNN``)."""
+
+    def __init__(self, pairs: int, systems: int, words: int = 13, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        vocab = np.unique(["".join(rng.choice(SYLLABLES, rng.integers(1, 4))) for _ in range(3000)])
+        weights = 1.0 / np.arange(1, len(vocab) + 1)
+        weights /= weights.sum()
+        self.vocab = pa.array(vocab.tolist(), pa.large_string())
+        lengths = np.clip(rng.normal(words, 4, pairs).round(), 1, None).astype(np.int64)
+        self.ref_tokens = rng.choice(len(vocab), lengths.sum(), p=weights)
+        self.ref_lengths = lengths
+        self.ids = _join(
+            "spk", pc.cast(pa.array(np.arange(pairs) % 997), pa.large_string()), "-u",
+            pc.cast(pa.array(np.arange(pairs)), pa.large_string()),
+        )  # fmt: skip
+        self.refs = self._texts(self.ref_tokens, lengths)
+        self.hyps = [self._corrupt(rng, 0.08 + 0.03 * s, weights) for s in range(systems)]
+
+    def _texts(self, tokens: np.ndarray, lengths: np.ndarray) -> pa.Array:
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        words = pa.LargeListArray.from_arrays(pa.array(offsets), self.vocab.take(pa.array(tokens)))
+        return pc.binary_join(words, pa.scalar(" ", pa.large_string()))
+
+    def _corrupt(self, rng: np.random.Generator, rate: float, weights: np.ndarray) -> pa.Array:
+        """Per reference word: substitution, deletion, insertion after it (2:1:1) or kept."""
+        roll = rng.random(len(self.ref_tokens))
+        sub, dele, ins = roll < rate / 2, (roll >= rate / 2) & (roll < rate * 3 / 4), roll >= 1 - rate / 4
+        first = np.where(sub, rng.choice(len(weights), len(roll), p=weights), self.ref_tokens)
+        second = rng.choice(len(weights), len(roll), p=weights)
+        keep = np.stack([~dele, ins], axis=1)
+        tokens = np.stack([first, second], axis=1)[keep]
+        owner = np.repeat(np.arange(len(self.ref_lengths)), self.ref_lengths)
+        lengths = np.bincount(owner, weights=keep.sum(axis=1), minlength=len(self.ref_lengths))
+        return self._texts(tokens, lengths.astype(np.int64))
+
+    def write_trn(self, path: Path, texts: pa.Array) -> Path:
+        lines = _join(texts, " (", self.ids, ")\n")
+        path.write_text("".join(lines.to_pylist()))
+        return path
+
+    def manifest_lines(self, texts: pa.Array, pred: pa.Array | None = None) -> pa.Array:
+        """JSON lines (the words and ids need no escaping): what a NeMo manifest or result manifest holds."""
+        parts = ['{"audio_filepath": "/data/', self.ids, '.wav", "duration": 3.5, "text": "', texts]
+        if pred is not None:
+            parts += ['", "pred_text": "', pred]
+        parts += ['", "utt_id": "', self.ids, '"}\n']
+        return _join(*parts)
+
+    def write_jsonl(self, path: Path, texts: pa.Array, pred: pa.Array | None = None) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(self.manifest_lines(texts, pred).to_pylist()))
+        return path
+
+    def write_results(self, root: Path) -> Path:
+        """RESULTS/bench/<system>/predictions.jsonl + run.json, and the test set's manifest.jsonl."""
+        from werbench.manifests.results import RunInfo, system_dir, write_run_info
+
+        self.write_jsonl(root / "bench" / "manifest.jsonl", self.refs)
+        for s, hyp in enumerate(self.hyps):
+            name = f"model{s}@greedy"
+            self.write_jsonl(root / "bench" / name / "predictions.jsonl", self.refs, hyp)
+            info = RunInfo(system=name, testset="bench", decoder={"type": "greedy", "params": {}})
+            write_run_info(system_dir(root, "bench", name), info)
+        return root
+
+
+def run(command: list[str], cache: Path) -> tuple[float, float, str]:
+    """Wall seconds and peak RSS (MB) of one command with an empty cache, and its stdout."""
+    env = {**os.environ, "WERBENCH_CACHE": str(cache)}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        err.seek(0)
+        out.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-3000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def jiwer_seconds(corpus: Corpus, pairs: int) -> float:
+    """jiwer 4 process_words on every system's first ``pairs`` pairs (already parsed), scaled to all."""
+    import jiwer
+
+    n = len(corpus.refs)
+    refs = corpus.refs.slice(0, pairs).to_pylist()
+    total = 0.0
+    for hyps in corpus.hyps:
+        texts = hyps.slice(0, pairs).to_pylist()
+        start = time.perf_counter()
+        jiwer.process_words(refs, texts)
+        total += time.perf_counter() - start
+    return total * n / len(refs)
+
+
+def sclite_agreement(corpus: Corpus, scored: dict) -> str:
+    """How many utterances of the first system have exactly sclite's counts (the real binary)."""
+    from bench_align import run_sclite
+
+    result = run_sclite(corpus.refs.to_pylist(), corpus.hyps[0].to_pylist())
+    if result is None:
+        return "sclite binary not installed: counts not compared"
+    ids = corpus.ids.to_pylist()
+    ours = scored["systems"][next(iter(scored["systems"]))]["utterances"]
+    agree = sum(result[1].get(f"spk_{k}") == tuple(ours[uid][x] for x in "CSDI") for k, uid in enumerate(ids))
+    return f"per-utterance counts identical to the sclite binary's: {agree:,} of {len(ids):,}"
+
+
+def score_row(name: str, corpus: Corpus, folder: Path, args: argparse.Namespace, anchor: float) -> None:
+    if name == "manifests":
+        ref = corpus.write_jsonl(folder / "ref.jsonl", corpus.refs)
+        hyps = [
+            corpus.write_jsonl(folder / f"sys{s}.jsonl", corpus.refs, h) for s, h in enumerate(corpus.hyps)
+        ]
+    else:
+        ref = corpus.write_trn(folder / "ref.trn", corpus.refs)
+        hyps = [corpus.write_trn(folder / f"sys{s}.trn", h) for s, h in enumerate(corpus.hyps)]
+    out = folder / "out"
+    command = [*WERBENCH, "score", str(ref), *map(str, hyps), "--json", f"{out}.json", "--csv", f"{out}.csv"]
+    figures = []
+    for k in range(args.repeat):
+        seconds, rss, _ = run(command, folder / f"cache-{name}-{k}")
+        figures.append((seconds, rss, load()))
+        print(f"  {name} run {k + 1}: {seconds:.2f} s, peak RSS {rss:,.0f} MB ({figures[-1][2]})", flush=True)
+    worst = max(figures)
+    ratio = anchor / worst[0]
+    target = TARGETS[name]
+    rss_limit = RSS_LIMIT_MB.get(name)
+    verdict = "met" if ratio >= target and (rss_limit is None or worst[1] <= rss_limit) else "MISSED"
+    rss_note = f" (limit {rss_limit:,} MB)" if rss_limit else ""
+    print(
+        f"{name}: {len(corpus.refs):,} pairs x {len(corpus.hyps)} systems; jiwer {anchor:.2f} s; werbench "
+        f"worst {worst[0]:.2f} s ({worst[2]}); {ratio:.1f}x jiwer (target >= {target:.0f}x); peak RSS "
+        f"{max(f[1] for f in figures):,.0f} MB{rss_note}: {verdict}",
+        flush=True,
+    )
+    if args.sclite and name == "score":
+        print("  " + sclite_agreement(corpus, json.loads(Path(f"{out}.json").read_text())), flush=True)
+
+
+def report_row(corpus: Corpus, folder: Path, args: argparse.Namespace) -> None:
+    results = corpus.write_results(folder / "results")
+    out = folder / "report"
+    outputs = ["--html", f"{out}.html", "--csv", f"{out}-csv", "--trn", f"{out}-trn"]
+    command = [*WERBENCH, "report", str(results), *outputs]
+    figures = []
+    for k in range(args.repeat):
+        seconds, rss, _ = run(command, folder / f"cache-report-{k}")
+        figures.append((seconds, rss, load()))
+        print(f"  report run {k + 1}: {seconds:.2f} s, peak RSS {rss:,.0f} MB ({figures[-1][2]})", flush=True)
+    worst = max(figures)
+    rss = max(f[1] for f in figures)
+    verdict = "met" if worst[0] <= REPORT_LIMIT_S and rss <= RSS_LIMIT_MB["report"] else "MISSED"
+    print(
+        f"report: {len(corpus.refs):,} utterances x {len(corpus.hyps)} systems, HTML + CSV + trn, cold: "
+        f"worst {worst[0]:.2f} s ({worst[2]}; target <= {REPORT_LIMIT_S:.0f} s), peak RSS {rss:,.0f} MB "
+        f"(limit {RSS_LIMIT_MB['report']:,} MB): {verdict}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="score,manifests", help="score, manifests, systems, report")
+    parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument("--systems", type=int, default=1, help="systems of the systems and report rows")
+    parser.add_argument(
+        "--anchor-pairs", type=int, default=0, help="time jiwer on this many, scaled (0: all)"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sclite", action="store_true", help="compare counts with the sclite binary")
+    args = parser.parse_args()
+    rows = args.rows.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        start = time.perf_counter()
+        single = Corpus(args.pairs, 1, seed=args.seed) if {"score", "manifests"} & set(rows) else None
+        several = (
+            Corpus(args.pairs, args.systems, seed=args.seed) if {"systems", "report"} & set(rows) else None
+        )
+        print(f"data generated in {time.perf_counter() - start:.1f} s ({load()})", flush=True)
+        for corpus in (single, several):
+            if corpus is None:
+                continue
+            pairs = min(args.anchor_pairs or args.pairs, args.pairs)
+            anchor = jiwer_seconds(corpus, pairs)
+            scaled = f", scaled from {pairs:,} pairs" if pairs < args.pairs else ""
+            print(
+                f"anchor: jiwer 4 process_words in-process, {args.pairs:,} pairs x {len(corpus.hyps)}: "
+                f"{anchor:.2f} s{scaled} ({load()})",
+                flush=True,
+            )
+            names = ("score", "manifests") if corpus is single else ("systems", "report")
+            for name in names:
+                if name not in rows:
+                    continue
+                if name == "report":
+                    report_row(corpus, folder, args)
+                else:
+                    score_row(name, corpus, folder, args, anchor)
+
+
+if __name__ == "__main__":
+    main()
