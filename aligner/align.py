@@ -47,6 +47,7 @@ code in under a second. The kernels release the GIL: a large batch is split over
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -384,6 +385,10 @@ def _networks(
 ) -> _Networks | None:
     """References with alternations (and, with ``compounds``, compound alternatives) as networks; ``None``
     when no reference needs one (the common case costs one scan)."""
+    if not compounds:
+        with contextlib.suppress(TypeError):  # some references are word lists: look at each
+            if not has_alternations("".join(refs)):  # type: ignore[arg-type]
+                return None
     out = _Networks(list(refs), np.full(len(refs), -1, np.int64), [], {}, {})
     for k, ref in enumerate(refs):
         if isinstance(ref, str) and has_alternations(ref):

@@ -29,7 +29,8 @@ from werbench.analysis import write_behind
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
 from werbench.manifests.errors import WerbenchError
-from werbench.manifests.ref_syntax import map_words
+from werbench.manifests.normalize import Normalizer
+from werbench.manifests.ref_syntax import normalize_references
 
 CACHE_ENV = "WERBENCH_CACHE"
 # What can change an aligned count besides the texts and options: the aligner and its kernels, this cache's
@@ -144,8 +145,8 @@ def align_texts(
         hit = cache.load(key)
         if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
             return hit
-    ref_norm = normalized_refs() if normalized_refs is not None else [map_words(t, normalize) for t in refs]
-    hyp_norm = [normalize(t) for t in hyps]
+    ref_norm = normalized_refs() if normalized_refs is not None else normalize_references(refs, normalize)
+    hyp_norm = normalize.many(hyps) if isinstance(normalize, Normalizer) else [normalize(t) for t in hyps]
     words = align_counts(ref_norm, hyp_norm, costs, compounds=compounds)
     ref_norm = words.paths or ref_norm  # alternations: the reference as aligned, for the diff and for CER
     chars = cer_counts(ref_norm, hyp_norm, cer)

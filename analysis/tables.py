@@ -38,7 +38,7 @@ from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet,
 from werbench.analysis.speakers import with_speakers
 from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.normalize import Normalizer, get_normalizer
-from werbench.manifests.ref_syntax import has_alternations, map_words
+from werbench.manifests.ref_syntax import has_alternations, normalize_references
 from werbench.manifests.results import RunInfo
 
 UTTERANCE_COLUMNS = [
@@ -188,9 +188,9 @@ class _Shared:
     def __init__(self, testset: TestSet, normalizer: Normalizer) -> None:
         texts = testset.reference.frame["text"].tolist()
         self.raw_refs = texts
-        self.normalized_refs = functools.cache(lambda: [map_words(text, normalizer) for text in texts])
+        self.normalized_refs = functools.cache(lambda: normalize_references(texts, normalizer))
         self._words: ReferenceWords | None = None
-        self._alternations = any(map(has_alternations, texts))
+        self._alternations = has_alternations("".join(texts))
 
     def words(self, frame: pd.DataFrame, costs: str) -> ReferenceWords:
         """From the first system's (possibly cached) normalised references: all systems have the same, unless

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import regex
@@ -40,6 +40,14 @@ class Normalizer:
 
     def __call__(self, text: str) -> str:
         return self.func(text)
+
+    def many(self, texts: Iterable[str]) -> list[str]:
+        """Every text normalised, each distinct text once (corpora repeat texts; ``none`` copies none)."""
+        texts = list(texts)
+        if self.func is _identity:
+            return texts
+        done = {text: self.func(text) for text in dict.fromkeys(texts)}
+        return [done[text] for text in texts]
 
 
 def _collapse(text: str) -> str:

@@ -12,7 +12,7 @@ Written by hand: the grammar is four characters, and every error must name its c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +103,15 @@ def format_reference(segments: list[Segment]) -> str:
         s if isinstance(s, str) else "{ " + " / ".join(" ".join(o) for o in s.options) + " }"
         for s in segments
     )
+
+
+def normalize_references(texts: Sequence[str], transform: Callable[[str], str]) -> list[str]:
+    """``map_words`` of every reference; a batch without alternations goes through ``transform.many``
+    where it has one (a ``Normalizer``: each distinct text once)."""
+    many = getattr(transform, "many", None)
+    if many is not None and not has_alternations("".join(texts)):
+        return many(texts)
+    return [map_words(text, transform) for text in texts]
 
 
 def map_words(text: str, transform: Callable[[str], str]) -> str:
