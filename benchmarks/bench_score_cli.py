@@ -134,6 +134,16 @@ def run(command: list[str], cache: Path) -> tuple[float, float, str]:
         return seconds, usage.ru_maxrss / 1024, out.read().decode()
 
 
+def runs(name: str, command: list[str], folder: Path, repeat: int) -> list[tuple[float, float, str]]:
+    """``(seconds, peak RSS MB, load average)`` of ``repeat`` cold runs (each with a cache of its own)."""
+    figures = []
+    for k in range(repeat):
+        seconds, rss, _ = run(command, folder / f"cache-{name}-{k}")
+        figures.append((seconds, rss, load()))
+        print(f"  {name} run {k + 1}: {seconds:.2f} s, peak RSS {rss:,.0f} MB ({figures[-1][2]})", flush=True)
+    return figures
+
+
 def jiwer_seconds(corpus: Corpus, pairs: int) -> float:
     """jiwer 4 process_words on every system's first ``pairs`` pairs (already parsed), scaled to all."""
     import jiwer
@@ -173,11 +183,7 @@ def score_row(name: str, corpus: Corpus, folder: Path, args: argparse.Namespace,
         hyps = [corpus.write_trn(folder / f"sys{s}.trn", h) for s, h in enumerate(corpus.hyps)]
     out = folder / "out"
     command = [*WERBENCH, "score", str(ref), *map(str, hyps), "--json", f"{out}.json", "--csv", f"{out}.csv"]
-    figures = []
-    for k in range(args.repeat):
-        seconds, rss, _ = run(command, folder / f"cache-{name}-{k}")
-        figures.append((seconds, rss, load()))
-        print(f"  {name} run {k + 1}: {seconds:.2f} s, peak RSS {rss:,.0f} MB ({figures[-1][2]})", flush=True)
+    figures = runs(name, command, folder, args.repeat)
     worst = max(figures)
     ratio = anchor / worst[0]
     target = TARGETS[name]
@@ -199,11 +205,7 @@ def report_row(corpus: Corpus, folder: Path, args: argparse.Namespace) -> None:
     out = folder / "report"
     outputs = ["--html", f"{out}.html", "--csv", f"{out}-csv", "--trn", f"{out}-trn"]
     command = [*WERBENCH, "report", str(results), *outputs]
-    figures = []
-    for k in range(args.repeat):
-        seconds, rss, _ = run(command, folder / f"cache-report-{k}")
-        figures.append((seconds, rss, load()))
-        print(f"  report run {k + 1}: {seconds:.2f} s, peak RSS {rss:,.0f} MB ({figures[-1][2]})", flush=True)
+    figures = runs("report", command, folder, args.repeat)
     worst = max(figures)
     rss = max(f[1] for f in figures)
     verdict = "met" if worst[0] <= REPORT_LIMIT_S and rss <= RSS_LIMIT_MB["report"] else "MISSED"
