@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from werbench.manifests.audio import load_audio
+from werbench.manifests.audio import audio_info, load_audio
 from werbench.manifests.code_version import code_version
 from werbench.manifests.errors import WerbenchError
 
@@ -109,8 +109,6 @@ def measure(samples: np.ndarray, rate: int) -> AudioMeasures:
 
 def measure_clip(clip: Clip) -> AudioMeasures:
     """Read and measure one clip; unreadable audio gives its reason, not an exception."""
-    from werbench.manifests.audio import audio_info
-
     try:
         rate = audio_info(clip.path).sample_rate
         samples = load_audio(clip.path, clip.offset, clip.duration, target_sr=None)

@@ -54,6 +54,15 @@ def greedy_text(log_probs: np.ndarray, vocab: Vocabulary) -> str:
     return best_path_text(log_probs, vocab)
 
 
+def default_weights(lm: str | None, alpha: float | None, beta: float | None) -> tuple[float, float]:
+    """The n-gram weights to use: those given, else a DeepSpeech scorer package's, else 0.5 and 1."""
+    package = scorer_package(lm) if lm and (alpha is None or beta is None) and is_scorer(lm) else None
+    return (
+        alpha if alpha is not None else package.alpha if package else DEFAULT_ALPHA,
+        beta if beta is not None else package.beta if package else DEFAULT_BETA,
+    )
+
+
 @dataclass
 class KenLMBeamDecoder:
     """Template for a KenLM beam search; subclasses implement :meth:`_search` and set ``name``."""
@@ -74,12 +83,7 @@ class KenLMBeamDecoder:
         if self.lm is None:
             raise ValueError(f"decoder {self.name!r} needs a KenLM n-gram (--lm LM.arpa|LM.bin)")
         self.lm = str(Path(self.lm).resolve())
-        if self.alpha is None or self.beta is None:
-            package = scorer_package(self.lm) if is_scorer(self.lm) else None
-            if self.alpha is None:
-                self.alpha = package.alpha if package else DEFAULT_ALPHA
-            if self.beta is None:
-                self.beta = package.beta if package else DEFAULT_BETA
+        self.alpha, self.beta = default_weights(self.lm, self.alpha, self.beta)
         if self.unigrams is not None:
             self.unigrams = str(Path(self.unigrams).resolve())
         self.hotwords = tuple(w.strip() for w in self.hotwords if w.strip())

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from werbench.runners.decoders.base import Decoded, Hypothesis, Vocabulary, lineage_record, stage_record
-from werbench.runners.decoders.beam_common import Beam, KenLMBeamDecoder, greedy_text
+from werbench.runners.decoders.beam_common import Beam, KenLMBeamDecoder, default_weights, greedy_text
 
 FIRST_PASSES = ("beam", "beam-fast")
 
@@ -44,8 +44,8 @@ class RescoreDecoder:
     first_pass: str = "beam-fast"
     beam_width: int = 64
     nbest: int = 16
-    alpha: float = 0.5
-    beta: float = 1.0
+    alpha: float | None = None  # None: a scorer package's default, else 0.5 (beam_common.default_weights)
+    beta: float | None = None  # None: a scorer package's default, else 1.0
     gamma: float = 0.5
     first_alpha: float | None = None
     first_beta: float | None = None
@@ -64,6 +64,7 @@ class RescoreDecoder:
         if self.rescorer_kind not in ("auto", "mlm", "causal"):
             raise ValueError("rescorer_kind must be auto, mlm or causal")
         self.rescorer = str(Path(self.rescorer).resolve())
+        self.alpha, self.beta = default_weights(self.lm, self.alpha, self.beta)
         self.first_pass_decoder()  # validates the n-gram settings now, not at the first utterance
 
     def params(self) -> dict[str, Any]:

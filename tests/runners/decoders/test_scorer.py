@@ -84,3 +84,11 @@ def test_corrupt_packages_are_clear_errors(tmp_path, scorer, lm_binary) -> None:
     wrong_alphabet = read_scorer(scorer)
     with pytest.raises(ManifestError, match="built for another alphabet"):
         wrong_alphabet.vocabulary(ALPHABET[:5])
+
+
+def test_rescore_takes_the_package_weights_for_its_first_pass_and_rerank(scorer, tmp_path) -> None:
+    from werbench.runners.decoders.rescore import RescoreDecoder
+
+    decoder = RescoreDecoder(rescorer=str(tmp_path), lm=str(scorer))  # the neural LM loads on first use
+    assert (decoder.alpha, decoder.beta) == (ALPHA, BETA)
+    assert (decoder.first_pass_decoder().alpha, decoder.first_pass_decoder().beta) == (ALPHA, BETA)
