@@ -230,6 +230,7 @@ def run_command(
                 progress,
                 address,
                 on_cluster=lambda c: typer.echo(describe(c), err=True),
+                trust_model=trust_model,
             )
         else:
             summaries = run_experiment(

@@ -114,14 +114,26 @@ class ModelInfo:
 class AcousticModelWorker:
     """One loaded model (the body of a Ray actor): batches in, log-probs out, through the logits cache."""
 
-    def __init__(self, path: str, device: str, precision: str, cache_dir: str | None) -> None:
+    def __init__(
+        self, path: str, device: str, precision: str, cache_dir: str | None, trust_model: bool
+    ) -> None:
         from werbench.runners.logits_cache import LogitsCache
         from werbench.runners.models.load import load_model
 
-        self.model = load_model(path, device, precision, cache_dir=cache_dir or ".werbench-cache")
+        self.error: WerbenchError | None = None  # a refused or broken model file, raised by describe()
+        try:
+            self.model = load_model(
+                path, device, precision, cache_dir=cache_dir or ".werbench-cache", trust_model=trust_model
+            )
+        except WerbenchError as exc:  # raised in __init__ it would reach the driver as a bare ActorDiedError
+            self.error = exc
+            return
         self.cache = LogitsCache(cache_dir, self.model.identity()) if cache_dir else None
 
     def describe(self) -> ModelInfo:
+        """The model's description; the driver's first call, so it re-raises a load error as itself."""
+        if self.error is not None:
+            raise self.error
         model = self.model
         return ModelInfo(model.identity(), model.vocab, model.frame_seconds, model.sample_rate)
 
@@ -205,7 +217,9 @@ class TaskFailed(WerbenchError):
 
 
 @contextlib.contextmanager
-def _model_actor(model_path: Path, device: str, precision: str, job: DecodeJob, spec: Any, gpus: float):
+def _model_actor(
+    model_path: Path, device: str, precision: str, job: DecodeJob, spec: Any, gpus: float, trust_model: bool
+):
     import ray
 
     num_gpus = spec.am_num_gpus if spec.am_num_gpus is not None else (1 if gpus > 0 else 0)
@@ -216,7 +230,7 @@ def _model_actor(model_path: Path, device: str, precision: str, job: DecodeJob, 
         max_task_retries=spec.max_retries,
     )
     cache = str(job.cache_dir) if job.cache_dir else None
-    actor = actor_class.remote(str(model_path), device if num_gpus else "cpu", precision, cache)
+    actor = actor_class.remote(str(model_path), device if num_gpus else "cpu", precision, cache, trust_model)
     try:
         yield actor
     finally:
@@ -275,6 +289,8 @@ def run_experiment_ray(
     address: str | None = None,
     num_cpus: int | None = None,
     on_cluster: Callable[[Cluster], None] | None = None,
+    *,
+    trust_model: bool = False,
 ) -> list[DecodeSummary]:
     """``werbench run`` on Ray: the experiment file's systems, identical results to the local engine."""
     from werbench.runners.experiment import Experiment, plan
@@ -292,7 +308,9 @@ def run_experiment_ray(
     try:
         for model_path, precision, jobs in plan(experiment, overwrite, progress):
             device = experiment.config.device
-            with _model_actor(model_path, device, precision, jobs[0], spec, cluster.gpus) as actor:
+            with _model_actor(
+                model_path, device, precision, jobs[0], spec, cluster.gpus, trust_model
+            ) as actor:
                 summaries += _run_model_jobs(jobs, actor, spec, window, bar, failures)
     finally:
         bar.close()
@@ -311,7 +329,10 @@ def _run_model_jobs(
     """Every system of one model: prepare each (resume state), run all batches, then finish each."""
     import ray
 
-    info: ModelInfo = ray.get(actor.describe.remote())
+    try:
+        info: ModelInfo = ray.get(actor.describe.remote())
+    except ray.exceptions.RayTaskError as exc:  # the model file's own error, not Ray's wrapper of it
+        raise (exc.cause if isinstance(exc.cause, WerbenchError) else exc) from None
     runs: list[tuple[SystemRun, list[list[Utterance]]]] = []
     skipped: dict[int, int] = {}
     for job in jobs:

@@ -8,39 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from ds2_helpers import AUDIO_CONF, BASE, random_state, save_hostile_checkpoint
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import load_manifest
 from werbench.runners.audio import load_audio
 from werbench.runners.decoders.greedy import GreedyDecoder
-from werbench.runners.models.deepspeech2 import DEFAULT_LABELS, DS2Config, build_network
+from werbench.runners.models.deepspeech2 import DEFAULT_LABELS
 from werbench.runners.models.load import detect_kind, load_model
-
-BASE = DS2Config(
-    labels=DEFAULT_LABELS,
-    sample_rate=16000,
-    window_size=0.02,
-    window_stride=0.01,
-    rnn_type="lstm",
-    hidden_size=24,
-    hidden_layers=2,
-    bidirectional=True,
-    rnn_bias=True,
-    conv_padding=True,
-    lookahead_context=0,
-    symmetric_window=True,
-)
-AUDIO_CONF = {"sample_rate": 16000, "window_size": 0.02, "window_stride": 0.01, "window": "hamming"}
-
-
-def random_state(cfg: DS2Config, seed: int = 0) -> dict:
-    torch.manual_seed(seed)
-    net = build_network(cfg)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
-    return net.state_dict()
 
 
 @pytest.fixture(scope="module")
@@ -120,22 +94,9 @@ def test_foreign_or_missing_files_are_clear_errors(tmp_path):
         load_model(tmp_path / "stt_en_quartznet15x5", "cpu", "fp32")
 
 
-class _Payload:
-    """Unpickling this object runs code: it writes a marker file (what a hostile checkpoint would do)."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_checkpoint_needing_full_unpickling_is_refused_unless_trusted(tmp_path, audio, torch_threads):
     marker = tmp_path / "code-ran"
-    package = {"version": "3", "state_dict": random_state(BASE), "labels": list(DEFAULT_LABELS),
-               "audio_conf": AUDIO_CONF, "hidden_size": 24, "hidden_layers": 2,
-               "bidirectional": True, "rnn_type": "lstm", "extra": _Payload(str(marker))}  # fmt: skip
-    torch.save(package, tmp_path / "hostile.pt")
+    save_hostile_checkpoint(tmp_path / "hostile.pt", marker)
     with pytest.raises(ManifestError, match=r"arbitrary code.*--trust-model"):
         load_model(tmp_path / "hostile.pt", "cpu", "fp32")
     assert not marker.exists(), "the refused checkpoint ran code"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from ds2_helpers import save_hostile_checkpoint
 from runner_helpers import add_utterances, read_predictions
 from typer.testing import CliRunner
 from werbench.manifests.errors import ConfigError
@@ -106,6 +107,29 @@ def test_experiment_on_ray_equals_local(
         again.exit_code == 0
         and f"{len(source) + 2} utterances, {len(source) + 1} already done" in again.output
     )
+
+
+def test_trust_model_reaches_the_model_actors(tmp_path, ray_cluster, speech_manifest, torch_threads):
+    """A checkpoint that runs code when unpickled: refused on Ray with the local engine's error, loaded in
+    the actor (which runs its code) only with --trust-model."""
+    from werbench.cli import app
+
+    marker = tmp_path / "code-ran"
+    model = save_hostile_checkpoint(tmp_path / "hostile.pt", marker)
+    data = {"results": "results", "cache": "cache", "testsets": [{"manifest": str(speech_manifest)}],
+            "models": [{"path": str(model), "name": "ds2"}], "decoders": [{"type": "greedy"}]}  # fmt: skip
+    experiment = tmp_path / "hostile.yaml"
+    experiment.write_text(yaml.safe_dump(data), encoding="utf-8")
+    command = ["run", str(experiment), "--engine", "ray", "--no-progress"]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code != 0 and "--trust-model" in refused.output, refused.output
+    assert "arbitrary code" in refused.output and "ActorDiedError" not in refused.output
+    assert not marker.exists(), "the refused checkpoint ran code"
+    trusted = CliRunner().invoke(app, [*command, "--trust-model"])
+    assert trusted.exit_code == 0, trusted.output
+    assert marker.exists(), "the actor loaded the model without --trust-model's full unpickling"
+    rows = read_predictions(system_dir(tmp_path / "results", speech_manifest.stem, "ds2@greedy").predictions)
+    assert len(rows) == len(list(load_manifest(speech_manifest))) and not any(r.get("error") for r in rows)
 
 
 def test_tuning_grid_on_ray_equals_local(tmp_path, ray_cluster, dev_set, lm_arpa, char_vocab):
