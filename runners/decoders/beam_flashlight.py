@@ -186,10 +186,17 @@ def _boosted_lm(kenlm: Any, boosts: dict[int, float]) -> Any:
 def prepare_emissions(
     log_probs: np.ndarray, lexicon: Lexicon, token_min_logp: float, blank_id: int
 ) -> tuple[np.ndarray, int]:
-    """Mask tokens pyctcdecode would skip, add the silence column or closing frame; -> (emissions, top-k)."""
+    """Mask tokens pyctcdecode would skip, add the silence column or closing frame; -> (emissions, top-k).
+
+    A masked token scores ``MASKED_LOGP`` plus its own log-prob, not the constant alone: with a constant,
+    every path the lexicon forces through masked tokens tied exactly with its rivals, and flashlight breaks
+    ties by heap address (it orders hypotheses by the address of their LM state and cuts the beam with
+    ``nth_element``), so the same input decoded differently run to run. Exactly equal float16 log-probs of
+    two tokens can still tie in principle (no such case in 3 x 640 decodes of bench_ray_tune's grid).
+    """
     keep = log_probs >= token_min_logp
     keep[np.arange(len(log_probs)), log_probs.argmax(axis=1)] = True
-    emissions = np.where(keep, log_probs, np.float32(MASKED_LOGP)).astype(np.float32)
+    emissions = np.where(keep, log_probs, MASKED_LOGP + np.maximum(log_probs, MASKED_LOGP)).astype(np.float32)
     top_k = int(keep.sum(axis=1).max())
     if lexicon.extra_column:
         emissions = np.hstack([emissions, repeat_column(log_probs, keep, blank_id)])
