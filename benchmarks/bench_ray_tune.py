@@ -32,7 +32,7 @@ FRAME_SECONDS = 0.02
 
 
 def differ(rows: list[dict], other: list[dict]) -> int:
-    """Grid points whose WER/CER/oracle differ (beam-fast is not always reproducible run to run)."""
+    """Grid points whose WER/CER/oracle differ from one process (none: every engine scores the same)."""
     return sum({**a, "seconds": 0} != {**b, "seconds": 0} for a, b in zip(rows, other, strict=True))
 
 

@@ -115,7 +115,9 @@ def tune_command(
         [], "--results", help="Results folders to check that the tuning set is not a reported test set."
     ),
     normalize: str = typer.Option("nemo", "--normalize", help="Normaliser for references and hypotheses."),
-    jobs: int = typer.Option(0, "--jobs", min=0, help="Worker processes (0: one per CPU core)."),
+    jobs: int = typer.Option(
+        0, "--jobs", min=0, help="Worker processes (0: one per CPU core; on Ray, the cluster's CPUs)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (acoustic model, neural LM)."),
     cache_dir: Path = typer.Option(Path(".werbench-cache"), "--cache-dir", help="Logits cache folder."),
     engine: str = typer.Option(
@@ -179,8 +181,10 @@ def tune_command(
     if on_ray:
         from werbench.runners.engine_ray import connect, describe, ray_map
 
-        typer.echo(describe(connect(address)), err=True)
+        cluster = connect(address)
+        typer.echo(describe(cluster), err=True)
         mapper = {"mapper": ray_map}
+        jobs = jobs or max(1, int(cluster.cpus))  # tasks at once: what the grid is split for
     result = tune(
         built, utts, vocab, frame_seconds, axes, normalize, jobs or default_jobs(), on_row, **mapper
     )

@@ -58,6 +58,12 @@ class Counts:
         self.hyps.append(hyp)
         self.nbests.append([hyp, *nbest])
 
+    def extend(self, other: Counts) -> None:
+        """Append a later utterance shard's hypotheses (shards joined in order score as one pass)."""
+        self.refs += other.refs
+        self.hyps += other.hyps
+        self.nbests += other.nbests
+
     def rates(self) -> dict[str, float]:
         """WER (sclite weights), CER (``levenshtein``) and oracle WER: what ``werbench score`` reports."""
         from werbench.aligner.align import align_counts, cer_counts
@@ -234,14 +240,24 @@ def load_dev(
 _SHARED: dict[str, Any] = {}
 
 
-def _score_beam_point(point: dict[str, float]) -> tuple[dict[str, float], Counts, float]:
+def shard_spans(utts: int, points: int, workers: int) -> list[tuple[int, int]]:
+    """Utterance ranges that split each grid point into enough tasks to keep ``workers`` busy (about two
+    tasks per worker): one range when the grid alone is that big, more on a cluster wider than the grid."""
+    shards = min(utts, max(1, -(-2 * workers // max(points, 1))))
+    bounds = [round(i * utts / shards) for i in range(shards + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def _score_beam_shard(task: tuple[dict[str, float], int, int]) -> tuple[Counts, float]:
+    """One grid point on utterances ``[start, stop)`` of the dev set: the hypotheses and the time spent."""
+    point, first, stop = task
     start = time.perf_counter()
     decoder = dataclasses.replace(_SHARED["decoder"], **{k: v for k, v in point.items() if k != "gamma"})
     counts = Counts()
-    for utt in _SHARED["utts"]:
+    for utt in _SHARED["utts"][first:stop]:
         decoded = decoder.decode(utt.log_probs, _SHARED["vocab"], _SHARED["frame_seconds"])
         counts.add(utt.ref, _SHARED["norm"](decoded.text), [_SHARED["norm"](h.text) for h in decoded.nbest])
-    return point, counts, time.perf_counter() - start
+    return counts, time.perf_counter() - start
 
 
 def _first_pass(index: int) -> list[Beam]:
@@ -306,7 +322,10 @@ def tune(
 ) -> TuneResult:
     """Score every grid point on ``utts``; ``decoder`` is a built beam/beam-fast/rescore decoder.
 
-    ``mapper`` runs the parallel parts like ``_pool_map`` (``engine_ray.ray_map`` runs them on a cluster).
+    ``mapper`` runs the parallel parts like ``_pool_map`` (``engine_ray.ray_map`` runs them on a cluster);
+    ``jobs`` is how many run at once there. A grid smaller than twice that is also split by utterances
+    (``shard_spans``), and the shards of a point are joined in order before scoring, so every split gives
+    the same grid.csv.
     """
     from werbench.manifests.normalize import get_normalizer
     from werbench.runners.decoders.rescore import RescoreDecoder, rerank
@@ -338,7 +357,14 @@ def tune(
     else:
         _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds, norm=norm)
         decoder.decode(utts[0].log_probs, vocab, frame_seconds)  # load the LM once: forked workers share it
-        for point, counts, seconds in mapper(_score_beam_point, points, jobs, "grid points"):
+        spans = shard_spans(len(utts), len(points), jobs)
+        tasks = [(point, first, stop) for point in points for first, stop in spans]
+        parts = iter(mapper(_score_beam_shard, tasks, jobs, f"grid points x {len(spans)} shard(s)"))
+        for point in points:
+            counts, seconds = Counts(), 0.0
+            for shard, spent in itertools.islice(parts, len(spans)):
+                counts.extend(shard)
+                seconds += spent
             record(point, counts, seconds)
 
     best = min(rows, key=lambda r: (r["wer"], r["cer"]))

@@ -18,7 +18,7 @@ from werbench.manifests.schema import Utterance
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
 from werbench.runners.engine_ray import check_engine, ray_map
 from werbench.runners.experiment import run_experiment
-from werbench.runners.tune import parse_grid, tune, write_grid
+from werbench.runners.tune import parse_grid, shard_spans, tune, write_grid
 
 pytestmark = pytest.mark.integration
 FRAME_SECONDS = 0.02
@@ -132,14 +132,22 @@ def test_trust_model_reaches_the_model_actors(tmp_path, ray_cluster, speech_mani
     assert len(rows) == len(list(load_manifest(speech_manifest))) and not any(r.get("error") for r in rows)
 
 
-def test_tuning_grid_on_ray_equals_local(tmp_path, ray_cluster, dev_set, lm_arpa, char_vocab):
+def test_tuning_grid_on_ray_equals_local_whole_or_sharded_by_utterances(
+    tmp_path, ray_cluster, dev_set, lm_arpa, char_vocab
+):
     from werbench.runners.tune import DevUtt
 
     utts = [DevUtt(f"u{i}", ref, lp) for i, (ref, lp) in enumerate(dev_set[:8])]
     decoder = FastBeamDecoder(lm=str(lm_arpa), beam_width=16)
     grid = parse_grid("alpha=0.4|0.8,beta=-30|1")
     local = tune(decoder, utts, char_vocab, FRAME_SECONDS, grid, jobs=1)
-    ray = tune(decoder, utts, char_vocab, FRAME_SECONDS, grid, jobs=2, mapper=ray_map)
+    assert shard_spans(len(utts), 4, 1) == [(0, 8)] and shard_spans(len(utts), 4, 8) == [
+        (0, 2),
+        (2, 4),
+        (4, 6),
+        (6, 8),
+    ]
+    ray = tune(decoder, utts, char_vocab, FRAME_SECONDS, grid, jobs=8, mapper=ray_map)  # (point, shard) tasks
     timeless = [{k: v for k, v in r.best.items() if k != "seconds"} for r in (local, ray)]
     assert timeless[0] == timeless[1] and ray.best["beta"] == 1.0
     for result, name in ((local, "local"), (ray, "ray")):
