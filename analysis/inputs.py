@@ -34,7 +34,7 @@ from werbench.manifests.results import (
     prediction_field_problems,
     read_run_info,
 )
-from werbench.manifests.schema import CORE_FIELDS, derive_utt_id
+from werbench.manifests.schema import CORE_FIELDS, derive_utt_id, duplicate_id_message
 from werbench.manifests.trn import trn_columns
 
 PRED = "pred_text"
@@ -213,7 +213,7 @@ def _systems_by_line(path: Path, stem: str) -> list[Hypotheses]:
         if utt_id in seen:
             raise ManifestError(
                 path,
-                f"duplicate utterance id {utt_id!r} (first on line {seen[utt_id]})",
+                duplicate_id_message(utt_id, seen[utt_id], "utt_id" not in row),
                 line=line,
                 field="utt_id",
             )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.schema import CORE_FIELDS, Utterance
+from werbench.manifests.schema import CORE_FIELDS, Utterance, duplicate_id_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -242,7 +242,7 @@ class Manifest:
                 if utt.utt_id in seen:
                     raise ManifestError(
                         self.path,
-                        f"duplicate utterance id {utt.utt_id!r} (first on line {seen[utt.utt_id]})",
+                        duplicate_id_message(utt.utt_id, seen[utt.utt_id], '"utt_id"' not in text),
                         line=number,
                         field="utt_id",
                     )

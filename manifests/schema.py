@@ -23,6 +23,15 @@ def derive_utt_id(audio_filepath: str, offset: float = 0.0) -> str:
     return stem
 
 
+def duplicate_id_message(utt_id: str, first_line: int, derived: bool) -> str:
+    """What a repeated id says; an id derived from the audio file's name (no ``utt_id`` field: SDE's
+    manifests) says so, because two folders' ``0001.wav`` are the usual cause."""
+    message = f"duplicate utterance id {utt_id!r} (first on line {first_line})"
+    if derived:
+        message += ": lines without utt_id are named after their audio file; give each line a unique utt_id"
+    return message
+
+
 @dataclass(slots=True)
 class Utterance:
     """One manifest line; ``extra`` keeps every non-core field verbatim so that writing back loses nothing."""

@@ -242,3 +242,17 @@ def test_systems_keep_their_order_of_first_appearance_on_both_readers(tmp_path: 
     path = write_jsonl(tmp_path / "sde.jsonl", rows)
     for reader in (_systems_by_line, _systems_columnar):
         assert [h.system for h in reader(path, "sde")] == ["b", "a"]
+
+
+def test_sde_manifest_whose_files_share_a_name_says_to_give_ids(tmp_path) -> None:
+    """Two folders' 0001.wav in a manifest without utt_id (as SDE takes them): the error says the fix."""
+    from werbench.analysis.inputs import read_manifests
+
+    path = tmp_path / "sde.jsonl"
+    path.write_text(
+        '{"audio_filepath": "spk1/0001.wav", "duration": 1, "text": "x", "pred_text": "x"}\n'
+        '{"audio_filepath": "spk2/0001.wav", "duration": 1, "text": "y", "pred_text": "y"}\n'
+    )
+    with pytest.raises(ManifestError, match="give each line a unique utt_id") as err:
+        read_manifests([path])
+    assert (err.value.line, err.value.field) == (2, "utt_id")

@@ -101,7 +101,9 @@ def test_non_utf8_and_duplicate_ids(tmp_path):
         '{"audio_filepath": "e/a.wav", "duration": 1, "text": "y"}\n'
     )
     with pytest.raises(
-        ManifestError, match=r"dup.jsonl:2: utt_id: duplicate utterance id 'a' \(first on line 1\)"
+        ManifestError,
+        match=r"dup.jsonl:2: utt_id: duplicate utterance id 'a' \(first on line 1\): lines "
+        "without utt_id are named after their audio file; give each line a unique utt_id",
     ):
         list(load_manifest(path))
     assert len(list(load_manifest(path, unique_ids=False))) == 2
