@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from werbench.dashboard.row_index import arrow_column
 
 TEXT_OPS = ("contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank")
@@ -111,17 +113,34 @@ def filter_mask(frame: pd.DataFrame, filter_model: dict[str, Any] | None) -> np.
     return mask
 
 
+def _sort_key(values: pd.Series) -> pa.ChunkedArray:
+    """A column as Arrow sorts it: its own Arrow data, or converted with NaN as null (blank)."""
+    if isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        return arrow_column(values)
+    return pa.chunked_array([pa.array(values.to_numpy(), from_pandas=True)])
+
+
 def sort_order(frame: pd.DataFrame, rows: np.ndarray, sort_model: list[dict[str, Any]] | None) -> np.ndarray:
-    """Stable multi-column sort of the selected row positions; blanks sort last either way."""
+    """Stable multi-column sort of the selected row positions; blanks sort last either way. Arrow sorts
+    the keys where it can type them (no gather of an unfiltered column, no Python object per row)."""
     if not sort_model or not len(rows):
         return rows
-    columns = [s["colId"] for s in sort_model if s.get("colId") in frame.columns]
-    if not columns:
+    keys = [s for s in sort_model if s.get("colId") in frame.columns]
+    if not keys:
         return rows
-    ascending = [s.get("sort", "asc") != "desc" for s in sort_model if s.get("colId") in frame.columns]
-    keyed = frame[columns].iloc[rows].reset_index(drop=True)  # only the sort keys, not the whole rows
-    order = keyed.sort_values(columns, ascending=ascending, kind="stable", na_position="last").index
-    return rows[order.to_numpy()]
+    columns = [s["colId"] for s in keys]
+    ascending = [s.get("sort", "asc") != "desc" for s in keys]
+    try:
+        table = pa.table({f"k{k}": _sort_key(frame[c]) for k, c in enumerate(columns)})
+    except (pa.ArrowException, TypeError, ValueError):  # mixed kinds in an object column: pandas sorts it
+        keyed = frame[columns].iloc[rows].reset_index(drop=True)  # only the sort keys, not the whole rows
+        order = keyed.sort_values(columns, ascending=ascending, kind="stable", na_position="last").index
+        return rows[order.to_numpy()]
+    if len(rows) != len(frame):  # a filtered view: its rows only (positions ascend, so all rows is 0..n-1)
+        table = table.take(pa.array(rows))
+    directions = ["ascending" if up else "descending" for up in ascending]
+    options = pc.SortOptions(sort_keys=[(f"k{k}", d, "at_end") for k, d in enumerate(directions)])
+    return rows[pc.sort_indices(table, options=options).to_numpy()]
 
 
 def _json_value(value: Any) -> Any:

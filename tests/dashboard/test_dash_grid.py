@@ -124,3 +124,29 @@ def test_row_index_finds_each_id_and_nothing_else() -> None:
     assert [index.position(k) for k in ("", "aa", "d", "zz")] == [None] * 4
     assert index.shares(pa.chunked_array([pa.array(ids, pa.string())]))
     assert not index.shares(pa.chunked_array([pa.array(ids[::-1])]))
+
+
+def test_arrow_and_pandas_sorts_agree_with_blanks_last_and_ties_stable() -> None:
+    rng = np.random.default_rng(0)
+    wer = rng.choice([0.0, 0.25, 0.5, np.nan], 200)
+    frame = pd.DataFrame(
+        {"wer": wer, "ref": rng.choice(["a b", "b", "", "é c"], 200), "n": rng.integers(0, 3, 200)}
+    )
+    frame["mixed"] = pd.Series([1, "x"] * 100, dtype=object)  # no Arrow type: pandas sorts it
+    rows = np.flatnonzero(rng.random(200) < 0.7)
+    for source in (frame, _chunked(frame.drop(columns="mixed"))):
+        for model in (
+            [{"colId": "wer", "sort": "desc"}, {"colId": "ref"}],
+            [{"colId": "n"}, {"colId": "wer"}],
+        ):
+            for subset in (rows, np.arange(200)):
+                keyed = frame[[m["colId"] for m in model]].iloc[subset].reset_index(drop=True)
+                expected = keyed.sort_values(
+                    [m["colId"] for m in model],
+                    ascending=[m.get("sort") != "desc" for m in model],
+                    kind="stable",
+                    na_position="last",
+                ).index.to_numpy()
+                assert sort_order(source, subset, model).tolist() == subset[expected].tolist()
+    with pytest.raises(TypeError):  # pandas' own answer to an unorderable column, as before
+        sort_order(frame, np.arange(200), [{"colId": "mixed"}])
