@@ -98,16 +98,25 @@ class AudioMetricsStore:
         """Measure ``utt_ids`` in a background thread (``cached_only``: read back what the disk cache
         holds, decode nothing); False when a measuring job is already running (a reading one is waited
         for: it only looks files up)."""
+        return self.start_many([(testset, list(utt_ids))], cached_only)
+
+    def start_many(self, work: Sequence[tuple[str, list[str]]], cached_only: bool = False) -> bool:
+        """``start`` over several test sets in turn, in one background job (``serve -a``: all of them)."""
         with self._lock:
             if self._job is not None and self._job.is_alive():
                 if not self._job.name.endswith("cached") or cached_only:
                     return False
                 self._job.join()
-            self._progress = Progress(testset, 0, len(utt_ids), True)
+            if work:
+                self._progress = Progress(work[0][0], 0, len(work[0][1]), True)
+
+            def run() -> None:
+                for testset, utt_ids in work:
+                    self.measure(testset, utt_ids, True, cached_only)
+
             self._job = threading.Thread(
-                target=self.measure, args=(testset, list(utt_ids), True, cached_only), daemon=True,
-                name="audio-metrics-cached" if cached_only else "audio-metrics",
-            )  # fmt: skip
+                target=run, daemon=True, name="audio-metrics-cached" if cached_only else "audio-metrics"
+            )
             self._job.start()
         return True
 

@@ -78,6 +78,13 @@ def serve(
         help="Default normaliser (none, nemo, librispeech, whisper, wsj, wsj-novp); switchable in the UI.",
     ),
     threads: int = typer.Option(8, min=1, max=64, help="Worker threads (concurrent requests)."),
+    estimate_audio_metrics: bool = typer.Option(
+        False,
+        "--estimate-audio-metrics",
+        "-a",
+        help="SDE's -a: measure every utterance's bandwidth, peak level and SNR in the background once "
+        "serving starts (pages answer meanwhile; results are cached for the next serve).",
+    ),
 ) -> None:
     """Serve the dashboard for a results directory or NeMo manifests (werbench serve FILE.jsonl ...)."""
     from werbench.manifests.normalize import get_normalizer
@@ -92,6 +99,9 @@ def serve(
     allowed = (*LOOPBACK_NAMES, host) if is_loopback(host) else None
     app = create_app(source, normalize=normalize, users=users, allowed_hosts=allowed)
     import waitress
+
+    if estimate_audio_metrics and not app.server.config["WERBENCH_WORKSPACE"].estimate_audio_metrics():
+        typer.echo("note: --estimate-audio-metrics: no audio paths to measure", err=True)
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(

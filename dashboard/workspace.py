@@ -149,6 +149,17 @@ class Workspace:
         duration = row["duration"]
         return AudioSource(path, offset, float(duration) if offset else None)
 
+    def estimate_audio_metrics(self) -> bool:
+        """SDE's ``-a``: measure every test set's audio in one background job (the pages answer
+        meanwhile and show its progress); False when there is no audio to measure."""
+        analysis = self.analysis(self.default_normalizer)
+        work = [
+            (testset, analysis.reference_rows(testset)["utt_id"].tolist())
+            for testset in analysis.testsets
+            if analysis.has_audio(testset)
+        ]
+        return bool(work) and self.audio_metrics.start_many(work)
+
     def audio_absence(self, testset: str, utt_id: str) -> str | None:
         """Why this utterance has no audio to play (None when it has): what the audio controls say instead."""
         source = self.audio_source(testset, utt_id)

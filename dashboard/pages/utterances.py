@@ -83,7 +83,11 @@ def _audio_metrics_bar(page: PageContext, context: dict[str, Any]) -> html.Div |
                 "Measure the rows of this view", id="am-view", size="sm", color="light", className="border"
             ),
             dbc.Button(f"Measure all {total:,}", id="am-all", size="sm", color="light", className="border"),
-            dcc.Interval(id="am-tick", interval=1000, disabled=not recalling),
+            dcc.Interval(
+                id="am-tick",
+                interval=1000,
+                disabled=not (recalling or analysis.audio_metrics.progress().running),
+            ),
         ],
         className="d-flex flex-wrap align-items-center gap-2 mb-3",
         id="am-bar",

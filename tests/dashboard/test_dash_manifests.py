@@ -242,6 +242,12 @@ def test_one_system_without_speakers_or_audio_renders_every_page(manifests, tmp_
     utterance = render(app, client, f"/utterance?ts=solo&id={UTT}")
     assert "audio file not found" in utterance.lower() and "Audio problem" in utterance
     assert "solo \\u00b7 " in utterance and "speaker \\u2013" not in utterance  # no empty speaker
+    # serve -a (SDE's --estimate-audio-metrics): every row measured in the background, each says why not
+    workspace = app.server.config["WERBENCH_WORKSPACE"]
+    assert workspace.estimate_audio_metrics()
+    workspace.audio_metrics._job.join(timeout=60)
+    frame = workspace.analysis("none").utterance_grid("solo", ("solo",)).table.frame
+    assert (frame["audio_error"] == "audio file not found").all() and frame["snr_db"].isna().all()
 
 
 def test_mixed_pred_text_and_pred_text_fields_are_refused(manifests, tmp_path) -> None:
