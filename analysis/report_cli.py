@@ -39,6 +39,12 @@ _FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmeti
 _PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
 _FIELDS = "Fields to break metrics down by (repeatable; default: speaker, duration, fields with few values)."
 _VOCAB = "Vocabulary for OOV flags: an ARPA LM, a NeMo manifest (e.g. the training set) or a word list."
+_AUDIO_LEVELS = (
+    "Read every utterance's audio for its peak level (cached): words on audio at or below --silence-db "
+    "are flagged as words on silence (without it, only empty references count as silence)."
+)
+_INSERTION_RUN = "Flag an utterance with this many inserted words in a row (hallucination)."
+_SILENCE_DB = "Peak level (dBFS) at or below which audio counts as (near) silent."
 KEYWORDS_HELP = (
     "A keyword list (one keyword or phrase a line, # comments): a word class of its own, named after the "
     "file, with recall, precision and F1 per system (repeatable)."
@@ -176,6 +182,9 @@ def report(
     fields: list[str] = typer.Option(None, "--breakdown", help=_FIELDS),
     vocab: Path | None = typer.Option(None, "--vocab", help=_VOCAB),
     keywords: list[Path] = typer.Option(None, "--keywords", help=KEYWORDS_HELP),
+    audio_levels: bool = typer.Option(False, "--audio-levels", help=_AUDIO_LEVELS),
+    insertion_run: int = typer.Option(4, "--insertion-run", min=2, help=_INSERTION_RUN),
+    silence_db: float = typer.Option(-35.0, "--silence-db", help=_SILENCE_DB),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
@@ -192,6 +201,10 @@ def report(
     if html is None and csv is None and trn is None:
         typer.echo("error: give at least one of --html, --csv, --trn", err=True)
         raise typer.Exit(2)
+    from werbench.analysis.audio_metrics import AudioMetricsCache
+    from werbench.analysis.cache import cache_root
+    from werbench.analysis.hallucinations import HallucinationRules
+    from werbench.analysis.hallucinations import audio_levels as hallucination_levels
     from werbench.analysis.report_csv import write_csv_report
     from werbench.analysis.report_data import build_report
     from werbench.analysis.report_html import write_html_report
@@ -213,9 +226,13 @@ def report(
         normalizer = get_normalizer(tables.normalizer)
         vocabulary = load_vocabulary(vocab, normalizer) if vocab else None
         lists = [load_keywords(path, normalizer) for path in keywords or ()]
+        rules = HallucinationRules(insertion_run=insertion_run, silence_db=silence_db)
+        levels = (
+            hallucination_levels(tables.utterances, AudioMetricsCache(cache_root())) if audio_levels else None
+        )
         data = build_report(
             tables, pairs=pairs or None, fields=fields or None, vocabulary=vocabulary, keywords=lists,
-            flavour=flavour,  # type: ignore[arg-type]
+            rules=rules, audio_levels=levels, flavour=flavour,  # type: ignore[arg-type]
             n_resamples=resamples, seed=seed, source=str(results.resolve()), progress=True,
         )  # fmt: skip
         if csv is not None:

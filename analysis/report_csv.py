@@ -4,6 +4,8 @@
 ``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a vocabulary),
 ``word_classes.csv`` (per system and word class: recall, precision, F1, class WER, share of errors) and
 ``word_class_comparisons.csv`` (per compared pair and class: recall of each, B - A with its interval),
+``hallucinations.csv`` (per system: flagged utterances per reason, insertion rate on silence) and
+``hallucinated_utterances.csv`` (each flagged utterance with its reasons),
 ``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
 Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
@@ -35,6 +37,9 @@ def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
         frames["word_classes"] = report.classes
     if not report.class_comparisons.empty:
         frames["word_class_comparisons"] = report.class_comparisons
+    if not report.hallucinations.empty:
+        frames["hallucinations"] = report.hallucinations
+        frames["hallucinated_utterances"] = report.hallucinated
     for field, table in report.breakdowns.items():
         frames[f"breakdown_{_safe(field)}"] = table
     if not report.versus_best.empty:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
 from werbench.analysis.errors import ErrorTables, error_tables
+from werbench.analysis.hallucinations import HallucinationRules, flagged_utterances, hallucination_summary
 from werbench.analysis.lineage import LineageStep, decoder_lineage
 from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
@@ -52,6 +55,10 @@ class ReportData:
     vocabulary: Vocabulary | None = None
     classes: pd.DataFrame = field(default_factory=pd.DataFrame)  # word classes (``analysis.word_classes``)
     class_comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    hallucinations: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # per system (``analysis.hallucinations``)
+    hallucinated: pd.DataFrame = field(default_factory=pd.DataFrame)  # the flagged utterances
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -142,6 +149,8 @@ def build_report(
     fields: Sequence[str] | None = None,
     vocabulary: Vocabulary | None = None,
     keywords: Sequence[WordClass] = (),
+    rules: HallucinationRules = HallucinationRules(),
+    audio_levels: np.ndarray | None = None,
     flavour: Flavour = "werbench",
     n_resamples: int = 1000,
     seed: int = 0,
@@ -150,9 +159,10 @@ def build_report(
     progress: bool = False,
 ) -> ReportData:
     """Errors, word classes (numbers, OOV with ``vocabulary``, names, ``keywords`` lists), breakdowns,
-    comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best."""
+    comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best, hallucination flags
+    (``rules``; ``audio_levels``: each utterance row's peak dBFS, ``hallucinations.audio_levels``)."""
     utts = tables.utterances
-    steps = tqdm(total=7, desc="report", unit="part", disable=not progress)
+    steps = tqdm(total=8, desc="report", unit="part", disable=not progress)
     errors = error_tables(utts, vocabulary=vocabulary, top=None)
     steps.update()
     unknown = [f for f in fields or () if f not in utts.columns]
@@ -183,6 +193,9 @@ def build_report(
         for c in comparisons
     ]
     steps.update()
+    hallucinations = hallucination_summary(utts, rules, audio_levels)
+    hallucinated = flagged_utterances(utts, rules, audio_levels)
+    steps.update()
     lineage = decoder_lineage(utts, normalize=normalize, costs=tables.costs, systems=tables.systems, top=top)
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
@@ -204,9 +217,11 @@ def build_report(
         else f"{vocabulary.source} ({vocabulary.kind}, {len(vocabulary)} words)",
         "fields": chosen_fields,
         "classes": [f"{c.name} ({c.source})" for c in classes],
+        "hallucination_rules": dataclasses.asdict(rules),
+        "audio_levels": audio_levels is not None,
     }
     return ReportData(
         tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
         class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
-        source, settings=settings,
+        hallucinations, hallucinated, source, settings=settings,
     )  # fmt: skip

@@ -348,6 +348,13 @@ def view_model(report: ReportData) -> dict[str, Any]:
         "breakdowns": breakdown_views,
         "error_panels": _error_panels(report),
         "classes": _class_boards(plots, report),
+        "hallucinations": _records(report.hallucinations),
+        "hallucinated": _records(
+            report.hallucinated.sort_values(["insertion_run", "system"], ascending=[False, True]),
+            TOP_ERRORS * 2,
+        )
+        if not report.hallucinated.empty
+        else [],
         "comparisons": [
             {**_comparison_view(plots, c), "classes": _class_pairs(report, c)} for c in report.comparisons
         ],  # anchors cmp-1, cmp-2, ...

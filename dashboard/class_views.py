@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc
 from werbench.dashboard import components as ui
-from werbench.dashboard.grid import records
 
 PCT1 = ui.d3_format(".1%")
 NUM = ui.d3_format(",.0f")
@@ -25,16 +23,7 @@ def _interval(lo: pd.Series, hi: pd.Series) -> list[str]:
     return [f"{ui.pct(a, 1)} \u2013 {ui.pct(b, 1)}" for a, b in zip(lo, hi, strict=True)]
 
 
-def _grid(grid_id: str, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dag.AgGrid:
-    """A grid as tall as its rows (a class table has a few)."""
-    return dag.AgGrid(
-        id=grid_id, rowData=records(frame), columnDefs=columns, className="ag-theme-quartz wb-grid",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300}, style={"width": "100%"},
-    )  # fmt: skip
-
-
-def class_grid(grid_id: str, frame: pd.DataFrame, testsets: bool = False) -> dag.AgGrid:
+def class_grid(grid_id: str, frame: pd.DataFrame, testsets: bool = False) -> Any:
     """One row per (test set,) system and class with the class's figures and 95% intervals."""
     shown = frame[frame["ref_words"] > 0].copy()
     shown["recall_ci"] = _interval(shown["recall_lo"], shown["recall_hi"])
@@ -56,7 +45,7 @@ def class_grid(grid_id: str, frame: pd.DataFrame, testsets: bool = False) -> dag
         {"field": "wer_ci", "headerName": "95% CI", "width": 130, "sortable": False},
         {"field": "error_share", "headerName": "Share of errors", **rate, "width": 130},
     ]  # fmt: skip
-    return _grid(grid_id, shown, columns)
+    return ui.small_grid(grid_id, shown, columns)
 
 
 def recall_figure(frame: pd.DataFrame, systems: list[str]) -> dcc.Graph:
@@ -77,7 +66,7 @@ def recall_figure(frame: pd.DataFrame, systems: list[str]) -> dcc.Graph:
     return ui.graph(ui.style_figure(fig, height=320))
 
 
-def class_pairs_grid(grid_id: str, frame: pd.DataFrame) -> dag.AgGrid:
+def class_pairs_grid(grid_id: str, frame: pd.DataFrame) -> Any:
     """Per class: recall of A and of B, B - A with its paired-bootstrap interval, P(B recalls more)."""
     shown = frame[frame["ref_words"] > 0].copy()
     shown["delta_ci"] = [
@@ -96,4 +85,4 @@ def class_pairs_grid(grid_id: str, frame: pd.DataFrame) -> dag.AgGrid:
         {"field": "delta_ci", "headerName": "95% CI", "width": 150, "sortable": False},
         {"field": "p_b_better", "headerName": "P(B recalls more)", **rate, "width": 150},
     ]  # fmt: skip
-    return _grid(grid_id, shown, columns)
+    return ui.small_grid(grid_id, shown, columns)

@@ -6,9 +6,12 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
+from werbench.dashboard.grid import records
 from werbench.dashboard.state import url_id
 
 # One colour per operation, used by word diffs, legends and plots alike.
@@ -189,3 +192,12 @@ def system_colour(systems: Sequence[str], system: str) -> str:
     return (
         SYSTEM_COLOURS[list(systems).index(system) % len(SYSTEM_COLOURS)] if system in systems else "#7f8c8d"
     )
+
+
+def small_grid(grid_id: str, frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dag.AgGrid:
+    """A grid as tall as its rows, for the short summary tables (a row per system or class)."""
+    return dag.AgGrid(
+        id=grid_id, rowData=records(frame), columnDefs=columns, className="ag-theme-quartz wb-grid",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300}, style={"width": "100%"},
+    )  # fmt: skip

@@ -377,6 +377,9 @@ class Analysis:
                 values = deletions_minus_insertions(rows) if col == "d_minus_i" else rows[col].array
                 frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
+            flags = self.hallucination_flags(testset, system)["hallucination"]
+            frame[f"s{k}_hallucination"] = flags.reindex(base.index).fillna("").to_numpy(object)
+            labels[f"s{k}_hallucination"] = f"{system} hallucination"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         speaker = bool(frame["speaker"].notna().any())
         defs = utterance_columns(systems, extra, numeric, audio=audio is not None, speaker=speaker)
@@ -390,6 +393,39 @@ class Analysis:
             csv_columns,
             filter_fields(systems, extra, numeric, audio=audio is not None),
         )
+
+    def _levels(self, testset: str, index: pd.Index) -> np.ndarray | None:
+        """Audio peak levels measured so far (NaN: not yet), for the words-on-silence flag."""
+        audio = self.audio_frame(testset)
+        return None if audio is None else audio["level_db"].reindex(index).to_numpy(float)
+
+    def hallucination_flags(self, testset: str, system: str) -> pd.DataFrame:
+        """analysis.hallucinations.utterance_flags of one system (indexed by utt_id), with the audio levels
+        measured so far."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.hallucinations import utterance_flags
+
+            rows = self.rows(testset, system)
+            return utterance_flags(rows, levels=self._levels(testset, rows.index))
+
+        return self._memo.get(("hallucinations", testset, system, self.audio_version(testset)), build)
+
+    def hallucinations(self) -> pd.DataFrame:
+        """analysis.hallucinations.hallucination_summary of every test set's systems (the leaderboard's)."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.hallucinations import hallucination_summary
+
+            parts = []
+            for testset in self.testsets:
+                for system in self.systems(testset):
+                    rows = self.rows(testset, system)
+                    parts.append(hallucination_summary(rows, levels=self._levels(testset, rows.index)))
+            return pd.concat(parts, ignore_index=True) if parts else hallucination_summary(pd.DataFrame())
+
+        versions = tuple(self.audio_version(t) for t in self.testsets)
+        return self._memo.get(("hallucination-summary", versions), build)
 
     def view_filter(self, context: Mapping[str, Any]) -> QuickFilter | None:
         """The mask of a grid view's quick filter AND its typed filter expression (``context``: ``ts``,

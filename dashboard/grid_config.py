@@ -18,7 +18,7 @@ from werbench.analysis.filter_expr import Field
 from werbench.dashboard import components as ui
 from werbench.dashboard.grid_view import QuickFilter
 
-QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed")
+QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed", "hallucinations")
 PER_SYSTEM = ("wer", "cer", "wmr", "S", "D", "I", "d_minus_i", "hyp")  # per-system grid columns, in order
 RATES = ("wer", "cer", "wmr")  # stored as fractions, shown (and written in filter expressions) in percent
 
@@ -102,6 +102,17 @@ def utterance_columns(
                     {"field": f"s{k}_I", "headerName": "I", **_COUNT, "columnGroupShow": "open"},
                     {"field": f"s{k}_d_minus_i", "headerName": "D-I", **_COUNT, "columnGroupShow": "open"},
                     {
+                        "field": f"s{k}_hallucination",
+                        "headerName": "Hallucination",
+                        "headerTooltip": "analysis.hallucinations: insertion runs, loops, words on silence, "
+                        "too many words per second",
+                        "width": 180,
+                        **_TEXT,
+                        "tooltipField": f"s{k}_hallucination",
+                        "cellStyle": {"function": "params.value ? {color: '#b45309', fontWeight: 600} : {}"},
+                        "columnGroupShow": "open",
+                    },
+                    {
                         "field": f"s{k}_hyp",
                         "headerName": "Hypothesis",
                         "width": 320,
@@ -144,6 +155,9 @@ def filter_fields(
                 fields[f"{alias}[{system}]"] = field
                 if k == 0:
                     fields[alias] = field
+        fields[f"hallucination[{system}]"] = Field(f"s{k}_hallucination", "text")
+        if k == 0:
+            fields["hallucination"] = fields[f"hallucination[{system}]"]
     return fields
 
 
@@ -215,6 +229,9 @@ def quick_filter(systems: Sequence[str], name: str, a: str | None, b: str | None
     if name == "all" or not systems:
         return None
     index = {s: k for k, s in enumerate(systems)}
+    if name == "hallucinations":
+        cols = [f"s{k}_hallucination" for k in range(len(systems))]
+        return name, lambda f: (f[cols].fillna("") != "").any(axis=1).to_numpy()
     if name in ("errors", "failed"):
         column = "sentence_error" if name == "errors" else "failed"
         cols = [f"s{k}_{column}" for k in range(len(systems))]

@@ -266,8 +266,10 @@ def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[
 
 def class_options(assets: Path = DEMO_ROOT / "assets") -> list[str]:
     """The word classes the demo reports beside numbers: OOV against the business LM's unigrams, and the
-    business test set's company names as a keyword list (``analysis.word_classes``)."""
+    business test set's company names as a keyword list (``analysis.word_classes``); audio levels for
+    the words-on-silence flags (``analysis.hallucinations``)."""
     return [
+        "--audio-levels",
         "--vocab", str(assets / "lm" / "business-4gram.bin.unigrams.txt"),
         "--keywords", str(assets / "keywords" / "companies.txt"),
     ]  # fmt: skip

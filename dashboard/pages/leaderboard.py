@@ -218,8 +218,43 @@ def layout(page: PageContext) -> html.Div:
                 actions=[ui.csv_button("lb-csv")],
             ),
             _classes_card(page),
+            _hallucinations_card(page),
             dcc.Download(id="lb-download"),
         ]
+    )
+
+
+def _hallucinations_card(page: PageContext) -> Any:
+    """Flagged utterances per system and reason, and the insertion rate on silence
+    (analysis.hallucinations); the Utterances page's quick filter lists them."""
+    frame = page.analysis.hallucinations()
+    if frame.empty:
+        return html.Div()
+    count = {"type": "rightAligned", "valueFormatter": NUM, "width": 110}
+    columns = [
+        {"field": "testset", "headerName": "Test set", "width": 140},
+        {"field": "system", "headerName": "System", "width": 200},
+        {"field": "flagged", "headerName": "Flagged", **count, "cellClass": "fw-semibold"},
+        {"field": "flagged_rate", "headerName": "Share", "type": "rightAligned", "valueFormatter": PCT,
+         "width": 90},
+        {"field": "insertion_runs", "headerName": "Insertion runs", **count},
+        {"field": "loops", "headerName": "Loops", **count},
+        {"field": "on_silence", "headerName": "Words on silence", **count, "width": 130},
+        {"field": "too_fast", "headerName": "Too fast", **count},
+        {"field": "empty_refs", "headerName": "Empty refs", **count},
+        {"field": "silent_utts", "headerName": "Silent utts", **count},
+        {"field": "silence_insertion_rate", "headerName": "Insertions per silent utt", "type": "rightAligned",
+         "valueFormatter": FIXED1, "width": 170},
+    ]  # fmt: skip
+    grid = ui.small_grid("lb-hallucinations", frame, columns)
+    note = (
+        "Insertion runs of 4+ words, repeated n-gram loops the reference does not have, words on silence "
+        "(an empty reference, or audio at or below -35 dBFS peak once its audio metrics are measured), "
+        "more words than the reference at over 5 words/s. Empty references are scored, not dropped."
+    )
+    return ui.card(
+        "Hallucinations and runaway outputs (Utterances page: quick filter Hallucinations)",
+        html.Div([html.P(note, className="text-muted small"), grid]),
     )
 
 

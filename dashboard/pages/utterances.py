@@ -125,6 +125,7 @@ def layout(page: PageContext) -> html.Div:
         "b_better": "B better than A",
         "changed": "Changed between decoders",
         "failed": "Failed",
+        "hallucinations": "Hallucinations",
     }
     quick = html.Div(
         [

@@ -306,6 +306,11 @@ def test_report_command(results: Path, tmp_path: Path) -> None:
     pairs = pd.read_csv(out / "csv" / "word_class_comparisons.csv")
     assert set(pairs["class"]) >= {"picked"} and (pairs["system_b"] == "am@beam-lm").all()
     assert "Words that matter" in (out / "r.html").read_text(encoding="utf-8")
+    flags = pd.read_csv(out / "csv" / "hallucinations.csv").set_index("system")
+    assert (flags["empty_refs"] == 1).all()  # u23's empty reference is scored and counted, not dropped
+    flagged = pd.read_csv(out / "csv" / "hallucinated_utterances.csv", keep_default_na=False)
+    assert (flagged.groupby("system").size().reindex(flags.index, fill_value=0) == flags["flagged"]).all()
+    assert "Hallucinations and runaway outputs" in (out / "r.html").read_text(encoding="utf-8")
     oov = pd.read_csv(out / "csv" / "oov.csv")
     assert set(oov["system"]) == set(SYSTEMS) and (oov["oov_rate"] > 0).all()
     assert "OOV rate" in (out / "r.html").read_text(encoding="utf-8")

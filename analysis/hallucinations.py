@@ -1,0 +1,180 @@
+"""Hallucinations and runaway outputs: per-utterance flags with a reason, and per-system counts.
+
+Each flag reads the one alignment's columns of the per-utterance table (``ops``, ``hyp``, counts), never
+re-aligns:
+
+- an *insertion run*: ``insertion_run`` (k, default 4) or more inserted words in a row in the ops;
+- a *loop*: an n-gram (n up to ``loop_max_n``) repeated ``loop_repeats`` (default 3) or more times in a row
+  in the hypothesis, when the reference does not hold the same repetition (a real "no no no" is no loop);
+- *words on silence*: hypothesis words on an utterance that is silent: its normalised reference is empty
+  (the test jiwer 4 allows empty references for), or its audio's peak level (``analysis.audio_metrics``,
+  SDE's ``level_db``) is at or below ``silence_db`` (default -35 dBFS: nothing louder in the clip);
+- *too fast*: more hypothesis than reference words at more than ``max_words_per_s`` (default 5: read speech
+  runs at 2-3) over the utterance's duration.
+
+``insertion rate on silence`` is the inserted words per silent utterance (and per minute of silent audio).
+Empty-reference utterances are scored as the tables score them (their insertions count in the pooled WER,
+their own WER is undefined), and counted here, not dropped. Failed hypotheses carry no flag.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from werbench.analysis.audio_metrics import AudioMetricsCache, Clip, audio_measures
+
+FLAG_COLUMNS = [
+    "insertion_run",
+    "loop",
+    "hyp_words_per_s",
+    "silent",
+    "on_silence",
+    "too_fast",
+    "hallucination",
+]
+SUMMARY_COLUMNS = [
+    "testset", "system", "utts", "flagged", "flagged_rate", "insertion_runs", "loops", "on_silence",
+    "too_fast", "silent_utts", "empty_refs", "silence_insertions", "silence_insertion_rate",
+    "silence_insertions_per_min", "audio_levels",
+]  # fmt: skip
+_INSERTIONS = re.compile(r"I+")
+
+
+@dataclass(frozen=True, slots=True)
+class HallucinationRules:
+    """The thresholds of the module docstring."""
+
+    insertion_run: int = 4
+    loop_repeats: int = 3
+    loop_max_n: int = 4
+    max_words_per_s: float = 5.0
+    silence_db: float = -35.0
+
+    def loop_pattern(self) -> re.Pattern[str]:
+        """A whole-word n-gram (n <= ``loop_max_n``) followed by ``loop_repeats - 1`` copies of itself."""
+        gram = rf"\S+(?: \S+){{0,{self.loop_max_n - 1}}}"
+        return re.compile(rf"(?<!\S)({gram})(?: \1){{{self.loop_repeats - 1},}}(?!\S)")
+
+
+def _longest_run(ops: str) -> int:
+    return max((len(m) for m in _INSERTIONS.findall(ops)), default=0)
+
+
+def _loop(pattern: re.Pattern[str], hyp: str, ref: str) -> str:
+    """``'n-gram' xN`` of the first loop in ``hyp`` that the reference does not repeat, else ``''``."""
+    for match in pattern.finditer(hyp):
+        if f" {match.group(0)} " not in f" {ref} ":
+            gram = match.group(1)
+            return f"'{gram}' x{(len(match.group(0)) + 1) // (len(gram) + 1)}"
+    return ""
+
+
+def audio_levels(utts: pd.DataFrame, cache: AudioMetricsCache | None = None) -> np.ndarray:
+    """Each row's audio peak level in dBFS (``analysis.audio_metrics``, measured once per clip and cached;
+    NaN where a row has no readable audio)."""
+    if "audio_filepath" not in utts:
+        return np.full(len(utts), np.nan)
+    offsets = pd.to_numeric(utts.get("offset", pd.Series(0.0, index=utts.index)), errors="coerce").fillna(0.0)
+    durations = pd.to_numeric(utts["duration"], errors="coerce")
+    keys = list(zip(utts["audio_filepath"].fillna(""), offsets, durations, strict=True))
+    distinct = list(dict.fromkeys(k for k in keys if k[0]))
+    clips = [Clip(str(path), float(off), float(dur) if off else None) for path, off, dur in distinct]
+    level = {k: m.level_db for k, m in zip(distinct, audio_measures(clips, cache), strict=True)}
+    return np.array([level.get(k, np.nan) for k in keys], float)
+
+
+def utterance_flags(
+    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+) -> pd.DataFrame:
+    """``FLAG_COLUMNS`` for each row of ``utts`` (same order); ``levels`` is each row's audio peak level in
+    dBFS (NaN: not measured), else silence is an empty reference only. ``hallucination`` is the reasons."""
+    n = len(utts)
+    failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(n, bool)
+    ops = utts["ops"].fillna("").astype(str).tolist()
+    hyps = utts["hyp"].fillna("").astype(str).tolist()
+    refs = utts["ref"].fillna("").astype(str).tolist()
+    runs = np.array([_longest_run(o) for o in ops], np.int64)
+    pattern = rules.loop_pattern()
+    loops = [_loop(pattern, h, r) if h else "" for h, r in zip(hyps, refs, strict=True)]
+    hyp_words = utts["hyp_words"].to_numpy(np.int64)
+    ref_words = utts["ref_words"].to_numpy(np.int64)
+    duration = pd.to_numeric(utts["duration"], errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(duration > 0, hyp_words / duration, np.nan)
+    quiet = np.zeros(n, bool) if levels is None else np.nan_to_num(np.asarray(levels, float), nan=np.inf)
+    silent = (ref_words == 0) | (quiet <= rules.silence_db if levels is not None else False)
+    on_silence = silent & (hyp_words > 0) & ~failed
+    too_fast = (rate > rules.max_words_per_s) & (hyp_words > ref_words) & ~failed
+    long_run = (runs >= rules.insertion_run) & ~failed
+    reasons = []
+    for k in range(n):
+        why = []
+        if long_run[k]:
+            why.append(f"{runs[k]} insertions in a row")
+        if loops[k] and not failed[k]:
+            why.append(f"loop {loops[k]}")
+        if on_silence[k]:
+            why.append(f"{hyp_words[k]} words on silence")
+        if too_fast[k]:
+            why.append(f"{rate[k]:.1f} words/s")
+        reasons.append("; ".join(why))
+    return pd.DataFrame(
+        {
+            "insertion_run": runs,
+            "loop": [loop if not f else "" for loop, f in zip(loops, failed, strict=True)],
+            "hyp_words_per_s": rate,
+            "silent": silent,
+            "on_silence": on_silence,
+            "too_fast": too_fast,
+            "hallucination": reasons,
+        },
+        index=utts.index,
+    )
+
+
+def hallucination_summary(
+    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per test set and system: utterances flagged per reason, silent and empty-reference utterances, and
+    the insertion rate on silence (``SUMMARY_COLUMNS``)."""
+    if utts.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    flags = utterance_flags(utts, rules, levels)
+    frame = pd.concat([utts[["testset", "system", "ref_words", "I", "duration"]], flags], axis=1)
+    frame["flagged"] = frame["hallucination"] != ""
+    frame["long_run"] = frame["insertion_run"] >= rules.insertion_run
+    frame["has_loop"] = frame["loop"] != ""
+    frame["silence_I"] = np.where(frame["silent"], frame["I"], 0)
+    frame["silence_s"] = np.where(frame["silent"], pd.to_numeric(frame["duration"], errors="coerce"), 0.0)
+    grouped = frame.groupby(["testset", "system"], sort=True)
+    out = grouped.agg(
+        utts=("flagged", "size"), flagged=("flagged", "sum"), insertion_runs=("long_run", "sum"),
+        loops=("has_loop", "sum"), on_silence=("on_silence", "sum"), too_fast=("too_fast", "sum"),
+        silent_utts=("silent", "sum"), empty_refs=("ref_words", lambda r: int((r == 0).sum())),
+        silence_insertions=("silence_I", "sum"), silence_seconds=("silence_s", "sum"),
+    ).reset_index()  # fmt: skip
+    out["flagged_rate"] = out["flagged"] / out["utts"]
+    out["silence_insertion_rate"] = [
+        i / s if s else math.nan for i, s in zip(out["silence_insertions"], out["silent_utts"], strict=True)
+    ]
+    out["silence_insertions_per_min"] = [
+        60 * i / s if s else math.nan
+        for i, s in zip(out["silence_insertions"], out["silence_seconds"], strict=True)
+    ]
+    out["audio_levels"] = levels is not None
+    return out[SUMMARY_COLUMNS]
+
+
+def flagged_utterances(
+    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The flagged rows: ``testset, system, utt_id, ref, hyp, duration`` and the flags."""
+    if utts.empty:
+        return pd.DataFrame(columns=["testset", "system", "utt_id", "ref", "hyp", "duration", *FLAG_COLUMNS])
+    flags = utterance_flags(utts, rules, levels)
+    rows = pd.concat([utts[["testset", "system", "utt_id", "ref", "hyp", "duration"]], flags], axis=1)
+    return rows[rows["hallucination"] != ""].reset_index(drop=True)
