@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+from werbench.aligner.pairs import arrow_texts, op_rows
 from werbench.analysis.audio_metrics import AudioMetricsCache, Clip, audio_measures
 
 FLAG_COLUMNS = [
@@ -60,8 +62,39 @@ class HallucinationRules:
         return re.compile(rf"(?<!\S)({gram})(?: \1){{{self.loop_repeats - 1},}}(?!\S)")
 
 
-def _longest_run(ops: str) -> int:
-    return max((len(m) for m in _INSERTIONS.findall(ops)), default=0)
+def longest_insertion_runs(ops: pd.Series) -> np.ndarray:
+    """Each row's longest run of consecutive I ops, over all rows' op bytes at once."""
+    op, row, lengths = op_rows(ops)
+    out = np.zeros(len(lengths), np.int64)
+    inserted = op == ord("I")
+    if not inserted.any():
+        return out
+    starts = inserted & np.concatenate([[True], ~inserted[:-1] | (row[1:] != row[:-1])])
+    run = np.cumsum(starts)[inserted]  # which run each inserted op belongs to
+    sizes = np.bincount(run)
+    first = np.flatnonzero(starts)
+    np.maximum.at(out, row[first], sizes[1:])
+    return out
+
+
+def _repeat_candidates(hyps: pd.Series, rules: HallucinationRules) -> np.ndarray:
+    """Rows whose hypothesis has a word equal to the words n, 2n, ... after it (n <= ``loop_max_n``): the
+    only rows that can hold a loop, found over all words at once (integer codes, no Python per word)."""
+    texts = arrow_texts(hyps)
+    pieces = pc.utf8_split_whitespace(texts)
+    sizes = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
+    codes = pc.list_flatten(pieces).dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    row = np.repeat(np.arange(len(texts)), sizes)
+    found = np.zeros(len(texts), bool)
+    for n in range(1, rules.loop_max_n + 1):
+        span = n * (rules.loop_repeats - 1)
+        if len(codes) <= span:
+            break
+        same = row[:-span] == row[span:]
+        for k in range(1, rules.loop_repeats):
+            same &= codes[: len(codes) - span] == codes[k * n : len(codes) - span + k * n]
+        found[row[:-span][same]] = True
+    return found
 
 
 def _loop(pattern: re.Pattern[str], hyp: str, ref: str) -> str:
@@ -94,12 +127,11 @@ def utterance_flags(
     dBFS (NaN: not measured), else silence is an empty reference only. ``hallucination`` is the reasons."""
     n = len(utts)
     failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(n, bool)
-    ops = utts["ops"].fillna("").astype(str).tolist()
-    hyps = utts["hyp"].fillna("").astype(str).tolist()
-    refs = utts["ref"].fillna("").astype(str).tolist()
-    runs = np.array([_longest_run(o) for o in ops], np.int64)
+    runs = longest_insertion_runs(utts["ops"])
     pattern = rules.loop_pattern()
-    loops = [_loop(pattern, h, r) if h else "" for h, r in zip(hyps, refs, strict=True)]
+    loops = np.full(n, "", dtype=object)
+    for k in np.flatnonzero(_repeat_candidates(utts["hyp"], rules) & ~failed):  # the regex on those only
+        loops[k] = _loop(pattern, str(utts["hyp"].iat[k]), str(utts["ref"].iat[k] or ""))
     hyp_words = utts["hyp_words"].to_numpy(np.int64)
     ref_words = utts["ref_words"].to_numpy(np.int64)
     duration = pd.to_numeric(utts["duration"], errors="coerce").to_numpy(float)
@@ -110,22 +142,22 @@ def utterance_flags(
     on_silence = silent & (hyp_words > 0) & ~failed
     too_fast = (rate > rules.max_words_per_s) & (hyp_words > ref_words) & ~failed
     long_run = (runs >= rules.insertion_run) & ~failed
-    reasons = []
-    for k in range(n):
+    reasons = np.full(n, "", dtype=object)
+    for k in np.flatnonzero(long_run | (loops != "") | on_silence | too_fast):
         why = []
         if long_run[k]:
             why.append(f"{runs[k]} insertions in a row")
-        if loops[k] and not failed[k]:
+        if loops[k]:
             why.append(f"loop {loops[k]}")
         if on_silence[k]:
             why.append(f"{hyp_words[k]} words on silence")
         if too_fast[k]:
             why.append(f"{rate[k]:.1f} words/s")
-        reasons.append("; ".join(why))
+        reasons[k] = "; ".join(why)
     return pd.DataFrame(
         {
             "insertion_run": runs,
-            "loop": [loop if not f else "" for loop, f in zip(loops, failed, strict=True)],
+            "loop": loops,
             "hyp_words_per_s": rate,
             "silent": silent,
             "on_silence": on_silence,
@@ -137,13 +169,16 @@ def utterance_flags(
 
 
 def hallucination_summary(
-    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+    utts: pd.DataFrame,
+    rules: HallucinationRules = HallucinationRules(),
+    levels: np.ndarray | None = None,
+    flags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per test set and system: utterances flagged per reason, silent and empty-reference utterances, and
-    the insertion rate on silence (``SUMMARY_COLUMNS``)."""
+    the insertion rate on silence (``SUMMARY_COLUMNS``); ``flags``: ``utterance_flags`` already computed."""
     if utts.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    flags = utterance_flags(utts, rules, levels)
+    flags = utterance_flags(utts, rules, levels) if flags is None else flags
     frame = pd.concat([utts[["testset", "system", "ref_words", "I", "duration"]], flags], axis=1)
     frame["flagged"] = frame["hallucination"] != ""
     frame["long_run"] = frame["insertion_run"] >= rules.insertion_run

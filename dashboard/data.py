@@ -420,8 +420,9 @@ class Analysis:
             parts = []
             for testset in self.testsets:
                 for system in self.systems(testset):
-                    rows = self.rows(testset, system)
-                    parts.append(hallucination_summary(rows, levels=self._levels(testset, rows.index)))
+                    rows, flags = self.rows(testset, system), self.hallucination_flags(testset, system)
+                    levels = self._levels(testset, rows.index)
+                    parts.append(hallucination_summary(rows, levels=levels, flags=flags))
             return pd.concat(parts, ignore_index=True) if parts else hallucination_summary(pd.DataFrame())
 
         versions = tuple(self.audio_version(t) for t in self.testsets)
