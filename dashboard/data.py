@@ -382,7 +382,10 @@ class Analysis:
             labels[f"s{k}_hallucination"] = f"{system} hallucination"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         speaker = bool(frame["speaker"].notna().any())
-        defs = utterance_columns(systems, extra, numeric, audio=audio is not None, speaker=speaker)
+        # columns once something is measured (until then they would push the systems' WER off screen);
+        # the filter expression knows the fields either way
+        shown = audio is not None and self.audio_metrics.measured(testset) > 0
+        defs = utterance_columns(systems, extra, numeric, audio=shown, speaker=speaker)
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(

@@ -289,21 +289,34 @@ def _register_audio_metrics(app: Dash, workspace: Workspace) -> None:
         Output("am-progress", "value"),
         Output("am-tick", "disabled"),
         Output(grid["ctx"], "data", allow_duplicate=True),
+        Output(grid["grid"], "columnDefs"),
         Input("am-tick", "n_intervals"),
         State(grid["ctx"], "data"),
+        State(grid["grid"], "columnDefs"),
+        State(grid["grid"], "getRowsRequest"),
         prevent_initial_call=True,
     )
-    def tick(_: int, context: dict) -> tuple:
-        """Progress while the job runs; when it ends, the grid reloads with the new values."""
+    def tick(_: int, context: dict, shown: list | None, request: dict | None) -> tuple:
+        """Progress while the job runs; when it ends, the grid reloads with the new values (and shows the
+        audio columns, the first time there are any)."""
         store = workspace.audio_metrics
         progress = store.progress()
         if progress.running:
             share = 100 * progress.done / max(progress.total, 1)
-            return f"measuring: {progress.done:,} of {progress.total:,}", share, False, no_update
+            return f"measuring: {progress.done:,} of {progress.total:,}", share, False, no_update, no_update
         total = len(workspace.analysis(context["norm"]).reference_rows(context["ts"]))
         measured = store.measured(context["ts"])
         status = f"{measured:,} of {total:,} utterances measured"
-        return status, 100 * measured / max(total, 1), True, {**context, "av": store.version(context["ts"])}
+        table, _ = provide(workspace, context)
+        columns = no_update
+        if _fields_of(table.column_defs) != _fields_of(shown or []):
+            columns = _initial_sort(table.column_defs, (request or {}).get("sortModel") or [])
+        context = {**context, "av": store.version(context["ts"])}
+        return status, 100 * measured / max(total, 1), True, context, columns
+
+
+def _fields_of(column_defs: list[dict[str, Any]]) -> list[str]:
+    return [c.get("field", "") for d in column_defs for c in d.get("children", [d])]
 
 
 PAGE = Page("utterances", "/utterances", "Utterances", layout, register)

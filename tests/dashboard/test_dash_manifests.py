@@ -168,6 +168,7 @@ def test_audio_metrics_are_measured_on_demand_and_serve_as_columns_filters_histo
     client = app.server.test_client()
     page = render(app, client, "/utterances?ts=conformer")
     assert "Measure all 40" in page and "0 of 40 utterances measured" in page
+    assert '"field": "snr_db"' not in page  # no empty audio columns before anything is measured
     assert workspace.audio_metrics.measured("conformer") == 0  # the page did not decode anything
     context = {"ts": "conformer", "norm": "none", "systems": ["conformer"], "qf": "all", "q": ""}
     post_callback(
@@ -181,10 +182,14 @@ def test_audio_metrics_are_measured_on_demand_and_serve_as_columns_filters_histo
     _, tick = post_callback(
         client, app, "am-status.children",
         [{"id": "am-tick", "property": "n_intervals", "value": 1}],
-        [{"id": "utts-ctx", "property": "data", "value": context}],
+        [{"id": "utts-ctx", "property": "data", "value": context},
+         {"id": "utts-grid", "property": "columnDefs", "value": []},
+         {"id": "utts-grid", "property": "getRowsRequest", "value": None}],
     )  # fmt: skip
     assert tick["response"]["am-status"]["children"] == "40 of 40 utterances measured"
     assert tick["response"]["utts-ctx"]["data"]["av"] > 0  # the grid reloads with the values
+    shown = [c.get("field") for c in tick["response"]["utts-grid"]["columnDefs"]]
+    assert {"freq_bandwidth", "level_db", "snr_db", "audio_error"} <= set(shown)  # columns appear
 
     analysis = workspace.analysis("none")
     frame = analysis.utterance_grid("conformer", ("conformer",)).table.frame.set_index("utt_id")
