@@ -33,6 +33,7 @@ from werbench.manifests.results import (
     iter_systems,
     prediction_field_problems,
     read_run_info,
+    refuse_url,
 )
 from werbench.manifests.schema import CORE_FIELDS, derive_utt_id, duplicate_id_message
 from werbench.manifests.trn import trn_columns
@@ -378,6 +379,7 @@ def read_results(results: str | Path) -> Inputs:
 
 def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
     """``werbench score REF HYP...``: a reference file and hypothesis files, or a results directory alone."""
+    refuse_url(ref)
     ref = Path(ref)
     if ref.is_dir():
         if hyps:

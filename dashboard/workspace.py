@@ -18,7 +18,7 @@ from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.memo import Memo
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.normalize import get_normalizer
-from werbench.manifests.results import iter_systems, read_run_info
+from werbench.manifests.results import iter_systems, read_run_info, refuse_url
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class Source:
     ) -> Source:
         """One folder is a results directory; files are manifests (a folder among files is an error)."""
         paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        for path in paths:
+            refuse_url(path)
         if len(paths) == 1 and paths[0].is_dir():
             if audio_base is not None:
                 raise ManifestError(

@@ -6,6 +6,7 @@ It lives in the lowest layer because both sides of the hand-off need the same re
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,8 @@ from werbench.manifests.io import load_json_file
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"
 TESTSET_MANIFEST = "manifest.jsonl"
+# ``s3://``, ``gs://``, ``file://``... (a Path made of one keeps one slash); ``C:/`` is a drive, not a URL
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 # the fields a prediction line adds to its manifest line (see docs/ARCHITECTURE.md)
 PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error")
 
@@ -119,8 +122,26 @@ def system_dir(results: str | Path, testset: str, system: str) -> SystemRef:
     return SystemRef(testset, system, Path(results) / testset / system)
 
 
+def is_url(location: str | Path) -> bool:
+    """A storage URL rather than a local path (``werbench run`` writes results to either)."""
+    return bool(_URL.match(str(location)))
+
+
+def refuse_url(location: str | Path) -> None:
+    """Analysis, score and serve read local folders only: a URL gets the way there, not a 'not found'."""
+    if is_url(location):
+        raise ResultsDirError(
+            location,
+            "results on object storage are read from a local copy: fetch them first (e.g. "
+            "`aws s3 sync s3://bucket/results results`, "
+            "`gcloud storage rsync -r gs://bucket/results results`) "
+            "or mount the shared filesystem, then pass the folder",
+        )
+
+
 def iter_systems(results: str | Path) -> Iterator[SystemRef]:
     """Every ``<testset>/<system>`` folder holding a predictions file, sorted for stable output."""
+    refuse_url(results)
     root = Path(results)
     if not root.is_dir():
         raise ResultsDirError(root, "results directory not found")

@@ -42,6 +42,8 @@ from werbench.runners.interrupts import remembered_interrupts
 from werbench.runners.logits_cache import LogitsCache, UttLogits, batch_log_probs
 from werbench.runners.models.base import AcousticModel
 from werbench.runners.predictions_file import append_rows, prediction_row, read_done, write_rows
+from werbench.runners.remote_results import RemoteSystem, staging_root
+from werbench.runners.storage import local_path, scratch_dir
 
 VERSIONED_PACKAGES = (
     "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "flashlight-text", "kenlm",
@@ -55,7 +57,7 @@ class DecodeJob:
     """Everything that defines one system's decode of one test set (besides the loaded model)."""
 
     manifest: Path
-    results: Path
+    results: Path | str  # a folder, or a storage URL (runners.storage)
     decoder: str = "greedy"
     params: dict[str, Any] = field(default_factory=dict)
     system: str | None = None
@@ -65,7 +67,7 @@ class DecodeJob:
     max_batch: int = 64
     workers: int | None = None
     overwrite: bool = False
-    cache_dir: Path | None = Path(".werbench-cache")
+    cache_dir: Path | str | None = Path(".werbench-cache")  # a folder or a storage URL
     progress: bool = True
 
 
@@ -78,6 +80,7 @@ class DecodeSummary:
     total: int
     skipped: int
     failures: list[tuple[str, str]]
+    location: str | None = None  # the system's URL when the results live on object storage
 
 
 def default_system_name(model_path: str | Path, decoder: str) -> str:
@@ -204,12 +207,17 @@ class SystemRun:
         self.utts = list(load_manifest(job.manifest))
         testset = job.testset or Path(job.manifest).stem
         system = job.system or default_system_name(self.identity["path"], job.decoder)
-        self.ref = system_dir(job.results, testset, system)
+        results = local_path(job.results)
+        self.remote: RemoteSystem | None = None
+        if results is None:  # object storage: the engines write a local staging copy (remote_results)
+            staged = system_dir(staging_root(str(job.results), scratch_dir(job.cache_dir)), testset, system)
+            self.remote = RemoteSystem(str(job.results), staged)
+        self.ref = self.remote.ref if self.remote else system_dir(results, testset, system)
         self.normalizer = get_normalizer(job.normalizer).spec
         self.decoder = make_decoder(job.decoder, job.params)
         self.fingerprint = fingerprint(self.identity, job.decoder, self.decoder.params())
         self.created = datetime.now(UTC).isoformat(timespec="seconds")
-        memo = Path(job.cache_dir) / "sha256-memo.json" if job.cache_dir else None
+        memo = scratch_dir(job.cache_dir) / "sha256-memo.json" if job.cache_dir else None
         self.files = {k: {"path": str(Path(v).resolve()), "sha256": sha256_path(v, memo)}
                       for k, v in file_params(job.decoder, job.params).items()}  # fmt: skip
         self.totals = Totals()
@@ -229,10 +237,14 @@ class SystemRun:
                 "a new system",
             )
         self.ref.predictions.unlink()
+        if self.remote:
+            self.remote.clear()
         return None
 
     def prepare(self) -> list[Utterance]:
         """Check for a conflicting earlier run, restore totals, return the utterances still to decode."""
+        if self.remote:
+            self.remote.pull()
         self.ref.path.mkdir(parents=True, exist_ok=True)
         previous = self._previous()
         if previous is not None:
@@ -241,8 +253,30 @@ class SystemRun:
         testset_manifest = self.ref.path.parent / TESTSET_MANIFEST
         if not testset_manifest.is_file():
             write_manifest(testset_manifest, self.utts)
+        if self.remote:
+            self.remote.put_manifest()
         done = read_done(self.ref.predictions)
         return [u for u in self.utts if u.utt_id not in done]
+
+    @property
+    def location(self) -> str | None:
+        """The system's URL when its results live on object storage (the staging copy is only a mirror)."""
+        return self.remote.store.url(self.remote.prefix) if self.remote else None
+
+    def save_batch(self, rows: list[dict[str, Any]], totals: Totals) -> None:
+        """A decoded batch, then run.json with its sums added: what a resumed run starts from. The sums join
+        only once the rows are saved, so a batch lost to a kill is never counted (driver only)."""
+        append_rows(self.ref.predictions, rows)
+        if self.remote:
+            self.remote.put_batch(rows)
+        self.totals.merge(totals)
+        self.mark(STATUS_RUNNING)
+
+    def mark(self, status: str) -> None:
+        """Rewrite run.json with ``status`` and the running totals."""
+        write_run_info(self.ref, self.run_info(status))
+        if self.remote:
+            self.remote.put_run_info()
 
     def run_info(self, status: str) -> RunInfo:
         failures = self.failures() if status == STATUS_COMPLETE else []
@@ -297,6 +331,8 @@ class SystemRun:
         write_rows(self.ref.predictions, (rows[u.utt_id] for u in self.utts))
         info = self.run_info(STATUS_COMPLETE)
         write_run_info(self.ref, info)
+        if self.remote:
+            self.remote.put_final()
         return info
 
 
@@ -313,7 +349,7 @@ def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
     cache = LogitsCache(job.cache_dir, run.identity) if job.cache_dir else None
     workers = job.workers if job.workers is not None else default_workers(job.decoder)
     batches = duration_batches(pending, job.batch_seconds, job.max_batch)
-    write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+    run.mark(STATUS_RUNNING)
     bar = _progress(len(pending), job.progress, f"{run.ref.testset}/{run.ref.system}")
     try:
         with (
@@ -324,9 +360,9 @@ def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
                 logits = batch_log_probs(model, batch, cache)
                 start = time.perf_counter()
                 rows = run.decode_batch(logits, pool, workers)
-                run.totals.add(logits, time.perf_counter() - start)
-                append_rows(run.ref.predictions, rows)
-                write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+                totals = Totals()
+                totals.add(logits, time.perf_counter() - start)
+                run.save_batch(rows, totals)
                 bar.update(len(rows))
                 bar.set_postfix(
                     rtfx=f"{run.totals.rtfx or 0:.1f}",
@@ -335,9 +371,11 @@ def run_decode(job: DecodeJob, model: AcousticModel) -> DecodeSummary:
                 interrupts.check()  # a Ctrl-C that landed in a __del__ was swallowed: stop here
     except BaseException:
         with contextlib.suppress(Exception):
-            write_run_info(run.ref, run.run_info(STATUS_INTERRUPTED))
+            run.mark(STATUS_INTERRUPTED)
         raise
     finally:
         bar.close()
     info = run.finish()
-    return DecodeSummary(run.ref, info, len(run.utts), len(run.utts) - len(pending), run.failures())
+    return DecodeSummary(
+        run.ref, info, len(run.utts), len(run.utts) - len(pending), run.failures(), run.location
+    )

@@ -46,7 +46,8 @@ def _print_summary(summary: Any) -> None:
     info = summary.info
     resumed = f", {summary.skipped} already done" if summary.skipped else ""
     typer.echo(
-        f"{summary.ref.path}: {summary.total} utterances{resumed}, {len(summary.failures)} failed; "
+        f"{summary.location or summary.ref.path}: {summary.total} utterances{resumed}, "
+        f"{len(summary.failures)} failed; "
         f"audio {info.audio_seconds:.1f} s, AM {info.am_seconds:.2f} s, decode {info.decode_seconds:.2f} s, "
         f"RTFx {info.rtfx if info.rtfx is not None else 'n/a'}"
     )
@@ -78,8 +79,11 @@ def decode_command(
         "(recognised by content). Never downloaded: it must be a local path.",
     ),
     manifest: Path = typer.Option(..., "--manifest", help="Test-set manifest (NeMo JSON lines)."),
-    results: Path = typer.Option(
-        ..., "--results", "-r", help="Results directory (RESULTS/<testset>/<system>/)."
+    results: str = typer.Option(
+        ...,
+        "--results",
+        "-r",
+        help="Results directory (RESULTS/<testset>/<system>/), or a storage URL (s3://, gs://, file://).",
     ),
     decoder: str = typer.Option("greedy", "--decoder", "-d", help=f"Decoder type: {DECODER_NAMES}."),
     lm: Path | None = typer.Option(
@@ -128,7 +132,9 @@ def decode_command(
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Decoder processes (default: cores-1 for beam decoders, 1 otherwise)."
     ),
-    cache: Path = typer.Option(Path(".werbench-cache"), "--cache", help="Logits cache folder."),
+    cache: str = typer.Option(
+        ".werbench-cache", "--cache", help="Logits cache folder, or a storage URL every node sees."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the logits cache."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace a system decoded with another configuration."
@@ -163,7 +169,9 @@ def decode_command(
         get_normalizer(normalizer)
         for _ in load_manifest(manifest):
             pass
-        loaded = load_model(model, device, precision, cache_dir=cache, trust_model=trust_model)
+        from werbench.runners.storage import scratch_dir
+
+        loaded = load_model(model, device, precision, cache_dir=scratch_dir(cache), trust_model=trust_model)
         job = DecodeJob(
             manifest=manifest,
             results=results,

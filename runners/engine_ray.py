@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from werbench.manifests.errors import ConfigError, MissingDependencyError, WerbenchError
-from werbench.manifests.results import write_run_info
 from werbench.manifests.schema import Utterance
 from werbench.runners.batching import duration_batches
 from werbench.runners.decode import (
@@ -40,7 +39,6 @@ from werbench.runners.decode import (
 from werbench.runners.decoders.base import Vocabulary
 from werbench.runners.interrupts import remembered_interrupts
 from werbench.runners.logits_cache import UttLogits
-from werbench.runners.predictions_file import append_rows
 
 ENGINES = ("local", "ray")
 
@@ -119,11 +117,12 @@ class AcousticModelWorker:
     ) -> None:
         from werbench.runners.logits_cache import LogitsCache
         from werbench.runners.models.load import load_model
+        from werbench.runners.storage import scratch_dir
 
         self.error: WerbenchError | None = None  # a refused or broken model file, raised by describe()
         try:
             self.model = load_model(
-                path, device, precision, cache_dir=cache_dir or ".werbench-cache", trust_model=trust_model
+                path, device, precision, cache_dir=scratch_dir(cache_dir), trust_model=trust_model
             )
         except WerbenchError as exc:  # raised in __init__ it would reach the driver as a bare ActorDiedError
             self.error = exc
@@ -339,7 +338,7 @@ def _run_model_jobs(
         run = SystemRun(job, info)  # type: ignore[arg-type]  # ModelInfo has what SystemRun reads
         pending = run.prepare()
         skipped[id(run)] = len(run.utts) - len(pending)
-        write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+        run.mark(STATUS_RUNNING)
         runs.append((run, duration_batches(pending, job.batch_seconds, job.max_batch)))
         bar.grow(len(pending))
     broken: set[int] = set()
@@ -355,23 +354,23 @@ def _run_model_jobs(
                     bar.done(0)
                     continue
                 rows, totals = result
-                append_rows(run.ref.predictions, rows)
-                run.totals.merge(totals)
-                write_run_info(run.ref, run.run_info(STATUS_RUNNING))
+                run.save_batch(rows, totals)
                 bar.done(len(rows), totals)
                 interrupts.check()
     except BaseException:
         for run, _ in runs:
             with contextlib.suppress(Exception):
-                write_run_info(run.ref, run.run_info(STATUS_INTERRUPTED))
+                run.mark(STATUS_INTERRUPTED)
         raise
     summaries = []
     for run, _ in runs:
         if id(run) in broken:
-            write_run_info(run.ref, run.run_info(STATUS_INTERRUPTED))
+            run.mark(STATUS_INTERRUPTED)
             continue
         info_done = run.finish()
-        summaries.append(DecodeSummary(run.ref, info_done, len(run.utts), skipped[id(run)], run.failures()))
+        summaries.append(
+            DecodeSummary(run.ref, info_done, len(run.utts), skipped[id(run)], run.failures(), run.location)
+        )
     return summaries
 
 

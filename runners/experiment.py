@@ -36,6 +36,7 @@ from werbench.manifests.errors import ConfigError, WerbenchError
 from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import get_normalizer
 from werbench.runners.decoders.registry import DECODERS, make_decoder
+from werbench.runners.storage import local_path, scratch_dir
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
@@ -80,8 +81,8 @@ class RaySpec(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    results: Path
-    cache: Path | None = Path(".werbench-cache")
+    results: str = Field(min_length=1)  # a folder, or a storage URL (s3://, gs://, file://: runners.storage)
+    cache: str | None = Field(default=".werbench-cache", min_length=1)  # the same
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     normalizer: str = "nemo"
@@ -120,6 +121,12 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _location(base: Path, value: str) -> Path | str:
+    """A folder (plain path or ``file://``) resolved against the experiment file; a remote URL as given."""
+    local = local_path(value)
+    return value if local is None else _resolve(base, local)
+
+
 class Experiment:
     """A validated experiment file with resolved paths and the system names it will produce."""
 
@@ -155,12 +162,12 @@ class Experiment:
         return ConfigError(self.path, message, line=_line_of(self._root, loc), field=_dotted(loc))
 
     @property
-    def results(self) -> Path:
-        return _resolve(self.base, self.config.results)
+    def results(self) -> Path | str:
+        return _location(self.base, self.config.results)
 
     @property
-    def cache(self) -> Path | None:
-        return _resolve(self.base, self.config.cache) if self.config.cache is not None else None
+    def cache(self) -> Path | str | None:
+        return _location(self.base, self.config.cache) if self.config.cache is not None else None
 
     def testsets(self) -> list[tuple[str, Path]]:
         return [
@@ -271,7 +278,7 @@ def run_experiment(
     experiment = Experiment(path)
     experiment.check()
     summaries = []
-    cache = experiment.cache or ".werbench-cache"
+    cache = scratch_dir(experiment.cache)  # where a legacy model converts (logits may be remote)
     for model_path, precision, jobs in plan(experiment, overwrite, progress):
         model = load_model(
             model_path, experiment.config.device, precision, cache_dir=cache, trust_model=trust_model

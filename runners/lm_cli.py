@@ -119,7 +119,11 @@ def tune_command(
         0, "--jobs", min=0, help="Worker processes (0: one per CPU core; on Ray, the cluster's CPUs)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (acoustic model, neural LM)."),
-    cache_dir: Path = typer.Option(Path(".werbench-cache"), "--cache-dir", help="Logits cache folder."),
+    cache_dir: str = typer.Option(
+        ".werbench-cache",
+        "--cache-dir",
+        help="Logits cache folder, or a storage URL (s3://, gs://, file://).",
+    ),
     engine: str = typer.Option(
         "local", "--engine", help="local (worker processes) or ray (grid points as Ray tasks)."
     ),

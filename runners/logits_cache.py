@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
-import shutil
 import time
 import zipfile
 import zlib
@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
 from werbench.manifests.schema import Utterance
 from werbench.runners.audio import AudioError, audio_fingerprint, load_audio
 from werbench.runners.batching import duration_batches
 from werbench.runners.models.base import AcousticModel
+from werbench.runners.storage import Store
 
 log = logging.getLogger(__name__)
 # What turns audio into cached log-probs besides the model file: audio reading and resampling, the model
@@ -66,37 +66,36 @@ class UttLogits:
 
 
 class LogitsCache:
-    """Log-probs of one model (at one precision) under ``root/logits/<sha>-<precision>/``."""
+    """Log-probs of one model (at one precision) under ``root/logits/<sha>-<precision>/``; ``root`` is a
+    folder or a storage URL every node sees (``runners.storage``): each entry is one atomic object."""
 
     def __init__(self, root: str | Path, identity: dict[str, Any]) -> None:
         self.identity = identity
         self.sample_rate = int(identity.get("sample_rate", 16000))
         precision = identity.get("precision", "fp32")
-        self.base = Path(root) / "logits"
-        self.folder = self.base / f"{identity['sha256'][:24]}-{precision}"
+        self.store = Store(root)
+        self.folder = f"logits/{identity['sha256'][:24]}-{precision}"
         self.hits = 0
         self.misses = 0
         self.invalidated = self._drop_stale()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.folder / "model.json") as handle:
-            json.dump({k: identity.get(k) for k in ("path", "sha256", "architecture", "precision")}, handle)
+        info = {k: identity.get(k) for k in ("path", "sha256", "architecture", "precision")}
+        self.store.write(f"{self.folder}/model.json", json.dumps(info).encode())
 
     def _drop_stale(self) -> int:
         """Delete folders cached for an older version of the same model file."""
         dropped = 0
-        if not self.base.is_dir():
-            return dropped
-        for info in self.base.glob("*/model.json"):
-            if info.parent == self.folder:
+        for info in self.store.keys("logits", "*/model.json"):
+            folder = info.rsplit("/", 1)[0]
+            if folder == self.folder:
                 continue
             with contextlib.suppress(OSError, json.JSONDecodeError):
-                old = json.loads(info.read_text(encoding="utf-8"))
+                old = json.loads(self.store.read(info) or b"{}")
                 if (
                     old.get("path") == self.identity.get("path")
                     and old.get("sha256") != self.identity["sha256"]
                 ):
-                    shutil.rmtree(info.parent, ignore_errors=True)
-                    log.info("model %s changed: dropped its stale logits cache %s", old["path"], info.parent)
+                    self.store.remove(folder, recursive=True)
+                    log.info("model %s changed: dropped its stale logits cache %s", old["path"], folder)
                     dropped += 1
         return dropped
 
@@ -115,19 +114,19 @@ class LogitsCache:
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npz"
+    def _key_path(self, key: str) -> str:
+        return f"{self.folder}/{key[:2]}/{key}.npz"
 
     def get(self, utt: Utterance) -> UttLogits | None:
         key = self.key(utt)
-        path = self._path(key) if key else None
-        if path is None or not path.is_file():
-            self.misses += 1
-            return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                log_probs = data["log_probs"].astype(np.float32)
-                meta = json.loads(str(data["meta"]))
+            data = self.store.read(self._key_path(key)) if key else None
+            if data is None:
+                self.misses += 1
+                return None
+            with np.load(io.BytesIO(data), allow_pickle=False) as entry:
+                log_probs = entry["log_probs"].astype(np.float32)
+                meta = json.loads(str(entry["meta"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
             self.misses += 1
             return None  # a damaged entry is recomputed and overwritten
@@ -146,11 +145,11 @@ class LogitsCache:
         if key is None or result.log_probs is None:
             return
         meta = {"audio_seconds": result.audio_seconds, "am_seconds": result.am_seconds, "notes": result.notes}
-        path = self._path(key)
-        with atomic_write(path, "wb") as handle:
-            np.savez_compressed(
-                handle, log_probs=result.log_probs.astype(np.float16), meta=np.array(json.dumps(meta))
-            )
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, log_probs=result.log_probs.astype(np.float16), meta=np.array(json.dumps(meta))
+        )
+        self.store.write(self._key_path(key), buffer.getvalue())
 
 
 def _run_model(model: AcousticModel, samples: list[np.ndarray]) -> list[np.ndarray | str]:

@@ -51,10 +51,15 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def rows_text(rows: Iterable[dict[str, Any]]) -> str:
+    """The lines of ``rows`` as this file holds them (also a batch's object on remote storage)."""
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """One batch, flushed and fsynced, so a kill after this returns never loses it."""
     with path.open("a", encoding="utf-8") as handle:
-        handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        handle.write(rows_text(rows))
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -211,13 +211,18 @@ def load_dev(
     from werbench.manifests.normalize import get_normalizer
     from werbench.runners.logits_cache import LogitsCache, iter_log_probs
     from werbench.runners.models.load import load_model
+    from werbench.runners.storage import scratch_dir
 
     norm = get_normalizer(normalize)
     utts = list(load_manifest(dev))
     if not utts:
         raise ManifestError(dev, "the tuning manifest is empty")
     model = load_model(
-        model_path, device=device, precision=precision, cache_dir=cache_dir, trust_model=trust_model
+        model_path,
+        device=device,
+        precision=precision,
+        cache_dir=scratch_dir(cache_dir),
+        trust_model=trust_model,
     )
     identity = model.identity()
     cache = LogitsCache(cache_dir, identity)

@@ -55,3 +55,30 @@ def manifest_copy(tmp_path, speech_manifest) -> Path:
     path = tmp_path / "test.jsonl"
     write_manifest(path, load_manifest(speech_manifest))
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API (moto's server) on 127.0.0.1 with one bucket; the AWS variables point s3fs at it in this
+    process and in every process started after it (Ray workers included). -> ``s3://werbench``."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    import fsspec
+
+    fsspec.filesystem("s3").mkdir("werbench")
+    yield "s3://werbench"
+    server.stop()
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -100,7 +100,7 @@ def test_logits_cache_hits_and_invalidates(tmp_path, speech_manifest):
     save_tiny_nemo(model_path, seed=2)  # the same path now holds a different model
     changed = NemoCTCModel(model_path, "cpu", "fp32")
     fresh = LogitsCache(tmp_path / "cache", changed.identity())
-    assert fresh.invalidated == 1 and not cache.folder.exists()
+    assert fresh.invalidated == 1 and not (tmp_path / "cache" / cache.folder).exists()
     assert not any(r.cached for r in batch_log_probs(changed, utts, fresh))
 
 

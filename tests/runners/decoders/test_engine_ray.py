@@ -1,11 +1,13 @@
 """``--engine ray`` on a real local Ray cluster gives exactly the local engine's results.
 
 The tiny NeMo model (tests/runners/conftest.py), espeak-ng speech, a real KenLM bigram and a missing audio
-file; the same experiment file decoded by both engines, and the same grid tuned by both.
+file; the same experiment file decoded by both engines (Ray's results and logits cache on S3: a local moto
+server), and the same grid tuned by both.
 """
 
 from __future__ import annotations
 
+import fsspec
 import pytest
 import yaml
 from ds2_helpers import save_hostile_checkpoint
@@ -18,6 +20,7 @@ from werbench.manifests.schema import Utterance
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
 from werbench.runners.engine_ray import check_engine, ray_map
 from werbench.runners.experiment import run_experiment
+from werbench.runners.storage import Store
 from werbench.runners.tune import parse_grid, shard_spans, tune, write_grid
 
 pytestmark = pytest.mark.integration
@@ -26,8 +29,9 @@ SYSTEMS = ("tiny@greedy", "tiny@beam-fast")
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    """A local two-CPU cluster started in this process (what ``--engine ray`` without --address does)."""
+def ray_cluster(s3_server):
+    """A local two-CPU cluster started in this process (what ``--engine ray`` without --address does); its
+    workers see the S3 server as a cluster's nodes see their object store."""
     ray = pytest.importorskip("ray", reason="Ray is the werbench[ray] extra (scripts/setup.sh installs it)")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     yield ray
@@ -47,10 +51,10 @@ def bigram(tmp_path_factory):
     return folder / "lm.arpa"
 
 
-def write_experiment(folder, manifest, model, lm, name: str) -> str:
+def write_experiment(folder, manifest, model, lm, name: str, storage: str = "") -> str:
     data = {
-        "results": f"results-{name}",
-        "cache": f"cache-{name}",
+        "results": f"{storage}results-{name}",
+        "cache": f"{storage}cache-{name}",
         "max_batch": 2,
         "testsets": [{"manifest": str(manifest), "name": "synth"}],
         "models": [{"path": str(model), "name": "tiny"}],
@@ -68,8 +72,8 @@ def write_experiment(folder, manifest, model, lm, name: str) -> str:
     return path
 
 
-def test_experiment_on_ray_equals_local(
-    tmp_path, ray_cluster, tiny_nemo, speech_manifest, bigram, torch_threads
+def test_experiment_on_ray_with_s3_storage_equals_local(
+    tmp_path, ray_cluster, s3_server, tiny_nemo, speech_manifest, bigram, torch_threads
 ):
     manifest = tmp_path / "synth.jsonl"
     source = list(load_manifest(speech_manifest))
@@ -79,11 +83,15 @@ def test_experiment_on_ray_equals_local(
 
     from werbench.cli import app
 
-    result = CliRunner().invoke(
-        app, ["run", str(write_experiment(tmp_path, manifest, tiny_nemo, bigram, "ray")), "--engine", "ray"]
-    )
+    storage = f"{s3_server}/{tmp_path.name}/"  # results and logits cache on object storage (s3fs)
+    experiment = write_experiment(tmp_path, manifest, tiny_nemo, bigram, "ray", storage)
+    result = CliRunner().invoke(app, ["run", str(experiment), "--engine", "ray"])
     assert result.exit_code == 0, result.output
     assert "ray: 1 node(s), 2 CPUs" in result.output and "failed gone: audio file not found" in result.output
+    assert f"{storage}results-ray/synth/tiny@greedy:" in result.output
+    assert Store(f"{storage}cache-ray").keys("logits", "*/*/*.npz"), "the actor wrote the logits to S3"
+    fs, path = fsspec.core.url_to_fs(f"{storage}results-ray")
+    fs.get(path, str(tmp_path / "results-ray"), recursive=True)  # the local copy analysis would read
     for system in SYSTEMS:
         local, ray = (system_dir(tmp_path / f"results-{e}", "synth", system) for e in ("local", "ray"))
         assert local.predictions.read_bytes() == ray.predictions.read_bytes()
@@ -102,7 +110,7 @@ def test_experiment_on_ray_equals_local(
     ]
     assert cached == len(source) + 1, "the second decoder reads the first one's log-probs from the cache"
 
-    again = CliRunner().invoke(app, ["run", str(tmp_path / "ray.yaml"), "--engine", "ray", "--no-progress"])
+    again = CliRunner().invoke(app, ["run", str(experiment), "--engine", "ray", "--no-progress"])
     assert (
         again.exit_code == 0
         and f"{len(source) + 2} utterances, {len(source) + 1} already done" in again.output
