@@ -82,14 +82,21 @@ def _same_as_json(table: pa.Table, data: bytes | mmap.mmap) -> bool:
 _NESTING = np.zeros(256, dtype=np.int8)
 _NESTING[[ord("["), ord("{")]] = 1
 _NESTING[[ord("]"), ord("}")]] = -1
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 MAX_ARROW_NESTING = 1000  # pyarrow's JSON parser recurses without a limit (a segfault near 10,000 levels)
 
 
 def _too_deep(data: bytes | mmap.mmap) -> bool:
-    """Whether brackets might nest deeper than pyarrow parses safely (brackets in strings count too)."""
+    """Whether brackets might nest deeper than pyarrow parses safely (brackets in strings count too).
+
+    Only the brackets are walked: ``bytes.translate`` drops every other byte in one C pass (a whole
+    file's depth profile in int64 cost ~1 s per 60 MB)."""
     level, low, high, step = 0, 0, 0, 1 << 24
     for start in range(0, len(data), step):
-        depth = np.cumsum(_NESTING[np.frombuffer(data[start : start + step], dtype=np.uint8)], dtype=np.int64)
+        brackets = data[start : start + step].translate(None, _NOT_BRACKETS)
+        if not brackets:
+            continue
+        depth = np.cumsum(_NESTING[np.frombuffer(brackets, dtype=np.uint8)], dtype=np.int64)
         depth += level
         low, high, level = min(low, int(depth.min())), max(high, int(depth.max())), int(depth[-1])
         if high - low > MAX_ARROW_NESTING:
