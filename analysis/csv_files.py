@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from tqdm import tqdm
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.columnar import holds_nested
 
@@ -39,3 +40,10 @@ def write_frame_csv(path: Path, frame: pd.DataFrame) -> Path:
         else:
             pa_csv.write_csv(table, handle, pa_csv.WriteOptions(quoting_style="needed"))
     return path
+
+
+def writing_bar(rows: int, progress: bool) -> tqdm:
+    """The output step's progress bar (rows written, and their rate), shown where writing takes a while."""
+    return tqdm(
+        total=rows, desc="writing", unit="row", unit_scale=True, disable=not progress or rows < 50_000
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 from werbench.analysis.speakers import sclite_speakers
 from werbench.manifests.columnar import arrow_frame, fill_ids, is_text, nested_to_arrow, prediction_columns_ok
 from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
@@ -346,7 +347,12 @@ def _check_reference_texts(testset: str, reference: Reference, hyps: Hypotheses,
         )
 
 
-def read_results(results: str | Path) -> Inputs:
+def _reading(progress: bool) -> tqdm:
+    """The reading step's progress bar: utterances read, and their rate, file by file."""
+    return tqdm(desc="reading", unit="utt", unit_scale=True, disable=not progress)
+
+
+def read_results(results: str | Path, *, progress: bool = False) -> Inputs:
     """Every test set of a results directory with its systems (folders holding ``predictions.jsonl``)."""
     results = Path(results)
     grouped: dict[str, list] = {}
@@ -355,6 +361,7 @@ def read_results(results: str | Path) -> Inputs:
     if not grouped:
         raise ResultsDirError(results, f"no <testset>/<system>/{PREDICTIONS} below this directory")
     inputs = Inputs([])
+    bar = _reading(progress)
     for testset, refs in grouped.items():
         manifest = results / testset / TESTSET_MANIFEST
         if manifest.is_file():
@@ -364,12 +371,15 @@ def read_results(results: str | Path) -> Inputs:
             inputs.warnings.append(
                 f"{testset}: no {TESTSET_MANIFEST}; the reference is taken from {refs[0].predictions}"
             )
+        bar.update(len(reference.frame))
         systems = []
         for ref in refs:
             (hyps,) = read_hypotheses(ref.predictions, name=ref.system)[:1]
             hyps.run_info = read_run_info(ref)
             systems.append(hyps)
+            bar.update(len(hyps.frame))
         inputs.testsets.append(TestSet(testset, reference, systems))
+    bar.close()
     for testset in inputs.testsets:
         match(testset, inputs.warnings)
         for hyps in testset.systems:
@@ -377,7 +387,7 @@ def read_results(results: str | Path) -> Inputs:
     return inputs
 
 
-def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
+def load_inputs(ref: str | Path, hyps: list[str | Path], *, progress: bool = False) -> Inputs:
     """``werbench score REF HYP...``: a reference file and hypothesis files, or a results directory alone."""
     refuse_url(ref)
     ref = Path(ref)
@@ -386,13 +396,16 @@ def load_inputs(ref: str | Path, hyps: list[str | Path]) -> Inputs:
             raise ConfigError(
                 ref, "a results directory is scored on its own: give no hypothesis files with it"
             )
-        return read_results(ref)
+        return read_results(ref, progress=progress)
     if not hyps:
         raise ConfigError(ref, "no hypothesis file given (or give a results directory alone)")
-    reference = read_reference(ref)
-    systems: list[Hypotheses] = []
-    for path in hyps:
-        _add_systems(systems, read_hypotheses(path))
+    with _reading(progress) as bar:
+        reference = read_reference(ref)
+        bar.update(len(reference.frame))
+        systems: list[Hypotheses] = []
+        for path in hyps:
+            _add_systems(systems, read_hypotheses(path))
+            bar.update(len(systems[-1].frame))
     inputs = Inputs([TestSet(ref.stem, reference, systems)])
     match(inputs.testsets[0], inputs.warnings)
     return inputs

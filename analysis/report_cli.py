@@ -203,6 +203,7 @@ def report(
         raise typer.Exit(2)
     from werbench.analysis.audio_metrics import AudioMetricsCache
     from werbench.analysis.cache import cache_root
+    from werbench.analysis.csv_files import writing_bar
     from werbench.analysis.hallucinations import HallucinationRules
     from werbench.analysis.hallucinations import audio_levels as hallucination_levels
     from werbench.analysis.report_csv import write_csv_report
@@ -220,8 +221,11 @@ def report(
         missing=missing,
     )  # fmt: skip
     tables = results_tables(results, options, use_cache=not no_cache, progress=True)
+    rows = len(tables.utterances)
+    bar = writing_bar(rows * ((trn is not None) + (csv is not None) + (html is not None)), True)
     if trn is not None:
         written += write_trn_export(trn, tables.utterances)
+        bar.update(rows)
     if html is not None or csv is not None:
         normalizer = get_normalizer(tables.normalizer)
         vocabulary = load_vocabulary(vocab, normalizer) if vocab else None
@@ -237,8 +241,11 @@ def report(
         )  # fmt: skip
         if csv is not None:
             written += write_csv_report(csv, data)
+            bar.update(rows)
         if html is not None:
             written.append(write_html_report(html, data))
+            bar.update(rows)
+    bar.close()
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
     from werbench.analysis.score_cli import summary_text

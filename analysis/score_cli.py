@@ -167,19 +167,25 @@ def _json_float(value: float, scale: float = 1.0) -> float | None:
     return None if value is None or math.isnan(value) else round(scale * value, 4)
 
 
-def write_outputs(tables: Tables, json_out: Path | None, csv_out: Path | None) -> list[Path]:
-    from werbench.analysis.csv_files import write_frame_csv
+def write_outputs(
+    tables: Tables, json_out: Path | None, csv_out: Path | None, progress: bool = False
+) -> list[Path]:
+    from werbench.analysis.csv_files import write_frame_csv, writing_bar
     from werbench.manifests.atomic import atomic_write
 
     written = []
-    if json_out is not None:
-        with atomic_write(json_out) as handle:
-            handle.write(score_json(tables))
-            handle.write("\n")
-        written.append(json_out)
-    if csv_out is not None:
-        per_utt = csv_out.with_name(f"{csv_out.stem}_utterances.csv")
-        written += [write_frame_csv(csv_out, tables.systems), write_frame_csv(per_utt, tables.utterances)]
+    rows = len(tables.utterances)
+    with writing_bar(rows * ((json_out is not None) + (csv_out is not None)), progress) as bar:
+        if json_out is not None:
+            with atomic_write(json_out) as handle:
+                handle.write(score_json(tables))
+                handle.write("\n")
+            written.append(json_out)
+            bar.update(rows)
+        if csv_out is not None:
+            per_utt = csv_out.with_name(f"{csv_out.stem}_utterances.csv")
+            written += [write_frame_csv(csv_out, tables.systems), write_frame_csv(per_utt, tables.utterances)]
+            bar.update(rows)
     return written
 
 
@@ -232,7 +238,7 @@ def score(
         missing=missing,
     )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
-    written = write_outputs(tables, json_out, csv_out)
+    written = write_outputs(tables, json_out, csv_out, progress=True)
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(summary_text(tables))

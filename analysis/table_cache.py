@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,10 +181,7 @@ def results_tables(
         utts_path, systems_path, cached = _cached(fingerprint(results_dir, options), root, timings, start)
         if cached is not None:
             return cached
-    warming = threading.Thread(target=warm_up, name="aligner warm-up", daemon=True)
-    warming.start()  # numba loads its kernels (Python work) while pyarrow parses (no GIL held)
-    inputs = read_results(results_dir)
-    warming.join()
+    inputs = _warm_while(lambda: read_results(results_dir, progress=progress))
     timings["read_s"] = time.perf_counter() - start
     tables = inputs_tables(
         inputs, options, AlignmentCache(root / "alignments") if use_cache else None, progress
@@ -238,9 +236,21 @@ def tables_for(
     and hypothesis files afresh (through the alignment cache only: loose files have no stable identity)."""
     if ref.is_dir() and not hyps:
         return results_tables(ref, options, use_cache=use_cache, progress=progress)
+    inputs = _warm_while(lambda: load_inputs(ref, hyps, progress=progress))
     return inputs_tables(
-        load_inputs(ref, hyps), options, AlignmentCache(default_cache_dir()) if use_cache else None, progress
+        inputs, options, AlignmentCache(default_cache_dir()) if use_cache else None, progress
     )
+
+
+def _warm_while(read: Callable[[], Inputs]) -> Inputs:
+    """``read()`` while numba loads the aligner's kernels in a thread (Python work, while pyarrow parses
+    without the GIL)."""
+    warming = threading.Thread(target=warm_up, name="aligner warm-up", daemon=True)
+    warming.start()
+    try:
+        return read()
+    finally:
+        warming.join()
 
 
 def manifest_tables(

@@ -425,7 +425,11 @@ def build_tables(
     jobs = [(t, hyps) for t in inputs.testsets if not t.reference.frame.empty for hyps in t.systems]
     frames, rows = [], []
     shared: dict[str, _Shared] = {}
-    for testset, hyps in tqdm(jobs, desc="aligning", unit="system", disable=not progress or len(jobs) < 2):
+    pairs = sum(len(t.reference.frame) for t, _ in jobs)
+    bar = tqdm(
+        total=pairs, desc="aligning", unit="utt", unit_scale=True, disable=not progress or pairs < 50_000
+    )
+    for testset, hyps in jobs:
         if testset.name not in shared:
             shared[testset.name] = _Shared(testset, normalizer)
         frame, too_long = _utterance_rows(
@@ -448,6 +452,8 @@ def build_tables(
             words=shared[testset.name].words(frame, costs),
         )  # fmt: skip
         rows.append(row)
+        bar.update(len(frame))
+    bar.close()
     utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)
     extra = [k for k in (rows[0] if rows else {}) if k not in SYSTEM_COLUMNS]
     systems = pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra])
