@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
 from werbench.manifests.errors import WerbenchError
 from werbench.manifests.normalize import Normalizer
-from werbench.manifests.ref_syntax import normalize_references
+from werbench.manifests.ref_syntax import has_alternations, normalize_references
 
 CACHE_ENV = "WERBENCH_CACHE"
 # What can change an aligned count besides the texts and options: the aligner and its kernels, this cache's
@@ -147,9 +148,15 @@ def align_texts(
             return hit
     ref_norm = normalized_refs() if normalized_refs is not None else normalize_references(refs, normalize)
     hyp_norm = normalize.many(hyps) if isinstance(normalize, Normalizer) else [normalize(t) for t in hyps]
-    words = align_counts(ref_norm, hyp_norm, costs, compounds=compounds)
-    ref_norm = words.paths or ref_norm  # alternations: the reference as aligned, for the diff and for CER
-    chars = cer_counts(ref_norm, hyp_norm, cer)
+    if compounds or has_alternations("".join(ref_norm)):
+        words = align_counts(ref_norm, hyp_norm, costs, compounds=compounds)
+        ref_norm = words.paths or ref_norm  # the reference as aligned, for the diff and for CER
+        chars = cer_counts(ref_norm, hyp_norm, cer)
+    else:  # the characters (rapidfuzz, holding the GIL) beside the words (numba, releasing it): two cores
+        with ThreadPoolExecutor(1, thread_name_prefix="word alignment") as pool:
+            aligning = pool.submit(align_counts, ref_norm, hyp_norm, costs)
+            chars = cer_counts(ref_norm, hyp_norm, cer)
+            words = aligning.result()
     frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})
     for k, name in enumerate(COUNT_COLUMNS):
         frame[name] = words.counts[:, k]

@@ -9,7 +9,7 @@ import json
 import math
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
@@ -84,18 +84,22 @@ def summary_text(tables: Tables) -> str:
     return "\n".join(lines)
 
 
+_JSON_BLOCK = 100_000  # per-utterance entries turned into Python strings at a time
+
+
 def _system_key(testset: str, system: str, several_testsets: bool) -> str:
     return f"{testset}/{system}" if several_testsets else system
 
 
-def score_json(tables: Tables) -> str:
+def write_score_json(handle: TextIO, tables: Tables) -> None:
     """``{"systems": {name: {"totals": {C,S,D,I,wer,failed,missing}, "utterances": {id: {C,S,D,I}}, ...}}}``
-    as JSON text.
+    as JSON text into ``handle``.
 
     ``wer`` is in percent (4 decimals) like sclite's; ``utterances`` holds the scored ones (their counts
     make the totals), ``failed`` maps every failed or missing utterance to why; ``missing`` says how they
     were scored. With several test sets a system is keyed ``<testset>/<system>``. The per-utterance maps
-    are written as text by Arrow (a dict per utterance costs ~2 s per million), the rest by ``json``.
+    are written as text by Arrow, a block of rows at a time (a dict per utterance costs ~2 s per million,
+    and one string of them all its size again), the rest by ``json``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -111,13 +115,13 @@ def score_json(tables: Tables) -> str:
     )
     failed, scored = utts["failed"].to_numpy(bool), utts["scored"].to_numpy(bool)
     failures = utts["failure"].tolist()
-    raw: dict[str, str] = {}
+    raw: dict[str, pa.Array] = {}
     marker = f"\x00{uuid.uuid4().hex}:"
     rows_of = utts.groupby(["testset", "system"], sort=False).indices
     for row in tables.systems.itertuples(index=False):
         rows = rows_of[(row.testset, row.system)]
         placeholder = f"{marker}{len(raw)}"
-        raw[json.dumps(placeholder)] = "{" + ", ".join(entries.take(rows[scored[rows]]).to_pylist()) + "}"
+        raw[json.dumps(placeholder)] = entries.take(rows[scored[rows]])
         systems[_system_key(row.testset, row.system, several)] = {
             "totals": {
                 "C": row.C, "S": row.S, "D": row.D, "I": row.I,
@@ -146,9 +150,14 @@ def score_json(tables: Tables) -> str:
         ensure_ascii=False,
         allow_nan=False,
     )
-    for placeholder, value in raw.items():
-        text = text.replace(placeholder, value, 1)
-    return text
+    for placeholder, rows in raw.items():
+        before, text = text.split(placeholder, 1)
+        handle.write(before + "{")
+        for start in range(0, len(rows), _JSON_BLOCK):
+            handle.write(", " if start else "")
+            handle.write(", ".join(rows.slice(start, _JSON_BLOCK).to_pylist()))
+        handle.write("}")
+    handle.write(text)
 
 
 def _json_keys(ids):  # a pyarrow array (imported inside the command)
@@ -178,7 +187,7 @@ def write_outputs(
     with writing_bar(rows * ((json_out is not None) + (csv_out is not None)), progress) as bar:
         if json_out is not None:
             with atomic_write(json_out) as handle:
-                handle.write(score_json(tables))
+                write_score_json(handle, tables)
                 handle.write("\n")
             written.append(json_out)
             bar.update(rows)
