@@ -53,33 +53,26 @@ def _is_space(b: int) -> bool:
 
 
 @njit(cache=True, inline="always")
-def _fold(b: int, fold_case: bool) -> int:
-    if fold_case and 65 <= b <= 90:
-        return b + 32
-    return b
-
-
-@njit(cache=True, inline="always")
-def _token_key(buf, start, end, fold_case):
+def _token_key(buf, start, end):
     """Exact key (bytes and length) for tokens of at most 7 bytes, else FNV-1a with the top bit set."""
     n = end - start
     if n <= 7:
         key = np.uint64(n) << np.uint64(56)
         for k in range(n):
-            key |= np.uint64(_fold(buf[start + k], fold_case)) << np.uint64(8 * k)
+            key |= np.uint64(buf[start + k]) << np.uint64(8 * k)
         return key
     h = _FNV_OFFSET
     for k in range(start, end):
-        h = (h ^ np.uint64(_fold(buf[k], fold_case))) * _FNV_PRIME
+        h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
     return h | _HASHED
 
 
 @njit(cache=True, nogil=True)
-def tokenize_words(buf, utt_off, fold_case, sclite_words):
-    """Split each utterance on ASCII whitespace; returns (start, key_end, hash, is_null, utt_tok_off).
+def tokenize_words(buf, utt_off, null_word):
+    """Split each utterance on ASCII whitespace; returns (start, end, hash, is_null, utt_tok_off).
 
-    With ``sclite_words`` a trailing ``*`` is not part of the comparison key (sclite drops it when it
-    reads a word longer than one character) and the word ``@`` is sclite's null word.
+    Words compare byte for byte (text rules such as sclite's case folding belong to the text mode,
+    ``manifests.normalize``); with ``null_word`` the word ``@`` is sclite's null word.
     """
     n_utt = utt_off.shape[0] - 1
     count = 0
@@ -92,7 +85,7 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
                 inside = True
                 count += 1
     start = np.empty(count, np.int64)
-    key_end = np.empty(count, np.int64)
+    end = np.empty(count, np.int64)
     hashes = np.empty(count, np.uint64)
     null = np.zeros(count, np.bool_)
     utt_tok = np.empty(n_utt + 1, np.int64)
@@ -108,23 +101,20 @@ def tokenize_words(buf, utt_off, fold_case, sclite_words):
             s = k
             while k < stop and not _is_space(buf[k]):
                 k += 1
-            e = k
-            if sclite_words and e - s > 1 and buf[e - 1] == 42:
-                e -= 1
             start[t] = s
-            key_end[t] = e
-            hashes[t] = _token_key(buf, s, e, fold_case)
-            null[t] = sclite_words and e - s == 1 and buf[s] == 64
+            end[t] = k
+            hashes[t] = _token_key(buf, s, k)
+            null[t] = null_word and k - s == 1 and buf[s] == 64
             t += 1
     utt_tok[n_utt] = t
-    return start, key_end, hashes, null, utt_tok
+    return start, end, hashes, null, utt_tok
 
 
 @njit(cache=True, nogil=True)
-def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
+def tokenize_chars(buf, utt_off, keep_spaces):
     """One token per Unicode code point; whitespace runs become one space token between words, or none.
 
-    Returns the same fields as ``tokenize_words`` but with empty ``start``/``key_end``: a code point is at
+    Returns the same fields as ``tokenize_words`` but with empty ``start``/``end``: a code point is at
     most 4 bytes, so its key is exact and the aligner never confirms it byte by byte (writing them cost
     as much as the keys).
     """
@@ -152,11 +142,11 @@ def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
             s = k
             k += 1
             if b < 128:  # ASCII: the key of one byte, without the general loop
-                hashes[t] = _ONE_BYTE | np.uint64(_fold(b, fold_case))
+                hashes[t] = _ONE_BYTE | np.uint64(b)
             else:
                 while k < stop and buf[k] & 0xC0 == 0x80:
                     k += 1
-                hashes[t] = _token_key(buf, s, k, fold_case)
+                hashes[t] = _token_key(buf, s, k)
             t += 1
     utt_tok[n_utt] = t
     no_spans = np.empty(0, np.int64)
@@ -164,18 +154,18 @@ def tokenize_chars(buf, utt_off, fold_case, keep_spaces):
 
 
 @njit(cache=True, inline="always")
-def _same(rbuf, rs, re_, hbuf, hs, he, fold_case):
+def _same(rbuf, rs, re_, hbuf, hs, he):
     """Byte-exact confirmation of two hashed tokens whose keys are equal."""
     if re_ - rs != he - hs:
         return False
     for k in range(re_ - rs):  # noqa: SIM110 (a loop compiles to tight code; a generator would not)
-        if _fold(rbuf[rs + k], fold_case) != _fold(hbuf[hs + k], fold_case):
+        if rbuf[rs + k] != hbuf[hs + k]:
             return False
     return True
 
 
 @njit(cache=True, nogil=True)
-def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins_cost, dp):
+def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp):
     """sclite's DP over the cells that a path costing at most ``budget`` may pass (every cell for +inf).
 
     A cell is kept while its cost plus the least cost of the insertions or deletions that any path from
@@ -228,7 +218,7 @@ def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins
             same = key == keys[c - _U1]
             if hashed and same:
                 j = h0 + np.int64(c) - 1
-                same = _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j], fold_case)
+                same = _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j])
             # sclite's choice (diagonal if <= both, deletion if < insertion, else insertion) always
             # takes a minimum, so the values need no branches (the backtrace re-derives the choice);
             # the minimum of the two moves from the row above first keeps the chain through ``left`` short
@@ -252,7 +242,7 @@ def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins
 
 
 @njit(cache=True, nogil=True)
-def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_cost, dp, rev):
+def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, rev):
     """Backtrace from the last cell re-deriving sclite's choices; writes ops reversed, returns their count."""
     rbuf, r_start, r_end, r_hash = ref
     hbuf, h_start, h_end, h_hash = hyp
@@ -272,8 +262,7 @@ def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_
             rt = r0 + a - 1
             ht = h0 + b - 1
             same = r_hash[rt] == h_hash[ht] and (
-                r_hash[rt] < _HASHED
-                or _same(rbuf, r_start[rt], r_end[rt], hbuf, h_start[ht], h_end[ht], fold_case)
+                r_hash[rt] < _HASHED or _same(rbuf, r_start[rt], r_end[rt], hbuf, h_start[ht], h_end[ht])
             )
             cost = (null_sub if rnull[a - 1] else zero) if same else sub_w
             s = dp[(a - 1) * w + b - 1] + cost
@@ -300,7 +289,7 @@ def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_
 
 
 @njit(cache=True, nogil=True)
-def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, budget, dp, ins_cost, rev):
+def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, weights, budget, dp, ins_cost, rev):
     """sclite's alignment of one pair, over only the cells a path within ``budget`` may pass (exact).
 
     Why the same ops as the full DP: a path through a cell costs at least the cell's cost plus ``step``
@@ -315,21 +304,21 @@ def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, budge
     for b in range(m):
         ins_cost[b] = null_indel if hnull[b] else ins_w
     while True:
-        last, rows = _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, fold_case, weights, ins_cost, dp)
+        last, rows = _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp)
         if last <= budget:
-            return _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, ins_cost, dp, rev)
+            return _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, rev)
         # the budget ran out after ``rows`` of n + 1 rows: grow it about in proportion; ``last`` is a real
         # path's cost, so a budget of it always suffices
         budget = min(last, budget * min(2.0, max(GROW_MIN, (n + 1) / rows)))
 
 
 @njit(cache=True, inline="always")
-def _word_cost(ref, i, rnull_a, hyp, j, fold_case, sub_w, null_sub):
+def _word_cost(ref, i, rnull_a, hyp, j, sub_w, null_sub):
     """sclite's cost of ref token i against hyp token j: 0 if equal, 1 for ``@`` with ``@``, else sub."""
     rbuf, r_start, r_end, r_hash = ref
     hbuf, h_start, h_end, h_hash = hyp
     same = r_hash[i] == h_hash[j] and (
-        r_hash[i] < _HASHED or _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j], fold_case)
+        r_hash[i] < _HASHED or _same(rbuf, r_start[i], r_end[i], hbuf, h_start[j], h_end[j])
     )
     if not same:
         return sub_w, False
@@ -337,9 +326,7 @@ def _word_cost(ref, i, rnull_a, hyp, j, fold_case, sub_w, null_sub):
 
 
 @njit(cache=True, nogil=True)
-def _sclite_network_pair(
-    ref, r0, rnull, must, hyp, h0, hnull, n, m, fold_case, weights, graph, g0, dp, back, rev, used
-):
+def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, graph, g0, dp, back, rev, used):
     """sclite's alignment of a reference network (alternations) with a hypothesis, as ``net_dp.c`` does it.
 
     ``graph[g0:]`` lists, for ref word k = 1..n, its predecessor count and predecessors (0: the start),
@@ -381,9 +368,7 @@ def _sclite_network_pair(
                     sub_from = graph[q]
                 if dp[graph[q] * w + b] < dp[del_from * w + b]:
                     del_from = graph[q]
-            cost, same = _word_cost(
-                ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub
-            )
+            cost, same = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, sub_w, null_sub)
             if must[a - 1] and not same:
                 cost = inf
             s = dp[sub_from * w + b - 1] + cost
@@ -416,7 +401,7 @@ def _sclite_network_pair(
             continue
         used[r0 + a - 1] = True
         if move == 0:
-            _, same = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, fold_case, sub_w, null_sub)
+            _, same = _word_cost(ref, r0 + a - 1, rnull[a - 1], hyp, h0 + b - 1, sub_w, null_sub)
             if not (rnull[a - 1] and hnull[b - 1]):
                 rev[k] = OP_C if same else OP_S
                 k += 1
@@ -492,7 +477,7 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 def align_pairs(
     rbuf, r_start, r_end, r_hash, r_null, r_utt,
     hbuf, h_start, h_end, h_hash, h_null, h_utt,
-    fold_case, tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph, r_must,
+    tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph, r_must,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
 
@@ -559,9 +544,7 @@ def align_pairs(
                 or r_hash[r0 + a] != h_hash[h0 + a]
                 or (
                     r_hash[r0 + a] >= _HASHED
-                    and not _same(
-                        rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + a], h_end[h0 + a], fold_case
-                    )
+                    and not _same(rbuf, r_start[r0 + a], r_end[r0 + a], hbuf, h_start[h0 + a], h_end[h0 + a])
                 )
             ):
                 identical = False
@@ -579,7 +562,6 @@ def align_pairs(
                 hnull,
                 n,
                 m,
-                fold_case,
                 weights,
                 graph,
                 graph_at[p],
@@ -605,7 +587,6 @@ def align_pairs(
                     hnull,
                     n,
                     m,
-                    fold_case,
                     whole_weights,
                     budget,
                     dp_whole,
@@ -613,9 +594,7 @@ def align_pairs(
                     rev,
                 )
             else:
-                k = _sclite_pair(
-                    ref, r0, rnull, hyp, h0, hnull, n, m, fold_case, weights, np.inf, dp, ins_cost, rev
-                )
+                k = _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, weights, np.inf, dp, ins_cost, rev)
         else:
             for a in range(n):
                 rh = r_hash[r0 + a]
@@ -630,7 +609,6 @@ def align_pairs(
                             hbuf,
                             h_start[h0 + b],
                             h_end[h0 + b],
-                            fold_case,
                         )
                     )
                     cost[a * m + b] = match if same else sub_w

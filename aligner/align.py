@@ -3,10 +3,11 @@
 ``costs="sclite"`` (default) reproduces NIST sclite 2.x (``sclite -i rm``, default weights) exactly, read from
 SCTK's ``net_dp.c``/``word.c``: correct 0, substitution 4, insertion 3, deletion 3; each DP cell keeps the
 diagonal move when it costs no more than both others, else the deletion when strictly cheaper than the
-insertion, else the insertion, and the backtrace from the last cell follows those choices. Like sclite's
-defaults it compares words case-insensitively for ASCII letters only (``sclite -s`` is off), ignores one
-trailing ``*`` of a word longer than one character, and treats the word ``@`` as its null word (inserting
-or deleting it costs 0.001 and it never appears in the counts). Cell costs are float32 like sclite's.
+insertion, else the insertion, and the backtrace from the last cell follows those choices. It treats the
+word ``@`` as sclite's null word (inserting or deleting it costs 0.001 and it never appears in the counts).
+Words compare exactly, byte for byte, under every costs: what sclite does to the text before it aligns
+(ASCII letters lower-cased, one trailing ``*`` of a longer word dropped) is the ``sclite`` text mode
+(``manifests.normalize``), so that the text mode ``none`` is truly none. Cell costs are float32 like sclite's.
 Unlike sclite, any UTF-8 text works (sclite crashes on some). Reference alternations ``{ a / b c / @ }``
 (``manifests.ref_syntax``) are aligned as sclite aligns its reference networks (``net_dp.c``): each DP cell
 takes the cheapest predecessor word, the first written on a tie, and the path ends in the first cheapest
@@ -14,19 +15,19 @@ final word; the counts and ops are those of the alternative chosen, and ``BatchR
 reference as aligned (what sclite's ``.pra`` prints). Words like ``(uh)`` are plain words, as in sclite
 without ``-D``.
 
-``costs="unit"`` is unit costs (sub = ins = del = 1) with exact, case-sensitive comparison. Its error total
-S + D + I is the Levenshtein distance, identical to Kaldi's ``compute-wer`` and to jiwer; among the equal-cost
-alignments it picks the one jiwer 4 reports (rapidfuzz's ``opcodes``: common prefix/suffix kept as matches,
-backtrace preferring deletion, then insertion, then the diagonal), so S/D/I equal jiwer's for utterances
-under ~2000 words (rapidfuzz switches to Hirschberg's algorithm beyond that). Kaldi's own S/D/I split of the
-same total can differ on ties, which is why the old spelling ``costs="kaldi"`` is only a deprecated alias
-of ``"unit"``. Why sclite is the default: with sub = 4 < ins + del = 6 but > ins = 3, sclite
-prefers an insertion plus a correct word over two substitutions, so its S/D/I breakdown (and therefore
-confusion pairs) differs from unit-cost tools even when the WER is the same; NIST scoring is what
-published ASR results have been checked against for decades.
+``costs="unit"`` is unit costs (sub = ins = del = 1). Its error total S + D + I is the Levenshtein distance,
+identical to Kaldi's ``compute-wer`` and to jiwer; among the equal-cost alignments it picks the one jiwer 4
+reports (rapidfuzz's ``opcodes``: common prefix/suffix kept as matches, backtrace preferring deletion, then
+insertion, then the diagonal), so S/D/I equal jiwer's for utterances under ~2000 words (rapidfuzz switches to
+Hirschberg's algorithm beyond that). Kaldi's own S/D/I split of the same total can differ on ties, which is
+why the old spelling ``costs="kaldi"`` is only a deprecated alias of ``"unit"``. Why sclite is the default:
+with sub = 4 < ins + del = 6 but > ins = 3, sclite prefers an insertion plus a correct word over two
+substitutions, so its S/D/I breakdown (and therefore confusion pairs) differs from unit-cost tools even when
+the WER is the same; NIST scoring is what published ASR results have been checked against for decades.
 
-Words are separated by ASCII whitespace (as in sclite; other Unicode spaces stay inside a word). The
-character alignment used for CER runs the same DP over Unicode code points. CER has two modes
+Words are separated by ASCII whitespace: space, tab, LF, CR, VT, FF (as in sclite; a non-breaking space or
+any other Unicode space stays inside a word unless the text mode turns it into a space). The character
+alignment used for CER runs the same DP over Unicode code points. CER has two modes
 (``cer_counts``): ``levenshtein`` (default) is jiwer's, NeMo's and SDE's CER, unit costs over the exact
 characters, each whitespace run between two words one space character, leading/trailing space ignored, so
 S + D + I is the edit distance; ``sclite`` is what ``sclite -c`` reports: the word weights 4/3/3 over the
@@ -61,11 +62,10 @@ import numpy as np
 from werbench.aligner import _align_kernels as kernels
 from werbench.aligner.pairs import aligned_pairs
 from werbench.manifests.errors import ConfigError
+from werbench.manifests.normalize import split_words
 from werbench.manifests.ref_syntax import has_alternations, parse_reference, reference_network
 
 MAX_CELLS = 400_000_000  # one pair's DP matrix (float32): ~1.6 GB; longer pairs are refused, not swapped
-
-_WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +76,7 @@ class Costs:
     sub: float
     ins: float
     dele: float
-    fold_case: bool
-    sclite_words: bool
+    null_word: bool  # the word ``@`` is sclite's null word
     tie: int
     null_indel: float = 0.001
     null_sub: float = 1.0
@@ -89,11 +88,11 @@ class Costs:
     @property
     def spec(self) -> str:
         """Cache-key form: everything that changes a count."""
-        return f"{self.name}:{self.sub}/{self.ins}/{self.dele}:{int(self.fold_case)}{int(self.sclite_words)}"
+        return f"{self.name}:{self.sub}/{self.ins}/{self.dele}:{int(self.null_word)}"
 
 
-SCLITE = Costs("sclite", 4.0, 3.0, 3.0, fold_case=True, sclite_words=True, tie=kernels.TIE_SCLITE)
-UNIT = Costs("unit", 1.0, 1.0, 1.0, fold_case=False, sclite_words=False, tie=kernels.TIE_RAPIDFUZZ)
+SCLITE = Costs("sclite", 4.0, 3.0, 3.0, null_word=True, tie=kernels.TIE_SCLITE)
+UNIT = Costs("unit", 1.0, 1.0, 1.0, null_word=False, tie=kernels.TIE_RAPIDFUZZ)
 COSTS = {"sclite": SCLITE, "unit": UNIT}
 # Old spellings still accepted, with a DeprecationWarning: "kaldi" named unit costs after a tool whose S/D/I
 # split of ties differs from the one these costs report (jiwer's).
@@ -118,14 +117,9 @@ def get_costs(costs: str | Costs) -> Costs:
         raise ConfigError("costs", f"unknown costs {costs!r}; choose one of {', '.join(COSTS)}") from None
 
 
-def split_words(text: str) -> list[str]:
-    """Words exactly as the aligner sees them (ASCII-whitespace separated)."""
-    return _WORD.findall(text)
-
-
 def char_units(text: str, keep_spaces: bool = True) -> list[str]:
     """Characters exactly as the CER alignment sees them."""
-    return list((" " if keep_spaces else "").join(_WORD.findall(text)))
+    return list((" " if keep_spaces else "").join(split_words(text)))
 
 
 @dataclass(frozen=True)
@@ -290,8 +284,8 @@ def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str) -> tu
         joined = "".join(texts)
     buf, offsets = _pack(texts, joined)  # type: ignore[arg-type]
     if unit != "word":
-        return (buf, *kernels.tokenize_chars(buf, offsets, costs.fold_case, unit == "char"))
-    toks = kernels.tokenize_words(buf, offsets, costs.fold_case, costs.sclite_words)
+        return (buf, *kernels.tokenize_chars(buf, offsets, unit == "char"))
+    toks = kernels.tokenize_words(buf, offsets, costs.null_word)
     if expected is not None:
         bad = np.flatnonzero((expected >= 0) & (np.diff(toks[4]) != expected))
         if bad.size:
@@ -454,7 +448,7 @@ def align_counts(
         k = int(np.flatnonzero(too_big)[0])
         raise ValueError(f"pair {k} needs {int(cells[k]):,} DP cells (limit {MAX_CELLS:,}); split it")
     f32 = np.float32
-    settings = (spec.fold_case, spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele))
+    settings = (spec.tie, f32(spec.sub), f32(spec.ins), f32(spec.dele))
     settings += (f32(spec.null_indel), f32(spec.null_sub), want_ops)
 
     def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -591,7 +585,7 @@ def align_many(
 ) -> list[Alignment]:
     """Align many pairs in one compiled call; each item is a word list or a text split on whitespace."""
     spec = get_costs(costs)
-    batch = _Batch(refs, hyps, align_counts(refs, hyps, spec, threads=threads), spec.sclite_words, "word")
+    batch = _Batch(refs, hyps, align_counts(refs, hyps, spec, threads=threads), spec.null_word, "word")
     collecting = gc.isenabled()
     gc.disable()  # 100k acyclic views would otherwise trigger ~150 pointless collections
     try:

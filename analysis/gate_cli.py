@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from werbench.manifests.normalize import NORMALIZE_HELP
 
 _HELP = """Fail (exit status 1) when the candidate's WER is worse than the baseline's by more than the margin
 and the difference is significant: paired bootstrap per test set, Holm-corrected across test sets.
@@ -30,7 +31,7 @@ def gate(
     junit_out: Path = typer.Option(Path("werbench-gate.xml"), "--junit", help="JUnit XML file."),
     save_baseline: Path | None = typer.Option(None, "--save-baseline", help="Write the baseline system's "
                                               "hypotheses to this file (to commit) instead of gating."),
-    normalize: str | None = typer.Option(None, "--normalize", "-n", help="Normaliser (default: recorded)."),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from werbench.analysis.score_cli import MISSING_HELP, SPEAKER_FROM_ID
+from werbench.manifests.normalize import NORMALIZE_HELP
 
 if TYPE_CHECKING:
     from werbench.analysis.compare import Comparison
@@ -33,7 +34,6 @@ _REPORT_HELP = """Write the reports of a results directory RESULTS/<testset>/<sy
 """
 
 
-_NORMALIZE = "Normaliser (default: what the runs recorded, else none)."
 _COSTS = "sclite (4/3/3 weights) or unit (sub = ins = del = 1, ties as jiwer)."
 _FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmetic)."
 _PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
@@ -115,7 +115,7 @@ def compare(
     hyp_a: str = typer.Argument(..., help="Baseline: a hypothesis file, or a system of REF."),
     hyp_b: str = typer.Argument(..., help="Candidate: a hypothesis file, or a system of REF."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the comparison as JSON."),
-    normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     testset: str | None = typer.Option(None, "--testset", help="Test set (when several have both)."),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
@@ -185,7 +185,7 @@ def report(
     audio_levels: bool = typer.Option(False, "--audio-levels", help=_AUDIO_LEVELS),
     insertion_run: int = typer.Option(4, "--insertion-run", min=2, help=_INSERTION_RUN),
     silence_db: float = typer.Option(-35.0, "--silence-db", help=_SILENCE_DB),
-    normalize: str | None = typer.Option(None, "--normalize", "-n", help=_NORMALIZE),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
     resamples: int = typer.Option(

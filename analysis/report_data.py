@@ -206,6 +206,7 @@ def build_report(
     steps.close()
     settings = {
         "normalizer": tables.normalizer,
+        "text_mode": normalize.description,
         "costs": tables.costs,
         "cer": tables.cer,
         "missing": tables.missing,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
+from werbench.manifests.normalize import NORMALIZE_HELP
 
 if TYPE_CHECKING:
     from werbench.analysis.tables import Tables
@@ -71,7 +72,7 @@ def summary_text(tables: Tables) -> str:
         widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
         rule = "-+-".join("-" * w for w in widths)
         lines.append(
-            f"test set {testset}  (normaliser {tables.normalizer}, costs {tables.costs}, CER {tables.cer}, "
+            f"test set {testset}  (text mode {tables.normalizer}, costs {tables.costs}, CER {tables.cer}, "
             f"failed/missing: {tables.missing}" + (", compounds merged)" if tables.compounds else ")")
         )
         lines.append(rule)
@@ -202,8 +203,7 @@ def score(
     ref: Path = typer.Argument(..., help="Reference manifest or trn file, or a results directory alone."),
     hyps: list[Path] = typer.Argument(None, help="Hypothesis files (result/SDE manifests or trn files)."),
     normalize: str | None = typer.Option(
-        None, "--normalize", "-n", help="Normaliser for references and hypotheses (none, nemo, librispeech, "
-        "wsj, wsj-novp, whisper). Default: what the runs recorded, else none (sclite's behaviour)."
+        None, "--normalize", "-n", help=NORMALIZE_HELP
     ),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write counts and totals as JSON."),

@@ -37,7 +37,7 @@ from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet, shown_ids
 from werbench.analysis.speakers import with_speakers
 from werbench.manifests.errors import ConfigError, ManifestError
-from werbench.manifests.normalize import Normalizer, get_normalizer
+from werbench.manifests.normalize import Normalizer, default_normalizer, get_normalizer
 from werbench.manifests.ref_syntax import has_alternations, normalize_references
 from werbench.manifests.results import RunInfo
 
@@ -76,8 +76,17 @@ def rate(num: float, den: float) -> float:
     return num / den if den else math.nan
 
 
+def _canonical(spec: str) -> str:
+    """A recorded spec as this werbench names it (``none@1`` is ``sclite@1``); an unknown one as written."""
+    try:
+        return get_normalizer(spec).spec
+    except ConfigError:
+        return spec
+
+
 def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]) -> Normalizer:
-    """The requested normaliser, else the one all runs recorded, else ``none``; disagreeing runs are named."""
+    """The requested text mode, else the one all runs recorded, else ``sclite`` when every reference is a
+    trn file (sclite's own reading) and ``none`` otherwise; disagreeing runs are named."""
     recorded = {
         f"{ts.name}/{s.system}": s.run_info.normalizer
         for ts in inputs.testsets
@@ -86,21 +95,21 @@ def choose_normalizer(inputs: Inputs, requested: str | None, warnings: list[str]
     }
     if requested:
         chosen = get_normalizer(requested)
-        others = {run: spec for run, spec in recorded.items() if spec != chosen.spec}
+        others = {run: spec for run, spec in recorded.items() if _canonical(spec) != chosen.spec}
         if others:
             listed = ", ".join(f"{run} ({spec})" for run, spec in others.items())
             warnings.append(
                 f"runs recorded another normaliser than {chosen.spec}: {listed}; all are scored with it"
             )
         return chosen
-    specs = sorted(set(recorded.values()))
-    if len(specs) > 1:
+    if len({_canonical(spec) for spec in recorded.values()}) > 1:
         listed = ", ".join(f"{run}: {spec}" for run, spec in recorded.items())
         raise ConfigError(
             "normalizer",
             f"the runs recorded different normalisers ({listed}); choose one with --normalize NAME",
         )
-    return get_normalizer(specs[0] if specs else "none")
+    trn = bool(inputs.testsets) and all(ts.reference.path.suffix.lower() == ".trn" for ts in inputs.testsets)
+    return get_normalizer(default_normalizer(recorded.values(), trn_reference=trn))
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,8 @@ class ReferenceWords:
         pieces = pc.ascii_split_whitespace(texts)
         words = pc.list_flatten(pieces)
         keep = pc.not_equal(words, "")  # a leading or trailing space gives an empty piece
-        if get_costs(costs).sclite_words:
-            keep = pc.and_(keep, pc.invert(pc.is_in(words, pa.array(["@", "@*"]))))
+        if get_costs(costs).null_word:
+            keep = pc.and_(keep, pc.not_equal(words, "@"))
         sizes = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
         owner = np.repeat(np.arange(len(texts)), sizes)[keep.to_numpy(zero_copy_only=False)]
         codes, vocabulary = pd.factorize(pd.array(words.filter(keep), dtype="str"))

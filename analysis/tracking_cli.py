@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from werbench.manifests.normalize import NORMALIZE_HELP
 
 _DEFAULT = (
     "-"  # ``--mlflow`` without a URI: MLflow's own default ($MLFLOW_TRACKING_URI, else its local store)
@@ -18,7 +19,7 @@ def log(
         "sqlite:///mlflow.db, a folder), or nothing for MLflow's default ($MLFLOW_TRACKING_URI)."
     ),
     experiment: str = typer.Option("werbench", "--experiment", help="MLflow experiment name."),
-    normalize: str | None = typer.Option(None, "--normalize", "-n", help="Normaliser (default: recorded)."),
+    normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3 weights) or kaldi (unit costs)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip

@@ -11,6 +11,7 @@ from pathlib import Path
 from werbench.manifests.arpa import file_head, lm_kind, open_text, read_arpa_unigrams
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import iter_json_rows
+from werbench.manifests.normalize import split_words
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -48,9 +49,9 @@ def _text_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[
             if as_list:
                 parts = line.split()
                 if parts:
-                    yield from (normalize(parts[0]) if normalize else parts[0]).split()
+                    yield from split_words(normalize(parts[0]) if normalize else parts[0])
             else:
-                yield from (normalize(line) if normalize else line).split()
+                yield from split_words(normalize(line) if normalize else line)
 
 
 def _manifest_words(path: Path, normalize: Callable[[str], str] | None) -> Iterator[str]:
@@ -58,7 +59,7 @@ def _manifest_words(path: Path, normalize: Callable[[str], str] | None) -> Itera
         text = row.get("text")
         if not isinstance(text, str):
             raise ManifestError(path, "expected a string", line=number, field="text")
-        yield from (normalize(text) if normalize else text).split()
+        yield from split_words(normalize(text) if normalize else text)
 
 
 def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = None) -> Vocabulary:

@@ -184,7 +184,7 @@ def _register_router(app: Dash, workspace: Workspace) -> None:
 
 def create_app(
     source: str | Path | Source,
-    normalize: str = "none",
+    normalize: str | None = None,
     *,
     users: Mapping[str, str] | None = None,
     cache_dir: str | Path | None = None,
@@ -197,7 +197,7 @@ def create_app(
     source = source if isinstance(source, Source) else Source.of(source)
     workspace = Workspace(source, default_normalizer=normalize, cache_dir=cache_dir)
     if warm:
-        workspace.analysis(normalize)  # load/score now, so the first page view is fast
+        workspace.analysis(workspace.default_normalizer)  # load/score now, so the first page view is fast
     app = Dash(
         __name__,
         title="werbench",

@@ -81,7 +81,7 @@ def testset_and_normalizer(
     """The two global choices every page header carries."""
     return [
         select("ts", testsets, testset, label="Test set", width="13rem"),
-        select("norm", normalizers, normalizer, label="Normaliser", width="10rem"),
+        select("norm", normalizers, normalizer, label="Text mode", width="10rem"),
     ]
 
 

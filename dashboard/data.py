@@ -41,7 +41,7 @@ from werbench.dashboard.grid_view import GridTable, QuickFilter
 from werbench.dashboard.memo import Memo
 from werbench.dashboard.row_index import RowIndex, arrow_column
 from werbench.manifests.normalize import NORMALIZERS as _NORMALIZERS
-from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.normalize import Normalizer, get_normalizer
 from werbench.manifests.results import PREDICTION_FIELDS as RESULT_FIELDS
 from werbench.manifests.results import RunInfo
 
@@ -218,7 +218,8 @@ class Analysis:
         self._spans = _contiguous_spans(utterances)
 
     @cached_property
-    def _normalize(self) -> Callable[[str], str]:
+    def text_mode(self) -> Normalizer:
+        """The text mode (normaliser) this analysis scored with: its spec and description name it."""
         return get_normalizer(self.normalizer)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -519,7 +520,7 @@ class Analysis:
     def _nbest(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> dict[str, list[NBestEntry]]:
         from werbench.analysis.nbest import nbest_entries
 
-        return nbest_entries(self._utterance_rows(testset, utt_id, systems), normalize=self._normalize)
+        return nbest_entries(self._utterance_rows(testset, utt_id, systems), normalize=self.text_mode)
 
     def _utterance_rows(self, testset: str, utt_id: str, systems: Sequence[str]) -> pd.DataFrame:
         """This utterance's row of each system, nested fields decoded: what analysis' functions take
@@ -545,7 +546,7 @@ class Analysis:
             if rows.empty:
                 continue
             stages = model_lineage(
-                rows, testset, model, normalize=self._normalize, systems=self.system_table,
+                rows, testset, model, normalize=self.text_mode, systems=self.system_table,
                 saved=lambda system, column: self._saved(testset, system, column),
             ).at(utt_id)  # fmt: skip
             if stages is not None:
@@ -610,7 +611,7 @@ class Analysis:
 
             vocabulary, _ = self.vocabulary_for(testset)
             raw = self.reference_rows(testset).get("text", [])
-            return default_classes(raw, self._normalize, vocabulary, self.keywords)
+            return default_classes(raw, self.text_mode, vocabulary, self.keywords)
 
         return self._memo.get(("word-class-list", testset), build)
 

@@ -73,9 +73,10 @@ def serve(
     auth: str | None = typer.Option(None, help="HTTP Basic credentials 'user:password'."),
     auth_file: Path | None = typer.Option(None, help="File of 'user:password' lines (one per user)."),
     insecure: bool = typer.Option(False, help="Allow a non-loopback host without authentication."),
-    normalize: str = typer.Option(
-        "none",
-        help="Default normaliser (none, nemo, librispeech, whisper, wsj, wsj-novp); switchable in the UI.",
+    normalize: str | None = typer.Option(
+        None,
+        help="Default text mode (none, sclite, nemo, librispeech, whisper, wsj, wsj-novp; default: the one "
+        "the runs recorded, else none); switchable in the UI.",
     ),
     threads: int = typer.Option(8, min=1, max=64, help="Worker threads (concurrent requests)."),
     estimate_audio_metrics: bool = typer.Option(
@@ -89,7 +90,7 @@ def serve(
     """Serve the dashboard for a results directory or NeMo manifests (werbench serve FILE.jsonl ...)."""
     from werbench.manifests.normalize import get_normalizer
 
-    normalize = get_normalizer(normalize).name
+    normalize = get_normalizer(normalize).name if normalize else None
     users = load_users(auth, auth_file)
     check_exposure(host, bool(users), insecure)
     from werbench.dashboard.app import create_app

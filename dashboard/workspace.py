@@ -16,7 +16,8 @@ from werbench.dashboard.audio import AudioSource
 from werbench.dashboard.audio_metrics import AudioMetricsStore
 from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.memo import Memo
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
+from werbench.manifests.normalize import default_normalizer as default_text_mode
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import iter_systems, read_run_info, refuse_url
 
@@ -72,17 +73,25 @@ class Workspace:
     """What ``serve`` opened, as the dashboard sees it: an ``Analysis`` per normaliser, built once, shared."""
 
     def __init__(
-        self, source: Source | Path, default_normalizer: str = "none", cache_dir: Path | None = None
+        self, source: Source | Path, default_normalizer: str | None = None, cache_dir: Path | None = None
     ) -> None:
+        """``default_normalizer=None``: the text mode every run recorded, else ``none`` (as ``score``)."""
         self.source = source if isinstance(source, Source) else Source.of(source)
         self.results_dir = self.source.results_dir
-        self.default_normalizer = default_normalizer
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._memo = Memo()
         root = cache_root() if self.cache_dir is None else self.cache_dir
         self.audio_metrics = AudioMetricsStore(self.audio_source, AudioMetricsCache(root))
         refs = iter_systems(self.results_dir) if self.results_dir else ()
         self.runs = {(ref.testset, ref.system): read_run_info(ref) for ref in refs}
+        if default_normalizer is None:
+            recorded = [info.normalizer for info in self.runs.values() if info is not None]
+            try:
+                default_normalizer = get_normalizer(default_text_mode(recorded)).name
+            except ConfigError as exc:  # a spec this werbench cannot honour: the page still opens
+                log.warning("%s; the dashboard opens with the text mode none", exc)
+                default_normalizer = "none"
+        self.default_normalizer = default_normalizer
         self.vocabulary(default_normalizer)  # a bad --vocab is an error at start-up, not on a page
         self.keyword_lists(default_normalizer)  # and so is a bad --keywords list
 

@@ -4,12 +4,22 @@ Every number werbench reports is stored with the normaliser's ``spec`` (``"nemo@
 whenever a normaliser's output changes for any input, so that results made with different rules never
 silently compare. A normaliser that wraps another package also carries that package's installed version
 in its spec (``"whisper@1+whisper-normalizer-0.1.15"``): an upgrade that changes its output cannot hide
-under the same name. All of them first compose Unicode (NFC), so ``é`` typed two ways is one character.
+under the same name.
+
+Text modes, and the rule for spaces: ``none`` is the text exactly as written (case-sensitive, no Unicode
+composition); ``sclite`` is what the sclite binary does to a text by default before it aligns (ASCII
+letters lower-cased, ``É`` stays ``É``; one trailing ``*`` of a word longer than one character dropped;
+the default for trn references). Under both, words are separated by ASCII whitespace only (space, tab, LF,
+CR, VT, FF: ``isspace`` in the C locale, as sclite reads words), so a non-breaking space or any other
+Unicode space stays inside a word (``split_words``, the aligner's rule too). Every other normaliser first
+composes Unicode (NFC), so ``é`` typed two ways is one character, and treats every Unicode whitespace,
+the non-breaking space included, as a word separator.
 """
 
 from __future__ import annotations
 
 import functools
+import string
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +29,9 @@ from werbench.manifests.code_version import package_stamp
 from werbench.manifests.errors import ConfigError, MissingDependencyError
 from werbench.manifests.wsj_markup import clean_wsj_transcript
 
+SPACES = " \t\n\r\x0b\x0c"  # the word separators of the aligner, of sclite and of trn files
+_WORD = regex.compile(r"[^ \t\n\r\x0b\x0c]+")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"})
 _NOT_WORD = regex.compile(r"[^\p{L}\p{M}\p{N}'\s]+")
 _STRAY_APOSTROPHE = regex.compile(r"(?<![\p{L}\p{M}\p{N}])'|'(?![\p{L}\p{M}\p{N}])")
@@ -48,6 +61,16 @@ class Normalizer:
             return texts
         done = {text: self.func(text) for text in dict.fromkeys(texts)}
         return [done[text] for text in texts]
+
+
+def split_words(text: str) -> list[str]:
+    """Words as the aligner and sclite see them: runs of anything but ASCII whitespace."""
+    return _WORD.findall(text)
+
+
+def _sclite(text: str) -> str:
+    words = (word.translate(_ASCII_LOWER) for word in split_words(text))
+    return " ".join(word[:-1] if len(word) > 1 and word[-1] == "*" else word for word in words)
 
 
 def _collapse(text: str) -> str:
@@ -104,7 +127,21 @@ def whisper_normalizer() -> Normalizer:
 
 
 NORMALIZERS: list[Normalizer] = [
-    Normalizer("none", "1", "text unchanged", _identity),
+    Normalizer(
+        "none",
+        "2",
+        "the text exactly as written: case-sensitive, nothing removed or composed; words split on ASCII "
+        "whitespace only (a non-breaking space stays inside a word)",
+        _identity,
+    ),
+    Normalizer(
+        "sclite",
+        "1",
+        "what the sclite binary does by default: ASCII letters lower-cased (É stays É), one trailing * of "
+        "a word longer than one character dropped, words split on ASCII whitespace only (a non-breaking "
+        "space stays inside a word); the default for trn references",
+        _sclite,
+    ),
     Normalizer(
         "nemo",
         "1",
@@ -130,11 +167,16 @@ NORMALIZERS: list[Normalizer] = [
     whisper_normalizer(),
 ]
 _BY_NAME = {normalizer.name: normalizer for normalizer in NORMALIZERS}
+# Specs whose meaning moved to another name: ``none@1`` was scored with sclite's case folding (the aligner
+# folded ASCII case then), which is the ``sclite`` text mode now.
+_RENAMED = {"none@1": "sclite"}
 
 
 def get_normalizer(name: str) -> Normalizer:
     """Look up ``name`` or a full spec; an unknown name, another version or another wrapped package version
-    is an error (a spec recorded before stamps existed, ``whisper@1``, is taken as the installed one)."""
+    is an error (a spec recorded before stamps existed, ``whisper@1``, is taken as the installed one;
+    ``none@1``, recorded before the text modes, is ``sclite``: what its numbers were scored with)."""
+    name = _RENAMED.get(name.strip(), name)
     base, _, version = name.strip().partition("@")
     version, _, stamp = version.partition("+")
     normalizer = _BY_NAME.get(base)
@@ -146,3 +188,19 @@ def get_normalizer(name: str) -> Normalizer:
             f"{name!r} asks for version {name.partition('@')[2]}, this werbench has {normalizer.spec}",
         )
     return normalizer
+
+
+def default_normalizer(recorded: Iterable[str], *, trn_reference: bool = False) -> str:
+    """The text mode when none is asked for: the one every run recorded, else ``sclite`` for trn references
+    (sclite's own reading), else ``none``; runs that recorded different ones give ``none`` (the caller
+    decides whether that is an error)."""
+    specs = {get_normalizer(spec).spec for spec in recorded}
+    if len(specs) == 1:
+        return specs.pop()
+    return get_normalizer("sclite" if trn_reference and not specs else "none").spec
+
+
+NORMALIZE_HELP = (
+    f"Text mode (normaliser) for references and hypotheses: {', '.join(_BY_NAME)}. Default: what the runs "
+    "recorded, else sclite for trn references (what the sclite binary does), else none (the exact text)."
+)

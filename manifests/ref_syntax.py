@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from werbench.manifests.errors import ManifestError
+from werbench.manifests.normalize import split_words
 
 NULL_WORD = "@"
 
@@ -62,7 +63,7 @@ def parse_reference(text: str, *, parentheses: bool = False) -> list[Segment]:
         if close_at >= 0 and (open_at < 0 or close_at < open_at):
             raise RefSyntaxError(f"'}}' without '{{' at character {close_at + 1}")
         plain = text[at:] if open_at < 0 else text[at:open_at]
-        segments.extend(word(w) for w in plain.split())
+        segments.extend(word(w) for w in split_words(plain))
         if open_at < 0:
             break
         if close_at < 0:
@@ -70,7 +71,7 @@ def parse_reference(text: str, *, parentheses: bool = False) -> list[Segment]:
         inner = text[open_at + 1 : close_at]
         if "{" in inner:
             raise RefSyntaxError(f"nested '{{' at character {open_at + 2 + inner.index('{')}")
-        options = tuple(tuple(word(w) for w in option.split()) for option in inner.split("/"))
+        options = tuple(tuple(word(w) for w in split_words(option)) for option in inner.split("/"))
         if any(not option for option in options):
             raise RefSyntaxError(
                 f"empty alternative in {text[open_at : close_at + 1]!r} (write @ for 'nothing')"
@@ -128,10 +129,12 @@ def map_words(text: str, transform: Callable[[str], str]) -> str:
             run.append(segment)
             continue
         if run:
-            out.extend(transform(" ".join(run)).split())
+            out.extend(split_words(transform(" ".join(run))))
             run = []
         if isinstance(segment, Alternation):
-            options = tuple(tuple(transform(" ".join(o)).split()) or (NULL_WORD,) for o in segment.options)
+            options = tuple(
+                tuple(split_words(transform(" ".join(o)))) or (NULL_WORD,) for o in segment.options
+            )
             out.append(Alternation(options))
     return format_reference(out)
 

@@ -1,7 +1,8 @@
 """NIST sclite ``trn`` files: one ``text (utt_id)`` per line.
 
-As sclite reads them, the utterance id is whatever stands inside the final parentheses at the end of the
-line, so ``(laughs) yes (spk1-utt2)`` is the text ``(laughs) yes`` with id ``spk1-utt2``.
+Words are separated by ASCII whitespace only, as sclite reads them (``manifests.normalize.split_words``: a
+non-breaking space stays inside a word). The utterance id is whatever stands inside the final parentheses
+at the end of the line, so ``(laughs) yes (spk1-utt2)`` is the text ``(laughs) yes`` with id ``spk1-utt2``.
 
 Two readers, one meaning: ``trn_columns`` parses the whole file at once with pyarrow (one regex pass
 in C++ over all lines: ~0.2 s for 200k lines where the line loop takes ~8 s) and hands any file it could
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import MAX_LINE_BYTES, iter_lines, open_input
+from werbench.manifests.normalize import SPACES, split_words
 from werbench.manifests.ref_syntax import check_reference_lines
 
 if TYPE_CHECKING:  # imported where used: `werbench --help` imports the importers, which import this module
@@ -35,7 +37,7 @@ _ID_PART = r"^\s*[^()\s]+\s*\)\s*$"  # after the last "(": the id, ")" and nothi
 
 def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:
     """``(utt_id, text)`` of one line; ManifestError naming file and line when it has no final ``(id)``."""
-    stripped = raw.strip()
+    stripped = raw.strip(SPACES)
     open_at = stripped.rfind("(")
     if not stripped.endswith(")") or open_at < 0:
         raise ManifestError(
@@ -44,7 +46,7 @@ def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:
     utt_id = stripped[open_at + 1 : -1].strip()
     if not utt_id or any(ch.isspace() for ch in utt_id):
         raise ManifestError(path, f"bad utterance id {utt_id!r}", line=line, field="utt_id")
-    return utt_id, " ".join(stripped[:open_at].split())
+    return utt_id, " ".join(split_words(stripped[:open_at]))
 
 
 def iter_trn(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str, str]]:
@@ -113,7 +115,7 @@ def _fast_columns(data: bytes) -> tuple[pa.Array, pa.Array, np.ndarray] | None:
         return None  # a duplicate id: the line reader names both lines
     text = pc.ascii_rtrim(pc.list_element(parts, 0), " \t\r")
     loose = pc.or_(pc.starts_with(text, " "), pc.match_substring_regex(text, r"\s\s|[\t\r]"))
-    if pc.any(loose).as_py():  # runs of whitespace to collapse, as " ".join(text.split()) does
+    if pc.any(loose).as_py():  # runs of whitespace to collapse, as " ".join(split_words(text)) does
         fixed = pc.replace_substring_regex(pc.filter(text, loose), r"\s+", " ")
         text = pc.replace_with_mask(text, loose, pc.ascii_ltrim(fixed, " "))
     return ids, text, pc.indices_nonzero(keep).to_numpy() + 1
@@ -163,6 +165,6 @@ def write_trn(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:
                 raise ManifestError(
                     path, f"utterance id {utt_id!r} cannot be written to a trn file", field="utt_id"
                 )
-            handle.write(f"{' '.join(text.split())} ({utt_id})\n")
+            handle.write(f"{' '.join(split_words(text))} ({utt_id})\n")
             count += 1
     return count

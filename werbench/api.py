@@ -111,8 +111,13 @@ class Results(Scores):
 # ------------------------------------------------------------------------------------------ the functions
 
 
-def align(ref: str | Sequence[str], hyp: str | Sequence[str], costs: str = "sclite") -> Alignment:
+def align(
+    ref: str | Sequence[str], hyp: str | Sequence[str], costs: str = "sclite", normalize: str = "none"
+) -> Alignment:
     """Align two texts (or word lists) with the sclite-identical aligner; ``.pairs()`` walks the alignment.
+
+    ``normalize``: the text mode applied to both texts (``none``: exactly as written, case-sensitive;
+    ``sclite``: what the sclite binary does, ASCII case folded; or any normaliser name).
 
     >>> a = werbench.align("a b c d", "a x c d e")
     >>> a.ops, a.counts
@@ -127,6 +132,13 @@ def align(ref: str | Sequence[str], hyp: str | Sequence[str], costs: str = "scli
             isinstance(value, Sequence) and all(isinstance(w, str) for w in value)
         ):
             raise TypeError(f"{name}: a text or a list of words, got {type(value).__name__}")
+    if normalize != "none":
+        from werbench.manifests.normalize import get_normalizer
+        from werbench.manifests.ref_syntax import map_words
+
+        text_mode = get_normalizer(normalize)
+        ref = map_words(ref if isinstance(ref, str) else " ".join(ref), text_mode)
+        hyp = text_mode(hyp if isinstance(hyp, str) else " ".join(hyp))
     return align_words(ref, hyp, costs)
 
 
@@ -148,9 +160,10 @@ def score(
     Series (by index) or DataFrames (``text``/``pred_text`` column, ids from ``utt_id`` or the index; a
     hypothesis frame without ``pred_text`` holds one system per column), or file paths (a NeMo manifest or
     trn reference; hypothesis files, one or a list). Several systems: a dict name -> texts. ``normalize``:
-    a normaliser name (``nemo``, ``whisper``...), any callable text -> text (a jiwer transform too), or None
-    (sclite's behaviour). ``cache=True`` uses the alignment cache on disk. ``speaker_from_id``: a regex
-    whose group (or match) is the speaker of utterances without a speaker field (``--speaker-from-id``).
+    a text mode name (``none``: the exact text, ``sclite``: what the sclite binary does, ``nemo``,
+    ``whisper``...), any callable text -> text (a jiwer transform too), or None (``sclite`` for a trn
+    reference file, else ``none``). ``cache=True`` uses the alignment cache on disk. ``speaker_from_id``: a
+    regex whose group (or match) is the speaker of utterances without a speaker field (``--speaker-from-id``).
 
     >>> s = werbench.score({"u1": "Hello World"}, {"u1": "hello world!"}, normalize="nemo")
     >>> s.wer, s.systems
@@ -270,13 +283,14 @@ def gate(
 def show(
     results: Results | str | os.PathLike,
     *,
-    normalize: str = "none",
+    normalize: str | None = None,
     port: int = 8050,
     cache: bool = False,
     open_browser: bool = True,
 ) -> Dash:
     """The dashboard on a results directory: inline in Jupyter (Dash's jupyter mode), else served on
-    127.0.0.1:``port`` and opened in the browser (blocking until Ctrl+C). Returns the Dash app."""
+    127.0.0.1:``port`` and opened in the browser (blocking until Ctrl+C); ``normalize``: the text mode shown
+    first (default: the one the runs recorded, else ``none``). Returns the Dash app."""
     from werbench.dashboard.app import create_app
 
     if isinstance(results, Results):

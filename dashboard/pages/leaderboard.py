@@ -184,7 +184,12 @@ def layout(page: PageContext) -> html.Div:
                 ),
                 md=3,
             ),
-            dbc.Col(ui.metric_card("Normaliser", page.normalizer, "switch in the header to re-score"), md=3),
+            dbc.Col(
+                ui.metric_card(
+                    "Text mode", page.analysis.text_mode.spec, page.analysis.text_mode.description
+                ),
+                md=3,
+            ),
         ],
         className="g-3 mb-3",
     )

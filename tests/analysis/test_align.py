@@ -26,7 +26,16 @@ from werbench.aligner.align import (
 )
 from werbench.aligner.pairs import aligned_pairs, code_units
 from werbench.manifests.errors import ConfigError
+from werbench.manifests.normalize import get_normalizer
+from werbench.manifests.ref_syntax import map_words
 from werbench.manifests.trn import read_trn
+
+SCLITE_MODE = get_normalizer("sclite")
+
+
+def _as_sclite_reads(texts) -> list[str]:
+    """Texts in the ``sclite`` text mode (what the binary does to a text before it aligns)."""
+    return [map_words(text, SCLITE_MODE) for text in texts]
 
 
 def test_sclite_prefers_insertion_plus_correct_over_two_substitutions() -> None:
@@ -67,21 +76,26 @@ def test_empty_sides_and_undefined_wer() -> None:
     assert align(["a", "b"], ["a"]).wer == 0.5
 
 
-def test_sclite_word_rules_case_star_and_null_word() -> None:
-    assert align("a b", "A B*").counts == (2, 0, 0, 0)
-    assert align("a b", "A B*", "unit").counts == (0, 2, 0, 0)
+def test_words_compare_exactly_and_the_sclite_text_mode_folds_case_and_star() -> None:
+    # the aligner compares words byte for byte under every costs (text mode none is truly none); what
+    # sclite does to a text first (ASCII case, one trailing '*') is the sclite text mode's job
+    assert align("a b", "A B*").counts == (0, 2, 0, 0)
+    assert align(SCLITE_MODE("a b"), SCLITE_MODE("A B*")).counts == (2, 0, 0, 0)
+    assert align(SCLITE_MODE("a b"), SCLITE_MODE("A B*"), "unit").counts == (2, 0, 0, 0)
     with_null = align("a @ b", "a b")
     assert with_null.ops == "CC" and list(with_null.pairs()) == [("C", "a", "a"), ("C", "b", "b")]
     assert list(aligned_pairs(["a", "@", "b"], ["x"], "SD")) == [("S", "a", "x"), ("D", "b", None)]
     assert align("a @ b", "a @ b").ops == "CC"  # identical texts: still no op for the null word
     # sclite lower-cases ASCII only: É and é differ, as they do for sclite
-    assert align("École été", "école ÉTÉ").counts == (0, 2, 0, 0)
+    assert align(SCLITE_MODE("École été"), SCLITE_MODE("école ÉTÉ")).counts == (0, 2, 0, 0)
 
 
 def test_long_words_are_compared_byte_by_byte() -> None:
-    # words of more than 7 bytes are keyed by a hash: equal hashes are confirmed, case folding still applies
-    assert align("recognition recognitiom", "RECOGNITION recognition").counts == (1, 1, 0, 0)
-    assert align("recognition", "RECOGNITION", "unit").counts == (0, 1, 0, 0)
+    # words of more than 7 bytes are keyed by a hash: equal hashes are confirmed byte by byte
+    pair = ("recognition recognitiom", "RECOGNITION recognition")
+    assert align(*pair).counts == (1, 0, 1, 1)  # only the two lower-case "recognition" match
+    assert align(*map(SCLITE_MODE, pair)).counts == (1, 1, 0, 0)
+    assert align("recognition", "recognitioN").counts == (0, 1, 0, 0)  # one byte differs, after the hash
 
 
 def test_non_ascii_words_align_like_placeholders() -> None:
@@ -144,7 +158,9 @@ def test_shared_fixtures_identical_to_sclite(sclite_fixtures) -> None:
         expected = json.loads(scored.read_text(encoding="utf-8"))["utterances"]
         refs = dict(read_trn(ref_trn))
         hyps = read_trn(hyp_trn)
-        result = align_many([refs[uid] for uid, _ in hyps], [text for _, text in hyps])
+        result = align_many(
+            _as_sclite_reads(refs[uid] for uid, _ in hyps), _as_sclite_reads(text for _, text in hyps)
+        )
         got = {
             uid: dict(zip("CSDI", a.counts, strict=True)) for (uid, _), a in zip(hyps, result, strict=True)
         }
@@ -183,7 +199,7 @@ def test_random_tie_heavy_pairs_identical_to_real_sclite(run_sclite_pra) -> None
     hyps |= {f"long_{k}": t for k, t in more_hyps.items()}
     pra = run_sclite_pra(refs, hyps)
     ids = list(refs)
-    result = align_many([refs[i] for i in ids], [hyps[i] for i in ids])
+    result = align_many(_as_sclite_reads(refs[i] for i in ids), _as_sclite_reads(hyps[i] for i in ids))
     _assert_alignments_match_pra(ids, result, pra, "tie-heavy")
 
 
@@ -191,7 +207,9 @@ def test_character_alignment_matches_sclite_c(run_sclite) -> None:
     refs, hyps = _tie_heavy_corpus(13, 800, ["ab", "ba", "a", "abc", "cab", "B"], 6)
     expected = run_sclite(refs, hyps, "-c")
     ids = list(refs)
-    counts = cer_counts([refs[i] for i in ids], [hyps[i] for i in ids], "sclite")
+    counts = cer_counts(
+        _as_sclite_reads(refs[i] for i in ids), _as_sclite_reads(hyps[i] for i in ids), "sclite"
+    )
     assert {uid: tuple(c) for uid, c in zip(ids, counts.tolist(), strict=True)} == expected
 
 
@@ -332,7 +350,11 @@ def test_long_character_pairs_identical_to_sclite_c(run_sclite) -> None:
     ref_texts = {uid: " ".join("".join(units).split()) for uid, units in zip(ids, refs, strict=True)}
     hyp_texts = {uid: " ".join("".join(units).split()) for uid, units in zip(ids, hyps, strict=True)}
     expected = run_sclite(ref_texts, hyp_texts, "-c")
-    batch = align_counts([ref_texts[i] for i in ids], [hyp_texts[i] for i in ids], unit="char_nospace")
+    batch = align_counts(
+        _as_sclite_reads(ref_texts[i] for i in ids),
+        _as_sclite_reads(hyp_texts[i] for i in ids),
+        unit="char_nospace",
+    )
     assert {uid: tuple(c) for uid, c in zip(ids, batch.counts.tolist(), strict=True)} == expected
 
 
@@ -404,7 +426,7 @@ def test_reference_alternations_aligned_as_real_sclite(run_sclite_pra, ids: str)
     refs, hyps = _alternation_corpus(21, 1500)
     pra = run_sclite_pra(refs, hyps, ids=ids)
     ids_ = list(refs)
-    result = align_many([refs[i] for i in ids_], [hyps[i] for i in ids_])
+    result = align_many(_as_sclite_reads(refs[i] for i in ids_), _as_sclite_reads(hyps[i] for i in ids_))
     _assert_alignments_match_pra(ids_, result, pra, f"alternations -i {ids}")
 
 

@@ -99,7 +99,7 @@ def test_results_directory_alone(tmp_path: Path) -> None:
     assert code == 0, stderr
     systems = json.loads((tmp_path / "r.json").read_text())["systems"]
     assert systems["m@beam"]["totals"]["wer"] == 0.0 and systems["m@greedy"]["totals"]["D"] == 1
-    assert "normaliser nemo@1" in stdout and "no manifest.jsonl" in stderr
+    assert "text mode nemo@1" in stdout and "no manifest.jsonl" in stderr
 
 
 def test_missing_hypotheses_are_warned_listed_and_count_as_deletions(tmp_path: Path) -> None:
@@ -264,3 +264,56 @@ def test_merge_compounds_changes_only_what_it_says(tmp_path: Path) -> None:
         [refs[u].split() for u in refs], [hyps[u].split() for u in refs], merge_compounds=True
     )
     assert merged["systems"]["sys"]["totals"]["wer"] == pytest.approx(100 * leaderboard["err_rate"], abs=1e-4)
+
+
+def _spaced_corpus(seed: int, count: int, vocab: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Pairs whose words are joined by a mix of spaces, tabs, non-breaking and em spaces."""
+    rng = random.Random(seed)
+    gaps = [" ", " ", "\t", " \t ", "\u00a0", "\u2003"]
+
+    def text() -> str:
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 7))]
+        return words[0] + "".join(rng.choice(gaps) + w for w in words[1:])
+
+    ids = [f"spk{k % 7}_{k:04d}" for k in range(count)]
+    return {u: text() for u in ids}, {u: text() for u in ids}
+
+
+def _score_utterances(tmp_path: Path, refs: dict, hyps: dict, *options: str) -> dict[str, tuple]:
+    (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()), encoding="utf-8")
+    (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()), encoding="utf-8")
+    code, stdout, stderr = score(
+        tmp_path / "ref.trn", tmp_path / "sys.trn", *options, "--json", tmp_path / "o"
+    )
+    assert code == 0, stderr
+    got = json.loads((tmp_path / "o").read_text(encoding="utf-8"))
+    assert got["normalizer"] in stdout  # the table names the text mode it used
+    return got["normalizer"], {
+        u: tuple(c[k] for k in "CSDI") for u, c in got["systems"]["sys"]["utterances"].items()
+    }
+
+
+def test_text_modes_sclite_and_none_against_the_binary(run_sclite, tmp_path: Path) -> None:
+    # the sclite text mode (the default for trn input) is what the binary does by default: ASCII case
+    # folded (not É/é), one trailing '*' dropped, words split on tabs and spaces but not on a non-breaking
+    # or an em space; none is exact: the binary's case-sensitive -s, on words without a trailing '*'
+    refs, hyps = _spaced_corpus(5, 600, ["a", "A", "b*", "b", "É", "é", "x\u00a0y", "x", "y"])
+    mode, got = _score_utterances(tmp_path, refs, hyps)
+    assert mode == "sclite@1" and got == run_sclite(refs, hyps)
+    refs, hyps = _spaced_corpus(6, 600, ["a", "A", "b", "B", "É", "é", "x\u00a0y", "x", "y"])
+    mode, got = _score_utterances(tmp_path, refs, hyps, "--normalize", "none")
+    assert mode == "none@2" and got == run_sclite(refs, hyps, "-s")
+    assert got != run_sclite(refs, hyps)  # the corpus does tell the two modes apart
+
+
+def test_none_is_truly_none_and_trn_input_defaults_to_sclite(tmp_path: Path) -> None:
+    refs, hyps = {"u_1": "The Dollar fell"}, {"u_1": "the dollar fell"}
+    assert _score_utterances(tmp_path, refs, hyps) == ("sclite@1", {"u_1": (3, 0, 0, 0)})
+    assert _score_utterances(tmp_path, refs, hyps, "-n", "none") == ("none@2", {"u_1": (1, 2, 0, 0)})
+    rows = [{"audio_filepath": "u.wav", "utt_id": "u_1", "text": "The Dollar fell", "duration": 1.0}]
+    (tmp_path / "test.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    code, stdout, stderr = score(tmp_path / "test.jsonl", tmp_path / "sys.trn", "--json", tmp_path / "m")
+    assert code == 0, stderr
+    got = json.loads((tmp_path / "m").read_text(encoding="utf-8"))
+    assert got["normalizer"] == "none@2" and "text mode none@2" in stdout  # SDE (no normalisation): 66.7%
+    assert got["systems"]["sys"]["totals"]["wer"] == pytest.approx(100 * 2 / 3, abs=1e-3)

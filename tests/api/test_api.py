@@ -144,3 +144,12 @@ def test_the_api_page_examples_run() -> None:
         str(REPO / "docs" / "api.md"), module_relative=False, globs={"werbench": werbench}
     )
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_text_mode_none_is_exact_and_sclite_folds_as_the_binary() -> None:
+    # the example: SDE (no normalisation) counts 2 errors, sclite none
+    assert werbench.align("The Dollar fell", "the dollar fell").counts == (1, 2, 0, 0)
+    assert werbench.align("The Dollar fell", "the dollar FELL*", normalize="sclite").counts == (3, 0, 0, 0)
+    scores = werbench.score(["The Dollar fell"], ["the dollar fell"])
+    assert scores.normalizer == "none@2" and scores.wer == pytest.approx(2 / 3)
+    assert werbench.score(["The Dollar fell"], ["the dollar fell"], normalize="sclite").wer == 0.0

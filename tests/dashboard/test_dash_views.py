@@ -219,6 +219,21 @@ def test_normaliser_switch_rescores_through_analysis(app, client, workspace) -> 
     assert "nemo" in page and "could not be built" not in page
 
 
+def test_the_dashboard_opens_on_the_recorded_text_mode_and_names_it(
+    app, client, workspace, results_dir
+) -> None:
+    # the synthetic runs recorded none@1 (before the text modes, scored with sclite's case folding): serve
+    # opens on what that meant, sclite@1, and the header and leaderboard name the mode in use
+    assert workspace.default_normalizer == "sclite"
+    page = render(app, client, "/")
+    assert "Text mode" in page and "sclite@1" in page and "ASCII letters lower-cased" in page
+    exact = render(app, client, "/?norm=none")
+    assert "none@2" in exact and "the text exactly as written" in exact
+    from werbench.dashboard.workspace import Workspace
+
+    assert Workspace(results_dir, default_normalizer="none").default_normalizer == "none"
+
+
 def test_filter_expression_selects_on_the_server_and_a_malformed_one_says_why(app, client, workspace) -> None:
     analysis = workspace.analysis("none")
     a, b = analysis.rows("synth-clean", "base@greedy"), analysis.rows("synth-clean", "tuned@beam-lm")

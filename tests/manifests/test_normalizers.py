@@ -6,13 +6,13 @@ from importlib import metadata
 import pytest
 from werbench.manifests import code_version, normalize
 from werbench.manifests.errors import ConfigError
-from werbench.manifests.normalize import NORMALIZERS, get_normalizer
+from werbench.manifests.normalize import NORMALIZERS, default_normalizer, get_normalizer, split_words
 from werbench.manifests.wsj_markup import clean_wsj_transcript
 
 
 def test_every_normaliser_has_a_stable_spec_and_handles_empty_text():
     names = [n.name for n in NORMALIZERS]
-    assert names[:5] == ["none", "nemo", "librispeech", "wsj", "wsj-novp"] and "whisper" in names
+    assert names[:6] == ["none", "sclite", "nemo", "librispeech", "wsj", "wsj-novp"] and "whisper" in names
     for normalizer in NORMALIZERS:
         stamp = f"+{normalizer.stamp}" if normalizer.stamp else ""
         assert normalizer.spec == f"{normalizer.name}@{normalizer.version}{stamp}"
@@ -120,3 +120,18 @@ def test_wsj_normalisers_clean_then_apply_nemo_rules():
     assert get_normalizer("wsj-novp")(raw) == "the dow rose so i b m said"
     with pytest.raises(ValueError, match="verbalized_punctuation"):
         clean_wsj_transcript("x", "spoken")  # type: ignore[arg-type]
+
+
+def test_text_modes_none_and_sclite_and_the_space_rule():
+    sclite, none = get_normalizer("sclite"), get_normalizer("none")
+    assert none("The  Dollar\tfell*") == "The  Dollar\tfell*"  # truly none
+    # sclite: ASCII letters only, one trailing * of a longer word, words on ASCII whitespace (not U+00A0)
+    assert sclite("The  Dollar\tFELL** É b\u00a0C * @") == "the dollar fell* É b\u00a0c * @"
+    assert split_words("a\tb\u00a0c\u2003d \x0be\x0c") == ["a", "b\u00a0c\u2003d", "e"]
+    assert get_normalizer("nemo")("a\u00a0b\u2003c") == "a b c"  # the other normalisers split on both
+    assert get_normalizer("none@1") is sclite  # recorded before the text modes: scored with sclite's folding
+    assert default_normalizer([]) == "none@2" and default_normalizer([], trn_reference=True) == "sclite@1"
+    assert default_normalizer(["none@1", "sclite@1"]) == "sclite@1"
+    assert default_normalizer(["nemo@1", "sclite@1"], trn_reference=True) == "none@2"
+    with pytest.raises(ConfigError, match="version 2"):
+        get_normalizer("sclite@2")

@@ -79,3 +79,12 @@ def test_columnar_reader_reads_what_the_line_reader_reads(tmp_path_factory, line
     except ManifestError as exc:
         got = ("error", exc.line, exc.field)
     assert got == _line_reader(path)
+
+
+def test_trn_words_split_on_ascii_whitespace_only(tmp_path):
+    # as sclite reads a trn line: tabs separate words, a non-breaking space does not (and is written back)
+    path = tmp_path / "ref.trn"
+    path.write_text("a\tb\u00a0c   d\u2003e (u1)\t\n", encoding="utf-8")
+    assert read_trn(path) == [("u1", "a b\u00a0c d\u2003e")]
+    write_trn(path, [("u1", "x\ty\u00a0z")])
+    assert path.read_text(encoding="utf-8") == "x y\u00a0z (u1)\n"
