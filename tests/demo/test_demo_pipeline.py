@@ -47,6 +47,7 @@ def demo_results(tmp_path_factory) -> Path:
 def test_demo_writes_results_reports_and_leaderboard(demo_results):
     rows = list(csv.DictReader((demo_results / "leaderboard.csv").open()))
     assert {"testset", "system", "wer", "failed", "missing", "cer", "ser", "rtfx"} <= set(rows[0])
+    assert {r["normalizer"] for r in rows} == {"nemo@1"}  # the leaderboard names its text mode
     systems = {r["system"] for r in rows}
     for model in ("base", "tuned"):
         for decoder in ("greedy", "beam-kenlm4", "beam-fast-kenlm4", "rescore-bert"):
