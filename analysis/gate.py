@@ -238,7 +238,7 @@ def markdown(result: GateResult) -> str:
         "",
         f"Fails a test set when WER rises by more than {result.max_wer_increase:g} points and the rise is "
         f"significant (paired bootstrap, Holm-corrected across {len(result.verdicts)} test sets, "
-        f"alpha {result.alpha:g}). Normaliser `{result.normalizer}`.",
+        f"alpha {result.alpha:g}). Text mode `{result.normalizer}`.",
         "",
         "| test set | utterances | words | baseline WER | candidate WER | change | p (Holm) | verdict |",
         "|---|---:|---:|---:|---:|---:|---:|---|",

@@ -166,6 +166,7 @@ def compare(
             handle.write("\n")
     for warning in tables.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"text mode {tables.normalizer}, costs {tables.costs}, CER {tables.cer}")
     typer.echo(comparison_text(result))
     if json_out is not None:
         typer.echo(f"wrote {json_out}", err=True)

@@ -337,6 +337,7 @@ def test_compare_command_on_files_and_on_a_results_directory(results: Path, tmp_
     assert result.exit_code == 0, result.output
     assert "Matched-pair sentence-segment" in result.stdout and "P(B better)" in result.stdout
     payload = json.loads(out.read_text())
+    assert f"text mode {payload['normalizer']}, costs sclite" in result.stdout  # what was done to the text
     assert (payload["system_a"], payload["system_b"]) == ("greedy", "beam")
     assert {t["name"] for t in payload["tests"]} >= {"bootstrap", "mapsswe", "sign_speaker", "mcnemar"}
     assert len(payload["utterances"]) == 24
