@@ -46,8 +46,30 @@ class DevUtt:
 
 
 @dataclass(slots=True)
+class Tally:
+    """Per-utterance error counts of a grid point, or of one utterance shard of it: shards concatenate."""
+
+    words: np.ndarray  # align_counts rows: hits, substitutions, deletions, insertions
+    chars: np.ndarray
+    oracle: np.ndarray  # the fewest word errors in each utterance's n-best list
+
+    @classmethod
+    def join(cls, parts: Sequence[Tally]) -> Tally:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("words", "chars", "oracle")))
+
+    def rates(self) -> dict[str, float]:
+        """WER (sclite weights), CER (``levenshtein``) and oracle WER: what ``werbench score`` reports."""
+        ref_words, ref_chars = max(int(self.words[:, :3].sum()), 1), max(int(self.chars[:, :3].sum()), 1)
+        return {
+            "wer": int(self.words[:, 1:].sum()) / ref_words,
+            "cer": int(self.chars[:, 1:].sum()) / ref_chars,
+            "oracle_wer": int(self.oracle.sum()) / ref_words,
+        }
+
+
+@dataclass(slots=True)
 class Counts:
-    """One grid point's normalised hypotheses (best and n-best), scored in one batch by the one aligner."""
+    """One grid point's normalised hypotheses (best and n-best), aligned in one batch by the one aligner."""
 
     refs: list[str] = field(default_factory=list)
     hyps: list[str] = field(default_factory=list)
@@ -58,14 +80,8 @@ class Counts:
         self.hyps.append(hyp)
         self.nbests.append([hyp, *nbest])
 
-    def extend(self, other: Counts) -> None:
-        """Append a later utterance shard's hypotheses (shards joined in order score as one pass)."""
-        self.refs += other.refs
-        self.hyps += other.hyps
-        self.nbests += other.nbests
-
-    def rates(self) -> dict[str, float]:
-        """WER (sclite weights), CER (``levenshtein``) and oracle WER: what ``werbench score`` reports."""
+    def tally(self) -> Tally:
+        """Align every hypothesis: done where the shard was decoded, so scoring is parallel too."""
         from werbench.aligner.align import align_counts, cer_counts
 
         words = align_counts(self.refs, self.hyps, want_ops=False).counts
@@ -76,13 +92,12 @@ class Counts:
             [text for texts in self.nbests for text in texts],
             want_ops=False,
         ).counts
-        oracle = np.minimum.reduceat(flat[:, 1:].sum(axis=1), np.cumsum([0, *sizes[:-1]])) if sizes else flat
-        ref_words, ref_chars = max(int(words[:, :3].sum()), 1), max(int(chars[:, :3].sum()), 1)
-        return {
-            "wer": int(words[:, 1:].sum()) / ref_words,
-            "cer": int(chars[:, 1:].sum()) / ref_chars,
-            "oracle_wer": int(oracle.sum()) / ref_words,
-        }
+        errors = flat[:, 1:].sum(axis=1)
+        oracle = np.minimum.reduceat(errors, np.cumsum([0, *sizes[:-1]])) if sizes else errors
+        return Tally(words, chars, oracle)
+
+    def rates(self) -> dict[str, float]:
+        return self.tally().rates()
 
 
 @dataclass
@@ -253,8 +268,8 @@ def shard_spans(utts: int, points: int, workers: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _score_beam_shard(task: tuple[dict[str, float], int, int]) -> tuple[Counts, float]:
-    """One grid point on utterances ``[start, stop)`` of the dev set: the hypotheses and the time spent."""
+def _score_beam_shard(task: tuple[dict[str, float], int, int]) -> tuple[Tally, float]:
+    """One grid point on utterances ``[start, stop)`` of the dev set: their error counts, the time spent."""
     point, first, stop = task
     start = time.perf_counter()
     decoder = dataclasses.replace(_SHARED["decoder"], **{k: v for k, v in point.items() if k != "gamma"})
@@ -262,7 +277,7 @@ def _score_beam_shard(task: tuple[dict[str, float], int, int]) -> tuple[Counts, 
     for utt in _SHARED["utts"][first:stop]:
         decoded = decoder.decode(utt.log_probs, _SHARED["vocab"], _SHARED["frame_seconds"])
         counts.add(utt.ref, _SHARED["norm"](decoded.text), [_SHARED["norm"](h.text) for h in decoded.nbest])
-    return counts, time.perf_counter() - start
+    return counts.tally(), time.perf_counter() - start
 
 
 def _first_pass(index: int) -> list[Beam]:
@@ -329,8 +344,8 @@ def tune(
 
     ``mapper`` runs the parallel parts like ``_pool_map`` (``engine_ray.ray_map`` runs them on a cluster);
     ``jobs`` is how many run at once there. A grid smaller than twice that is also split by utterances
-    (``shard_spans``), and the shards of a point are joined in order before scoring, so every split gives
-    the same grid.csv.
+    (``shard_spans``); each task also aligns its hypotheses, and a point's per-utterance counts are summed
+    on the driver, so every split gives the same grid.csv and no scoring is left serial.
     """
     from werbench.manifests.normalize import get_normalizer
     from werbench.runners.decoders.rescore import RescoreDecoder, rerank
@@ -342,9 +357,9 @@ def tune(
     points = grid_points(grid)
     rows: list[dict[str, Any]] = []
 
-    def record(point: dict[str, float], counts: Counts, seconds: float) -> None:
+    def record(point: dict[str, float], tally: Tally, seconds: float) -> None:
         row = {axis: point.get(axis, getattr(decoder, axis, None)) for axis in GRID_AXES}
-        row.update(counts.rates(), utts=len(utts), seconds=round(seconds, 3))
+        row.update(tally.rates(), utts=len(utts), seconds=round(seconds, 3))
         rows.append(row)
         if on_row:
             on_row(row)
@@ -358,7 +373,7 @@ def tune(
             for utt, beams in zip(utts, nbests, strict=True):
                 ranked = rerank(beams, **weights)
                 counts.add(utt.ref, norm(ranked[0].hyp.text), [norm(b.hyp.text) for b in beams])
-            record(point, counts, time.perf_counter() - start)
+            record(point, counts.tally(), time.perf_counter() - start)
     else:
         _SHARED.update(decoder=decoder, utts=utts, vocab=vocab, frame_seconds=frame_seconds, norm=norm)
         decoder.decode(utts[0].log_probs, vocab, frame_seconds)  # load the LM once: forked workers share it
@@ -366,11 +381,8 @@ def tune(
         tasks = [(point, first, stop) for point in points for first, stop in spans]
         parts = iter(mapper(_score_beam_shard, tasks, jobs, f"grid points x {len(spans)} shard(s)"))
         for point in points:
-            counts, seconds = Counts(), 0.0
-            for shard, spent in itertools.islice(parts, len(spans)):
-                counts.extend(shard)
-                seconds += spent
-            record(point, counts, seconds)
+            shards = list(itertools.islice(parts, len(spans)))
+            record(point, Tally.join([t for t, _ in shards]), sum(spent for _, spent in shards))
 
     best = min(rows, key=lambda r: (r["wer"], r["cer"]))
     params = decoder.params()
