@@ -6,8 +6,9 @@ warm-up and its WORST time is reported: one process (jobs=1), the fork pool (job
 per grid point, and Ray with (point, utterance shard) tasks as ``tune`` makes them for a cluster wider than
 the grid. Beside them: the load average, what N busy processes get done next to one on this machine right
 now (its free capacity, which bounds any speed-up), the serial part left on the driver (tasks align their
-own hypotheses; the driver sums counts), Ray's import and local start-up time, its overhead per task, the object-store copy of the
-shared state, and from those a projection for a 16-node x 32-core cluster with its assumptions.
+own hypotheses; the driver sums counts), Ray's import and local start-up time, its overhead per task, the
+object-store copy of the shared state, and from those a projection for a 16-node x 32-core cluster with its
+assumptions.
 
     .venv/bin/python benchmarks/bench_ray_tune.py [--utts 160] [--frames 400] [--cpus 2] [--repeat 3]
 """
@@ -179,7 +180,8 @@ def main() -> None:
     print(ANCHOR)
     print(f"capacity after: {args.cpus} busy processes do {after:.2f}x one; load average {load()}")
     print(
-        f"serial part (the driver summing counts, bookkeeping): {one - decode_s:.2f} s of the one-process {one:.2f} s "
+        f"serial part (the driver summing counts, bookkeeping): {one - decode_s:.2f} s of the one-process "
+        f"{one:.2f} s "
         f"(Amdahl bound at {args.cpus} CPUs: {one / (one - decode_s + decode_s / args.cpus):.2f}x)"
     )
     print(
