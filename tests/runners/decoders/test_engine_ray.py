@@ -18,7 +18,7 @@ from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.manifests.schema import Utterance
 from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
-from werbench.runners.engine_ray import check_engine, ray_map
+from werbench.runners.engine_ray import Cluster, check_engine, describe, ray_map
 from werbench.runners.experiment import run_experiment
 from werbench.runners.storage import Store
 from werbench.runners.tune import parse_grid, shard_spans, tune, write_grid
@@ -89,6 +89,14 @@ def test_experiment_on_ray_with_s3_storage_equals_local(
     assert result.exit_code == 0, result.output
     assert "ray: 1 node(s), 2 CPUs" in result.output and "failed gone: audio file not found" in result.output
     assert f"{storage}results-ray/synth/tiny@greedy:" in result.output
+    bar = [
+        line
+        for line in result.output.replace("\r", "\n").splitlines()
+        if line.startswith("ray:") and "utt" in line
+    ]
+    assert bar, result.output  # one bar: utterances/s, RTFx, tasks pending/running/failed
+    assert all(f"{k}=" in bar[-1] for k in ("utt_s", "rtfx", "pending", "running", "failed")), bar[-1]
+    assert f"{2 * (len(source) + 2)}/{2 * (len(source) + 2)}" in bar[-1] and "failed=0" in bar[-1], bar[-1]
     assert Store(f"{storage}cache-ray").keys("logits", "*/*/*.npz"), "the actor wrote the logits to S3"
     fs, path = fsspec.core.url_to_fs(f"{storage}results-ray")
     fs.get(path, str(tmp_path / "results-ray"), recursive=True)  # the local copy analysis would read
@@ -161,6 +169,13 @@ def test_tuning_grid_on_ray_equals_local_whole_or_sharded_by_utterances(
     for result, name in ((local, "local"), (ray, "ray")):
         write_grid(tmp_path / f"{name}.csv", [{**r, "seconds": 0} for r in result.rows])
     assert (tmp_path / "local.csv").read_text() == (tmp_path / "ray.csv").read_text()
+
+
+def test_the_cluster_line_names_its_dashboard_when_it_has_one():
+    cluster = Cluster("10.0.0.1:6379", cpus=64, gpus=2, nodes=2, dashboard_url=None)
+    assert describe(cluster) == "ray: 2 node(s), 64 CPUs, 2 GPUs at 10.0.0.1:6379"
+    cluster.dashboard_url = "http://10.0.0.1:8265"
+    assert describe(cluster).endswith("; dashboard http://10.0.0.1:8265")
 
 
 def test_engine_and_address_are_checked():
