@@ -9,13 +9,17 @@ from __future__ import annotations
 import io
 
 import flask
+import numpy as np
 from werbench.dashboard.data import NORMALIZERS
 from werbench.dashboard.reporting import html_report, trn_archive
 from werbench.dashboard.workspace import Workspace
 
 
-def _csv_response(frame, filename: str) -> flask.Response:
-    response = flask.Response(frame.to_csv(index=False), mimetype="text/csv")
+def _csv_response(frame, filename: str, rows=None) -> flask.Response:
+    """Streamed in chunks (``analysis.csv_stream``): a 400k-row table never sits in memory as one string."""
+    from werbench.analysis.csv_stream import csv_chunks
+
+    response = flask.Response(csv_chunks(frame, rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -27,9 +31,10 @@ def register_exports(server: flask.Flask, workspace: Workspace) -> None:
             flask.abort(400, f"unknown normaliser {norm!r}")
         return workspace.analysis(norm)
 
-    def testset_filter(frame):
+    def testset_rows(frame):
+        """Positions of the rows of the test set asked for (all rows without ``ts``); no filtered copy."""
         testset = flask.request.args.get("ts")
-        return frame if not testset else frame[frame["testset"] == testset]
+        return None if not testset else np.flatnonzero((frame["testset"] == testset).to_numpy())
 
     @server.route("/export/systems.csv")
     def export_systems() -> flask.Response:
@@ -39,8 +44,8 @@ def register_exports(server: flask.Flask, workspace: Workspace) -> None:
     @server.route("/export/utterances.csv")
     def export_utterances() -> flask.Response:
         analysis = analysis_from_query()
-        frame = testset_filter(analysis.utterances)
-        return _csv_response(frame, f"utterances-{analysis.normalizer}.csv")
+        frame = analysis.utterances
+        return _csv_response(frame, f"utterances-{analysis.normalizer}.csv", testset_rows(frame))
 
     @server.route("/export/trn.zip")
     def export_trn() -> flask.Response:
