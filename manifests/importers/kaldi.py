@@ -9,6 +9,7 @@ because the result could not be reproduced from a manifest line.
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,7 +122,7 @@ def _segments(path: Path) -> dict[str, tuple[str, float, float | None, int]]:
             raise ManifestError(
                 path, f"expected 'utt_id rec_id start end', got {key} {rest!r}", line=number
             ) from None
-        if start < 0 or (end != -1 and end <= start):
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or (end != -1 and end <= start):
             raise ManifestError(path, f"bad segment times {start} .. {end}", line=number, field="end")
         segments[key] = (parts[0], start, None if end == -1 else end - start, number)
     return segments
