@@ -16,8 +16,8 @@ from werbench.dashboard.workspace import Workspace
 
 
 def _csv_response(frame, filename: str, rows=None) -> flask.Response:
-    """Streamed in chunks (``analysis.csv_stream``): a 400k-row table never sits in memory as one string."""
-    from werbench.analysis.csv_stream import csv_chunks
+    """Streamed in chunks (``analysis.csv_files``): a 400k-row table never sits in memory as one string."""
+    from werbench.analysis.csv_files import csv_chunks
 
     response = flask.Response(csv_chunks(frame, rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -1,4 +1,4 @@
-"""analysis.csv_stream: chunked CSV whose nested cells are JSON rendered by Arrow kernels."""
+"""analysis.csv_files: the chunked CSV stream whose nested cells are JSON rendered by Arrow kernels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from werbench.analysis.csv_stream import csv_chunks, json_text
+from werbench.analysis.csv_files import csv_chunks, json_text
 
 
 def _finite(value):
