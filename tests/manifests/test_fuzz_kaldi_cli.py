@@ -5,6 +5,8 @@ exception, never a half-written output. Failures found are kept as ``@example`` 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,13 @@ def kaldi_dir(draw) -> dict[str, str]:
 
 
 def _invoke(args: list[str]):
-    result = CliRunner().invoke(app, args)
+    with tempfile.TemporaryDirectory() as cwd:  # hostile relative paths land here, not in the checkout
+        previous = os.getcwd()
+        os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(app, args)
+        finally:
+            os.chdir(previous)
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output)
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
     assert "Traceback" not in result.output, result.output
