@@ -381,3 +381,141 @@ def model_lineage(utts: pd.DataFrame, testset: str, model: str, **options: Any) 
         for stage, parent in zip(stages, parents, strict=True)
     ]
     return ModelLineage(model, {u: k for k, u in enumerate(ids)}, refs, stages, parents, steps)
+
+
+ATTRIBUTION_COLUMNS = [
+    "testset", "model", "system", "root", "utts", "ref_words", "greedy_errors", "errors", "kept", "changed",
+    "introduced", "fixed", "search_errors", "search_utts",
+]  # fmt: skip
+_COUNTS = ["greedy_errors", "errors", "kept", "changed", "introduced", "fixed"]
+
+
+def _positions(stage: Stage, refs: list[str]) -> pd.DataFrame:
+    """A stage's errors keyed by where they are: a reference word (S or D at word k, whatever the
+    hypothesis word) or the n-th insertion in the gap before word k."""
+    events = _events(stage, refs)
+    inserted = events["op"] == "I"
+    events["slot"] = np.where(inserted, events.groupby(["row", "ref_index", inserted]).cumcount(), -1)
+    events["kind"] = np.where(inserted, "I", "R")
+    return events[["row", "ref_index", "kind", "slot", "hyp_word"]]
+
+
+def _attributed(greedy: pd.DataFrame, final: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Per utterance: the final stage's errors at a place the greedy output already erred (``kept``; of
+    them ``changed``: another wrong word there), at a place it was right (``introduced``), and the greedy
+    errors whose place is now right (``fixed``)."""
+    keys = ["row", "ref_index", "kind", "slot"]
+    merged = greedy.merge(final, on=keys, how="outer", indicator=True, suffixes=("_greedy", ""))
+    both = merged["_merge"] == "both"
+    changed = both & (merged["hyp_word"].fillna("") != merged["hyp_word_greedy"].fillna(""))
+
+    def per_row(mask: pd.Series) -> np.ndarray:
+        return np.bincount(merged.loc[mask, "row"].astype(np.int64), minlength=n)
+
+    return pd.DataFrame(
+        {
+            "greedy_errors": np.bincount(greedy["row"], minlength=n),
+            "errors": np.bincount(final["row"], minlength=n),
+            "kept": per_row(both),
+            "changed": per_row(changed),
+            "introduced": per_row(merged["_merge"] == "right_only"),
+            "fixed": per_row(merged["_merge"] == "left_only"),
+        }
+    )
+
+
+def error_attribution(
+    utts: pd.DataFrame,
+    *,
+    normalize: Callable[[str], str],
+    costs: str = "sclite",
+    systems: pd.DataFrame | None = None,
+    nbest_utterances: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where each system's errors come from, against its lineage root (the logits' greedy best path),
+    matched by place (``_positions``: a reference word, or an insertion slot), not by word as
+    ``lineage_step`` matches them: ``kept`` errors sit where the greedy output already erred (``changed``:
+    with another wrong word, e.g. an LM's real word for the greedy non-word), ``introduced`` ones where it
+    was right (the LM or the search put them there), ``fixed`` greedy errors are gone;
+    ``kept + introduced = errors``. ``search_errors``:
+    word errors the system's own n-best could have avoided (``nbest.nbest_oracle``: its top choice minus
+    the best hypothesis in the list, the reference included when listed), in ``search_utts`` utterances.
+
+    Returns the per-system table (``ATTRIBUTION_COLUMNS``; the root itself: every error kept) and the same
+    counts per utterance.
+    """
+    rows, per_utt = [], []
+    search = _search_errors(nbest_utterances)
+    for testset in sorted(utts["testset"].unique()):
+        for model in lineage_groups(systems, testset):
+            ids, stages, parents = lineage_stages(
+                utts, testset, model, normalize=normalize, costs=costs, systems=systems
+            )
+            roots = [k for k, p in enumerate(parents) if p is None]
+            if len(roots) != 1 or len(stages) < 2:
+                continue  # no greedy best path to measure against
+            root = stages[roots[0]]
+            refs = _stage_refs(utts, testset, stages, ids)
+            ref_words = sum(op != "I" for ops in root.ops for op in ops)
+            greedy = _positions(root, refs)
+            for stage in stages:
+                if stage.name != stage.system:  # a saved intermediate text, not a system's output
+                    continue
+                frame = _attributed(greedy, _positions(stage, refs), len(ids))
+                frame.insert(0, "utt_id", ids)
+                for column, value in (("system", stage.system), ("model", model), ("testset", testset)):
+                    frame.insert(0, column, value)
+                found = search.get((testset, stage.system))
+                frame["search_errors"] = (
+                    frame["utt_id"].map(found).fillna(0).astype(np.int64) if found is not None else 0
+                )
+                per_utt.append(frame)
+                totals = frame[[*_COUNTS, "search_errors"]].sum()
+                rows.append(
+                    {
+                        "testset": testset, "model": model, "system": stage.system, "root": root.name,
+                        "utts": len(ids), "ref_words": ref_words, **{k: int(v) for k, v in totals.items()},
+                        "search_utts": int((frame["search_errors"] > 0).sum()),
+                    }
+                )  # fmt: skip
+    table = pd.DataFrame(rows, columns=ATTRIBUTION_COLUMNS)
+    return table, (pd.concat(per_utt, ignore_index=True) if per_utt else pd.DataFrame())
+
+
+def _search_errors(nbest_utterances: pd.DataFrame | None) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (test set, system): utterance -> errors its n-best's best hypothesis would have avoided."""
+    if nbest_utterances is None or nbest_utterances.empty:
+        return {}
+    avoidable = (nbest_utterances["top1_errors"] - nbest_utterances["oracle_errors"]).clip(lower=0)
+    frame = nbest_utterances.assign(avoidable=avoidable)
+    return {
+        (str(ts), str(system)): dict(zip(group["utt_id"], group["avoidable"].astype(int), strict=True))
+        for (ts, system), group in frame.groupby(["testset", "system"], sort=False)
+    }
+
+
+def attribution_sentence(row: pd.Series | dict[str, Any]) -> str:
+    """One sentence saying where most of a system's errors come from (the report's, per system)."""
+    system, errors, kept, introduced = row["system"], row["errors"], row["kept"], row["introduced"]
+    if row["system"] == row["root"]:
+        return (
+            f"{system} is the acoustic model's greedy best path: its {errors:,} errors are the acoustic "
+            "model's, the baseline its decoders start from."
+        )
+    if not errors:
+        return f"{system} makes no errors; it fixed all {row['fixed']:,} of the greedy output's."
+    source = (
+        "the acoustic model (kept from the greedy output)" if kept >= introduced else "the decoder itself"
+    )
+    text = (
+        f"Most of {system}'s {errors:,} errors come from {source}: {kept:,} ({100 * kept / errors:.0f}%) "
+        f"sit where the greedy output already erred ({row['changed']:,} of them now another wrong word), "
+        f"{introduced:,} were introduced by the decoder/LM where the greedy output was right, and it fixed "
+        f"{row['fixed']:,} greedy errors"
+    )
+    if row["search_errors"]:
+        text += (
+            f"; {row['search_errors']:,} are search errors (a better hypothesis was in its n-best, in "
+            f"{row['search_utts']:,} utterances)"
+        )
+    return text + "."

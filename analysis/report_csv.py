@@ -5,7 +5,8 @@
 ``word_classes.csv`` (per system and word class: recall, precision, F1, class WER, share of errors) and
 ``word_class_comparisons.csv`` (per compared pair and class: recall of each, B - A with its interval),
 ``hallucinations.csv`` (per system: flagged utterances per reason, insertion rate on silence) and
-``hallucinated_utterances.csv`` (each flagged utterance with its reasons),
+``hallucinated_utterances.csv`` (each flagged utterance with its reasons), ``error_attribution.csv`` and
+``error_attribution_utterances.csv`` (errors kept from the greedy output, introduced, fixed, search errors),
 ``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
 Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
@@ -37,6 +38,9 @@ def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
         frames["word_classes"] = report.classes
     if not report.class_comparisons.empty:
         frames["word_class_comparisons"] = report.class_comparisons
+    if not report.attribution.empty:
+        frames["error_attribution"] = report.attribution
+        frames["error_attribution_utterances"] = report.attribution_utterances
     if not report.hallucinations.empty:
         frames["hallucinations"] = report.hallucinations
         frames["hallucinated_utterances"] = report.hallucinated

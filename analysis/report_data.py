@@ -16,7 +16,7 @@ from werbench.analysis.breakdown import breakdowns
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
 from werbench.analysis.errors import ErrorTables, error_tables
 from werbench.analysis.hallucinations import HallucinationRules, flagged_utterances, hallucination_summary
-from werbench.analysis.lineage import LineageStep, decoder_lineage
+from werbench.analysis.lineage import LineageStep, decoder_lineage, error_attribution
 from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
 from werbench.analysis.speakers import known_speakers, too_few_speakers
@@ -59,6 +59,8 @@ class ReportData:
         default_factory=pd.DataFrame
     )  # per system (``analysis.hallucinations``)
     hallucinated: pd.DataFrame = field(default_factory=pd.DataFrame)  # the flagged utterances
+    attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # where errors come from (lineage)
+    attribution_utterances: pd.DataFrame = field(default_factory=pd.DataFrame)
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -199,6 +201,9 @@ def build_report(
     lineage = decoder_lineage(utts, normalize=normalize, costs=tables.costs, systems=tables.systems, top=top)
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
+    attribution, attribution_utts = error_attribution(
+        utts, normalize=normalize, costs=tables.costs, systems=tables.systems, nbest_utterances=nbest_utts
+    )
     steps.update()
     best = versus_best(tables.utterances, tables.systems, n_resamples=n_resamples, seed=seed)
     friedman = friedman_by_testset(utts) if len(utts) else {}
@@ -224,5 +229,5 @@ def build_report(
     return ReportData(
         tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
         class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
-        hallucinations, hallucinated, source, settings=settings,
+        hallucinations, hallucinated, attribution, attribution_utts, source, settings=settings,
     )  # fmt: skip

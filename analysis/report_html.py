@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
 from werbench.analysis.compare import Comparison, three_way
 from werbench.analysis.errors import replay
-from werbench.analysis.lineage import LineageStep
+from werbench.analysis.lineage import LineageStep, attribution_sentence
 from werbench.analysis.report_data import ReportData
 from werbench.analysis.significance import format_p
 from werbench.manifests.atomic import atomic_write
@@ -83,15 +83,18 @@ class _Plots:
         self.count = 0
         self.colour = {name: PALETTE[k % len(PALETTE)] for k, name in enumerate(sorted(set(systems)))}
 
-    def add(self, fig: go.Figure, height: int = 360) -> Plot:
+    def add(self, fig: go.Figure, height: int = 360, legend_top: bool = False) -> Plot:
+        """``legend_top``: the legend above the plot, clear of long slanted category labels."""
         self.count += 1
         fig.update_layout(
             height=height,
-            margin={"l": 60, "r": 20, "t": 24, "b": 60},
+            margin={"l": 60, "r": 20, "t": 48 if legend_top else 24, "b": 60},
             font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
             paper_bgcolor="rgba(0,0,0,0)",
             plot_bgcolor="#ffffff",
-            legend={"orientation": "h", "y": -0.2},
+            legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}
+            if legend_top
+            else {"orientation": "h", "y": -0.2},
             colorway=PALETTE,
         )
         fig.update_yaxes(gridcolor="#e5e7eb", zerolinecolor="#cbd5e1")
@@ -126,7 +129,7 @@ def wer_plot(plots: _Plots, systems: pd.DataFrame) -> Plot:
             hovertemplate="%{x}<br>WER %{y:.2f}%<extra>" + str(testset) + "</extra>",
         )
     fig.update_layout(barmode="group", yaxis_title="WER (%) with 95% CI", showlegend=several)
-    return plots.add(fig, height=380)
+    return plots.add(fig, height=400, legend_top=True)
 
 
 def breakdown_plot(plots: _Plots, table: pd.DataFrame, field: str) -> tuple[Plot, list[Any]]:
@@ -274,6 +277,35 @@ def _comparison_view(plots: _Plots, comparison: Comparison) -> dict[str, Any]:
     }
 
 
+def attribution_plot(plots: _Plots, table: pd.DataFrame) -> Plot:
+    """One test set's systems: errors stacked as kept from the greedy output and introduced by the decoder,
+    the greedy errors each fixed below zero, its search errors as a marker."""
+    labels = table["system"].tolist()
+    fig = go.Figure()
+    for column, name, colour, sign in (
+        ("kept", "kept from greedy (acoustic)", "#64748b", 1),
+        ("introduced", "introduced by decoder/LM", "#dc2626", 1),
+        ("fixed", "greedy errors fixed", "#16a34a", -1),
+    ):  # fmt: skip
+        fig.add_bar(x=labels, y=(sign * table[column]).tolist(), name=name, marker_color=colour)
+    fig.add_scatter(x=labels, y=table["search_errors"].tolist(), mode="markers",
+                    name="search errors (in its n-best)",
+                    marker={"symbol": "diamond", "size": 10, "color": "#d97706"})  # fmt: skip
+    fig.update_layout(barmode="relative", yaxis_title="word errors")
+    return plots.add(fig, height=400, legend_top=True)
+
+
+def _attribution_view(plots: _Plots, report: ReportData) -> list[dict[str, Any]]:
+    """Per test set: one sentence per system, the stacked bars and the table."""
+    views = []
+    for testset, table in report.attribution.groupby("testset", sort=True):
+        rows = _records(table)
+        for row in rows:
+            row["sentence"] = attribution_sentence(row)
+        views.append({"testset": testset, "rows": rows, "plot": attribution_plot(plots, table)})
+    return views
+
+
 def _lineage_view(steps: list[LineageStep]) -> list[dict[str, Any]]:
     views = []
     for step in steps:
@@ -359,6 +391,7 @@ def view_model(report: ReportData) -> dict[str, Any]:
             {**_comparison_view(plots, c), "classes": _class_pairs(report, c)} for c in report.comparisons
         ],  # anchors cmp-1, cmp-2, ...
         "lineage": _lineage_view(report.lineage),
+        "attribution": _attribution_view(plots, report),
         "nbest": _records(report.nbest_summary),
         "worst": _worst(report),
         "palette": PALETTE,

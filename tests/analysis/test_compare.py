@@ -340,3 +340,39 @@ def test_versus_best_applies_holm_and_keeps_the_raw_p(make_utts) -> None:
     assert (best.loc[["close", "far", "mid"], "p_holm"] >= best.loc[["close", "far", "mid"], "p_value"]).all()
     assert best.loc["far", "p_value"] == 0.0 and best.loc["far", "p_text"] == "< 0.002"  # never "0"
     assert best.loc["far", "p_holm_text"].startswith("≤ ")  # adjusted from the bound: an upper bound
+
+
+def test_error_attribution_against_the_greedy_root(make_utts) -> None:
+    """beam-kenlm against greedy (see test_lineage_of_sibling_systems): greedy has 3 errors, beam 2, both
+    introduced; beam's n-best lists u3's reference second: one search error."""
+    nbest = {"u3": {"nbest": [{"text": BEAM["u3"]}, {"text": REFS["u3"]}]}}
+    utts = make_utts(REFS, {"m@greedy": GREEDY, "m@beam-kenlm": BEAM}, pred_fields={"m@beam-kenlm": nbest})
+    normalize = get_normalizer("none")
+    oracle, _ = nbest_oracle(utts, normalize=normalize)
+    table, per_utt = lineage.error_attribution(
+        utts, normalize=normalize, systems=SIBLINGS, nbest_utterances=oracle
+    )
+    rows = table.set_index("system")
+    beam, greedy = rows.loc["m@beam-kenlm"], rows.loc["m@greedy"]
+    assert (beam.greedy_errors, beam.errors, beam.kept, beam.introduced, beam.fixed) == (3, 2, 0, 2, 3)
+    assert (beam.search_errors, beam.search_utts) == (1, 1)
+    assert (greedy.errors, greedy.kept, greedy.introduced, greedy.fixed) == (3, 3, 0, 0)
+    mine = per_utt[per_utt["system"] == "m@beam-kenlm"].set_index("utt_id")
+    assert mine["introduced"].to_dict() == {"u1": 0, "u2": 1, "u3": 1, "u4": 0}
+    assert (mine["kept"] + mine["introduced"] == mine["errors"]).all()
+    assert "2 were introduced by the decoder/LM" in lineage.attribution_sentence(
+        beam.to_dict() | {"system": "m@beam-kenlm"}
+    )
+    assert "greedy best path" in lineage.attribution_sentence(greedy.to_dict() | {"system": "m@greedy"})
+
+
+def test_attribution_matches_errors_by_place(make_utts) -> None:
+    """Another wrong word where greedy erred is kept (and changed), not fixed plus introduced."""
+    other = {**GREEDY, "u1": "the rat sat on mat"}  # greedy: S cat>bat, D the; here S cat>rat, D the
+    utts = make_utts(REFS, {"m@greedy": GREEDY, "m@beam": other})
+    systems = _systems({"m@greedy": GREEDY_RUN, "m@beam": {**BEAM_RUN, "type": "beam"}})
+    table, _ = lineage.error_attribution(utts, normalize=get_normalizer("none"), systems=systems)
+    beam = table.set_index("system").loc["m@beam"]
+    assert (beam.errors, beam.kept, beam.changed, beam.introduced, beam.fixed) == (3, 3, 1, 0, 0)
+    word_level = lineage.decoder_lineage(utts, normalize=get_normalizer("none"), systems=systems)[0]
+    assert (word_level.summary["fixed"], word_level.summary["introduced"]) == (1, 1)  # by word it differs

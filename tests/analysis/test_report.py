@@ -311,6 +311,14 @@ def test_report_command(results: Path, tmp_path: Path) -> None:
     flagged = pd.read_csv(out / "csv" / "hallucinated_utterances.csv", keep_default_na=False)
     assert (flagged.groupby("system").size().reindex(flags.index, fill_value=0) == flags["flagged"]).all()
     assert "Hallucinations and runaway outputs" in (out / "r.html").read_text(encoding="utf-8")
+    attribution = pd.read_csv(out / "csv" / "error_attribution.csv").set_index("system")
+    scored = pd.read_csv(out / "csv" / "systems.csv").set_index("system")
+    errors = scored["S"] + scored["D"] + scored["I"]
+    beam = attribution.loc["am@beam-lm"]  # against greedy, whose errors are the acoustic model's
+    assert beam["greedy_errors"] == errors["am@greedy"] and beam["errors"] == errors["am@beam-lm"]
+    assert beam["fixed"] - beam["introduced"] == beam["greedy_errors"] - beam["errors"]
+    assert beam["kept"] + beam["introduced"] == beam["errors"] and beam["search_errors"] >= 0
+    assert "Most of am@beam-lm&#39;s" in (out / "r.html").read_text(encoding="utf-8")  # HTML-escaped
     oov = pd.read_csv(out / "csv" / "oov.csv")
     assert set(oov["system"]) == set(SYSTEMS) and (oov["oov_rate"] > 0).all()
     assert "OOV rate" in (out / "r.html").read_text(encoding="utf-8")
