@@ -415,6 +415,33 @@ class Analysis:
 
         return self._memo.get(("hallucinations", testset, system, self.audio_version(testset)), build)
 
+    def error_attribution(self, testset: str) -> pd.DataFrame:
+        """analysis.lineage.error_attribution of the test set's lineage groups: each system's errors kept
+        from its greedy root, introduced, fixed, and its search errors (from its n-best)."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.lineage import error_attribution, lineage_groups
+            from werbench.analysis.nbest import nbest_oracle
+
+            members = sorted(
+                {m for names in lineage_groups(self.system_table, testset).values() for m in names}
+            )
+            if not members:
+                return pd.DataFrame()
+            wanted = [*UTTERANCE_COLUMNS, "greedy_text", "beam_text", "nbest"]
+            frames = []
+            for system in members:
+                rows = self.rows(testset, system)
+                frames.append(rows[[c for c in wanted if c in rows]].reset_index(drop=True))
+            rows = decoded(pd.concat(frames, ignore_index=True))
+            oracle, _ = nbest_oracle(rows, normalize=self.text_mode)
+            table, _ = error_attribution(
+                rows, normalize=self.text_mode, systems=self.system_table, nbest_utterances=oracle
+            )
+            return table
+
+        return self._memo.get(("error-attribution", testset), build)
+
     def hallucinations(self) -> pd.DataFrame:
         """analysis.hallucinations.hallucination_summary of every test set's systems (the leaderboard's)."""
 

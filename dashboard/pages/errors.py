@@ -88,6 +88,58 @@ def _breakdown_figure(frame: pd.DataFrame, by: str) -> go.Figure:
     return ui.style_figure(fig, height=400)
 
 
+def _attribution_figure(table: pd.DataFrame, systems: list[str]) -> go.Figure:
+    """Per system: errors kept from its greedy root and introduced by the decoder, stacked; greedy errors
+    it fixed below zero; its search errors as a marker (analysis.lineage.error_attribution)."""
+    fig = go.Figure()
+    for column, name, colour, sign in (
+        ("kept", "kept from greedy (acoustic)", "#64748b", 1),
+        ("introduced", "introduced by decoder/LM", "#dc2626", 1),
+        ("fixed", "greedy errors fixed", "#16a34a", -1),
+    ):
+        fig.add_bar(x=table["system"], y=sign * table[column], name=name, marker_color=colour)
+    fig.add_scatter(
+        x=table["system"], y=table["search_errors"], mode="markers", name="search errors (in its n-best)",
+        marker={"symbol": "diamond", "size": 10, "color": "#d97706"},
+    )  # fmt: skip
+    fig.update_layout(barmode="relative", yaxis_title="word errors")
+    return ui.style_figure(fig, height=360)
+
+
+def _attribution_card(page: PageContext, systems: list[str]) -> Any:
+    """Where the errors come from, for the lineage groups (run.json provenance) of the chosen systems."""
+    table = page.analysis.error_attribution(page.testset)
+    if table.empty:
+        return html.Div()
+    table = table[table["model"].isin(table.loc[table["system"].isin(systems), "model"])]
+    if table.empty:
+        return html.Div()
+    from werbench.analysis.lineage import attribution_sentence
+
+    sentences = html.Ul(
+        [html.Li(attribution_sentence(r)) for r in table.to_dict("records")], className="small"
+    )
+    count = {"type": "rightAligned", "width": 110}
+    columns = [
+        {"field": "model", "headerName": "Model", "width": 110},
+        {"field": "system", "headerName": "System", "width": 200},
+        *({"field": f, "headerName": h, **count} for f, h in (
+            ("greedy_errors", "Greedy errors"), ("errors", "Errors"), ("kept", "Kept"),
+            ("changed", "of them changed"), ("introduced", "Introduced"), ("fixed", "Fixed"),
+            ("search_errors", "Search errors"))),
+    ]  # fmt: skip
+    return ui.card(
+        "Where the errors come from (against the acoustic model's greedy best path; matched by place)",
+        html.Div(
+            [
+                sentences,
+                ui.graph(_attribution_figure(table, systems), "err-attribution"),
+                ui.small_grid("err-attribution-grid", table, columns),
+            ]
+        ),
+    )
+
+
 def layout(page: PageContext) -> html.Div:
     if page.testset is None:
         return html.Div([page.header("Errors", "No test sets found."), ui.empty("Nothing to analyse.")])
@@ -141,6 +193,7 @@ def layout(page: PageContext) -> html.Div:
                 ),
                 actions=[ui.csv_button("err-classes-csv")],
             ),
+            _attribution_card(page, systems),
             ui.card(
                 f"WER by {by} (95% bootstrap CI)",
                 ui.graph(_breakdown_figure(breakdown, by), "err-breakdown"),

@@ -62,3 +62,18 @@ def test_a_bad_keyword_list_is_an_error_at_start(results_dir: Path, tmp_path: Pa
     empty.write_text("# nothing here\n", encoding="utf-8")
     with pytest.raises(ManifestError, match="no keywords"):
         create_app(Source.of(results_dir, keywords=[empty]), cache_dir=tmp_path / "cache")
+
+
+def test_errors_page_says_where_the_errors_come_from(keyword_app) -> None:
+    analysis = keyword_app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    table = analysis.error_attribution("synth-clean").set_index("system")
+    scored = analysis.system_table[analysis.system_table["testset"] == "synth-clean"].set_index("system")
+    beam = table.loc["base@beam-lm"]  # the synthetic beam+LM decoder over base's logits, greedy its root
+    assert (
+        beam["root"] == "base@greedy" and beam["errors"] == scored.loc["base@beam-lm", ["S", "D", "I"]].sum()
+    )
+    assert beam["greedy_errors"] == scored.loc["base@greedy", ["S", "D", "I"]].sum()
+    assert beam["kept"] + beam["introduced"] == beam["errors"] and beam["fixed"] > 0
+    page = _render(keyword_app, "/errors", "?ts=synth-clean")
+    assert '"err-attribution-grid"' in page and "Where the errors come from" in page
+    assert f"{int(beam['fixed']):,} greedy errors" in page  # the sentence analysis wrote
