@@ -112,13 +112,24 @@ def phase_start(results: Path, cache: Path, launched: float) -> dict[str, Any]:
 def phase_dataset(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
     """The Dataset page's first visit (statistics computed) and later ones (memoised), after a warm start."""
     from werbench.dashboard.app import create_app
+    from werbench.dashboard.callback_client import post_callback
 
     app = create_app(results, cache_dir=cache)
     client = app.server.test_client()
     testset = app.server.config["WERBENCH_WORKSPACE"].analysis("none").testsets[0]
     first, _ = _route(client, app, "/dataset", f"?ts={testset}")
+    analysis = app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    context = {"ts": testset, "norm": "none", "systems": analysis.systems(testset)}
+    elapsed, body = post_callback(
+        client,
+        app,
+        "vocab-grid.getRowsResponse",
+        [{"id": "vocab-grid", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 100}}],
+        [{"id": "vocab-ctx", "property": "data", "value": context}],
+    )
+    assert body["response"]["vocab-grid"]["getRowsResponse"]["rowData"], "empty vocabulary grid"
     later = [_route(client, app, "/dataset", f"?ts={testset}")[0] for _ in range(max(repeats // 6, 3))]
-    return {"first_ms": first, "later": _stats(later), "rss_mb": _peak_rss_mb()}
+    return {"first_ms": first, "vocab_first_ms": elapsed, "later": _stats(later), "rss_mb": _peak_rss_mb()}
 
 
 def phase_callbacks(results: Path, cache: Path, repeats: int) -> dict[str, Any]:
@@ -384,7 +395,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
         rows.append(
             (
                 "dataset page, first visit",
-                f"{first:.0f} ms (later visits: {_ms(worst('dataset', 'later'))})",
+                f"{first:.0f} ms (later visits: {_ms(worst('dataset', 'later'))}; the vocabulary grid's "
+                f"first block, its error tables computed: {worst('dataset', 'vocab_first_ms'):.0f} ms)",
                 f"<= {goal['dataset_ms']:.0f} ms: {_verdict(first <= goal['dataset_ms'])}",
             )
         )

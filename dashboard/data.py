@@ -594,7 +594,12 @@ class Analysis:
         return self._memo.get(("dataset", testset), lambda: self._dataset_stats(testset))
 
     def _dataset_stats(self, testset: str) -> DatasetStats:
-        accuracy, source = self.word_accuracy(testset, tuple(self.systems(testset)[:1]))
+        """The OOV rate needs the first system's word accuracy with OOV flags: without a vocabulary
+        there are no flags, so no error tables are computed for it."""
+        vocabulary, source = self.vocabulary_for(testset)
+        if vocabulary is None:
+            return dataset_stats(self.reference_rows(testset), None, source)
+        accuracy, _ = self.word_accuracy(testset, tuple(self.systems(testset)[:1]))
         return dataset_stats(self.reference_rows(testset), accuracy, source)
 
     # ---- errors
@@ -681,8 +686,13 @@ class Analysis:
             ("vocab-grid", testset, systems), lambda: self._vocabulary_grid(testset, systems)
         )
 
+    def vocabulary_column_defs(self, testset: str, systems: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The vocabulary grid's columns, known before its rows are computed (the page shows first, the
+        grid's first block computes the error tables)."""
+        return vocabulary_columns(systems, self.vocabulary_for(testset)[1])
+
     def _vocabulary_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
-        accuracy, source = self.word_accuracy(testset, systems)
+        accuracy, _ = self.word_accuracy(testset, systems)
         frame = (
             word_accuracy_side_by_side(accuracy, systems) if systems else accuracy[["word", "count", "oov"]]
         )
@@ -693,7 +703,7 @@ class Analysis:
             labels[f"s{k}_acc"], labels[f"s{k}_err"] = f"{system} accuracy", f"{system} errors"
         return GridTable(
             ServerSideTable(frame[list(labels)]),
-            vocabulary_columns(systems, source),
+            self.vocabulary_column_defs(testset, systems),
             labels,
             f"vocabulary-{testset}-{self.normalizer}.csv",
             list(labels),

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, html
+from werbench.analysis.dataset import DatasetStats
 from werbench.dashboard import components as ui
 from werbench.dashboard.grid_config import numeric_fields
 from werbench.dashboard.grid_view import GridTable, register_server_grid, server_grid
@@ -65,6 +66,38 @@ def _any_field_histogram(page: PageContext, systems: list[str]) -> html.Div:
     )
 
 
+def _reference_histograms(stats: DatasetStats) -> dbc.Row:
+    """Duration, words, characters and speaking rate of the test set's utterances."""
+    hist = stats.histograms
+    return dbc.Row(
+        [
+            dbc.Col(
+                ui.card("Duration", _histogram(hist["duration"], "duration", "s", "#2c3e50")), lg=6, xl=3
+            ),
+            dbc.Col(
+                ui.card("Words per utterance", _histogram(hist["words"], "words", "words", "#18bc9c")),
+                lg=6,
+                xl=3,
+            ),
+            dbc.Col(
+                ui.card(
+                    "Characters per utterance", _histogram(hist["chars"], "characters", "chars", "#3498db")
+                ),
+                lg=6,
+                xl=3,
+            ),
+            dbc.Col(
+                ui.card(
+                    "Speaking rate", _histogram(hist["word_rate"], "speaking rate", "words/s", "#e67e22")
+                ),
+                lg=6,
+                xl=3,
+            ),
+        ],
+        className="g-3",
+    )
+
+
 def layout(page: PageContext) -> html.Div:
     if page.testset is None:
         return html.Div([page.header("Dataset", "No test sets found."), ui.empty("Nothing to describe.")])
@@ -94,36 +127,11 @@ def layout(page: PageContext) -> html.Div:
         ],
         className="g-3 mb-3",
     )
-    hist = stats.histograms
-    histograms = dbc.Row(
-        [
-            dbc.Col(
-                ui.card("Duration", _histogram(hist["duration"], "duration", "s", "#2c3e50")), lg=6, xl=3
-            ),
-            dbc.Col(
-                ui.card("Words per utterance", _histogram(hist["words"], "words", "words", "#18bc9c")),
-                lg=6,
-                xl=3,
-            ),
-            dbc.Col(
-                ui.card(
-                    "Characters per utterance", _histogram(hist["chars"], "characters", "chars", "#3498db")
-                ),
-                lg=6,
-                xl=3,
-            ),
-            dbc.Col(
-                ui.card(
-                    "Speaking rate", _histogram(hist["word_rate"], "speaking rate", "words/s", "#e67e22")
-                ),
-                lg=6,
-                xl=3,
-            ),
-        ],
-        className="g-3",
+    histograms = page.analysis.memo(  # the same figures on every visit: plotly builds them once
+        ("dataset-histograms", page.testset), lambda: _reference_histograms(stats)
     )
     context = {"ts": page.testset, "norm": page.normalizer, "systems": systems}
-    grid = vocabulary_grid(page.workspace, context)[0]
+    column_defs = page.analysis.vocabulary_column_defs(page.testset, tuple(systems))  # rows: on request
     any_field = _any_field_histogram(page, systems)
     return html.Div(
         [
@@ -151,7 +159,7 @@ def layout(page: PageContext) -> html.Div:
             any_field,
             ui.card(
                 "Vocabulary: per-word accuracy by system" if page.systems else "Vocabulary",
-                server_grid(GRID, grid.column_defs, context, height="60vh"),
+                server_grid(GRID, column_defs, context, height="60vh"),
             ),
         ]
     )
