@@ -493,13 +493,14 @@ class Analysis:
             rows = grid.table.view(grid_state.get("filterModel"), grid_state.get("sortModel"), mask)
         except ValueError:
             rows = grid.table.view(None, None, mask)
-        ids = grid.table.frame["utt_id"].to_numpy()
-        where = np.flatnonzero(ids[rows] == utt_id)
+        position = self.position(context["ts"], None, utt_id)  # the grid's rows are the reference rows
+        where = np.flatnonzero(rows == position) if position is not None else []
         if not len(where):
             return Neighbours(None, None, 0, len(rows))
         at = int(where[0])
-        prev_id = str(ids[rows[at - 1]]) if at > 0 else None
-        next_id = str(ids[rows[at + 1]]) if at + 1 < len(rows) else None
+        ids = grid.table.frame["utt_id"]
+        prev_id = str(ids.iat[rows[at - 1]]) if at > 0 else None
+        next_id = str(ids.iat[rows[at + 1]]) if at + 1 < len(rows) else None
         return Neighbours(prev_id, next_id, at + 1, len(rows))
 
     # ---- one utterance
