@@ -118,7 +118,9 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:
     try:
         table = feather.read_table(path, memory_map=True)
         meta = json.loads((table.schema.metadata or {}).get(_META, b"{}"))
-        return table.to_pandas(types_mapper=nested_dtype), meta
+        # split_blocks: a block per column, as read; consolidating the numeric columns into 2-D blocks
+        # copied them all (7.5 s of 8.3 at 1M utterances x 4 systems, for the same memory)
+        return table.to_pandas(types_mapper=nested_dtype, split_blocks=True), meta
     except (OSError, ValueError, pa.ArrowException):
         return None
 
