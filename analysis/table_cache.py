@@ -17,6 +17,7 @@ run on (``manifests.code_version``): no version number to remember to bump.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.feather as feather
 from werbench.aligner.align import warm_up
 from werbench.analysis import write_behind
@@ -109,9 +112,37 @@ def _arrow(frame: pd.DataFrame, meta: dict | None = None) -> pa.Table:
     return table
 
 
+_MAX_BATCH = 1 << 20  # rows of one record batch
+
+
+def _blocks(table: pa.Table) -> list[tuple[int, int]]:
+    """(start, stop) of each run of rows with one (testset, system), cut at ``_MAX_BATCH`` rows."""
+    n = table.num_rows
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+    for name in ("testset", "system"):
+        if name in table.column_names and n > 1:
+            keys = table.column(name)
+            same = pc.fill_null(pc.equal(keys.slice(1), keys.slice(0, n - 1)), False)
+            change[1:] |= ~same.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(change).tolist()
+    blocks = []
+    for start, stop in zip(starts, [*starts[1:], n], strict=True):
+        blocks += [(a, min(a + _MAX_BATCH, stop)) for a in range(start, stop, _MAX_BATCH)]
+    return blocks
+
+
 def _write(path: Path, table: pa.Table) -> None:
-    with atomic_write(path, "wb", durable=False) as handle:
-        feather.write_feather(table, handle, compression="uncompressed")
+    """One record batch per (testset, system) block, so that each system's rows read back as one chunk per
+    column: a gather, filter or cast over a column of thousands of chunks (as the tables are built)
+    concatenates them all first, on every request. A block too big for one chunk is written as it is."""
+    with atomic_write(path, "wb", durable=False) as handle, pa.ipc.new_file(handle, table.schema) as writer:
+        for start, stop in _blocks(table):
+            piece = table.slice(start, stop - start)
+            with contextlib.suppress(pa.ArrowInvalid, OverflowError):  # offsets past 32 bits: as it is
+                piece = piece.combine_chunks()
+            writer.write_table(piece)
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, dict] | None:

@@ -143,3 +143,17 @@ def test_manifests_served_as_sde_serves_them_are_cached_whole(tmp_path: Path) ->
     os.utime(files[0], ns=(1, 1))
     edited = manifest_tables(files, cache_dir=cache, timings=timings)
     assert edited.systems.set_index("system").at["conformer", "S"] == 0
+
+
+def test_each_systems_rows_read_back_as_one_chunk(tmp_path: Path, make_results) -> None:
+    """The cache writes a record batch per (testset, system): a column of many chunks makes every gather
+    over it concatenate them all (the dashboard gathers on every request)."""
+    import pyarrow.feather as feather
+
+    folder, cache = results(tmp_path / "r", make_results), tmp_path / "cache"
+    built = results_tables(folder, cache_dir=cache)
+    write_behind.wait_all()
+    table = feather.read_table(next((cache / "tables").glob("*.utts.arrow")))
+    systems = table.column("system").to_pylist()
+    assert [len(c) for c in table.column("hyp").chunks] == [systems.count(s) for s in dict.fromkeys(systems)]
+    pd.testing.assert_frame_equal(results_tables(folder, cache_dir=cache).utterances, built.utterances)
