@@ -139,6 +139,17 @@ def prediction_columns_ok(frame: pd.DataFrame) -> bool:
             pc.not_equal(pc.list_value_length(pc.list_flatten(pa.array(frame["word_times"]))), 2)
         ).as_py():
             return False
+    if "word_confidence" in frame:  # triples of numbers in [0, 1], as ``results`` checks them line by line
+        kind = getattr(frame["word_confidence"].dtype, "pyarrow_dtype", None)
+        triple = kind.value_type if kind is not None and pa.types.is_list(kind) else None
+        if not (triple is not None and pa.types.is_list(triple) and _numbers_type(triple.value_type)):
+            return frame["word_confidence"].isna().all()
+        flat = pc.list_flatten(pa.array(frame["word_confidence"]))
+        values = pc.list_flatten(flat)
+        if pc.any(pc.not_equal(pc.list_value_length(flat), 3)).as_py() or (
+            len(values) and (pc.min(values).as_py() < 0 or pc.max(values).as_py() > 1)
+        ):
+            return False
     if "nbest" in frame:
         kind = getattr(frame["nbest"].dtype, "pyarrow_dtype", None)
         entry = kind.value_type if kind is not None and pa.types.is_list(kind) else None

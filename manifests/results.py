@@ -22,7 +22,9 @@ TESTSET_MANIFEST = "manifest.jsonl"
 # ``s3://``, ``gs://``, ``file://``... (a Path made of one keeps one slash); ``C:/`` is a drive, not a URL
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 # the fields a prediction line adds to its manifest line (see docs/ARCHITECTURE.md)
-PREDICTION_FIELDS = ("pred_text", "nbest", "greedy_text", "beam_text", "word_times", "error")
+PREDICTION_FIELDS = (
+    "pred_text", "nbest", "greedy_text", "beam_text", "word_times", "word_confidence", "error",
+)  # fmt: skip
 
 
 _NUMBER = ((int, float), "a number")
@@ -191,13 +193,31 @@ def _word_times_problem(value: Any) -> str | None:
     return None
 
 
+def _word_confidence_problem(value: Any) -> str | None:
+    """Per word ``[max_prob_mean, max_prob_min, entropy]`` in [0, 1] (``runners.decoders.confidence``)."""
+    if not isinstance(value, list):
+        return (
+            f"expected a list of [max_prob_mean, max_prob_min, entropy] triples, got {type(value).__name__}"
+        )
+    for index, triple in enumerate(value):
+        if (
+            not isinstance(triple, list)
+            or len(triple) != 3
+            or not all(_number(t) and 0 <= t <= 1 for t in triple)
+        ):
+            return f"entry {index}: expected three numbers in [0, 1], got {triple!r:.60}"
+    return None
+
+
 def prediction_field_problems(row: dict[str, Any]) -> list[tuple[str, str]]:
     """``(field, message)`` for each optional prediction field of a result line with the wrong shape."""
     problems = []
     for name in ("greedy_text", "beam_text", "error"):
         if row.get(name) is not None and not isinstance(row[name], str):
             problems.append((name, f"expected a string, got {type(row[name]).__name__}"))
-    for name, check in (("nbest", _nbest_problem), ("word_times", _word_times_problem)):
+    checks = (("nbest", _nbest_problem), ("word_times", _word_times_problem),
+              ("word_confidence", _word_confidence_problem))  # fmt: skip
+    for name, check in checks:
         problem = check(row[name]) if row.get(name) is not None else None
         if problem:
             problems.append((name, problem))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from werbench.runners.decoders.base import Decoded, Vocabulary
+from werbench.runners.decoders.confidence import word_confidence
 from werbench.runners.decoders.registry import DECODERS, make_decoder
 
 _worker: Any = None
@@ -25,9 +26,11 @@ def decode_one(decoder: Any, args: tuple[Any, Vocabulary, float]) -> Decoded | s
     """Decoded, or the reason as a string: one utterance's decoder failure is recorded, not fatal."""
     log_probs, vocab, frame_seconds = args
     try:
-        return decoder.decode(log_probs, vocab, frame_seconds)
+        decoded = decoder.decode(log_probs, vocab, frame_seconds)
     except Exception as exc:
         return f"decoder failed: {type(exc).__name__}: {exc}"
+    decoded.word_confidence = word_confidence(log_probs, decoded.word_times, frame_seconds)
+    return decoded
 
 
 def _decode_in_worker(args: tuple[Any, Vocabulary, float]) -> Decoded | str:

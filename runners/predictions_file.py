@@ -77,4 +77,6 @@ def prediction_row(utt: Utterance, decoded: Decoded | None, error: str | None) -
         row["nbest"] = [hyp.to_json() for hyp in decoded.nbest]
     if decoded.word_times is not None:
         row["word_times"] = [list(span) for span in decoded.word_times]
+    if decoded.word_confidence is not None:
+        row["word_confidence"] = decoded.word_confidence
     return row

@@ -30,6 +30,7 @@ class Decoded:
     nbest: list[Hypothesis] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)
     word_times: list[tuple[float, float]] | None = None
+    word_confidence: list[list[float]] | None = None  # per word (``decoders.confidence``), set by the pool
 
 
 @dataclass(frozen=True, slots=True)

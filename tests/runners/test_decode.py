@@ -15,6 +15,7 @@ from werbench.manifests.results import iter_systems, read_run_info
 from werbench.manifests.schema import Utterance
 from werbench.runners.audio import load_audio
 from werbench.runners.decode import DecodeJob, run_decode
+from werbench.runners.decoders.confidence import word_confidence
 from werbench.runners.decoders.greedy import GreedyDecoder
 from werbench.runners.logits_cache import LogitsCache, batch_log_probs, quantize
 
@@ -48,6 +49,10 @@ def test_greedy_decode_writes_predictions_and_run_json(tmp_path, tiny_model, tin
         assert len(row["word_times"]) == len(row["pred_text"].split())
         assert all(0 <= s <= e <= utt.duration + 0.05 for s, e in row["word_times"])
         assert row["nbest"][0]["text"] == row["pred_text"]
+        expected = word_confidence(
+            quantize(tiny_model.log_probs([audio.samples])[0]), direct.word_times, 0.02
+        )
+        assert row["word_confidence"] == expected and len(expected) == len(row["word_times"])
 
     info = read_run_info(summary.ref)
     assert info.model["sha256"] == hashlib.sha256(tiny_nemo.read_bytes()).hexdigest()
