@@ -7,6 +7,7 @@
 ``hallucinations.csv`` (per system: flagged utterances per reason, insertion rate on silence) and
 ``hallucinated_utterances.csv`` (each flagged utterance with its reasons), ``error_attribution.csv`` and
 ``error_attribution_utterances.csv`` (errors kept from the greedy output, introduced, fixed, search errors),
+``confidence.csv`` and ``reliability.csv`` (how well word confidence predicts errors, per measure),
 ``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
 Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
@@ -38,6 +39,9 @@ def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
         frames["word_classes"] = report.classes
     if not report.class_comparisons.empty:
         frames["word_class_comparisons"] = report.class_comparisons
+    if not report.confidence.empty:
+        frames["confidence"] = report.confidence
+        frames["reliability"] = report.reliability
     if not report.attribution.empty:
         frames["error_attribution"] = report.attribution
         frames["error_attribution_utterances"] = report.attribution_utterances

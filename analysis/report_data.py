@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
+from werbench.analysis.confidence import confidence_tables
 from werbench.analysis.errors import ErrorTables, error_tables
 from werbench.analysis.hallucinations import HallucinationRules, flagged_utterances, hallucination_summary
 from werbench.analysis.lineage import LineageStep, decoder_lineage, error_attribution
@@ -31,9 +32,9 @@ from werbench.manifests.normalize import get_normalizer
 NOT_FIELDS = frozenset(
     {
         "testset", "system", "utt_id", "ref", "hyp", "ops", "text", "pred_text", "failure", "audio_filepath",
-        "offset", "nbest", "word_times", "greedy_text", "beam_text", "failed", "sentence_error",
-        "C", "S", "D", "I", "ref_words", "hyp_words", "wer", "char_C", "char_S", "char_D", "char_I",
-        "ref_chars", "cer", "wmr",
+        "offset", "nbest", "word_times", "word_confidence", "greedy_text", "beam_text", "failed",
+        "sentence_error", "C", "S", "D", "I", "ref_words", "hyp_words", "wer", "char_C", "char_S", "char_D",
+        "char_I", "ref_chars", "cer", "wmr",
     }
 )  # fmt: skip
 MAX_CATEGORIES = 40
@@ -61,6 +62,8 @@ class ReportData:
     hallucinated: pd.DataFrame = field(default_factory=pd.DataFrame)  # the flagged utterances
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # where errors come from (lineage)
     attribution_utterances: pd.DataFrame = field(default_factory=pd.DataFrame)
+    confidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # how well confidence predicts errors
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # the default measure's diagram
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -201,6 +204,7 @@ def build_report(
     lineage = decoder_lineage(utts, normalize=normalize, costs=tables.costs, systems=tables.systems, top=top)
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
+    confidence, reliability = confidence_tables(utts, normalize)
     attribution, attribution_utts = error_attribution(
         utts, normalize=normalize, costs=tables.costs, systems=tables.systems, nbest_utterances=nbest_utts
     )
@@ -229,5 +233,6 @@ def build_report(
     return ReportData(
         tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
         class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
-        hallucinations, hallucinated, attribution, attribution_utts, source, settings=settings,
+        hallucinations, hallucinated, attribution, attribution_utts, confidence, reliability, source,
+        settings=settings,
     )  # fmt: skip

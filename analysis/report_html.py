@@ -21,6 +21,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
 from werbench.analysis.compare import Comparison, three_way
+from werbench.analysis.confidence import CONFIDENT, DEFAULT_MEASURE, DOUBTFUL
 from werbench.analysis.errors import replay
 from werbench.analysis.lineage import LineageStep, attribution_sentence
 from werbench.analysis.report_data import ReportData
@@ -306,6 +307,44 @@ def _attribution_view(plots: _Plots, report: ReportData) -> list[dict[str, Any]]
     return views
 
 
+def reliability_plot(plots: _Plots, diagram: pd.DataFrame) -> Plot:
+    """Accuracy against mean confidence per bin, a line per system; the diagonal is perfect calibration."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot", "color": "#94a3b8"}
+    )
+    for (testset, system), group in diagram[diagram["words"] > 0].groupby(["testset", "system"], sort=True):
+        name = str(system) if diagram["testset"].nunique() == 1 else f"{system} ({testset})"
+        fig.add_scatter(
+            x=group["confidence"].round(4).tolist(), y=group["accuracy"].round(4).tolist(),
+            mode="lines+markers", name=name, marker_color=plots.colour.get(system),
+            customdata=group["words"].tolist(),
+            hovertemplate="confidence %{x:.2f}: %{y:.1%} correct of %{customdata:,} words<extra>"
+            + name + "</extra>",
+        )  # fmt: skip
+    fig.update_layout(
+        xaxis_title="mean confidence (bin)",
+        yaxis_title="share correct",
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.02],
+    )
+    return plots.add(fig, height=420, legend_top=True)
+
+
+def _confidence_view(plots: _Plots, report: ReportData) -> dict[str, Any] | None:
+    if report.confidence.empty:
+        return None
+    default = report.confidence[report.confidence["measure"] == DEFAULT_MEASURE]
+    return {
+        "rows": _records(default),
+        "others": _records(report.confidence[report.confidence["measure"] != DEFAULT_MEASURE]),
+        "plot": reliability_plot(plots, report.reliability),
+        "measure": DEFAULT_MEASURE,
+        "confident": CONFIDENT,
+        "doubtful": DOUBTFUL,
+    }
+
+
 def _lineage_view(steps: list[LineageStep]) -> list[dict[str, Any]]:
     views = []
     for step in steps:
@@ -392,6 +431,7 @@ def view_model(report: ReportData) -> dict[str, Any]:
         ],  # anchors cmp-1, cmp-2, ...
         "lineage": _lineage_view(report.lineage),
         "attribution": _attribution_view(plots, report),
+        "confidence": _confidence_view(plots, report),
         "nbest": _records(report.nbest_summary),
         "worst": _worst(report),
         "palette": PALETTE,

@@ -63,6 +63,11 @@ def test_demo_writes_results_reports_and_leaderboard(demo_results):
     classes = list(csv.DictReader((demo_results / "report-csv" / "word_classes.csv").open()))
     business = {r["class"] for r in classes if r["testset"] == "business-synth" and int(r["ref_words"]) > 0}
     assert {"numbers", "companies", "oov"} <= business  # the demo's keyword list and the LM's unigrams
+    confidence = list(csv.DictReader((demo_results / "report-csv" / "confidence.csv").open()))
+    assert {r["system"] for r in confidence} >= {"tuned@greedy", "tuned@beam-kenlm4"}  # runners wrote them
+    assert all(0 <= float(r["auc_roc"]) <= 1 for r in confidence if r["auc_roc"])
+    assert (demo_results / "report-csv" / "error_attribution.csv").is_file()
+    assert (demo_results / "report-csv" / "hallucinations.csv").is_file()
 
 
 @pytest.mark.slow

@@ -1,0 +1,64 @@
+"""Confidence measures: cases by hand, scikit-learn's AUCs as the anchor, the mapping to aligned words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from werbench.analysis import confidence as cf
+from werbench.manifests.normalize import get_normalizer
+
+
+def test_nce_ece_and_reliability_by_hand() -> None:
+    correct = np.array([True, True, True, False])
+    conf = np.array([0.9, 0.8, 0.6, 0.3])
+    h_max = -(3 * math.log2(0.75) + math.log2(0.25))
+    h = math.log2(0.9) + math.log2(0.8) + math.log2(0.6) + math.log2(0.7)
+    assert cf.nce(correct, conf) == pytest.approx((h_max + h) / h_max)
+    # one word in each of the bins of 0.3 (wrong), 0.6, 0.8 and 0.9 (right): gaps 0.3, 0.4, 0.2, 0.1
+    assert cf.ece(correct, conf) == pytest.approx((0.3 + 0.4 + 0.2 + 0.1) / 4)
+    table = cf.reliability(correct, conf)
+    assert table["words"].tolist() == [0, 0, 0, 1, 0, 0, 1, 0, 1, 1]
+    assert math.isnan(cf.nce(np.array([True, True]), np.array([0.5, 0.9])))
+
+
+def test_aucs_match_scikit_learn() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(3)
+    labels = rng.random(400) < 0.3
+    scores = np.round(np.where(labels, rng.normal(0.6, 0.2, 400), rng.normal(0.4, 0.2, 400)), 1)  # with ties
+    assert cf.auc_roc(labels, scores) == pytest.approx(metrics.roc_auc_score(labels, scores))
+    assert cf.average_precision(labels, scores) == pytest.approx(
+        metrics.average_precision_score(labels, scores)
+    )
+    assert math.isnan(cf.auc_roc(np.zeros(3, bool), np.ones(3)))
+
+
+def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
+    refs = {"u1": "the cat sat", "u2": "hello world"}
+    hyps = {"u1": "The bat sat down", "u2": "hello world"}
+    triples = {
+        "u1": [[0.9, 0.8, 0.95], [0.5, 0.4, 0.3], [0.9, 0.9, 0.9], [0.6, 0.5, 0.2]],
+        "u2": [[0.9, 0.9, 0.97], [0.9, 0.9, 0.4]],
+    }
+    pred_fields = {"sys": {u: {"word_confidence": t} for u, t in triples.items()}}
+    from werbench.analysis.tables import build_tables
+
+    from tests.analysis.conftest import build_inputs
+
+    tables = build_tables(
+        build_inputs(refs, {"sys": hyps}, pred_fields=pred_fields), normalize="nemo", n_resamples=20
+    )
+    utts = tables.utterances
+    words = cf.word_scores(utts, get_normalizer("nemo"))
+    assert words["word"].tolist() == ["the", "bat", "sat", "down", "hello", "world"]
+    assert words["correct"].tolist() == [True, False, True, False, True, True]
+    assert words["confidence"].tolist() == [0.95, 0.3, 0.9, 0.2, 0.97, 0.4]
+    summary, diagram = cf.confidence_tables(utts, get_normalizer("nemo"))
+    row = summary[summary["measure"] == "entropy"].iloc[0]
+    assert (row.words, row.errors, row.unmatched, row.confident_errors, row.doubtful_right) == (6, 2, 0, 0, 1)
+    assert row.auc_roc == 1.0  # both errors are less confident than every correct word
+    assert diagram["words"].sum() == 6
+    per_utt = cf.utterance_confidence(utts, get_normalizer("nemo")).set_axis(utts["utt_id"])
+    assert per_utt.loc["u2", "doubtful_right"] == 1 and per_utt.loc["u1", "doubtful_right"] == 0
