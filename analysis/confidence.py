@@ -69,14 +69,9 @@ def word_scores(
     for k, (raw, conf, hyp) in enumerate(
         zip(utts["pred_text"], utts["word_confidence"], utts["hyp"], strict=True)
     ):
-        if (
-            failed[k]
-            or conf is None
-            or not isinstance(raw, str)
-            or (isinstance(conf, float) and math.isnan(conf))
-        ):
-            continue
-        mapped = _row_confidences(raw, list(conf), str(hyp or ""), normalize)
+        if failed[k] or not pd.api.types.is_list_like(conf) or not isinstance(raw, str):
+            continue  # no confidences (another kind of system: NA or None) or a failed decode
+        mapped = _row_confidences(raw, list(conf), hyp if isinstance(hyp, str) else "", normalize)
         if mapped is None:
             key = (str(utts["testset"].iat[k]), str(utts["system"].iat[k]))
             unmatched[key] = unmatched.get(key, 0) + 1

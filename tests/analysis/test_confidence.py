@@ -62,3 +62,19 @@ def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
     assert diagram["words"].sum() == 6
     per_utt = cf.utterance_confidence(utts, get_normalizer("nemo")).set_axis(utts["utt_id"])
     assert per_utt.loc["u2", "doubtful_right"] == 1 and per_utt.loc["u1", "doubtful_right"] == 0
+
+
+def test_systems_without_confidences_are_skipped_in_an_arrow_table(make_utts) -> None:
+    """A results directory mixing decoders with and without word_confidence (pocketsphinx has none):
+    read back as Arrow columns, the missing values are NA, not lists."""
+    from werbench.analysis.tables import build_tables
+    from werbench.manifests.columnar import nested_to_arrow
+
+    from tests.analysis.conftest import build_inputs
+
+    refs = {"u1": "a b", "u2": "c d"}
+    pred_fields = {"x": {"u1": {"word_confidence": [[0.9, 0.9, 0.9], [0.2, 0.2, 0.2]]}}}
+    inputs = build_inputs(refs, {"x": {"u1": "a x", "u2": "c d"}, "y": refs}, pred_fields=pred_fields)
+    utts = nested_to_arrow(build_tables(inputs, normalize="none", n_resamples=20).utterances)
+    summary, _ = cf.confidence_tables(utts, get_normalizer("none"))
+    assert set(summary["system"]) == {"x"} and summary["words"].iat[0] == 2
