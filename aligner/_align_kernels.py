@@ -29,6 +29,13 @@ OP_C = 67  # "C"
 OP_S = 83  # "S"
 OP_D = 68  # "D"
 OP_I = 73  # "I"
+# sclite -D: an optionally deletable word ``(uh)`` left out of the alignment is scored correct, so it needs
+# ops that count as C but consume one side only: "d" (a reference word) and "i" (a hypothesis word)
+OP_OPT_D = 100  # "d"
+OP_OPT_I = 105  # "i"
+OPTIONAL_INDEL = (
+    2.0  # sclite word.c: deleting or inserting an optionally deletable word (CORR < OD < INS/DEL)
+)
 
 TIE_SCLITE = 0  # sclite net_dp.c: per cell, diagonal if <= both, else deletion if < insertion, else insertion
 TIE_RAPIDFUZZ = 1  # rapidfuzz/jiwer: common affix stripped, backtrace prefers deletion, insertion, diagonal
@@ -68,11 +75,13 @@ def _token_key(buf, start, end):
 
 
 @njit(cache=True, nogil=True)
-def tokenize_words(buf, utt_off, null_word):
-    """Split each utterance on ASCII whitespace; returns (start, end, hash, is_null, utt_tok_off).
+def tokenize_words(buf, utt_off, null_word, optional):
+    """Split each utterance on ASCII whitespace; returns (start, end, hash, is_null, utt_tok_off, optional).
 
     Words compare byte for byte (text rules such as sclite's case folding belong to the text mode,
-    ``manifests.normalize``); with ``null_word`` the word ``@`` is sclite's null word.
+    ``manifests.normalize``); with ``null_word`` the word ``@`` is sclite's null word. With ``optional``
+    (sclite ``-D``) a word in parentheses such as ``(uh)`` is optionally deletable: it compares by the text
+    inside the parentheses (its span and key are those of that text), as sclite's ``decode_opt_del`` does.
     """
     n_utt = utt_off.shape[0] - 1
     count = 0
@@ -88,6 +97,7 @@ def tokenize_words(buf, utt_off, null_word):
     end = np.empty(count, np.int64)
     hashes = np.empty(count, np.uint64)
     null = np.zeros(count, np.bool_)
+    opt = np.zeros(count, np.bool_)
     utt_tok = np.empty(n_utt + 1, np.int64)
     t = 0
     for u in range(n_utt):
@@ -101,13 +111,18 @@ def tokenize_words(buf, utt_off, null_word):
             s = k
             while k < stop and not _is_space(buf[k]):
                 k += 1
+            e = k
+            if optional and e - s >= 2 and buf[s] == 40 and buf[e - 1] == 41:  # "(...)"
+                opt[t] = True
+                s += 1
+                e -= 1
             start[t] = s
-            end[t] = k
-            hashes[t] = _token_key(buf, s, k)
-            null[t] = null_word and k - s == 1 and buf[s] == 64
+            end[t] = e
+            hashes[t] = _token_key(buf, s, e)
+            null[t] = null_word and not opt[t] and e - s == 1 and buf[s] == 64
             t += 1
     utt_tok[n_utt] = t
-    return start, end, hashes, null, utt_tok
+    return start, end, hashes, null, utt_tok, opt
 
 
 @njit(cache=True, nogil=True)
@@ -150,7 +165,7 @@ def tokenize_chars(buf, utt_off, keep_spaces):
             t += 1
     utt_tok[n_utt] = t
     no_spans = np.empty(0, np.int64)
-    return no_spans, no_spans, hashes[:t], np.zeros(t, np.bool_), utt_tok
+    return no_spans, no_spans, hashes[:t], np.zeros(t, np.bool_), utt_tok, np.zeros(t, np.bool_)
 
 
 @njit(cache=True, inline="always")
@@ -165,7 +180,7 @@ def _same(rbuf, rs, re_, hbuf, hs, he):
 
 
 @njit(cache=True, nogil=True)
-def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp):
+def _sclite_cells(ref, r0, rnull, ropt, hyp, h0, n, m, budget, weights, ins_cost, dp):
     """sclite's DP over the cells that a path costing at most ``budget`` may pass (every cell for +inf).
 
     A cell is kept while its cost plus the least cost of the insertions or deletions that any path from
@@ -177,7 +192,7 @@ def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp):
     """
     rbuf, r_start, r_end, r_hash = ref
     hbuf, h_start, h_end, h_hash = hyp
-    sub_w, ins_w, del_w, null_indel, null_sub, inf = weights
+    sub_w, ins_w, del_w, null_indel, null_sub, opt_indel, inf = weights
     zero = sub_w - sub_w  # in the weights' type
     step = min(ins_w, del_w)  # the least cost of one insertion or deletion (null words: unlimited budget)
     w = m + 1
@@ -194,7 +209,7 @@ def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp):
         prev = row - w
         if end < m:
             dp[prev + end + 1] = inf  # the row above's right edge
-        dcost = null_indel if rnull[a - 1] else del_w
+        dcost = null_indel if rnull[a - 1] else (opt_indel if ropt[a - 1] else del_w)
         match = null_sub if rnull[a - 1] else zero  # equal tokens: both null or neither
         b = first
         if b == 0:
@@ -242,11 +257,11 @@ def _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp):
 
 
 @njit(cache=True, nogil=True)
-def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, rev):
+def _sclite_trace(ref, r0, rnull, ropt, hyp, h0, hnull, hopt, n, m, weights, ins_cost, dp, rev):
     """Backtrace from the last cell re-deriving sclite's choices; writes ops reversed, returns their count."""
     rbuf, r_start, r_end, r_hash = ref
     hbuf, h_start, h_end, h_hash = hyp
-    sub_w, _, del_w, null_indel, null_sub, _ = weights
+    sub_w, _, del_w, null_indel, null_sub, opt_indel, _ = weights
     zero = sub_w - sub_w
     w = m + 1
     a = n
@@ -266,7 +281,7 @@ def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, r
             )
             cost = (null_sub if rnull[a - 1] else zero) if same else sub_w
             s = dp[(a - 1) * w + b - 1] + cost
-            d = dp[(a - 1) * w + b] + (null_indel if rnull[a - 1] else del_w)
+            d = dp[(a - 1) * w + b] + (null_indel if rnull[a - 1] else (opt_indel if ropt[a - 1] else del_w))
             i = dp[a * w + b - 1] + ins_cost[b - 1]
             move = 0 if s <= d and s <= i else (1 if d < i else 2)
         if move == 0:
@@ -277,19 +292,19 @@ def _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, r
             b -= 1
         elif move == 1:
             if not rnull[a - 1]:
-                rev[k] = OP_D
+                rev[k] = OP_OPT_D if ropt[a - 1] else OP_D
                 k += 1
             a -= 1
         else:
             if not hnull[b - 1]:
-                rev[k] = OP_I
+                rev[k] = OP_OPT_I if hopt[b - 1] else OP_I
                 k += 1
             b -= 1
     return k
 
 
 @njit(cache=True, nogil=True)
-def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, weights, budget, dp, ins_cost, rev):
+def _sclite_pair(ref, r0, rnull, ropt, hyp, h0, hnull, hopt, n, m, weights, budget, dp, ins_cost, rev):
     """sclite's alignment of one pair, over only the cells a path within ``budget`` may pass (exact).
 
     Why the same ops as the full DP: a path through a cell costs at least the cell's cost plus ``step``
@@ -300,13 +315,13 @@ def _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, weights, budget, dp, ins_
     choices. ``weights`` and ``dp`` are float32 (sclite's arithmetic), or int32 where every sum is a whole
     number float32 holds exactly (the same values); ``budget`` is +inf for the full DP.
     """
-    _, ins_w, _, null_indel, _, _ = weights
+    _, ins_w, _, null_indel, _, opt_indel, _ = weights
     for b in range(m):
-        ins_cost[b] = null_indel if hnull[b] else ins_w
+        ins_cost[b] = null_indel if hnull[b] else (opt_indel if hopt[b] else ins_w)
     while True:
-        last, rows = _sclite_cells(ref, r0, rnull, hyp, h0, n, m, budget, weights, ins_cost, dp)
+        last, rows = _sclite_cells(ref, r0, rnull, ropt, hyp, h0, n, m, budget, weights, ins_cost, dp)
         if last <= budget:
-            return _sclite_trace(ref, r0, rnull, hyp, h0, hnull, n, m, weights, ins_cost, dp, rev)
+            return _sclite_trace(ref, r0, rnull, ropt, hyp, h0, hnull, hopt, n, m, weights, ins_cost, dp, rev)
         # the budget ran out after ``rows`` of n + 1 rows: grow it about in proportion; ``last`` is a real
         # path's cost, so a budget of it always suffices
         budget = min(last, budget * min(2.0, max(GROW_MIN, (n + 1) / rows)))
@@ -326,7 +341,9 @@ def _word_cost(ref, i, rnull_a, hyp, j, sub_w, null_sub):
 
 
 @njit(cache=True, nogil=True)
-def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, graph, g0, dp, back, rev, used):
+def _sclite_network_pair(
+    ref, r0, rnull, ropt, must, hyp, h0, hnull, hopt, n, m, weights, graph, g0, dp, back, rev, used
+):  # fmt: skip
     """sclite's alignment of a reference network (alternations) with a hypothesis, as ``net_dp.c`` does it.
 
     ``graph[g0:]`` lists, for ref word k = 1..n, its predecessor count and predecessors (0: the start),
@@ -338,7 +355,7 @@ def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, gr
     ``must == 2`` (a split compound's part before its last) no insertion may follow it either.
     ``back`` holds 3 * predecessor + move (0 diagonal, 1 deletion, 2 insertion).
     """
-    sub_w, ins_w, del_w, null_indel, null_sub, inf = weights
+    sub_w, ins_w, del_w, null_indel, null_sub, opt_indel, inf = weights
     w = m + 1
     pred_at = np.empty(n + 2, np.int64)  # graph[pred_at[k]] is word k's predecessor count, its list follows
     at = g0
@@ -347,11 +364,13 @@ def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, gr
         at += 1 + graph[at]
     dp[0] = 0.0
     for b in range(1, m + 1):
-        dp[b] = dp[b - 1] + (null_indel if hnull[b - 1] else ins_w)
+        dp[b] = dp[b - 1] + (null_indel if hnull[b - 1] else (opt_indel if hopt[b - 1] else ins_w))
         back[b] = 2
     for a in range(1, n + 1):
         row = a * w
-        dcost = inf if must[a - 1] else (null_indel if rnull[a - 1] else del_w)
+        dcost = (
+            inf if must[a - 1] else (null_indel if rnull[a - 1] else (opt_indel if ropt[a - 1] else del_w))
+        )
         first = pred_at[a] + 1
         stop = first + graph[first - 1]
         best = graph[first]
@@ -373,7 +392,8 @@ def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, gr
                 cost = inf
             s = dp[sub_from * w + b - 1] + cost
             d = dp[del_from * w + b] + dcost
-            i = inf if must[a - 1] == 2 else dp[row + b - 1] + (null_indel if hnull[b - 1] else ins_w)
+            icost = null_indel if hnull[b - 1] else (opt_indel if hopt[b - 1] else ins_w)
+            i = inf if must[a - 1] == 2 else dp[row + b - 1] + icost
             if s <= d and s <= i:
                 dp[row + b] = s
                 back[row + b] = 3 * sub_from
@@ -395,7 +415,7 @@ def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, gr
         move = step % 3
         if move == 2:
             if not hnull[b - 1]:
-                rev[k] = OP_I
+                rev[k] = OP_OPT_I if hopt[b - 1] else OP_I
                 k += 1
             b -= 1
             continue
@@ -407,7 +427,7 @@ def _sclite_network_pair(ref, r0, rnull, must, hyp, h0, hnull, n, m, weights, gr
                 k += 1
             b -= 1
         elif not rnull[a - 1]:
-            rev[k] = OP_D
+            rev[k] = OP_OPT_D if ropt[a - 1] else OP_D
             k += 1
         a = step // 3
     return k
@@ -475,8 +495,8 @@ def _rapidfuzz_pair(cost, n, m, dp, rev):
 
 @njit(cache=True, nogil=True)
 def align_pairs(
-    rbuf, r_start, r_end, r_hash, r_null, r_utt,
-    hbuf, h_start, h_end, h_hash, h_null, h_utt,
+    rbuf, r_start, r_end, r_hash, r_null, r_utt, r_opt,
+    hbuf, h_start, h_end, h_hash, h_null, h_utt, h_opt,
     tie, sub_w, ins_w, del_w, null_indel, null_sub, want_ops, skip, band, graph_at, graph, r_must,
 ):  # fmt: skip
     """Align pair k = (ref utterance k, hyp utterance k) for every k not marked in ``skip``.
@@ -520,11 +540,19 @@ def align_pairs(
     back = np.empty(max_cells if networks else 1, np.int64)
     ref = (rbuf, r_start, r_end, r_hash)
     hyp = (hbuf, h_start, h_end, h_hash)
-    weights = (sub_w, ins_w, del_w, null_indel, null_sub, np.float32(np.inf))
+    weights = (sub_w, ins_w, del_w, null_indel, null_sub, np.float32(OPTIONAL_INDEL), np.float32(np.inf))
     # banded pairs run the same DP in integers (the same buffers, viewed as int32): 2**30 is their +inf,
     # which no sum of a pair's weights (at most 2**24, see exact_sum) added to it takes past 2**31
     big = np.int32(1 << 30)
-    whole_weights = (np.int32(sub_w), np.int32(ins_w), np.int32(del_w), big, big, big)  # no null words
+    whole_weights = (
+        np.int32(sub_w),
+        np.int32(ins_w),
+        np.int32(del_w),
+        big,
+        big,
+        big,
+        big,
+    )  # no null/opt words
     dp_whole = dp.view(np.int32)
     ins_whole = ins_cost.view(np.int32)
     pos = 0
@@ -541,6 +569,8 @@ def align_pairs(
         for a in range(n if identical else 0):  # the common case of no error at all needs no DP
             if (
                 r_null[r0 + a]
+                or r_opt[r0 + a]
+                or h_opt[h0 + a]
                 or r_hash[r0 + a] != h_hash[h0 + a]
                 or (
                     r_hash[r0 + a] >= _HASHED
@@ -556,10 +586,12 @@ def align_pairs(
                 ref,
                 r0,
                 rnull,
+                r_opt[r0 : r0 + n],
                 r_must[r0 : r0 + n],
                 hyp,
                 h0,
                 hnull,
+                h_opt[h0 : h0 + m],
                 n,
                 m,
                 weights,
@@ -576,15 +608,19 @@ def align_pairs(
         elif tie == TIE_SCLITE:
             rnull = r_null[r0 : r0 + n]
             hnull = h_null[h0 : h0 + m]
-            if band and n + m <= exact_sum and not (rnull.any() or hnull.any()):
+            ropt = r_opt[r0 : r0 + n]
+            hopt = h_opt[h0 : h0 + m]
+            if band and n + m <= exact_sum and not (rnull.any() or hnull.any() or ropt.any() or hopt.any()):
                 budget = min(ins_w, del_w) * abs(n - m) + sub_w * max(FIRST_SUBS, (n + m) // SUBS_EVERY)
                 k = _sclite_pair(
                     ref,
                     r0,
                     rnull,
+                    ropt,
                     hyp,
                     h0,
                     hnull,
+                    hopt,
                     n,
                     m,
                     whole_weights,
@@ -594,7 +630,9 @@ def align_pairs(
                     rev,
                 )
             else:
-                k = _sclite_pair(ref, r0, rnull, hyp, h0, hnull, n, m, weights, np.inf, dp, ins_cost, rev)
+                k = _sclite_pair(
+                    ref, r0, rnull, ropt, hyp, h0, hnull, hopt, n, m, weights, np.inf, dp, ins_cost, rev
+                )
         else:
             for a in range(n):
                 rh = r_hash[r0 + a]
@@ -615,7 +653,7 @@ def align_pairs(
             k = _rapidfuzz_pair(cost, n, m, dpi, rev)
         for j in range(k):
             c = rev[j]
-            if c == OP_C:
+            if c == OP_C or c == OP_OPT_D or c == OP_OPT_I:  # noqa: SIM109 (numba: plain compares)
                 counts[p, 0] += 1
             elif c == OP_S:
                 counts[p, 1] += 1

@@ -13,7 +13,8 @@ Unlike sclite, any UTF-8 text works (sclite crashes on some). Reference alternat
 takes the cheapest predecessor word, the first written on a tie, and the path ends in the first cheapest
 final word; the counts and ops are those of the alternative chosen, and ``BatchResult.paths`` gives the
 reference as aligned (what sclite's ``.pra`` prints). Words like ``(uh)`` are plain words, as in sclite
-without ``-D``.
+without ``-D``; ``optional_deletable=True`` is sclite's ``-D`` (``align_counts``), whose ops add ``d`` and
+``i``: an optionally deletable word left out of one side, scored correct.
 
 ``costs="unit"`` is unit costs (sub = ins = del = 1). Its error total S + D + I is the Levenshtein distance,
 identical to Kaldi's ``compute-wer`` and to jiwer; among the equal-cost alignments it picks the one jiwer 4
@@ -274,7 +275,7 @@ def _pack(texts: Sequence[str], joined: str) -> tuple[np.ndarray, np.ndarray]:
     return buf, offsets
 
 
-def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str) -> tuple:
+def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str, optional: bool = False) -> tuple:
     expected = None
     try:
         joined = "".join(items)  # type: ignore[arg-type]
@@ -285,7 +286,7 @@ def _tokens(items: Sequence[str | Sequence[str]], costs: Costs, unit: str) -> tu
     buf, offsets = _pack(texts, joined)  # type: ignore[arg-type]
     if unit != "word":
         return (buf, *kernels.tokenize_chars(buf, offsets, unit == "char"))
-    toks = kernels.tokenize_words(buf, offsets, costs.null_word)
+    toks = kernels.tokenize_words(buf, offsets, costs.null_word, optional)
     if expected is not None:
         bad = np.flatnonzero((expected >= 0) & (np.diff(toks[4]) != expected))
         if bad.size:
@@ -412,12 +413,18 @@ def align_counts(
     threads: int | None = None,
     band: bool = True,
     compounds: bool = False,
+    optional_deletable: bool = False,
 ) -> BatchResult:
     """The fast batch path as arrays (no per-pair objects): what tables and the cache use.
 
     ``compounds`` scores split and joined compounds as correct, as the Open ASR Leaderboard does
     (kaldialign's ``merge_compounds``): ``data base`` against ``database`` (either way round) costs nothing,
     and the reference keeps its own word count (``C`` counts the words the compound stands for).
+
+    ``optional_deletable`` is ``sclite -D``: a word in parentheses such as ``(uh)``, in the reference or the
+    hypothesis, compares by the text inside (``(uh)`` matches ``uh``), and leaving it out costs 2 instead
+    of 3 and is scored correct; its ops are ``d`` (a reference word left out) and ``i`` (a hypothesis word
+    left out), both counted in ``C`` (so, as in sclite, an ``i`` adds one to ``C + S + D``).
 
     ``unit`` is ``"word"``, ``"char"`` (spaces between words count as one character) or ``"char_nospace"``.
     ``threads``: how many threads share a large batch (default ``$WERBENCH_THREADS`` or the CPU count,
@@ -429,6 +436,8 @@ def align_counts(
     if unit not in ("word", "char", "char_nospace"):
         raise ValueError(f"unknown unit {unit!r}")
     spec = get_costs(costs)
+    if optional_deletable and (spec.tie != kernels.TIE_SCLITE or unit != "word"):
+        raise ValueError("optionally deletable words are aligned by words with sclite's rules only")
     networks = _networks(refs, hyps, compounds) if unit == "word" else None
     graph_at, graph = np.full(len(refs), -1, np.int64), np.zeros(0, np.int64)
     if networks is not None:
@@ -437,8 +446,8 @@ def align_counts(
         refs, graph_at, graph = networks.flat, networks.graph_at, np.array(networks.graph, np.int64)
     elif unit != "word" and any(isinstance(r, str) and has_alternations(r) for r in refs):
         raise ValueError("reference alternations are aligned by words with sclite's rules only")
-    rbuf, r_start, r_end, r_hash, r_null, r_utt = _tokens(refs, spec, unit)
-    hbuf, h_start, h_end, h_hash, h_null, h_utt = _tokens(hyps, spec, unit)
+    rbuf, r_start, r_end, r_hash, r_null, r_utt, r_opt = _tokens(refs, spec, unit, optional_deletable)
+    hbuf, h_start, h_end, h_hash, h_null, h_utt, h_opt = _tokens(hyps, spec, unit, optional_deletable)
     r_must = np.zeros(len(r_hash), np.int8)
     for k, flags in networks.must.items() if networks is not None else ():
         r_must[r_utt[k] : r_utt[k + 1]] = flags
@@ -453,8 +462,8 @@ def align_counts(
 
     def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Pairs lo..hi-1 (the kernel reads token offsets as absolute indices, so a slice is a batch)."""
-        ref_side = (rbuf, r_start, r_end, r_hash, r_null, r_utt[lo : hi + 1])
-        hyp_side = (hbuf, h_start, h_end, h_hash, h_null, h_utt[lo : hi + 1])
+        ref_side = (rbuf, r_start, r_end, r_hash, r_null, r_utt[lo : hi + 1], r_opt)
+        hyp_side = (hbuf, h_start, h_end, h_hash, h_null, h_utt[lo : hi + 1], h_opt)
         return kernels.align_pairs(
             *ref_side, *hyp_side, *settings, too_big[lo:hi], band, graph_at[lo:hi], graph, r_must
         )
@@ -582,10 +591,13 @@ def align_many(
     costs: str | Costs = "sclite",
     *,
     threads: int | None = None,
+    optional_deletable: bool = False,
 ) -> list[Alignment]:
-    """Align many pairs in one compiled call; each item is a word list or a text split on whitespace."""
+    """Align many pairs in one compiled call; each item is a word list or a text split on whitespace.
+    ``optional_deletable``: sclite's ``-D`` (see ``align_counts``)."""
     spec = get_costs(costs)
-    batch = _Batch(refs, hyps, align_counts(refs, hyps, spec, threads=threads), spec.null_word, "word")
+    result = align_counts(refs, hyps, spec, threads=threads, optional_deletable=optional_deletable)
+    batch = _Batch(refs, hyps, result, spec.null_word, "word")
     collecting = gc.isenabled()
     gc.disable()  # 100k acyclic views would otherwise trigger ~150 pointless collections
     try:
@@ -596,10 +608,14 @@ def align_many(
 
 
 def align(
-    ref_words: str | Sequence[str], hyp_words: str | Sequence[str], costs: str | Costs = "sclite"
+    ref_words: str | Sequence[str],
+    hyp_words: str | Sequence[str],
+    costs: str | Costs = "sclite",
+    *,
+    optional_deletable: bool = False,
 ) -> Alignment:
     """Align one reference with one hypothesis (word lists, or texts split on whitespace)."""
-    return align_many([ref_words], [hyp_words], costs)[0]
+    return align_many([ref_words], [hyp_words], costs, optional_deletable=optional_deletable)[0]
 
 
 def align_chars(ref_text: str, hyp_text: str, mode: str = "levenshtein") -> Alignment:

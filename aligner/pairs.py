@@ -1,6 +1,7 @@
 """The one walk over aligned pairs: an ops string (C/S/D/I in alignment order) over a reference's and a
 hypothesis' units gives ``(op, ref_unit, hyp_unit)``; C, S and D consume a reference unit, C, S and I a
-hypothesis unit.
+hypothesis unit. sclite's ``-D`` adds ``d`` and ``i`` (an optionally deletable reference or hypothesis word
+left out, scored correct): ``d`` consumes a reference unit only, ``i`` a hypothesis unit only.
 
 It is vectorised over many rows at once (a running count of reference- and hypothesis-consuming ops
 indexes the flattened unit arrays; units are integer-coded in Arrow, no Python object per unit), so a
@@ -59,6 +60,21 @@ def utf8_bytes(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
     return raw[offsets[0] : offsets[-1]], np.diff(offsets)
 
 
+def ref_consuming(op: np.ndarray) -> np.ndarray:
+    """Which op bytes consume a reference unit (all but the insertions ``I`` and ``i``)."""
+    return (op != ord("I")) & (op != ord("i"))
+
+
+def hyp_consuming(op: np.ndarray) -> np.ndarray:
+    """Which op bytes consume a hypothesis unit (all but the deletions ``D`` and ``d``)."""
+    return (op != ord("D")) & (op != ord("d"))
+
+
+def correct_ops(op: np.ndarray) -> np.ndarray:
+    """Which op bytes are scored correct: ``C``, and with sclite's ``-D`` the optional words left out."""
+    return (op == ord("C")) | (op == ord("d")) | (op == ord("i"))
+
+
 def op_rows(ops: Sequence[str] | pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every op as a byte, the row it belongs to, and each row's op count."""
     op, lengths = utf8_bytes(arrow_texts(ops))
@@ -68,7 +84,7 @@ def op_rows(ops: Sequence[str] | pd.Series) -> tuple[np.ndarray, np.ndarray, np.
 def code_units(ops: Sequence[str] | pd.Series, ref_units: pa.Array, hyp_units: pa.Array) -> CodedPairs:
     """Walk every row's ops over the rows' units, each side flattened in row order (see the docstring)."""
     op, row, lengths = op_rows(ops)
-    uses_ref, uses_hyp = op != ord("I"), op != ord("D")
+    uses_ref, uses_hyp = ref_consuming(op), hyp_consuming(op)
     for side, units, used in (("reference", ref_units, uses_ref), ("hypothesis", hyp_units, uses_hyp)):
         if len(units) != int(used.sum()):
             raise ValueError(f"the ops consume {int(used.sum())} {side} units, there are {len(units)}")

@@ -76,11 +76,14 @@ def batch_key(
     costs: str,
     cer: str,
     compounds: bool = False,
+    optional_deletable: bool = False,
 ) -> str:
-    """Content hash of one batch: texts, normaliser spec, costs, CER mode, compounds, the aligning code."""
+    """Content hash of one batch: texts, normaliser spec, costs, CER mode, compounds, sclite -D, the
+    aligning code."""
     digest = hashlib.blake2b(digest_size=20)
     header = (code_version(*ALIGNMENT_CODE), normalizer_spec, get_costs(costs).spec, cer)
     header += ("compounds",) if compounds else ()
+    header += ("optional_deletable",) if optional_deletable else ()
     digest.update("|".join(map(str, header)).encode())
     _digest_texts(digest, refs)
     _digest_texts(digest, hyps)
@@ -129,6 +132,7 @@ def align_texts(
     *,
     cer: str = "levenshtein",
     compounds: bool = False,
+    optional_deletable: bool = False,
     normalized_refs: Callable[[], list[str]] | None = None,
     cache: AlignmentCache | None = None,
 ) -> pd.DataFrame:
@@ -138,18 +142,22 @@ def align_texts(
     (-1 where a pair was too long for a character alignment) of CER mode ``cer`` (``align.cer_counts``);
     references may carry sclite alternations (each alternative normalised on its own; ``ref`` is then
     the reference as aligned).
-    ``compounds``: split and joined compounds score as correct (``align_counts``). ``normalized_refs`` lets
+    ``compounds``: split and joined compounds score as correct; ``optional_deletable``: sclite's ``-D``
+    (both ``align_counts``). ``normalized_refs`` lets
     a caller share the normalised references between the systems of one test set.
     """
-    key = batch_key(refs, hyps, normalizer_spec, costs, cer, compounds) if cache is not None else ""
+    options = (compounds, optional_deletable)
+    key = batch_key(refs, hyps, normalizer_spec, costs, cer, *options) if cache is not None else ""
     if cache is not None:
         hit = cache.load(key)
         if hit is not None and len(hit) == len(refs) and tuple(hit.columns) == COLUMNS:
             return hit
     ref_norm = normalized_refs() if normalized_refs is not None else normalize_references(refs, normalize)
     hyp_norm = normalize.many(hyps) if isinstance(normalize, Normalizer) else [normalize(t) for t in hyps]
-    if compounds or has_alternations("".join(ref_norm)):
-        words = align_counts(ref_norm, hyp_norm, costs, compounds=compounds)
+    if compounds or optional_deletable or has_alternations("".join(ref_norm)):
+        words = align_counts(
+            ref_norm, hyp_norm, costs, compounds=compounds, optional_deletable=optional_deletable
+        )
         ref_norm = words.paths or ref_norm  # the reference as aligned, for the diff and for CER
         chars = cer_counts(ref_norm, hyp_norm, cer)
     else:  # the characters (rapidfuzz, holding the GIL) beside the words (numba, releasing it): two cores

@@ -258,11 +258,11 @@ class Column:
 def _by_slot(ops: str, ref: str, hyp: str) -> tuple[list[list[str]], list[tuple[str, str | None]]]:
     """Insertions in each gap before reference word k (and after the last), and the op at each word."""
     pairs = replay(ops, ref, hyp)
-    n_ref = sum(op != "I" for op, _, _ in pairs)
+    n_ref = sum(op not in "Ii" for op, _, _ in pairs)
     gaps: list[list[str]] = [[] for _ in range(n_ref + 1)]
     words: list[tuple[str, str | None]] = []
     for op, _, hyp_word in pairs:
-        if op == "I":
+        if op in "Ii":  # "i": an optionally deletable hypothesis word, scored correct (sclite -D)
             gaps[len(words)].append(hyp_word or "")
         else:
             words.append((op, hyp_word))
@@ -273,7 +273,7 @@ def three_way(ref: str, hyp_a: str, ops_a: str, hyp_b: str, ops_b: str) -> list[
     """Merge two alignments of the same reference into one sequence of columns (insertions side by side)."""
     gaps_a, words_a = _by_slot(ops_a, ref, hyp_a)
     gaps_b, words_b = _by_slot(ops_b, ref, hyp_b)
-    ref_words = [r for op, r, _ in replay(ops_a, ref, hyp_a) if op != "I"]
+    ref_words = [r for op, r, _ in replay(ops_a, ref, hyp_a) if op not in "Ii"]
     if len(words_a) != len(words_b):
         raise ValueError("the two alignments cover different references")
     out: list[Column] = []

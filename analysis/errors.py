@@ -20,7 +20,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from werbench.aligner.align import split_words
-from werbench.aligner.pairs import NULL_WORDS, CodedPairs, arrow_texts, code_units, op_rows
+from werbench.aligner.pairs import (
+    NULL_WORDS,
+    CodedPairs,
+    arrow_texts,
+    code_units,
+    hyp_consuming,
+    op_rows,
+    ref_consuming,
+)
 from werbench.analysis.vocabulary import Vocabulary
 
 PAIR_COLUMNS = ["testset", "system", "utt_id", "position", "op", "ref_word", "hyp_word"]
@@ -88,10 +96,10 @@ def _code(ops, refs, hyps, label: Callable[[int], str]) -> CodedPairs:
     op, row, lengths = op_rows(ops)
     n = len(lengths)
     ref_words = _row_words(
-        arrow_texts(refs), np.bincount(row[op != ord("I")], minlength=n), label, "reference"
+        arrow_texts(refs), np.bincount(row[ref_consuming(op)], minlength=n), label, "reference"
     )
     hyp_words = _row_words(
-        arrow_texts(hyps), np.bincount(row[op != ord("D")], minlength=n), label, "hypothesis"
+        arrow_texts(hyps), np.bincount(row[hyp_consuming(op)], minlength=n), label, "hypothesis"
     )
     return code_units(ops, ref_words, hyp_words)
 

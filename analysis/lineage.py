@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from werbench.aligner.align import AlignedText, align_counts
+from werbench.aligner.pairs import correct_ops
 from werbench.analysis.errors import code_pairs, replay
 from werbench.analysis.tables import rate
 
@@ -196,7 +197,7 @@ def _events(stage: Stage, refs: list[str]) -> pd.DataFrame:
     """Every error of a stage: row, reference index (or gap), op, reference word and hypothesis word."""
     frame = pd.DataFrame({"ops": stage.ops, "ref": refs, "hyp": stage.hyp})
     coded = code_pairs(frame)
-    wrong = coded.op != ord("C")
+    wrong = ~correct_ops(coded.op)
     events = pd.DataFrame(
         {
             "row": coded.row[wrong],

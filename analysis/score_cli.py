@@ -73,7 +73,9 @@ def summary_text(tables: Tables) -> str:
         rule = "-+-".join("-" * w for w in widths)
         lines.append(
             f"test set {testset}  (text mode {tables.normalizer}, costs {tables.costs}, CER {tables.cer}, "
-            f"failed/missing: {tables.missing}" + (", compounds merged)" if tables.compounds else ")")
+            f"failed/missing: {tables.missing}"
+            + (", compounds merged" if tables.compounds else "")
+            + (", optional words deletable (sclite -D))" if tables.optional_deletable else ")")
         )
         lines.append(rule)
         for n, r in enumerate(rows):
@@ -145,6 +147,7 @@ def write_score_json(handle: TextIO, tables: Tables) -> None:
             "costs": tables.costs,
             "cer": tables.cer,
             "compounds_merged": tables.compounds,
+            "optional_deletable": tables.optional_deletable,
             "missing": tables.missing,
             "warnings": tables.warnings,
         },
@@ -225,6 +228,11 @@ def score(
         "either way round) as correct, as the Open ASR Leaderboard does (kaldialign merge_compounds); the "
         "reference keeps its own word count."
     ),
+    optional_deletable: bool = typer.Option(
+        False, "--optional-deletable", help="sclite's -D: a word in parentheses such as (uh), in the "
+        "reference or the hypothesis, matches the word inside; left out of the alignment it costs 2 instead "
+        "of 3 and counts as correct (so C + S + D can exceed the reference's words, as in sclite)."
+    ),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
@@ -245,6 +253,7 @@ def score(
         speaker_from_id=speaker_from_id,
         compounds=merge_compounds,
         missing=missing,
+        optional_deletable=optional_deletable,
     )
     tables = tables_for(ref, hyps or [], options, use_cache=not no_cache, progress=True)
     written = write_outputs(tables, json_out, csv_out, progress=True)

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from werbench.aligner.pairs import op_rows
+from werbench.aligner.pairs import correct_ops, op_rows, ref_consuming
 from werbench.analysis.bootstrap import block_sums, bootstrap_group_sums
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.manifests.errors import ConfigError
@@ -229,12 +229,12 @@ def paired_bootstrap(
 def _slot_errors(ops: Sequence[str], n_utts: int) -> tuple[np.ndarray, np.ndarray]:
     """Errors per slot (gap/word interleaved, see the module docstring) and reference words per utterance."""
     codes, utt, _ = op_rows(ops)  # the ops as the one walker reads them (aligner.pairs)
-    is_ref = codes != ord("I")
+    is_ref = ref_consuming(codes)
     before = np.cumsum(is_ref) - is_ref  # reference words before this op, counted over all utterances
     slot = utt + 2 * before + is_ref
     refs = np.bincount(utt[is_ref], minlength=n_utts)
     total_slots = n_utts + 2 * int(refs.sum())
-    errors = np.bincount(slot[codes != ord("C")], minlength=total_slots)
+    errors = np.bincount(slot[~correct_ops(codes)], minlength=total_slots)
     return errors, refs
 
 

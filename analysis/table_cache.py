@@ -66,6 +66,7 @@ class TableOptions:
     speaker_from_id: str | None = None
     compounds: bool = False
     missing: str = "deletions"  # failed/missing utterances: all deletions, or left out ("ignore")
+    optional_deletable: bool = False  # sclite -D
 
 
 def _digest(options: TableOptions, root: str) -> hashlib._Hash:
@@ -174,6 +175,7 @@ def _load(utts_path: Path, systems_path: Path) -> Tables | None:
     return Tables(
         utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"],
         datasets, compounds=bool(meta.get("compounds", False)), missing=meta["missing"],
+        optional_deletable=bool(meta.get("optional_deletable", False)),
     )  # fmt: skip
 
 
@@ -236,6 +238,7 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
         "warnings": tables.warnings,
         "cer": tables.cer,
         "compounds": tables.compounds,
+        "optional_deletable": tables.optional_deletable,
         "missing": tables.missing,
         "datasets": list(tables.datasets),
     }
@@ -328,5 +331,6 @@ def inputs_tables(
         speaker_ci=options.speaker_ci,
         speaker_from_id=options.speaker_from_id,
         compounds=options.compounds,
+        optional_deletable=options.optional_deletable,
         progress=progress,
     )

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 from werbench.aligner.align import CER_MODES, MAX_CELLS, get_costs
+from werbench.aligner.pairs import correct_ops, ref_consuming
 from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet, shown_ids
@@ -68,6 +69,7 @@ class Tables:
     cer: str = "levenshtein"  # the CER mode (``align.cer_counts``)
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)  # test sets without systems
     compounds: bool = False  # split and joined compounds scored as correct (the Open ASR Leaderboard's rule)
+    optional_deletable: bool = False  # sclite -D: (uh) may be left out of either side, scored correct
     missing: str = "deletions"  # how failed and missing utterances were scored (``MISSING_POLICIES``)
 
 
@@ -140,11 +142,13 @@ class ReferenceWords:
 
     def correct(self, ops: Sequence[str], scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, correct)`` of the reference words of the ``scored`` utterances, given every row's ops."""
-        ref_ops = "".join(op for op, keep in zip(ops, scored, strict=True) if keep).replace("I", "")
+        kept = "".join(op for op, keep in zip(ops, scored, strict=True) if keep)
+        ref_ops = np.frombuffer(kept.encode("ascii"), np.uint8)
+        ref_ops = ref_ops[ref_consuming(ref_ops)]
         mask = np.repeat(np.asarray(scored, bool), self.per_utt)
         if len(ref_ops) != int(mask.sum()):
             raise ValueError(f"{int(mask.sum())} reference words but {len(ref_ops)} reference ops")
-        return self.codes[mask], np.frombuffer(ref_ops.encode("ascii"), np.uint8) == ord("C")
+        return self.codes[mask], correct_ops(ref_ops)
 
     def mean_accuracy(self, ops: Sequence[str], scored: np.ndarray) -> float:
         """SDE's mean word accuracy: unweighted mean over the distinct words of each one's share correct."""
@@ -214,7 +218,7 @@ class _Shared:
 def _utterance_rows(
     testset: TestSet, hyps: Hypotheses, normalizer: Normalizer, costs: str, cache: AlignmentCache | None,
     shared: _Shared, cer: str, speaker_from_id: str | None, compounds: bool = False,
-    missing: str = "deletions",
+    missing: str = "deletions", optional_deletable: bool = False,
 ) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """One system's rows (its frame is in reference order, see ``inputs.match``), and how many of them
     were too long for a character alignment."""
@@ -229,7 +233,8 @@ def _utterance_rows(
     try:
         aligned = align_texts(
             shared.raw_refs, hyp_texts, normalizer, normalizer.spec, costs,
-            cer=cer, compounds=compounds, normalized_refs=shared.normalized_refs, cache=cache,
+            cer=cer, compounds=compounds, optional_deletable=optional_deletable,
+            normalized_refs=shared.normalized_refs, cache=cache,
         )  # fmt: skip
     except ValueError as exc:
         if "DP cells" not in str(exc):
@@ -410,6 +415,7 @@ def build_tables(
     speaker_ci: bool = False,
     speaker_from_id: str | None = None,
     compounds: bool = False,
+    optional_deletable: bool = False,
     progress: bool = False,
 ) -> Tables:
     """Align every system of every test set (through ``cache``) and pool the per-system metrics.
@@ -418,7 +424,9 @@ def build_tables(
     are scored (``MISSING_POLICIES``, module docstring); ``speaker_ci``: bootstrap the WER
     interval over speakers; ``speaker_from_id``: a regex giving utterances without a speaker field one
     from their id (``analysis.speakers``); ``compounds``: score ``data base`` against ``database`` (either way
-    round) as correct, as the Open ASR Leaderboard does (``aligner.align.align_counts``).
+    round) as correct, as the Open ASR Leaderboard does; ``optional_deletable``: sclite's ``-D``, a word in
+    parentheses such as ``(uh)`` may be left out of either side and is then scored correct (both
+    ``aligner.align.align_counts``).
     """
     costs = get_costs(costs).name  # validated, and a deprecated alias recorded under its current name
     if cer not in CER_MODES:
@@ -452,6 +460,7 @@ def build_tables(
             speaker_from_id,
             compounds,
             missing,
+            optional_deletable,
         )
         _input_warnings(frame, too_long, f"{testset.name}/{hyps.system}", warnings)
         frames.append(frame)
@@ -471,4 +480,15 @@ def build_tables(
         for t in inputs.testsets
         if not t.systems and not t.reference.frame.empty
     }
-    return Tables(utterances, systems, normalizer.spec, costs, warnings, cer, datasets, compounds, missing)
+    return Tables(
+        utterances,
+        systems,
+        normalizer.spec,
+        costs,
+        warnings,
+        cer,
+        datasets,
+        compounds,
+        missing,
+        optional_deletable,
+    )

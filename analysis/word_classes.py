@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from werbench.aligner.pairs import CodedPairs
+from werbench.aligner.pairs import CodedPairs, correct_ops
 from werbench.analysis.bootstrap import bootstrap_group_sums, ratio_interval
 from werbench.analysis.errors import code_pairs
 from werbench.analysis.vocabulary import Vocabulary
@@ -246,7 +246,8 @@ def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCount
         return ClassCounts(rows, out, total, list(classes))
     pairs = code_pairs(rows)
     op = pairs.op
-    correct_pair, error_pair = op == ord("C"), op != ord("C")
+    correct_pair = correct_ops(op)
+    error_pair = ~correct_pair
     for k, word_class in enumerate(classes):
         in_ref, in_hyp = _tags(pairs, word_class)
         per_pair = np.column_stack(

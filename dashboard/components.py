@@ -15,8 +15,16 @@ from werbench.dashboard.grid import records
 from werbench.dashboard.state import url_id
 
 # One colour per operation, used by word diffs, legends and plots alike.
-OP_CLASS = {"C": "op-c", "S": "op-s", "D": "op-d", "I": "op-i"}
-OP_TITLE = {"C": "correct", "S": "substitution", "D": "deletion", "I": "insertion"}
+# "d"/"i" (sclite -D): an optionally deletable word left out of the reference or hypothesis, correct
+OP_CLASS = {"C": "op-c", "S": "op-s", "D": "op-d", "I": "op-i", "d": "op-c", "i": "op-c"}
+OP_TITLE = {
+    "C": "correct",
+    "S": "substitution",
+    "D": "deletion",
+    "I": "insertion",
+    "d": "optional word left out (correct)",
+    "i": "optional word inserted (correct)",
+}
 SYSTEM_COLOURS = ("#2c3e50", "#18bc9c", "#e67e22", "#3498db", "#9b59b6", "#e74c3c", "#95a5a6", "#f1c40f")
 DASH = "\u2013"  # shown for a missing number
 

@@ -4,7 +4,8 @@ An alternation lets the scorer take whichever alternative aligns best (``@``, sc
 alternative "nothing"); the text between the braces is split on ``/``, each alternative on whitespace, as
 sclite does (``{b/c}`` needs no spaces). Words in parentheses such as ``(uh)`` are sclite's optionally
 deletable words: sclite (without ``-D``) scores them as plain words (``(uh)`` vs ``uh`` is a substitution,
-a missing ``(uh)`` a deletion), and so does werbench; in trn files they must be balanced. The ``text``
+a missing ``(uh)`` a deletion), and so does werbench unless asked for ``-D`` (``optional_deletable`` in
+``aligner.align``); in trn files they must be balanced. The ``text``
 field of a manifest uses the same alternation notation (its parentheses are not checked: free text may
 hold a lone ``)``). Nested alternations are refused (sclite's own parser does not nest them reliably).
 Written by hand: the grammar is four characters, and every error must name its column.

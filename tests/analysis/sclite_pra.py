@@ -40,7 +40,10 @@ def parse_pra(text: str) -> dict[str, PraUtt]:
         re.M,
     )
     for uid, c, s, d, i, ref_line, hyp_line, eval_line in blocks:
-        starts = [m.start() for m in re.finditer(r"(?:(?<= )|^)\S", ref_line)]
+        # a column starts where its REF or HYP word does (sclite -D leaves the cell of a word left out blank)
+        starts = sorted(
+            {m.start() for line in (ref_line, hyp_line) for m in re.finditer(r"(?:(?<= )|^)\S", line)}
+        )
         width = max(len(ref_line), len(hyp_line), len(eval_line)) + 1
         bounds = list(zip(starts, [*starts[1:], width], strict=False))  # one more end than starts
         ops = "".join((eval_line[a:b].strip() or "C")[0] for a, b in bounds)

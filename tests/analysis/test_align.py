@@ -139,7 +139,11 @@ def _sclite_view(alignment) -> tuple[str, list[tuple[str, str]], list[str | None
     """A werbench alignment as sclite's ``.pra`` shows it: ops, confusion pairs, ref and hyp columns."""
     pairs = [(op, _as_sclite_prints(r), _as_sclite_prints(h)) for op, r, h in alignment.pairs()]
     confusions = [(r, h) for op, r, h in pairs if op == "S"]
-    return alignment.ops, confusions, [r for _, r, _ in pairs], [h for _, _, h in pairs]
+    ops = alignment.ops.translate(_OPTIONAL_AS_PRA)  # sclite -D prints a left-out (uh) as correct
+    return ops, confusions, [r for _, r, _ in pairs], [h for _, _, h in pairs]
+
+
+_OPTIONAL_AS_PRA = str.maketrans("di", "CC")
 
 
 def _assert_alignments_match_pra(ids, alignments, pra, label: str) -> None:
@@ -428,6 +432,48 @@ def test_reference_alternations_aligned_as_real_sclite(run_sclite_pra, ids: str)
     ids_ = list(refs)
     result = align_many(_as_sclite_reads(refs[i] for i in ids_), _as_sclite_reads(hyps[i] for i in ids_))
     _assert_alignments_match_pra(ids_, result, pra, f"alternations -i {ids}")
+
+
+def _optional_corpus(seed: int, count: int) -> tuple[dict, dict]:
+    """Optionally deletable words on both sides, matching, substituted or left out, with and without
+    alternations, over a tiny vocabulary (many ties between leaving a word out and aligning it)."""
+    rng = random.Random(seed)
+    vocab = ["a", "b", "uh", "(uh)", "(um)", "UM", "(a)", "()", "@", "b*"]
+    refs, hyps = {}, {}
+    for k in range(count):
+        words = [rng.choice(vocab) for _ in range(rng.randint(0, 9))]
+        if words and rng.random() < 0.2:
+            words[rng.randrange(len(words))] = "{ (uh) / a b / @ }"
+        refs[f"spk_{k:05d}"] = " ".join(words)
+        hyps[f"spk_{k:05d}"] = " ".join(rng.choice(vocab[:8]) for _ in range(rng.randint(0, 9)))
+    return refs, hyps
+
+
+@pytest.mark.parametrize("ids", ["rm", "spu_id"])
+def test_optionally_deletable_words_aligned_as_real_sclite_minus_d(run_sclite_pra, ids: str) -> None:
+    # sclite -D: (uh) compares as uh, leaving it out of either side costs 2 and is correct; the binary's
+    # .pra (counts, op sequence, confusion pairs, columns) must be werbench's
+    refs, hyps = _optional_corpus(31, 2000)
+    pra = run_sclite_pra(refs, hyps, "-D", ids=ids)
+    ids_ = list(refs)
+    result = align_many(
+        _as_sclite_reads(refs[i] for i in ids_),
+        _as_sclite_reads(hyps[i] for i in ids_),
+        optional_deletable=True,
+    )
+    _assert_alignments_match_pra(ids_, result, pra, f"-D -i {ids}")
+
+
+def test_optionally_deletable_ops() -> None:
+    left_out = align("a (uh) b", "a b", optional_deletable=True)
+    assert left_out.ops == "CdC" and left_out.counts == (3, 0, 0, 0)
+    assert list(left_out.pairs()) == [("C", "a", "a"), ("d", "(uh)", None), ("C", "b", "b")]
+    extra = align("x y", "x (uh) y", optional_deletable=True)
+    assert extra.ops == "CiC" and extra.counts == (3, 0, 0, 0) and extra.ref_len == 3  # as sclite counts
+    assert align("a (uh) b", "a b").counts == (2, 0, 1, 0)  # without -D a plain word
+    assert align("(uh)", "uh", optional_deletable=True).ops == "C"
+    with pytest.raises(ValueError, match="sclite's rules only"):
+        align_counts(["(uh)"], ["a"], "unit", optional_deletable=True)
 
 
 def test_alternation_reference_as_aligned() -> None:

@@ -200,6 +200,51 @@ def test_trn_reference_alternations_scored_as_real_sclite(run_sclite, tmp_path: 
     assert expected["s_2"] == (4, 0, 0, 0) and expected["s_3"] == (3, 1, 0, 0)
 
 
+@pytest.mark.parametrize("ids", ["rm", "spu_id"])
+def test_optional_deletable_is_sclite_minus_d(run_sclite_pra, tmp_path: Path, ids: str) -> None:
+    # --optional-deletable on trn files with (uh) words in both: sclite -D's counts, totals and .pra
+    # alignments (read back from the tables' ops through the one walker)
+    from werbench.analysis.errors import replay
+    from werbench.analysis.table_cache import TableOptions, tables_for
+
+    rng = random.Random(5)
+    vocab = ["a", "b", "uh", "(uh)", "(um)", "UM", "(b)", "c*"]
+    refs, hyps = {}, {}
+    for k in range(400):
+        refs[f"spk_{k:04d}"] = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 8)))
+        hyps[f"spk_{k:04d}"] = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 8)))
+    refs["spk_0400"] = "the { data base / database } (uh) is up"
+    hyps["spk_0400"] = "the database um is up"
+    (tmp_path / "ref.trn").write_text("".join(f"{t} ({u})\n" for u, t in refs.items()))
+    (tmp_path / "sys.trn").write_text("".join(f"{t} ({u})\n" for u, t in hyps.items()))
+    code, stdout, stderr = score(
+        tmp_path / "ref.trn", tmp_path / "sys.trn", "--optional-deletable", "--json", tmp_path / "out.json"
+    )
+    assert code == 0, stderr
+    assert "optional words deletable (sclite -D)" in stdout
+    pra = run_sclite_pra(refs, hyps, "-D", ids=ids)
+    system = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["systems"]["sys"]
+    assert {u: tuple(system["utterances"][u][k] for k in "CSDI") for u in refs} == {
+        u: pra[u].counts for u in refs
+    }
+    assert tuple(system["totals"][k] for k in "CSDI") == tuple(
+        map(sum, zip(*(p.counts for p in pra.values()), strict=True))
+    )
+    tables = tables_for(
+        tmp_path / "ref.trn", [tmp_path / "sys.trn"], TableOptions(optional_deletable=True), use_cache=False
+    )
+    sclite_ops = str.maketrans("di", "CC")  # sclite's .pra prints a word left out under -D as correct
+    left_out = 0
+    for row in tables.utterances.itertuples(index=False):
+        expected = pra[row.utt_id]
+        pairs = replay(row.ops, row.ref, row.hyp)
+        left_out += sum(op in "di" for op, _, _ in pairs)
+        assert row.ops.translate(sclite_ops) == expected.ops, row.utt_id
+        assert [r for _, r, _ in pairs] == [w and w.lower() for w in expected.ref], row.utt_id
+        assert [h for _, _, h in pairs] == [w and w.lower() for w in expected.hyp], row.utt_id
+    assert left_out > 100  # the set exercises the -D rule, not only plain words
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
