@@ -37,6 +37,7 @@ from werbench.analysis.bootstrap import bootstrap_ci
 from werbench.analysis.cache import AlignmentCache, align_texts
 from werbench.analysis.inputs import NO_HYPOTHESIS, Hypotheses, Inputs, TestSet, shown_ids
 from werbench.analysis.speakers import with_speakers
+from werbench.analysis.system_order import order_systems
 from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.normalize import Normalizer, default_normalizer, get_normalizer
 from werbench.manifests.ref_syntax import has_alternations, normalize_references
@@ -474,7 +475,7 @@ def build_tables(
     bar.close()
     utterances = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=UTTERANCE_COLUMNS)
     extra = [k for k in (rows[0] if rows else {}) if k not in SYSTEM_COLUMNS]
-    systems = pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra])
+    systems = order_systems(pd.DataFrame(rows, columns=[*SYSTEM_COLUMNS, *extra]))
     datasets = {
         t.name: dataset_rows(t, normalizer, costs, cache, cer)
         for t in inputs.testsets

@@ -28,6 +28,7 @@ from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_voc
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
 from werbench.analysis.filter_expr import FilterError, parse_filter
 from werbench.analysis.measures import deletions_minus_insertions, speaking_rates
+from werbench.analysis.system_order import system_key
 from werbench.analysis.tables import UTTERANCE_COLUMNS
 from werbench.dashboard.grid import ServerSideTable
 from werbench.dashboard.grid_config import (
@@ -232,12 +233,15 @@ class Analysis:
         return sorted({*self.utterances["testset"].unique().tolist(), *self.datasets})
 
     def systems(self, testset: str) -> list[str]:
-        return self._memo.get(
-            ("systems", testset),
-            lambda: sorted(
-                self.utterances.loc[self.utterances["testset"] == testset, "system"].unique().tolist()
-            ),
-        )
+        """The test set's systems grouped by model, decoders in pipeline order (``analysis.system_order``)."""
+
+        def build() -> list[str]:
+            names = self.utterances.loc[self.utterances["testset"] == testset, "system"].unique().tolist()
+            table = self.system_table[self.system_table["testset"] == testset]
+            decoders = dict(zip(table["system"], table["decoder"], strict=True))
+            return sorted(names, key=lambda s: system_key(s, decoders.get(s)))
+
+        return self._memo.get(("systems", testset), build)
 
     def rows(self, testset: str, system: str) -> pd.DataFrame:
         """One system's per-utterance rows, indexed by utt_id (shared, read-only; a view, not a copy)."""

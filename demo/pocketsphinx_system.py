@@ -56,11 +56,12 @@ def _samples(utt: Utterance) -> bytes:
     return np.ascontiguousarray(audio.mean(axis=1).astype("int16")).tobytes()
 
 
-def decode(manifest: Path, progress: bool = True) -> list[SphinxResult]:
-    """Decode every utterance of ``manifest`` with pocketsphinx's default model, LM and dictionary."""
+def decode(manifest: Path, lm: Path | None = None, progress: bool = True) -> list[SphinxResult]:
+    """Decode every utterance of ``manifest`` with pocketsphinx's default acoustic model and dictionary, and
+    its bundled LM or the ARPA n-gram ``lm`` (LM words missing from the dictionary are left out)."""
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=16000, loglevel="FATAL")
+    decoder = Decoder(samprate=16000, loglevel="FATAL", **({"lm": str(lm)} if lm else {}))
     results = []
     utts = list(load_manifest(manifest))
     for utt in tqdm(utts, desc="pocketsphinx", unit="utt", disable=not progress):

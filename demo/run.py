@@ -28,9 +28,13 @@ from werbench.manifests.results import TESTSET_MANIFEST, read_run_info, system_d
 
 DEMO_ROOT = Path(__file__).resolve().parent
 TESTSETS = ("real-speech", "general-synth", "business-synth")
+# Each test set is decoded with its own domain's LM (built from that domain's training text only)
+TESTSET_DOMAINS = {"real-speech": "general", "general-synth": "general", "business-synth": "business"}
+DOMAINS = ("general", "business")
 MODELS = ("base", "tuned")
 POCKETSPHINX_TESTSETS = ("real-speech",)  # a real recogniser on real speech; ~1 s per utterance on CPU
-POCKETSPHINX_SYSTEM = "pocketsphinx@default"
+# pocketsphinx with its bundled LM, and with the general-domain ARPA 3-gram from ``werbench lm build``
+POCKETSPHINX_SYSTEMS = {"pocketsphinx@default": None, "pocketsphinx@lm3-general": "general-3gram.arpa"}
 REQUIRED_MODULES = {
     "torch": "torch", "nemo": "nemo_toolkit", "pyctcdecode": "pyctcdecode", "kenlm": "kenlm",
     "flashlight.lib.text": "flashlight-text", "transformers": "transformers", "pocketsphinx": "pocketsphinx",
@@ -56,14 +60,17 @@ DEMO_STATE = ".demo"
 
 @dataclass(frozen=True, slots=True)
 class DemoAssets:
-    """Every file the demo decodes with; ``decoding`` holds the tuned LM weights (``decoding.json``)."""
+    """Every file the demo decodes with: ``lms`` per domain (KenLM 4-grams), ``sphinx_lms`` per
+    pocketsphinx system (None: its bundled LM), ``decoding`` the LM weights tuned per domain on its dev set
+    (``decoding.json``)."""
 
     root: Path
     testsets: dict[str, Path]
     models: dict[str, Path]
-    lm: Path
+    lms: dict[str, Path]
+    sphinx_lms: dict[str, Path | None]
     bert: Path
-    decoding: dict[str, Any]
+    decoding: dict[str, dict[str, Any]]
     smollm: Path | None = None
 
 
@@ -96,14 +103,23 @@ def locate_assets(root: Path = DEMO_ROOT) -> DemoAssets:
     assets = root / "assets"
     testsets = {name: assets / "testsets" / name / "manifest.jsonl" for name in TESTSETS}
     models = {name: assets / "models" / f"{name}.nemo" for name in MODELS}
-    lm, bert, decoding = assets / "lm" / "business-4gram.bin", assets / "bert", assets / "decoding.json"
-    for path in [*testsets.values(), *models.values(), lm, bert / "config.json", decoding]:
+    lms = {domain: assets / "lm" / f"{domain}-4gram.bin" for domain in DOMAINS}
+    sphinx_lms = {s: None if lm is None else assets / "lm" / lm for s, lm in POCKETSPHINX_SYSTEMS.items()}
+    bert, decoding = assets / "bert", assets / "decoding.json"
+    shipped = [*testsets.values(), *models.values(), *lms.values(), *filter(None, sphinx_lms.values())]
+    for path in [*shipped, bert / "config.json", decoding]:
         if not path.is_file():
             raise ManifestError(
                 path, "demo asset missing; rebuild the demo assets with python -m werbench.demo.build.all"
             )
     weights = json.loads(decoding.read_text(encoding="utf-8"))
-    return DemoAssets(root, testsets, models, lm, bert, weights, smollm_gguf())
+    lacking = [domain for domain in DOMAINS if domain not in weights]
+    if lacking:
+        raise ManifestError(
+            decoding,
+            f"no LM weights for {', '.join(lacking)}; rerun python -m werbench.demo.build.tune_decoding",
+        )
+    return DemoAssets(root, testsets, models, lms, sphinx_lms, bert, weights, smollm_gguf())
 
 
 def check_environment() -> None:
@@ -136,16 +152,12 @@ def prepare_testsets(assets: DemoAssets, results: Path, subset: int | None) -> d
     return manifests
 
 
-def _decoders(assets: DemoAssets) -> list[dict[str, Any]]:
-    """Greedy, both KenLM beam paths and BERT rescoring, with the LM weights tuned at build time."""
-    lm = str(assets.lm)
-    beam = {"lm": lm, **assets.decoding["beam"]}
-    rescore = {
-        "lm": lm,
-        "rescorer": str(assets.bert),
-        "first_pass": "beam-fast",
-        **assets.decoding["rescore"],
-    }
+def _decoders(assets: DemoAssets, domain: str) -> list[dict[str, Any]]:
+    """Greedy, both KenLM beam paths and BERT rescoring, with the domain's LM and its weights tuned at build
+    time on the domain's dev set."""
+    lm, weights = str(assets.lms[domain]), assets.decoding[domain]
+    beam = {"lm": lm, **weights["beam"]}
+    rescore = {"lm": lm, "rescorer": str(assets.bert), "first_pass": "beam-fast", **weights["rescore"]}
     return [
         {"type": "greedy", "name": "greedy"},
         {"type": "beam", "name": "beam-kenlm4", "params": beam},
@@ -157,20 +169,27 @@ def _decoders(assets: DemoAssets) -> list[dict[str, Any]]:
 def write_experiments(
     assets: DemoAssets, results: Path, manifests: dict[str, Path], smollm2: bool = False
 ) -> list[Path]:
-    """The main experiment (every model x decoder x test set) and, with SmolLM2, one for the tuned model."""
+    """One experiment per domain (every model x decoder x that domain's test sets, with its LM) and, with
+    SmolLM2, one for the tuned model on business speech."""
     state = results / DEMO_STATE
     common = {"results": str(results), "cache": str(state / "cache"), "device": "cpu", "normalizer": "nemo"}
     testsets = [{"manifest": str(path), "name": name} for name, path in manifests.items()]
     models = [{"path": str(path), "name": name} for name, path in assets.models.items()]
     experiments = {
-        "experiment.yaml": {**common, "testsets": testsets, "models": models, "decoders": _decoders(assets)}
+        f"experiment-{domain}.yaml": {
+            **common,
+            "testsets": [t for t in testsets if TESTSET_DOMAINS[t["name"]] == domain],
+            "models": models,
+            "decoders": _decoders(assets, domain),
+        }
+        for domain in DOMAINS
     }
     if smollm2 and assets.smollm is not None:
-        params = {"lm": str(assets.lm), "rescorer": str(assets.smollm), "first_pass": "beam-fast",
-                  **assets.decoding["rescore_causal"]}  # fmt: skip
+        params = {"lm": str(assets.lms["business"]), "rescorer": str(assets.smollm),
+                  "first_pass": "beam-fast", **assets.decoding["business"]["rescore_causal"]}  # fmt: skip
         experiments["experiment-smollm2.yaml"] = {
             **common,
-            "testsets": [t for t in testsets if t["name"] == "business-synth"],
+            "testsets": [t for t in testsets if TESTSET_DOMAINS[t["name"]] == "business"],
             "models": [m for m in models if m["name"] == "tuned"],
             "decoders": [{"type": "rescore", "name": "rescore-smollm2", "params": params}],
         }
@@ -235,33 +254,38 @@ def run_decodes(experiments: list[Path], manifests: dict[str, Path], echo: Calla
     return ran
 
 
-def run_pocketsphinx(results: Path, manifests: dict[str, Path], echo: Callable[[str], None]) -> bool:
-    """Decode with pocketsphinx and import the hypotheses (with their timing) unless already done."""
+def run_pocketsphinx(
+    assets: DemoAssets, results: Path, manifests: dict[str, Path], echo: Callable[[str], None]
+) -> bool:
+    """Decode with pocketsphinx, once per LM, and import the hypotheses (with their timing) unless done."""
     from werbench.runners.import_hyps import import_hyps
 
     ran = False
     for testset in POCKETSPHINX_TESTSETS:
         manifest = manifests[testset]
-        ref = system_dir(results, testset, POCKETSPHINX_SYSTEM)
-        stamp = _stamp([manifest])
-        info = read_run_info(ref)
-        if info is not None and info.extra.get("manifest_sha256") == stamp:
-            continue
-        from werbench.demo.pocketsphinx_system import decode, write_hypotheses
+        for system, lm in assets.sphinx_lms.items():
+            ref = system_dir(results, testset, system)
+            stamp = _stamp([manifest, *([lm] if lm else [])])
+            info = read_run_info(ref)
+            if info is not None and info.extra.get("manifest_sha256") == stamp:
+                continue
+            from werbench.demo.pocketsphinx_system import decode, write_hypotheses
 
-        echo(f"decoding {testset} with pocketsphinx")
-        decoded = decode(manifest)
-        hyps = write_hypotheses(decoded, results / DEMO_STATE / f"pocketsphinx-{testset}.jsonl")
-        info = import_hyps(hyps, manifest, results, POCKETSPHINX_SYSTEM, fmt="jsonl", testset=testset)
-        audio = sum(u.duration for u in load_manifest(manifest))
-        seconds = sum(r.seconds for r in decoded)
-        info.audio_seconds, info.decode_seconds = round(audio, 3), round(seconds, 3)
-        info.rtfx = round(audio / seconds, 2) if seconds else None
-        info.model = {**info.model, "architecture": "pocketsphinx (CMU Sphinx en-us, bundled)"}
-        info.decoder = {"type": "pocketsphinx", "params": {"model": "en-us default"}}
-        info.extra |= {"manifest_sha256": stamp, "status": "complete"}
-        write_run_info(ref, info)
-        ran = True
+            echo(f"decoding {testset} with {system}")
+            decoded = decode(manifest, lm=lm)
+            hyps = write_hypotheses(decoded, results / DEMO_STATE / f"{system}-{testset}.jsonl")
+            info = import_hyps(hyps, manifest, results, system, fmt="jsonl", testset=testset)
+            audio = sum(u.duration for u in load_manifest(manifest))
+            seconds = sum(r.seconds for r in decoded)
+            info.audio_seconds, info.decode_seconds = round(audio, 3), round(seconds, 3)
+            info.rtfx = round(audio / seconds, 2) if seconds else None
+            info.model = {**info.model, "architecture": "pocketsphinx (CMU Sphinx en-us, bundled)"}
+            info.decoder = {"type": "pocketsphinx", "params": {"lm": lm.name if lm else "en-us default"}}
+            if lm is not None:
+                info.lm = {"path": str(lm), "sha256": _stamp([lm])}
+            info.extra |= {"manifest_sha256": stamp, "status": "complete"}
+            write_run_info(ref, info)
+            ran = True
     return ran
 
 
@@ -296,11 +320,12 @@ def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> 
 
 
 def write_leaderboard(csv_dir: Path, out: Path) -> list[dict[str, Any]]:
-    """Per-system rows of the report's systems table, best WER first within each test set."""
+    """Per-system rows of the report's systems table; per test set grouped by model, decoders in pipeline
+    order (greedy, beam, rescore: ``analysis.system_order``), so each row shows what its stage adds."""
     import pandas as pd
+    from werbench.analysis.system_order import order_systems
 
-    systems = pd.read_csv(csv_dir / "systems.csv")
-    table = systems[list(LEADERBOARD_COLUMNS)].sort_values(["testset", "wer", "system"], kind="stable")
+    table = order_systems(pd.read_csv(csv_dir / "systems.csv"))[list(LEADERBOARD_COLUMNS)]
     with atomic_write(out) as handle:
         table.to_csv(handle, index=False, float_format="%.4f")
     return table.to_dict("records")
@@ -348,7 +373,7 @@ def run_demo(
         notes.append("add SmolLM2-135M rescoring of the tuned model (slow on CPU) with --smollm2")
     experiments = write_experiments(assets, results, manifests, smollm2)
     decoded = run_decodes(experiments, manifests, echo)
-    decoded = run_pocketsphinx(results, manifests, echo) or decoded
+    decoded = run_pocketsphinx(assets, results, manifests, echo) or decoded
     html, csv = build_reports(results, echo, refresh=decoded)
     leaderboard = results / "leaderboard.csv"
     rows = write_leaderboard(csv, leaderboard)

@@ -26,10 +26,23 @@ LIST_ROWS = 200
 THREE_WAY_ROWS = 12
 
 
+def default_pair(systems: list[str]) -> tuple[str | None, str | None]:
+    """The first system (the first model's first pass: systems come grouped by model, decoders in pipeline
+    order) against the same decoder on the next model, e.g. ``base@greedy`` vs ``tuned@greedy``; without
+    such a twin, against the next system."""
+    if not systems:
+        return None, None
+    a = systems[0]
+    model, _, decoder = a.partition("@")
+    twins = [s for s in systems[1:] if s.partition("@")[2] == decoder and s.partition("@")[0] != model]
+    return a, twins[0] if twins else (systems[1] if len(systems) > 1 else a)
+
+
 def _pair(page: PageContext) -> tuple[str | None, str | None]:
     systems = page.systems
-    a = url_state.get_choice(page.state, "a", systems, systems[0] if systems else None)
-    b = url_state.get_choice(page.state, "b", systems, systems[1] if len(systems) > 1 else a)
+    first, second = default_pair(systems)
+    a = url_state.get_choice(page.state, "a", systems, first)
+    b = url_state.get_choice(page.state, "b", systems, second)
     return a, b
 
 

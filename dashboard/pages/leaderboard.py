@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from werbench.analysis.system_order import system_key
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.class_views import CLASSES_HELP, class_grid
@@ -38,7 +39,7 @@ def _columns() -> list[dict[str, Any]]:
             "cellClass": "fw-semibold",
             "tooltipField": "system",
         },
-        {"field": "wer", "headerName": "WER", **rate, "sort": "asc", "cellClass": "fw-bold", "width": 110},
+        {"field": "wer", "headerName": "WER", **rate, "cellClass": "fw-bold", "width": 110},
         {"field": "wer_ci", "headerName": "95% CI", "width": 170, "sortable": False},
         {
             "field": "failed",
@@ -108,8 +109,7 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _ci_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    for testset, group in frame.groupby("testset", sort=True):
-        group = group.sort_values("system")
+    for testset, group in frame.groupby("testset", sort=True):  # rows keep the grouped pipeline order
         fig.add_bar(
             x=group["system"],
             y=100 * group["wer"],
@@ -133,6 +133,8 @@ def _ci_figure(frame: pd.DataFrame) -> go.Figure:
 def _matrix(frame: pd.DataFrame) -> dag.AgGrid:
     """Systems x test sets; a cell opens that system's utterances on that test set."""
     pivot = frame.pivot_table(index="system", columns="testset", values="wer", aggfunc="first")
+    decoders = dict(zip(frame["system"], frame["decoder"], strict=True))  # rows: grouped by model
+    pivot = pivot.reindex(sorted(pivot.index, key=lambda s: system_key(s, decoders.get(s))))
     rows = [
         {"system": system, **{ts: (None if pd.isna(v) else float(v)) for ts, v in row.items()}}
         for system, row in pivot.iterrows()

@@ -1,5 +1,5 @@
-"""Rebuild every demo artefact in order, each step seeded: test sets, training audio, KenLM, base and tuned
-models, tiny BERT, tuned decoding weights. Steps whose outputs exist are skipped unless ``--force``.
+"""Rebuild every demo artefact in order, each step seeded: test sets, training audio, domain LMs, base
+(trained from scratch, then on) and tuned models, tiny BERT, tuned decoding weights. Steps whose outputs exist are skipped unless ``--force``.
 
 Run ``nice -n 5 python -m werbench.demo.build.all`` from the repository root (about an hour or two on 2 cores).
 """
@@ -18,8 +18,9 @@ STEPS: tuple[tuple[str, list[str], Path], ...] = (
     ("real-speech test set", ["werbench.demo.build.real_speech"], TESTSETS / "real-speech" / "manifest.jsonl"),
     ("synthetic speech", ["werbench.demo.build.synth"],
      WORK / "business-train.json"),
-    ("business KenLM 4-gram", ["werbench.demo.build.lm"], LM_DIR / "business-4gram.bin"),
+    ("domain LMs", ["werbench.demo.build.lm"], LM_DIR / "general-3gram.arpa"),
     ("base model", ["werbench.demo.build.train", "base"], MODELS / "base.nemo"),
+    ("base model, continued", ["werbench.demo.build.train", "base-continue"], WORK / "train-base-continue.json"),
     ("tuned model", ["werbench.demo.build.train", "tuned"], MODELS / "tuned.nemo"),
     ("tiny BERT", ["werbench.demo.build.bert"], BERT_DIR / "config.json"),
     ("decoding weights", ["werbench.demo.build.tune_decoding"], ASSETS / "decoding.json"),

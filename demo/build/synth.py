@@ -137,10 +137,10 @@ def specs(general: Split, business: Split, general_train: int, business_train: i
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--general-train", type=int, default=2780, help="general-domain training utterances")
     parser.add_argument(
-        "--business-train", type=int, default=800, help="business-domain training utterances"
+        "--general-train", type=int, default=6690, help="general-domain training utterances (6,690: all)"
     )
+    parser.add_argument("--business-train", type=int, default=800, help="business-domain training utterances")
     parser.add_argument("--only", nargs="*", help="render only these sets (e.g. general-test business-test)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)

@@ -1,17 +1,21 @@
-"""Train the demo's acoustic models on CPU: ``base`` from scratch on general-domain speech, then ``tuned`` by
-fine-tuning ``base`` on business-domain speech (with some general speech mixed in against forgetting).
+"""Train the demo's acoustic models on CPU: ``base`` from scratch on general-domain speech, ``base-continue``
+training it on (a fresh schedule, all the general speech), then ``tuned`` by fine-tuning ``base`` on
+business-domain speech (with some general speech mixed in against forgetting).
 
 The model is a small QuartzNet-style character CTC model (NeMo ``EncDecCTCModel``, separable 1-D convolutions,
 about 0.35 M parameters, 30 ms output frames). Short kernels, semi-sorted batches, light SpecAugment, AdamW
 with a warm-up + cosine schedule and a single torch thread (two threads are several times slower on a busy
-shared CPU) keep each stage well under an hour on 2 cores. Lightning checkpoints go to demo/.work so an
-interrupted run resumes (``--resume``). Run ``python -m werbench.demo.build.train --help``.
+shared CPU). On a machine shared with other jobs a step count says little about the time it takes, so the
+later stages have a wall-clock budget (``--minutes``) that the cosine schedule follows. Lightning checkpoints
+go to demo/.work so an interrupted run resumes (``--resume``, the schedule's clock included). Run
+``python -m werbench.demo.build.train --help``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -29,7 +33,8 @@ LABELS = list(ALPHABET)
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """Hyper-parameters of one training stage."""
+    """Hyper-parameters of one training stage; ``init``: the .nemo (in demo/assets/models) it starts from,
+    ``minutes``: a wall-clock budget the schedule follows (:func:`timed_cosine`) instead of ``max_steps``."""
 
     name: str
     train_manifests: tuple[str, ...]
@@ -39,6 +44,9 @@ class Stage:
     warmup_steps: int
     batch_size: int = 12
     max_duration: float = 9.0
+    init: str | None = None
+    minutes: float | None = None
+    out: str | None = None  # the .nemo it writes (default <name>.nemo)
 
 
 STAGES = {
@@ -51,8 +59,28 @@ STAGES = {
         warmup_steps=200,
         max_duration=6.0,
     ),
+    # the same model trained on: a fresh warm-up + cosine over an hour on all the general speech
+    "base-continue": Stage(
+        "base-continue",
+        ("general-train.json",),
+        "general-dev.json",
+        max_steps=20000,
+        lr=2e-3,
+        warmup_steps=200,
+        max_duration=6.0,
+        init="base.nemo",
+        minutes=62,
+        out="base.nemo",
+    ),
     "tuned": Stage(
-        "tuned", ("tuned-train.json",), "business-dev.json", max_steps=1000, lr=1.5e-3, warmup_steps=50
+        "tuned",
+        ("tuned-train.json",),
+        "business-dev.json",
+        max_steps=1500,
+        lr=1.5e-3,
+        warmup_steps=50,
+        init="base.nemo",
+        minutes=8,
     ),
 }
 
@@ -143,19 +171,57 @@ def data_config(
     return config
 
 
-def optim_config(stage: Stage) -> dict[str, Any]:
-    return {
-        "name": "adamw",
-        "lr": stage.lr,
-        "betas": [0.9, 0.98],
-        "weight_decay": 1e-3,
-        "sched": {
+def optim_config(stage: Stage, *, timed: bool = False) -> dict[str, Any]:
+    """AdamW with warm-up + cosine over the stage's steps; ``timed``: no NeMo scheduler, the
+    :func:`timed_cosine` callback drives the rate over a wall-clock budget instead."""
+    optim: dict[str, Any] = {"name": "adamw", "lr": stage.lr, "betas": [0.9, 0.98], "weight_decay": 1e-3}
+    if not timed:
+        optim["sched"] = {
             "name": "CosineAnnealing",
             "warmup_steps": stage.warmup_steps,
             "min_lr": stage.lr / 100,
             "max_steps": stage.max_steps,
-        },
-    }
+        }
+    return optim
+
+
+def cosine_rate(peak: float, step: int, warmup_steps: int, progress: float) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine from ``peak`` to ``peak / 100`` as ``progress``
+    (the fraction of the budget spent) goes from 0 to 1."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    floor = peak / 100
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+
+
+def timed_cosine(peak: float, warmup_steps: int, budget_seconds: float) -> Any:
+    """A Lightning callback setting the learning rate from the wall-clock time spent, so a run on a shared
+    machine of unknown load still anneals fully by its deadline (Lightning's ``max_time`` stops it there).
+    The time spent is saved in checkpoints, so ``--resume`` continues the same schedule."""
+    from lightning.pytorch.callbacks import Callback
+
+    class TimedCosine(Callback):
+        def __init__(self) -> None:
+            self.spent = 0.0
+            self.mark = time.monotonic()
+
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            self.mark = time.monotonic()
+
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+            now = time.monotonic()
+            self.spent, self.mark = self.spent + now - self.mark, now
+            rate = cosine_rate(peak, trainer.global_step, warmup_steps, self.spent / budget_seconds)
+            for group in trainer.optimizers[0].param_groups:
+                group["lr"] = rate
+
+        def state_dict(self) -> dict[str, float]:
+            return {"spent": self.spent}
+
+        def load_state_dict(self, state: dict[str, float]) -> None:
+            self.spent = float(state.get("spent", 0.0))
+
+    return TimedCosine()
 
 
 def write_tuned_manifest(work: Path, general_share: float = 0.25) -> Path:
@@ -216,6 +282,9 @@ def train(
     init: Path | None,
     max_steps: int | None,
     resume: bool,
+    lr: float | None = None,
+    warmup_steps: int | None = None,
+    minutes: float | None = None,
     val_every: int,
     threads: int = 1,
 ) -> dict[str, Any]:
@@ -229,7 +298,8 @@ def train(
     torch.set_num_threads(threads)
     pl.seed_everything(SEED, workers=True)
     steps = max_steps or stage.max_steps
-    stage = Stage(**{**{f: getattr(stage, f) for f in stage.__slots__}, "max_steps": steps})
+    overrides = {"max_steps": steps, "lr": lr or stage.lr, "warmup_steps": warmup_steps or stage.warmup_steps}
+    stage = Stage(**{**{f: getattr(stage, f) for f in stage.__slots__}, **overrides})
     train_cfg = data_config(
         [work / m for m in stage.train_manifests],
         stage.batch_size,
@@ -238,10 +308,17 @@ def train(
     )
     dev_cfg = data_config([work / stage.dev_manifest], 32, train=False, max_duration=stage.max_duration)
     ckpt_dir = work / "checkpoints" / stage.name
+    callbacks = [
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=100, save_last=True, save_top_k=0),
+        progress_printer(25),
+    ]
+    if minutes:
+        callbacks.append(timed_cosine(stage.lr, stage.warmup_steps, 60 * minutes))
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
         max_steps=steps,
+        max_time={"minutes": minutes} if minutes else None,
         val_check_interval=min(val_every, steps),
         check_val_every_n_epoch=None,
         logger=False,
@@ -250,20 +327,22 @@ def train(
         num_sanity_val_steps=0,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[
-            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=100, save_last=True, save_top_k=0),
-            progress_printer(25),
-        ],
+        callbacks=callbacks,
     )
     if init is None:
         cfg = OmegaConf.create(
-            model_config() | {"train_ds": train_cfg, "validation_ds": dev_cfg, "optim": optim_config(stage)}
+            model_config()
+            | {
+                "train_ds": train_cfg,
+                "validation_ds": dev_cfg,
+                "optim": optim_config(stage, timed=bool(minutes)),
+            }
         )
         model = EncDecCTCModel(cfg=cfg, trainer=trainer)
     else:
         model = EncDecCTCModel.restore_from(str(init), map_location="cpu")
         with open_dict(model.cfg):
-            model.cfg.optim = OmegaConf.create(optim_config(stage))
+            model.cfg.optim = OmegaConf.create(optim_config(stage, timed=bool(minutes)))
         model.set_trainer(trainer)
         model.setup_training_data(OmegaConf.create(train_cfg))
         model.setup_validation_data(OmegaConf.create(dev_cfg))
@@ -281,7 +360,8 @@ def train(
     params = sum(p.numel() for p in model.parameters())
     return {
         "stage": stage.name,
-        "steps": steps,
+        "steps": trainer.global_step,
+        "minutes_budget": minutes,
         "train_seconds": round(seconds, 1),
         "params": params,
         "dev_wer": round(float(dev.get("val_wer", float("nan"))), 4),
@@ -296,9 +376,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=WORK, help="folder with the rendered training manifests")
     parser.add_argument("--out", type=Path, help="output .nemo (default demo/assets/models/<stage>.nemo)")
     parser.add_argument(
-        "--init", type=Path, help="starting .nemo for tuned (default demo/assets/models/base.nemo)"
+        "--init", type=Path, help="starting .nemo (default: the stage's, in demo/assets/models)"
     )
     parser.add_argument("--max-steps", type=int, help="override the stage's step count (smoke tests)")
+    parser.add_argument("--lr", type=float, help="override the stage's peak learning rate")
+    parser.add_argument("--warmup-steps", type=int, help="override the stage's warm-up steps")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="wall-clock budget: stop after this many minutes (or --max-steps), the cosine schedule following "
+        "the time spent (for a shared machine of unknown load)",
+    )
     parser.add_argument("--val-every", type=int, default=400)
     parser.add_argument("--resume", action="store_true", help="continue from demo/.work/checkpoints/<stage>")
     parser.add_argument(
@@ -306,17 +394,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     stage = STAGES[args.stage]
-    init = args.init
+    init = args.init or (MODELS / stage.init if stage.init else None)
     if stage.name == "tuned":
-        init = init or MODELS / "base.nemo"
         write_tuned_manifest(args.work)
     summary = train(
         stage,
         work=args.work,
-        out=args.out or MODELS / f"{stage.name}.nemo",
+        out=args.out or MODELS / (stage.out or f"{stage.name}.nemo"),
         init=init,
         max_steps=args.max_steps,
         resume=args.resume,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        minutes=args.minutes or stage.minutes,
         val_every=args.val_every,
         threads=args.threads,
     )

@@ -285,3 +285,17 @@ def test_compare_scatter_takes_any_axes_colour_and_size(app, client, query: str)
         assert '"title": {"text": "duration"}' in page or '"xaxis": {"title": {"text": "duration"}' in page
     if "sc=noise" in query:
         assert '"name": "clean"' in page and '"name": "snr10"' in page  # one trace per category
+
+
+def test_systems_are_grouped_by_model_and_compare_opens_on_the_models_first_passes(app, client, workspace):
+    """Dropdowns list each model's decoders greedy first; Compare's default pair is the first pass of the
+    first two models (the reference checkpoint against the tuned model), not two decoders of one model."""
+    from werbench.dashboard.pages.compare import default_pair
+
+    systems = workspace.analysis("none").systems("synth-clean")
+    assert systems == ["base@greedy", "base@beam-lm", "tuned@greedy", "tuned@beam-lm"]
+    assert default_pair(systems) == ("base@greedy", "tuned@greedy")
+    assert default_pair(["a@beam", "a@greedy"]) == ("a@beam", "a@greedy")  # no twin: the next system
+    assert default_pair([]) == (None, None)
+    page = render(app, client, "/compare?ts=synth-clean")
+    assert "WER of A: base@greedy" in page and "WER of B: tuned@greedy" in page

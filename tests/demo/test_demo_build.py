@@ -126,8 +126,9 @@ def test_training_smoke_base_then_tuned(tmp_path):
                  resume=False, val_every=3)  # fmt: skip
     assert base["steps"] == 3 and 200_000 < base["params"] < 2_000_000
     tuned = train(STAGES["tuned"], work=tmp_path, out=tmp_path / "tuned.nemo", init=tmp_path / "base.nemo",
-                  max_steps=2, resume=False, val_every=2)  # fmt: skip
+                  max_steps=2, resume=False, val_every=2, minutes=30)  # fmt: skip
     assert tuned["params"] == base["params"]
+    assert tuned["steps"] == 2 and tuned["minutes_budget"] == 30  # the wall-clock schedule, capped by steps
 
     from nemo.collections.asr.models import EncDecCTCModel
 
@@ -136,6 +137,18 @@ def test_training_smoke_base_then_tuned(tmp_path):
     assert model.cfg.train_ds.manifest_filepath is None  # no build-machine paths in the shipped file
     texts = model.transcribe([u.audio_filepath for u in load_manifest(manifest)], batch_size=2, verbose=False)
     assert len(texts) == 3
+
+
+def test_timed_cosine_warms_up_then_anneals_with_the_time_spent():
+    from werbench.demo.build.train import cosine_rate
+
+    assert cosine_rate(1e-3, 0, 10, 0.0) == pytest.approx(1e-4)  # linear warm-up by steps
+    assert cosine_rate(1e-3, 9, 10, 0.0) == pytest.approx(1e-3)
+    assert cosine_rate(1e-3, 50, 10, 0.5) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert cosine_rate(1e-3, 50, 10, 1.0) == pytest.approx(1e-5)  # the floor at the deadline, and after it
+    assert cosine_rate(1e-3, 50, 10, 1.7) == pytest.approx(1e-5)
+    rates = [cosine_rate(1e-3, 50, 10, p / 10) for p in range(11)]
+    assert rates == sorted(rates, reverse=True)
 
 
 @pytest.mark.slow
