@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from werbench.aligner.align import align_counts, cer_counts, get_costs
+from werbench.aligner.align import BatchResult, align_counts, cer_counts, get_costs
 from werbench.analysis import write_behind
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.code_version import code_version
@@ -123,6 +123,25 @@ class AlignmentCache:
         write_behind.submit(path, write)
 
 
+ALIGN_BLOCK = 100_000  # pairs aligned at a time
+
+
+def _align_block(
+    ref_norm: list[str], hyp_norm: list[str], costs: str, cer: str, compounds: bool, optional_deletable: bool
+) -> tuple[BatchResult, np.ndarray]:
+    """Words and characters of one block; the reference as aligned is ``words.paths`` (alternations)."""
+    if compounds or optional_deletable or has_alternations("".join(ref_norm)):
+        words = align_counts(
+            ref_norm, hyp_norm, costs, compounds=compounds, optional_deletable=optional_deletable
+        )
+        return words, cer_counts(words.paths or ref_norm, hyp_norm, cer)
+    # the characters (rapidfuzz, holding the GIL) beside the words (numba, releasing it): two cores
+    with ThreadPoolExecutor(1, thread_name_prefix="word alignment") as pool:
+        aligning = pool.submit(align_counts, ref_norm, hyp_norm, costs)
+        chars = cer_counts(ref_norm, hyp_norm, cer)
+        return aligning.result(), chars
+
+
 def align_texts(
     refs: Sequence[str],
     hyps: Sequence[str],
@@ -154,23 +173,22 @@ def align_texts(
             return hit
     ref_norm = normalized_refs() if normalized_refs is not None else normalize_references(refs, normalize)
     hyp_norm = normalize.many(hyps) if isinstance(normalize, Normalizer) else [normalize(t) for t in hyps]
-    if compounds or optional_deletable or has_alternations("".join(ref_norm)):
-        words = align_counts(
-            ref_norm, hyp_norm, costs, compounds=compounds, optional_deletable=optional_deletable
+    counts, ops, chars, paths = [], [], [], []
+    for start in range(0, len(ref_norm), ALIGN_BLOCK):  # bounded working memory (tokens: ~25 B each)
+        block = slice(start, start + ALIGN_BLOCK)
+        words, block_chars = _align_block(
+            ref_norm[block], hyp_norm[block], costs, cer, compounds, optional_deletable
         )
-        ref_norm = words.paths or ref_norm  # the reference as aligned, for the diff and for CER
-        chars = cer_counts(ref_norm, hyp_norm, cer)
-    else:  # the characters (rapidfuzz, holding the GIL) beside the words (numba, releasing it): two cores
-        with ThreadPoolExecutor(1, thread_name_prefix="word alignment") as pool:
-            aligning = pool.submit(align_counts, ref_norm, hyp_norm, costs)
-            chars = cer_counts(ref_norm, hyp_norm, cer)
-            words = aligning.result()
-    frame = pd.DataFrame({"ref": ref_norm, "hyp": hyp_norm})
+        counts.append(words.counts)
+        ops += words.ops or []
+        chars.append(block_chars)
+        paths += words.paths or ref_norm[block]
+    frame = pd.DataFrame({"ref": paths, "hyp": hyp_norm})
     for k, name in enumerate(COUNT_COLUMNS):
-        frame[name] = words.counts[:, k]
-    frame["ops"] = words.ops
+        frame[name] = np.concatenate(counts)[:, k] if counts else np.zeros(0, np.int64)
+    frame["ops"] = ops
     for k, name in enumerate(CHAR_COLUMNS):
-        frame[name] = chars[:, k]
+        frame[name] = np.concatenate(chars)[:, k] if chars else np.zeros(0, np.int64)
     if cache is not None:
         cache.store(key, frame)
     return frame
