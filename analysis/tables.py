@@ -503,7 +503,7 @@ def build_tables(
         warnings,
         cer,
         datasets,
-        compounds,
-        missing,
-        optional_deletable,
+        compounds=compounds,
+        missing=missing,
+        optional_deletable=optional_deletable,
     )
