@@ -16,7 +16,7 @@ from werbench.manifests.importers.wsj import CHANNELS
 from werbench.manifests.io import load_manifest
 from werbench.manifests.normalize import NORMALIZERS, get_normalizer
 from werbench.manifests.stats import manifest_stats, stats_tables
-from werbench.manifests.trn import write_trn
+from werbench.manifests.trn import trn_id_ok, write_trn
 from werbench.manifests.validate import ValidationOptions, validate_manifest
 from werbench.manifests.wsj_markup import VP_MODES
 
@@ -189,10 +189,19 @@ def to_trn_command(
     normalizer = get_normalizer(normalize)
 
     def pairs() -> Iterator[tuple[str, str]]:
-        for utt in load_manifest(manifest):
+        for line, utt in load_manifest(manifest).numbered():
             value = utt.text if field == "text" else utt.extra.get(field)
             if not isinstance(value, str):
-                raise ManifestError(manifest, f"utterance {utt.utt_id!r} has no string field", field=field)
+                raise ManifestError(
+                    manifest, f"utterance {utt.utt_id!r} has no string field", line=line, field=field
+                )
+            if not trn_id_ok(utt.utt_id):
+                raise ManifestError(
+                    manifest,
+                    f"utterance id {utt.utt_id!r} cannot be written to a trn file (spaces or parentheses)",
+                    line=line,
+                    field="utt_id",
+                )
             yield utt.utt_id, normalizer(value)
 
     count = write_trn(output, pairs())

@@ -235,6 +235,10 @@ class Manifest:
     audio_base: Path | None = None  # where relative audio paths start; None: the manifest's folder
 
     def __iter__(self) -> Iterator[Utterance]:
+        return (utt for _, utt in self.numbered())
+
+    def numbered(self) -> Iterator[tuple[int, Utterance]]:
+        """``(line, utterance)``: for writers whose own checks must name the manifest's line."""
         seen: dict[str, int] = {}
         for number, text in iter_lines(self.path, json_lines=True):
             utt = parse_line(self.path, number, text, self.audio_base)
@@ -247,7 +251,7 @@ class Manifest:
                         field="utt_id",
                     )
                 seen[utt.utt_id] = number
-            yield utt
+            yield number, utt
 
     def frame(self) -> pd.DataFrame:
         """Columns ``utt_id, audio_filepath, duration, text, offset, speaker`` then every extra field."""

@@ -155,13 +155,18 @@ def read_trn(path: str | Path, encoding: str = "utf-8", *, reference: bool = Fal
     return list(zip(table["utt_id"].to_pylist(), table["text"].to_pylist(), strict=True))
 
 
+def trn_id_ok(utt_id: str) -> bool:
+    """Whether an id reads back from a trn line: not empty, no white space, no parentheses."""
+    return bool(utt_id) and not any(ch.isspace() or ch in "()" for ch in utt_id)
+
+
 def write_trn(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:
     """Write ``text (utt_id)`` lines atomically; ids with spaces or parentheses would not read back."""
     path = Path(path)
     count = 0
     with atomic_write(path) as handle:
         for utt_id, text in pairs:
-            if not utt_id or any(ch.isspace() or ch in "()" for ch in utt_id):
+            if not trn_id_ok(utt_id):
                 raise ManifestError(
                     path, f"utterance id {utt_id!r} cannot be written to a trn file", field="utt_id"
                 )

@@ -64,9 +64,14 @@ def test_the_one_cli_handler_prints_every_kind_as_one_line(kind: type[Exception]
 def test_real_commands_report_input_configuration_and_results_errors_alike(tmp_path) -> None:
     manifest = tmp_path / "dev.jsonl"
     manifest.write_text('{"audio_filepath": "a.wav", "duration": 1.0, "text": "hi"}\n{"text": \n')
+    parens = tmp_path / "parens.jsonl"
+    parens.write_text('{"audio_filepath": "a.wav", "duration": 1.0, "text": "hi", "utt_id": "a (b)"}\n')
     runner = CliRunner()
     cases = {
         f"error: {manifest}:2": ["manifest", "to-trn", str(manifest), "-o", str(tmp_path / "x.trn")],
+        f"error: {parens}:1: utt_id: utterance id 'a (b)' cannot be written": [
+            "manifest", "to-trn", str(parens), "-o", str(tmp_path / "p.trn")
+        ],
         "error: normalizer: unknown normaliser": ["manifest", "stats", str(manifest), "--normalize", "nope"],
         f"error: {tmp_path / 'nowhere'}: results directory not found": [
             "report", str(tmp_path / "nowhere"), "--csv", str(tmp_path / "csv")
