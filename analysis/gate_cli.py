@@ -34,7 +34,7 @@ def gate(
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
 ) -> None:  # fmt: skip
     from werbench.analysis import gate as gating
     from werbench.analysis.table_cache import TableOptions

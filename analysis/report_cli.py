@@ -120,7 +120,7 @@ def compare(
     testset: str | None = typer.Option(None, "--testset", help="Test set (when several have both)."),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
     ),
@@ -192,7 +192,7 @@ def report(
     resamples: int = typer.Option(
         1000, "--resamples", min=100, help="Bootstrap resamples (intervals and tests)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
     ),

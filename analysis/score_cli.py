@@ -234,7 +234,7 @@ def score(
         "of 3 and counts as correct (so C + S + D can exceed the reference's words, as in sclite)."
     ),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip

@@ -119,9 +119,10 @@ _MAX_BATCH = 1 << 20  # rows of one record batch
 def _blocks(table: pa.Table) -> list[tuple[int, int]]:
     """(start, stop) of each run of rows with one (testset, system), cut at ``_MAX_BATCH`` rows."""
     n = table.num_rows
+    if not n:
+        return []
     change = np.zeros(n, dtype=bool)
-    if n:
-        change[0] = True
+    change[0] = True
     for name in ("testset", "system"):
         if name in table.column_names and n > 1:
             keys = table.column(name)

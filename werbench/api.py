@@ -53,10 +53,16 @@ class Scores:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def _of(cls, tables: Tables, **extra: Any) -> Scores:
-        return cls(
-            tables.utterances, tables.systems, tables.normalizer, tables.costs, tables.warnings, **extra
-        )
+    def _of(cls, tables: Tables, order: Sequence[str] = (), **extra: Any) -> Scores:
+        """``order``: system names in the order the caller gave them (texts in memory name no model or
+        decoder to group by); otherwise the tables' pipeline order."""
+        summary = tables.systems
+        if order:
+            rank = {system: k for k, system in enumerate(order)}
+            summary = summary.sort_values(
+                "system", key=lambda s: s.map(rank), kind="stable", ignore_index=True
+            )
+        return cls(tables.utterances, summary, tables.normalizer, tables.costs, tables.warnings, **extra)
 
     @property
     def systems(self) -> list[str]:
@@ -198,7 +204,7 @@ def score(
     if fn is not None:
         tables.normalizer = label
         tables.systems["normalizer"] = label
-    return Scores._of(tables)
+    return Scores._of(tables, order=list(systems))
 
 
 def load(

@@ -157,3 +157,23 @@ def test_each_systems_rows_read_back_as_one_chunk(tmp_path: Path, make_results) 
     systems = table.column("system").to_pylist()
     assert [len(c) for c in table.column("hyp").chunks] == [systems.count(s) for s in dict.fromkeys(systems)]
     pd.testing.assert_frame_equal(results_tables(folder, cache_dir=cache).utterances, built.utterances)
+
+
+def test_a_dataset_alone_is_cached_too(tmp_path: Path) -> None:
+    """A manifest without predictions has no utterance rows: the cache still writes (it crashed its writer
+    thread on zero rows, and every start rebuilt the tables)."""
+    import json
+
+    from werbench.analysis.table_cache import manifest_tables
+
+    path = tmp_path / "train.jsonl"
+    rows = [{"audio_filepath": f"{u}.wav", "duration": 1.0, "text": t, "utt_id": u} for u, t in TEXTS.items()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache = tmp_path / "cache"
+    first = manifest_tables([path], cache_dir=cache)
+    assert first.utterances.empty
+    write_behind.wait_all()
+    timings: dict[str, float] = {}
+    again = manifest_tables([path], cache_dir=cache, timings=timings)
+    assert set(timings) == {"tables_read_s"}
+    pd.testing.assert_frame_equal(again.datasets["train"], first.datasets["train"])
