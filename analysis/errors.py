@@ -29,7 +29,7 @@ from werbench.aligner.pairs import (
     op_rows,
     ref_consuming,
 )
-from werbench.analysis.vocabulary import Vocabulary
+from werbench.analysis.vocabulary import Vocabularies, Vocabulary
 
 PAIR_COLUMNS = ["testset", "system", "utt_id", "position", "op", "ref_word", "hyp_word"]
 
@@ -246,19 +246,21 @@ def oov_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def error_tables(
-    utts: pd.DataFrame, *, vocabulary: Vocabulary | None = None, top: int | None = None
+    utts: pd.DataFrame, *, vocabulary: Vocabulary | Vocabularies | None = None, top: int | None = None
 ) -> ErrorTables:
-    """All error tables for every ``(testset, system)`` in a per-utterance table; ``top`` caps the lists."""
+    """All error tables for every ``(testset, system)`` in a per-utterance table; ``top`` caps the lists;
+    OOV flags against each test set's own vocabulary."""
+    vocabularies = Vocabularies.of(vocabulary)
     utts = _usable(utts)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ErrorTables.__dataclass_fields__}
     for (testset, system), group in utts.groupby(["testset", "system"], sort=True):
-        for name, frame in _system_tables(group, vocabulary, top).items():
+        for name, frame in _system_tables(group, vocabularies.get(testset), top).items():
             if len(frame.columns):
                 frame.insert(0, "system", system)
                 frame.insert(0, "testset", testset)
             parts[name].append(frame)
     if utts.empty:  # every utterance failed: empty tables, but with their columns (pages index them)
-        for name, frame in _system_tables(utts, vocabulary, top).items():
+        for name, frame in _system_tables(utts, vocabularies.default, top).items():
             if len(frame.columns):
                 frame.insert(0, "system", pd.Series(dtype=str))
                 frame.insert(0, "testset", pd.Series(dtype=str))

@@ -38,7 +38,11 @@ _COSTS = "sclite (4/3/3 weights) or unit (sub = ins = del = 1, ties as jiwer)."
 _FLAVOUR = "werbench (scipy's exact tests) or sc_stats (NIST sc_stats' arithmetic)."
 _PAIRS = "System pairs A:B to compare (repeatable; default: the runner-up against the best of each test set)."
 _FIELDS = "Fields to break metrics down by (repeatable; default: speaker, duration, fields with few values)."
-_VOCAB = "Vocabulary for OOV flags: an ARPA LM, a NeMo manifest (e.g. the training set) or a word list."
+_VOCAB = (
+    "Vocabulary for OOV flags: an ARPA LM, a KenLM binary with its .unigrams.txt, a NeMo manifest (e.g. the "
+    "training set) or a word list. PATH for every test set, or TESTSET=PATH (repeat: one per test set, each "
+    "with the LM it was decoded with)."
+)
 _AUDIO_LEVELS = (
     "Read every utterance's audio for its peak level (cached): words on audio at or below --silence-db "
     "are flagged as words on silence (without it, only empty references count as silence)."
@@ -181,7 +185,7 @@ def report(
     trn: Path | None = typer.Option(None, "--trn", help="Write sclite trn files into this folder."),
     pairs: list[str] = typer.Option(None, "--pairs", help=_PAIRS),
     fields: list[str] = typer.Option(None, "--breakdown", help=_FIELDS),
-    vocab: Path | None = typer.Option(None, "--vocab", help=_VOCAB),
+    vocab: list[str] = typer.Option(None, "--vocab", help=_VOCAB),
     keywords: list[Path] = typer.Option(None, "--keywords", help=KEYWORDS_HELP),
     audio_levels: bool = typer.Option(False, "--audio-levels", help=_AUDIO_LEVELS),
     insertion_run: int = typer.Option(4, "--insertion-run", min=2, help=_INSERTION_RUN),
@@ -212,7 +216,7 @@ def report(
     from werbench.analysis.report_html import write_html_report
     from werbench.analysis.report_trn import write_trn_export
     from werbench.analysis.table_cache import TableOptions, results_tables
-    from werbench.analysis.vocabulary import load_vocabulary
+    from werbench.analysis.vocabulary import load_vocabularies
     from werbench.analysis.word_classes import load_keywords
     from werbench.manifests.normalize import get_normalizer
 
@@ -229,7 +233,7 @@ def report(
         bar.update(rows)
     if html is not None or csv is not None:
         normalizer = get_normalizer(tables.normalizer)
-        vocabulary = load_vocabulary(vocab, normalizer) if vocab else None
+        vocabulary = load_vocabularies(vocab or (), normalizer)
         lists = [load_keywords(path, normalizer) for path in keywords or ()]
         rules = HallucinationRules(insertion_run=insertion_run, silence_db=silence_db)
         levels = (

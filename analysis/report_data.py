@@ -22,8 +22,15 @@ from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
 from werbench.analysis.speakers import known_speakers, too_few_speakers
 from werbench.analysis.tables import Tables
-from werbench.analysis.vocabulary import Vocabulary
-from werbench.analysis.word_classes import WordClass, class_comparison, class_table, default_classes
+from werbench.analysis.vocabulary import Vocabularies, Vocabulary
+from werbench.analysis.word_classes import (
+    CLASS_COLUMNS,
+    COMPARISON_COLUMNS,
+    WordClass,
+    class_comparison,
+    class_table,
+    default_classes,
+)
 from werbench.manifests.columnar import holds_nested
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import get_normalizer
@@ -53,7 +60,7 @@ class ReportData:
     nbest_summary: pd.DataFrame
     versus_best: pd.DataFrame = field(default_factory=pd.DataFrame)
     friedman: dict[str, TestResult] = field(default_factory=dict)
-    vocabulary: Vocabulary | None = None
+    vocabulary: Vocabularies = field(default_factory=Vocabularies)  # OOV lists, per test set
     classes: pd.DataFrame = field(default_factory=pd.DataFrame)  # word classes (``analysis.word_classes``)
     class_comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     hallucinations: pd.DataFrame = field(
@@ -147,12 +154,17 @@ def _resolve_pairs(tables: Tables, pairs: Sequence[str] | None) -> list[tuple[st
     return resolved
 
 
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    """The frames one under the other; none at all is an empty table with ``columns``."""
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+
+
 def build_report(
     tables: Tables,
     *,
     pairs: Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
-    vocabulary: Vocabulary | None = None,
+    vocabulary: Vocabulary | Vocabularies | None = None,
     keywords: Sequence[WordClass] = (),
     rules: HallucinationRules = HallucinationRules(),
     audio_levels: np.ndarray | None = None,
@@ -163,12 +175,14 @@ def build_report(
     source: str = "",
     progress: bool = False,
 ) -> ReportData:
-    """Errors, word classes (numbers, OOV with ``vocabulary``, names, ``keywords`` lists), breakdowns,
-    comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best, hallucination flags
-    (``rules``; ``audio_levels``: each utterance row's peak dBFS, ``hallucinations.audio_levels``)."""
+    """Errors, word classes (numbers, OOV with ``vocabulary``: one, or per test set; names, ``keywords``),
+    breakdowns, comparisons of ``pairs`` (``A:B``; default: best vs runner-up), lineage, n-best,
+    hallucination flags (``rules``; ``audio_levels``: each utterance row's peak dBFS,
+    ``hallucinations.audio_levels``)."""
     utts = tables.utterances
+    vocabularies = Vocabularies.of(vocabulary)
     steps = tqdm(total=8, desc="report", unit="part", disable=not progress)
-    errors = error_tables(utts, vocabulary=vocabulary, top=None)
+    errors = error_tables(utts, vocabulary=vocabularies, top=None)
     steps.update()
     unknown = [f for f in fields or () if f not in utts.columns]
     if unknown:
@@ -190,11 +204,30 @@ def build_report(
     ]
     steps.update()
     normalize = get_normalizer(tables.normalizer)
-    raw_refs = utts["text"].drop_duplicates() if "text" in utts else []
-    classes = default_classes(raw_refs, normalize, vocabulary, keywords)
-    class_rows = class_table(utts, classes, n_resamples=n_resamples, seed=seed)
+    classes = {  # per test set: its own vocabulary's OOV words, its own references' names
+        str(testset): default_classes(
+            group["text"].drop_duplicates() if "text" in group else [], normalize,
+            vocabularies.get(str(testset)), keywords,
+        )
+        for testset, group in utts.groupby("testset", sort=False, observed=True)
+    }  # fmt: skip
+    class_rows = _concat(
+        [
+            class_table(utts[utts["testset"] == t], c, n_resamples=n_resamples, seed=seed)
+            for t, c in classes.items()
+        ],
+        CLASS_COLUMNS,
+    )
     class_pairs = [
-        class_comparison(utts, classes, c.system_a, c.system_b, c.testset, n_resamples=n_resamples, seed=seed)
+        class_comparison(
+            utts,
+            classes.get(c.testset, []),
+            c.system_a,
+            c.system_b,
+            c.testset,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
         for c in comparisons
     ]
     steps.update()
@@ -222,17 +255,15 @@ def build_report(
         "flavour": flavour,
         "n_resamples": n_resamples,
         "seed": seed,
-        "vocabulary": None
-        if vocabulary is None
-        else f"{vocabulary.source} ({vocabulary.kind}, {len(vocabulary)} words)",
+        "vocabulary": vocabularies.describe(),
         "fields": chosen_fields,
-        "classes": [f"{c.name} ({c.source})" for c in classes],
+        "classes": list(dict.fromkeys(f"{c.name} ({c.source})" for cs in classes.values() for c in cs)),
         "hallucination_rules": dataclasses.asdict(rules),
         "audio_levels": audio_levels is not None,
     }
     return ReportData(
-        tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabulary,
-        class_rows, pd.concat(class_pairs, ignore_index=True) if class_pairs else pd.DataFrame(),
+        tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabularies,
+        class_rows, _concat(class_pairs, COMPARISON_COLUMNS),
         hallucinations, hallucinated, attribution, attribution_utts, confidence, reliability, source,
         settings=settings,
     )  # fmt: skip

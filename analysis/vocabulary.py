@@ -4,12 +4,19 @@ word list or a text corpus (``load_vocabulary`` tells them apart by content)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from werbench.manifests.arpa import file_head, lm_kind, open_text, read_arpa_unigrams
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.arpa import (
+    file_head,
+    lm_kind,
+    open_text,
+    read_arpa_unigrams,
+    read_unigram_list,
+    unigrams_path,
+)
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.io import iter_json_rows
 from werbench.manifests.normalize import split_words
 
@@ -29,6 +36,47 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabularies:
+    """The vocabulary each test set's OOV words are flagged against: one for every test set, and/or one per
+    test set (each decoded with its own domain's LM, where one list for all would call half the words OOV)."""
+
+    default: Vocabulary | None = None
+    by_testset: Mapping[str, Vocabulary] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary | Vocabularies | None) -> Vocabularies:
+        return vocabulary if isinstance(vocabulary, Vocabularies) else cls(vocabulary)
+
+    def get(self, testset: str) -> Vocabulary | None:
+        return self.by_testset.get(testset, self.default)
+
+    def describe(self) -> str | None:
+        """One line for a report's settings: each list's source, kind and size, and which test sets use it."""
+        named = [(None, self.default)] if self.default is not None else []
+        named += sorted(self.by_testset.items())
+        if not named:
+            return None
+        return "; ".join(
+            f"{f'{t}: ' if t else ''}{v.source} ({v.kind}, {len(v)} words)" for t, v in named if v is not None
+        )
+
+
+def load_vocabularies(options: Iterable[str], normalize: Callable[[str], str] | None = None) -> Vocabularies:
+    """``--vocab`` values: ``PATH`` (every test set) or ``TESTSET=PATH`` (that test set; it wins). A value
+    that names an existing file is a path even when it holds ``=``."""
+    default, by_testset = None, {}
+    for option in options:
+        testset, sep, path = option.partition("=")
+        if not sep or Path(option).is_file():
+            default = load_vocabulary(option, normalize)
+        elif not testset:
+            raise ConfigError("--vocab", f"{option!r}: give TESTSET=PATH or PATH")
+        else:
+            by_testset[testset] = load_vocabulary(path, normalize)
+    return Vocabularies(default, by_testset)
 
 
 def _is_word_list(lines: list[str]) -> bool:
@@ -74,7 +122,12 @@ def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = N
     head = file_head(path)
     kind = lm_kind(head)
     if kind == "binary":
-        raise ManifestError(path, "this is a KenLM binary; give its ARPA file or a word list for OOV flags")
+        sidecar = unigrams_path(path)
+        if sidecar.is_file():  # ``werbench lm build`` keeps the binary's words beside it
+            return Vocabulary(frozenset(read_unigram_list(sidecar)), str(sidecar), "lm unigrams")
+        raise ManifestError(
+            path, f"a KenLM binary without its word list {sidecar.name}; give its ARPA file or a word list"
+        )
     if b"\x00" in head and not head.startswith(b"\x1f\x8b"):  # gzip is read as text, unpacked
         at = head.index(b"\x00")
         raise ManifestError(

@@ -399,7 +399,7 @@ class Analysis:
             {c: labels.get(c, c) for c in csv_columns},
             f"utterances-{testset}-{self.normalizer}.csv",
             csv_columns,
-            filter_fields(systems, extra, numeric, audio=audio is not None),
+            filter_fields(systems, extra, numeric, audio=audio is not None, speaker=speaker),
         )
 
     def _levels(self, testset: str, index: pd.Index) -> np.ndarray | None:

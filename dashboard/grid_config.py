@@ -126,16 +126,17 @@ def utterance_columns(
 
 
 def filter_fields(
-    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False
+    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False, speaker: bool = True
 ) -> dict[str, Field]:
     """The names a filter expression (``analysis.filter_expr``) may use on the utterance grid: reference
-    fields (``text`` is the normalised reference), the audio metrics, manifest fields, and per system
-    ``wer[NAME]`` etc.; the bare ``wer`` is the first system's. Rates are written in percent, as shown."""
+    fields (``text`` is the normalised reference), ``speaker`` where the rows have one, the audio metrics,
+    manifest fields, and per system ``wer[NAME]`` etc.; the bare ``wer`` is the first system's. Rates are
+    written in percent, as shown."""
     fields = {
         "utt_id": Field("utt_id", "text"),
         "text": Field("ref", "text"),
         "ref": Field("ref", "text"),
-        "speaker": Field("speaker", "text"),
+        **({"speaker": Field("speaker", "text")} if speaker else {}),
         "duration": Field("duration", "number"),
         "words": Field("ref_words", "number"),
         "chars": Field("ref_chars", "number"),

@@ -290,14 +290,15 @@ def run_pocketsphinx(
 
 
 def class_options(assets: Path = DEMO_ROOT / "assets") -> list[str]:
-    """The word classes the demo reports beside numbers: OOV against the business LM's unigrams, and the
-    business test set's company names as a keyword list (``analysis.word_classes``); audio levels for
-    the words-on-silence flags (``analysis.hallucinations``)."""
-    return [
-        "--audio-levels",
-        "--vocab", str(assets / "lm" / "business-4gram.bin.unigrams.txt"),
-        "--keywords", str(assets / "keywords" / "companies.txt"),
-    ]  # fmt: skip
+    """The word classes the demo reports beside numbers: OOV against each test set's own domain LM (the words
+    it was decoded with), the business test set's company names as a keyword list
+    (``analysis.word_classes``); audio levels for the words-on-silence flags (``analysis.hallucinations``)."""
+    vocab = [
+        option
+        for testset, domain in TESTSET_DOMAINS.items()
+        for option in ("--vocab", f"{testset}={assets / 'lm' / f'{domain}-4gram.bin'}")
+    ]
+    return ["--audio-levels", *vocab, "--keywords", str(assets / "keywords" / "companies.txt")]
 
 
 def build_reports(results: Path, echo: Callable[[str], None], refresh: bool) -> tuple[Path, Path]:

@@ -15,6 +15,7 @@ from werbench.manifests.errors import ManifestError
 ARPA_MARKER = "\\data\\"
 BINARY_MAGIC = b"mmap lm "
 SENTENCE_MARKERS = frozenset({"<s>", "</s>", "<unk>", "<UNK>"})
+UNIGRAMS_SUFFIX = ".unigrams.txt"
 
 
 def open_text(path: Path) -> IO[str]:
@@ -74,4 +75,21 @@ def read_arpa_unigrams(path: str | Path) -> list[str]:
         raise ManifestError(path, "not UTF-8", line=number + 1) from None
     if not words:
         raise ManifestError(path, "no \\1-grams: entries found: is this an ARPA file?")
+    return words
+
+
+def unigrams_path(lm_path: str | Path) -> Path:
+    """Where ``werbench lm build`` keeps the word list of ``lm_path`` (``<lm>.unigrams.txt``)."""
+    lm_path = Path(lm_path)
+    return lm_path.with_name(lm_path.name + UNIGRAMS_SUFFIX)
+
+
+def read_unigram_list(path: str | Path) -> list[str]:
+    """One word per line (the ``<lm>.unigrams.txt`` sidecar or a user's word list)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, "unigram list not found")
+    words = [w for w in path.read_text(encoding="utf-8").split() if w not in SENTENCE_MARKERS]
+    if not words:
+        raise ManifestError(path, "unigram list is empty")
     return words

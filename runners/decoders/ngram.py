@@ -12,29 +12,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from werbench.manifests.arpa import SENTENCE_MARKERS, lm_format, read_arpa_unigrams
+from werbench.manifests.arpa import lm_format, read_arpa_unigrams, read_unigram_list, unigrams_path
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.scorer import ScorerPackage, is_scorer, read_scorer
 
 LN10 = math.log(10.0)
-UNIGRAMS_SUFFIX = ".unigrams.txt"
-
-
-def unigrams_path(lm_path: str | Path) -> Path:
-    """Where ``werbench lm build`` keeps the word list of ``lm_path`` (``<lm>.unigrams.txt``)."""
-    lm_path = Path(lm_path)
-    return lm_path.with_name(lm_path.name + UNIGRAMS_SUFFIX)
-
-
-def read_unigram_list(path: str | Path) -> list[str]:
-    """One word per line (the ``<lm>.unigrams.txt`` sidecar or a user's word list)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(path, "unigram list not found")
-    words = [w for w in path.read_text(encoding="utf-8").split() if w not in SENTENCE_MARKERS]
-    if not words:
-        raise ManifestError(path, "unigram list is empty")
-    return words
 
 
 def load_unigrams(

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from werbench.aligner.align import align_many
 from werbench.analysis import errors, vocabulary
-from werbench.manifests.errors import ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.normalize import get_normalizer
 
 REFS = {
@@ -216,8 +216,38 @@ def test_vocabulary_from_a_real_kenlm_arpa_and_binary(tmp_path: Path) -> None:
     )  # no <s>, </s>, <unk>
     binary = tmp_path / "lm.bin"
     subprocess.run([build_binary, str(arpa), str(binary)], check=True, capture_output=True)
-    with pytest.raises(ManifestError, match="KenLM binary; give its ARPA"):
+    with pytest.raises(ManifestError, match=r"KenLM binary without its word list lm\.bin\.unigrams\.txt"):
         vocabulary.load_vocabulary(binary)
+    (tmp_path / "lm.bin.unigrams.txt").write_text("<s>\nthe\ncat\n</s>\n")  # as `werbench lm build` writes it
+    assert vocabulary.load_vocabulary(binary).words == frozenset({"the", "cat"})
+
+
+def test_each_test_set_gets_its_own_vocabulary(tmp_path: Path, make_utts) -> None:
+    """``--vocab TESTSET=PATH``: a test set decoded with its own domain's LM is flagged against that LM's
+    words, not another domain's; a plain PATH serves the test sets not named."""
+    refs, hyps = {"u1": "the cat sat", "u2": "buy shares"}, {"u1": "the cat sat", "u2": "by shares"}
+    utts = pd.concat([make_utts(refs, {"s": hyps}, testset=t) for t in ("general", "business")])
+    (tmp_path / "general.txt").write_text("the cat sat\n")
+    (tmp_path / "business.txt").write_text("buy shares\n")
+    (tmp_path / "odd=name.txt").write_text("the\n")
+    vocabs = vocabulary.load_vocabularies(
+        [
+            f"business={tmp_path / 'business.txt'}",
+            str(tmp_path / "odd=name.txt"),
+            f"general={tmp_path / 'general.txt'}",
+        ]
+    )
+    assert vocabs.default is not None and vocabs.default.words == frozenset(
+        {"the"}
+    )  # a file with '=' is a path
+    assert set(vocabs.by_testset) == {"general", "business"} and "general: " in (vocabs.describe() or "")
+    acc = errors.error_tables(utts, vocabulary=vocabs).word_accuracy.set_index(["testset", "word"])["oov"]
+    assert acc[("general", "buy")] and not acc[("general", "cat")]
+    assert acc[("business", "cat")] and not acc[("business", "buy")]
+    with pytest.raises(ConfigError, match="--vocab"):
+        vocabulary.load_vocabularies(["=x.txt"])
+    with pytest.raises(ManifestError, match="vocabulary file not found"):
+        vocabulary.load_vocabularies(["general=nowhere.txt"])
 
 
 def test_word_accuracy_side_by_side(make_utts) -> None:

@@ -110,6 +110,8 @@ def test_manifest_without_predictions_is_a_dataset_explorer(manifests, tmp_path)
     stats = analysis.dataset_stats("train")
     assert stats.utterances == 40 and stats.speakers == 0
     assert 0 < stats.oov_rate < 1 and stats.oov_source == "words.txt"
+    fields = analysis.utterance_grid("train", ()).filter_fields
+    assert "speaker" not in fields and "duration" in fields  # the filter help names no field the rows lack
     client = app.server.test_client()
     home = render(app, client, "/")
     assert "Vocabulary" in home and "could not be built" not in home  # the dataset page, at the root
