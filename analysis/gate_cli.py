@@ -27,10 +27,13 @@ def gate(
                                        "every test set with both systems)."),
     max_wer_increase: float = typer.Option(0.1, "--max-wer-increase", help="Allowed WER rise, in points."),
     alpha: float = typer.Option(0.05, "--alpha", help="Family-wise significance level across test sets."),
-    markdown_out: Path = typer.Option(Path("werbench-gate.md"), "--markdown", help="Markdown summary file."),
-    junit_out: Path = typer.Option(Path("werbench-gate.xml"), "--junit", help="JUnit XML file."),
-    save_baseline: Path | None = typer.Option(None, "--save-baseline", help="Write the baseline system's "
-                                              "hypotheses to this file (to commit) instead of gating."),
+    markdown_out: Path = typer.Option(Path("werbench-gate.md"), "--markdown", dir_okay=False,
+                                      help="Markdown summary file."),
+    junit_out: Path = typer.Option(Path("werbench-gate.xml"), "--junit", dir_okay=False,
+                                   help="JUnit XML file."),
+    save_baseline: Path | None = typer.Option(None, "--save-baseline", dir_okay=False,
+                                              help="Write the baseline system's hypotheses to this file (to "
+                                              "commit) instead of gating."),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
     resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),

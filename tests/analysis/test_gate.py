@@ -97,6 +97,11 @@ def test_bad_input_is_named_and_nothing_is_written(results: Path, tmp_path: Path
     ]:
         code, output = _gate(results, *args, *files)
         assert code == 2 and message in output, output
+    code, output = _gate(results, "--baseline", "base", "--candidate", "cand", "--markdown", str(tmp_path))
+    said = " ".join(output.replace("│", " ").split())  # rich wraps the message in a box
+    assert (
+        code == 2 and "Invalid value for '--markdown'" in said and "is a directory" in said
+    )  # before any work
     manifest = _manifest("clean")
     partial = {uid: v for uid, v in list(_hyps(manifest, 0).items())[:50]}
     make_results(results, "clean", manifest, {"short": partial})

@@ -4,6 +4,8 @@ import unicodedata
 from importlib import metadata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werbench.manifests import code_version, normalize
 from werbench.manifests.errors import ConfigError
 from werbench.manifests.normalize import NORMALIZERS, default_normalizer, get_normalizer, split_words
@@ -135,3 +137,16 @@ def test_text_modes_none_and_sclite_and_the_space_rule():
     assert default_normalizer(["nemo@1", "sclite@1"], trn_reference=True) == "none@2"
     with pytest.raises(ConfigError, match="version 2"):
         get_normalizer("sclite@2")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="aZé*\u00a0\u2003 \t\n\r\x0b\x0c", max_size=16))
+def test_sclite_mode_works_word_by_word(text: str) -> None:
+    """The sclite mode runs on whole strings, and on whole Arrow columns, for speed; its rule is per word:
+    ASCII lower case, one trailing ``*`` dropped from a word longer than one character, words joined by one
+    space (Unicode spaces stay inside words)."""
+    words = [w.translate(str.maketrans("Z", "z")) for w in split_words(text)]
+    expected = " ".join(w[:-1] if len(w) > 1 and w.endswith("*") else w for w in words)
+    sclite = get_normalizer("sclite")
+    assert sclite(text) == expected
+    assert sclite.many([text, "A*", text]) == [expected, "a", expected]
