@@ -8,6 +8,8 @@
 ``hallucinated_utterances.csv`` (each flagged utterance with its reasons), ``error_attribution.csv`` and
 ``error_attribution_utterances.csv`` (errors kept from the greedy output, introduced, fixed, search errors),
 ``confidence.csv`` and ``reliability.csv`` (how well word confidence predicts errors, per measure),
+``punctuation.csv`` and ``punctuation_marks.csv`` (punctuation error rate and case error rate per system,
+precision/recall/F1 per mark; ``systems.csv`` then carries ``per`` and ``case_error_rate`` too),
 ``breakdown_<field>.csv``, ``versus_best.csv`` (each system against its test set's best: raw and
 Holm-adjusted p), ``comparisons.csv`` and ``comparison_utterances.csv``, ``lineage.csv`` and
 ``lineage_utterances.csv``, ``nbest_oracle.csv`` and ``nbest_utterances.csv`` (when there is data).
@@ -29,16 +31,28 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "field"
 
 
+def _with_punctuation(systems: pd.DataFrame, punctuation: pd.DataFrame) -> pd.DataFrame:
+    """The systems' rows with the punctuation and case error rates beside the (normalised) WER, when any
+    test set's references carry them."""
+    if punctuation.empty:
+        return systems
+    rates = punctuation[["testset", "system", "per", "case_error_rate"]]
+    return systems.merge(rates, on=["testset", "system"], how="left")
+
+
 def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
     frames: dict[str, pd.DataFrame] = {
         "utterances": report.tables.utterances,
-        "systems": report.tables.systems,
+        "systems": _with_punctuation(report.tables.systems, report.punctuation),
     }
     frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
     if not report.classes.empty:
         frames["word_classes"] = report.classes
     if not report.class_comparisons.empty:
         frames["word_class_comparisons"] = report.class_comparisons
+    if not report.punctuation.empty:
+        frames["punctuation"] = report.punctuation
+        frames["punctuation_marks"] = report.punctuation_marks
     if not report.confidence.empty:
         frames["confidence"] = report.confidence
         frames["reliability"] = report.reliability

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
+from werbench.analysis.case_punctuation import MARKS, case_punctuation_tables
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
 from werbench.analysis.confidence import confidence_tables
 from werbench.analysis.errors import ErrorTables, error_tables
@@ -71,6 +72,8 @@ class ReportData:
     attribution_utterances: pd.DataFrame = field(default_factory=pd.DataFrame)
     confidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # how well confidence predicts errors
     reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # the default measure's diagram
+    punctuation: pd.DataFrame = field(default_factory=pd.DataFrame)  # per system: PER, case error rate
+    punctuation_marks: pd.DataFrame = field(default_factory=pd.DataFrame)  # per system and mark
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
@@ -238,6 +241,9 @@ def build_report(
     steps.update()
     nbest_utts, nbest_summary = nbest_oracle(utts, normalize=normalize, costs=tables.costs)
     confidence, reliability = confidence_tables(utts, normalize)
+    punctuation, punctuation_marks = case_punctuation_tables(
+        utts, normalize, n_resamples=n_resamples, seed=seed
+    )
     attribution, attribution_utts = error_attribution(
         utts, normalize=normalize, costs=tables.costs, systems=tables.systems, nbest_utterances=nbest_utts
     )
@@ -260,10 +266,11 @@ def build_report(
         "classes": list(dict.fromkeys(f"{c.name} ({c.source})" for cs in classes.values() for c in cs)),
         "hallucination_rules": dataclasses.asdict(rules),
         "audio_levels": audio_levels is not None,
+        "punctuation_marks": MARKS,
     }
     return ReportData(
         tables, errors, views, comparisons, lineage, nbest_utts, nbest_summary, best, friedman, vocabularies,
         class_rows, _concat(class_pairs, COMPARISON_COLUMNS),
-        hallucinations, hallucinated, attribution, attribution_utts, confidence, reliability, source,
-        settings=settings,
+        hallucinations, hallucinated, attribution, attribution_utts, confidence, reliability,
+        punctuation, punctuation_marks, source, settings=settings,
     )  # fmt: skip

@@ -345,6 +345,23 @@ def _confidence_view(plots: _Plots, report: ReportData) -> dict[str, Any] | None
     }
 
 
+def _punctuation_view(report: ReportData) -> list[dict[str, Any]]:
+    """Per test set: each system's normalised WER beside its punctuation and case error rates, and the
+    per-mark table (``analysis.case_punctuation``); empty when no reference carries marks or case."""
+    if report.punctuation.empty:
+        return []
+    wer = report.tables.systems[["testset", "system", "wer"]]
+    rows = report.punctuation.merge(wer, on=["testset", "system"], how="left")
+    return [
+        {
+            "testset": testset,
+            "rows": _records(group),
+            "marks": _records(report.punctuation_marks[report.punctuation_marks["testset"] == testset]),
+        }
+        for testset, group in rows.groupby("testset", sort=True)
+    ]
+
+
 def _lineage_view(steps: list[LineageStep]) -> list[dict[str, Any]]:
     views = []
     for step in steps:
@@ -432,6 +449,7 @@ def view_model(report: ReportData) -> dict[str, Any]:
         "lineage": _lineage_view(report.lineage),
         "attribution": _attribution_view(plots, report),
         "confidence": _confidence_view(plots, report),
+        "punctuation": _punctuation_view(report),
         "nbest": _records(report.nbest_summary),
         "worst": _worst(report),
         "palette": PALETTE,

@@ -217,7 +217,7 @@ def _tags(pairs: CodedPairs, word_class: WordClass) -> tuple[np.ndarray, np.ndar
     return tagged[0], tagged[1]
 
 
-def _scored(utts: pd.DataFrame) -> pd.DataFrame:
+def scored_rows(utts: pd.DataFrame) -> pd.DataFrame:
     """Rows that carry an alignment and count in the pooled numbers (``tables``' ``scored``)."""
     keep = ~utts["failed"].fillna(False).astype(bool) if "failed" in utts else pd.Series(True, utts.index)
     if "scored" in utts:
@@ -238,7 +238,7 @@ class ClassCounts:
 
 def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCounts:
     """Tag every aligned pair of every scored row with every class, and sum per row."""
-    rows = _scored(utts)
+    rows = scored_rows(utts)
     n = len(rows)
     out = np.zeros((n, len(classes), _N))
     total = (rows[["S", "D", "I"]].sum(axis=1).to_numpy(float)) if n else np.zeros(0)

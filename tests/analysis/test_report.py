@@ -278,6 +278,7 @@ def test_html_is_self_contained_and_escaped(report) -> None:
     assert (
         "N-best oracle" in html and "CUDA out of memory" in html and "Friedman test of all 3 systems" in html
     )
+    assert "No reference carries punctuation or mixed case" in html  # lower-case texts: one line
 
 
 # -------------------------------------------------------------------------------------------------- CLI
