@@ -142,7 +142,8 @@ def word_diff(
             hyp_index += 1
         attrs = {"data-start": f"{start:.3f}"} if start is not None else {}
         title = OP_TITLE[op] + (f" at {start:.2f}s" if start is not None else "")
-        if op == "S":
+        if op == "S" or (op == "C" and hyp is not None and hyp != ref):  # a raw diff: written differently
+            title += "" if op == "S" else ", written differently"
             content = [
                 html.Span(ref, className="ref-word"),
                 html.Span("→", className="arrow"),

@@ -82,6 +82,7 @@ class HypothesisView:
     error: str | None
     pairs: list[tuple[str, str | None, str | None]]
     word_times: list[list[float]] | None = None
+    raw_pairs: list[tuple[str, str | None, str | None]] | None = None  # words as written (case_punctuation)
 
     def char_pairs(self) -> list[tuple[str, str | None, str | None]]:
         return list(align_chars(self.ref, self.hyp).pairs())
@@ -94,6 +95,7 @@ class UtteranceDetail:
     ref: str
     fields: dict[str, Any]
     hypotheses: list[HypothesisView]
+    raw_ref: str  # the reference as written
     lineage: dict[str, list[StageAt]]  # model -> its stages on this utterance (analysis.lineage)
     nbest: dict[str, list[NBestEntry]]  # system -> its aligned n-best list (analysis.nbest)
 
@@ -130,6 +132,11 @@ class PairView:
 
 
 # ------------------------------------------------------------------------------------------ the analysis
+
+
+def _text(value: Any) -> str:
+    """A raw text field as a string (null or NA: empty)."""
+    return value if isinstance(value, str) else ""
 
 
 def _json_list(value: Any) -> list | None:
@@ -509,6 +516,8 @@ class Analysis:
 
     # ---- one utterance
     def utterance_detail(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> UtteranceDetail:
+        from werbench.analysis.case_punctuation import raw_diff
+
         base = self.row(testset, None, utt_id)
         if base is None:
             raise KeyError(utt_id)
@@ -519,17 +528,21 @@ class Analysis:
             if row is None:
                 continue
             failed = bool(row["failed"])
+            raw = None if failed else raw_diff(
+                str(row["ops"]), _text(row.get("text")), _text(row.get("pred_text")), str(row["ref"]),
+                str(row["hyp"]), self.text_mode,
+            )  # fmt: skip
             hypotheses.append(
                 HypothesisView(
                     system, str(row["ref"]), str(row["hyp"]), int(row["C"]), int(row["S"]), int(row["D"]),
                     int(row["I"]), float(row["wer"]), float(row["cer"]), failed,
                     row.get("failure") if isinstance(row.get("failure"), str) else None,
                     [] if failed else replay(str(row["ops"]), str(row["ref"]), str(row["hyp"])),
-                    _json_list(row.get("word_times")),
+                    _json_list(row.get("word_times")), raw,
                 )
             )  # fmt: skip
         return UtteranceDetail(
-            testset, utt_id, str(base["ref"]), fields, hypotheses,
+            testset, utt_id, str(base["ref"]), fields, hypotheses, _text(base.get("text")),
             self._lineage(testset, utt_id, systems),
             self._nbest(testset, utt_id, systems),
         )  # fmt: skip

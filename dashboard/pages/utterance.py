@@ -18,7 +18,7 @@ from werbench.dashboard.pages.utterances import VIEW_KEYS, view_context
 from werbench.dashboard.workspace import Workspace
 
 
-def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> html.Div:
+def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool, as_written: bool) -> html.Div:
     counts = f"C {hyp.C} · S {hyp.S} · D {hyp.D} · I {hyp.I} · WER {ui.pct(hyp.wer)} · CER {ui.pct(hyp.cer)}"
     head = html.Div(
         [
@@ -38,9 +38,18 @@ def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool) -> ht
         body: Any = dbc.Alert(
             f"decoding failed: {hyp.error or 'no reason recorded'}", color="warning", className="py-1 mb-0"
         )
+    elif as_written and hyp.raw_pairs is not None:
+        body = ui.word_diff(hyp.raw_pairs, hyp.word_times)
     else:
         body = ui.word_diff(hyp.pairs, hyp.word_times)
     parts = [head, body]
+    if as_written and not hyp.failed and hyp.raw_pairs is None:
+        parts.append(
+            html.Div(
+                "Normalised diff: the raw texts do not map word for word onto the normalised ones.",
+                className="counts",
+            )
+        )
     if show_chars and not hyp.failed:
         parts.append(ui.char_diff(hyp.char_pairs()))
     return html.Div(parts, className="hyp-block")
@@ -193,10 +202,14 @@ def layout(page: PageContext) -> html.Div:
     nav = page.analysis.neighbours(context, grid_state, utt_id)
     keep = {k: page.state[k] for k in VIEW_KEYS if k in page.state}
     show_chars = page.state.get("chars") == "1"
+    as_written = page.state.get("raw") == "1"
 
     def nav_link(target: str | None, label: str, element_id: str, key: str) -> dbc.Button:
         href = (
-            "/utterance" + url_state.encode({**keep, "id": target, "chars": page.state.get("chars")})
+            "/utterance"
+            + url_state.encode(
+                {**keep, "id": target, "chars": page.state.get("chars"), "raw": page.state.get("raw")}
+            )
             if target
             else None
         )
@@ -264,15 +277,25 @@ def layout(page: PageContext) -> html.Div:
             html.Div(
                 [
                     html.Div("Reference", className="system-name"),
-                    html.Div(detail.ref, className="reference-text"),
+                    html.Div((as_written and detail.raw_ref) or detail.ref, className="reference-text"),
                 ],
                 className="hyp-block",
             ),
-            *[_hypothesis(h, page.systems, show_chars) for h in detail.hypotheses],
+            *[_hypothesis(h, page.systems, show_chars, as_written) for h in detail.hypotheses],
         ]
     )
     char_switch = dbc.Switch(
         id=url_state.url_id("chars"), label="character diff", value=show_chars, className="mb-0 small"
+    )
+    raw_switch = dbc.Switch(
+        id=url_state.url_id("raw"),
+        label=html.Span(
+            "as written",
+            title="Words as written (case and punctuation) on the alignment of the normalised words; off: "
+            "the normalised diff the WER counts",
+        ),
+        value=as_written,
+        className="mb-0 small",
     )
     return html.Div(
         [
@@ -289,7 +312,7 @@ def layout(page: PageContext) -> html.Div:
                 [
                     dbc.Col(
                         [
-                            ui.card("Transcripts", transcripts, actions=[legend, char_switch]),
+                            ui.card("Transcripts", transcripts, actions=[legend, raw_switch, char_switch]),
                             ui.card("Decoder lineage", _lineage(detail)),
                             ui.card("N-best lists", _nbest(detail)),
                         ]

@@ -1,0 +1,53 @@
+"""The utterance view's "as written" switch: the raw diff (case and punctuation) on the normalised alignment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from werbench.dashboard.callback_client import post_callback
+from werbench.manifests.io import write_manifest
+from werbench.manifests.results import PREDICTIONS, RunInfo, system_dir, write_run_info
+from werbench.manifests.schema import Utterance
+
+REF = "We met John Smith in Paris, yesterday."
+HYP = "we met john Smyth in paris yesterday."
+
+
+@pytest.fixture(scope="module")
+def cased_app(tmp_path_factory: pytest.TempPathFactory):
+    """One test set of one utterance with a Whisper-like cased, punctuated hypothesis, scored in nemo mode."""
+    from werbench.dashboard.app import create_app
+
+    root = tmp_path_factory.mktemp("cased")
+    utt = Utterance(audio_filepath=str(root / "u1.wav"), duration=2.0, text=REF, utt_id="u1")
+    write_manifest(root / "dev" / "manifest.jsonl", [utt])
+    ref = system_dir(root, "dev", "whisper")
+    ref.path.mkdir(parents=True)
+    line = json.dumps(utt.to_json() | {"pred_text": HYP})
+    (ref.path / PREDICTIONS).write_text(line + "\n", encoding="utf-8")
+    write_run_info(ref, RunInfo(system="whisper", testset="dev", normalizer="nemo@1"))
+    return create_app(root, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def _utterance(app, query: str) -> str:
+    _, body = post_callback(
+        app.server.test_client(), app, "page.children",
+        [{"id": "url", "property": "pathname", "value": "/utterance"},
+         {"id": "url", "property": "search", "value": query}],
+        [{"id": "rendered", "property": "data", "value": {}}],
+    )  # fmt: skip
+    return json.dumps(body["response"]["page"]["children"])
+
+
+def test_the_switch_shows_words_as_written(cased_app) -> None:
+    normalised = _utterance(cased_app, "?ts=dev&id=u1&norm=nemo")
+    assert '"we met john smith in paris yesterday"' in normalised  # the normalised reference
+    assert '"Paris,"' not in normalised and "written differently" not in normalised
+    written = _utterance(cased_app, "?ts=dev&id=u1&norm=nemo&raw=1")
+    assert json.dumps(REF) in written  # the reference as written
+    # correct after normalisation but written otherwise: both forms, titled so; the substitution as before
+    assert '"Paris,"' in written and '"paris"' in written and "correct, written differently" in written
+    assert '"Smith"' in written and '"Smyth"' in written and '"yesterday."' in written
+    assert '{"id": {"type": "url", "key": "raw"}, "value": true' in written  # the switch is on
