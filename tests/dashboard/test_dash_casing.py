@@ -1,9 +1,8 @@
-"""The utterance view's "as written" switch: the raw diff (case and punctuation) on the normalised alignment."""
+"""The utterance view's "as written" switch: the raw diff (case, punctuation) on the normalised alignment."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from werbench.dashboard.callback_client import post_callback
