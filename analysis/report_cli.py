@@ -118,7 +118,9 @@ def compare(
     ref: Path = typer.Argument(..., help="Reference manifest or trn file, or a results directory."),
     hyp_a: str = typer.Argument(..., help="Baseline: a hypothesis file, or a system of REF."),
     hyp_b: str = typer.Argument(..., help="Candidate: a hypothesis file, or a system of REF."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the comparison as JSON."),
+    json_out: Path | None = typer.Option(
+        None, "--json", dir_okay=False, help="Write the comparison as JSON."
+    ),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     testset: str | None = typer.Option(None, "--testset", help="Test set (when several have both)."),
@@ -180,7 +182,9 @@ def report(
     results: Path = typer.Argument(
         ..., help="Results directory RESULTS/<testset>/<system>/predictions.jsonl."
     ),
-    html: Path | None = typer.Option(None, "--html", help="Write the self-contained HTML report here."),
+    html: Path | None = typer.Option(
+        None, "--html", dir_okay=False, help="Write the self-contained HTML report here."
+    ),
     csv: Path | None = typer.Option(None, "--csv", help="Write the CSV tables into this folder."),
     trn: Path | None = typer.Option(None, "--trn", help="Write sclite trn files into this folder."),
     pairs: list[str] = typer.Option(None, "--pairs", help=_PAIRS),

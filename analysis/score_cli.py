@@ -209,10 +209,12 @@ def score(
         None, "--normalize", "-n", help=NORMALIZE_HELP
     ),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write counts and totals as JSON."),
+    json_out: Path | None = typer.Option(
+        None, "--json", dir_okay=False, help="Write counts and totals as JSON."
+    ),
     csv_out: Path | None = typer.Option(
-        None, "--csv", help="Write the per-system table here and the per-utterance table beside it "
-        "(<name>_utterances.csv)."
+        None, "--csv", dir_okay=False,
+        help="Write the per-system table here and the per-utterance table beside it (<name>_utterances.csv).",
     ),
     speaker_ci: bool = typer.Option(False, "--speaker-ci", help="Bootstrap the WER interval over speakers."),
     speaker_from_id: str | None = typer.Option(

@@ -48,7 +48,11 @@ def import_command(
         ..., metavar="SRC", help="The corpus folder or listing file, as the format list above describes."
     ),
     output: Path = typer.Option(
-        ..., "-o", "--output", help="Manifest to write (JSON lines); written atomically, never half."
+        ...,
+        "-o",
+        "--output",
+        dir_okay=False,
+        help="Manifest to write (JSON lines); written atomically, never half.",
     ),
     normalize: str = typer.Option(
         "none", "--normalize", help=f"Normaliser applied to each text before writing: {_NORMALIZER_NAMES}."
@@ -179,7 +183,9 @@ def normalizers_command(
 @manifest_app.command("to-trn")
 def to_trn_command(
     manifest: Path = typer.Argument(..., help="Manifest whose texts to export."),
-    output: Path = typer.Option(..., "-o", "--output", help="trn file to write: 'text (utt_id)' lines."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", dir_okay=False, help="trn file to write: 'text (utt_id)' lines."
+    ),
     field: str = typer.Option("text", "--field", help="Which field to export, e.g. text or pred_text."),
     normalize: str = typer.Option(
         "none", "--normalize", help=f"Normaliser applied first: {_NORMALIZER_NAMES}."

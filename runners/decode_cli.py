@@ -291,7 +291,9 @@ def convert_legacy_command(
         help="Folder with JasperEncoder[-STEP-*].pt, JasperDecoderForCTC[-STEP-*].pt and the model yaml, "
         "or a NeMo 0.11 .nemo archive.",
     ),
-    output: Path = typer.Option(..., "-o", "--output", help="The .nemo file to write (atomically)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", dir_okay=False, help="The .nemo file to write (atomically)."
+    ),
 ) -> None:
     """Convert a NeMo 0.x QuartzNet/Jasper checkpoint folder (or a 0.11 .nemo) into a current .nemo file.
 

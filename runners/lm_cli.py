@@ -26,7 +26,11 @@ def build_command(
         help="Text files (one sentence per line, .gz allowed) or manifests (.json/.jsonl: their text field).",
     ),
     output: Path = typer.Option(
-        ..., "-o", "--output", help="lm.arpa, or lm.bin/.klm for a KenLM binary (built with build_binary)."
+        ...,
+        "-o",
+        "--output",
+        dir_okay=False,
+        help="lm.arpa, or lm.bin/.klm for a KenLM binary (built with build_binary).",
     ),
     order: int = typer.Option(4, "--order", min=1, help="N-gram order."),
     normalize: str = typer.Option(

@@ -82,3 +82,20 @@ def test_real_commands_report_input_configuration_and_results_errors_alike(tmp_p
         assert result.exit_code == 1, result.output
         assert result.output.strip().splitlines() == [result.output.strip()]
         assert result.output.startswith(expected), result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["score", "REF", "REF"], "--csv"), (["score", "REF", "REF"], "--json"),
+     (["manifest", "to-trn", "REF"], "--output"), (["lm", "build", "REF"], "--output")],
+)  # fmt: skip
+def test_an_output_file_given_as_a_folder_is_a_usage_error(tmp_path, command, option) -> None:
+    """Found by the CLI fuzzer: ``--csv ''`` (the current folder) raised pathlib's ValueError."""
+    ref = tmp_path / "ref.trn"
+    ref.write_text("a b (u1)\n")
+    for folder in ("", str(tmp_path)):
+        result = CliRunner().invoke(app, [*(str(ref) if a == "REF" else a for a in command), option, folder])
+        said = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and f"'{option}': file" in said and "is a directory" in said, (
+            result.output
+        )
