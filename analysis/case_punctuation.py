@@ -96,19 +96,15 @@ def raw_text(
     word_raw: list[str | None] = []
     gaps = [""]
     for t, token in enumerate(tokens):
-        head = _LEADING.match(token).group()  # type: ignore[union-attr]
-        gaps[-1] += _marks(head, marks)
-        folded = token.lower() if len(token.lower()) == len(token) else None
-        cursor = 0
-        for piece in _normalized_token(normalize, token):
-            if len(word_token) >= len(words) or piece != words[len(word_token)]:
-                return None
-            at = folded.find(piece.lower(), cursor) if folded is not None else -1
-            word_raw.append(token[at : at + len(piece)] if at >= 0 else None)
-            cursor = at + len(piece) if at >= 0 else cursor
-            word_token.append(t)
-            gaps.append("")
-        gaps[-1] += _marks(token[len(head) :], marks)
+        head, pieces, raws, tail = _token(normalize, token, marks)
+        k = len(word_token)
+        if tuple(words[k : k + len(pieces)]) != pieces:
+            return None
+        gaps[-1] += head
+        word_raw.extend(raws)
+        word_token.extend([t] * len(pieces))
+        gaps.extend([""] * len(pieces))
+        gaps[-1] += tail
     return RawText(tokens, word_token, word_raw, gaps) if len(word_token) == len(words) else None
 
 
@@ -117,9 +113,21 @@ def _marks(text: str, marks: str) -> str:
 
 
 @functools.lru_cache(maxsize=200_000)
-def _normalized_token(normalize: Callable[[str], str], token: str) -> tuple[str, ...]:
-    """A raw token's normalised words (cached: corpora repeat tokens)."""
-    return tuple(split_words(normalize(token)))
+def _token(
+    normalize: Callable[[str], str], token: str, marks: str
+) -> tuple[str, tuple[str, ...], tuple[str | None, ...], str]:
+    """A raw token's leading marks, normalised words, each word's letters as written (None: not found in
+    the token) and its other marks (cached: corpora repeat tokens)."""
+    head = _LEADING.match(token).group()  # type: ignore[union-attr]
+    pieces = tuple(split_words(normalize(token)))
+    folded = token.lower() if len(token.lower()) == len(token) else None
+    raws: list[str | None] = []
+    cursor = 0
+    for piece in pieces:
+        at = folded.find(piece.lower(), cursor) if folded is not None else -1
+        raws.append(token[at : at + len(piece)] if at >= 0 else None)
+        cursor = at + len(piece) if at >= 0 else cursor
+    return _marks(head, marks), pieces, tuple(raws), _marks(token[len(head) :], marks)
 
 
 def display_words(raw: RawText, words: list[str]) -> list[str]:
@@ -154,6 +162,8 @@ def display_words(raw: RawText, words: list[str]) -> list[str]:
 
 def _flush(ref_marks: str, hyp_marks: str, marks: str, out: np.ndarray) -> None:
     """One region's marks, paired from the end (see the module docstring), added to ``out`` (marks x 6)."""
+    if not ref_marks and not hyp_marks:
+        return
     n = min(len(ref_marks), len(hyp_marks))
     for mark in ref_marks:
         out[marks.index(mark), 0] += 1

@@ -470,6 +470,19 @@ class Analysis:
         versions = tuple(self.audio_version(t) for t in self.testsets)
         return self._memo.get(("hallucination-summary", versions), build)
 
+    def case_punctuation(self) -> pd.DataFrame:
+        """analysis.case_punctuation's per-system table (punctuation and case error rates) of every test set
+        whose references carry marks or case, with each system's normalised WER beside it."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.case_punctuation import case_punctuation_tables
+
+            summary, _ = case_punctuation_tables(self.utterances, self.text_mode)
+            wer = self.system_table[["testset", "system", "wer"]]
+            return summary.merge(wer, on=["testset", "system"], how="left")
+
+        return self._memo.get(("case-punctuation",), build)
+
     def view_filter(self, context: Mapping[str, Any]) -> QuickFilter | None:
         """The mask of a grid view's quick filter AND its typed filter expression (``context``: ``ts``,
         ``systems``, ``qf``, ``a``, ``b``, ``q``); a malformed expression filters nothing (pages say why)."""

@@ -226,6 +226,7 @@ def layout(page: PageContext) -> html.Div:
             ),
             _classes_card(page),
             _hallucinations_card(page),
+            _casing_card(page),
             dcc.Download(id="lb-download"),
         ]
     )
@@ -262,6 +263,38 @@ def _hallucinations_card(page: PageContext) -> Any:
     return ui.card(
         "Hallucinations and runaway outputs (Utterances page: quick filter Hallucinations)",
         html.Div([html.P(note, className="text-muted small"), grid]),
+    )
+
+
+def _casing_card(page: PageContext) -> Any:
+    """Punctuation and case error rates beside the normalised WER (analysis.case_punctuation), when any
+    test set's references carry marks or case."""
+    frame = page.analysis.case_punctuation()
+    if frame.empty:
+        return html.Div()
+    rate = {"type": "rightAligned", "valueFormatter": PCT, "width": 110}
+    count = {"type": "rightAligned", "valueFormatter": NUM, "width": 110}
+    columns = [
+        {"field": "testset", "headerName": "Test set", "width": 140},
+        {"field": "system", "headerName": "System", "width": 200},
+        {"field": "wer", "headerName": "WER (normalised)", **rate, "width": 150},
+        {"field": "per", "headerName": "PER", **rate, "cellClass": "fw-semibold"},
+        {"field": "per_lo", "headerName": "PER low", **rate},
+        {"field": "per_hi", "headerName": "PER high", **rate},
+        {"field": "case_error_rate", "headerName": "Case errors", **rate, "cellClass": "fw-semibold"},
+        {"field": "case_words", "headerName": "Words compared", **count, "width": 140},
+        {"field": "ref_marks", "headerName": "Ref marks", **count},
+        {"field": "hyp_marks", "headerName": "Hyp marks", **count},
+        {"field": "unmapped", "headerName": "Unmapped utts", **count, "width": 130},
+    ]
+    note = (
+        "From the raw texts on the normalised alignment: PER is NeMo's punctuation error rate (wrong, "
+        "missing and extra marks over all mark operations), case errors the share of correctly recognised "
+        "words written with other case. Utterance view: switch 'as written' for the raw diff."
+    )
+    return ui.card(
+        "Casing and punctuation (95% bootstrap CI)",
+        html.Div([html.P(note, className="text-muted small"), ui.small_grid("lb-casing", frame, columns)]),
     )
 
 

@@ -50,3 +50,19 @@ def test_the_switch_shows_words_as_written(cased_app) -> None:
     assert '"Paris,"' in written and '"paris"' in written and "correct, written differently" in written
     assert '"Smith"' in written and '"Smyth"' in written and '"yesterday."' in written
     assert '{"id": {"type": "url", "key": "raw"}, "value": true' in written  # the switch is on
+
+
+def test_the_leaderboard_shows_the_rates_of_analysis(cased_app) -> None:
+    analysis = cased_app.server.config["WERBENCH_WORKSPACE"].analysis("nemo")
+    row = analysis.case_punctuation().iloc[0]
+    # marks: "," deleted, "." correct; case: We, John, Paris of 6 correct words (Smith/Smyth is wrong)
+    assert (row.correct, row.deleted, row.case_words, row.case_errors) == (1, 1, 6, 3) and row.wer == 1 / 7
+    _, body = post_callback(
+        cased_app.server.test_client(), cased_app, "page.children",
+        [{"id": "url", "property": "pathname", "value": "/"},
+         {"id": "url", "property": "search", "value": "?norm=nemo"}],
+        [{"id": "rendered", "property": "data", "value": {}}],
+    )  # fmt: skip
+    board = json.dumps(body["response"]["page"]["children"])
+    assert '"lb-casing"' in board and "Casing and punctuation" in board
+    assert '"per": 0.5' in board and '"case_error_rate": 0.5' in board
