@@ -241,17 +241,19 @@ def case_punctuation_counts(
     per_row = np.bincount(pairs.row[uses_hyp], minlength=n)
     hyp_at = np.where(uses_hyp, hyp_before - (np.cumsum(per_row) - per_row)[pairs.row], -1)
     bounds = np.searchsorted(pairs.row, np.arange(n + 1))
-    texts, pred_texts = rows["text"].tolist(), rows["pred_text"].tolist()
+    texts, pred_texts = (
+        rows[c].astype(object).where(rows[c].notna(), "").tolist() for c in ("text", "pred_text")
+    )
     mapped_refs: dict[tuple[str, tuple[str, ...]], RawText | None] = {}
     for k in range(n):
         span = slice(bounds[k], bounds[k + 1])
         words = pairs.word(pairs.ref[span][uses_ref[span]]).tolist()
-        key = (str(texts[k] or ""), tuple(words))
+        key = (str(texts[k]), tuple(words))
         if key not in mapped_refs:
             mapped_refs[key] = raw_text(key[0], words, normalize, marks)
         ref = mapped_refs[key]
         hyp_words = pairs.word(pairs.hyp[span][uses_hyp[span]]).tolist()
-        hyp = raw_text(str(pred_texts[k] or ""), hyp_words, normalize, marks) if ref is not None else None
+        hyp = raw_text(str(pred_texts[k]), hyp_words, normalize, marks) if ref is not None else None
         if hyp is None or ref is None:
             continue
         out[k], *counts = row_counts(pairs.op[span], ref_at[span], hyp_at[span], ref, hyp, marks)

@@ -30,10 +30,10 @@ def cased_app(tmp_path_factory: pytest.TempPathFactory):
     return create_app(root, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
-def _utterance(app, query: str) -> str:
+def _page(app, query: str, path: str = "/utterance") -> str:
     _, body = post_callback(
         app.server.test_client(), app, "page.children",
-        [{"id": "url", "property": "pathname", "value": "/utterance"},
+        [{"id": "url", "property": "pathname", "value": path},
          {"id": "url", "property": "search", "value": query}],
         [{"id": "rendered", "property": "data", "value": {}}],
     )  # fmt: skip
@@ -41,10 +41,10 @@ def _utterance(app, query: str) -> str:
 
 
 def test_the_switch_shows_words_as_written(cased_app) -> None:
-    normalised = _utterance(cased_app, "?ts=dev&id=u1&norm=nemo")
+    normalised = _page(cased_app, "?ts=dev&id=u1&norm=nemo")
     assert '"we met john smith in paris yesterday"' in normalised  # the normalised reference
     assert '"Paris,"' not in normalised and "written differently" not in normalised
-    written = _utterance(cased_app, "?ts=dev&id=u1&norm=nemo&raw=1")
+    written = _page(cased_app, "?ts=dev&id=u1&norm=nemo&raw=1")
     assert json.dumps(REF) in written  # the reference as written
     # correct after normalisation but written otherwise: both forms, titled so; the substitution as before
     assert '"Paris,"' in written and '"paris"' in written and "correct, written differently" in written
@@ -57,12 +57,6 @@ def test_the_leaderboard_shows_the_rates_of_analysis(cased_app) -> None:
     row = analysis.case_punctuation().iloc[0]
     # marks: "," deleted, "." correct; case: We, John, Paris of 6 correct words (Smith/Smyth is wrong)
     assert (row.correct, row.deleted, row.case_words, row.case_errors) == (1, 1, 6, 3) and row.wer == 1 / 7
-    _, body = post_callback(
-        cased_app.server.test_client(), cased_app, "page.children",
-        [{"id": "url", "property": "pathname", "value": "/"},
-         {"id": "url", "property": "search", "value": "?norm=nemo"}],
-        [{"id": "rendered", "property": "data", "value": {}}],
-    )  # fmt: skip
-    board = json.dumps(body["response"]["page"]["children"])
+    board = _page(cased_app, "?norm=nemo", "/")
     assert '"lb-casing"' in board and "Casing and punctuation" in board
     assert '"per": 0.5' in board and '"case_error_rate": 0.5' in board
