@@ -327,7 +327,10 @@ def case_punctuation_tables(
                     _ratio(substituted + deleted + inserted, correct + substituted + deleted + inserted),
                 ]
             )  # fmt: skip
-    return pd.DataFrame(summary, columns=SUMMARY_COLUMNS), pd.DataFrame(per_mark, columns=MARK_COLUMNS)
+    per_mark_frame = pd.DataFrame(per_mark, columns=MARK_COLUMNS)
+    order = per_mark_frame["mark"].map(marks.index)  # each mark's systems together, in the systems' order
+    per_mark_frame = per_mark_frame.iloc[np.lexsort([order, per_mark_frame["testset"]])]
+    return pd.DataFrame(summary, columns=SUMMARY_COLUMNS), per_mark_frame.reset_index(drop=True)
 
 
 def raw_diff(
