@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The suite gates CI: property tests draw the same examples on every run (a failure reproduces, a green run
+# stays green). To search new ground, run them with ``pytest --hypothesis-profile=explore``; add what it
+# finds as a regression example (``@example``) or a test of its own.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
