@@ -136,9 +136,10 @@ def compare(
     from werbench.analysis.compare import compare_systems
     from werbench.analysis.inputs import read_hypotheses
     from werbench.analysis.table_cache import TableOptions, tables_for
-    from werbench.manifests.atomic import atomic_write
+    from werbench.manifests.atomic import atomic_write, refuse_inputs
     from werbench.manifests.errors import ManifestError
 
+    refuse_inputs({"--json": json_out}, [ref, hyp_a, hyp_b])
     options = TableOptions(
         normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id,
         missing=missing,

@@ -180,6 +180,11 @@ def _json_float(value: float, scale: float = 1.0) -> float | None:
     return None if value is None or math.isnan(value) else round(scale * value, 4)
 
 
+def utterances_csv(csv_out: Path) -> Path:
+    """Where ``--csv FILE`` puts the per-utterance table: beside FILE."""
+    return csv_out.with_name(f"{csv_out.stem}_utterances.csv")
+
+
 def write_outputs(
     tables: Tables, json_out: Path | None, csv_out: Path | None, progress: bool = False
 ) -> list[Path]:
@@ -196,7 +201,7 @@ def write_outputs(
             written.append(json_out)
             bar.update(rows)
         if csv_out is not None:
-            per_utt = csv_out.with_name(f"{csv_out.stem}_utterances.csv")
+            per_utt = utterances_csv(csv_out)
             written += [write_frame_csv(csv_out, tables.systems), write_frame_csv(per_utt, tables.utterances)]
             bar.update(rows)
     return written
@@ -241,7 +246,10 @@ def score(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),
 ) -> None:  # fmt: skip
     from werbench.analysis.table_cache import TableOptions, tables_for
+    from werbench.manifests.atomic import refuse_inputs
 
+    per_utt = utterances_csv(csv_out) if csv_out else None
+    refuse_inputs({"--json": json_out, "--csv": csv_out, "--csv (utterances)": per_utt}, [ref, *(hyps or [])])
     if cer_spaces is not None:  # the old spelling, kept working: spaces counted or dropped as --cer says
         cer = "levenshtein" if cer_spaces else "sclite"
         typer.echo(f"warning: --cer-spaces/--cer-no-spaces are deprecated; use --cer {cer}", err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +19,17 @@ def _read_umask() -> int:
 
 # mkstemp creates 0600 files; finished outputs get the permissions a plain open() would give them.
 _FILE_MODE = 0o666 & ~_read_umask()
+
+
+def refuse_inputs(outputs: Mapping[str, str | Path | None], inputs: Iterable[str | Path]) -> None:
+    """An output that is one of the command's own input files would replace what it reads: a ConfigError
+    naming the option, before any work."""
+    from werbench.manifests.errors import ConfigError
+
+    read = {Path(p).resolve() for p in inputs if Path(p).is_file()}
+    for option, path in outputs.items():
+        if path is not None and Path(path).resolve() in read:
+            raise ConfigError(option, f"{path} is an input of this command; give another file")
 
 
 def check_output_path(path: str | Path) -> Path:

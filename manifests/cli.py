@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from werbench.manifests.atomic import refuse_inputs
 from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
 from werbench.manifests.importers.wsj import CHANNELS
@@ -192,6 +193,7 @@ def to_trn_command(
     ),
 ) -> None:
     """Export a manifest's references (or any text field) as an sclite trn file."""
+    refuse_inputs({"--output": output}, [manifest])
     normalizer = get_normalizer(normalize)
 
     def pairs() -> Iterator[tuple[str, str]]:

@@ -99,3 +99,18 @@ def test_an_output_file_given_as_a_folder_is_a_usage_error(tmp_path, command, op
         assert result.exit_code == 2 and f"'{option}': file" in said and "is a directory" in said, (
             result.output
         )
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path) -> None:
+    """``score ref.trn hyp.trn --json hyp.trn`` would replace the hypotheses it scores."""
+    ref, hyp = tmp_path / "ref.trn", tmp_path / "hyp.trn"
+    ref.write_text("a b (u1)\n")
+    hyp.write_text("a c (u1)\n")
+    for args in (
+        ["score", str(ref), str(hyp), "--json", str(hyp)],
+        ["score", str(ref), str(hyp), "--csv", str(tmp_path / "ref.trn")],
+        ["compare", str(ref), str(hyp), str(hyp), "--json", str(ref)],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and "is an input of this command" in result.output, result.output
+    assert ref.read_text() == "a b (u1)\n" and hyp.read_text() == "a c (u1)\n"
