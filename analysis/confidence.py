@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,8 @@ EPS = 1e-10
 
 
 def _row_confidences(raw: str, confidences: list, normalized_hyp: str, normalize: Callable[[str], str]):
-    """The confidences of the normalised hypothesis words, or None when the raw words do not map 1:n."""
+    """The confidence triples of the normalised hypothesis words, or None when the raw words do not map
+    1:n (each raw word normalised on its own must give the normalised hypothesis' words in order)."""
     words = raw.split()
     if len(words) != len(confidences):
         return None
@@ -49,6 +51,22 @@ def _row_confidences(raw: str, confidences: list, normalized_hyp: str, normalize
     for word, triple in zip(words, confidences, strict=True):
         out.extend([triple] * len(normalize(word).split()))
     return out if len(out) == len(normalized_hyp.split()) else None
+
+
+def hypothesis_confidence(
+    raw: Any,
+    confidences: Any,
+    normalized_hyp: str,
+    normalize: Callable[[str], str],
+    measure: str = DEFAULT_MEASURE,
+) -> list[float] | None:
+    """One utterance's confidence (``measure``) per normalised hypothesis word, or None when it has none
+    or they cannot be mapped: what the utterance view colours its words by."""
+    if not isinstance(raw, str) or not pd.api.types.is_list_like(confidences):
+        return None
+    mapped = _row_confidences(raw, list(confidences), normalized_hyp, normalize)
+    column = MEASURES.index(measure)
+    return None if mapped is None else [float(t[column]) for t in mapped]
 
 
 def word_scores(
@@ -163,8 +181,8 @@ def ece(correct: np.ndarray, confidence: np.ndarray, bins: int = BINS) -> float:
 def confidence_tables(
     utts: pd.DataFrame, normalize: Callable[[str], str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per test set, system and measure (``SUMMARY_COLUMNS``), and the default measure's reliability
-    diagram per system (``testset, system`` + ``reliability``'s columns). Empty without confidences."""
+    """Per test set, system and measure (``SUMMARY_COLUMNS``), and each measure's reliability diagram per
+    system (``testset, system, measure`` + ``reliability``'s columns). Empty without confidences."""
     summary, diagrams = [], []
     for measure in MEASURES:
         words = word_scores(utts, normalize, measure)
@@ -182,16 +200,19 @@ def confidence_tables(
                     "doubtful_right": int((correct & (conf < DOUBTFUL)).sum()),
                 }
             )  # fmt: skip
-            if measure == DEFAULT_MEASURE:
-                diagrams.append(reliability(correct, conf).assign(testset=testset, system=system))
+            diagrams.append(
+                reliability(correct, conf).assign(testset=testset, system=system, measure=measure)
+            )
     diagram = pd.concat(diagrams, ignore_index=True) if diagrams else pd.DataFrame()
     return pd.DataFrame(summary, columns=SUMMARY_COLUMNS), diagram
 
 
-def utterance_confidence(utts: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame:
-    """Per row of ``utts`` (same index): ``confident_errors`` and ``doubtful_right`` word counts (default
-    measure; NaN where the row has no usable confidences): what the utterance grid filters on."""
-    words = word_scores(utts, normalize)
+def utterance_confidence(
+    utts: pd.DataFrame, normalize: Callable[[str], str], measure: str = DEFAULT_MEASURE
+) -> pd.DataFrame:
+    """Per row of ``utts`` (same index): ``confident_errors`` and ``doubtful_right`` word counts under
+    ``measure`` (NaN where the row has no usable confidences): what the utterance grid filters on."""
+    words = word_scores(utts, normalize, measure)
     out = pd.DataFrame({"confident_errors": np.nan, "doubtful_right": np.nan}, index=utts.index)
     if words.empty:
         return out

@@ -71,7 +71,7 @@ class ReportData:
     attribution: pd.DataFrame = field(default_factory=pd.DataFrame)  # where errors come from (lineage)
     attribution_utterances: pd.DataFrame = field(default_factory=pd.DataFrame)
     confidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # how well confidence predicts errors
-    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # the default measure's diagram
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # each measure's diagram
     punctuation: pd.DataFrame = field(default_factory=pd.DataFrame)  # per system: PER, case error rate
     punctuation_marks: pd.DataFrame = field(default_factory=pd.DataFrame)  # per system and mark
     source: str = ""

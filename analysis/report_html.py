@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,9 +279,10 @@ def _comparison_view(plots: _Plots, comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def attribution_plot(plots: _Plots, table: pd.DataFrame) -> Plot:
-    """One test set's systems: errors stacked as kept from the greedy output and introduced by the decoder,
-    the greedy errors each fixed below zero, its search errors as a marker."""
+def attribution_figure(table: pd.DataFrame) -> go.Figure:
+    """Per system (``lineage.error_attribution``'s rows): errors stacked as kept from the greedy output and
+    introduced by the decoder, the greedy errors it fixed below zero, its search errors as a marker (the
+    report's and the dashboard's Errors page's figure)."""
     labels = table["system"].tolist()
     fig = go.Figure()
     for column, name, colour, sign in (
@@ -293,7 +295,7 @@ def attribution_plot(plots: _Plots, table: pd.DataFrame) -> Plot:
                     name="search errors (in its n-best)",
                     marker={"symbol": "diamond", "size": 10, "color": "#d97706"})  # fmt: skip
     fig.update_layout(barmode="relative", yaxis_title="word errors")
-    return plots.add(fig, height=400, legend_top=True)
+    return fig
 
 
 def _attribution_view(plots: _Plots, report: ReportData) -> list[dict[str, Any]]:
@@ -303,12 +305,14 @@ def _attribution_view(plots: _Plots, report: ReportData) -> list[dict[str, Any]]
         rows = _records(table)
         for row in rows:
             row["sentence"] = attribution_sentence(row)
-        views.append({"testset": testset, "rows": rows, "plot": attribution_plot(plots, table)})
+        plot = plots.add(attribution_figure(table), height=400, legend_top=True)
+        views.append({"testset": testset, "rows": rows, "plot": plot})
     return views
 
 
-def reliability_plot(plots: _Plots, diagram: pd.DataFrame) -> Plot:
-    """Accuracy against mean confidence per bin, a line per system; the diagonal is perfect calibration."""
+def reliability_figure(diagram: pd.DataFrame, colour: Mapping[str, str]) -> go.Figure:
+    """Accuracy against mean confidence per bin (``confidence.reliability``), a line per system in its
+    ``colour``; the diagonal is perfect calibration (the report's and the dashboard's figure)."""
     fig = go.Figure()
     fig.add_scatter(
         x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot", "color": "#94a3b8"}
@@ -317,7 +321,7 @@ def reliability_plot(plots: _Plots, diagram: pd.DataFrame) -> Plot:
         name = str(system) if diagram["testset"].nunique() == 1 else f"{system} ({testset})"
         fig.add_scatter(
             x=group["confidence"].round(4).tolist(), y=group["accuracy"].round(4).tolist(),
-            mode="lines+markers", name=name, marker_color=plots.colour.get(system),
+            mode="lines+markers", name=name, marker_color=colour.get(system),
             customdata=group["words"].tolist(),
             hovertemplate="confidence %{x:.2f}: %{y:.1%} correct of %{customdata:,} words<extra>"
             + name + "</extra>",
@@ -328,7 +332,7 @@ def reliability_plot(plots: _Plots, diagram: pd.DataFrame) -> Plot:
         xaxis_range=[0, 1],
         yaxis_range=[0, 1.02],
     )
-    return plots.add(fig, height=420, legend_top=True)
+    return fig
 
 
 def _confidence_view(plots: _Plots, report: ReportData) -> dict[str, Any] | None:
@@ -338,7 +342,13 @@ def _confidence_view(plots: _Plots, report: ReportData) -> dict[str, Any] | None
     return {
         "rows": _records(default),
         "others": _records(report.confidence[report.confidence["measure"] != DEFAULT_MEASURE]),
-        "plot": reliability_plot(plots, report.reliability),
+        "plot": plots.add(
+            reliability_figure(
+                report.reliability[report.reliability["measure"] == DEFAULT_MEASURE], plots.colour
+            ),
+            height=420,
+            legend_top=True,
+        ),
         "measure": DEFAULT_MEASURE,
         "confident": CONFIDENT,
         "doubtful": DOUBTFUL,

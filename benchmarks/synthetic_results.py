@@ -90,6 +90,7 @@ class SyntheticSpec:
     audio_files: int | None = None  # None: one WAV per utterance; N: a pool of N files shared round-robin
     nbest: int = 4
     seed: int = 0
+    confidence: bool = True  # word_confidence per hypothesis word (from a generator of its own)
 
 
 def _vocabulary(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -119,19 +120,26 @@ class _Corruptor:
         self.rng = rng
         self.confusion = (np.arange(vocab_size) + rng.integers(1, 4, size=vocab_size)) % vocab_size
 
-    def corrupt(self, ref: np.ndarray, draws: np.ndarray, rate: float, kinds: np.ndarray) -> list[int]:
-        """``draws``/``kinds`` are shared by a model's decoders: a lower rate keeps a subset of errors."""
+    def corrupt(
+        self, ref: np.ndarray, draws: np.ndarray, rate: float, kinds: np.ndarray
+    ) -> tuple[list[int], list[bool]]:
+        """``draws``/``kinds`` are shared by a model's decoders: a lower rate keeps a subset of errors.
+        Returns the hypothesis words and whether each is a reference word kept (else an error)."""
         out: list[int] = []
+        kept: list[bool] = []
         for word, draw, kind in zip(ref.tolist(), draws.tolist(), kinds.tolist(), strict=True):
             if draw >= rate:
                 out.append(word)
+                kept.append(True)
             elif kind < 0.6:
                 out.append(int(self.confusion[word]))
+                kept.append(False)
             elif kind < 0.85:
                 continue
             else:
                 out.extend((word, int(self.rng.integers(0, 200))))
-        return out
+                kept.extend((True, False))
+        return out, kept
 
 
 def _word_times(n_words: int, seconds: float) -> list[list[float]]:
@@ -139,6 +147,15 @@ def _word_times(n_words: int, seconds: float) -> list[list[float]]:
         return []
     edges = np.linspace(0.2, max(seconds - 0.2, 0.3), n_words + 1)
     return [[round(float(a), 2), round(float(b - 0.03), 2)] for a, b in itertools.pairwise(edges)]
+
+
+def _word_confidence(kept: list[bool], rng: np.random.Generator) -> list[list[float]]:
+    """``[max_prob_mean, max_prob_min, entropy]`` per hypothesis word, as the CTC decoders record them:
+    high for kept words, spread out for errors (so AUC, NCE and the confidence filters have something)."""
+    right = np.asarray(kept, bool)
+    mean = np.where(right, rng.beta(9.0, 1.5, len(right)), rng.beta(2.5, 2.5, len(right)))
+    low = mean * rng.uniform(0.6, 1.0, len(right))
+    return np.round(np.stack([mean, low, mean**2], axis=1), 3).tolist()
 
 
 def _nbest(best: str, alternatives: list[str], rng: np.random.Generator) -> list[dict[str, float | str]]:
@@ -166,6 +183,7 @@ def generate(root: str | Path, spec: SyntheticSpec = SyntheticSpec()) -> Path:
     zipf = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
     zipf /= zipf.sum()
     corruptor = _Corruptor(rng, len(vocab))
+    confidence_rng = np.random.default_rng(spec.seed + 7919)  # the other draws stay as they were
     systems = sorted(spec.error_rates)
     models = sorted({s.split("@", 1)[0] for s in systems})
     pool = [root / "audio" / f"pool_{i:03d}.wav" for i in range(spec.audio_files or 0)]
@@ -208,13 +226,16 @@ def generate(root: str | Path, spec: SyntheticSpec = SyntheticSpec()) -> Path:
                 )
                 for system in stages:
                     rate = min(0.95, spec.error_rates[system] * difficulty)
-                    hyp = " ".join(vocab[corruptor.corrupt(ref, draws, rate, kinds)])
+                    words, kept = corruptor.corrupt(ref, draws, rate, kinds)
+                    hyp = " ".join(vocab[words])
                     pred = {**row, "pred_text": hyp, "word_times": _word_times(len(hyp.split()), seconds)}
+                    if spec.confidence:
+                        pred["word_confidence"] = _word_confidence(kept, confidence_rng)
                     if system.endswith("greedy"):
                         greedy_text = hyp
                     else:
                         alternatives = [
-                            " ".join(vocab[corruptor.corrupt(ref, rng.random(length), rate * 1.4, kinds)])
+                            " ".join(vocab[corruptor.corrupt(ref, rng.random(length), rate * 1.4, kinds)[0]])
                             for _ in range(spec.nbest - 1)
                         ]
                         pred.update(

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
+from werbench.analysis.confidence import CONFIDENT, DOUBTFUL
 from werbench.dashboard.grid import records
 from werbench.dashboard.state import url_id
 
@@ -122,38 +123,71 @@ def empty(message: str) -> html.Div:
     return html.Div(message, className="empty-state")
 
 
+def confidence_class(value: float) -> str:
+    """The confidence band of a hypothesis word: at or above ``CONFIDENT`` high, below ``DOUBTFUL`` low
+    (the thresholds of the "confident errors" and "doubtful but right" filters), else mid."""
+    return "conf-high" if value >= CONFIDENT else "conf-low" if value < DOUBTFUL else "conf-mid"
+
+
+def confidence_legend(measure: str) -> html.Span:
+    """What the overline colours of hypothesis words mean (their ``measure``, analysis.confidence)."""
+    return html.Span(
+        [
+            html.Span("confidence", className="me-1"),
+            html.Span(f"\u2265 {CONFIDENT:g}", className="legend-chip w conf-high"),
+            html.Span(f"{DOUBTFUL:g}\u2013{CONFIDENT:g}", className="legend-chip w conf-mid"),
+            html.Span(f"< {DOUBTFUL:g}", className="legend-chip w conf-low"),
+        ],
+        className="confidence-legend small",
+        title=f"Line over a word: its confidence ({measure}, analysis.confidence). A confident "
+        f"error is a wrong word at {CONFIDENT:g} or more; doubtful but right, a correct word under "
+        f"{DOUBTFUL:g}.",
+    )
+
+
 def word_diff(
     pairs: Iterable[tuple[str, str | None, str | None]],
     times: Sequence[Sequence[float]] | None = None,
     clickable_id: dict | None = None,
+    confidence: Sequence[float] | None = None,
 ) -> html.Div:
     """Reference and hypothesis interleaved: substitutions show ``ref → hyp``, deletions struck out.
 
     With ``times`` (one ``[start, end]`` per hypothesis word) hypothesis words carry ``data-start`` so a click
-    seeks the audio player there (assets/werbench.js).
+    seeks the audio player there (assets/werbench.js); with ``confidence`` (one per hypothesis word) they
+    carry a line in their confidence band's colour (``confidence_class``) and say it on hover.
     """
     spans: list[Any] = []
     hyp_index = 0
     for op, ref, hyp in pairs:
-        start = None
+        start = conf = None
         if hyp is not None:
             if times is not None and hyp_index < len(times):
                 start = times[hyp_index][0]
+            if confidence is not None and hyp_index < len(confidence):
+                conf = confidence[hyp_index]
             hyp_index += 1
         attrs = {"data-start": f"{start:.3f}"} if start is not None else {}
         title = OP_TITLE[op] + (f" at {start:.2f}s" if start is not None else "")
-        if op == "S" or (op == "C" and hyp is not None and hyp != ref):  # a raw diff: written differently
-            title += "" if op == "S" else ", written differently"
+        written = op == "C" and hyp is not None and hyp != ref  # a raw diff: written differently
+        title += ", written differently" if written else ""
+        title += f" \u00b7 confidence {conf:.2f}" if conf is not None else ""
+        band = "" if conf is None else " " + confidence_class(conf)
+        if op == "S" or written:
             content = [
                 html.Span(ref, className="ref-word"),
                 html.Span("→", className="arrow"),
-                html.Span(hyp, className="hyp-word"),
+                html.Span(hyp, className="hyp-word" + band),
             ]
+            band = ""  # on the recognised word only
         else:
             content = ref if op in "CD" else hyp
         spans.append(
             html.Span(
-                content, className=f"w {OP_CLASS[op]}" + (" seekable" if attrs else ""), title=title, **attrs
+                content,
+                className=f"w {OP_CLASS[op]}" + band + (" seekable" if attrs else ""),
+                title=title,
+                **attrs,
             )
         )
         spans.append(" ")

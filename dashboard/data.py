@@ -24,6 +24,7 @@ from werbench.aligner.align import align_chars
 from werbench.analysis.audio_metrics import ERROR as AUDIO_ERROR
 from werbench.analysis.audio_metrics import LABELS as AUDIO_LABELS
 from werbench.analysis.audio_metrics import METRICS as AUDIO_METRICS
+from werbench.analysis.confidence import DEFAULT_MEASURE, hypothesis_confidence
 from werbench.analysis.dataset import DatasetStats, dataset_stats, reference_vocabulary
 from werbench.analysis.errors import replay, word_accuracy_side_by_side
 from werbench.analysis.filter_expr import FilterError, parse_filter
@@ -32,6 +33,7 @@ from werbench.analysis.system_order import system_key
 from werbench.analysis.tables import UTTERANCE_COLUMNS
 from werbench.dashboard.grid import ServerSideTable
 from werbench.dashboard.grid_config import (
+    CONFIDENCE_COUNTS,
     PER_SYSTEM,
     filter_fields,
     quick_filter,
@@ -53,7 +55,7 @@ if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: impo
     from werbench.dashboard.audio_metrics import AudioMetricsStore
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
-NESTED_FIELDS = ("nbest", "word_times")  # prediction fields that hold lists
+NESTED_FIELDS = ("nbest", "word_times", "word_confidence")  # prediction fields that hold lists
 # prediction fields that differ per system, or are shown elsewhere than the grid
 PREDICTION_FIELDS = (*RESULT_FIELDS, "failure")
 SYSTEM_FIELDS = frozenset({
@@ -83,6 +85,7 @@ class HypothesisView:
     pairs: list[tuple[str, str | None, str | None]]
     word_times: list[list[float]] | None = None
     raw_pairs: list[tuple[str, str | None, str | None]] | None = None  # words as written (case_punctuation)
+    confidence: list[float] | None = None  # per hypothesis word, the chosen measure (analysis.confidence)
 
     def char_pairs(self) -> list[tuple[str, str | None, str | None]]:
         return list(align_chars(self.ref, self.hyp).pairs())
@@ -344,10 +347,13 @@ class Analysis:
 
         return self._memo.get(("extra", testset), build)
 
-    def utterance_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
-        """The utterance grid; rebuilt when more audio metrics were measured (their version is in the key)."""
-        key = ("grid", testset, systems, self.audio_version(testset))
-        return self._views.get(key, lambda: self._build_grid(testset, systems))
+    def utterance_grid(
+        self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
+    ) -> GridTable:
+        """The utterance grid, its confidence columns under ``measure`` (analysis.confidence.MEASURES);
+        rebuilt when more audio metrics were measured (their version is in the key)."""
+        key = ("grid", testset, systems, measure, self.audio_version(testset))
+        return self._views.get(key, lambda: self._build_grid(testset, systems, measure))
 
     def has_audio(self, testset: str) -> bool:
         """Whether audio metrics can be measured here: the rows have audio paths and carry no metrics of
@@ -369,7 +375,7 @@ class Analysis:
         frame = self.audio_metrics.frame(testset, self.reference_rows(testset)["utt_id"].tolist())
         return frame.set_axis(self.reference_rows(testset).index)
 
-    def _build_grid(self, testset: str, systems: tuple[str, ...]) -> GridTable:
+    def _build_grid(self, testset: str, systems: tuple[str, ...], measure: str) -> GridTable:
         base = self.reference_rows(testset)
         extra = self.extra_columns(testset)
         columns = ["utt_id", "ref", "duration", "speaker", "ref_words", "ref_chars", *extra]
@@ -382,6 +388,7 @@ class Analysis:
             for at, column in enumerate((*AUDIO_METRICS, AUDIO_ERROR), start=8):
                 frame.insert(at, column, audio[column].to_numpy())
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
+        with_confidence: set[int] = set()  # the systems whose words carry confidences
         for k, system in enumerate(systems):
             rows = self.rows(testset, system)
             rows = rows if rows.index.equals(base.index) else rows.reindex(base.index)
@@ -392,12 +399,20 @@ class Analysis:
             flags = self.hallucination_flags(testset, system)["hallucination"]
             frame[f"s{k}_hallucination"] = flags.reindex(base.index).fillna("").to_numpy(object)
             labels[f"s{k}_hallucination"] = f"{system} hallucination"
+            counts = self.confidence_counts(testset, system, measure)
+            if counts is not None:
+                with_confidence.add(k)
+                for col in CONFIDENCE_COUNTS:
+                    frame[f"s{k}_{col}"] = counts[col].reindex(base.index).to_numpy(float)
+                    labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         speaker = bool(frame["speaker"].notna().any())
         # columns once something is measured (until then they would push the systems' WER off screen);
         # the filter expression knows the fields either way
         shown = audio is not None and self.audio_metrics.measured(testset) > 0
-        defs = utterance_columns(systems, extra, numeric, audio=shown, speaker=speaker)
+        defs = utterance_columns(
+            systems, extra, numeric, audio=shown, speaker=speaker, confidence=with_confidence
+        )
         frame.attrs["systems"] = systems
         csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
         return GridTable(
@@ -406,7 +421,9 @@ class Analysis:
             {c: labels.get(c, c) for c in csv_columns},
             f"utterances-{testset}-{self.normalizer}.csv",
             csv_columns,
-            filter_fields(systems, extra, numeric, audio=audio is not None, speaker=speaker),
+            filter_fields(
+                systems, extra, numeric, audio=audio is not None, speaker=speaker, confidence=with_confidence
+            ),
         )
 
     def _levels(self, testset: str, index: pd.Index) -> np.ndarray | None:
@@ -425,6 +442,47 @@ class Analysis:
             return utterance_flags(rows, levels=self._levels(testset, rows.index))
 
         return self._memo.get(("hallucinations", testset, system, self.audio_version(testset)), build)
+
+    def _confidence_rows(self, testset: str, system: str) -> pd.DataFrame | None:
+        """One system's rows as analysis.confidence reads them (texts, ops, ``word_confidence`` as lists),
+        or None when its words carry no confidences."""
+        rows = self.rows(testset, system)
+        if "word_confidence" not in rows or not rows["word_confidence"].notna().any():
+            return None
+        wanted = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", "pred_text"]
+        return rows[[c for c in wanted if c in rows]].assign(
+            word_confidence=_as_lists(rows["word_confidence"])
+        )
+
+    def confidence_counts(self, testset: str, system: str, measure: str) -> pd.DataFrame | None:
+        """analysis.confidence.utterance_confidence of one system under ``measure`` (indexed by utt_id: its
+        confident errors and doubtful-but-right words), or None when its words carry no confidences."""
+
+        def build() -> pd.DataFrame | None:
+            from werbench.analysis.confidence import utterance_confidence
+
+            rows = self._confidence_rows(testset, system)
+            return None if rows is None else utterance_confidence(rows, self.text_mode, measure)
+
+        return self._memo.get(("confidence-counts", testset, system, measure), build)
+
+    def confidence(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """analysis.confidence.confidence_tables of every test set's systems with word confidences: per
+        system and measure AUC-ROC, AUC-PR, NCE, ECE; the default measure's reliability diagram."""
+
+        def build() -> tuple[pd.DataFrame, pd.DataFrame]:
+            from werbench.analysis.confidence import confidence_tables
+
+            frames = [
+                self._confidence_rows(testset, system)
+                for testset in self.testsets
+                for system in self.systems(testset)
+            ]
+            frames = [f.reset_index(drop=True) for f in frames if f is not None]
+            rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            return confidence_tables(rows, self.text_mode)
+
+        return self._memo.get(("confidence",), build)
 
     def error_attribution(self, testset: str) -> pd.DataFrame:
         """analysis.lineage.error_attribution of the test set's lineage groups: each system's errors kept
@@ -489,7 +547,9 @@ class Analysis:
         systems = tuple(context["systems"])
         quick = quick_filter(systems, context.get("qf", "all"), context.get("a"), context.get("b"))
         try:
-            expression = self.expression_filter(context["ts"], systems, context.get("q", ""))
+            expression = self.expression_filter(
+                context["ts"], systems, context.get("q", ""), context.get("cm", DEFAULT_MEASURE)
+            )
         except FilterError:
             expression = None
         if quick is None or expression is None:
@@ -498,12 +558,12 @@ class Analysis:
         return f"{quick_key}&{expr_key}", lambda frame: quick_mask(frame) & expr_mask(frame)
 
     def expression_filter(
-        self, testset: str, systems: tuple[str, ...], expression: str
+        self, testset: str, systems: tuple[str, ...], expression: str, measure: str = DEFAULT_MEASURE
     ) -> QuickFilter | None:
         """The typed filter expression as a mask on the utterance grid (``FilterError`` when malformed)."""
         if not expression.strip():
             return None
-        grid = self.utterance_grid(testset, systems)
+        grid = self.utterance_grid(testset, systems, measure)
         return f"q:{expression.strip()}", parse_filter(expression.strip(), grid.filter_fields)
 
     def neighbours(
@@ -511,7 +571,9 @@ class Analysis:
     ) -> Neighbours:
         """Previous/next utterance in the list the user came from (same column filters, sort, quick filter
         and filter expression)."""
-        grid = self.utterance_grid(context["ts"], tuple(context["systems"]))
+        grid = self.utterance_grid(
+            context["ts"], tuple(context["systems"]), context.get("cm", DEFAULT_MEASURE)
+        )
         mask = self.view_filter(context)
         try:
             rows = grid.table.view(grid_state.get("filterModel"), grid_state.get("sortModel"), mask)
@@ -528,7 +590,11 @@ class Analysis:
         return Neighbours(prev_id, next_id, at + 1, len(rows))
 
     # ---- one utterance
-    def utterance_detail(self, testset: str, utt_id: str, systems: tuple[str, ...]) -> UtteranceDetail:
+    def utterance_detail(
+        self, testset: str, utt_id: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
+    ) -> UtteranceDetail:
+        """One utterance: its fields and each system's diff (words with their ``measure`` confidence; as
+        written too), lineage and n-best."""
         from werbench.analysis.case_punctuation import raw_diff
 
         base = self.row(testset, None, utt_id)
@@ -552,6 +618,10 @@ class Analysis:
                     row.get("failure") if isinstance(row.get("failure"), str) else None,
                     [] if failed else replay(str(row["ops"]), str(row["ref"]), str(row["hyp"])),
                     _json_list(row.get("word_times")), raw,
+                    None if failed else hypothesis_confidence(
+                        row.get("pred_text"), _json_list(row.get("word_confidence")), str(row["hyp"]),
+                        self.text_mode, measure,
+                    ),
                 )
             )  # fmt: skip
         return UtteranceDetail(

@@ -8,17 +8,23 @@ Nothing here computes a number: the columns hold what ``analysis`` computed, the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from werbench.analysis.audio_metrics import ERROR, LABELS, METRICS
+from werbench.analysis.confidence import CONFIDENT, DOUBTFUL
 from werbench.analysis.filter_expr import Field
 from werbench.dashboard import components as ui
 from werbench.dashboard.grid_view import QuickFilter
 
-QUICK_FILTERS = ("all", "errors", "a_better", "b_better", "changed", "failed", "hallucinations")
+QUICK_FILTERS = (
+    "all", "errors", "a_better", "b_better", "changed", "failed", "hallucinations", "confident_errors",
+    "doubtful_right",
+)  # fmt: skip
+# per-system word counts from analysis.confidence.utterance_confidence (systems with word confidences)
+CONFIDENCE_COUNTS = ("confident_errors", "doubtful_right")
 PER_SYSTEM = ("wer", "cer", "wmr", "S", "D", "I", "d_minus_i", "hyp")  # per-system grid columns, in order
 RATES = ("wer", "cer", "wmr")  # stored as fractions, shown (and written in filter expressions) in percent
 
@@ -51,10 +57,12 @@ def utterance_columns(
     numeric: set[str],
     audio: bool = False,
     speaker: bool = True,
+    confidence: Collection[int] = (),
 ) -> list[dict[str, Any]]:
     """The utterance grid: reference fields (``speaker`` when the test set has any), the audio metrics
     (``audio``: measured on demand), scalar manifest fields ``extra`` (``numeric`` ones filtered as
-    numbers), then a column group per system (WER shown, the rest on opening the group)."""
+    numbers), then a column group per system (WER shown, the rest on opening the group; the systems at
+    positions ``confidence`` have word confidences: their confident errors and doubtful-right words)."""
     defs: list[dict[str, Any]] = [
         {
             "field": "utt_id",
@@ -112,6 +120,7 @@ def utterance_columns(
                         "cellStyle": {"function": "params.value ? {color: '#b45309', fontWeight: 600} : {}"},
                         "columnGroupShow": "open",
                     },
+                    *(_confidence_columns(k) if k in confidence else []),
                     {
                         "field": f"s{k}_hyp",
                         "headerName": "Hypothesis",
@@ -125,13 +134,34 @@ def utterance_columns(
     return defs
 
 
+def _confidence_columns(k: int) -> list[dict[str, Any]]:
+    """The k-th system's confident errors and doubtful-but-right words (thresholds in the tooltips)."""
+    tips = {
+        "confident_errors": f"wrong words (S, I) at confidence >= {CONFIDENT:g} (analysis.confidence)",
+        "doubtful_right": f"correct words at confidence < {DOUBTFUL:g} (analysis.confidence)",
+    }
+    heads = {"confident_errors": "Confident errors", "doubtful_right": "Doubtful right"}
+    return [
+        {"field": f"s{k}_{c}", "headerName": heads[c], "headerTooltip": tips[c], **_COUNT, "width": 96,
+         "columnGroupShow": "open",
+         "cellStyle": {"function": "params.value > 0 ? {color: '#b45309', fontWeight: 600} : {}"}}
+        for c in CONFIDENCE_COUNTS
+    ]  # fmt: skip
+
+
 def filter_fields(
-    systems: Sequence[str], extra: Sequence[str], numeric: set[str], audio: bool = False, speaker: bool = True
+    systems: Sequence[str],
+    extra: Sequence[str],
+    numeric: set[str],
+    audio: bool = False,
+    speaker: bool = True,
+    confidence: Collection[int] = (),
 ) -> dict[str, Field]:
     """The names a filter expression (``analysis.filter_expr``) may use on the utterance grid: reference
     fields (``text`` is the normalised reference), ``speaker`` where the rows have one, the audio metrics,
     manifest fields, and per system ``wer[NAME]`` etc.; the bare ``wer`` is the first system's. Rates are
-    written in percent, as shown."""
+    written in percent, as shown. Systems at positions ``confidence`` add ``confident_errors[NAME]`` and
+    ``doubtful_right[NAME]``."""
     fields = {
         "utt_id": Field("utt_id", "text"),
         "text": Field("ref", "text"),
@@ -159,6 +189,9 @@ def filter_fields(
         fields[f"hallucination[{system}]"] = Field(f"s{k}_hallucination", "text")
         if k == 0:
             fields["hallucination"] = fields[f"hallucination[{system}]"]
+        for name in CONFIDENCE_COUNTS if k in confidence else ():
+            fields[f"{name}[{system}]"] = Field(f"s{k}_{name}", "number")
+            fields.setdefault(name, fields[f"{name}[{system}]"])
     return fields
 
 
@@ -233,6 +266,13 @@ def quick_filter(systems: Sequence[str], name: str, a: str | None, b: str | None
     if name == "hallucinations":
         cols = [f"s{k}_hallucination" for k in range(len(systems))]
         return name, lambda f: (f[cols].fillna("") != "").any(axis=1).to_numpy()
+    if name in CONFIDENCE_COUNTS:  # any system with such a word; systems without confidences have no column
+
+        def counted(f: pd.DataFrame) -> np.ndarray:
+            cols = [c for k in range(len(systems)) if (c := f"s{k}_{name}") in f]
+            return (f[cols] > 0).any(axis=1).to_numpy() if cols else np.zeros(len(f), dtype=bool)
+
+        return name, counted
     if name in ("errors", "failed"):
         column = "sentence_error" if name == "errors" else "failed"
         cols = [f"s{k}_{column}" for k in range(len(systems))]

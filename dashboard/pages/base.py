@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from dash import Dash, html
+from werbench.analysis.confidence import DEFAULT_MEASURE, MEASURES
 from werbench.dashboard import components as ui
 from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.state import get_choice
@@ -32,6 +33,11 @@ class PageContext:
     @cached_property
     def testset(self) -> str | None:
         return get_choice(self.state, "ts", self.analysis.testsets, None)
+
+    @cached_property
+    def confidence_measure(self) -> str:
+        """The word-confidence measure the confidence views and filters use (``cm``; analysis.confidence)."""
+        return get_choice(self.state, "cm", MEASURES, DEFAULT_MEASURE) or DEFAULT_MEASURE
 
     @cached_property
     def systems(self) -> list[str]:

@@ -13,6 +13,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.class_views import class_pairs_grid
+from werbench.dashboard.confidence_views import FIXED3, confidence_help, confidence_select, for_measure
 from werbench.dashboard.data import PairView
 from werbench.dashboard.grid import records
 from werbench.dashboard.grid_config import numeric_fields
@@ -279,6 +280,49 @@ def _three_way(page: PageContext, cmp: PairView) -> html.Div:
     return html.Div([legend, *blocks] if blocks else [ui.empty("The two systems agree on every utterance.")])
 
 
+def _trust_card(page: PageContext, a: str, b: str) -> Any:
+    """A and B side by side on what WER hides: confidence as an error detector (analysis.confidence, where
+    recorded) and hallucination flags (analysis.hallucinations)."""
+    summary, _ = page.analysis.confidence()
+    flags = page.analysis.hallucinations()
+    pair = pd.DataFrame({"role": ["A", "B"], "system": [a, b]})
+    kept = ["system", "auc_roc", "auc_pr", "nce", "ece", "confident_errors", "doubtful_right"]
+    measure = page.confidence_measure
+    if len(summary):
+        here = for_measure(summary, measure)
+        pair = pair.merge(here.loc[here["testset"] == page.testset, kept], on="system", how="left")
+    flagged = ["system", "flagged", "insertion_runs", "loops", "on_silence", "too_fast"]
+    pair = pair.merge(flags.loc[flags["testset"] == page.testset, flagged], on="system", how="left")
+    score = {"type": "rightAligned", "valueFormatter": FIXED3, "width": 95}
+    count = {"type": "rightAligned", "valueFormatter": ui.d3_format(",.0f"), "width": 105}
+    columns = [
+        {"field": "role", "headerName": "", "width": 60, "pinned": "left"},
+        {"field": "system", "headerName": "System", "width": 200},
+        *([{"headerName": "Word confidence", "children": [
+            {"field": "auc_roc", "headerName": "AUC-ROC", **score},
+            {"field": "auc_pr", "headerName": "AUC-PR", **score},
+            {"field": "nce", "headerName": "NCE", **score},
+            {"field": "ece", "headerName": "ECE", **score},
+            {"field": "confident_errors", "headerName": "Confident errors", **count, "width": 135},
+            {"field": "doubtful_right", "headerName": "Doubtful right", **count, "width": 125},
+        ]}] if "auc_roc" in pair else []),
+        {"headerName": "Hallucination flags (utterances)", "children": [
+            {"field": "flagged", "headerName": "Flagged", **count, "cellClass": "fw-semibold"},
+            {"field": "insertion_runs", "headerName": "Insertion runs", **count, "width": 125},
+            {"field": "loops", "headerName": "Loops", **count, "width": 80},
+            {"field": "on_silence", "headerName": "On silence", **count},
+            {"field": "too_fast", "headerName": "Too fast", **count, "width": 90},
+        ]},
+    ]  # fmt: skip
+    recorded = "auc_roc" in pair
+    note = confidence_help(measure) if recorded else "Neither system recorded word confidences."
+    return ui.card(
+        "What WER hides: trust in the confidence, and made-up words",
+        html.Div([html.P(note, className="text-muted small"), ui.small_grid("cmp-trust", pair, columns)]),
+        actions=[confidence_select(measure)] if recorded else [],
+    )
+
+
 def layout(page: PageContext) -> html.Div:
     a, b = _pair(page)
     if page.testset is None or a is None or b is None or a == b:
@@ -361,6 +405,7 @@ def layout(page: PageContext) -> html.Div:
                 "Words that matter: which system recalls each word class (paired bootstrap of B \u2212 A)",
                 class_pairs_grid("cmp-classes", page.analysis.word_class_comparison(page.testset, a, b)),
             ),
+            _trust_card(page, a, b),
             dbc.Row(
                 [
                     dbc.Col(

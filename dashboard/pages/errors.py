@@ -12,6 +12,13 @@ from dash import Dash, Input, Output, State, dcc, html
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.class_views import CLASSES_HELP, class_grid, recall_figure
+from werbench.dashboard.confidence_views import (
+    confidence_grid,
+    confidence_help,
+    confidence_select,
+    for_measure,
+    reliability_graph,
+)
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -88,24 +95,6 @@ def _breakdown_figure(frame: pd.DataFrame, by: str) -> go.Figure:
     return ui.style_figure(fig, height=400)
 
 
-def _attribution_figure(table: pd.DataFrame, systems: list[str]) -> go.Figure:
-    """Per system: errors kept from its greedy root and introduced by the decoder, stacked; greedy errors
-    it fixed below zero; its search errors as a marker (analysis.lineage.error_attribution)."""
-    fig = go.Figure()
-    for column, name, colour, sign in (
-        ("kept", "kept from greedy (acoustic)", "#64748b", 1),
-        ("introduced", "introduced by decoder/LM", "#dc2626", 1),
-        ("fixed", "greedy errors fixed", "#16a34a", -1),
-    ):
-        fig.add_bar(x=table["system"], y=sign * table[column], name=name, marker_color=colour)
-    fig.add_scatter(
-        x=table["system"], y=table["search_errors"], mode="markers", name="search errors (in its n-best)",
-        marker={"symbol": "diamond", "size": 10, "color": "#d97706"},
-    )  # fmt: skip
-    fig.update_layout(barmode="relative", yaxis_title="word errors")
-    return ui.style_figure(fig, height=360)
-
-
 def _attribution_card(page: PageContext, systems: list[str]) -> Any:
     """Where the errors come from, for the lineage groups (run.json provenance) of the chosen systems."""
     table = page.analysis.error_attribution(page.testset)
@@ -115,17 +104,18 @@ def _attribution_card(page: PageContext, systems: list[str]) -> Any:
     if table.empty:
         return html.Div()
     from werbench.analysis.lineage import attribution_sentence
+    from werbench.analysis.report_html import attribution_figure
 
     sentences = html.Ul(
         [html.Li(attribution_sentence(r)) for r in table.to_dict("records")], className="small"
     )
-    count = {"type": "rightAligned", "width": 110}
+    count = {"type": "rightAligned", "width": 140}
     columns = [
         {"field": "model", "headerName": "Model", "width": 110},
         {"field": "system", "headerName": "System", "width": 200},
         *({"field": f, "headerName": h, **count} for f, h in (
             ("greedy_errors", "Greedy errors"), ("errors", "Errors"), ("kept", "Kept"),
-            ("changed", "of them changed"), ("introduced", "Introduced"), ("fixed", "Fixed"),
+            ("changed", "Kept, changed"), ("introduced", "Introduced"), ("fixed", "Fixed"),
             ("search_errors", "Search errors"))),
     ]  # fmt: skip
     return ui.card(
@@ -133,10 +123,35 @@ def _attribution_card(page: PageContext, systems: list[str]) -> Any:
         html.Div(
             [
                 sentences,
-                ui.graph(_attribution_figure(table, systems), "err-attribution"),
+                ui.graph(ui.style_figure(attribution_figure(table), height=360), "err-attribution"),
                 ui.small_grid("err-attribution-grid", table, columns),
             ]
         ),
+    )
+
+
+def _confidence_card(page: PageContext, systems: list[str]) -> Any:
+    """The chosen systems' confidence as an error detector and their reliability diagram
+    (analysis.confidence); nothing when none of them recorded word confidences."""
+    summary, diagram = page.analysis.confidence()
+    if summary.empty:
+        return html.Div()
+    here = (summary["testset"] == page.testset) & summary["system"].isin(systems)
+    if not here.any():
+        return html.Div()
+    measure = page.confidence_measure
+    diagram = for_measure(diagram, measure)
+    diagram = diagram[(diagram["testset"] == page.testset) & diagram["system"].isin(systems)]
+    return ui.card(
+        "Can the confidence be trusted? Error detection and calibration (reliability diagram)",
+        html.Div(
+            [
+                html.P(confidence_help(measure), className="text-muted small"),
+                confidence_grid("err-confidence", summary[here], measure),
+                reliability_graph(diagram, page.systems, "err-reliability"),
+            ]
+        ),
+        actions=[confidence_select(measure)],
     )
 
 
@@ -194,6 +209,7 @@ def layout(page: PageContext) -> html.Div:
                 actions=[ui.csv_button("err-classes-csv")],
             ),
             _attribution_card(page, systems),
+            _confidence_card(page, systems),
             ui.card(
                 f"WER by {by} (95% bootstrap CI)",
                 ui.graph(_breakdown_figure(breakdown, by), "err-breakdown"),

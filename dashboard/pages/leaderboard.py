@@ -13,6 +13,7 @@ from werbench.analysis.system_order import system_key
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.class_views import CLASSES_HELP, class_grid
+from werbench.dashboard.confidence_views import confidence_grid, confidence_help, confidence_select
 from werbench.dashboard.grid import records
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -225,6 +226,7 @@ def layout(page: PageContext) -> html.Div:
                 actions=[ui.csv_button("lb-csv")],
             ),
             _classes_card(page),
+            _confidence_card(page),
             _hallucinations_card(page),
             _casing_card(page),
             dcc.Download(id="lb-download"),
@@ -295,6 +297,25 @@ def _casing_card(page: PageContext) -> Any:
     return ui.card(
         "Casing and punctuation (95% bootstrap CI)",
         html.Div([html.P(note, className="text-muted small"), ui.small_grid("lb-casing", frame, columns)]),
+    )
+
+
+def _confidence_card(page: PageContext) -> Any:
+    """How well each system's word confidence predicts its errors (analysis.confidence): systems whose
+    decoders recorded word confidences only."""
+    summary, _ = page.analysis.confidence()
+    if summary.empty:
+        return html.Div()
+    measure = page.confidence_measure
+    return ui.card(
+        "Can the confidence be trusted? Word confidence as an error detector, per system",
+        html.Div(
+            [
+                html.P(confidence_help(measure), className="text-muted small"),
+                confidence_grid("lb-confidence", summary, measure, testsets=True),
+            ]
+        ),
+        actions=[confidence_select(measure)],
     )
 
 

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
 from werbench.dashboard.audio import audio_url, signal_view
+from werbench.dashboard.confidence_views import confidence_select
 from werbench.dashboard.data import HypothesisView, UtteranceDetail
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.pages.utterances import VIEW_KEYS, view_context
@@ -39,9 +40,9 @@ def _hypothesis(hyp: HypothesisView, systems: list[str], show_chars: bool, as_wr
             f"decoding failed: {hyp.error or 'no reason recorded'}", color="warning", className="py-1 mb-0"
         )
     elif as_written and hyp.raw_pairs is not None:
-        body = ui.word_diff(hyp.raw_pairs, hyp.word_times)
+        body = ui.word_diff(hyp.raw_pairs, hyp.word_times, confidence=hyp.confidence)
     else:
-        body = ui.word_diff(hyp.pairs, hyp.word_times)
+        body = ui.word_diff(hyp.pairs, hyp.word_times, confidence=hyp.confidence)
     parts = [head, body]
     if as_written and not hyp.failed and hyp.raw_pairs is None:
         parts.append(
@@ -197,7 +198,7 @@ def layout(page: PageContext) -> html.Div:
             ]
         )
     context = view_context(page)
-    detail = page.analysis.utterance_detail(page.testset, utt_id, tuple(context["systems"]))
+    detail = page.analysis.utterance_detail(page.testset, utt_id, tuple(context["systems"]), context["cm"])
     grid_state = url_state.get_json(page.state, "grid")
     nav = page.analysis.neighbours(context, grid_state, utt_id)
     keep = {k: page.state[k] for k in VIEW_KEYS if k in page.state}
@@ -265,6 +266,7 @@ def layout(page: PageContext) -> html.Div:
         ]
     )
     audio = ui.empty(absent) if absent else player
+    confident = any(h.confidence for h in detail.hypotheses)  # words with confidences to colour
     legend = html.Div(
         [
             html.Span("substitution", className="legend-chip op-s"),
@@ -274,6 +276,7 @@ def layout(page: PageContext) -> html.Div:
     )
     transcripts = html.Div(
         [
+            *([ui.confidence_legend(context["cm"])] if confident else []),
             html.Div(
                 [
                     html.Div("Reference", className="system-name"),
@@ -307,6 +310,7 @@ def layout(page: PageContext) -> html.Div:
                     + [f"{ui.number(detail.fields.get('duration'), 2)} s"]
                 ),
                 navigation,
+                *([confidence_select(context["cm"])] if confident else []),
             ),
             dbc.Row(
                 [

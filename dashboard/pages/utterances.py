@@ -7,10 +7,12 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from werbench.analysis.confidence import CONFIDENT, DEFAULT_MEASURE, DOUBTFUL
 from werbench.analysis.filter_expr import FilterError
 from werbench.dashboard import components as ui
 from werbench.dashboard import state as url_state
-from werbench.dashboard.grid_config import PER_SYSTEM, QUICK_FILTERS
+from werbench.dashboard.confidence_views import confidence_select
+from werbench.dashboard.grid_config import CONFIDENCE_COUNTS, PER_SYSTEM, QUICK_FILTERS
 from werbench.dashboard.grid_view import GridTable, QuickFilter, ids, register_server_grid, server_grid
 from werbench.dashboard.pages.base import Page, PageContext
 from werbench.dashboard.workspace import Workspace
@@ -25,6 +27,7 @@ VIEW_KEYS = (
     "b",
     "q",
     "grid",
+    "cm",
 )  # what defines the list an utterance is opened from
 
 
@@ -37,22 +40,26 @@ def view_context(page: PageContext) -> dict[str, Any]:
     expression = page.state.get("q", "").strip()
     return {
         "ts": page.testset, "norm": page.normalizer, "systems": systems, "qf": quick, "a": a, "b": b,
-        "q": expression,
+        "q": expression, "cm": page.confidence_measure,
     }  # fmt: skip
 
 
 def provide(workspace: Workspace, context: dict[str, Any]) -> tuple[GridTable, QuickFilter | None]:
     """The grid and the mask of its quick filter AND its filter expression (``Analysis.view_filter``)."""
     analysis = workspace.analysis(context["norm"])
-    return analysis.utterance_grid(context["ts"], tuple(context["systems"])), analysis.view_filter(context)
+    grid = analysis.utterance_grid(
+        context["ts"], tuple(context["systems"]), context.get("cm", DEFAULT_MEASURE)
+    )
+    return grid, analysis.view_filter(context)
 
 
 def _field_help(fields: Mapping[str, Any], systems: list[str]) -> list[Any]:
     """The names an expression may use, in full (a placeholder would be cut off and vanish on typing)."""
-    plain = [name for name in fields if "[" not in name and name not in PER_SYSTEM and name != "d-i"]
+    per_system = [*PER_SYSTEM, *(n for n in ("hallucination", *CONFIDENCE_COUNTS) if n in fields)]
+    plain = [name for name in fields if "[" not in name and name not in per_system and name != "d-i"]
     help_ = ["Fields: ", html.Code(", ".join(plain))]
     if systems:
-        help_ += ["; per system: ", html.Code(", ".join(PER_SYSTEM)),
+        help_ += ["; per system: ", html.Code(", ".join(per_system)),
                   f" (the first system's, or name[SYSTEM], e.g. wer[{systems[-1]}])"]  # fmt: skip
     return help_
 
@@ -126,13 +133,18 @@ def layout(page: PageContext) -> html.Div:
         "changed": "Changed between decoders",
         "failed": "Failed",
         "hallucinations": "Hallucinations",
+        "confident_errors": f"Confident errors (\u2265 {CONFIDENT:g})",
+        "doubtful_right": f"Doubtful but right (< {DOUBTFUL:g})",
     }
+    # the confidence filters where a shown system's words carry confidences (analysis.confidence)
+    confidence = CONFIDENCE_COUNTS[0] in grid.filter_fields
+    offered = [q for q in QUICK_FILTERS if q not in CONFIDENCE_COUNTS or confidence]
     quick = html.Div(
         [
             html.Label("Quick filter", className="control-label"),
             dbc.RadioItems(
                 id=url_state.url_id("qf"),
-                options=[{"label": labels[q], "value": q} for q in QUICK_FILTERS],
+                options=[{"label": labels[q], "value": q} for q in offered],
                 value=context["qf"],
                 inline=True,
                 className="btn-group quick-filters",
@@ -143,7 +155,7 @@ def layout(page: PageContext) -> html.Div:
         ]
     )
     try:
-        page.analysis.expression_filter(context["ts"], tuple(systems), context["q"])
+        page.analysis.expression_filter(context["ts"], tuple(systems), context["q"], context["cm"])
         problem = None
     except FilterError as exc:
         problem = dbc.Alert(
@@ -169,6 +181,7 @@ def layout(page: PageContext) -> html.Div:
         style={"minWidth": "24rem"},
     )
     pair = [
+        *([confidence_select(context["cm"])] if confidence else []),
         ui.select("a", systems, context["a"], label="A", width="13rem"),
         ui.select("b", systems, context["b"], label="B", width="13rem"),
     ]
