@@ -1,7 +1,10 @@
 """CSV files of a report: one file per table, written atomically, UTF-8, plain ``,``-separated with a header.
 
-``utterances.csv`` (per utterance x system), ``systems.csv``, ``confusions.csv``, ``inserted.csv``,
-``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a vocabulary),
+``utterances.csv`` (per utterance x system), ``systems.csv`` (per system: the scores, then its punctuation
+and case error rates, recall and F1 per word class, confidence AUC-ROC/AUC-PR/NCE/ECE, hallucinated
+utterances and error attribution counts; each detailed in its own file below), ``confusions.csv``,
+``inserted.csv``, ``deleted.csv``, ``substituted.csv``, ``word_accuracy.csv``, ``oov.csv`` (with a
+vocabulary),
 ``word_classes.csv`` (per system and word class: recall, precision, F1, class WER, share of errors) and
 ``word_class_comparisons.csv`` (per compared pair and class: recall of each, B - A with its interval),
 ``hallucinations.csv`` (per system: flagged utterances per reason, insertion rate on silence) and
@@ -24,26 +27,17 @@ import pandas as pd
 from werbench.analysis.compare import comparison_record
 from werbench.analysis.csv_files import write_frame_csv
 from werbench.analysis.lineage import step_record
-from werbench.analysis.report_data import ReportData
+from werbench.analysis.report_data import ReportData, system_figures
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "field"
 
 
-def _with_punctuation(systems: pd.DataFrame, punctuation: pd.DataFrame) -> pd.DataFrame:
-    """The systems' rows with the punctuation and case error rates beside the (normalised) WER, when any
-    test set's references carry them."""
-    if punctuation.empty:
-        return systems
-    rates = punctuation[["testset", "system", "per", "case_error_rate"]]
-    return systems.merge(rates, on=["testset", "system"], how="left")
-
-
 def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
     frames: dict[str, pd.DataFrame] = {
         "utterances": report.tables.utterances,
-        "systems": _with_punctuation(report.tables.systems, report.punctuation),
+        "systems": system_figures(report),
     }
     frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
     if not report.classes.empty:

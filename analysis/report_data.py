@@ -15,7 +15,7 @@ from tqdm import tqdm
 from werbench.analysis.breakdown import breakdowns
 from werbench.analysis.case_punctuation import MARKS, case_punctuation_tables
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
-from werbench.analysis.confidence import confidence_tables
+from werbench.analysis.confidence import DEFAULT_MEASURE, confidence_tables
 from werbench.analysis.errors import ErrorTables, error_tables
 from werbench.analysis.hallucinations import HallucinationRules, flagged_utterances, hallucination_summary
 from werbench.analysis.lineage import LineageStep, decoder_lineage, error_attribution
@@ -28,6 +28,7 @@ from werbench.analysis.word_classes import (
     CLASS_COLUMNS,
     COMPARISON_COLUMNS,
     WordClass,
+    class_columns,
     class_comparison,
     class_table,
     default_classes,
@@ -77,6 +78,35 @@ class ReportData:
     source: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def system_figures(report: ReportData) -> pd.DataFrame:
+    """The per-system table with each system's answers beside its WER (the report's systems.csv): the
+    punctuation and case error rates (where references carry them), recall and F1 per word class, the
+    default confidence measure's AUC-ROC, AUC-PR, NCE, ECE and confident / doubtful word counts,
+    hallucination-flagged utterances, and its errors kept from the greedy output, introduced, fixed and
+    its search errors. A system without the data has blanks there."""
+    keys = ["testset", "system"]
+    table = report.tables.systems
+    parts = [
+        report.punctuation[[*keys, "per", "case_error_rate"]] if not report.punctuation.empty else None,
+        class_columns(report.classes),
+    ]
+    if not report.confidence.empty:
+        names = {"auc_roc": "conf_auc_roc", "auc_pr": "conf_auc_pr", "nce": "conf_nce", "ece": "conf_ece"}
+        default = report.confidence[report.confidence["measure"] == DEFAULT_MEASURE]
+        parts.append(default[[*keys, *names, "confident_errors", "doubtful_right"]].rename(columns=names))
+    if not report.hallucinations.empty:
+        names = {"flagged": "hallucinated_utts", "flagged_rate": "hallucinated_rate"}
+        parts.append(report.hallucinations[[*keys, *names]].rename(columns=names))
+    if not report.attribution.empty:
+        names = {"kept": "errors_kept", "introduced": "errors_introduced", "fixed": "errors_fixed",
+                 "search_errors": "search_errors"}  # fmt: skip
+        parts.append(report.attribution[[*keys, *names]].rename(columns=names))
+    for part in parts:
+        if part is not None and len(part.columns) > len(keys):
+            table = table.merge(part, on=keys, how="left")
+    return table
 
 
 def breakdown_fields(utts: pd.DataFrame) -> list[str]:

@@ -361,12 +361,14 @@ def class_comparison(
     return pd.DataFrame(records, columns=COMPARISON_COLUMNS)
 
 
-def recall_columns(classes_table: pd.DataFrame) -> pd.DataFrame:
-    """``testset, system`` and one ``<class> recall`` column per class: what the leaderboard adds."""
+def class_columns(classes_table: pd.DataFrame) -> pd.DataFrame:
+    """``testset, system`` and per class ``recall_<class>`` and ``f1_<class>`` (classes in the table's
+    order, recall first): what the report's systems.csv adds beside WER."""
     if classes_table.empty:
         return pd.DataFrame(columns=["testset", "system"])
+    names = list(dict.fromkeys(classes_table["class"]))
     wide = classes_table.pivot_table(
-        index=["testset", "system"], columns="class", values="recall", dropna=False
+        index=["testset", "system"], columns="class", values=["recall", "f1"], dropna=False
     )
-    wide.columns = [f"{name} recall" for name in wide.columns]
-    return wide.reset_index()
+    wide.columns = [f"{measure}_{name}" for measure, name in wide.columns]
+    return wide[[f"{m}_{n}" for n in names for m in ("recall", "f1")]].reset_index()

@@ -320,6 +320,15 @@ def test_report_command(results: Path, tmp_path: Path) -> None:
     assert beam["fixed"] - beam["introduced"] == beam["greedy_errors"] - beam["errors"]
     assert beam["kept"] + beam["introduced"] == beam["errors"] and beam["search_errors"] >= 0
     assert "Most of am@beam-lm&#39;s" in (out / "r.html").read_text(encoding="utf-8")  # HTML-escaped
+    # systems.csv carries each system's answers beside its WER (no confidences were recorded here)
+    for system in SYSTEMS:
+        assert scored.loc[system, "recall_picked"] == pytest.approx(classes.loc[("picked", system), "recall"])
+        assert scored.loc[system, "f1_oov"] == pytest.approx(classes.loc[("oov", system), "f1"], nan_ok=True)
+        assert scored.loc[system, "hallucinated_utts"] == flags.loc[system, "flagged"]
+    assert scored.loc[
+        "am@beam-lm", ["errors_kept", "errors_introduced", "errors_fixed", "search_errors"]
+    ].tolist() == [beam["kept"], beam["introduced"], beam["fixed"], beam["search_errors"]]
+    assert "conf_auc_roc" not in scored
     oov = pd.read_csv(out / "csv" / "oov.csv")
     assert set(oov["system"]) == set(SYSTEMS) and (oov["oov_rate"] > 0).all()
     assert "OOV rate" in (out / "r.html").read_text(encoding="utf-8")
