@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from werbench.aligner.pairs import arrow_texts, op_rows
 from werbench.analysis.audio_metrics import AudioMetricsCache, Clip, audio_measures
@@ -120,40 +121,67 @@ def audio_levels(utts: pd.DataFrame, cache: AudioMetricsCache | None = None) -> 
     return np.array([level.get(k, np.nan) for k in keys], float)
 
 
+def _loops(utts: pd.DataFrame, rules: HallucinationRules, failed: np.ndarray) -> np.ndarray:
+    """Each row's ``_loop`` (``''``: none); the regex runs on the candidate rows only, their texts fetched
+    in one Arrow gather (not a pandas lookup per row)."""
+    loops = np.full(len(utts), "", dtype=object)
+    candidates = np.flatnonzero(_repeat_candidates(utts["hyp"], rules) & ~failed)
+    if len(candidates):
+        pattern, at = rules.loop_pattern(), pa.array(candidates)
+        hyps = arrow_texts(utts["hyp"]).take(at).to_pylist()
+        refs = arrow_texts(utts["ref"]).take(at).to_pylist()
+        loops[candidates] = [_loop(pattern, h, r) for h, r in zip(hyps, refs, strict=True)]
+    return loops
+
+
 def utterance_flags(
-    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+    utts: pd.DataFrame,
+    rules: HallucinationRules = HallucinationRules(),
+    levels: np.ndarray | None = None,
+    text: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``FLAG_COLUMNS`` for each row of ``utts`` (same order); ``levels`` is each row's audio peak level in
-    dBFS (NaN: not measured), else silence is an empty reference only. ``hallucination`` is the reasons."""
+    dBFS (NaN: not measured), else silence is an empty reference only. ``hallucination`` is the reasons.
+    ``text``: this function's answer without levels, already computed: its loops (the costly part) are
+    reused and only the rows that levels make silent are explained again (levels arrive one by one)."""
+    if text is not None and levels is None:
+        return text
     n = len(utts)
     failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(n, bool)
-    runs = longest_insertion_runs(utts["ops"])
-    pattern = rules.loop_pattern()
-    loops = np.full(n, "", dtype=object)
-    for k in np.flatnonzero(_repeat_candidates(utts["hyp"], rules) & ~failed):  # the regex on those only
-        loops[k] = _loop(pattern, str(utts["hyp"].iat[k]), str(utts["ref"].iat[k] or ""))
     hyp_words = utts["hyp_words"].to_numpy(np.int64)
     ref_words = utts["ref_words"].to_numpy(np.int64)
-    duration = pd.to_numeric(utts["duration"], errors="coerce").to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(duration > 0, hyp_words / duration, np.nan)
+    if text is None:
+        runs, loops = longest_insertion_runs(utts["ops"]), _loops(utts, rules, failed)
+        duration = pd.to_numeric(utts["duration"], errors="coerce").to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(duration > 0, hyp_words / duration, np.nan)
+    else:
+        runs, rate = text["insertion_run"].to_numpy(), text["hyp_words_per_s"].to_numpy()
     quiet = np.zeros(n, bool) if levels is None else np.nan_to_num(np.asarray(levels, float), nan=np.inf)
     silent = (ref_words == 0) | (quiet <= rules.silence_db if levels is not None else False)
     on_silence = silent & (hyp_words > 0) & ~failed
     too_fast = (rate > rules.max_words_per_s) & (hyp_words > ref_words) & ~failed
     long_run = (runs >= rules.insertion_run) & ~failed
+
+    def why(k: int, loop: str) -> str:
+        reasons = [f"{runs[k]} insertions in a row"] if long_run[k] else []
+        reasons += [f"loop {loop}"] if loop else []
+        reasons += [f"{hyp_words[k]} words on silence"] if on_silence[k] else []
+        return "; ".join(reasons + ([f"{rate[k]:.1f} words/s"] if too_fast[k] else []))
+
+    if text is not None:  # the text's columns kept (no copy); the reasons of rows now silent replaced
+        flags = text.assign(silent=silent, on_silence=on_silence)
+        again = np.flatnonzero(on_silence != text["on_silence"].to_numpy(bool))
+        if len(again):
+            reasons = text["hallucination"].copy()
+            reasons.iloc[again] = [
+                why(k, loop) for k, loop in zip(again, text["loop"].iloc[again], strict=True)
+            ]
+            flags["hallucination"] = reasons
+        return flags
     reasons = np.full(n, "", dtype=object)
     for k in np.flatnonzero(long_run | (loops != "") | on_silence | too_fast):
-        why = []
-        if long_run[k]:
-            why.append(f"{runs[k]} insertions in a row")
-        if loops[k]:
-            why.append(f"loop {loops[k]}")
-        if on_silence[k]:
-            why.append(f"{hyp_words[k]} words on silence")
-        if too_fast[k]:
-            why.append(f"{rate[k]:.1f} words/s")
-        reasons[k] = "; ".join(why)
+        reasons[k] = why(k, loops[k])
     return pd.DataFrame(
         {
             "insertion_run": runs,

@@ -138,8 +138,12 @@ class ReferenceWords:
             keep = pc.and_(keep, pc.not_equal(words, "@"))
         sizes = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
         owner = np.repeat(np.arange(len(texts)), sizes)[keep.to_numpy(zero_copy_only=False)]
-        codes, vocabulary = pd.factorize(pd.array(words.filter(keep), dtype="str"))
-        return cls(codes, np.bincount(owner, minlength=len(texts)), pd.Index(vocabulary))
+        kept = words.filter(keep)
+        kept = kept.combine_chunks() if isinstance(kept, pa.ChunkedArray) else kept
+        encoded = kept.dictionary_encode()  # codes in order of first appearance, as pd.factorize's
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        vocabulary = pd.Index(pd.array(encoded.dictionary, dtype="str"))
+        return cls(codes, np.bincount(owner, minlength=len(texts)), vocabulary)
 
     def correct(self, ops: Sequence[str], scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, correct)`` of the reference words of the ``scored`` utterances, given every row's ops."""

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from werbench.aligner.pairs import CodedPairs, correct_ops
+import pyarrow as pa
+import pyarrow.compute as pc
+from werbench.aligner.pairs import CodedPairs, arrow_texts, correct_ops
 from werbench.analysis.bootstrap import bootstrap_group_sums, ratio_interval
 from werbench.analysis.errors import code_pairs
 from werbench.analysis.vocabulary import Vocabulary
@@ -132,22 +134,34 @@ def names_class(raw_texts: Iterable[str], normalize: Callable[[str], str] | None
     common-word list): a word is a name when it is written with a capital somewhere not at the start of a
     sentence, never in lower case, and is not ``I``. None when the references carry no case (all lower or
     all upper case): then nothing can be told from it."""
+    texts = arrow_texts(raw_texts if isinstance(raw_texts, pd.Series) else list(raw_texts))
+    pieces = pc.utf8_split_whitespace(texts)  # str.split's separators (every Unicode space), in C++
+    sizes = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
+    owner = np.repeat(np.arange(len(texts)), sizes)
+    flat = pc.list_flatten(pieces)
+    kept = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)  # text-edge spaces give empty pieces
+    tokens = flat.filter(pa.array(kept)).dictionary_encode()
+    owner = owner[kept]
+    distinct = tokens.dictionary.to_pylist()  # the rules run once per distinct token, not per occurrence
+    codes = tokens.indices.to_numpy(zero_copy_only=False)
+    # a token starts a sentence when it is its text's first or follows one ending in . ! or ?
+    ends = np.fromiter((raw[-1] in ".!?" for raw in distinct), bool, len(distinct))[codes]
+    start = np.ones(len(codes), bool)
+    start[1:] = (owner[1:] != owner[:-1]) | ends[:-1]
+    inside = np.bincount(codes[~start], minlength=len(distinct)) > 0
     capital_inside: set[str] = set()
     lower: set[str] = set()
     has_upper = has_lower = False
-    for text in raw_texts:
-        sentence_start = True
-        for raw in str(text or "").split():
-            word = _EDGE.sub("", raw)
-            if word:
-                has_upper |= any(c.isupper() for c in word)
-                has_lower |= any(c.islower() for c in word)
-                if any(c.isupper() for c in word):
-                    if not sentence_start and word != "I":
-                        capital_inside.add(word)
-                else:
-                    lower.add(word.lower())
-                sentence_start = raw[-1] in ".!?"
+    for raw, mid_sentence in zip(distinct, inside.tolist(), strict=True):
+        word = _EDGE.sub("", raw)
+        if word:
+            upper = any(c.isupper() for c in word)
+            has_upper |= upper
+            has_lower |= any(c.islower() for c in word)
+            if not upper:
+                lower.add(word.lower())
+            elif mid_sentence and word != "I":
+                capital_inside.add(word)
     if not (has_upper and has_lower):
         return None
     names = {w for w in capital_inside if w.lower() not in lower}

@@ -14,11 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from werbench.analysis.audio_metrics import ERROR, METRICS, AudioMeasures, AudioMetricsCache, Clip
 from werbench.analysis.audio_metrics import audio_measures as measure_clips
 from werbench.dashboard.audio import AudioSource
 
 NO_AUDIO = "no audio_filepath for this utterance"
+
+
+def error_column(errors: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The ``audio_error`` column as Arrow text: an object column set into a frame is converted string by
+    string (65 ms per million rows, on every utterance measured)."""
+    return pd.array(pa.array(errors, pa.large_string()))
 
 
 @dataclass(frozen=True)
@@ -51,20 +59,23 @@ class AudioMetricsStore:
     def measured(self, testset: str) -> int:
         return len(self._values.get(testset, {}))
 
-    def frame(self, testset: str, utt_ids: Sequence[str]) -> pd.DataFrame:
+    def frame(self, testset: str, utt_ids: Sequence[str] | pa.ChunkedArray) -> pd.DataFrame:
         """``freq_bandwidth, level_db, snr_db, audio_error`` of ``utt_ids`` in order (NaN / None: not yet);
-        vectorised over what is known, so an unmeasured 100k-row test set costs nothing."""
+        the known ones placed by one Arrow lookup, so a million-row test set costs no Python per row."""
         with self._lock:
             known = dict(self._values.get(testset, {}))
         frame = pd.DataFrame({m: np.full(len(utt_ids), np.nan) for m in METRICS})
-        frame[ERROR] = pd.Series([None] * len(utt_ids), dtype=object)
+        errors = np.full(len(utt_ids), None, dtype=object)
         if known:
-            at = pd.Index(utt_ids).get_indexer(list(known))
-            found = at >= 0
-            measures = [m for m, hit in zip(known.values(), found, strict=True) if hit]
+            ids = utt_ids if isinstance(utt_ids, pa.ChunkedArray) else pa.array(list(utt_ids), pa.string())
+            where = pc.index_in(ids, value_set=pa.array(list(known), ids.type))  # ids' place among known
+            rows = np.flatnonzero(where.is_valid().to_numpy(zero_copy_only=False))
+            measures = list(known.values())
+            found = [measures[k] for k in where.drop_null().to_numpy(zero_copy_only=False)]
             for metric in METRICS:
-                frame.loc[at[found], metric] = [getattr(m, metric) for m in measures]
-            frame.loc[at[found], ERROR] = [m.error for m in measures]
+                frame.loc[rows, metric] = [getattr(m, metric) for m in found]
+            errors[rows] = [m.error for m in found]
+        frame[ERROR] = error_column(errors)
         return frame
 
     def measure(

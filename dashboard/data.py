@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,6 +31,7 @@ from werbench.analysis.filter_expr import FilterError, parse_filter
 from werbench.analysis.measures import deletions_minus_insertions, speaking_rates
 from werbench.analysis.system_order import system_key
 from werbench.analysis.tables import UTTERANCE_COLUMNS
+from werbench.dashboard.audio_metrics import error_column
 from werbench.dashboard.grid import ServerSideTable
 from werbench.dashboard.grid_config import (
     CONFIDENCE_COUNTS,
@@ -101,6 +102,18 @@ class UtteranceDetail:
     raw_ref: str  # the reference as written
     lineage: dict[str, list[StageAt]]  # model -> its stages on this utterance (analysis.lineage)
     nbest: dict[str, list[NBestEntry]]  # system -> its aligned n-best list (analysis.nbest)
+
+
+@dataclass(frozen=True)
+class GridColumns:
+    """The utterance grid's columns but the hallucination flags, and what its column definitions need."""
+
+    frame: pd.DataFrame
+    labels: dict[str, str]  # CSV header of each column
+    extra: list[str]  # manifest fields shown
+    numeric: set[str]  # which of them are numbers
+    speaker: bool  # any row has a speaker
+    confidence: set[int]  # the systems (by position) whose words carry confidences
 
 
 @dataclass(frozen=True)
@@ -226,6 +239,8 @@ class Analysis:
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
+        self._audio = Memo()  # views of the audio metrics measured so far: their newest version each
+        self._latest_grid: dict[tuple[str, tuple[str, ...], str], GridTable] = {}  # its views carry over
         self._spans = _contiguous_spans(utterances)
 
     @cached_property
@@ -292,19 +307,23 @@ class Analysis:
 
     def position(self, testset: str, system: str | None, utt_id: str) -> int | None:
         """Row of ``utt_id`` in ``rows(testset, system)`` (``reference_rows`` when None): an index lookup,
-        not a scan (``row_index``); systems whose ids come in the reference's order share its index."""
+        not a scan (``row_index``)."""
+        return self._index(testset, system).position(utt_id)
+
+    def _index(self, testset: str, system: str | None) -> RowIndex:
+        """The ids' index of ``rows(testset, system)``; systems whose ids come in the reference's order
+        share its index."""
 
         def build() -> RowIndex:
             rows = self.reference_rows(testset) if system is None else self.rows(testset, system)
             ids = arrow_column(rows["utt_id"])
             if system is not None:
-                first = self._memo.get(("index", testset, None), lambda: RowIndex(arrow_column(
-                    self.reference_rows(testset)["utt_id"])))  # fmt: skip
+                first = self._index(testset, None)
                 if first.shares(ids):
                     return first
             return RowIndex(ids)
 
-        return self._memo.get(("index", testset, system), build).position(utt_id)
+        return self._memo.get(("index", testset, system), build)
 
     def row(self, testset: str, system: str | None, utt_id: str) -> pd.Series | None:
         """One utterance's row of one system (of the reference rows when None), or None when absent."""
@@ -350,10 +369,19 @@ class Analysis:
     def utterance_grid(
         self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
     ) -> GridTable:
-        """The utterance grid, its confidence columns under ``measure`` (analysis.confidence.MEASURES);
-        rebuilt when more audio metrics were measured (their version is in the key)."""
-        key = ("grid", testset, systems, measure, self.audio_version(testset))
-        return self._views.get(key, lambda: self._build_grid(testset, systems, measure))
+        """The utterance grid, its confidence columns under ``measure`` (analysis.confidence.MEASURES), at
+        the audio metrics measured so far (their version is in the key): a new version replaces only the
+        audio-dependent columns of the grid built once (``_grid_columns``) and keeps the sorted and
+        filtered views that read none of them. Opening one utterance measures its audio: rebuilding the
+        whole grid then cost seconds per view at 1M rows."""
+        version = self.audio_version(testset)
+
+        def build() -> GridTable:
+            grid = self._grid_at(testset, systems, measure)
+            self._latest_grid[(testset, systems, measure)] = grid
+            return grid
+
+        return self._views.get(("grid", testset, systems, measure, version), build)
 
     def has_audio(self, testset: str) -> bool:
         """Whether audio metrics can be measured here: the rows have audio paths and carry no metrics of
@@ -372,10 +400,85 @@ class Analysis:
         """The audio metrics measured so far, a row per reference row (None: the test set has no audio)."""
         if not self.has_audio(testset):
             return None
-        frame = self.audio_metrics.frame(testset, self.reference_rows(testset)["utt_id"].tolist())
-        return frame.set_axis(self.reference_rows(testset).index)
 
-    def _build_grid(self, testset: str, systems: tuple[str, ...], measure: str) -> GridTable:
+        def build() -> pd.DataFrame:
+            rows = self.reference_rows(testset)
+            return self.audio_metrics.frame(testset, arrow_column(rows["utt_id"])).set_axis(rows.index)
+
+        return self._audio.newest(("audio", testset), self.audio_version(testset), build)
+
+    def _grid_at(self, testset: str, systems: tuple[str, ...], measure: str) -> GridTable:
+        """``numeric_grid`` with each system's hallucination flags (with the audio levels measured so far)."""
+        columns = self.numeric_grid(testset, systems, measure)
+        frame, labels = columns.frame.copy(deep=False), dict(columns.labels)  # columns shared, not copied
+        shown = self.has_audio(testset) and self.audio_metrics.measured(testset) > 0
+        changed = [*AUDIO_METRICS, AUDIO_ERROR] if shown else []
+        for k, system in enumerate(systems):
+            flags = self.hallucination_flags(testset, system, audio=shown)["hallucination"]
+            at = frame.columns.get_loc(f"s{k}_failed") + 1
+            frame.insert(at, f"s{k}_hallucination", self._on_reference_rows(testset, system, flags))
+            labels[f"s{k}_hallucination"] = f"{system} hallucination"
+            changed.append(f"s{k}_hallucination")
+        frame.attrs["systems"] = systems
+        # columns once something is measured (until then they would push the systems' WER off screen);
+        # the filter expression knows the fields either way
+        defs = utterance_columns(
+            systems, columns.extra, columns.numeric, audio=shown, speaker=columns.speaker,
+            confidence=columns.confidence,
+        )  # fmt: skip
+        csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
+        previous = self._latest_grid.get((testset, systems, measure))
+        table = ServerSideTable(frame) if previous is None else previous.table.carried(frame, changed)
+        return GridTable(
+            table,
+            defs,
+            {c: labels.get(c, c) for c in csv_columns},
+            f"utterances-{testset}-{self.normalizer}.csv",
+            csv_columns,
+            self.grid_fields(testset, systems, measure),
+        )
+
+    def grid_fields(
+        self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
+    ) -> dict[str, Any]:
+        """The names a filter expression, a histogram or a scatter may use on the utterance grid
+        (``grid_config.filter_fields``), known without computing the hallucination flags."""
+        columns = self.numeric_grid(testset, systems, measure)
+        return filter_fields(
+            systems, columns.extra, columns.numeric, audio=self.has_audio(testset), speaker=columns.speaker,
+            confidence=columns.confidence,
+        )  # fmt: skip
+
+    def numeric_grid(
+        self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
+    ) -> GridColumns:
+        """The utterance grid's columns but the hallucination flags (what histograms and scatters read:
+        the flags' loop search costs seconds at 1M rows), with the audio metrics measured so far."""
+        columns = self._views.get(
+            ("grid-columns", testset, systems, measure), lambda: self._grid_columns(testset, systems, measure)
+        )
+        audio = self.audio_frame(testset)
+        if audio is None or not self.audio_metrics.measured(testset):
+            return columns
+        frame = columns.frame.copy(deep=False)
+        for column in (*AUDIO_METRICS, AUDIO_ERROR):
+            frame[column] = audio[column].array
+        return replace(columns, frame=frame)
+
+    def _on_reference_rows(self, testset: str, system: str, texts: pd.Series) -> Any:
+        """A text column of the system's rows in the reference rows' order, blank where it has no row (its
+        array as it is when the ids come in the same order, as they usually do: no hash of a million ids,
+        no conversion)."""
+        if self._same_order(testset, system):
+            return texts.array
+        return texts.reindex(self.reference_rows(testset).index).fillna("").array
+
+    def _same_order(self, testset: str, system: str) -> bool:
+        """Whether the system's rows hold the reference rows' ids in the same order (they share an index)."""
+        return self._index(testset, system) is self._index(testset, None)
+
+    def _grid_columns(self, testset: str, systems: tuple[str, ...], measure: str) -> GridColumns:
+        """``numeric_grid`` before any audio is measured (its metrics blank): built once."""
         base = self.reference_rows(testset)
         extra = self.extra_columns(testset)
         columns = ["utt_id", "ref", "duration", "speaker", "ref_words", "ref_chars", *extra]
@@ -383,10 +486,10 @@ class Analysis:
         rates = speaking_rates(base)
         frame.insert(6, "words_per_s", rates["words_per_s"].to_numpy())
         frame.insert(7, "chars_per_s", rates["chars_per_s"].to_numpy())
-        audio = self.audio_frame(testset)
-        if audio is not None:
-            for at, column in enumerate((*AUDIO_METRICS, AUDIO_ERROR), start=8):
-                frame.insert(at, column, audio[column].to_numpy())
+        if self.has_audio(testset):
+            for at, column in enumerate(AUDIO_METRICS, start=8):
+                frame.insert(at, column, np.full(len(frame), np.nan))
+            frame.insert(8 + len(AUDIO_METRICS), AUDIO_ERROR, error_column(np.full(len(frame), None)))
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
         with_confidence: set[int] = set()  # the systems whose words carry confidences
         for k, system in enumerate(systems):
@@ -396,9 +499,6 @@ class Analysis:
                 values = deletions_minus_insertions(rows) if col == "d_minus_i" else rows[col].array
                 frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
-            flags = self.hallucination_flags(testset, system)["hallucination"]
-            frame[f"s{k}_hallucination"] = flags.reindex(base.index).fillna("").to_numpy(object)
-            labels[f"s{k}_hallucination"] = f"{system} hallucination"
             counts = self.confidence_counts(testset, system, measure)
             if counts is not None:
                 with_confidence.add(k)
@@ -407,41 +507,35 @@ class Analysis:
                     labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         speaker = bool(frame["speaker"].notna().any())
-        # columns once something is measured (until then they would push the systems' WER off screen);
-        # the filter expression knows the fields either way
-        shown = audio is not None and self.audio_metrics.measured(testset) > 0
-        defs = utterance_columns(
-            systems, extra, numeric, audio=shown, speaker=speaker, confidence=with_confidence
+        return GridColumns(frame, labels, extra, numeric, speaker, with_confidence)
+
+    def _levels(self, testset: str, system: str) -> np.ndarray | None:
+        """Audio peak levels measured so far on the system's rows (NaN: not yet), for words on silence."""
+        audio = self.audio_frame(testset)
+        if audio is None or not self.audio_metrics.measured(testset):
+            return None
+        if self._same_order(testset, system):
+            return audio["level_db"].to_numpy(float)
+        return audio["level_db"].reindex(self.rows(testset, system).index).to_numpy(float)
+
+    def hallucination_flags(self, testset: str, system: str, audio: bool = True) -> pd.DataFrame:
+        """analysis.hallucinations.utterance_flags of one system (indexed by utt_id), with the audio levels
+        measured so far (``audio=False``: without; the costly part, computed once and reused for each new
+        version of the levels)."""
+        from werbench.analysis.hallucinations import utterance_flags
+
+        text = self._memo.get(
+            ("hallucinations", testset, system), lambda: utterance_flags(self.rows(testset, system))
         )
-        frame.attrs["systems"] = systems
-        csv_columns = [c for c in frame.columns if not c.endswith(("_sentence_error", "_failed"))]
-        return GridTable(
-            ServerSideTable(frame),
-            defs,
-            {c: labels.get(c, c) for c in csv_columns},
-            f"utterances-{testset}-{self.normalizer}.csv",
-            csv_columns,
-            filter_fields(
-                systems, extra, numeric, audio=audio is not None, speaker=speaker, confidence=with_confidence
+        if not audio:
+            return text
+        return self._audio.newest(
+            ("hallucinations", testset, system),
+            self.audio_version(testset),
+            lambda: utterance_flags(
+                self.rows(testset, system), levels=self._levels(testset, system), text=text
             ),
         )
-
-    def _levels(self, testset: str, index: pd.Index) -> np.ndarray | None:
-        """Audio peak levels measured so far (NaN: not yet), for the words-on-silence flag."""
-        audio = self.audio_frame(testset)
-        return None if audio is None else audio["level_db"].reindex(index).to_numpy(float)
-
-    def hallucination_flags(self, testset: str, system: str) -> pd.DataFrame:
-        """analysis.hallucinations.utterance_flags of one system (indexed by utt_id), with the audio levels
-        measured so far."""
-
-        def build() -> pd.DataFrame:
-            from werbench.analysis.hallucinations import utterance_flags
-
-            rows = self.rows(testset, system)
-            return utterance_flags(rows, levels=self._levels(testset, rows.index))
-
-        return self._memo.get(("hallucinations", testset, system, self.audio_version(testset)), build)
 
     def _confidence_rows(self, testset: str, system: str) -> pd.DataFrame | None:
         """One system's rows as analysis.confidence reads them (texts, ops, ``word_confidence`` as lists),
@@ -521,7 +615,7 @@ class Analysis:
             for testset in self.testsets:
                 for system in self.systems(testset):
                     rows, flags = self.rows(testset, system), self.hallucination_flags(testset, system)
-                    levels = self._levels(testset, rows.index)
+                    levels = self._levels(testset, system)
                     parts.append(hallucination_summary(rows, levels=levels, flags=flags))
             return pd.concat(parts, ignore_index=True) if parts else hallucination_summary(pd.DataFrame())
 

@@ -11,7 +11,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,19 @@ class ServerSideTable:
             while len(self._views) > self._max_views:
                 self._views.popitem(last=False)
         return rows
+
+    def carried(self, frame: pd.DataFrame, changed: Collection[str]) -> ServerSideTable:
+        """A table over ``frame`` (this table's frame with the ``changed`` columns replaced) that keeps the
+        views reading none of them; a view with a quick filter is dropped (its mask may read any column)."""
+        table = ServerSideTable(frame, max_views=self._max_views)
+        changed = set(changed)
+        with self._lock:
+            for key, rows in self._views.items():
+                filter_model, sort_model, extra = json.loads(key)
+                read = {*filter_model, *(s.get("colId") for s in sort_model)}
+                if not extra and not read & changed:
+                    table._views[key] = rows
+        return table
 
     def rows_response(
         self,

@@ -40,3 +40,13 @@ class Memo:
                 while self._maxsize is not None and len(self._values) > self._maxsize:
                     self._values.popitem(last=False)
         return value
+
+    def newest(self, key: Hashable, version: int, compute: Callable[[], T]) -> T:
+        """``get`` of ``(key, version)`` that drops ``key``'s older versions (versions only grow: an old one
+        is never asked for again, and each can hold a column per row)."""
+        value = self.get((key, version), compute)
+        with self._guard:
+            for old in [k for k in self._values if isinstance(k, tuple) and len(k) == 2 and k[0] == key]:
+                if old[1] < version:
+                    del self._values[old]
+        return value

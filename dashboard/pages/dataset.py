@@ -52,12 +52,12 @@ def vocabulary_grid(workspace: Workspace, context: dict) -> tuple[GridTable, Non
 
 def _any_field_histogram(page: PageContext, systems: list[str]) -> html.Div:
     """SDE's histogram of any numeric field: WER, CER, WMR, D, I of each system, rates, custom fields."""
-    grid = page.analysis.utterance_grid(page.testset, tuple(systems))
-    fields = numeric_fields(grid.filter_fields)
+    fields = numeric_fields(page.analysis.grid_fields(page.testset, tuple(systems)))
     default = next((n for n in fields if n.startswith("wer[")), "duration")
     name = get_choice(page.state, "hist", list(fields), default)
     field = fields[name]
-    values = grid.table.frame[field.column].to_numpy(float) * field.scale
+    frame = page.analysis.numeric_grid(page.testset, tuple(systems)).frame  # no hallucination flags
+    values = frame[field.column].to_numpy(float) * field.scale
     unit = "%" if field.scale == 100 else ""
     return ui.card(
         "Histogram of any field",

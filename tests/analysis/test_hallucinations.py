@@ -94,3 +94,18 @@ def test_silence_from_the_audio_level(make_utts, tmp_path: Path) -> None:
         and flags.loc["loud", "hallucination"] == ""
     )
     assert hl.hallucination_summary(utts, levels=levels).iloc[0].audio_levels
+
+
+def test_levels_over_flags_already_computed(utts) -> None:
+    """Levels measured later over the text-only flags (the dashboard's path) give what one pass gives."""
+    levels = np.full(len(utts), np.nan)
+    levels[[list(utts.index).index("fine"), list(utts.index).index("loop")]] = -60.0  # silent clips
+    text = hl.utterance_flags(utts)
+    assert hl.utterance_flags(utts, levels=None, text=text) is text
+    again = hl.utterance_flags(utts, levels=levels, text=text)
+    assert again.equals(hl.utterance_flags(utts, levels=levels))
+    assert again.loc["fine", "hallucination"] == "3 words on silence"
+    assert (
+        again.loc["loop", "hallucination"] == "4 insertions in a row; loop 'thank you' x3; 8 words on silence"
+    )
+    assert text.loc["fine", "hallucination"] == ""  # the flags it started from are left as they were

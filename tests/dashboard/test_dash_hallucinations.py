@@ -39,9 +39,20 @@ def test_leaderboard_counts_grid_column_and_quick_filter(tmp_path: Path) -> None
     _, mask = analysis.view_filter(context)
     assert set(grid.index[mask(grid.reset_index())]) == {"loop", "empty"}
 
+    before = analysis.utterance_grid("asr", ("asr",)).table
+    by_wer, by_flag = (
+        before.view(None, [{"colId": c, "sort": "desc"}]) for c in ("s0_wer", "s0_hallucination")
+    )
+
     workspace.audio_metrics.measure("asr", [r[0] for r in ROWS])  # the levels make "quiet" silent
     analysis = workspace.analysis("none")
-    grid = analysis.utterance_grid("asr", ("asr",)).table.frame.set_index("utt_id")
+    after = analysis.utterance_grid("asr", ("asr",)).table
+    # only the audio-dependent columns are new: the rest shared, views that read none of them carried over
+    assert np.shares_memory(after.frame["s0_wer"].to_numpy(), before.frame["s0_wer"].to_numpy())
+    assert after.view(None, [{"colId": "s0_wer", "sort": "desc"}]) is by_wer
+    assert after.view(None, [{"colId": "s0_hallucination", "sort": "desc"}]) is not by_flag
+    assert before.frame["level_db"].isna().all() and after.frame["level_db"].notna().all()
+    grid = after.frame.set_index("utt_id")
     assert grid.at["quiet", "s0_hallucination"] == "2 words on silence"
     summary = analysis.hallucinations().iloc[0]
     assert (summary.flagged, summary.on_silence, summary.silent_utts, summary.empty_refs) == (3, 2, 2, 1)
