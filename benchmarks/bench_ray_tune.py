@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.lm import build_lm
 from werbench.runners.tune import _SHARED, DevUtt, grid_points, parse_grid, shard_spans, tune
 
@@ -94,7 +94,7 @@ def projection(per_utt_s: float, overhead_s: float, bytes_per_utt: float, score_
         f"{score_s:.1f} s per run as measured here",
         f"  object store: shared log-probs {store / 2**20:.0f} MiB put once; {nodes - 1} nodes pull it: "
         f"{broadcast:.1f} s at 10 Gbit/s (Ray pulls node to node, so this is an upper bound)",
-        "  assumptions: every core decodes as fast as one core here (flashlight-text, beam as measured); "
+        "  assumptions: every core decodes as fast as one core here (beam-fast, beam as measured); "
         "the LM file is on every node (shared FS) and loads once per worker process (not counted); "
         f"measured Ray overhead {overhead_s * 1000:.0f} ms per task; the log-probs here are "
         f"{bytes_per_utt / 1024:.0f} KiB per utterance (a 29-label character model at 20 ms frames; a "

@@ -23,7 +23,7 @@ def demo(
     ),
 ) -> None:
     """Decode the demo test sets (real and synthetic speech) with the demo's base and tuned models x greedy,
-    KenLM beam (pyctcdecode and flashlight) and BERT rescoring, plus pocketsphinx; write the HTML/CSV
+    KenLM beam (pyctcdecode and beam-fast) and BERT rescoring, plus pocketsphinx; write the HTML/CSV
     reports and RESULTS/leaderboard.csv; then serve the dashboard. A second run reuses every result."""
     from werbench.demo.run import format_leaderboard, run_demo
 

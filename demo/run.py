@@ -37,7 +37,7 @@ POCKETSPHINX_TESTSETS = ("real-speech",)  # a real recogniser on real speech; ~1
 POCKETSPHINX_SYSTEMS = {"pocketsphinx@default": None, "pocketsphinx@lm3-general": "general-3gram.arpa"}
 REQUIRED_MODULES = {
     "torch": "torch", "nemo": "nemo_toolkit", "pyctcdecode": "pyctcdecode", "kenlm": "kenlm",
-    "flashlight.lib.text": "flashlight-text", "transformers": "transformers", "pocketsphinx": "pocketsphinx",
+    "numba": "numba", "transformers": "transformers", "pocketsphinx": "pocketsphinx",
 }  # fmt: skip
 LEADERBOARD_COLUMNS = (
     "testset",

@@ -46,7 +46,7 @@ from werbench.runners.remote_results import RemoteSystem, staging_root
 from werbench.runners.storage import local_path, scratch_dir
 
 VERSIONED_PACKAGES = (
-    "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "flashlight-text", "kenlm",
+    "werbench", "numpy", "torch", "nemo_toolkit", "transformers", "pyctcdecode", "numba", "kenlm",
     "soundfile", "soxr",
 )  # fmt: skip
 STATUS_RUNNING, STATUS_INTERRUPTED, STATUS_COMPLETE = "running", "interrupted", "complete"

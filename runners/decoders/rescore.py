@@ -89,7 +89,7 @@ class RescoreDecoder:
         if self.first_pass == "beam":
             from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder as First
         else:
-            from werbench.runners.decoders.beam_flashlight import FastBeamDecoder as First
+            from werbench.runners.decoders.beam_fast import FastBeamDecoder as First
         return First(
             lm=self.lm,
             unigrams=self.unigrams,

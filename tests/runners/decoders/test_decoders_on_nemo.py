@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
 from werbench.runners.decoders.ngram import load_unigrams
 from werbench.runners.decoders.rescore import RescoreDecoder
@@ -41,15 +41,29 @@ def tiny_lm(tmp_path_factory):
 def test_beam_decoders_on_nemo_log_probs(cls, nemo_log_probs, tiny_lm):
     model, batch = nemo_log_probs
     decoder = cls(lm=str(tiny_lm), beam_width=16, nbest=5)
-    words = set(load_unigrams(tiny_lm))
     for log_probs in batch:
         decoded = decoder.decode(log_probs, model.vocab, model.frame_seconds)
         assert decoded.nbest and decoded.text == decoded.nbest[0].text
         assert "greedy_text" in decoded.stages
         assert len(decoded.word_times) == len(decoded.text.split())
         assert all(end <= len(log_probs) * model.frame_seconds + 1e-6 for _, end in decoded.word_times)
-        if cls is FastBeamDecoder:
-            assert set(decoded.text.split()) <= words
+
+
+def test_beam_fast_matches_beam_on_nemo_log_probs_words_outside_the_lm_included(nemo_log_probs, tiny_lm):
+    """On a real model's output beam-fast returns pyctcdecode's n-best, spelled out-of-LM words and all."""
+    model, batch = nemo_log_probs
+    kwargs = {"lm": str(tiny_lm), "beam_width": 16, "nbest": 5}
+    reference, fast = BeamSearchDecoder(**kwargs), FastBeamDecoder(**kwargs)
+    words = set(load_unigrams(tiny_lm))
+    outside = set()
+    for log_probs in batch:
+        expected = reference.decode(log_probs, model.vocab, model.frame_seconds)
+        got = fast.decode(log_probs, model.vocab, model.frame_seconds)
+        assert [h.text for h in got.nbest] == [h.text for h in expected.nbest]
+        assert [h.score for h in got.nbest] == pytest.approx([h.score for h in expected.nbest], abs=1e-3)
+        assert got.word_times == expected.word_times
+        outside |= set(got.text.split()) - words
+    assert outside, "a random-weight model's output should need words the LM does not know"
 
 
 def test_rescore_on_nemo_log_probs(nemo_log_probs, tiny_lm, tiny_bert):

@@ -17,7 +17,7 @@ from werbench.manifests.errors import ConfigError
 from werbench.manifests.io import load_manifest, write_manifest
 from werbench.manifests.results import read_run_info, system_dir
 from werbench.manifests.schema import Utterance
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.engine_ray import Cluster, check_engine, describe, ray_map
 from werbench.runners.experiment import run_experiment
 from werbench.runners.storage import Store

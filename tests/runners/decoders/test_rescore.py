@@ -9,7 +9,7 @@ import pytest
 import torch
 from decoder_helpers import FRAME_SECONDS
 from werbench.manifests.errors import ManifestError
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.decoders.neural_lm import CausalLMScorer, MaskedLMScorer, detect_kind, load_neural_lm
 from werbench.runners.decoders.rescore import RescoreDecoder, combined_score
 

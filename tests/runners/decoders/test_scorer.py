@@ -9,7 +9,7 @@ from decoder_helpers import CHAR_LABELS, FRAME_SECONDS
 from scorer_writer import write_scorer
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.scorer import read_scorer
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.decoders.beam_pyctc import BeamSearchDecoder
 from werbench.runners.decoders.ngram import load_unigrams, unigrams_path
 from werbench.runners.decoders.registry import make_decoder

@@ -11,7 +11,7 @@ import pytest
 from decoder_helpers import FRAME_SECONDS
 from typer.testing import CliRunner
 from werbench.manifests.errors import ConfigError
-from werbench.runners.decoders.beam_flashlight import FastBeamDecoder
+from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.decoders.rescore import RescoreDecoder
 from werbench.runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
 
