@@ -110,18 +110,19 @@ class KenLMBeamDecoder:
         raws = self._search(mask_labels(log_probs, special_label_ids(vocab)), vocab) if len(log_probs) else []
         beams: list[Beam] = []
         seen: set[str] = set()
+        sentence_score = self._sentence_scorer()
         for raw in raws:
             text = " ".join(raw.text.split())
             if text in seen:
                 continue
             seen.add(text)
-            lm_score = raw.lm_score if raw.lm_score is not None else self._sentence_score(text)
+            lm_score = raw.lm_score if raw.lm_score is not None else sentence_score(text)
             hyp = Hypothesis(text=text, am_score=raw.am_score, lm_score=lm_score, score=raw.score)
             times = [(round(s * frame_seconds, 3), round(e * frame_seconds, 3)) for s, e in raw.frames]
             beams.append(Beam(hyp, times))
             if len(beams) == self.nbest:
                 break
-        return beams or [Beam(Hypothesis(text="", lm_score=self._sentence_score("")), [])]
+        return beams or [Beam(Hypothesis(text="", lm_score=sentence_score("")), [])]
 
     def decode(self, log_probs: np.ndarray, vocab: Vocabulary, frame_seconds: float) -> Decoded:
         beams = self.search(log_probs, vocab, frame_seconds)
@@ -132,10 +133,11 @@ class KenLMBeamDecoder:
             word_times=beams[0].word_times,
         )
 
-    def _sentence_score(self, text: str) -> float:
+    def _sentence_scorer(self):
+        """The LM's whole-sentence score, its file looked up once per utterance rather than per entry."""
         from werbench.runners.decoders.ngram import NgramLM
 
-        return NgramLM(self.lm).sentence_score(text)
+        return NgramLM(self.lm).sentence_score
 
     def _search(self, log_probs: np.ndarray, vocab: Vocabulary) -> list[RawBeam]:
         raise NotImplementedError

@@ -15,6 +15,7 @@ flag in one variable shared by all beams).
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -34,6 +35,7 @@ from werbench.runners.decoders.prefix_kernel import (
     PIECE,
     WORD_START,
     build_trie,
+    frame_tokens,
     lookup,
     new_table,
     rehash,
@@ -137,25 +139,37 @@ def pyctc_log_probs(log_probs: np.ndarray) -> np.ndarray:
     return np.clip(_log_softmax(log_probs, axis=1), MIN_LOGP, 0)
 
 
-def frame_tokens(logits: np.ndarray, token_min_logp: float) -> np.ndarray:
-    """Per frame, the tokens to extend by in pyctcdecode's order (a Python set's), padded with -1.
-
-    The order decides which beam's word times a merge keeps and how equal scores rank, so it is kept."""
-    keep = logits >= token_min_logp
-    best = logits.argmax(axis=1)
-    keep[np.arange(len(logits)), best] = True
-    counts = keep.sum(axis=1)
-    out = np.full((len(logits), int(counts.max())), -1, np.int64)
-    single = counts == 1
-    out[single, 0] = best[single]
-    for t in np.flatnonzero(~single):
-        order = list(set(np.flatnonzero(keep[t]).tolist()))
-        out[t, : len(order)] = order
-    return out
-
-
 def _merge_tokens(text: str, word: str) -> str:
     return f"{text} {word}" if text and word else text or word
+
+
+_WORKSPACE = threading.local()
+
+
+def _kernel_arrays(capacity: int, width: int, size: int) -> list[Any]:
+    """The kernel's arrays, this thread's previous ones when big enough (refilling beats fresh pages).
+
+    ``capacity``: candidates per frame; ``width``: beams; ``size``: first room for growing tables."""
+    args = getattr(_WORKSPACE, "args", None)
+    if args is None or args[12].shape[1] < capacity or len(args[11]) < width or args[1].shape[1] < size:
+        args = [
+            new_table(size), np.zeros((3, size), np.int64), np.zeros(size),  # words off the trie
+            new_table(size), np.zeros((3, size), np.int64), np.zeros(size),  # texts: parent, word, context
+            new_table(size), np.zeros(size, np.int64), np.zeros(size),  # scored (context, word) pairs
+            np.zeros((3, size), np.int64),  # word spans: previous, first frame, end frame
+            np.zeros((6, width), np.int64), np.zeros(width),  # beams
+            np.zeros((6, capacity), np.int64), np.zeros(capacity), np.zeros(capacity),  # candidates
+            np.zeros(1 << (2 * capacity).bit_length(), np.int64),  # their hash table
+            np.zeros((3, capacity), np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),  # pending
+            np.zeros(6, np.int64),  # counts
+        ]  # fmt: skip
+        _WORKSPACE.args = args
+    for table in (args[0], args[3], args[6]):
+        table.fill(-1)
+    args[4][:, 0], args[5][0] = (-1, 0, 0), 0.0  # the empty text, in the start state's context
+    args[10][:, 0], args[11][0] = (0, 0, -1, -1, -1, -1), 0.0  # one beam: no token, partial word or span yet
+    args[19][:] = (0, 1, 1, 0, 0, 0)
+    return args
 
 
 class _Utterance:
@@ -163,22 +177,7 @@ class _Utterance:
 
     def __init__(self, lexicon: Lexicon, decoder: FastBeamDecoder, capacity: int) -> None:
         self.lexicon, self.decoder = lexicon, decoder
-        width, size = decoder.beam_width, 2 * capacity * lexicon.max_chars
-        beams = np.zeros((6, width), np.int64)
-        beams[2:, 0] = -1  # no last token, no partial word frames, no word spans yet
-        texts = np.zeros((3, size), np.int64)  # parent text, last word, LM context
-        texts[0, 0] = -1
-        self.args: list[Any] = [
-            new_table(size), np.zeros((3, size), np.int64), np.zeros(size),  # words off the trie
-            new_table(size), texts, np.zeros(size),  # text nodes
-            new_table(size), np.zeros(size, np.int64), np.zeros(size),  # scored (context, word) pairs
-            np.zeros((3, size), np.int64),  # word spans: previous, first frame, end frame
-            beams, np.zeros(width),
-            np.zeros((6, capacity), np.int64), np.zeros(capacity), np.zeros(capacity),  # candidates
-            np.zeros(1 << (2 * capacity).bit_length(), np.int64),  # their hash table
-            np.zeros((3, capacity), np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),  # pending
-            np.array([0, 1, 1, 0, 0, 0], np.int64),  # counts
-        ]  # fmt: skip
+        self.args = _kernel_arrays(capacity, decoder.beam_width, 2 * capacity * lexicon.max_chars)
         start = lexicon.language_model.get_start_state()
         self.contexts, self.context_ids = [start], {start: 0}
         self.spelled: dict[int, str] = {0: ""}
@@ -295,7 +294,9 @@ class FastBeamDecoder(KenLMBeamDecoder):
         lexicon = _build(vocab, self.lm, self.unigrams, self.hotwords, float(self.hotword_weight))
         lexicon.language_model.reset_params(alpha=float(self.alpha), beta=float(self.beta))
         logits = pyctc_log_probs(log_probs)
-        tokens = frame_tokens(logits, self.token_min_logp)
+        keep = logits >= self.token_min_logp
+        keep[np.arange(len(logits)), logits.argmax(axis=1)] = True
+        tokens = frame_tokens(logits, float(self.token_min_logp), int(keep.sum(axis=1).max()))
         state = _Utterance(lexicon, self, self.beam_width * tokens.shape[1])
         fixed = (logits, tokens, *lexicon.labels, *lexicon.trie)
         unk = float(lexicon.language_model.unk_score_offset)

@@ -67,6 +67,89 @@ def _copy_into(table, out):
     return out
 
 
+LINEAR_PROBES, PERTURB_SHIFT, SET_MINSIZE = 9, 5, 8  # CPython's setobject.c
+
+
+@numba.njit(cache=True)
+def _set_insert(table, key):
+    """CPython's ``set_insert_clean`` for a non-negative int (its own hash) absent from ``table``."""
+    mask = len(table) - 1
+    i = key & mask
+    perturb = key
+    while True:
+        if table[i] < 0:
+            table[i] = key
+            return
+        if i + LINEAR_PROBES <= mask:
+            for j in range(i + 1, i + LINEAR_PROBES + 1):
+                if table[j] < 0:
+                    table[j] = key
+                    return
+        perturb >>= PERTURB_SHIFT
+        i = (i * 5 + 1 + perturb) & mask
+
+
+@numba.njit(cache=True)
+def _set_resize(table, minused):
+    """CPython's ``set_table_resize``: the smallest power of two above ``minused``, entries in slot order."""
+    size = SET_MINSIZE
+    while size <= minused:
+        size <<= 1
+    out = np.full(size, -1, np.int64)
+    for key in table:
+        if key >= 0:
+            _set_insert(out, key)
+    return out
+
+
+@numba.njit(cache=True)
+def _set_add(table, used, key):
+    """CPython's ``set_add_entry`` (no deletions, so fill == used); -> (table, used)."""
+    for present in table:
+        if present == key:
+            return table, used
+    _set_insert(table, key)
+    used += 1
+    if used * 5 >= (len(table) - 1) * 3:
+        table = _set_resize(table, used * 4)
+    return table, used
+
+
+@numba.njit(cache=True)
+def frame_tokens(logits, token_min_logp, width):
+    """Per frame, ``set(np.where(logits[t] >= token_min_logp)[0]) | {logits[t].argmax()}`` in CPython's
+    iteration order (pyctcdecode's token loop), padded with -1 to ``width`` columns.
+
+    The order decides which beam's word times a merge keeps and how equal scores rank, so it is reproduced:
+    small ints hash to themselves and the table layout follows setobject.c's inserts, resizes and copy."""
+    out = np.full((len(logits), width), -1, np.int64)
+    for t in range(len(logits)):
+        table, used = np.full(SET_MINSIZE, -1, np.int64), 0
+        for v in range(logits.shape[1]):
+            if logits[t, v] >= token_min_logp:
+                table, used = _set_add(table, used, v)
+        # ``a | b`` copies ``a`` (set_merge into an empty set: one resize up front, then a slot copy or
+        # clean inserts), then merges ``b`` (the same up-front check, then an ordinary add)
+        copy = np.full(SET_MINSIZE, -1, np.int64)
+        if used * 5 >= (SET_MINSIZE - 1) * 3:
+            copy = _set_resize(copy, used * 2)
+        if len(copy) == len(table):
+            copy = table.copy()
+        else:
+            for key in table:
+                if key >= 0:
+                    _set_insert(copy, key)
+        if (used + 1) * 5 >= (len(copy) - 1) * 3:
+            copy = _set_resize(copy, (used + 1) * 2)
+        copy, used = _set_add(copy, used, np.argmax(logits[t]))
+        k = 0
+        for key in copy:
+            if key >= 0:
+                out[t, k] = key
+                k += 1
+    return out
+
+
 @numba.njit(cache=True)
 def build_trie(chars: np.ndarray, offsets: np.ndarray, n_chars: int, children: np.ndarray):
     """The static spelling trie of the known words (``chars[offsets[i]:offsets[i + 1]]`` is word i).
