@@ -177,22 +177,10 @@ def build_trie(chars: np.ndarray, offsets: np.ndarray, n_chars: int, children: n
 
 
 @numba.njit(cache=True)
-def _extend(
-    node,
-    label,
-    seq_chars,
-    seq_offsets,
-    st_children,
-    st_length,
-    n_chars,
-    dy_children,
-    dy,
-    dy_score,
-    counts,
-    unk_offset,
-):
+def _extend(node, label, spelling):
     """The partial-word node after appending ``label``'s characters (nodes off the trie are per utterance;
     ``dy`` rows: parent, character, length)."""
+    seq_chars, seq_offsets, st_children, st_length, n_chars, dy_children, dy, dy_score, counts, unk = spelling
     n_static = len(st_length)
     for k in range(seq_offsets[label], seq_offsets[label + 1]):
         c = seq_chars[k]
@@ -206,7 +194,7 @@ def _extend(
                 counts[N_DYNAMIC] += 1
                 size = (st_length[node] if node < n_static else dy[2, node - n_static]) + 1
                 dy[0, i], dy[1, i], dy[2, i] = node, c, size
-                dy_score[i] = unk_offset * (size / AVG_TOKEN_LEN if size > AVG_TOKEN_LEN else 1.0)
+                dy_score[i] = unk * (size / AVG_TOKEN_LEN if size > AVG_TOKEN_LEN else 1.0)
                 nxt = n_static + i
                 dy_children[0, slot], dy_children[1, slot] = key, nxt
         node = nxt
@@ -313,6 +301,9 @@ def run_frames(
     counts[N_PENDING] = 0
     n_static = len(st_score)
     frames = len(log_probs)
+    spelling = (seq_chars, seq_offsets, st_children, st_length, n_chars, dy_children, dy, dy_score, counts,
+                unk_offset)  # fmt: skip
+    scoring = (texts, text_score, children, lm_cache, lm_next, lm_score, st_word, st_hot, counts, hot_weight)
     mask = len(table) - 1
     for t in range(t0, frames):
         row = log_probs[t]
@@ -338,61 +329,26 @@ def run_frames(
                 if kind[v] == BLANK or beams[2, i] == v:
                     if kind[v] != BLANK:
                         end = t + 1
-                elif kind[v] == WORD_START or kind[v] == DELIMITER:
-                    if part != 0:
-                        text = _next_text(
-                            text,
-                            part,
-                            texts,
-                            text_score,
-                            children,
-                            lm_cache,
-                            lm_next,
-                            lm_score,
-                            st_word,
-                            st_hot,
-                            counts,
-                            hot_weight,
-                        )
-                        if text < 0:
-                            n_pending = _add_pending(pending, n_pending, texts[2, beams[0, i]], part, st_word)
-                            continue
-                        new = counts[N_SPANS]
-                        spans[0, new], spans[1, new], spans[2, new] = span, start, end
-                        span = new
-                        counts[N_SPANS] += 1
-                    part = _extend(
-                        0,
-                        v,
-                        seq_chars,
-                        seq_offsets,
-                        st_children,
-                        st_length,
-                        n_chars,
-                        dy_children,
-                        dy,
-                        dy_score,
-                        counts,
-                        unk_offset,
-                    )
-                    start, end = (t, t + 1) if kind[v] == WORD_START else (-1, -1)
                 else:
-                    part = _extend(
-                        part,
-                        v,
-                        seq_chars,
-                        seq_offsets,
-                        st_children,
-                        st_length,
-                        n_chars,
-                        dy_children,
-                        dy,
-                        dy_score,
-                        counts,
-                        unk_offset,
-                    )
-                    start = t if start < 0 else start
-                    end = t + 1
+                    origin = part  # the word goes on, or a new one starts (after ending this one)
+                    if kind[v] == WORD_START or kind[v] == DELIMITER:
+                        if part != 0:
+                            text = _next_text(text, part, *scoring)
+                            if text < 0:
+                                n_pending = _add_pending(
+                                    pending, n_pending, texts[2, beams[0, i]], part, st_word
+                                )
+                                continue
+                            new = counts[N_SPANS]
+                            spans[0, new], spans[1, new], spans[2, new] = span, start, end
+                            span = new
+                            counts[N_SPANS] += 1
+                        origin = 0
+                        start, end = (t, t + 1) if kind[v] == WORD_START else (-1, -1)
+                    else:
+                        start = t if start < 0 else start
+                        end = t + 1
+                    part = _extend(origin, v, spelling)
                 if n_pending:
                     continue
                 slot = ((text * 1000003) ^ (part * 998244353) ^ (v * 7919)) & mask
