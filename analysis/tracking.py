@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,40 @@ def _mlflow():
     return mlflow
 
 
+def _local_store(uri: str) -> Path | None:
+    """The folder of a file store URI (``file://PATH`` or a bare path); None for other schemes."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(urllib.request.url2pathname(parsed.path))
+    return Path(uri) if not parsed.scheme else None
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return False
+
+
+def _check_local_store(uri: str, store: Path) -> None:
+    """A file store is a folder: a regular file on its path (the store or any folder above it) is one
+    clear error here, not an ``Errno 20`` from deep inside MLflow."""
+    for at in (store, *store.parents):
+        if at.is_dir():
+            return
+        if at.exists():
+            hint = f"; it is a SQLite database: give --mlflow sqlite:///{at}" if _is_sqlite(at) else ""
+            raise ConfigError("--mlflow", f"{uri}: {at} is a file, not a folder: an MLflow file store "
+                              f"is a folder{hint}; nothing logged")  # fmt: skip
+
+
 def _probe(uri: str) -> None:
-    """An HTTP tracking server must answer its health check now, or this is one clear error."""
+    """A local store's path must be a folder, and an HTTP tracking server must answer its health check
+    now, or this is one clear error."""
+    store = _local_store(uri)
+    if store is not None:
+        _check_local_store(uri, store)
     if not uri.startswith(("http://", "https://")):
         return
     try:
@@ -153,8 +186,8 @@ def log_results(
                                                source=str(results.resolve()))
         )  # fmt: skip
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a server lost mid-way fails fast
-        client = mlflow.MlflowClient(tracking_uri=uri)
         try:
+            client = mlflow.MlflowClient(tracking_uri=uri)
             found = client.get_experiment_by_name(experiment)
             experiment_id = found.experiment_id if found else client.create_experiment(experiment)
             return [_log_one(client, experiment_id, plan, report) for plan in planned]

@@ -16,7 +16,8 @@ def log(
     results: Path = typer.Argument(..., help="Results directory RESULTS/<testset>/<system>/..."),
     mlflow_uri: str = typer.Option(
         ..., "--mlflow", flag_value=_DEFAULT, help="Log to MLflow: a tracking URI (http://host:5000, "
-        "sqlite:///mlflow.db, a folder), or nothing for MLflow's default ($MLFLOW_TRACKING_URI)."
+        "sqlite:///mlflow.db, a folder: MLflow 3 wants MLFLOW_ALLOW_FILE_STORE=true for one), or nothing for "
+        "MLflow's default ($MLFLOW_TRACKING_URI)."
     ),
     experiment: str = typer.Option("werbench", "--experiment", help="MLflow experiment name."),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),

@@ -350,11 +350,13 @@ def class_comparison(
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     a_at = frame.index[frame["system"] == system_a].to_numpy()
     b_at = frame.index[frame["system"] == system_b].to_numpy()
-    ids_a = frame.loc[a_at, "utt_id"].to_numpy()
-    common = np.intersect1d(ids_a, frame.loc[b_at, "utt_id"].to_numpy())
-    a_at = a_at[np.isin(ids_a, common)][np.argsort(ids_a[np.isin(ids_a, common)], kind="stable")]
-    ids_b = frame.loc[b_at, "utt_id"].to_numpy()
-    b_at = b_at[np.isin(ids_b, common)][np.argsort(ids_b[np.isin(ids_b, common)], kind="stable")]
+    # fixed-width text, not objects: numpy's isin compares object arrays element by element (100k x 100k)
+    ids_a = frame.loc[a_at, "utt_id"].to_numpy(dtype=str)
+    ids_b = frame.loc[b_at, "utt_id"].to_numpy(dtype=str)
+    common = np.intersect1d(ids_a, ids_b)
+    in_a, in_b = np.isin(ids_a, common), np.isin(ids_b, common)
+    a_at = a_at[in_a][np.argsort(ids_a[in_a], kind="stable")]
+    b_at = b_at[in_b][np.argsort(ids_b[in_b], kind="stable")]
     records = []
     for k, word_class in enumerate(counted.classes):
         values = np.column_stack(

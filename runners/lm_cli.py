@@ -156,6 +156,7 @@ def tune_command(
 
     if decoder not in ("beam", "beam-fast", "rescore"):
         raise ConfigError("--decoder", "tuning applies to beam, beam-fast and rescore")
+    warnings = tuning_set_leaks(dev, results)  # first: a bad --results fails before the LM and model load
     params = {"lm": str(lm), "beam_width": beam_width, **_parse_params(param)}
     if unigrams is not None:
         params["unigrams"] = str(unigrams)
@@ -165,7 +166,6 @@ def tune_command(
         params.update(rescorer=str(rescorer), device=device)
     built = make_decoder(decoder, params)
     axes = parse_grid(grid) if grid else default_grid(lm)
-    warnings = tuning_set_leaks(dev, results)
     for warning in warnings:
         typer.secho(f"WARNING: {warning}", fg=typer.colors.RED, bold=True, err=True)
     if not results:

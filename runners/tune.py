@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.errors import ConfigError, ManifestError
+from werbench.manifests.errors import ConfigError, ManifestError, ResultsDirError
 from werbench.runners.decoders.base import Vocabulary
 from werbench.runners.decoders.beam_common import Beam
 
@@ -168,30 +169,76 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _utt_keys(path: Path) -> set[tuple[str, float]]:
+def _audio_and_offsets(path: Path) -> tuple[list[Any], list[Any]]:
+    """The ``audio_filepath`` and ``offset`` values of a JSON-lines file: Arrow's reader where it can
+    (seconds for a 400k-row results directory, not a minute), else line by line (which names bad lines)."""
+    from werbench.manifests.columnar import arrow_frame
     from werbench.manifests.io import iter_json_rows
 
+    frame = arrow_frame(path)
+    if frame is None:
+        rows = [row for _, row in iter_json_rows(path)]
+        return [r.get("audio_filepath") for r in rows], [r.get("offset") for r in rows]
+    audio = frame["audio_filepath"].tolist() if "audio_filepath" in frame else []
+    return audio, frame["offset"].tolist() if "offset" in frame else [None] * len(audio)
+
+
+def _utt_keys(path: Path, names: set[str] | None = None) -> set[tuple[str, float]]:
+    """(resolved audio path, offset) of each row: the same recording under another name still matches.
+    ``names``: only rows whose audio file has one of these names (resolving costs syscalls per row). A path
+    that cannot be resolved (a symlink loop) is compared as written; a bad offset counts as 0."""
     keys = set()
-    for _, row in iter_json_rows(path):
-        audio = row.get("audio_filepath")
-        if isinstance(audio, str):
-            resolved = Path(audio) if Path(audio).is_absolute() else (path.parent / audio)
-            keys.add((str(resolved.resolve()), round(float(row.get("offset") or 0.0), 3)))
+    for audio, offset in zip(*_audio_and_offsets(path), strict=True):
+        if not isinstance(audio, str) or (names is not None and os.path.basename(audio) not in names):
+            continue
+        where = Path(audio) if Path(audio).is_absolute() else (path.parent / audio)
+        try:
+            where = where.resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            where = where.absolute()
+        number = isinstance(offset, int | float) and not isinstance(offset, bool) and math.isfinite(offset)
+        keys.add((str(where), round(float(offset), 3) if number else 0.0))
     return keys
+
+
+def results_testsets(results: Path) -> list[Path]:
+    """The test set folders of a ``--results`` directory (a ``manifest.jsonl`` or a system's predictions);
+    anything else is a clear error before any model or LM is loaded, not a silent 'no leak found'."""
+    from werbench.manifests.results import PREDICTIONS, TESTSET_MANIFEST, refuse_url
+
+    refuse_url(results)
+    if not results.exists():
+        raise ResultsDirError(results, "results directory not found", field="--results")
+    if not results.is_dir():
+        raise ResultsDirError(results, "expected a results directory, got a file", field="--results")
+    testsets = [
+        folder
+        for folder in sorted(p for p in results.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if (folder / TESTSET_MANIFEST).is_file() or any(p.is_file() for p in folder.glob(f"*/{PREDICTIONS}"))
+    ]
+    if not testsets:
+        raise ResultsDirError(
+            results,
+            f"not a results directory: no <testset>/{TESTSET_MANIFEST} or <testset>/<system>/{PREDICTIONS}",
+            field="--results",
+        )
+    return testsets
 
 
 def tuning_set_leaks(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
     """Warnings for every reported test set that is the dev file, or shares utterances with it."""
     from werbench.manifests.results import PREDICTIONS, TESTSET_MANIFEST
 
+    found = {Path(results): results_testsets(Path(results)) for results in results_dirs}
     dev = dev.resolve()
     dev_hash = sha256_file(dev)
     dev_keys = _utt_keys(dev)
+    names = {os.path.basename(audio) for audio, _ in dev_keys} | {
+        os.path.basename(a) for a in _audio_and_offsets(dev)[0] if isinstance(a, str)
+    }  # a symlink's own name as well as its target's
     warnings = []
-    for results in results_dirs:
-        if not Path(results).is_dir():
-            continue
-        for testset in sorted(p for p in Path(results).iterdir() if p.is_dir()):
+    for results, testsets in found.items():
+        for testset in testsets:
             reference = testset / TESTSET_MANIFEST
             if reference.is_file() and (reference.resolve() == dev or sha256_file(reference) == dev_hash):
                 warnings.append(
@@ -201,7 +248,7 @@ def tuning_set_leaks(dev: Path, results_dirs: Sequence[Path]) -> list[str]:
             shared = set()
             for predictions in [reference, *sorted(testset.glob(f"*/{PREDICTIONS}"))]:
                 if predictions.is_file():
-                    shared |= dev_keys & _utt_keys(predictions)
+                    shared |= dev_keys & _utt_keys(predictions, names)
             if shared:
                 warnings.append(
                     f"{len(shared)} of {len(dev_keys)} tuning utterances are in the reported test set "

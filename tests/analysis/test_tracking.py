@@ -123,3 +123,31 @@ def test_a_real_mlflow_server_gets_the_runs(results: Path, tmp_path: Path) -> No
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_store_path_that_is_a_file_is_one_clear_error(
+    results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (hostile corpus): ``--mlflow file://<a regular file>`` ended in a traceback."""
+    store = tmp_path / "mlruns.txt"
+    store.write_text("not a store\n")
+    database = tmp_path / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()
+    cases = {
+        f"file://{store}": f"{store} is a file, not a folder",
+        str(store / "below"): f"{store} is a file, not a folder",
+        f"file://{database}": f"it is a SQLite database: give --mlflow sqlite:///{database}",
+    }
+    for uri, expected in cases.items():
+        out = CliRunner().invoke(app, ["log", str(results), "--mlflow", uri, "--no-cache"])
+        lines = out.output.strip().splitlines()
+        assert out.exit_code == 1 and isinstance(out.exception, SystemExit), out.output
+        assert len(lines) == 1 and lines[0].startswith(f"error: --mlflow: {uri}: ") and expected in lines[0]
+    assert store.read_text() == "not a store\n"
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 refuses folder stores then
+    out = CliRunner().invoke(app, ["log", str(results), "--mlflow", str(tmp_path / "store"), "--no-cache"])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit), out.output
+    assert (
+        out.output.startswith(f"error: --mlflow: {tmp_path / 'store'}: ")
+        and len(out.output.splitlines()) == 1
+    )

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from decoder_helpers import FRAME_SECONDS
 from typer.testing import CliRunner
-from werbench.manifests.errors import ConfigError
+from werbench.manifests.errors import ConfigError, ResultsDirError
 from werbench.runners.decoders.beam_fast import FastBeamDecoder
 from werbench.runners.decoders.rescore import RescoreDecoder
 from werbench.runners.tune import Counts, DevUtt, parse_grid, tune, tuning_set_leaks
@@ -108,7 +108,57 @@ def test_tuning_on_a_reported_test_set_is_flagged(tmp_path):
     assert len(warnings) == 2
     assert "IS the reported test set 'clean'" in warnings[0]
     assert "1 of 4 tuning utterances" in warnings[1] and "'other'" in warnings[1]
-    assert tuning_set_leaks(dev, [tmp_path / "absent"]) == []
+    with pytest.raises(ResultsDirError, match="results directory not found"):
+        tuning_set_leaks(dev, [tmp_path / "absent"])  # was a silent 'no leak' on a mistyped path
+
+
+def test_a_bad_results_option_fails_before_the_model_and_lm_load(tmp_path):
+    """Regression (hostile corpus): ``tune --results <a directory>`` ran into a 300 s timeout: a folder
+    that is no results directory was skipped silently and the whole default grid decoded. Now it is one
+    clear line before anything loads (the model and LM here are garbage: they are never read)."""
+    from werbench.cli import app
+
+    dev = tmp_path / "dev.jsonl"
+    _write_manifest(dev, [{"audio_filepath": "a.wav", "duration": 1.0, "text": "x"}])
+    (tmp_path / "garbage.nemo").write_bytes(b"\0" * 64)
+    (tmp_path / "garbage.arpa").write_text("not an lm\n")
+    plain = tmp_path / "plain"
+    (plain / "sub").mkdir(parents=True)
+    (plain / "notes.txt").write_text("hello\n")
+    (plain / "loop").symlink_to(plain / "loop")
+    cases = {
+        plain: "not a results directory",
+        tmp_path / "absent": "results directory not found",
+        dev: "expected a results directory, got a file",
+    }
+    for results, expected in cases.items():
+        args = ["tune", "--model", str(tmp_path / "garbage.nemo"), "--dev", str(dev)]
+        args += [
+            "--lm",
+            str(tmp_path / "garbage.arpa"),
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path / "t"),
+        ]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.startswith(f"error: {results}: --results: ") and expected in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not (tmp_path / "t").exists()
+
+
+def test_leak_check_survives_hostile_rows(tmp_path):
+    """A symlink loop as audio path and a non-numeric offset: compared as written, not a traceback."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    rows = [{"audio_filepath": str(loop / "a.wav"), "duration": 1.0, "text": "x", "offset": "soon"}]
+    dev = tmp_path / "dev.jsonl"
+    _write_manifest(dev, rows)
+    results = tmp_path / "results"
+    _write_manifest(results / "test" / "sys@greedy" / "predictions.jsonl", [{**rows[0], "pred_text": "x"}])
+    (warning,) = tuning_set_leaks(dev, [results])
+    assert "1 of 1 tuning utterances" in warning and "'test'" in warning
 
 
 @pytest.mark.slow
