@@ -233,11 +233,16 @@ def hallucination_summary(
 
 
 def flagged_utterances(
-    utts: pd.DataFrame, rules: HallucinationRules = HallucinationRules(), levels: np.ndarray | None = None
+    utts: pd.DataFrame,
+    rules: HallucinationRules = HallucinationRules(),
+    levels: np.ndarray | None = None,
+    flags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The flagged rows: ``testset, system, utt_id, ref, hyp, duration`` and the flags."""
+    """The flagged rows: ``testset, system, utt_id, ref, hyp, duration`` and the flags (``flags``:
+    ``utterance_flags`` already computed)."""
     if utts.empty:
         return pd.DataFrame(columns=["testset", "system", "utt_id", "ref", "hyp", "duration", *FLAG_COLUMNS])
-    flags = utterance_flags(utts, rules, levels)
-    rows = pd.concat([utts[["testset", "system", "utt_id", "ref", "hyp", "duration"]], flags], axis=1)
-    return rows[rows["hallucination"] != ""].reset_index(drop=True)
+    flags = utterance_flags(utts, rules, levels) if flags is None else flags
+    at = np.flatnonzero((flags["hallucination"] != "").to_numpy(bool))  # only those rows' texts copied
+    rows = utts[["testset", "system", "utt_id", "ref", "hyp", "duration"]].iloc[at]
+    return pd.concat([rows, flags.iloc[at]], axis=1).reset_index(drop=True)

@@ -17,7 +17,12 @@ from werbench.analysis.case_punctuation import MARKS, case_punctuation_tables
 from werbench.analysis.compare import Comparison, compare_systems, versus_best
 from werbench.analysis.confidence import DEFAULT_MEASURE, confidence_tables
 from werbench.analysis.errors import ErrorTables, error_tables
-from werbench.analysis.hallucinations import HallucinationRules, flagged_utterances, hallucination_summary
+from werbench.analysis.hallucinations import (
+    HallucinationRules,
+    flagged_utterances,
+    hallucination_summary,
+    utterance_flags,
+)
 from werbench.analysis.lineage import LineageStep, decoder_lineage, error_attribution
 from werbench.analysis.nbest import nbest_oracle
 from werbench.analysis.significance import FRIEDMAN_TITLE, Flavour, TestResult, friedman_test
@@ -30,6 +35,7 @@ from werbench.analysis.word_classes import (
     WordClass,
     class_columns,
     class_comparison,
+    class_counts,
     class_table,
     default_classes,
 )
@@ -237,16 +243,18 @@ def build_report(
     ]
     steps.update()
     normalize = get_normalizer(tables.normalizer)
+    texts = utts["text"].groupby(utts["testset"], sort=False, observed=True) if "text" in utts else None
     classes = {  # per test set: its own vocabulary's OOV words, its own references' names
         str(testset): default_classes(
-            group["text"].drop_duplicates() if "text" in group else [], normalize,
+            texts.get_group(testset).drop_duplicates() if texts is not None else [], normalize,
             vocabularies.get(str(testset)), keywords,
         )
-        for testset, group in utts.groupby("testset", sort=False, observed=True)
+        for testset in utts["testset"].unique()
     }  # fmt: skip
+    counted = {t: class_counts(utts[(utts["testset"] == t).to_numpy(bool)], c) for t, c in classes.items()}
     class_rows = _concat(
         [
-            class_table(utts[utts["testset"] == t], c, n_resamples=n_resamples, seed=seed)
+            class_table(counted[t].rows, c, n_resamples=n_resamples, seed=seed, counted=counted[t])
             for t, c in classes.items()
         ],
         CLASS_COLUMNS,
@@ -260,12 +268,14 @@ def build_report(
             c.testset,
             n_resamples=n_resamples,
             seed=seed,
+            counted=counted.get(c.testset),
         )
         for c in comparisons
     ]
     steps.update()
-    hallucinations = hallucination_summary(utts, rules, audio_levels)
-    hallucinated = flagged_utterances(utts, rules, audio_levels)
+    flags = utterance_flags(utts, rules, audio_levels) if len(utts) else None
+    hallucinations = hallucination_summary(utts, rules, audio_levels, flags=flags)
+    hallucinated = flagged_utterances(utts, rules, audio_levels, flags=flags)
     steps.update()
     lineage = decoder_lineage(utts, normalize=normalize, costs=tables.costs, systems=tables.systems, top=top)
     steps.update()

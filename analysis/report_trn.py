@@ -21,9 +21,11 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+from werbench.aligner.pairs import arrow_texts
 from werbench.analysis.speakers import sclite_speaker
 from werbench.manifests.atomic import atomic_write
-from werbench.manifests.trn import write_trn
+from werbench.manifests.trn import write_trn_columns
 
 _BAD_ID = re.compile(r"[\s()]+")
 _BAD_NAME = re.compile(r"[^A-Za-z0-9@._+-]+")
@@ -79,7 +81,8 @@ def write_trn_export(outdir: str | Path, utts: pd.DataFrame) -> list[Path]:
             raise ValueError(f"{testset}: utterance ids collide once made sclite-safe; rename them")
         order = first["utt_id"].tolist()
         written.append(folder / "ref.trn")
-        write_trn(written[-1], zip(ids, first["ref"].fillna("").astype(str), strict=True))
+        trn_ids = pa.array(ids, pa.large_string())
+        write_trn_columns(written[-1], trn_ids, arrow_texts(first["ref"]))
         failed_counts[str(testset)] = {}
         names: dict[str, str] = {}
         for system in systems:
@@ -93,7 +96,7 @@ def write_trn_export(outdir: str | Path, utts: pd.DataFrame) -> list[Path]:
                 )
             names[name] = system
             written.append(folder / f"{name}.trn")
-            write_trn(written[-1], zip(ids, hyps, strict=True))
+            write_trn_columns(written[-1], trn_ids, arrow_texts(hyps))
             if failed.any():
                 failed_counts[str(testset)][system] = int(failed.sum())
         if ids != order:

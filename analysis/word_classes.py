@@ -144,7 +144,10 @@ def names_class(raw_texts: Iterable[str], normalize: Callable[[str], str] | None
     owner = owner[kept]
     distinct = tokens.dictionary.to_pylist()  # the rules run once per distinct token, not per occurrence
     codes = tokens.indices.to_numpy(zero_copy_only=False)
-    # a token starts a sentence when it is its text's first or follows one ending in . ! or ?
+    stripped = [_EDGE.sub("", raw) for raw in distinct]
+    is_word = np.fromiter(map(bool, stripped), bool, len(distinct))[codes]
+    codes, owner = codes[is_word], owner[is_word]  # a token of marks only is no word: it ends no sentence
+    # a word starts a sentence when it is its text's first or follows one ending in . ! or ?
     ends = np.fromiter((raw[-1] in ".!?" for raw in distinct), bool, len(distinct))[codes]
     start = np.ones(len(codes), bool)
     start[1:] = (owner[1:] != owner[:-1]) | ends[:-1]
@@ -152,8 +155,7 @@ def names_class(raw_texts: Iterable[str], normalize: Callable[[str], str] | None
     capital_inside: set[str] = set()
     lower: set[str] = set()
     has_upper = has_lower = False
-    for raw, mid_sentence in zip(distinct, inside.tolist(), strict=True):
-        word = _EDGE.sub("", raw)
+    for word, mid_sentence in zip(stripped, inside.tolist(), strict=True):
         if word:
             upper = any(c.isupper() for c in word)
             has_upper |= upper
@@ -231,12 +233,17 @@ def _tags(pairs: CodedPairs, word_class: WordClass) -> tuple[np.ndarray, np.ndar
     return tagged[0], tagged[1]
 
 
-def scored_rows(utts: pd.DataFrame) -> pd.DataFrame:
-    """Rows that carry an alignment and count in the pooled numbers (``tables``' ``scored``)."""
+def scored_mask(utts: pd.DataFrame) -> np.ndarray:
+    """Which rows carry an alignment and count in the pooled numbers (``tables``' ``scored``)."""
     keep = ~utts["failed"].fillna(False).astype(bool) if "failed" in utts else pd.Series(True, utts.index)
     if "scored" in utts:
         keep &= utts["scored"].fillna(False).astype(bool)
-    return utts[keep.to_numpy()].reset_index(drop=True)
+    return keep.to_numpy(bool)
+
+
+def scored_rows(utts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``scored_mask``, renumbered from 0."""
+    return utts[scored_mask(utts)].reset_index(drop=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,30 +258,26 @@ class ClassCounts:
 
 
 def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCounts:
-    """Tag every aligned pair of every scored row with every class, and sum per row."""
-    rows = scored_rows(utts)
+    """Tag every aligned pair of every scored row with every class, and sum per row; one system's pairs
+    at a time (a row's counts are its own), so the pair arrays never hold more than one system."""
+    keep = np.flatnonzero(scored_mask(utts))
+    keys = [c for c in ("testset", "system", "utt_id") if c in utts]
+    rows = utts[[*keys, "S", "D", "I"]].iloc[keep].reset_index(drop=True)  # no texts: the counts say it
     n = len(rows)
     out = np.zeros((n, len(classes), _N))
     total = (rows[["S", "D", "I"]].sum(axis=1).to_numpy(float)) if n else np.zeros(0)
     if n == 0 or not classes:
         return ClassCounts(rows, out, total, list(classes))
-    pairs = code_pairs(rows)
-    op = pairs.op
-    correct_pair = correct_ops(op)
-    error_pair = ~correct_pair
-    for k, word_class in enumerate(classes):
-        in_ref, in_hyp = _tags(pairs, word_class)
-        per_pair = np.column_stack(
-            [
-                in_ref,
-                in_hyp,
-                correct_pair & in_ref,
-                correct_pair & in_hyp,
-                error_pair & (in_ref | in_hyp),
-            ]
-        ).astype(float)
-        for j in range(_N):
-            out[:, k, j] = np.bincount(pairs.row, weights=per_pair[:, j], minlength=n)
+    aligned = utts[[*keys, "ops", "ref", "hyp"]]
+    for at in rows.groupby(["testset", "system"], sort=False, observed=True).indices.values():
+        pairs = code_pairs(aligned.iloc[keep[at]])
+        correct_pair = correct_ops(pairs.op)
+        for k, word_class in enumerate(classes):
+            in_ref, in_hyp = _tags(pairs, word_class)
+            per_pair = (in_ref, in_hyp, correct_pair & in_ref, correct_pair & in_hyp,
+                        ~correct_pair & (in_ref | in_hyp))  # fmt: skip
+            for j, tagged in enumerate(per_pair):
+                out[at, k, j] = np.bincount(pairs.row[tagged], minlength=len(at))
     return ClassCounts(rows, out, total, list(classes))
 
 
@@ -292,10 +295,16 @@ def _percentile(replicates: np.ndarray, level: float = 0.95) -> tuple[float, flo
 
 
 def class_table(
-    utts: pd.DataFrame, classes: Sequence[WordClass], *, n_resamples: int = 1000, seed: int = 0
+    utts: pd.DataFrame,
+    classes: Sequence[WordClass],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    counted: ClassCounts | None = None,
 ) -> pd.DataFrame:
-    """Per test set, class and system: the counts and rates of the module docstring with 95% intervals."""
-    counted = class_counts(utts, classes)
+    """Per test set, class and system: the counts and rates of the module docstring with 95% intervals
+    (``counted``: ``class_counts(utts, classes)`` already computed)."""
+    counted = class_counts(utts, classes) if counted is None else counted
     records = []
     if counted.rows.empty or not classes:
         return pd.DataFrame(columns=CLASS_COLUMNS)
@@ -340,16 +349,19 @@ def class_comparison(
     *,
     n_resamples: int = 1000,
     seed: int = 0,
+    counted: ClassCounts | None = None,
 ) -> pd.DataFrame:
     """Which system gets a class right: per class, both recalls, B - A with a paired bootstrap interval
-    (the same utterances drawn for both) and the share of replicates in which B recalls more."""
-    rows = utts[(utts["testset"] == testset) & utts["system"].isin([system_a, system_b])]
-    counted = class_counts(rows, classes)
+    (the same utterances drawn for both) and the share of replicates in which B recalls more.
+    ``counted``: ``class_counts`` of rows holding at least the pair's (e.g. the whole test set's)."""
+    if counted is None:
+        rows = utts[(utts["testset"] == testset) & utts["system"].isin([system_a, system_b])]
+        counted = class_counts(rows, classes)
     frame = counted.rows
-    if frame.empty:
+    a_at = frame.index[(frame["system"] == system_a).to_numpy(bool)].to_numpy()
+    b_at = frame.index[(frame["system"] == system_b).to_numpy(bool)].to_numpy()
+    if not len(a_at) and not len(b_at):
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    a_at = frame.index[frame["system"] == system_a].to_numpy()
-    b_at = frame.index[frame["system"] == system_b].to_numpy()
     # fixed-width text, not objects: numpy's isin compares object arrays element by element (100k x 100k)
     ids_a = frame.loc[a_at, "utt_id"].to_numpy(dtype=str)
     ids_b = frame.loc[b_at, "utt_id"].to_numpy(dtype=str)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from werbench.manifests.atomic import atomic_write
 from werbench.manifests.errors import ManifestError
@@ -29,9 +29,10 @@ if TYPE_CHECKING:  # imported where used: `werbench --help` imports the importer
 
 # whitespace that Python's str.split/strip know and RE2's \s does not, and the BOM that iter_lines drops
 # (UTF-8): a file holding any of them is read by the line reader
-_ODD_BYTES = tuple(
-    ch.encode() for ch in "\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
-) + tuple(chr(c).encode() for c in range(0x2000, 0x200B))
+_ODD_SPACES = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
+    map(chr, range(0x2000, 0x200B))
+)
+_ODD_BYTES = tuple(ch.encode() for ch in _ODD_SPACES + "\ufeff")  # the ASCII ones first
 _ID_PART = r"^\s*[^()\s]+\s*\)\s*$"  # after the last "(": the id, ")" and nothing else (parse_trn_line)
 
 
@@ -155,21 +156,49 @@ def read_trn(path: str | Path, encoding: str = "utf-8", *, reference: bool = Fal
     return list(zip(table["utt_id"].to_pylist(), table["text"].to_pylist(), strict=True))
 
 
+ID_BREAKS = " \t\n\r" + _ODD_SPACES + "()"  # what ``str.isspace`` holds true, and parentheses
+_ID_BREAK = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in ID_BREAKS) + "]"  # RE2 syntax
+_SPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACES) + "]+"
+_LINES_PER_WRITE = 1 << 16
+
+
 def trn_id_ok(utt_id: str) -> bool:
     """Whether an id reads back from a trn line: not empty, no white space, no parentheses."""
-    return bool(utt_id) and not any(ch.isspace() or ch in "()" for ch in utt_id)
+    return bool(utt_id) and not any(ch in ID_BREAKS for ch in utt_id)
 
 
 def write_trn(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:
     """Write ``text (utt_id)`` lines atomically; ids with spaces or parentheses would not read back."""
-    path = Path(path)
-    count = 0
-    with atomic_write(path) as handle:
-        for utt_id, text in pairs:
-            if not trn_id_ok(utt_id):
-                raise ManifestError(
-                    path, f"utterance id {utt_id!r} cannot be written to a trn file", field="utt_id"
-                )
-            handle.write(f"{' '.join(split_words(text))} ({utt_id})\n")
-            count += 1
-    return count
+    import pyarrow as pa
+
+    with atomic_write(path, "wb") as handle:  # the output checked before ``pairs`` is read
+        pairs = list(pairs)
+        ids = pa.array([utt_id for utt_id, _ in pairs], pa.large_string())
+        return _write_lines(handle, path, ids, pa.array([text for _, text in pairs], pa.large_string()))
+
+
+def write_trn_columns(path: str | Path, ids: pa.Array, texts: pa.Array) -> int:
+    """``write_trn`` from Arrow columns, without a Python object per line."""
+    with atomic_write(path, "wb") as handle:
+        return _write_lines(handle, path, ids, texts)
+
+
+def _write_lines(handle: IO[bytes], path: str | Path, ids: pa.Array, texts: pa.Array) -> int:
+    """Each text's words (``SPACES`` separate them) joined by one space, then `` (id)``, a line each."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids, texts = (pc.fill_null(a.cast(pa.large_string()), "") for a in (ids, texts))
+    bad = pc.or_(pc.equal(ids, ""), pc.match_substring_regex(ids, _ID_BREAK)).to_numpy(zero_copy_only=False)
+    if bad.any():
+        utt_id = ids[int(np.argmax(bad))].as_py()
+        raise ManifestError(path, f"utterance id {utt_id!r} cannot be written to a trn file", field="utt_id")
+    words = pc.utf8_trim(pc.replace_substring_regex(texts, _SPACE_RUN, " "), " ")
+    literal = {text: pa.scalar(text, pa.large_string()) for text in (" (", ")\n", "")}
+    lines = pc.binary_join_element_wise(words, literal[" ("], ids, literal[")\n"], literal[""])
+    for start in range(0, len(lines), _LINES_PER_WRITE):
+        chunk = lines.slice(start, _LINES_PER_WRITE)
+        joined = pa.LargeListArray.from_arrays(pa.array([0, len(chunk)], pa.int64()), chunk)
+        handle.write(pc.binary_join(joined, literal[""])[0].as_buffer())
+    return len(lines)

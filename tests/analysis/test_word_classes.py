@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from werbench.analysis import word_classes as wc
 from werbench.analysis.vocabulary import Vocabulary
@@ -93,6 +94,21 @@ def test_comparison_says_which_system_recalls_more(make_utts) -> None:
     row = out.iloc[0]
     assert row.recall_a == 0.5 and row.recall_b == 1.0 and row.delta == 0.5
     assert row.delta_lo <= row.delta <= row.delta_hi and row.p_b_better >= 0.5
+    # the report counts each test set once for every pair (counted rows holding more systems than the pair)
+    more = make_utts(REFS, {"a": HYPS, "b": REFS, "c": HYPS})
+    counted = wc.class_counts(more, [wc.number_class()])
+    shared = wc.class_comparison(
+        more, [wc.number_class()], "a", "b", "test", n_resamples=200, counted=counted
+    )
+    pd.testing.assert_frame_equal(shared, out)
+
+
+def test_names_rule_marks_and_sentence_starts() -> None:
+    # a token of marks only is no word and ends no sentence (Then counts as mid-sentence); "?" and "!"
+    # end one (Eve, Quinn); every text starts one (Zed), whatever the text before it ended with
+    texts = ["we met -- Carol . Then Dave", "so Dave! Eve came", "Zed", "and ... zed said. Quinn? Quinn"]
+    names = wc.names_class(texts, None)
+    assert names is not None and names.words == {"Carol", "Dave", "Then"}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("texterrors") is None, reason="texterrors is not installed")

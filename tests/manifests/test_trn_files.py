@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werbench.manifests.errors import ManifestError
-from werbench.manifests.trn import iter_trn, read_trn, write_trn
+from werbench.manifests.trn import ID_BREAKS, iter_trn, read_trn, write_trn
 
 
 def test_id_is_the_text_inside_the_final_parentheses(tmp_path):
@@ -53,6 +53,11 @@ def test_write_refuses_ids_that_would_not_read_back(tmp_path):
     assert not (tmp_path / "x.trn").exists()
     with pytest.raises(ManifestError, match="trn file not found"):
         read_trn(tmp_path / "missing.trn")
+
+
+def test_id_breaks_are_pythons_white_space_and_parentheses():
+    # the columnar writer checks ids with this list: it must be what str.isspace knows
+    assert set(ID_BREAKS) == {chr(c) for c in range(0x110000) if chr(c).isspace()} | set("()")
 
 
 _PIECES = ["a", "bc", "é", " ", "  ", "\t", "\r", "(", ")", "(u1)", "(u2)", " (x-1)", ";;", "{", "}", "/",
