@@ -336,19 +336,19 @@ def reliability_figure(diagram: pd.DataFrame, colour: Mapping[str, str]) -> go.F
 
 
 def _confidence_view(plots: _Plots, report: ReportData) -> dict[str, Any] | None:
+    """The default measure's figures per system, and its reliability diagram per test set (one line per
+    system: all test sets in one plot are unreadable)."""
     if report.confidence.empty:
         return None
     default = report.confidence[report.confidence["measure"] == DEFAULT_MEASURE]
+    diagram = report.reliability[report.reliability["measure"] == DEFAULT_MEASURE]
     return {
         "rows": _records(default),
         "others": _records(report.confidence[report.confidence["measure"] != DEFAULT_MEASURE]),
-        "plot": plots.add(
-            reliability_figure(
-                report.reliability[report.reliability["measure"] == DEFAULT_MEASURE], plots.colour
-            ),
-            height=420,
-            legend_top=True,
-        ),
+        "plots": [
+            (testset, plots.add(reliability_figure(part, plots.colour), height=400, legend_top=True))
+            for testset, part in diagram.groupby("testset", sort=True)
+        ],
         "measure": DEFAULT_MEASURE,
         "confident": CONFIDENT,
         "doubtful": DOUBTFUL,

@@ -178,6 +178,34 @@ def test_filter_grid_open_utterance_and_play_its_audio(
     assert page.console_errors == []
 
 
+def test_confident_errors_filter_and_words_coloured_by_confidence(page, server_url: str, workspace) -> None:
+    """The synthetic systems record word confidences: under the mean max-probability some errors are
+    confident; the quick filter keeps exactly analysis' rows, and the opened utterance colours its words."""
+    analysis = workspace.analysis("none")
+    systems = analysis.systems("synth-clean")
+    context = {
+        "ts": "synth-clean",
+        "systems": systems,
+        "qf": "confident_errors",
+        "q": "",
+        "cm": "max_prob_mean",
+    }
+    grid = analysis.utterance_grid("synth-clean", tuple(systems), "max_prob_mean").table.frame
+    expected = int(analysis.view_filter(context)[1](grid).sum())
+    assert 0 < expected < 40
+    open_page(page, server_url + "/utterances?ts=synth-clean&cm=max_prob_mean", "#utts-grid .ag-row")
+    page.get_by_text("Confident errors (\u2265 0.9)").click()
+    page.wait_for_url("**qf=confident_errors**", timeout=15_000)
+    page.wait_for_function(
+        f"document.querySelector('.grid-count').textContent.startsWith('{expected} of 40')", timeout=15_000
+    )
+    page.locator("#utts-grid .ag-row[row-index='0'] [col-id='utt_id']").click()
+    page.wait_for_url("**/utterance?**", timeout=15_000)
+    page.wait_for_selector(".word-diff .conf-high", timeout=15_000)
+    assert page.locator(".confidence-legend").is_visible()
+    assert page.console_errors == []
+
+
 def test_switch_the_comparison_pair(page, server_url: str, workspace) -> None:
     open_page(
         page, server_url + "/compare?ts=synth-clean&a=base@greedy&b=tuned@beam-lm", "#cmp-scatter .main-svg"
