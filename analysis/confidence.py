@@ -21,14 +21,18 @@ joins or reorders across words) is left out and counted (``unmatched``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import rankdata
-from werbench.analysis.errors import code_pairs
+from werbench.aligner.pairs import arrow_texts, hyp_consuming, op_rows
+from werbench.manifests.normalize import split_words
 
 MEASURES = ("max_prob_mean", "max_prob_min", "entropy")  # ``runners.decoders.confidence`` order
 DEFAULT_MEASURE = "entropy"
@@ -43,7 +47,8 @@ EPS = 1e-10
 
 def _row_confidences(raw: str, confidences: list, normalized_hyp: str, normalize: Callable[[str], str]):
     """The confidence triples of the normalised hypothesis words, or None when the raw words do not map
-    1:n (each raw word normalised on its own must give the normalised hypothesis' words in order)."""
+    1:n (each raw word normalised on its own must give the normalised hypothesis' words in order; the
+    one-row form of ``_scores``)."""
     words = raw.split()
     if len(words) != len(confidences):
         return None
@@ -75,47 +80,95 @@ def word_scores(
     """One row per hypothesis word of the rows with ``word_confidence``: testset, system, utt_id, row (its
     position in ``utts``), word, correct, confidence; ``attrs["unmatched"]`` counts the rows per (test set,
     system) whose confidences could not be mapped."""
-    column = MEASURES.index(measure)
-    empty = pd.DataFrame(columns=["testset", "system", "utt_id", "row", "word", "correct", "confidence"])
-    empty.attrs["unmatched"] = {}
-    if "word_confidence" not in utts or utts.empty:
-        return empty
-    failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(len(utts), bool)
-    confidences = []
-    keep = np.zeros(len(utts), bool)
-    unmatched: dict[tuple[str, str], int] = {}
-    for k, (raw, conf, hyp) in enumerate(
-        zip(utts["pred_text"], utts["word_confidence"], utts["hyp"], strict=True)
-    ):
-        if failed[k] or not pd.api.types.is_list_like(conf) or not isinstance(raw, str):
-            continue  # no confidences (another kind of system: NA or None) or a failed decode
-        mapped = _row_confidences(raw, list(conf), hyp if isinstance(hyp, str) else "", normalize)
-        if mapped is None:
-            key = (str(utts["testset"].iat[k]), str(utts["system"].iat[k]))
-            unmatched[key] = unmatched.get(key, 0) + 1
-            continue
-        keep[k] = True
-        confidences.extend(float(t[column]) for t in mapped)
-    rows = utts[keep].reset_index(drop=True)
-    if rows.empty:
-        empty.attrs["unmatched"] = unmatched
-        return empty
-    pairs = code_pairs(rows)
-    on_hyp = pairs.hyp >= 0
-    positions = np.flatnonzero(keep)[pairs.row[on_hyp]]
+    scores = _scores(utts, normalize)
+    at = scores["row"].to_numpy()
     frame = pd.DataFrame(
         {
-            "testset": rows["testset"].to_numpy()[pairs.row[on_hyp]],
-            "system": rows["system"].to_numpy()[pairs.row[on_hyp]],
-            "utt_id": rows["utt_id"].to_numpy()[pairs.row[on_hyp]],
-            "row": positions,
-            "word": pairs.word(pairs.hyp[on_hyp]),
-            "correct": pairs.op[on_hyp] == ord("C"),
-            "confidence": np.asarray(confidences, float),
+            **{c: utts[c].to_numpy()[at] for c in ("testset", "system", "utt_id")},
+            "row": at,
+            "word": _hyp_words(utts, scores.attrs["matched"]),
+            "correct": scores["correct"].to_numpy(),
+            "confidence": scores[measure].to_numpy(),
         }
     )
-    frame.attrs["unmatched"] = unmatched
+    frame.attrs["unmatched"] = scores.attrs["unmatched"]
     return frame
+
+
+def _confidence_lists(column: pd.Series) -> pa.ListArray:
+    """``word_confidence`` as one Arrow ``list<list<double>>`` array (null: none recorded), from an
+    Arrow-backed column, Python lists, or JSON text where Arrow could not type the field."""
+    try:
+        lists = pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        lists = pa.array([json.loads(v) if isinstance(v, str) else v for v in column], from_pandas=True)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    if pa.types.is_string(lists.type) or pa.types.is_large_string(lists.type):  # JSON text throughout
+        lists = pa.array([None if v is None else json.loads(v) for v in lists.to_pylist()])
+    return lists.cast(pa.list_(pa.list_(pa.float64())))
+
+
+def _scores(utts: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame:
+    """Per hypothesis word of the rows whose confidences map onto their normalised words: ``row`` (position
+    in ``utts``), ``correct`` and one column per measure (``MEASURES``); ``attrs``: ``unmatched`` (rows per
+    test set and system that do not map) and ``matched`` (the row mask). Columnar: the raw words are
+    split by Arrow, each distinct raw word normalised once, the triples repeated per normalised word."""
+    columns = {
+        "row": np.zeros(0, np.int64),
+        "correct": np.zeros(0, bool),
+        **{m: np.zeros(0) for m in MEASURES},
+    }
+    n = len(utts)
+    if "word_confidence" not in utts or not n:
+        empty = pd.DataFrame(columns)
+        empty.attrs.update(unmatched={}, matched=np.zeros(n, bool))
+        return empty
+    lists = _confidence_lists(utts["word_confidence"])
+    raw = arrow_texts(utts["pred_text"])
+    failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(n, bool)
+    has = ~failed & ~np.asarray(lists.is_null(), bool) & ~np.asarray(utts["pred_text"].isna(), bool)
+    conf_len = np.asarray(pc.fill_null(pc.list_value_length(lists), 0), np.int64)
+    inner = pc.list_flatten(lists)
+    if len(inner) and not np.all(np.asarray(pc.list_value_length(inner)) == len(MEASURES)):
+        raise ValueError(f"word_confidence entries must hold {len(MEASURES)} numbers ({', '.join(MEASURES)})")
+    triples = np.asarray(pc.list_flatten(inner), float).reshape(-1, len(MEASURES))
+    split = pc.utf8_split_whitespace(raw)  # str.split(): runs of whitespace; empty strings dropped below
+    words = pc.list_flatten(split)
+    word_row = np.asarray(pc.list_parent_indices(split), np.int64)
+    nonempty = np.asarray(pc.not_equal(words, ""), bool)
+    words, word_row = words.filter(pa.array(nonempty)), word_row[nonempty]
+    encoded = pc.dictionary_encode(words)
+    per_word = np.array([len(normalize(w).split()) for w in encoded.dictionary.to_pylist()], np.int64)
+    counts = per_word[np.asarray(encoded.indices, np.int64)] if len(words) else np.zeros(0, np.int64)
+    op, op_row, _ = op_rows(utts["ops"])
+    on_hyp = hyp_consuming(op)
+    hyp_row, hyp_op = op_row[on_hyp], op[on_hyp]
+    matched = (
+        has
+        & (np.bincount(word_row, minlength=n) == conf_len)
+        & (np.bincount(word_row, weights=counts, minlength=n) == np.bincount(hyp_row, minlength=n))
+    )
+    unmatched: dict[tuple[str, str], int] = {}
+    if (has & ~matched).any():
+        missed = utts.loc[has & ~matched, ["testset", "system"]].astype(str)
+        unmatched = {tuple(k): int(v) for k, v in missed.value_counts(sort=False).items()}
+    triple_row = np.repeat(np.arange(n), conf_len)
+    expanded = np.repeat(triples[matched[triple_row]], counts[matched[word_row]], axis=0)
+    keep = matched[hyp_row]
+    columns = {"row": hyp_row[keep], "correct": hyp_op[keep] == ord("C")}
+    columns.update(zip(MEASURES, expanded.T, strict=True))
+    frame = pd.DataFrame(columns)
+    frame.attrs.update(unmatched=unmatched, matched=matched)
+    return frame
+
+
+def _hyp_words(utts: pd.DataFrame, matched: np.ndarray) -> np.ndarray:
+    """The normalised hypothesis words of the ``matched`` rows, in order (``manifests`` split rule)."""
+    hyps = utts.loc[matched, "hyp"] if len(utts) else pd.Series(dtype=object)
+    return np.array(
+        [w for hyp in hyps for w in split_words(hyp if isinstance(hyp, str) else "")], dtype=object
+    )
 
 
 def auc_roc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -184,14 +237,16 @@ def confidence_tables(
     """Per test set, system and measure (``SUMMARY_COLUMNS``), and each measure's reliability diagram per
     system (``testset, system, measure`` + ``reliability``'s columns). Empty without confidences."""
     summary, diagrams = [], []
+    words = _scores(utts, normalize)
+    unmatched = words.attrs["unmatched"]
+    correct_all = words["correct"].to_numpy(bool)
     for measure in MEASURES:
-        words = word_scores(utts, normalize, measure)
-        unmatched = words.attrs["unmatched"]
-        for (testset, system), group in words.groupby(["testset", "system"], sort=True):
-            correct, conf = group["correct"].to_numpy(bool), group["confidence"].to_numpy(float)
+        conf_all = words[measure].to_numpy(float)
+        for testset, system, members in _word_groups(utts, words["row"].to_numpy()):
+            correct, conf = correct_all[members], conf_all[members]
             summary.append(
                 {
-                    "testset": testset, "system": system, "measure": measure, "words": len(group),
+                    "testset": testset, "system": system, "measure": measure, "words": len(members),
                     "errors": int((~correct).sum()), "unmatched": unmatched.get((testset, system), 0),
                     "auc_roc": auc_roc(~correct, 1 - conf), "auc_pr": average_precision(~correct, 1 - conf),
                     "nce": nce(correct, conf), "ece": ece(correct, conf),
@@ -207,17 +262,34 @@ def confidence_tables(
     return pd.DataFrame(summary, columns=SUMMARY_COLUMNS), diagram
 
 
+def _word_groups(utts: pd.DataFrame, at: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+    """``(testset, system, word positions)`` per group in sorted order, the words (rows ``at`` of
+    ``utts``) grouped through their rows' group numbers: no grouping over per-word strings."""
+    if not len(at):
+        return []
+    group_of_row = utts.groupby(["testset", "system"], sort=True).ngroup().to_numpy()
+    names = utts[["testset", "system"]].drop_duplicates().sort_values(["testset", "system"])
+    word_group = group_of_row[at]
+    order = np.argsort(word_group, kind="stable")
+    bounds = np.searchsorted(word_group[order], np.arange(len(names) + 1))
+    return [
+        (str(testset), str(system), order[bounds[k] : bounds[k + 1]])
+        for k, (testset, system) in enumerate(names.itertuples(index=False))
+        if bounds[k + 1] > bounds[k]
+    ]
+
+
 def utterance_confidence(
     utts: pd.DataFrame, normalize: Callable[[str], str], measure: str = DEFAULT_MEASURE
 ) -> pd.DataFrame:
     """Per row of ``utts`` (same index): ``confident_errors`` and ``doubtful_right`` word counts under
     ``measure`` (NaN where the row has no usable confidences): what the utterance grid filters on."""
-    words = word_scores(utts, normalize, measure)
+    words = _scores(utts, normalize)
     out = pd.DataFrame({"confident_errors": np.nan, "doubtful_right": np.nan}, index=utts.index)
     if words.empty:
         return out
     at = words["row"].to_numpy()
-    correct, conf = words["correct"].to_numpy(bool), words["confidence"].to_numpy(float)
+    correct, conf = words["correct"].to_numpy(bool), words[measure].to_numpy(float)
     n = len(utts)
     has = np.bincount(at, minlength=n) > 0
     for name, mask in (

@@ -538,15 +538,23 @@ class Analysis:
         )
 
     def _confidence_rows(self, testset: str, system: str) -> pd.DataFrame | None:
-        """One system's rows as analysis.confidence reads them (texts, ops, ``word_confidence`` as lists),
-        or None when its words carry no confidences."""
+        """One system's rows with the columns analysis.confidence reads (texts, ops, ``word_confidence``
+        as stored: Arrow lists are read as they are), or None when its words carry no confidences."""
         rows = self.rows(testset, system)
         if "word_confidence" not in rows or not rows["word_confidence"].notna().any():
             return None
-        wanted = ["testset", "system", "utt_id", "ref", "hyp", "ops", "failed", "pred_text"]
-        return rows[[c for c in wanted if c in rows]].assign(
-            word_confidence=_as_lists(rows["word_confidence"])
-        )
+        wanted = [
+            "testset",
+            "system",
+            "utt_id",
+            "ref",
+            "hyp",
+            "ops",
+            "failed",
+            "pred_text",
+            "word_confidence",
+        ]
+        return rows[[c for c in wanted if c in rows]]
 
     def confidence_counts(self, testset: str, system: str, measure: str) -> pd.DataFrame | None:
         """analysis.confidence.utterance_confidence of one system under ``measure`` (indexed by utt_id: its
