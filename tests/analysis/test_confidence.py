@@ -78,3 +78,46 @@ def test_systems_without_confidences_are_skipped_in_an_arrow_table(make_utts) ->
     utts = nested_to_arrow(build_tables(inputs, normalize="none", n_resamples=20).utterances)
     summary, _ = cf.confidence_tables(utts, get_normalizer("none"))
     assert set(summary["system"]) == {"x"} and summary["words"].iat[0] == 2
+
+
+def test_columnar_mapping_reads_every_storage_and_counts_rows_that_do_not_map(make_utts) -> None:
+    """Arrow lists, Python lists and JSON text give the same words; a raw word normalised into two words
+    repeats its confidence; a row with more raw words than confidences is left out and counted."""
+    import json
+
+    import pandas as pd
+    import pyarrow as pa
+    from werbench.analysis.tables import build_tables
+
+    from tests.analysis.conftest import build_inputs
+
+    refs = {"u1": "mr smith left early", "u2": "b c", "u3": "d e"}
+    # NBSP: Python's split() splits there; "well-known" normalises into two words
+    hyps = {"u1": "Mr.\u00a0Smith  well-known", "u2": "b x", "u3": "d e"}
+    triples = {"u1": [[0.9, 0.9, 0.95], [0.8, 0.8, 0.8], [0.3, 0.3, 0.3]], "u2": [[0.5, 0.5, 0.5]] * 2,
+               "u3": [[0.9, 0.9, 0.9]]}  # fmt: skip  # u3: two raw words, one triple
+    pred_fields = {"sys": {u: {"word_confidence": t} for u, t in triples.items()}}
+    inputs = build_inputs(refs, {"sys": hyps}, pred_fields=pred_fields)
+    utts = build_tables(inputs, normalize="nemo", n_resamples=20).utterances
+    nemo = get_normalizer("nemo")
+    lists = utts.assign(word_confidence=[triples[u] for u in utts["utt_id"]])
+    arrow = lists.assign(
+        word_confidence=pd.array(
+            lists["word_confidence"], dtype=pd.ArrowDtype(pa.list_(pa.list_(pa.float64())))
+        )
+    )
+    text = lists.assign(word_confidence=[json.dumps(t) for t in lists["word_confidence"]])
+    frames = [cf.word_scores(frame, nemo) for frame in (lists, arrow, text)]
+    for words in frames:
+        assert words.attrs["unmatched"] == {(str(utts["testset"].iat[0]), "sys"): 1}
+        assert words["utt_id"].tolist() == ["u1"] * 4 + ["u2", "u2"]
+        assert words["confidence"].tolist() == [0.95, 0.8, 0.3, 0.3, 0.5, 0.5]
+    assert frames[0]["word"].tolist()[-2:] == ["b", "x"] and frames[0]["correct"].tolist()[-2:] == [
+        True,
+        False,
+    ]
+    row = utts.index[utts["utt_id"] == "u1"][0]
+    one = cf.hypothesis_confidence(
+        lists.at[row, "pred_text"], triples["u1"], lists.at[row, "hyp"], nemo
+    )  # the one-row form agrees
+    assert one == frames[0].loc[frames[0]["utt_id"] == "u1", "confidence"].tolist()
