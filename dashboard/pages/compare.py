@@ -293,11 +293,12 @@ def _trust_card(page: PageContext, a: str, b: str) -> Any:
         pair = pair.merge(here.loc[here["testset"] == page.testset, kept], on="system", how="left")
     flagged = ["system", "flagged", "insertion_runs", "loops", "on_silence", "too_fast"]
     pair = pair.merge(flags.loc[flags["testset"] == page.testset, flagged], on="system", how="left")
-    score = {"type": "rightAligned", "valueFormatter": FIXED3, "width": 95}
-    count = {"type": "rightAligned", "valueFormatter": ui.d3_format(",.0f"), "width": 105}
+    # two rows: no filters (their icons would cut the headers short)
+    score = {"type": "rightAligned", "valueFormatter": FIXED3, "width": 95, "filter": False}
+    count = {"type": "rightAligned", "valueFormatter": ui.d3_format(",.0f"), "width": 105, "filter": False}
     columns = [
-        {"field": "role", "headerName": "", "width": 60, "pinned": "left"},
-        {"field": "system", "headerName": "System", "width": 200},
+        {"field": "role", "headerName": "", "width": 50, "pinned": "left", "filter": False},
+        {"field": "system", "headerName": "System", "width": 190, "filter": False},
         *([{"headerName": "Word confidence", "children": [
             {"field": "auc_roc", "headerName": "AUC-ROC", **score},
             {"field": "auc_pr", "headerName": "AUC-PR", **score},
