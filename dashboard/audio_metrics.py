@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from werbench.analysis.audio_metrics import ERROR, METRICS, AudioMeasures, AudioMetricsCache, Clip
 from werbench.analysis.audio_metrics import audio_measures as measure_clips
+from werbench.analysis.audio_metrics import measure as measure_samples
 from werbench.dashboard.audio import AudioSource
 
 NO_AUDIO = "no audio_filepath for this utterance"
@@ -27,6 +28,11 @@ def error_column(errors: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """The ``audio_error`` column as Arrow text: an object column set into a frame is converted string by
     string (65 ms per million rows, on every utterance measured)."""
     return pd.array(pa.array(errors, pa.large_string()))
+
+
+def _measure_silence() -> None:
+    """Measure a tenth of a second of silence: imports and compiles everything a measurement runs."""
+    measure_samples(np.zeros(1600, np.float32), 16000)
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,13 @@ class AudioMetricsStore:
     more are known (grids key their memo on it), at most one measuring thread at a time."""
 
     def __init__(
-        self, source: Callable[[str, str], AudioSource | None], cache: AudioMetricsCache | None
+        self,
+        sources: Callable[[str, Sequence[str]], list[AudioSource | None]],
+        cache: AudioMetricsCache | None,
     ) -> None:
-        self._source = source  # (test set, utt_id) -> its audio, or None: Workspace.audio_source
+        self._sources = (
+            sources  # (test set, utt_ids) -> their audio, None each without: Workspace.audio_sources
+        )
         self._cache = cache
         self._values: dict[str, dict[str, AudioMeasures]] = {}
         self._versions: dict[str, int] = {}
@@ -52,6 +62,7 @@ class AudioMetricsStore:
         self._job: threading.Thread | None = None
         self._progress = Progress(None, 0, 0, False)
         self._recalled: set[str] = set()
+        self._warming: threading.Thread | None = None
 
     def version(self, testset: str) -> int:
         return self._versions.get(testset, 0)
@@ -84,7 +95,8 @@ class AudioMetricsStore:
         """Measure those of ``utt_ids`` not known yet, in this thread (cached ones are read back; with
         ``cached_only`` nothing else); ``progress``: report to ``progress()`` as the background job does."""
         known = self._values.get(testset, {})
-        sources = {u: self._source(testset, u) for u in dict.fromkeys(utt_ids) if u not in known}
+        wanted = [u for u in dict.fromkeys(utt_ids) if u not in known]
+        sources = dict(zip(wanted, self._sources(testset, wanted), strict=True))
         no_audio = [u for u, source in sources.items() if source is None]
         self._store(testset, no_audio, [AudioMeasures(error=NO_AUDIO)] * len(no_audio))
         todo = [u for u, source in sources.items() if source is not None]
@@ -130,6 +142,18 @@ class AudioMetricsStore:
             )
             self._job.start()
         return True
+
+    def warm_up(self) -> None:
+        """Load the measuring code in the background, once (librosa, numba-compiled on import: ~2 s of
+        CPU), so that the first utterance opened waits for its own file only; called when a grid of a
+        test set with audio is first served."""
+        with self._lock:
+            if self._warming is not None:
+                return
+            self._warming = threading.Thread(
+                target=_measure_silence, daemon=True, name="audio-metrics-warm-up"
+            )
+        self._warming.start()
 
     def recall(self, testset: str, utt_ids: Sequence[str]) -> bool:
         """Once per test set, read back in the background what an earlier serve measured (True: started)."""

@@ -377,6 +377,8 @@ class Analysis:
         version = self.audio_version(testset)
 
         def build() -> GridTable:
+            if self.has_audio(testset):  # an utterance opened from the grid measures its audio
+                self.audio_metrics.warm_up()
             grid = self._grid_at(testset, systems, measure)
             self._latest_grid[(testset, systems, measure)] = grid
             return grid

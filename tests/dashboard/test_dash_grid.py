@@ -150,3 +150,20 @@ def test_arrow_and_pandas_sorts_agree_with_blanks_last_and_ties_stable() -> None
                 assert sort_order(source, subset, model).tolist() == subset[expected].tolist()
     with pytest.raises(TypeError):  # pandas' own answer to an unorderable column, as before
         sort_order(frame, np.arange(200), [{"colId": "mixed"}])
+
+
+def test_a_table_with_columns_replaced_keeps_the_views_that_read_none_of_them(frame: pd.DataFrame) -> None:
+    cat = {"ref": {"filterType": "text", "type": "contains", "filter": "cat"}}
+    quick = ("qf:all", lambda f: np.ones(len(f), bool))
+    table = ServerSideTable(frame)
+    by_wer, cats, masked = (
+        table.view(None, [{"colId": "wer"}]),
+        table.view(cat, None),
+        table.view(None, None, quick),
+    )
+    replaced = frame.assign(ref=frame["ref"].str.upper())
+    carried = table.carried(replaced, ["ref"])
+    assert carried.frame is replaced
+    assert carried.view(None, [{"colId": "wer"}]) is by_wer  # reads no replaced column: kept
+    assert carried.view(cat, None) is not cats  # filters on one: computed again
+    assert carried.view(None, None, quick) is not masked  # a quick filter may read any column
