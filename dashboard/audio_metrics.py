@@ -24,10 +24,18 @@ from werbench.dashboard.audio import AudioSource
 NO_AUDIO = "no audio_filepath for this utterance"
 
 
-def error_column(errors: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """The ``audio_error`` column as Arrow text: an object column set into a frame is converted string by
-    string (65 ms per million rows, on every utterance measured)."""
-    return pd.array(pa.array(errors, pa.large_string()))
+def error_column(
+    n: int, rows: np.ndarray | None = None, errors: Sequence[str | None] = ()
+) -> pd.api.extensions.ExtensionArray:
+    """The ``audio_error`` column of ``n`` rows, blank but ``errors`` at ``rows`` (ascending), built in
+    Arrow: an object column set into a frame is converted string by string (65 ms per million rows, on
+    every utterance measured)."""
+    column = pa.nulls(n, pa.large_string())
+    if rows is not None and any(e is not None for e in errors):
+        mask = np.zeros(n, bool)
+        mask[rows] = True
+        column = pc.replace_with_mask(column, pa.array(mask), pa.array(list(errors), pa.large_string()))
+    return pd.arrays.ArrowExtensionArray(column)
 
 
 def _measure_silence() -> None:
@@ -76,7 +84,7 @@ class AudioMetricsStore:
         with self._lock:
             known = dict(self._values.get(testset, {}))
         frame = pd.DataFrame({m: np.full(len(utt_ids), np.nan) for m in METRICS})
-        errors = np.full(len(utt_ids), None, dtype=object)
+        rows, found = None, []
         if known:
             ids = utt_ids if isinstance(utt_ids, pa.ChunkedArray) else pa.array(list(utt_ids), pa.string())
             where = pc.index_in(ids, value_set=pa.array(list(known), ids.type))  # ids' place among known
@@ -85,8 +93,7 @@ class AudioMetricsStore:
             found = [measures[k] for k in where.drop_null().to_numpy(zero_copy_only=False)]
             for metric in METRICS:
                 frame.loc[rows, metric] = [getattr(m, metric) for m in found]
-            errors[rows] = [m.error for m in found]
-        frame[ERROR] = error_column(errors)
+        frame[ERROR] = error_column(len(utt_ids), rows, [m.error for m in found])
         return frame
 
     def measure(

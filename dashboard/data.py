@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: impo
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
 NESTED_FIELDS = ("nbest", "word_times", "word_confidence")  # prediction fields that hold lists
+VIEWS = 16  # views kept per choice of systems (each can hold a 100k-row table); least recently used go
 # prediction fields that differ per system, or are shown elsewhere than the grid
 PREDICTION_FIELDS = (*RESULT_FIELDS, "failure")
 SYSTEM_FIELDS = frozenset({
@@ -238,7 +239,7 @@ class Analysis:
         self.keywords = tuple(keywords)  # --keywords lists (analysis.word_classes.WordClass)
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
-        self._views = Memo(maxsize=16)  # keyed by users' choices of systems: least recently used go
+        self._views = Memo(maxsize=VIEWS)  # keyed by users' choices of systems: least recently used go
         self._audio = Memo()  # views of the audio metrics measured so far: their newest version each
         self._latest_grid: dict[tuple[str, tuple[str, ...], str], GridTable] = {}  # its views carry over
         self._spans = _contiguous_spans(utterances)
@@ -310,6 +311,10 @@ class Analysis:
         not a scan (``row_index``)."""
         return self._index(testset, system).position(utt_id)
 
+    def positions(self, testset: str, system: str | None, utt_ids: Sequence[str]) -> list[int | None]:
+        """``position`` of each of ``utt_ids`` (``row_index.RowIndex.positions``)."""
+        return self._index(testset, system).positions(utt_ids)
+
     def _index(self, testset: str, system: str | None) -> RowIndex:
         """The ids' index of ``rows(testset, system)``; systems whose ids come in the reference's order
         share its index."""
@@ -380,10 +385,13 @@ class Analysis:
             if self.has_audio(testset):  # an utterance opened from the grid measures its audio
                 self.audio_metrics.warm_up()
             grid = self._grid_at(testset, systems, measure)
+            self._latest_grid.pop((testset, systems, measure), None)
             self._latest_grid[(testset, systems, measure)] = grid
+            while len(self._latest_grid) > VIEWS:  # as many as the views memo keeps: the rest are gone
+                del self._latest_grid[next(iter(self._latest_grid))]
             return grid
 
-        return self._views.get(("grid", testset, systems, measure, version), build)
+        return self._views.newest(("grid", testset, systems, measure), version, build)
 
     def has_audio(self, testset: str) -> bool:
         """Whether audio metrics can be measured here: the rows have audio paths and carry no metrics of
@@ -491,7 +499,7 @@ class Analysis:
         if self.has_audio(testset):
             for at, column in enumerate(AUDIO_METRICS, start=8):
                 frame.insert(at, column, np.full(len(frame), np.nan))
-            frame.insert(8 + len(AUDIO_METRICS), AUDIO_ERROR, error_column(np.full(len(frame), None)))
+            frame.insert(8 + len(AUDIO_METRICS), AUDIO_ERROR, error_column(len(frame)))
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
         with_confidence: set[int] = set()  # the systems whose words carry confidences
         for k, system in enumerate(systems):
@@ -629,8 +637,8 @@ class Analysis:
                     parts.append(hallucination_summary(rows, levels=levels, flags=flags))
             return pd.concat(parts, ignore_index=True) if parts else hallucination_summary(pd.DataFrame())
 
-        versions = tuple(self.audio_version(t) for t in self.testsets)
-        return self._memo.get(("hallucination-summary", versions), build)
+        version = sum(self.audio_version(t) for t in self.testsets)  # each only grows: so does the sum
+        return self._audio.newest(("hallucination-summary",), version, build)
 
     def case_punctuation(self) -> pd.DataFrame:
         """analysis.case_punctuation's per-system table (punctuation and case error rates) of every test set
@@ -741,8 +749,8 @@ class Analysis:
             return {}
         self.audio_metrics.measure(testset, [utt_id])
         row = self.audio_metrics.frame(testset, [utt_id]).iloc[0]
-        if row[AUDIO_ERROR]:
-            return {"Audio problem": str(row[AUDIO_ERROR])}
+        if isinstance(row[AUDIO_ERROR], str) and row[AUDIO_ERROR]:  # a blank is None or NA
+            return {"Audio problem": row[AUDIO_ERROR]}
         digits = {"freq_bandwidth": 0, "level_db": 1, "snr_db": 1}
         return {
             AUDIO_LABELS[m]: "—" if not np.isfinite(row[m]) else f"{row[m]:,.{digits[m]}f}"
@@ -930,8 +938,8 @@ class Analysis:
                 frames.append(rows.reset_index(drop=True))
             return breakdown(pd.concat(frames, ignore_index=True), by).rename(columns={by: "value"})
 
-        key = ("breakdown", testset, systems, by, self.audio_version(testset) if by in AUDIO_METRICS else 0)
-        return self._views.get(key, build)
+        version = self.audio_version(testset) if by in AUDIO_METRICS else 0
+        return self._views.newest(("breakdown", testset, systems, by), version, build)
 
     def breakdown_fields(self, testset: str) -> list[str]:
         """Fields worth a breakdown: speaker, duration buckets, scalar manifest fields of few values, and

@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from werbench.analysis.audio_metrics import AudioMetricsCache
 from werbench.analysis.cache import cache_root
 from werbench.dashboard.audio import AudioSource
@@ -154,24 +151,24 @@ class Workspace:
 
     def audio_sources(self, testset: str, utt_ids: Sequence[str]) -> list[AudioSource | None]:
         """The audio of each loaded utterance (None: not loaded, or no audio path, as a trn reference):
-        their rows found by one Arrow lookup of the ids, not a row each (the Utterances page recalls a
-        whole test set's measures: a pandas row per id cost ~150 us, minutes at 1M rows)."""
+        their rows found by the ids' index (``RowIndex.positions``) and their fields gathered in Arrow, not
+        a pandas row each (the Utterances page recalls a whole test set's measures: a row per id cost
+        ~150 us, minutes at 1M rows)."""
         analysis = self.analysis(self.default_normalizer)
         rows = analysis.reference_rows(testset) if testset in analysis.testsets else None
         if rows is None or "audio_filepath" not in rows or not len(utt_ids):
             return [None] * len(utt_ids)
-        ids = arrow_column(rows["utt_id"])
-        at = pc.index_in(pa.array(list(utt_ids), ids.type), value_set=ids)
-        found = at.is_valid().to_numpy(zero_copy_only=False)
-        positions = at.drop_null().to_numpy(zero_copy_only=False)
-        offsets = rows["offset"] if "offset" in rows else pd.Series(0.0, index=rows.index)
-        picked = zip(
-            *(arrow_column(rows[c] if c != "offset" else offsets).take(positions).to_pylist()
-              for c in ("audio_filepath", "offset", "duration")),
-            strict=True,
-        )  # fmt: skip
+        at = analysis.positions(testset, None, utt_ids)
+        found = [k for k, position in enumerate(at) if position is not None]
+        taken = pa.array([at[k] for k in found], pa.int64())
+        paths, durations = (
+            arrow_column(rows[c]).take(taken).to_pylist() for c in ("audio_filepath", "duration")
+        )
+        offsets = (
+            arrow_column(rows["offset"]).take(taken).to_pylist() if "offset" in rows else [0.0] * len(found)
+        )
         sources: list[AudioSource | None] = [None] * len(utt_ids)
-        for k, (path, offset, duration) in zip(np.flatnonzero(found), picked, strict=True):
+        for k, path, offset, duration in zip(found, paths, offsets, durations, strict=True):
             if isinstance(path, str) and path:
                 offset = 0.0 if offset is None or offset != offset else float(offset)  # null or NaN
                 sources[k] = AudioSource(path, offset, float(duration) if offset else None)
