@@ -8,7 +8,9 @@ vocabulary lacks (``errors.oov_summary``), or None when no vocabulary was readab
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,11 +42,13 @@ def dataset_stats(
     word_accuracy: pd.DataFrame | None = None,
     oov_source: str | None = None,
     costs: str = "sclite",
+    words: Mapping[str, Any] | None = None,
 ) -> DatasetStats:
     """Statistics of one test set from one system's per-utterance rows (their reference side) scored with
-    ``costs``; the OOV rate needs that system's ``errors.word_accuracy`` table with its OOV flags."""
-    words = ReferenceWords.of(rows["ref"].fillna(""), costs)
-    alphabet = "".join(sorted(set("".join(words.vocabulary))))  # of the words: no null word, no spaces
+    ``costs``; the OOV rate needs that system's ``errors.word_accuracy`` table with its OOV flags. ``words``:
+    ``ReferenceWords.summary`` of these references if known (``Tables.reference_words``), else computed."""
+    if words is None:
+        words = ReferenceWords.of(rows["ref"].fillna(""), costs).summary()
     durations = rows["duration"].to_numpy(dtype=float)
     ref_words = rows["ref_words"].to_numpy(dtype=float)
     rate = speaking_rates(rows)["words_per_s"].to_numpy()
@@ -53,9 +57,9 @@ def dataset_stats(
         utterances=len(rows),
         seconds=float(np.nansum(durations)),
         speakers=int(rows["speaker"].nunique()) if "speaker" in rows else 0,
-        vocabulary=len(words.vocabulary),
-        words=int(words.codes.size),
-        alphabet=alphabet,
+        vocabulary=int(words["vocabulary"]),
+        words=int(words["words"]),
+        alphabet=str(words["alphabet"]),
         oov_rate=None if flags_missing else float(oov_summary(word_accuracy)["oov_rate"].iat[0]),
         oov_source=oov_source,
         histograms={

@@ -177,6 +177,7 @@ def _load(utts_path: Path, systems_path: Path) -> Tables | None:
         utterances[0], systems[0], meta["normalizer"], meta["costs"], meta["warnings"], meta["cer"],
         datasets, compounds=bool(meta.get("compounds", False)), missing=meta["missing"],
         optional_deletable=bool(meta.get("optional_deletable", False)),
+        reference_words=meta.get("reference_words", {}),
     )  # fmt: skip
 
 
@@ -242,6 +243,7 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
         "optional_deletable": tables.optional_deletable,
         "missing": tables.missing,
         "datasets": list(tables.datasets),
+        "reference_words": tables.reference_words,
     }
     try:
         utterances, systems = _arrow(tables.utterances), _arrow(tables.systems, meta)

@@ -72,6 +72,8 @@ class Tables:
     compounds: bool = False  # split and joined compounds scored as correct (the Open ASR Leaderboard's rule)
     optional_deletable: bool = False  # sclite -D: (uh) may be left out of either side, scored correct
     missing: str = "deletions"  # how failed and missing utterances were scored (``MISSING_POLICIES``)
+    # per test set whose systems share their references (no alternations): ``ReferenceWords.summary``
+    reference_words: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def rate(num: float, den: float) -> float:
@@ -144,6 +146,12 @@ class ReferenceWords:
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         vocabulary = pd.Index(pd.array(encoded.dictionary, dtype="str"))
         return cls(codes, np.bincount(owner, minlength=len(texts)), vocabulary)
+
+    def summary(self) -> dict[str, Any]:
+        """Distinct words, word count and alphabet: what a test set's statistics read of its words
+        (``dataset.dataset_stats``), kept with the cached tables so a dashboard need not split them again."""
+        alphabet = "".join(sorted(set("".join(self.vocabulary))))  # of the words: no null word, no spaces
+        return {"vocabulary": len(self.vocabulary), "words": int(self.codes.size), "alphabet": alphabet}
 
     def correct(self, ops: Sequence[str], scored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, correct)`` of the reference words of the ``scored`` utterances, given every row's ops."""
@@ -218,6 +226,10 @@ class _Shared:
         if self._words is None:
             self._words = ReferenceWords.of(frame["ref"], costs)
         return self._words
+
+    def summary(self) -> dict[str, Any] | None:
+        """``ReferenceWords.summary`` of the words every system shares (None: alternations, or none yet)."""
+        return None if self._alternations or self._words is None else self._words.summary()
 
 
 def _utterance_rows(
@@ -510,4 +522,5 @@ def build_tables(
         compounds=compounds,
         missing=missing,
         optional_deletable=optional_deletable,
+        reference_words={name: s for name, words in shared.items() if (s := words.summary()) is not None},
     )

@@ -227,6 +227,7 @@ class Analysis:
         vocabulary: Any = None,
         audio_metrics: AudioMetricsStore | None = None,
         keywords: Sequence[Any] = (),
+        reference_words: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.normalizer = normalizer
         self.utterances = utterances
@@ -237,6 +238,7 @@ class Analysis:
         self.vocabulary = vocabulary  # --vocab (analysis.vocabulary.Vocabulary), else the runs' LMs
         self.audio_metrics = audio_metrics  # measured on demand (dashboard.audio_metrics), shared
         self.keywords = tuple(keywords)  # --keywords lists (analysis.word_classes.WordClass)
+        self.reference_words = dict(reference_words or {})  # analysis.tables.Tables.reference_words
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=VIEWS)  # keyed by users' choices of systems: least recently used go
@@ -810,10 +812,11 @@ class Analysis:
         """The OOV rate needs the first system's word accuracy with OOV flags: without a vocabulary
         there are no flags, so no error tables are computed for it."""
         vocabulary, source = self.vocabulary_for(testset)
+        words = self.reference_words.get(testset)
         if vocabulary is None:
-            return dataset_stats(self.reference_rows(testset), None, source)
+            return dataset_stats(self.reference_rows(testset), None, source, words=words)
         accuracy, _ = self.word_accuracy(testset, tuple(self.systems(testset)[:1]))
-        return dataset_stats(self.reference_rows(testset), accuracy, source)
+        return dataset_stats(self.reference_rows(testset), accuracy, source, words=words)
 
     # ---- errors
     def vocabulary_for(self, testset: str) -> tuple[Any, str | None]:

@@ -140,7 +140,7 @@ class Workspace:
         analysis = Analysis(
             normalizer, tables.utterances, tables.systems, self.runs, self.source.label,
             tables.datasets, self.vocabulary(normalizer), self.audio_metrics,
-            self.keyword_lists(normalizer),
+            self.keyword_lists(normalizer), tables.reference_words,
         )  # fmt: skip
         analysis.load_seconds = timings
         return analysis

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from werbench.analysis import write_behind
+from werbench.analysis.dataset import dataset_stats
 from werbench.analysis.table_cache import TableOptions, results_tables
 from werbench.manifests.schema import Utterance
 
@@ -41,6 +42,15 @@ def test_second_read_gives_the_same_tables_and_warnings(tmp_path: Path, make_res
     assert any("1 of 3 reference utterances have no hypothesis (u3)" in w for w in again.warnings)
     beam = again.utterances.set_index(["system", "utt_id"]).loc[("m@beam", "u2")]
     assert beam["nbest"] == [{"text": "on a mat", "score": -2.0}]
+    # the reference words' statistics come back with the tables, as the dataset page would count them
+    assert (
+        again.reference_words
+        == first.reference_words
+        == {"dev": {"vocabulary": 7, "words": 8, "alphabet": "acdeghmnorst"}}
+    )
+    rows = again.utterances[again.utterances["system"] == "m@beam"]
+    assert dataset_stats(rows).alphabet == dataset_stats(rows, words=again.reference_words["dev"]).alphabet
+    assert dataset_stats(rows).vocabulary == 7 and dataset_stats(rows).words == 8
 
 
 def test_an_edited_input_or_another_option_is_a_miss(tmp_path: Path, make_results) -> None:
