@@ -45,6 +45,7 @@ SUMMARY_COLUMNS = [
     "silence_insertions_per_min", "audio_levels",
 ]  # fmt: skip
 _INSERTIONS = re.compile(r"I+")
+_BLOCK = 100_000  # rows flagged at a time (~1 GB of temporaries per million rows at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +151,12 @@ def utterance_flags(
     failed = utts["failed"].fillna(False).to_numpy(bool) if "failed" in utts else np.zeros(n, bool)
     hyp_words = utts["hyp_words"].to_numpy(np.int64)
     ref_words = utts["ref_words"].to_numpy(np.int64)
-    if text is None:
-        runs, loops = longest_insertion_runs(utts["ops"]), _loops(utts, rules, failed)
+    if text is None:  # a block of rows at a time: each op and word of a block has arrays of 8-byte ints
+        runs, loops = np.zeros(n, np.int64), np.full(n, "", dtype=object)
+        for start in range(0, n, _BLOCK):
+            block = slice(start, start + _BLOCK)
+            runs[block] = longest_insertion_runs(utts["ops"].iloc[block])
+            loops[block] = _loops(utts.iloc[block], rules, failed[block])
         duration = pd.to_numeric(utts["duration"], errors="coerce").to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(duration > 0, hyp_words / duration, np.nan)
