@@ -279,7 +279,8 @@ def case_punctuation_tables(
     empty = pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=MARK_COLUMNS)
     if utts.empty or "text" not in utts or "pred_text" not in utts:
         return empty
-    refs = utts.drop_duplicates(["testset", "utt_id"]).groupby("testset", sort=True)["text"]
+    refs = utts[["testset", "utt_id", "text"]].drop_duplicates(["testset", "utt_id"])
+    refs = refs.groupby("testset", sort=True)["text"]
     punctuated = {ts: carries_marks(texts, marks) for ts, texts in refs}
     cased = {ts: carries_case(texts) for ts, texts in refs}
     wanted = [ts for ts in punctuated if punctuated[ts] or cased[ts]]

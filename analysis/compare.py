@@ -74,11 +74,26 @@ def _pick_testset(utts: pd.DataFrame, systems: Sequence[str], testset: str | Non
     )
 
 
+_PAIR_FIELDS = (
+    "utt_id",
+    "speaker",
+    "duration",
+    "ref",
+    "hyp",
+    "ops",
+    "ref_words",
+    "S",
+    "D",
+    "I",
+    "wer",
+    "scored",
+)
+
+
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
     """One row per utterance of the test set: both systems' texts, ops, errors, WERs and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
-    wanted = [c for c in ("utt_id", "speaker", "duration", "ref", "hyp", "ops", "ref_words", "S", "D", "I",
-                          "wer", "scored") if c in utts.columns]  # fmt: skip
+    wanted = [c for c in _PAIR_FIELDS if c in utts.columns]
     rows = utts.loc[utts["testset"] == testset, ["system", *wanted]]
     left = rows[rows["system"] == a].set_index("utt_id")
     right = rows[rows["system"] == b].set_index("utt_id")
@@ -217,7 +232,8 @@ def versus_best(
     resolution = 1.0 / n_resamples
     for testset, group in systems.dropna(subset=["wer"]).groupby("testset", sort=True):
         best = group.loc[group["wer"].idxmin(), "system"]
-        rows_of_testset = utts[utts["testset"] == testset]
+        fields = [c for c in ("testset", "system", *_PAIR_FIELDS) if c in utts]  # no other column copied
+        rows_of_testset = utts.loc[(utts["testset"] == testset).to_numpy(bool), fields]
         family = []
         for other in group["system"]:
             row = {"testset": testset, "system": other, "best": best, "p_value": None, "p_best_better": None}

@@ -251,7 +251,7 @@ def error_tables(
     """All error tables for every ``(testset, system)`` in a per-utterance table; ``top`` caps the lists;
     OOV flags against each test set's own vocabulary."""
     vocabularies = Vocabularies.of(vocabulary)
-    utts = _usable(utts)
+    utts = _usable(utts[[c for c in (*PAIR_COLUMNS[:3], "ops", "ref", "hyp", "failed") if c in utts]])
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ErrorTables.__dataclass_fields__}
     for (testset, system), group in utts.groupby(["testset", "system"], sort=True):
         for name, frame in _system_tables(group, vocabularies.get(testset), top).items():

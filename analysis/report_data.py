@@ -53,6 +53,8 @@ NOT_FIELDS = frozenset(
     }
 )  # fmt: skip
 MAX_CATEGORIES = 40
+# what an analysis of the aligned words reads of a row (class_counts)
+ALIGNED_FIELDS = ("testset", "system", "utt_id", "S", "D", "I", "ops", "ref", "hyp", "failed", "scored")
 
 
 @dataclass
@@ -160,7 +162,9 @@ def friedman_by_testset(utts: pd.DataFrame) -> dict[str, TestResult]:
     says why it did not run.
     """
     out = {}
-    ok = utts[utts["scored"].astype(bool)]
+    ok = utts.loc[
+        utts["scored"].astype(bool).to_numpy(), ["testset", "system", "speaker", "S", "D", "I", "ref_words"]
+    ]
     for testset, rows in ok.groupby("testset", sort=True):
         rows = rows[known_speakers(rows["speaker"])]
         grouped = rows.assign(errors=rows["S"] + rows["D"] + rows["I"]).groupby(["speaker", "system"])
@@ -191,6 +195,13 @@ def _resolve_pairs(tables: Tables, pairs: Sequence[str] | None) -> list[tuple[st
             resolved.append((None, a, b))  # compare_systems names what is missing
         resolved.extend((str(ts), a, b) for ts in shared)
     return resolved
+
+
+def _testset_rows(utts: pd.DataFrame, testset: str, fields: Sequence[str]) -> pd.DataFrame:
+    """The test set's rows, only ``fields`` of them: no copy at all when every row is the test set's."""
+    mask = (utts["testset"] == testset).to_numpy(bool)
+    slim = utts[[c for c in fields if c in utts]]
+    return slim if mask.all() else slim[mask]
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -251,7 +262,7 @@ def build_report(
         )
         for testset in utts["testset"].unique()
     }  # fmt: skip
-    counted = {t: class_counts(utts[(utts["testset"] == t).to_numpy(bool)], c) for t, c in classes.items()}
+    counted = {t: class_counts(_testset_rows(utts, t, ALIGNED_FIELDS), c) for t, c in classes.items()}
     class_rows = _concat(
         [
             class_table(counted[t].rows, c, n_resamples=n_resamples, seed=seed, counted=counted[t])

@@ -236,12 +236,14 @@ def _error_panels(report: ReportData) -> list[dict[str, Any]]:
 
 def _worst(report: ReportData) -> list[dict[str, Any]]:
     utts = report.tables.utterances
-    out = []
-    for (testset, system), rows in utts.groupby(["testset", "system"], sort=True):
+    fields = ["testset", "system", "utt_id", "failed", "failure", "S", "D", "I", "ref_words", "wer"]
+    out = []  # texts are fetched for the shown rows only (a million rows' texts are never copied)
+    for (testset, system), rows in utts[[c for c in fields if c in utts]].groupby(["testset", "system"]):
         ok = rows[~rows["failed"]].assign(errors=lambda f: f["S"] + f["D"] + f["I"])
         worst = ok.sort_values(["errors", "wer", "utt_id"], ascending=[False, False, True]).head(
             TOP_UTTERANCES
         )
+        worst = worst.join(utts.loc[worst.index, ["ops", "ref", "hyp"]])
         items = [
             {"utt_id": r.utt_id, "errors": int(r.errors), "ref_words": int(r.ref_words), "wer": r.wer,
              "cells": diff_cells(r.ops, r.ref, r.hyp)}

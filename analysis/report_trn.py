@@ -71,7 +71,8 @@ def write_trn_export(outdir: str | Path, utts: pd.DataFrame) -> list[Path]:
     outdir = Path(outdir)
     written: list[Path] = []
     failed_counts: dict[str, dict[str, int]] = {}
-    for testset, rows in utts.groupby("testset", sort=True):
+    fields = ["testset", "system", "utt_id", "speaker", "ref", "hyp", "failed"]
+    for testset, rows in utts[[c for c in fields if c in utts]].groupby("testset", sort=True):
         folder = outdir / _file_name(str(testset))
         systems = sorted(rows["system"].unique())
         first = rows[rows["system"] == systems[0]]
