@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/bench_dashboard_load.py [--utterances 100000] [--clients 50] [--seconds 120]
 
 Generates (once, seeded) a synthetic results directory with ``benchmarks.synthetic_results``, starts
-``werbench serve`` on a free loopback port (waitress, 8 threads), warms it, then runs ``--clients`` threads,
-each a keep-alive HTTP client doing what a browser does, picked at random: a page through the router
-callback, a grid page with random sort/filter (the server-side row model), an audio byte-range request,
-the leaderboard CSV export, and (rarely: it is the whole 100k x 4 table) the per-utterance CSV. Prints per
-kind the requests, errors, p50/p95 latency, and the server's RSS after warm-up, at the end and its maximum
-(sampled every second), beside the targets: zero errors, RSS growth after warm-up <= 10 %. RSS is also
+``werbench serve`` on a free loopback port (waitress, 8 threads), then runs ``--clients`` threads, each a
+keep-alive HTTP client doing what a browser does, picked at random: a page through the router callback, a
+grid page with random sort/filter (the server-side row model), an audio byte-range request, the
+leaderboard CSV export, and (rarely: it is the whole 100k x 4 table) the per-utterance CSV. Warm-up, not
+measured: one client through every page, grid sort, audio and both exports (the views are built), then
+the full load for ``--warm-seconds`` (thread stacks, allocator arenas and the bounded memos fill). Then
+the measured phase. Prints per kind the requests, errors, p50/p95 latency, and the server's RSS after
+warm-up, half-way, at the end and its maximum (sampled every second), beside the targets: zero errors,
+RSS growth after warm-up <= 10 %. RSS is also
 given split (Linux ``/proc``) into anonymous memory (the heap: what could leak or run out) and file-backed
 pages (the memory-mapped table cache: page cache shared with other processes, reclaimable, bounded by the
 cache files' size); the growth target applies to the anonymous part.
@@ -99,18 +102,20 @@ class Load:
         }
         return client.post("/_dash-update-component", json=payload)
 
-    def page(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+    def pages(self, rng: random.Random) -> list[tuple[str, str]]:
         ts = self.testset
-        path, search = rng.choice(
-            [
-                ("/", ""),
-                ("/dataset", f"?ts={ts}"),
-                ("/utterances", f"?ts={ts}"),
-                ("/compare", f"?ts={ts}&a={self.systems[0]}&b={self.systems[1]}"),
-                ("/errors", f"?ts={ts}"),
-                ("/utterance", f"?ts={ts}&id={rng.choice(self.ids)}"),
-            ]
-        )
+        return [
+            ("/", ""),
+            ("/dataset", f"?ts={ts}"),
+            ("/utterances", f"?ts={ts}"),
+            ("/compare", f"?ts={ts}&a={self.systems[0]}&b={self.systems[1]}"),
+            ("/errors", f"?ts={ts}"),
+            ("/utterance", f"?ts={ts}&id={rng.choice(self.ids)}"),
+        ]
+
+    def page(self, client: httpx.Client, rng: random.Random, which: int | None = None) -> httpx.Response:
+        pages = self.pages(rng)
+        path, search = pages[which] if which is not None else rng.choice(pages)
         inputs = [
             {"id": "url", "property": "pathname", "value": path},
             {"id": "url", "property": "search", "value": search},
@@ -122,11 +127,13 @@ class Load:
             raise RuntimeError(f"page {path}{search}: the view could not be built")
         return answer
 
-    def grid(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
+    SORTS = ("utt_id", "duration", "ref_words", "s0_wer", "s1_cer", "s0_hyp")
+
+    def grid(self, client: httpx.Client, rng: random.Random, sort: str | None = None) -> httpx.Response:
         start = rng.randrange(0, 90_000 if len(self.ids) >= 5000 else 100) // 100 * 100
         request: dict = {"startRow": start, "endRow": start + 100}
-        if rng.random() < 0.5:
-            column = rng.choice(["utt_id", "duration", "ref_words", "s0_wer", "s1_cer", "s0_hyp"])
+        if sort or rng.random() < 0.5:
+            column = sort or rng.choice(self.SORTS)
             request["sortModel"] = [{"colId": column, "sort": rng.choice(["asc", "desc"])}]
         if rng.random() < 0.5:
             request["filterModel"] = {
@@ -153,6 +160,19 @@ class Load:
     def csv_utterances(self, client: httpx.Client, rng: random.Random) -> httpx.Response:
         return client.get(f"/export/utterances.csv?ts={self.testset}")
 
+    def warm_up(self) -> None:
+        """One client through every page, every grid sort, a filter, audio and both exports: the views
+        every kind reads are built before anything is measured."""
+        rng = random.Random(-1)
+        with httpx.Client(base_url=self.base, timeout=600) as client:
+            answers = [self.page(client, rng, which) for which in range(len(self.pages(rng)))]
+            answers += [self.grid(client, rng, column) for column in self.SORTS]
+            for kind in ("grid", "audio", "csv", "csv_utterances"):
+                answers += [getattr(self, kind)(client, rng) for _ in range(3)]
+        self.errors["warm-up"] += [
+            f"{a.request.url.path}: HTTP {a.status_code}" for a in answers if a.status_code >= 400
+        ]
+
     KINDS = (("page", 30), ("grid", 40), ("audio", 20), ("csv", 9), ("csv_utterances", 1))
 
     def client_loop(self, seed: int, until: float) -> None:
@@ -175,6 +195,19 @@ class Load:
                         self.errors[kind].append(problem)
 
 
+def _run_clients(load: Load, clients: int, seconds: float, pid: int, seed: int) -> list[dict[str, float]]:
+    """``clients`` threads of ``Load.client_loop`` for ``seconds``; the server's RSS once a second."""
+    until = time.monotonic() + seconds
+    threads = [threading.Thread(target=load.client_loop, args=(seed + i, until)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    samples = []
+    while any(t.is_alive() for t in threads):
+        samples.append(_rss_mb(pid))
+        time.sleep(1.0)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,6 +215,7 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--warm-seconds", type=float, default=30.0, help="unmeasured load after warm-up")
     parser.add_argument("--work", type=Path, default=Path("/tmp/werbench-bench-dashboard"))
     args = parser.parse_args()
     from benchmarks.synthetic_results import SyntheticSpec, generate
@@ -214,22 +248,17 @@ def main() -> None:
     start_s = time.monotonic() - started
     process = psutil.Process(server.pid)
     load = Load(base, results)
-    warm = threading.Thread(target=load.client_loop, args=(-1, time.monotonic() + 15))
-    warm.start()
-    warm.join()  # one client through every kind: caches and the wide grid table are built
+    warm_started = time.monotonic()
+    load.warm_up()
+    _run_clients(load, args.clients, args.warm_seconds, process.pid, seed=10_000)
+    warm_s = time.monotonic() - warm_started
     load.latency.clear()
-    warm_errors = {k: list(v) for k, v in load.errors.items()}
+    warm_errors = {f"warm-up {k}": list(v) for k, v in load.errors.items()}
     load.errors.clear()
     rss_before = _rss_mb(process.pid)
-    rss_samples = [rss_before]
-    until = time.monotonic() + args.seconds
-    clients = [threading.Thread(target=load.client_loop, args=(i, until)) for i in range(args.clients)]
-    for client in clients:
-        client.start()
-    while any(c.is_alive() for c in clients):
-        rss_samples.append(_rss_mb(process.pid))
-        time.sleep(1.0)
+    rss_samples = [rss_before, *_run_clients(load, args.clients, args.seconds, process.pid, seed=0)]
     rss_after = _rss_mb(process.pid)
+    rss_half = rss_samples[len(rss_samples) // 2]
     server.terminate()
     server.wait(timeout=30)
     total = sum(len(v) for v in load.latency.values())
@@ -238,7 +267,8 @@ def main() -> None:
     print(
         f"\nwerbench dashboard load: {args.utterances:,} utterances x {len(load.systems)} systems, "
         f"{args.clients} clients x {args.seconds:.0f} s ({os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f} at the end); serve up in {start_s:.1f} s"
+        f"{os.getloadavg()[0]:.1f} at the end); serve up in {start_s:.1f} s, warm-up {warm_s:.0f} s "
+        f"(every kind once, then {args.clients} clients x {args.warm_seconds:.0f} s, not measured)"
     )
     print(f"  {'kind':<16}{'requests':>9}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}")
     for kind, _ in Load.KINDS:
@@ -253,8 +283,8 @@ def main() -> None:
         growth = (after - before) / before * 100 if before else float("nan")
         target = "   target: growth <= 10 %" if part == "anon" else ""
         print(
-            f"  server {label}: after warm-up {before:.0f} MB, end {after:.0f} MB ({growth:+.1f} %), "
-            f"max {max(r[part] for r in rss_samples):.0f} MB{target}"
+            f"  server {label}: after warm-up {before:.0f} MB, half-way {rss_half[part]:.0f} MB, "
+            f"end {after:.0f} MB ({growth:+.1f} %), max {max(r[part] for r in rss_samples):.0f} MB{target}"
         )
     for kind, problems in {**warm_errors, **load.errors}.items():
         print(f"  errors in {kind}: {problems[:3]}")

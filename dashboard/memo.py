@@ -33,7 +33,12 @@ class Memo:
             with self._guard:
                 if key in self._values:
                     return self._values[key]
-            value = compute()
+            try:
+                value = compute()
+            except BaseException:
+                with self._guard:  # a view that cannot be built leaves no lock behind (one per bad key)
+                    self._locks.pop(key, None)
+                raise
             with self._guard:
                 self._values[key] = value
                 self._locks.pop(key, None)

@@ -291,3 +291,22 @@ def test_serve_command_reports_bad_manifests_without_a_traceback(manifests, tmp_
     result = CliRunner().invoke(cli, ["serve", str(path)])
     assert result.exit_code == 1
     assert "bad.jsonl:2: pred_text:" in result.output and "Traceback" not in result.output
+
+
+def test_opening_utterances_one_by_one_keeps_the_memos_bounded(manifests, tmp_path) -> None:
+    """Each utterance opened measures its audio (a new version of the audio metrics): the grid, the
+    audio breakdown and the hallucination summary of older versions are dropped, not kept beside the new
+    ones (the load test's RSS grew with every utterance page a client opened)."""
+    rows = _rows(manifests["one"])
+    app = _app(Source.of([_write(tmp_path / "conformer.jsonl", rows)]), tmp_path)
+    analysis = app.server.config["WERBENCH_WORKSPACE"].analysis("none")
+    sizes = []
+    for row in rows[:6]:
+        analysis.utterance_audio_metrics("conformer", row["utt_id"])
+        grid = analysis.utterance_grid("conformer", ("conformer",))
+        analysis.breakdown("conformer", ("conformer",), "snr_db")
+        summary = analysis.hallucinations()
+        sizes.append(tuple(len(m._values) for m in (analysis._memo, analysis._views, analysis._audio)))
+    assert analysis.audio_metrics.version("conformer") >= 6  # six versions were built
+    assert sizes[1:] == [sizes[1]] * 5, sizes  # and each replaced the one before
+    assert grid.table.frame["snr_db"].notna().sum() == 6 and len(summary) == 1
