@@ -55,13 +55,9 @@ class Vocabularies:
 
     def describe(self) -> str | None:
         """One line for a report's settings: each list's source, kind and size, and which test sets use it."""
-        named = [(None, self.default)] if self.default is not None else []
-        named += sorted(self.by_testset.items())
-        if not named:
-            return None
-        return "; ".join(
-            f"{f'{t}: ' if t else ''}{v.source} ({v.kind}, {len(v)} words)" for t, v in named if v is not None
-        )
+        named = [("", self.default)] if self.default is not None else []
+        named += [(f"{t}: ", v) for t, v in sorted(self.by_testset.items())]
+        return "; ".join(f"{t}{v.source} ({v.kind}, {len(v)} words)" for t, v in named) or None
 
 
 def load_vocabularies(options: Iterable[str], normalize: Callable[[str], str] | None = None) -> Vocabularies:
