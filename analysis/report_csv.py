@@ -37,7 +37,14 @@ def _safe(name: str) -> str:
 def _frames(report: ReportData) -> dict[str, pd.DataFrame]:
     frames: dict[str, pd.DataFrame] = {
         "utterances": report.tables.utterances,
-        "systems": system_figures(report),
+        "systems": system_figures(
+            report.tables.systems,
+            punctuation=report.punctuation,
+            classes=report.classes,
+            confidence=report.confidence,
+            hallucinations=report.hallucinations,
+            attribution=report.attribution,
+        ),
     }
     frames.update({name: frame for name, frame in report.errors.frames().items() if len(frame.columns)})
     if not report.classes.empty:

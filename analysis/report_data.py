@@ -88,29 +88,38 @@ class ReportData:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def system_figures(report: ReportData) -> pd.DataFrame:
-    """The per-system table with each system's answers beside its WER (the report's systems.csv): the
-    punctuation and case error rates (where references carry them), recall and F1 per word class, the
-    default confidence measure's AUC-ROC, AUC-PR, NCE, ECE and confident / doubtful word counts,
-    hallucination-flagged utterances, and its errors kept from the greedy output, introduced, fixed and
-    its search errors. A system without the data has blanks there."""
+def system_figures(
+    systems: pd.DataFrame,
+    *,
+    punctuation: pd.DataFrame,
+    classes: pd.DataFrame,
+    confidence: pd.DataFrame,
+    hallucinations: pd.DataFrame,
+    attribution: pd.DataFrame,
+    measure: str = DEFAULT_MEASURE,
+) -> pd.DataFrame:
+    """The per-system table with each system's answers beside its WER (the report's systems.csv, the
+    dashboard's leaderboard CSV): the punctuation and case error rates (where references carry them),
+    recall and F1 per word class, ``measure``'s AUC-ROC, AUC-PR, NCE, ECE and confident / doubtful word
+    counts, hallucination-flagged utterances, and its errors kept from the greedy output, introduced, fixed
+    and its search errors. A system without the data has blanks there."""
     keys = ["testset", "system"]
-    table = report.tables.systems
     parts = [
-        report.punctuation[[*keys, "per", "case_error_rate"]] if not report.punctuation.empty else None,
-        class_columns(report.classes),
+        punctuation[[*keys, "per", "case_error_rate"]] if not punctuation.empty else None,
+        class_columns(classes),
     ]
-    if not report.confidence.empty:
+    if not confidence.empty:
         names = {"auc_roc": "conf_auc_roc", "auc_pr": "conf_auc_pr", "nce": "conf_nce", "ece": "conf_ece"}
-        default = report.confidence[report.confidence["measure"] == DEFAULT_MEASURE]
-        parts.append(default[[*keys, *names, "confident_errors", "doubtful_right"]].rename(columns=names))
-    if not report.hallucinations.empty:
+        chosen = confidence[confidence["measure"] == measure]
+        parts.append(chosen[[*keys, *names, "confident_errors", "doubtful_right"]].rename(columns=names))
+    if not hallucinations.empty:
         names = {"flagged": "hallucinated_utts", "flagged_rate": "hallucinated_rate"}
-        parts.append(report.hallucinations[[*keys, *names]].rename(columns=names))
-    if not report.attribution.empty:
+        parts.append(hallucinations[[*keys, *names]].rename(columns=names))
+    if not attribution.empty:
         names = {"kept": "errors_kept", "introduced": "errors_introduced", "fixed": "errors_fixed",
                  "search_errors": "search_errors"}  # fmt: skip
-        parts.append(report.attribution[[*keys, *names]].rename(columns=names))
+        parts.append(attribution[[*keys, *names]].rename(columns=names))
+    table = systems
     for part in parts:
         if part is not None and len(part.columns) > len(keys):
             table = table.merge(part, on=keys, how="left")

@@ -209,6 +209,12 @@ def decoded(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-test-set tables one under the other (empty ones, which may lack columns, left out)."""
+    kept = [f for f in frames if not f.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | np.integer | np.floating | np.bool_) or value is None
 
@@ -354,6 +360,26 @@ class Analysis:
             return self.system_table.merge(best[kept], on=["testset", "system"], how="left")
 
         return self._memo.get(("leaderboard",), build)
+
+    def system_figures(self, measure: str = DEFAULT_MEASURE) -> pd.DataFrame:
+        """The leaderboard with each system's answers beside its WER, as the report's systems.csv has them
+        (analysis.report_data.system_figures), confidence under ``measure``: the leaderboard CSV."""
+
+        def build() -> pd.DataFrame:
+            from werbench.analysis.report_data import system_figures
+
+            scored = [ts for ts in self.testsets if self.systems(ts)]
+            return system_figures(
+                self.leaderboard(),
+                punctuation=self.case_punctuation(),
+                classes=_stack([self.word_classes(ts) for ts in scored]),
+                confidence=self.confidence()[0],
+                hallucinations=self.hallucinations(),
+                attribution=_stack([self.error_attribution(ts) for ts in scored]),
+                measure=measure,
+            )
+
+        return self._memo.get(("system-figures", measure), build)
 
     # ---- utterance grid
     def extra_columns(self, testset: str) -> list[str]:

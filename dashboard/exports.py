@@ -10,6 +10,7 @@ import io
 
 import flask
 import numpy as np
+from werbench.analysis.confidence import DEFAULT_MEASURE, MEASURES
 from werbench.dashboard.data import NORMALIZERS
 from werbench.dashboard.reporting import html_report, trn_archive
 from werbench.dashboard.workspace import Workspace
@@ -39,7 +40,10 @@ def register_exports(server: flask.Flask, workspace: Workspace) -> None:
     @server.route("/export/systems.csv")
     def export_systems() -> flask.Response:
         analysis = analysis_from_query()
-        return _csv_response(analysis.leaderboard(), f"leaderboard-{analysis.normalizer}.csv")
+        measure = flask.request.args.get("cm", DEFAULT_MEASURE)
+        if measure not in MEASURES:
+            flask.abort(400, f"unknown confidence measure {measure!r}")
+        return _csv_response(analysis.system_figures(measure), f"leaderboard-{analysis.normalizer}.csv")
 
     @server.route("/export/utterances.csv")
     def export_utterances() -> flask.Response:

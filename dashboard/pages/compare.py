@@ -282,9 +282,11 @@ def _three_way(page: PageContext, cmp: PairView) -> html.Div:
 
 def _trust_card(page: PageContext, a: str, b: str) -> Any:
     """A and B side by side on what WER hides: confidence as an error detector (analysis.confidence, where
-    recorded) and hallucination flags (analysis.hallucinations)."""
+    recorded), hallucination flags (analysis.hallucinations) and, where the references carry them, the
+    punctuation and case error rates (analysis.case_punctuation)."""
     summary, _ = page.analysis.confidence()
     flags = page.analysis.hallucinations()
+    casing = page.analysis.case_punctuation()
     pair = pd.DataFrame({"role": ["A", "B"], "system": [a, b]})
     kept = ["system", "auc_roc", "auc_pr", "nce", "ece", "confident_errors", "doubtful_right"]
     measure = page.confidence_measure
@@ -293,8 +295,12 @@ def _trust_card(page: PageContext, a: str, b: str) -> Any:
         pair = pair.merge(here.loc[here["testset"] == page.testset, kept], on="system", how="left")
     flagged = ["system", "flagged", "insertion_runs", "loops", "on_silence", "too_fast"]
     pair = pair.merge(flags.loc[flags["testset"] == page.testset, flagged], on="system", how="left")
+    if len(casing) and (casing["testset"] == page.testset).any():
+        marks = ["system", "per", "case_error_rate"]
+        pair = pair.merge(casing.loc[casing["testset"] == page.testset, marks], on="system", how="left")
     # two rows: no filters (their icons would cut the headers short)
     score = {"type": "rightAligned", "valueFormatter": FIXED3, "width": 95, "filter": False}
+    rate = {"type": "rightAligned", "valueFormatter": ui.d3_format(".2%"), "width": 110, "filter": False}
     count = {"type": "rightAligned", "valueFormatter": ui.d3_format(",.0f"), "width": 105, "filter": False}
     columns = [
         {"field": "role", "headerName": "", "width": 50, "pinned": "left", "filter": False},
@@ -314,11 +320,16 @@ def _trust_card(page: PageContext, a: str, b: str) -> Any:
             {"field": "on_silence", "headerName": "On silence", **count},
             {"field": "too_fast", "headerName": "Too fast", **count, "width": 90},
         ]},
+        *([{"headerName": "As written", "children": [
+            {"field": "per", "headerName": "PER", **rate},
+            {"field": "case_error_rate", "headerName": "Case errors", **rate},
+        ]}] if "per" in pair else []),
     ]  # fmt: skip
     recorded = "auc_roc" in pair
     note = confidence_help(measure) if recorded else "Neither system recorded word confidences."
     return ui.card(
-        "What WER hides: trust in the confidence, and made-up words",
+        "What WER hides: trust in the confidence, made-up words"
+        + (", punctuation and case" if "per" in pair else ""),
         html.Div([html.P(note, className="text-muted small"), ui.small_grid("cmp-trust", pair, columns)]),
         actions=[confidence_select(measure)] if recorded else [],
     )

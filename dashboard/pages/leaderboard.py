@@ -368,7 +368,9 @@ def register(app: Dash, workspace: Workspace) -> None:
     def download(n_clicks: int | None, search: str | None) -> Any:
         page = PageContext(workspace, url_state.parse(search))
         return dcc.send_data_frame(
-            page.analysis.leaderboard().to_csv, f"leaderboard-{page.normalizer}.csv", index=False
+            page.analysis.system_figures(page.confidence_measure).to_csv,
+            f"leaderboard-{page.normalizer}.csv",
+            index=False,
         )
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from werbench.analysis.report_csv import write_csv_report
+from werbench.analysis.report_data import build_report
 from werbench.dashboard.callback_client import post_callback
 from werbench.dashboard.data import decoded
+from werbench.dashboard.reporting import tables_of
 from werbench.manifests.trn import parse_trn_line
 
 PAGES = [
@@ -176,6 +180,26 @@ def test_export_routes(client, workspace) -> None:
     assert report.status_code == 200 and report.mimetype == "text/html"
     assert b"<script" in report.data and b"<script src=" not in report.data  # self-contained
     assert client.get("/export/systems.csv?norm=bogus").status_code == 400
+
+
+def test_leaderboard_csv_has_the_reports_system_figures(client, workspace, tmp_path: Path) -> None:
+    """The dashboard's leaderboard CSV and the report's systems.csv give each system the same answers
+    beside its WER (word classes, confidence, hallucinations, attribution); the measure is chosen by cm."""
+    analysis = workspace.analysis(workspace.default_normalizer)
+    exported = pd.read_csv(io.BytesIO(client.get("/export/systems.csv").data))
+    write_csv_report(tmp_path, build_report(tables_of(analysis)))
+    written = pd.read_csv(tmp_path / "systems.csv")
+    added = {"hallucinated_utts", "errors_kept", "errors_introduced", "errors_fixed", "conf_auc_roc"}
+    assert added <= set(written.columns) <= set(exported.columns)
+    keys = ["testset", "system"]
+    pd.testing.assert_frame_equal(
+        exported[written.columns].sort_values(keys, ignore_index=True),
+        written.sort_values(keys, ignore_index=True),
+        check_dtype=False,
+    )
+    by_measure = pd.read_csv(io.BytesIO(client.get("/export/systems.csv?cm=max_prob_min").data))
+    assert not by_measure["conf_auc_roc"].equals(exported["conf_auc_roc"])
+    assert client.get("/export/systems.csv?cm=bogus").status_code == 400
 
 
 def test_utterance_lineage_and_nbest_agree_with_analysis_on_the_whole_test_set(workspace) -> None:
