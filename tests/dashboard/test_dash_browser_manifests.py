@@ -98,8 +98,10 @@ def test_audio_metrics_measured_on_demand_in_the_browser(page, dataset_url: str,
         "document.querySelector('#am-status').innerText === '40 of 40 utterances measured'", timeout=120_000
     )
     cell = page.locator('#utts-grid .ag-row [col-id="freq_bandwidth"]').first
+    # the column shows at once, blank (an en dash); its values come with the grid's next rows
     page.wait_for_function(
-        "(document.querySelector('#utts-grid .ag-row [col-id=\"freq_bandwidth\"]') || {}).innerText > ''"
+        "!['', '\\u2013', undefined].includes("
+        "(document.querySelector('#utts-grid .ag-row [col-id=\"freq_bandwidth\"]') || {}).innerText)"
     )
     assert float(cell.inner_text().replace(",", "")) > 0
     shoot(page, tmp_path, "sde-audio-metrics")
