@@ -35,7 +35,10 @@ from werbench.aligner.pairs import arrow_texts, hyp_consuming, op_rows
 from werbench.manifests.normalize import split_words
 
 MEASURES = ("max_prob_mean", "max_prob_min", "entropy")  # ``runners.decoders.confidence`` order
-DEFAULT_MEASURE = "entropy"
+# the measure on the probability scale: the CONFIDENT/DOUBTFUL thresholds, ECE and the reliability diagram
+# assume one. NeMo's entropy measure ranks errors as well (AUC) but sits near 0.05-0.1 for right words of a
+# small model (the demo: no confident error at all, most right words "doubtful"); it stays one choice away.
+DEFAULT_MEASURE = "max_prob_mean"
 BINS = 10
 CONFIDENT, DOUBTFUL = 0.9, 0.5  # "confident error": an error at >= 0.9; "doubtful but right": correct < 0.5
 SUMMARY_COLUMNS = [

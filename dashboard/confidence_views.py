@@ -12,7 +12,7 @@ from werbench.dashboard import components as ui
 
 FIXED3 = ui.d3_format(".3f")
 MEASURE_LABELS = {
-    "max_prob_mean": "mean max-probability",
+    "max_prob_mean": "mean max-probability, the default",
     "max_prob_min": "min max-probability",
     "entropy": "entropy (NeMo's default)",
 }

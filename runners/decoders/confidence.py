@@ -5,10 +5,12 @@ Three measures per word, in ``CONFIDENCE_MEASURES`` order (a prediction line's `
 
 - ``max_prob_mean`` / ``max_prob_min``: the mean and the minimum over the word's frames of the frame's
   maximum posterior probability;
-- ``entropy`` (the default, ``DEFAULT_MEASURE``): NeMo's default frame confidence (``ConfidenceMethodConfig``:
+- ``entropy``: NeMo's default frame confidence (``ConfidenceMethodConfig``:
   Tsallis entropy, alpha 0.33, exponential normalisation: ``entropy_tsallis_exp`` of
   ``asr_confidence_utils.get_confidence_measure_bank``), aggregated over the word's frames by the minimum,
   NeMo's default aggregation. 1 is a one-hot frame, 0 a uniform one.
+
+The analysis shows one first (``analysis.confidence.DEFAULT_MEASURE``); all three are kept.
 
 A word's frames are those its ``word_times`` span (``round(t / frame_seconds)``, at least one frame), so
 every decoder that reports word times (greedy, both beam searches, rescoring) gets the same confidence.
@@ -22,7 +24,6 @@ from collections.abc import Sequence
 import numpy as np
 
 CONFIDENCE_MEASURES = ("max_prob_mean", "max_prob_min", "entropy")
-DEFAULT_MEASURE = "entropy"
 TSALLIS_ALPHA = 0.33
 
 

@@ -51,7 +51,7 @@ def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
         build_inputs(refs, {"sys": hyps}, pred_fields=pred_fields), normalize="nemo", n_resamples=20
     )
     utts = tables.utterances
-    words = cf.word_scores(utts, get_normalizer("nemo"))
+    words = cf.word_scores(utts, get_normalizer("nemo"), "entropy")  # the triples' third
     assert words["word"].tolist() == ["the", "bat", "sat", "down", "hello", "world"]
     assert words["correct"].tolist() == [True, False, True, False, True, True]
     assert words["confidence"].tolist() == [0.95, 0.3, 0.9, 0.2, 0.97, 0.4]
@@ -60,7 +60,7 @@ def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
     assert (row.words, row.errors, row.unmatched, row.confident_errors, row.doubtful_right) == (6, 2, 0, 0, 1)
     assert row.auc_roc == 1.0  # both errors are less confident than every correct word
     assert (diagram.groupby("measure")["words"].sum() == 6).all() and diagram["measure"].nunique() == 3
-    per_utt = cf.utterance_confidence(utts, get_normalizer("nemo")).set_axis(utts["utt_id"])
+    per_utt = cf.utterance_confidence(utts, get_normalizer("nemo"), "entropy").set_axis(utts["utt_id"])
     assert per_utt.loc["u2", "doubtful_right"] == 1 and per_utt.loc["u1", "doubtful_right"] == 0
 
 
@@ -107,7 +107,7 @@ def test_columnar_mapping_reads_every_storage_and_counts_rows_that_do_not_map(ma
         )
     )
     text = lists.assign(word_confidence=[json.dumps(t) for t in lists["word_confidence"]])
-    frames = [cf.word_scores(frame, nemo) for frame in (lists, arrow, text)]
+    frames = [cf.word_scores(frame, nemo, "entropy") for frame in (lists, arrow, text)]
     for words in frames:
         assert words.attrs["unmatched"] == {(str(utts["testset"].iat[0]), "sys"): 1}
         assert words["utt_id"].tolist() == ["u1"] * 4 + ["u2", "u2"]
@@ -118,6 +118,6 @@ def test_columnar_mapping_reads_every_storage_and_counts_rows_that_do_not_map(ma
     ]
     row = utts.index[utts["utt_id"] == "u1"][0]
     one = cf.hypothesis_confidence(
-        lists.at[row, "pred_text"], triples["u1"], lists.at[row, "hyp"], nemo
+        lists.at[row, "pred_text"], triples["u1"], lists.at[row, "hyp"], nemo, "entropy"
     )  # the one-row form agrees
     assert one == frames[0].loc[frames[0]["utt_id"] == "u1", "confidence"].tolist()

@@ -12,8 +12,8 @@ from werbench.dashboard.workspace import Source
 
 from tests.dashboard.test_dash_views import render
 
-# [max_prob_mean, max_prob_min, entropy] per hypothesis word: the mean max-probability is 0.95 everywhere,
-# the other two are the numbers below (the entropy measure is the default)
+# [max_prob_mean, max_prob_min, entropy] per hypothesis word: the two max-probability measures are the
+# numbers below (the mean is the default), the entropy measure is 0.95 everywhere
 ROWS = [  # utt_id, reference, hypothesis, the default measure per hypothesis word
     ("sure-wrong", "the cat sat", "the bat sat", [0.97, 0.95, 0.92]),  # "bat": a confident error
     ("unsure-right", "hello world", "hello world", [0.99, 0.3]),  # "world": doubtful but right
@@ -28,7 +28,7 @@ def workspace_with_confidence(tmp_path: Path):
 
     lines = [
         {"audio_filepath": f"{utt}.wav", "duration": 2.0, "text": ref, "pred_text": hyp, "utt_id": utt,
-         "word_confidence": [[0.95, c, c] for c in conf]}
+         "word_confidence": [[c, c, 0.95] for c in conf]}
         for utt, ref, hyp, conf in ROWS
     ]  # fmt: skip
     manifest = tmp_path / "asr.jsonl"
@@ -72,28 +72,26 @@ def test_utterance_view_colours_words_by_confidence(workspace_with_confidence) -
 
 
 def test_the_measure_is_chosen_in_the_url(workspace_with_confidence) -> None:
-    """Under the mean max-probability (0.95 for every word) both errors are confident, nothing doubtful."""
+    """Under the entropy measure (0.95 for every word) both errors are confident, nothing doubtful."""
     app, analysis = workspace_with_confidence
-    frame = analysis.utterance_grid("asr", ("asr",), "max_prob_mean").table.frame.set_index("utt_id")
+    frame = analysis.utterance_grid("asr", ("asr",), "entropy").table.frame.set_index("utt_id")
     assert frame["s0_confident_errors"].to_dict() == {
         "sure-wrong": 1.0, "unsure-right": 0.0, "plain": 0.0, "unsure-wrong": 1.0
     }  # fmt: skip
     assert frame["s0_doubtful_right"].sum() == 0
-    context = {"ts": "asr", "systems": ["asr"], "qf": "confident_errors", "q": "", "cm": "max_prob_mean"}
-    mask = analysis.view_filter(context)[1](
-        analysis.utterance_grid("asr", ("asr",), "max_prob_mean").table.frame
-    )
+    context = {"ts": "asr", "systems": ["asr"], "qf": "confident_errors", "q": "", "cm": "entropy"}
+    mask = analysis.view_filter(context)[1](analysis.utterance_grid("asr", ("asr",), "entropy").table.frame)
     assert mask.sum() == 2
-    page = render(app, app.server.test_client(), "/utterance?ts=asr&id=unsure-wrong&cm=max_prob_mean")
+    page = render(app, app.server.test_client(), "/utterance?ts=asr&id=unsure-wrong&cm=entropy")
     assert '"hyp-word conf-high"' in page and "confidence 0.95" in page and "confidence 0.20" not in page
-    board = render(app, app.server.test_client(), "/?cm=max_prob_mean")
-    assert '"measure": "max_prob_mean"' in board and '"measure": "entropy"' not in board
+    board = render(app, app.server.test_client(), "/?cm=entropy")
+    assert '"measure": "entropy"' in board and '"measure": "max_prob_mean"' not in board
 
 
 def test_pages_show_the_confidence_figures(workspace_with_confidence) -> None:
     app, analysis = workspace_with_confidence
     summary, diagram = analysis.confidence()
-    row = summary[summary["measure"] == "entropy"].iloc[0]
+    row = summary[summary["measure"] == "max_prob_mean"].iloc[0]
     # 10 hypothesis words, 2 wrong (bat, d); "bat" at 0.92 is a confident error, "world" at 0.3 doubtful
     assert (row.words, row.errors, row.confident_errors, row.doubtful_right) == (10, 2, 1, 1)
     assert (diagram.groupby("measure")["words"].sum() == 10).all()
