@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from werbench.analysis.report_csv import write_csv_report
 from werbench.analysis.report_data import build_report
 from werbench.dashboard.callback_client import post_callback
 from werbench.dashboard.data import decoded
+from werbench.dashboard.exports import ExportFiles
 from werbench.dashboard.reporting import tables_of
 from werbench.manifests.trn import parse_trn_line
 
@@ -160,8 +163,17 @@ def test_export_routes(client, workspace) -> None:
     analysis = workspace.analysis("none")
     systems = pd.read_csv(io.BytesIO(client.get("/export/systems.csv").data))
     assert systems[["testset", "system", "wer"]].equals(analysis.leaderboard()[["testset", "system", "wer"]])
-    utts = pd.read_csv(io.BytesIO(client.get("/export/utterances.csv?ts=synth-noisy").data))
+    noisy = client.get("/export/utterances.csv?ts=synth-noisy")
+    disposition = noisy.headers["Content-Disposition"]
+    assert (
+        disposition.startswith("attachment")
+        and f"utterances-{workspace.default_normalizer}.csv" in disposition
+    )
+    utts = pd.read_csv(io.BytesIO(noisy.data))
     assert set(utts["testset"]) == {"synth-noisy"} and len(utts) == 4 * 40
+    assert client.get("/export/utterances.csv?ts=synth-noisy").data == noisy.data  # the file written once
+    every = pd.read_csv(io.BytesIO(client.get("/export/utterances.csv").data))
+    assert len(every) == len(analysis.utterances) and set(every["testset"]) == {"synth-clean", "synth-noisy"}
     archive = zipfile.ZipFile(io.BytesIO(client.get("/export/trn.zip?ts=synth-clean").data))
     names = set(archive.namelist())
     systems = analysis.systems("synth-clean")
@@ -180,6 +192,23 @@ def test_export_routes(client, workspace) -> None:
     assert report.status_code == 200 and report.mimetype == "text/html"
     assert b"<script" in report.data and b"<script src=" not in report.data  # self-contained
     assert client.get("/export/systems.csv?norm=bogus").status_code == 400
+
+
+def test_a_big_export_is_written_once_however_many_ask_for_it(tmp_path: Path) -> None:
+    files, calls = ExportFiles(), []
+
+    def chunks():
+        calls.append(1)
+        time.sleep(0.2)  # the others ask while it is being written
+        yield from (b"a,b\n", b"1,2\n")
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: files.path("one", chunks), range(4)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == b"a,b\n1,2\n" and len(calls) == 1
+    assert files.path("two", lambda: iter([b"x\n"])).read_bytes() == b"x\n" and len(calls) == 1
+    folder = paths[0].parent
+    files = None  # the last reference
+    assert not folder.exists()  # the folder lives as long as the server's ExportFiles
 
 
 def test_leaderboard_csv_has_the_reports_system_figures(client, workspace, tmp_path: Path) -> None:
