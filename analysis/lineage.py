@@ -515,8 +515,9 @@ def attribution_sentence(row: pd.Series | dict[str, Any]) -> str:
         f"{row['fixed']:,} greedy errors"
     )
     if row["search_errors"]:
+        utts = row["search_utts"]
         text += (
             f"; {row['search_errors']:,} are search errors (a better hypothesis was in its n-best, in "
-            f"{row['search_utts']:,} utterances)"
+            f"{utts:,} utterance{'' if utts == 1 else 's'})"
         )
     return text + "."
