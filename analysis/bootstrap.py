@@ -66,7 +66,7 @@ def bootstrap_group_sums(
         values = values[:, None]
     n, m = values.shape
     codes = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    n_groups = int(codes.max()) + 1 if n else 0
+    n_groups = int(codes.max()) + 1 if n else int(groups is None)  # one group without groups, even empty
     out = np.zeros((n_resamples, n_groups, m))
     if n == 0:
         return out

@@ -44,6 +44,15 @@ def gate(
     from werbench.manifests.errors import ConfigError, WerbenchError
 
     try:
+        from werbench.manifests.atomic import refuse_inputs
+        from werbench.manifests.results import results_inputs
+
+        outputs = (
+            {"--save-baseline": save_baseline}
+            if save_baseline
+            else {"--markdown": markdown_out, "--junit": junit_out}
+        )
+        refuse_inputs(outputs, [*results_inputs(results), baseline])
         if save_baseline is not None:
             typer.echo(f"wrote {gating.save_baseline(results, baseline, save_baseline)}")
             return

@@ -401,10 +401,15 @@ def load_inputs(ref: str | Path, hyps: list[str | Path], *, progress: bool = Fal
         raise ConfigError(ref, "no hypothesis file given (or give a results directory alone)")
     with _reading(progress) as bar:
         reference = read_reference(ref)
+        if reference.frame.empty:
+            raise ManifestError(ref, "the reference has no utterances (an empty file?); nothing to score")
         bar.update(len(reference.frame))
         systems: list[Hypotheses] = []
         for path in hyps:
-            _add_systems(systems, read_hypotheses(path))
+            new = read_hypotheses(path)
+            if all(hyp.frame.empty for hyp in new):
+                raise ManifestError(path, "no hypotheses (an empty file?): every utterance would be missing")
+            _add_systems(systems, new)
             bar.update(len(systems[-1].frame))
     inputs = Inputs([TestSet(ref.stem, reference, systems)])
     match(inputs.testsets[0], inputs.warnings)

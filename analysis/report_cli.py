@@ -223,8 +223,14 @@ def report(
     from werbench.analysis.table_cache import TableOptions, results_tables
     from werbench.analysis.vocabulary import load_vocabularies
     from werbench.analysis.word_classes import load_keywords
+    from werbench.manifests.atomic import refuse_inputs
+    from werbench.manifests.errors import ConfigError
     from werbench.manifests.normalize import get_normalizer
+    from werbench.manifests.results import results_inputs
 
+    refuse_inputs({"--html": html}, [*results_inputs(results), *(keywords or ())])
+    if not math.isfinite(silence_db):
+        raise ConfigError("--silence-db", f"expected a finite level in dBFS, got {silence_db}")
     written: list[Path] = []
     options = TableOptions(
         normalize=normalize, costs=costs, n_resamples=resamples, seed=seed, speaker_from_id=speaker_from_id,
@@ -239,6 +245,9 @@ def report(
     if html is not None or csv is not None:
         normalizer = get_normalizer(tables.normalizer)
         vocabulary = load_vocabularies(vocab or (), normalizer)
+        unknown = sorted(set(vocabulary.by_testset) - set(tables.utterances["testset"]))
+        if unknown:
+            raise ConfigError("--vocab", f"no test set {unknown[0]!r} in {results}")
         lists = [load_keywords(path, normalizer) for path in keywords or ()]
         rules = HallucinationRules(insertion_run=insertion_run, silence_db=silence_db)
         levels = (

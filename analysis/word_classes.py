@@ -38,6 +38,7 @@ from werbench.analysis.bootstrap import bootstrap_group_sums, ratio_interval
 from werbench.analysis.errors import code_pairs
 from werbench.analysis.vocabulary import Vocabulary
 from werbench.manifests.errors import ManifestError
+from werbench.manifests.io import iter_lines
 
 _UNITS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -109,11 +110,9 @@ def load_keywords(path: str | Path, normalize: Callable[[str], str] | None = Non
         raise ManifestError(path, "keyword list not found")
     singles: set[str] = set()
     phrases: set[tuple[str, ...]] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for number, line in enumerate(lines, 1):
+    for number, line in iter_lines(path):  # undecodable bytes and over-long lines name their line
+        if "\0" in line:
+            raise ManifestError(path, "NUL byte in the line (a binary file?)", line=number)
         text = line.split("#", 1)[0].strip()
         if not text:
             continue

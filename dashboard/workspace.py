@@ -18,6 +18,7 @@ from werbench.dashboard.data import NORMALIZERS, Analysis
 from werbench.dashboard.memo import Memo
 from werbench.dashboard.row_index import arrow_column
 from werbench.manifests.errors import ConfigError, ManifestError
+from werbench.manifests.io import refuse_empty
 from werbench.manifests.normalize import default_normalizer as default_text_mode
 from werbench.manifests.normalize import get_normalizer
 from werbench.manifests.results import iter_systems, read_run_info, refuse_url
@@ -61,6 +62,7 @@ class Source:
                 )
             if not path.is_file():
                 raise ManifestError(path, "results directory not found, nor a manifest file of that name")
+            refuse_empty(path)
         if audio_base is not None and not audio_base.is_dir():
             raise ManifestError(audio_base, "--audio-base-path is not a folder")
         return cls(manifests=tuple(paths), audio_base=audio_base, vocab=vocab, keywords=tuple(keywords))

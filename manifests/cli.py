@@ -14,7 +14,7 @@ from werbench.manifests.atomic import refuse_inputs
 from werbench.manifests.errors import ConfigError, ManifestError
 from werbench.manifests.importers import IMPORTERS, ImportOptions, import_corpus
 from werbench.manifests.importers.wsj import CHANNELS
-from werbench.manifests.io import load_manifest
+from werbench.manifests.io import load_manifest, refuse_empty
 from werbench.manifests.normalize import NORMALIZERS, get_normalizer
 from werbench.manifests.stats import manifest_stats, stats_tables
 from werbench.manifests.trn import trn_id_ok, write_trn
@@ -96,6 +96,7 @@ def import_command(
 ) -> None:
     if wsj_vp not in VP_MODES:
         raise ConfigError("--wsj-vp", f"must be one of {', '.join(VP_MODES)}, got {wsj_vp!r}")
+    refuse_inputs({"--output": output}, [src])
     normalizer = None if normalize == "none" else get_normalizer(normalize)
     options = ImportOptions(subset, audio_dir, wsj_channel, wsj_cleanup, wsj_vp)  # type: ignore[arg-type]
     summary = import_corpus(
@@ -194,6 +195,7 @@ def to_trn_command(
 ) -> None:
     """Export a manifest's references (or any text field) as an sclite trn file."""
     refuse_inputs({"--output": output}, [manifest])
+    refuse_empty(manifest)
     normalizer = get_normalizer(normalize)
 
     def pairs() -> Iterator[tuple[str, str]]:

@@ -126,6 +126,17 @@ def iter_lines(
                 yield number, text
 
 
+def refuse_empty(path: str | Path, what: str = "manifest") -> None:
+    """A file without one non-blank line is a ManifestError: an empty input is a mistake, never an empty
+    result (checked before any output is written or any model loaded)."""
+    lines = iter_lines(path)
+    try:
+        if next(lines, None) is None:
+            raise ManifestError(path, f"no utterances: the {what} is empty")
+    finally:
+        lines.close()
+
+
 def open_input(path: Path):
     """Open an input file for reading; a missing file, a folder, a symlink loop or no permission is a
     ManifestError naming it."""

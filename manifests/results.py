@@ -151,6 +151,19 @@ def iter_systems(results: str | Path) -> Iterator[SystemRef]:
         for sys_dir in sorted(p for p in testset_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if (sys_dir / PREDICTIONS).is_file():
                 yield SystemRef(testset_dir.name, sys_dir.name, sys_dir)
+            elif (sys_dir / PREDICTIONS).exists():
+                raise ResultsDirError(sys_dir / PREDICTIONS, "is not a file (a folder or a special file)")
+
+
+def results_inputs(results: str | Path) -> list[Path]:
+    """The files a command reading ``results`` reads (predictions, run.json, test-set manifests): outputs
+    must never replace one of them (``manifests.atomic.refuse_inputs``)."""
+    if is_url(results) or not Path(results).is_dir():
+        return []
+    files: list[Path] = []
+    for ref in iter_systems(results):
+        files += [ref.predictions, ref.run_info_path, ref.path.parent / TESTSET_MANIFEST]
+    return files
 
 
 def read_run_info(ref: SystemRef) -> RunInfo | None:

@@ -38,6 +38,8 @@ _ID_PART = r"^\s*[^()\s]+\s*\)\s*$"  # after the last "(": the id, ")" and nothi
 
 def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:
     """``(utt_id, text)`` of one line; ManifestError naming file and line when it has no final ``(id)``."""
+    if "\0" in raw:
+        raise ManifestError(path, "NUL byte in the line (a binary file?)", line=line)
     stripped = raw.strip(SPACES)
     open_at = stripped.rfind("(")
     if not stripped.endswith(")") or open_at < 0:
@@ -95,7 +97,7 @@ def _fast_columns(data: bytes) -> tuple[pa.Array, pa.Array, np.ndarray] | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if _odd_bytes(data):
+    if _odd_bytes(data) or b"\0" in data:  # a NUL byte: the line reader names its line
         return None
     lines = _lines(data)
     try:

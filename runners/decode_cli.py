@@ -151,11 +151,13 @@ def decode_command(
     Unreadable audio is recorded as a failed utterance and the run goes on.
     """
     with _interruptible():
-        from werbench.manifests.io import load_manifest
+        from werbench.manifests.io import load_manifest, refuse_empty
         from werbench.manifests.normalize import get_normalizer
+        from werbench.manifests.results import system_dir
         from werbench.runners.decode import DecodeJob, default_system_name, run_decode
         from werbench.runners.decoders.registry import make_decoder
         from werbench.runners.models.load import load_model
+        from werbench.runners.models.torch_utils import check_device
 
         options = {
             "lm": lm, "unigrams": unigrams, "rescorer": rescorer,
@@ -167,8 +169,11 @@ def decode_command(
         # Everything checkable is checked before the (slow) model load.
         make_decoder(decoder, params)
         get_normalizer(normalizer)
+        check_device(device)
+        refuse_empty(manifest)
         for _ in load_manifest(manifest):
             pass
+        system_dir(results, testset or manifest.stem, name or default_system_name(model, decoder))
         from werbench.runners.storage import scratch_dir
 
         loaded = load_model(model, device, precision, cache_dir=scratch_dir(cache), trust_model=trust_model)

@@ -89,7 +89,9 @@ def iter_source_lines(path: Path) -> Iterator[str]:
     with opener(path, "rt", encoding="utf-8") as handle:
         number = 0
         try:
-            for number, line in enumerate(handle, start=1):  # noqa: B007 (the count names the bad line)
+            for number, line in enumerate(handle, start=1):  # the count also names an undecodable line
+                if "\0" in line:
+                    raise ManifestError(path, "NUL byte in the line (a binary file?)", line=number)
                 yield line
         except UnicodeDecodeError:
             raise ManifestError(path, "not UTF-8 text", line=number + 1) from None

@@ -52,8 +52,10 @@ def build_command(
     """Estimate a Kneser-Ney word n-gram with KenLM lmplz; also writes LM.unigrams.txt and LM.build.json."""
     if binary_type not in ("probing", "trie"):
         raise ConfigError("--binary-type", "choose probing or trie")
+    from werbench.manifests.atomic import refuse_inputs
     from werbench.runners.lm import build_lm
 
+    refuse_inputs({"--output": output}, texts)
     info = build_lm(
         texts,
         output,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,22 @@ import numpy as np
 from werbench.manifests.errors import ConfigError, ManifestError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(device: str) -> str:
+    """A device name torch knows (``auto``, ``cpu``, ``mps``, ``cuda``, ``cuda:N``), else a ConfigError naming
+    ``--device``: checked before any model is loaded (torch's own message would blame the model file)."""
+    if not _DEVICE.fullmatch(device):
+        raise ConfigError("--device", f"unknown device {device!r}; give auto, cpu, cuda or cuda:N")
+    return device
 
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; an unavailable CUDA request is an error."""
     import torch
 
+    check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

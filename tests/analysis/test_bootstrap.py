@@ -70,3 +70,11 @@ def test_one_rule_for_blocks_without_a_label() -> None:
 def test_bootstrap_ci_of_nothing_is_undefined() -> None:
     assert all(math.isnan(x) for x in bs.bootstrap_ci(np.zeros(0), np.zeros(0)))
     assert all(math.isnan(x) for x in bs.bootstrap_ci(np.array([1, 2]), np.array([0, 0])))
+
+
+def test_group_sums_of_no_rows_without_groups_still_have_the_one_group() -> None:
+    """Issue 17: a pair whose systems share no utterance (one failed everywhere) summed nothing, and the
+    callers' ``[:, 0, :]`` raised IndexError (a traceback from report, log and the dashboard)."""
+    out = bs.bootstrap_group_sums(np.zeros((0, 4)), n_resamples=7)
+    assert out.shape == (7, 1, 4) and not out.any()
+    assert bs.bootstrap_group_sums(np.zeros((0, 2)), np.zeros(0, int), n_resamples=3).shape == (3, 0, 2)

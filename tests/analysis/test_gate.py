@@ -120,3 +120,18 @@ def test_the_python_api_gives_the_same_verdicts(results: Path) -> None:
 
     result = werbench.gate(results, "base", "cand")
     assert not result.passed and [v.testset for v in result.verdicts if v.failed] == ["clean"]
+
+
+def test_outputs_never_replace_the_results_read(results: Path) -> None:
+    """Issue 17: --save-baseline (or --junit, --markdown) naming one of the results' own files replaced it."""
+    predictions = results / "clean" / "cand" / "predictions.jsonl"
+    manifest = results / "other" / "manifest.jsonl"
+    before = predictions.read_bytes()
+    for args in (
+        ["--baseline", "base", "--save-baseline", str(predictions)],
+        ["--baseline", "base", "--candidate", "cand", "--junit", str(predictions)],
+        ["--baseline", "base", "--candidate", "cand", "--markdown", str(manifest)],
+    ):
+        code, output = _gate(results, *args)
+        assert code == 2 and "is an input of this command" in output, output
+    assert predictions.read_bytes() == before

@@ -256,3 +256,30 @@ def test_sde_manifest_whose_files_share_a_name_says_to_give_ids(tmp_path) -> Non
     with pytest.raises(ManifestError, match="give each line a unique utt_id") as err:
         read_manifests([path])
     assert (err.value.line, err.value.field) == (2, "utt_id")
+
+
+def test_an_empty_reference_or_hypothesis_file_is_an_error(tmp_path: Path) -> None:
+    """Issue 17: ``score EMPTY HYP`` warned "nothing to score" and exited 0; an empty hypothesis file made
+    every utterance missing and exited 0."""
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"audio_filepath": "a.wav", "duration": 1.0, "text": "hi"}])
+    empty_ref, empty_hyp = tmp_path / "empty.trn", tmp_path / "h.trn"
+    empty_ref.write_text("", encoding="utf-8")
+    empty_hyp.write_text("\n", encoding="utf-8")
+    hyp = tmp_path / "a.trn"
+    hyp.write_text("hi (a)\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match="the reference has no utterances") as caught:
+        load_inputs(empty_ref, [hyp])
+    assert caught.value.path == str(empty_ref)
+    with pytest.raises(ManifestError, match="no hypotheses") as caught:
+        load_inputs(ref, [empty_hyp])
+    assert caught.value.path == str(empty_hyp)
+
+
+def test_a_predictions_path_that_is_not_a_file_is_an_error(tmp_path: Path) -> None:
+    """Issue 17: a system whose predictions.jsonl is a folder was skipped without a word."""
+    from werbench.manifests.errors import ResultsDirError
+    from werbench.manifests.results import iter_systems
+
+    (tmp_path / "ts" / "sys@x" / "predictions.jsonl").mkdir(parents=True)
+    with pytest.raises(ResultsDirError, match="is not a file"):
+        list(iter_systems(tmp_path))

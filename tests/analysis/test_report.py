@@ -496,3 +496,35 @@ def test_report_with_runs_of_different_normalisers(tmp_path: Path, make_results)
     systems_csv = pd.read_csv(out / "systems.csv").set_index("system")
     assert systems_csv.loc["x@greedy", "wer"] == 0.0  # "Hello World" normalised like "hello world"
     assert systems_csv.loc["y@greedy", "wer"] == pytest.approx(2 / 4)
+
+
+def test_report_of_a_system_that_failed_everywhere(tmp_path: Path, make_results) -> None:
+    """Issue 17: the runner-up failed on every utterance (no word-class rows shared with the best), and the
+    word-class comparison raised IndexError; the report is written, the failures counted as deletions."""
+    manifest = [Utterance(f"/a/u{k}.wav", 1.0, "alpha beta gamma", utt_id=f"u{k}") for k in range(4)]
+    good = {u.utt_id: {"pred_text": u.text} for u in manifest}
+    failed = {u.utt_id: {"error": "audio file not found"} for u in manifest}
+    root = make_results(tmp_path / "results", "ts", manifest, {"good": good, "failed": failed})
+    out = tmp_path / "r.html"
+    args = ["report", str(root), "--html", str(out), "--resamples", "100", "--no-cache"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
+def test_report_never_writes_over_its_inputs_and_checks_its_options(results: Path, tmp_path: Path) -> None:
+    """Issue 17: --html naming a predictions file replaced it; a NaN --silence-db and a --vocab TESTSET that
+    names no test set were accepted silently."""
+    predictions = next(results.glob("*/*/predictions.jsonl"))
+    before = predictions.read_bytes()
+    base = ["report", str(results), "--resamples", "100", "--no-cache"]
+    vocab = tmp_path / "v.txt"
+    vocab.write_text("alpha\n", encoding="utf-8")
+    for extra, message in [
+        (["--html", str(predictions)], "--html: "),
+        (["--csv", str(tmp_path / "c"), "--silence-db", "nan"], "--silence-db: expected a finite level"),
+        (["--csv", str(tmp_path / "c"), "--vocab", f"nope={vocab}"], "--vocab: no test set 'nope'"),
+    ]:
+        result = CliRunner().invoke(app, [*base, *extra])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert predictions.read_bytes() == before

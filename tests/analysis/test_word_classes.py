@@ -141,3 +141,18 @@ def test_keywords_and_oov_match_texterrors(make_utts, tmp_path: Path) -> None:
     )
     assert oov.ref_words == theirs["oov_word_count"]
     assert 1 - oov.recall == pytest.approx(theirs["oov_wer"] / 100)
+
+
+def test_keyword_and_vocabulary_files_name_the_bad_line(tmp_path: Path) -> None:
+    """Issue 17: a NUL byte in a keyword list was accepted; undecodable bytes in either named no line."""
+    from werbench.analysis.vocabulary import load_vocabulary
+
+    for content, message in [(b"alpha\nbe\x00ta\n", "NUL byte"), (b"alpha\ncaf\xe9\n", "not UTF-8")]:
+        path = tmp_path / "list.txt"
+        path.write_bytes(content)
+        with pytest.raises(ManifestError, match=message) as caught:
+            wc.load_keywords(path)
+        assert caught.value.line == 2
+    with pytest.raises(ManifestError, match="not UTF-8") as caught:
+        load_vocabulary(path)
+    assert caught.value.line == 2

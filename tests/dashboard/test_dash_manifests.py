@@ -310,3 +310,12 @@ def test_opening_utterances_one_by_one_keeps_the_memos_bounded(manifests, tmp_pa
     assert analysis.audio_metrics.version("conformer") >= 6  # six versions were built
     assert sizes[1:] == [sizes[1]] * 5, sizes  # and each replaced the one before
     assert grid.table.frame["snr_db"].notna().sum() == 6 and len(summary) == 1
+
+
+def test_an_empty_manifest_is_refused_before_serving(tmp_path: Path) -> None:
+    """Issue 17: serving an empty manifest started a dashboard over nothing, with a warning only."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n \n", encoding="utf-8")
+    with pytest.raises(ManifestError, match="no utterances") as caught:
+        Source.of(empty)
+    assert caught.value.path == str(empty)

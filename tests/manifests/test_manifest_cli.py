@@ -109,3 +109,18 @@ def test_normalizers_listing_shows_specs_and_outputs():
     assert result.exit_code == 0
     assert "nemo@1" in result.output and "'hello door slam world'" in result.output
     assert "'Hello, [door_slam] World'" in result.output  # shown verbatim, not eaten as markup
+
+
+def test_outputs_never_replace_the_source_and_empty_manifests_are_refused(tmp_path):
+    """Issue 17: ``import trn X -o X`` replaced the trn with the manifest; ``to-trn`` of an empty manifest
+    wrote an empty trn file and exited 0."""
+    trn = tmp_path / "ref.trn"
+    trn.write_text("hello world (a1)\n", encoding="utf-8")
+    result = _run("import", "trn", trn, "-o", trn)
+    assert result.exit_code == 1 and "--output" in result.output and "is an input" in result.output
+    assert trn.read_text(encoding="utf-8") == "hello world (a1)\n"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = _run("to-trn", empty, "-o", tmp_path / "out.trn")
+    assert result.exit_code == 1 and "empty.jsonl: no utterances" in result.output, result.output
+    assert not (tmp_path / "out.trn").exists()

@@ -93,3 +93,15 @@ def test_trn_words_split_on_ascii_whitespace_only(tmp_path):
     assert read_trn(path) == [("u1", "a b\u00a0c d\u2003e")]
     write_trn(path, [("u1", "x\ty\u00a0z")])
     assert path.read_text(encoding="utf-8") == "x y\u00a0z (u1)\n"
+
+
+def test_a_nul_byte_is_refused_with_its_line(tmp_path):
+    """Issue 17: a NUL byte (a binary file) was read as part of a word by the fast and the line reader."""
+    from werbench.manifests.trn import trn_columns
+
+    path = tmp_path / "bin.trn"
+    path.write_bytes(b"the cat (a1)\nhel\x00lo world (a2)\n")
+    for read in (lambda: list(iter_trn(path)), lambda: trn_columns(path)):
+        with pytest.raises(ManifestError, match="NUL byte") as caught:
+            read()
+        assert caught.value.line == 2

@@ -166,3 +166,16 @@ def test_worker_processes_give_the_same_predictions(tmp_path, tiny_model, speech
     pooled = decode(tmp_path, tiny_model, speech_manifest, system="pooled@greedy", workers=2, max_batch=2)
     assert read_predictions(pooled.ref.predictions) == read_predictions(inline.ref.predictions)
     assert pooled.info.extra["totals"]["cached"] == 4
+
+
+def test_a_bad_device_name_is_an_option_error_before_any_model_loads() -> None:
+    """Issue 17: ``--device tpu9`` reached torch in the model load, whose message blamed the model file."""
+    from werbench.manifests.errors import ConfigError
+    from werbench.runners.models.torch_utils import check_device
+
+    for good in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        assert check_device(good) == good
+    for bad in ("tpu9", "cuda:", "cpu ", ""):
+        with pytest.raises(ConfigError, match="unknown device") as caught:
+            check_device(bad)
+        assert caught.value.path == "--device"

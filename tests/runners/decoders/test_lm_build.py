@@ -133,3 +133,21 @@ def test_cli_builds_and_reports_errors_without_a_traceback(tmp_path):
     assert bad.exit_code == 1 and "--prune" in bad.output and "Traceback" not in bad.output
     help_text = runner.invoke(app, ["lm", "build", "--help"]).output
     assert "--normalize" in help_text and "--prune" in help_text
+
+
+def test_cli_never_replaces_its_text_and_refuses_nul_bytes(tmp_path):
+    """Issue 17: ``-o`` naming the corpus itself replaced it with the LM; a NUL byte went into lmplz."""
+    from werbench.cli import app
+
+    source = tmp_path / "raw.txt"
+    source.write_text(RAW_TEXT * 20, encoding="utf-8")
+    before = source.read_bytes()
+    runner = CliRunner()
+    same = runner.invoke(app, ["lm", "build", str(source), "-o", str(source), "--order", "2"])
+    assert same.exit_code == 1 and "--output" in same.output and "is an input" in same.output, same.output
+    assert source.read_bytes() == before
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"hello world\nhel\x00lo\n")
+    with pytest.raises(ManifestError, match="NUL byte") as caught:
+        build_lm([binary], tmp_path / "b.arpa", order=2)
+    assert caught.value.line == 2
