@@ -7,6 +7,7 @@ shorten-compressed LDC files report their length too (their samples go through f
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +56,13 @@ def _sphere_info(header: SphereHeader) -> AudioInfo:
 
 
 def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise ManifestError(path, "audio file not found", field=FIELD)
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise ManifestError(path, "audio file not found", field=FIELD) from None
+    except OSError as exc:  # a name too long, a symlink loop, no permission: said, not raised as is
+        raise ManifestError(path, f"audio path cannot be read: {exc.strerror or exc}", field=FIELD) from None
+    if not stat.S_ISREG(mode):
         raise ManifestError(path, "audio path is not a file", field=FIELD)
 
 

@@ -81,6 +81,7 @@ def _import_kaldi(root: Path, files: dict[str, str], damaged: str, how: int, whe
 @given(kaldi_dir(), st.sampled_from(KALDI_FILES), st.integers(0, 20), st.integers(0, 10_000))
 @example({"wav.scp": "r {AUDIO}\n", "text": "u hi\n", "segments": "u r nan 1\n"}, "text", 0, 0)  # found
 @example({"wav.scp": "r {AUDIO}\n", "text": "u hi\n", "segments": "u r 0 inf\n"}, "text", 0, 0)  # found
+@example({"wav.scp": "0 {AUDIO}\n", "text": "0 \n"}, "wav.scp", 6, 3)  # found: a path too long for the OS
 def test_kaldi_dirs(tmp_path_factory, files, damaged, how, where) -> None:
     _import_kaldi(tmp_path_factory.mktemp("kaldi") / "d", files, damaged, how, where)
 
