@@ -89,7 +89,15 @@ def read_unigram_list(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(path, "unigram list not found")
-    words = [w for w in path.read_text(encoding="utf-8").split() if w not in SENTENCE_MARKERS]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        from werbench.manifests.io import iter_lines
+
+        for _ in iter_lines(path):  # raises the ManifestError naming the first undecodable line
+            pass
+        raise ManifestError(path, f"not UTF-8 text (byte {exc.start})") from None
+    words = [w for w in text.split() if w not in SENTENCE_MARKERS]
     if not words:
         raise ManifestError(path, "unigram list is empty")
     return words

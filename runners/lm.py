@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,6 +96,8 @@ def iter_source_lines(path: Path) -> Iterator[str]:
                 yield line
         except UnicodeDecodeError:
             raise ManifestError(path, "not UTF-8 text", line=number + 1) from None
+        except (OSError, EOFError, zlib.error) as exc:  # a .gz that is not gzip, or is cut short
+            raise ManifestError(path, f"cannot read: {exc}", line=number + 1) from None
 
 
 def write_corpus(sources: Sequence[Path], normalizer_name: str, out: Path) -> tuple[int, int]:

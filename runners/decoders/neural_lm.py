@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ class CausalLMScorer:
             model = AutoModelForCausalLM.from_pretrained(
                 where, local_files_only=True, dtype=torch.float32, **extra
             )
-        except (OSError, ValueError, ImportError) as exc:
+        except (OSError, ValueError, ImportError, struct.error) as exc:  # struct: a truncated .gguf header
             raise ManifestError(self.path, f"cannot load causal LM: {exc}") from None
         self.model = model.eval().to(self.device)
         tok = self.tokenizer

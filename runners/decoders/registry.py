@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
         )
     _check_paths(name, params, where)
     try:
-        return pydantic.TypeAdapter(cls).validate_python(params)
+        decoder = pydantic.TypeAdapter(cls).validate_python(params)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
@@ -115,6 +116,11 @@ def make_decoder(name: str, params: dict[str, Any] | None = None, where: str | P
         ) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(where, _about(name, str(exc))) from None
+    nan = next((key for key in params if isinstance(getattr(decoder, key, None), float)
+                and math.isnan(getattr(decoder, key))), None)  # fmt: skip
+    if nan is not None:  # NaN passes a float check and turns every score into NaN
+        raise ConfigError(where, _about(name, f"{nan} is not a number (NaN)"), field=nan)
+    return decoder
 
 
 def _about(name: str, message: str) -> str:

@@ -189,6 +189,9 @@ def test_registry_builds_and_validates_these_decoders(lm_arpa):
         assert params["alpha"] == 1.5 and params["hotwords"] == ["zebra"] and params["lm"] == str(lm_arpa)
         with pytest.raises(ConfigError, match="beam_width"):
             make_decoder(name, {"lm": str(lm_arpa), "beam_width": 0})
+        with pytest.raises(ConfigError, match="NaN") as caught:  # issue 17: NaN passed the float check
+            make_decoder(name, {"lm": str(lm_arpa), "alpha": float("nan")})
+        assert caught.value.field == "alpha"
 
 
 def test_bad_inputs_are_clear_errors(decoder_class, lm_arpa, char_vocab):

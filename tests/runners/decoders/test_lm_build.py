@@ -151,3 +151,20 @@ def test_cli_never_replaces_its_text_and_refuses_nul_bytes(tmp_path):
     with pytest.raises(ManifestError, match="NUL byte") as caught:
         build_lm([binary], tmp_path / "b.arpa", order=2)
     assert caught.value.line == 2
+
+
+def test_unreadable_sources_and_word_lists_name_the_file(tmp_path):
+    """Issue 17: a ``.gz`` that is not gzip printed only "Unknown compression method"; a non-UTF-8
+    ``--unigrams`` list failed every utterance with a bare UnicodeDecodeError after the acoustic model ran."""
+    from werbench.manifests.arpa import read_unigram_list
+
+    fake = tmp_path / "c.txt.gz"
+    fake.write_bytes(b"\x1f\x8bnot gzip at all")
+    with pytest.raises(ManifestError, match="cannot read") as caught:
+        build_lm([fake], tmp_path / "x.arpa", order=2)
+    assert caught.value.path == str(fake)
+    words = tmp_path / "u.txt"
+    words.write_bytes(b"alpha\ncaf\xe9\n")
+    with pytest.raises(ManifestError, match="not UTF-8") as caught:
+        read_unigram_list(words)
+    assert caught.value.line == 2

@@ -184,3 +184,14 @@ def test_smollm2_gguf_loads_and_scores():
     assert scorer.kind == "causal"
     good, bad = scorer.score(["the cat sat on the mat", "mat the on sat cat the"])
     assert good > bad
+
+
+def test_a_truncated_gguf_file_is_named(tmp_path):
+    """Issue 17: a .gguf cut short raised struct.error ("unpack_from requires a buffer...") in every decode
+    worker, a message that named no file."""
+    pytest.importorskip("gguf")
+    garbage = tmp_path / "r.gguf"
+    garbage.write_bytes(b"GGUFgarbage")
+    with pytest.raises(ManifestError, match="cannot load causal LM") as caught:
+        CausalLMScorer(garbage, device="cpu")
+    assert caught.value.path == str(garbage)
