@@ -72,18 +72,9 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def _route(client: Any, app: Any, path: str, search: str = "") -> tuple[float, str]:
     """The router callback building a page, as the browser asks for it: (ms, the answer's JSON text)."""
-    from werbench.dashboard.callback_client import post_callback
+    from werbench.dashboard.callback_client import render_page
 
-    elapsed, body = post_callback(
-        client,
-        app,
-        "page.children",
-        [
-            {"id": "url", "property": "pathname", "value": path},
-            {"id": "url", "property": "search", "value": search},
-        ],
-        [{"id": "rendered", "property": "data", "value": {}}],
-    )
+    elapsed, body = render_page(client, app, path + search)
     text = json.dumps(body)
     assert "could not be built" not in text, f"page {path}{search} failed"
     return elapsed, text

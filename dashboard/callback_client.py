@@ -47,3 +47,19 @@ def post_callback(
     if response.status_code not in (200, 204):
         raise RuntimeError(f"{first_output}: HTTP {response.status_code}: {response.data[:500]!r}")
     return elapsed, (response.get_json() if response.status_code == 200 else {})
+
+
+def render_page(client: Any, app: Any, path: str) -> tuple[float, dict[str, Any]]:
+    """The router callback building the page at ``path`` (``/utterance?ts=..&id=..``), as the browser asks
+    for it on navigation: (milliseconds, response JSON; layout at ``["response"]["page"]["children"]``)."""
+    pathname, _, query = path.partition("?")
+    return post_callback(
+        client,
+        app,
+        "page.children",
+        [
+            {"id": "url", "property": "pathname", "value": pathname},
+            {"id": "url", "property": "search", "value": f"?{query}" if query else ""},
+        ],
+        [{"id": "rendered", "property": "data", "value": {}}],
+    )

@@ -1934,7 +1934,7 @@ def serve_probe(paths: list[str]) -> int:
     built; 0 when every page rendered.
     """
     from werbench.dashboard.app import create_app
-    from werbench.dashboard.callback_client import post_callback
+    from werbench.dashboard.callback_client import render_page
     from werbench.manifests.errors import WerbenchError
 
     try:
@@ -1952,17 +1952,7 @@ def serve_probe(paths: list[str]) -> int:
     testsets = list(workspace.analysis(workspace.default_normalizer).leaderboard()["testset"].unique())
     broken = []
     for page in PAGES:
-        pathname, _, query = page.format(ts=testsets[0] if testsets else "").partition("?")
-        _, body = post_callback(
-            client,
-            app,
-            "page.children",
-            [
-                {"id": "url", "property": "pathname", "value": pathname},
-                {"id": "url", "property": "search", "value": f"?{query}" if query else ""},
-            ],
-            [{"id": "rendered", "property": "data", "value": {}}],
-        )
+        _, body = render_page(client, app, page.format(ts=testsets[0] if testsets else ""))
         if "could not be built" in json.dumps(body):
             broken.append(page)
     if broken:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from werbench.dashboard.callback_client import post_callback
 from werbench.manifests.io import write_manifest
 from werbench.manifests.results import PREDICTIONS, RunInfo, system_dir, write_run_info
 from werbench.manifests.schema import Utterance
+
+from tests.dashboard.test_dash_views import render
 
 REF = "We met John Smith in Paris, yesterday."
 HYP = "we met john Smyth in paris yesterday."
@@ -34,13 +35,7 @@ def cased_app(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _page(app, query: str, path: str = "/utterance") -> str:
-    _, body = post_callback(
-        app.server.test_client(), app, "page.children",
-        [{"id": "url", "property": "pathname", "value": path},
-         {"id": "url", "property": "search", "value": query}],
-        [{"id": "rendered", "property": "data", "value": {}}],
-    )  # fmt: skip
-    return json.dumps(body["response"]["page"]["children"])
+    return render(app, app.server.test_client(), path + query)
 
 
 def test_the_switch_shows_words_as_written(cased_app) -> None:

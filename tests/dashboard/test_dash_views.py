@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from werbench.analysis.report_csv import write_csv_report
 from werbench.analysis.report_data import build_report
-from werbench.dashboard.callback_client import post_callback
+from werbench.dashboard.callback_client import post_callback, render_page
 from werbench.dashboard.data import decoded
 from werbench.dashboard.exports import ExportFiles
 from werbench.dashboard.reporting import tables_of
@@ -31,17 +31,7 @@ PAGES = [
 
 
 def render(app, client, path: str) -> str:
-    pathname, _, query = path.partition("?")
-    _, body = post_callback(
-        client,
-        app,
-        "page.children",
-        [
-            {"id": "url", "property": "pathname", "value": pathname},
-            {"id": "url", "property": "search", "value": f"?{query}" if query else ""},
-        ],
-        [{"id": "rendered", "property": "data", "value": {}}],
-    )
+    _, body = render_page(client, app, path)
     return json.dumps(body["response"]["page"]["children"])
 
 
