@@ -36,7 +36,7 @@ def gate(
                                               "commit) instead of gating."),
     normalize: str | None = typer.Option(None, "--normalize", "-n", help=NORMALIZE_HELP),
     costs: str = typer.Option("sclite", "--costs", help="sclite (4/3/3) or unit (1/1/1, ties as jiwer)."),
-    resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
+    resamples: int = typer.Option(1000, "--resamples", min=100, max=100_000, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
 ) -> None:  # fmt: skip
     from werbench.analysis import gate as gating

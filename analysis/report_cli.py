@@ -125,7 +125,7 @@ def compare(
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     testset: str | None = typer.Option(None, "--testset", help="Test set (when several have both)."),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
-    resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples."),
+    resamples: int = typer.Option(1000, "--resamples", min=100, max=100_000, help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     speaker_from_id: str | None = typer.Option(
         None, "--speaker-from-id", metavar="REGEX", help=SPEAKER_FROM_ID
@@ -199,7 +199,7 @@ def report(
     costs: str = typer.Option("sclite", "--costs", help=_COSTS),
     flavour: str = typer.Option("werbench", "--flavour", help=_FLAVOUR),
     resamples: int = typer.Option(
-        1000, "--resamples", min=100, help="Bootstrap resamples (intervals and tests)."
+        1000, "--resamples", min=100, max=100_000, help="Bootstrap resamples (intervals and tests)."
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     speaker_from_id: str | None = typer.Option(

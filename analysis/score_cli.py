@@ -240,7 +240,9 @@ def score(
         "reference or the hypothesis, matches the word inside; left out of the alignment it costs 2 instead "
         "of 3 and counts as correct (so C + S + D can exceed the reference's words, as in sclite)."
     ),
-    resamples: int = typer.Option(1000, "--resamples", min=100, help="Bootstrap resamples (WER CI)."),
+    resamples: int = typer.Option(
+        1000, "--resamples", min=100, max=100_000, help="Bootstrap resamples (WER CI)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     missing: str = typer.Option("deletions", "--missing", help=MISSING_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the caches."),

@@ -170,6 +170,7 @@ def _check_call(inputs, path, extra) -> None:
 
 @SHORT
 @given(hostile_call())
+@example(call=(("report",), ["--resamples", "99999999999999999999"]))  # found: numpy's dimension error
 def test_every_option_with_hostile_values(cli_inputs, call) -> None:
     _check_call(cli_inputs, *call)
 
