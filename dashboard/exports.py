@@ -37,11 +37,10 @@ class ExportFiles:
     """Big exports written once into a folder that lives as long as the server, then sent as files.
 
     Waitress sends a file from its I/O loop, while a streamed response holds a worker thread, and the GIL,
-    for as long as it is generated: the per-utterance CSV of 100k x 4 rows took tens of seconds of CPU on
-    every download, and under 50 clients those downloads starved every other request into timeouts
-    (``benchmarks/bench_dashboard_load.py``). The tables an ``Analysis`` serves do not change while the
-    server runs, so a file per (normaliser, test set) stays right; a second request for a file being
-    written waits for it.
+    for as long as it is generated: the per-utterance CSV of 100k x 4 rows (605 MB) cost about 9 s of CPU on
+    every download, and a minute each under 50 clients (``benchmarks/bench_dashboard_load.py``). The
+    tables an ``Analysis`` serves do not change while the server runs, so a file per (normaliser, test set)
+    stays right; a second request for a file being written waits for it.
     """
 
     def __init__(self) -> None:
