@@ -50,9 +50,9 @@ def loads_json(path: str | Path, text: str, *, line: int | None = None) -> Any:
     long, a lone surrogate such as ``"\\ud800"``) becomes a ManifestError naming file, line and key path."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f" at column {exc.colno}" if line is not None else f" at line {exc.lineno} column {exc.colno}"
-        raise ManifestError(path, f"invalid JSON: {exc.msg}{where}", line=line) from None
+    except json.JSONDecodeError as exc:  # a whole file: the decoder names the line (file:LINE:)
+        at = line if line is not None else exc.lineno
+        raise ManifestError(path, f"invalid JSON: {exc.msg} at column {exc.colno}", line=at) from None
     except RecursionError:
         raise ManifestError(path, "invalid JSON: nested too deeply", line=line) from None
     except ValueError as exc:  # an integer beyond Python's digit limit

@@ -142,3 +142,14 @@ def test_load_manifest_is_the_one_reader_streamed_or_in_columns(tmp_path):
     assert (
         frame["lang"].tolist() == ["en"] * 3 and frame["audio_filepath"].str.startswith(str(tmp_path)).all()
     )
+
+
+def test_a_whole_json_file_names_the_line_of_its_syntax_error(tmp_path) -> None:
+    from werbench.manifests.io import load_json_file
+
+    path = tmp_path / "run.json"
+    path.write_text('{\n  "system": "a",\n  oops\n}\n', encoding="utf-8")
+    with pytest.raises(ManifestError) as caught:
+        load_json_file(path)
+    assert caught.value.line == 3 and str(caught.value).startswith(f"{path}:3:")
+    assert "invalid JSON" in caught.value.message and "column 3" in caught.value.message
