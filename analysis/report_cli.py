@@ -237,18 +237,20 @@ def report(
         missing=missing,
     )  # fmt: skip
     tables = results_tables(results, options, use_cache=not no_cache, progress=True)
-    rows = len(tables.utterances)
-    bar = writing_bar(rows * ((trn is not None) + (csv is not None) + (html is not None)), True)
-    if trn is not None:
-        written += write_trn_export(trn, tables.utterances)
-        bar.update(rows)
-    if html is not None or csv is not None:
+    analyses = html is not None or csv is not None
+    if analyses:  # their word lists are checked before anything is written
         normalizer = get_normalizer(tables.normalizer)
         vocabulary = load_vocabularies(vocab or (), normalizer)
         unknown = sorted(set(vocabulary.by_testset) - set(tables.utterances["testset"]))
         if unknown:
             raise ConfigError("--vocab", f"no test set {unknown[0]!r} in {results}")
         lists = [load_keywords(path, normalizer) for path in keywords or ()]
+    rows = len(tables.utterances)
+    bar = writing_bar(rows * ((trn is not None) + (csv is not None) + (html is not None)), True)
+    if trn is not None:
+        written += write_trn_export(trn, tables.utterances)
+        bar.update(rows)
+    if analyses:
         rules = HallucinationRules(insertion_run=insertion_run, silence_db=silence_db)
         levels = (
             hallucination_levels(tables.utterances, AudioMetricsCache(cache_root())) if audio_levels else None

@@ -528,3 +528,7 @@ def test_report_never_writes_over_its_inputs_and_checks_its_options(results: Pat
         result = CliRunner().invoke(app, [*base, *extra])
         assert result.exit_code == 1 and message in result.output, result.output
     assert predictions.read_bytes() == before
+    trn, csv = tmp_path / "trn", tmp_path / "c"
+    outputs = ["--trn", str(trn), "--csv", str(csv), "--vocab", f"nope={vocab}"]
+    result = CliRunner().invoke(app, [*base, *outputs])
+    assert result.exit_code == 1 and not trn.exists() and not csv.exists()  # refused before any output
