@@ -110,9 +110,7 @@ def load_keywords(path: str | Path, normalize: Callable[[str], str] | None = Non
         raise ManifestError(path, "keyword list not found")
     singles: set[str] = set()
     phrases: set[tuple[str, ...]] = set()
-    for number, line in iter_lines(path):  # undecodable bytes and over-long lines name their line
-        if "\0" in line:
-            raise ManifestError(path, "NUL byte in the line (a binary file?)", line=number)
+    for number, line in iter_lines(path):  # undecodable bytes, NUL and over-long lines name their line
         text = line.split("#", 1)[0].strip()
         if not text:
             continue

@@ -105,7 +105,8 @@ def iter_lines(
     path: str | Path, encoding: str = "utf-8", *, json_lines: bool = False
 ) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers, CR/LF and BOM removed; undecodable bytes name the line
-    (and, for ``json_lines``, the field holding them)."""
+    (and, for ``json_lines``, the field holding them), and so does a NUL byte, which no text werbench reads
+    line by line may hold (a binary file, or a damaged one)."""
     path = Path(path)
     with open_input(path) as handle:
         for number, raw in enumerate(bounded_lines(handle), start=1):
@@ -121,6 +122,8 @@ def iter_lines(
                 raise ManifestError(
                     path, f"not {encoding.upper()} (byte {exc.start}): {snippet!r}", line=number, field=field
                 ) from None
+            if "\0" in text:
+                raise ManifestError(path, "NUL byte in the line (a binary file?)", line=number)
             text = text.rstrip("\r\n").lstrip("\ufeff")
             if text.strip():
                 yield number, text

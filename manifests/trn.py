@@ -38,8 +38,6 @@ _ID_PART = r"^\s*[^()\s]+\s*\)\s*$"  # after the last "(": the id, ")" and nothi
 
 def parse_trn_line(path: str | Path, line: int, raw: str) -> tuple[str, str]:
     """``(utt_id, text)`` of one line; ManifestError naming file and line when it has no final ``(id)``."""
-    if "\0" in raw:
-        raise ManifestError(path, "NUL byte in the line (a binary file?)", line=line)
     stripped = raw.strip(SPACES)
     open_at = stripped.rfind("(")
     if not stripped.endswith(")") or open_at < 0:

@@ -173,7 +173,8 @@ def decode_command(
         refuse_empty(manifest)
         for _ in load_manifest(manifest):
             pass
-        system_dir(results, testset or manifest.stem, name or default_system_name(model, decoder))
+        system = name or default_system_name(model, decoder)
+        system_dir(results, testset or manifest.stem, system)  # a name that cannot be a folder, said now
         from werbench.runners.storage import scratch_dir
 
         loaded = load_model(model, device, precision, cache_dir=scratch_dir(cache), trust_model=trust_model)
@@ -182,7 +183,7 @@ def decode_command(
             results=results,
             decoder=decoder,
             params=params,
-            system=name or default_system_name(model, decoder),
+            system=system,
             testset=testset,
             normalizer=normalizer,
             batch_seconds=batch_seconds,
