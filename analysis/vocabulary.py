@@ -17,7 +17,7 @@ from werbench.manifests.arpa import (
     unigrams_path,
 )
 from werbench.manifests.errors import ConfigError, ManifestError
-from werbench.manifests.io import iter_json_rows, iter_lines
+from werbench.manifests.io import iter_json_rows, undecodable_text
 from werbench.manifests.normalize import split_words
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -137,7 +137,4 @@ def load_vocabulary(path: str | Path, normalize: Callable[[str], str] | None = N
             return Vocabulary(frozenset(_manifest_words(path, normalize)), str(path), "manifest")
         return Vocabulary(frozenset(_text_words(path, normalize)), str(path), "text")
     except UnicodeDecodeError as exc:
-        if not path.name.lower().endswith(".gz"):
-            for _ in iter_lines(path):  # raises the ManifestError naming the first undecodable line
-                pass
-        raise ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise undecodable_text(path, exc) from None

@@ -92,11 +92,9 @@ def read_unigram_list(path: str | Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        from werbench.manifests.io import iter_lines
+        from werbench.manifests.io import undecodable_text
 
-        for _ in iter_lines(path):  # raises the ManifestError naming the first undecodable line
-            pass
-        raise ManifestError(path, f"not UTF-8 text (byte {exc.start})") from None
+        raise undecodable_text(path, exc) from None
     words = [w for w in text.split() if w not in SENTENCE_MARKERS]
     if not words:
         raise ManifestError(path, "unigram list is empty")

@@ -129,6 +129,15 @@ def iter_lines(
                 yield number, text
 
 
+def undecodable_text(path: Path, exc: UnicodeDecodeError) -> ManifestError:
+    """The error for a text file read whole that is not UTF-8: the line reader's own, naming the line,
+    where it can read the file (not a .gz)."""
+    if not path.name.lower().endswith(".gz"):
+        for _ in iter_lines(path):  # raises at the first line it cannot take
+            pass
+    return ManifestError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+
+
 def refuse_empty(path: str | Path, what: str = "manifest") -> None:
     """A file without one non-blank line is a ManifestError: an empty input is a mistake, never an empty
     result (checked before any output is written or any model loaded)."""
