@@ -61,13 +61,10 @@ def _free_port() -> int:
 
 def _callback(deps: list[dict], first_output: str) -> tuple[str, object]:
     """The callback-map key and the ``outputs`` payload of the callback whose first output is given."""
-    dep = next(d for d in deps if d["output"].lstrip(".").startswith(first_output))
-    key = dep["output"]
-    parts = key.strip(".").split("...") if key.startswith("..") else [key]
-    outs = []
-    for part in parts:
-        ident, prop = part.rsplit(".", 1)
-        outs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
+    from werbench.dashboard.callback_client import outputs_of
+
+    key = next(d["output"] for d in deps if d["output"].lstrip(".").startswith(first_output))
+    outs = outputs_of(key)
     return key, outs if key.startswith("..") else outs[0]
 
 
