@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import rankdata
 from werbench.aligner.pairs import arrow_texts, hyp_consuming, op_rows
 from werbench.manifests.normalize import split_words
 
@@ -174,28 +173,35 @@ def _hyp_words(utts: pd.DataFrame, matched: np.ndarray) -> np.ndarray:
     )
 
 
+def detection_areas(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """AUC-ROC (Mann-Whitney, ties half) and AUC-PR (average precision, scikit-learn's step definition) of
+    ``scores`` detecting ``labels``, from one sort (the tables sort a million words per measure and
+    system); NaN where a class is missing."""
+    labels = np.asarray(labels, bool)
+    scores = np.asarray(scores, float)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    if not n_pos:
+        return math.nan, math.nan
+    order = np.argsort(scores)
+    ends = np.r_[np.flatnonzero(np.diff(scores[order])), len(scores) - 1] + 1  # ascending tie groups
+    sizes = np.diff(ends, prepend=0)
+    hits = np.diff(np.cumsum(labels[order])[ends - 1], prepend=0)
+    mean_rank = ends - (sizes - 1) / 2  # 1-based ranks, each tie group sharing its mean
+    auc = ((hits * mean_rank).sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg) if n_neg else math.nan
+    true_pos = np.cumsum(hits[::-1])  # thresholds from the highest score down
+    precision = true_pos / np.cumsum(sizes[::-1])
+    return float(auc), float(np.sum(np.diff(true_pos / n_pos, prepend=0.0) * precision))
+
+
 def auc_roc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, ties half); NaN without both classes."""
-    labels = np.asarray(labels, bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if not n_pos or not n_neg:
-        return math.nan
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return detection_areas(labels, scores)[0]
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the precision-recall curve as average precision (scikit-learn's step definition)."""
-    labels = np.asarray(labels, bool)
-    if not labels.any():
-        return math.nan
-    order = np.argsort(-np.asarray(scores, float), kind="mergesort")
-    sorted_scores, hits = np.asarray(scores, float)[order], labels[order]
-    last = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(hits) - 1]  # the end of each tie group
-    true_pos = np.cumsum(hits)[last]
-    precision = true_pos / (last + 1)
-    recall = true_pos / labels.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return detection_areas(labels, scores)[1]
 
 
 def nce(correct: np.ndarray, confidence: np.ndarray) -> float:
@@ -247,11 +253,12 @@ def confidence_tables(
         conf_all = words[measure].to_numpy(float)
         for testset, system, members in _word_groups(utts, words["row"].to_numpy()):
             correct, conf = correct_all[members], conf_all[members]
+            roc, pr = detection_areas(~correct, 1 - conf)
             summary.append(
                 {
                     "testset": testset, "system": system, "measure": measure, "words": len(members),
                     "errors": int((~correct).sum()), "unmatched": unmatched.get((testset, system), 0),
-                    "auc_roc": auc_roc(~correct, 1 - conf), "auc_pr": average_precision(~correct, 1 - conf),
+                    "auc_roc": roc, "auc_pr": pr,
                     "nce": nce(correct, conf), "ece": ece(correct, conf),
                     "mean_confidence": float(conf.mean()), "accuracy": float(correct.mean()),
                     "confident_errors": int((~correct & (conf >= CONFIDENT)).sum()),

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -57,7 +56,10 @@ def targets(utterances: int, systems: int) -> dict[str, float]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This address space's own peak (``VmHWM``): ``ru_maxrss`` survives ``exec``, so a phase launched by
+    the parent that generated the data would report the parent's peak instead of its own."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -134,18 +134,30 @@ class Run:
         return f"{self.wall:.2f} s wall, {self.cpu:.2f} s CPU{rss} ({self.load})"
 
 
+# Runs the command and prints its rusage. Linux carries ``ru_maxrss`` across ``exec`` from the launching
+# address space, so a command started straight from this process (which holds the generated corpus) would
+# report this process' peak; started from this small launcher it reports its own.
+_LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+wall = time.perf_counter() - start
+print(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+"""
+
+
 def run(command: list[str], cache: Path) -> Run:
     """One command with an empty cache of its own, as a user runs it (its own process)."""
     env = {**os.environ, "WERBENCH_CACHE": str(cache)}
     with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
+        launcher = [sys.executable, "-c", _LAUNCHER, *command]
+        launched = subprocess.run(launcher, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+        code, wall, cpu, maxrss_kb = launched.stdout.split() or ("1", "0", "0", "0")
+        if launched.returncode or int(code):
             err.seek(0)
             raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-3000:]}")
-        return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, load())
+        return Run(float(wall), float(cpu), int(maxrss_kb) / 1024, load())
 
 
 def runs(name: str, command: list[str], folder: Path, repeat: int) -> list[Run]:

@@ -23,16 +23,28 @@ def test_nce_ece_and_reliability_by_hand() -> None:
     assert math.isnan(cf.nce(np.array([True, True]), np.array([0.5, 0.9])))
 
 
-def test_aucs_match_scikit_learn() -> None:
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("decimals", [0, 1, 3, None])  # from a handful of tie groups to none
+def test_aucs_match_scikit_learn(seed: int, decimals: int | None) -> None:
     metrics = pytest.importorskip("sklearn.metrics")
-    rng = np.random.default_rng(3)
-    labels = rng.random(400) < 0.3
-    scores = np.round(np.where(labels, rng.normal(0.6, 0.2, 400), rng.normal(0.4, 0.2, 400)), 1)  # with ties
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 500))
+    labels = rng.random(n) < rng.uniform(0.05, 0.95)
+    scores = np.where(labels, rng.normal(0.6, 0.2, n), rng.normal(0.4, 0.2, n))
+    scores = scores if decimals is None else np.round(scores, decimals)
+    if labels.all() or not labels.any():
+        labels[0] = not labels[0]
     assert cf.auc_roc(labels, scores) == pytest.approx(metrics.roc_auc_score(labels, scores))
     assert cf.average_precision(labels, scores) == pytest.approx(
         metrics.average_precision_score(labels, scores)
     )
+
+
+def test_aucs_without_both_classes() -> None:
     assert math.isnan(cf.auc_roc(np.zeros(3, bool), np.ones(3)))
+    assert math.isnan(cf.auc_roc(np.ones(3, bool), np.arange(3.0)))
+    assert math.isnan(cf.average_precision(np.zeros(3, bool), np.arange(3.0)))
+    assert cf.average_precision(np.ones(3, bool), np.arange(3.0)) == 1.0
 
 
 def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
