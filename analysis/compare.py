@@ -90,15 +90,20 @@ _PAIR_FIELDS = (
 )
 
 
+def _paired(rows: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A's and B's rows (one test set's) of the utterances both have, in A's order, indexed by utt_id."""
+    left = rows[rows["system"] == a].set_index("utt_id")
+    right = rows[rows["system"] == b].set_index("utt_id")
+    ids = left.index.intersection(right.index, sort=False)
+    return left.loc[ids], right.loc[ids]
+
+
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
     """One row per utterance of the test set: both systems' texts, ops, errors, WERs and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
     wanted = [c for c in _PAIR_FIELDS if c in utts.columns]
-    rows = utts.loc[utts["testset"] == testset, ["system", *wanted]]
-    left = rows[rows["system"] == a].set_index("utt_id")
-    right = rows[rows["system"] == b].set_index("utt_id")
-    ids = left.index.intersection(right.index, sort=False)
-    left, right = left.loc[ids], right.loc[ids]
+    left, right = _paired(utts.loc[utts["testset"] == testset, ["system", *wanted]], a, b)
+    ids = left.index
     failed = ~(left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool))  # left out of the pairing
     err_a, err_b = word_errors(left), word_errors(right)
     speakers = (
@@ -232,17 +237,18 @@ def versus_best(
     resolution = 1.0 / n_resamples
     for testset, group in systems.dropna(subset=["wer"]).groupby("testset", sort=True):
         best = group.loc[group["wer"].idxmin(), "system"]
-        fields = [c for c in ("testset", "system", *_PAIR_FIELDS) if c in utts]  # no other column copied
-        rows_of_testset = utts.loc[(utts["testset"] == testset).to_numpy(bool), fields]
+        counts = ["system", "utt_id", "S", "D", "I", "ref_words", "scored"]  # no text copied
+        rows_of_testset = utts.loc[(utts["testset"] == testset).to_numpy(bool), counts]
         family = []
         for other in group["system"]:
             row = {"testset": testset, "system": other, "best": best, "p_value": None, "p_best_better": None}
             if other != best:
-                frame = pair_frame(rows_of_testset, best, other, testset)
-                ok = frame[~frame["failed"]]
+                left, right = _paired(rows_of_testset, best, other)
+                ok = left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool)  # as pair_frame's
                 test = paired_bootstrap(
-                    ok["err_a"], ok["err_b"], ok["ref_words"], n_resamples=n_resamples, seed=seed
-                )
+                    word_errors(left)[ok], word_errors(right)[ok], left["ref_words"].to_numpy(np.int64)[ok],
+                    n_resamples=n_resamples, seed=seed,
+                )  # fmt: skip
                 row.update(p_value=test.p_value, p_best_better=test.details["p_a_better"])
             family.append(row)
         bounded = [None if r["p_value"] is None else max(r["p_value"], resolution) for r in family]

@@ -12,7 +12,6 @@ import socket
 from pathlib import Path
 
 import typer
-from werbench.dashboard.security import LOOPBACK_NAMES
 
 
 def is_loopback(host: str) -> bool:
@@ -94,6 +93,7 @@ def serve(
     users = load_users(auth, auth_file)
     check_exposure(host, bool(users), insecure)
     from werbench.dashboard.app import create_app
+    from werbench.dashboard.security import LOOPBACK_NAMES  # with Flask: not for every other command
     from werbench.dashboard.workspace import Source
 
     source = Source.of(paths, audio_base=audio_base_path, vocab=vocab, keywords=keywords or ())
