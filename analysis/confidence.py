@@ -176,12 +176,12 @@ def _hyp_words(utts: pd.DataFrame, matched: np.ndarray) -> np.ndarray:
 def detection_areas(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     """AUC-ROC (Mann-Whitney, ties half) and AUC-PR (average precision, scikit-learn's step definition) of
     ``scores`` detecting ``labels``, from one sort (the tables sort a million words per measure and
-    system); NaN where a class is missing."""
+    system); NaN where a class is missing or a score is NaN (no order)."""
     labels = np.asarray(labels, bool)
     scores = np.asarray(scores, float)
     n_pos = int(labels.sum())
     n_neg = len(labels) - n_pos
-    if not n_pos:
+    if not n_pos or np.isnan(scores).any():
         return math.nan, math.nan
     order = np.argsort(scores)
     ends = np.r_[np.flatnonzero(np.diff(scores[order])), len(scores) - 1] + 1  # ascending tie groups

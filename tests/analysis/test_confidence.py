@@ -45,6 +45,7 @@ def test_aucs_without_both_classes() -> None:
     assert math.isnan(cf.auc_roc(np.ones(3, bool), np.arange(3.0)))
     assert math.isnan(cf.average_precision(np.zeros(3, bool), np.arange(3.0)))
     assert cf.average_precision(np.ones(3, bool), np.arange(3.0)) == 1.0
+    assert all(math.isnan(v) for v in cf.detection_areas(np.array([True, False]), np.array([0.5, np.nan])))
 
 
 def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
