@@ -156,10 +156,12 @@ def _scores(utts: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame
         missed = utts.loc[has & ~matched, ["testset", "system"]].astype(str)
         unmatched = {tuple(k): int(v) for k, v in missed.value_counts(sort=False).items()}
     triple_row = np.repeat(np.arange(n), conf_len)
-    expanded = np.repeat(triples[matched[triple_row]], counts[matched[word_row]], axis=0)
+    take = np.flatnonzero(matched[triple_row])  # each matched raw word's triple, once per word it becomes
+    repeats = counts[matched[word_row]]
+    take = take if np.all(repeats == 1) else np.repeat(take, repeats)
     keep = matched[hyp_row]
     columns = {"row": hyp_row[keep], "correct": hyp_op[keep] == ord("C")}
-    columns.update(zip(MEASURES, expanded.T, strict=True))
+    columns.update((measure, triples[take, k]) for k, measure in enumerate(MEASURES))
     frame = pd.DataFrame(columns)
     frame.attrs.update(unmatched=unmatched, matched=matched)
     return frame
@@ -249,9 +251,10 @@ def confidence_tables(
     words = _scores(utts, normalize)
     unmatched = words.attrs["unmatched"]
     correct_all = words["correct"].to_numpy(bool)
+    groups = _word_groups(utts, words["row"].to_numpy())
     for measure in MEASURES:
         conf_all = words[measure].to_numpy(float)
-        for testset, system, members in _word_groups(utts, words["row"].to_numpy()):
+        for testset, system, members in groups:
             correct, conf = correct_all[members], conf_all[members]
             roc, pr = detection_areas(~correct, 1 - conf)
             summary.append(
