@@ -82,7 +82,7 @@ def word_scores(
     """One row per hypothesis word of the rows with ``word_confidence``: testset, system, utt_id, row (its
     position in ``utts``), word, correct, confidence; ``attrs["unmatched"]`` counts the rows per (test set,
     system) whose confidences could not be mapped."""
-    scores = _scores(utts, normalize)
+    scores = _scores(utts, normalize, (measure,))
     at = scores["row"].to_numpy()
     frame = pd.DataFrame(
         {
@@ -111,15 +111,17 @@ def _confidence_lists(column: pd.Series) -> pa.ListArray:
     return lists.cast(pa.list_(pa.list_(pa.float64())))
 
 
-def _scores(utts: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame:
+def _scores(
+    utts: pd.DataFrame, normalize: Callable[[str], str], measures: tuple[str, ...] = MEASURES
+) -> pd.DataFrame:
     """Per hypothesis word of the rows whose confidences map onto their normalised words: ``row`` (position
-    in ``utts``), ``correct`` and one column per measure (``MEASURES``); ``attrs``: ``unmatched`` (rows per
+    in ``utts``), ``correct`` and one column per measure of ``measures``; ``attrs``: ``unmatched`` (rows per
     test set and system that do not map) and ``matched`` (the row mask). Columnar: the raw words are
     split by Arrow, each distinct raw word normalised once, the triples repeated per normalised word."""
     columns = {
         "row": np.zeros(0, np.int64),
         "correct": np.zeros(0, bool),
-        **{m: np.zeros(0) for m in MEASURES},
+        **{m: np.zeros(0) for m in measures},
     }
     n = len(utts)
     if "word_confidence" not in utts or not n:
@@ -161,8 +163,8 @@ def _scores(utts: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame
     take = take if np.all(repeats == 1) else np.repeat(take, repeats)
     keep = matched[hyp_row]
     columns = {"row": hyp_row[keep], "correct": hyp_op[keep] == ord("C")}
-    columns.update((measure, triples[take, k]) for k, measure in enumerate(MEASURES))
-    frame = pd.DataFrame(columns)
+    columns.update((measure, triples[take, MEASURES.index(measure)]) for measure in measures)
+    frame = pd.DataFrame(columns, copy=False)  # fresh arrays: no copy into one 2-D block
     frame.attrs.update(unmatched=unmatched, matched=matched)
     return frame
 
@@ -297,7 +299,7 @@ def utterance_confidence(
 ) -> pd.DataFrame:
     """Per row of ``utts`` (same index): ``confident_errors`` and ``doubtful_right`` word counts under
     ``measure`` (NaN where the row has no usable confidences): what the utterance grid filters on."""
-    words = _scores(utts, normalize)
+    words = _scores(utts, normalize, (measure,))
     out = pd.DataFrame({"confident_errors": np.nan, "doubtful_right": np.nan}, index=utts.index)
     if words.empty:
         return out
