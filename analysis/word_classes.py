@@ -254,9 +254,12 @@ class ClassCounts:
     classes: list[WordClass]
 
 
+_BLOCK = 100_000  # rows whose pairs are tagged at a time: a row's counts are its own
+
+
 def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCounts:
-    """Tag every aligned pair of every scored row with every class, and sum per row; one system's pairs
-    at a time (a row's counts are its own), so the pair arrays never hold more than one system."""
+    """Tag every aligned pair of every scored row with every class, and sum per row; ``_BLOCK`` rows of one
+    system at a time, so the pair arrays (a dozen 8-byte numbers per word) stay the same size at 1M rows."""
     keep = np.flatnonzero(scored_mask(utts))
     keys = [c for c in ("testset", "system", "utt_id") if c in utts]
     rows = utts[[*keys, "S", "D", "I"]].iloc[keep].reset_index(drop=True)  # no texts: the counts say it
@@ -266,15 +269,17 @@ def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCount
     if n == 0 or not classes:
         return ClassCounts(rows, out, total, list(classes))
     aligned = utts[[*keys, "ops", "ref", "hyp"]]
-    for at in rows.groupby(["testset", "system"], sort=False, observed=True).indices.values():
-        pairs = code_pairs(aligned.iloc[keep[at]])
-        correct_pair = correct_ops(pairs.op)
-        for k, word_class in enumerate(classes):
-            in_ref, in_hyp = _tags(pairs, word_class)
-            per_pair = (in_ref, in_hyp, correct_pair & in_ref, correct_pair & in_hyp,
-                        ~correct_pair & (in_ref | in_hyp))  # fmt: skip
-            for j, tagged in enumerate(per_pair):
-                out[at, k, j] = np.bincount(pairs.row[tagged], minlength=len(at))
+    for members in rows.groupby(["testset", "system"], sort=False, observed=True).indices.values():
+        for start in range(0, len(members), _BLOCK):
+            at = members[start : start + _BLOCK]
+            pairs = code_pairs(aligned.iloc[keep[at]])
+            correct_pair = correct_ops(pairs.op)
+            for k, word_class in enumerate(classes):
+                in_ref, in_hyp = _tags(pairs, word_class)
+                per_pair = (in_ref, in_hyp, correct_pair & in_ref, correct_pair & in_hyp,
+                            ~correct_pair & (in_ref | in_hyp))  # fmt: skip
+                for j, tagged in enumerate(per_pair):
+                    out[at, k, j] = np.bincount(pairs.row[tagged], minlength=len(at))
     return ClassCounts(rows, out, total, list(classes))
 
 
