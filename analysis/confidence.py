@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,13 +112,34 @@ def _confidence_lists(column: pd.Series) -> pa.ListArray:
     return lists.cast(pa.list_(pa.list_(pa.float64())))
 
 
+_BLOCK = 100_000  # rows scored at a time: a million rows' split words and flattened triples are gigabytes
+
+
 def _scores(
     utts: pd.DataFrame, normalize: Callable[[str], str], measures: tuple[str, ...] = MEASURES
 ) -> pd.DataFrame:
     """Per hypothesis word of the rows whose confidences map onto their normalised words: ``row`` (position
     in ``utts``), ``correct`` and one column per measure of ``measures``; ``attrs``: ``unmatched`` (rows per
-    test set and system that do not map) and ``matched`` (the row mask). Columnar: the raw words are
-    split by Arrow, each distinct raw word normalised once, the triples repeated per normalised word."""
+    test set and system that do not map) and ``matched`` (the row mask). ``_BLOCK`` rows at a time."""
+    if len(utts) <= _BLOCK:
+        return _block_scores(utts, normalize, measures)
+    parts, unmatched = [], Counter()
+    for start in range(0, len(utts), _BLOCK):
+        part = _block_scores(utts.iloc[start : start + _BLOCK], normalize, measures)
+        part["row"] += start
+        unmatched.update(part.attrs.pop("unmatched"))
+        parts.append(part)
+    matched = np.concatenate([part.attrs.pop("matched") for part in parts])
+    frame = pd.concat(parts, ignore_index=True)
+    frame.attrs.update(unmatched=dict(unmatched), matched=matched)
+    return frame
+
+
+def _block_scores(
+    utts: pd.DataFrame, normalize: Callable[[str], str], measures: tuple[str, ...] = MEASURES
+) -> pd.DataFrame:
+    """``_scores`` of one block. Columnar: the raw words are split by Arrow, each distinct raw word
+    normalised once, the triples repeated per normalised word."""
     columns = {
         "row": np.zeros(0, np.int64),
         "correct": np.zeros(0, bool),
@@ -245,53 +267,54 @@ def ece(correct: np.ndarray, confidence: np.ndarray, bins: int = BINS) -> float:
 
 
 def confidence_tables(
-    utts: pd.DataFrame, normalize: Callable[[str], str]
+    utts: pd.DataFrame | Sequence[pd.DataFrame], normalize: Callable[[str], str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per test set, system and measure (``SUMMARY_COLUMNS``), and each measure's reliability diagram per
-    system (``testset, system, measure`` + ``reliability``'s columns). Empty without confidences."""
+    system (``testset, system, measure`` + ``reliability``'s columns). Empty without confidences.
+    ``utts``: one table, or several (e.g. a system each: never concatenated); one (test set, system)
+    group is scored at a time, so the per-word arrays never hold more than one system."""
     summary, diagrams = [], []
-    words = _scores(utts, normalize)
-    unmatched = words.attrs["unmatched"]
-    correct_all = words["correct"].to_numpy(bool)
-    groups = _word_groups(utts, words["row"].to_numpy())
-    for measure in MEASURES:
-        conf_all = words[measure].to_numpy(float)
-        for testset, system, members in groups:
-            correct, conf = correct_all[members], conf_all[members]
-            roc, pr = detection_areas(~correct, 1 - conf)
-            summary.append(
-                {
-                    "testset": testset, "system": system, "measure": measure, "words": len(members),
-                    "errors": int((~correct).sum()), "unmatched": unmatched.get((testset, system), 0),
-                    "auc_roc": roc, "auc_pr": pr,
-                    "nce": nce(correct, conf), "ece": ece(correct, conf),
-                    "mean_confidence": float(conf.mean()), "accuracy": float(correct.mean()),
-                    "confident_errors": int((~correct & (conf >= CONFIDENT)).sum()),
-                    "doubtful_right": int((correct & (conf < DOUBTFUL)).sum()),
-                }
-            )  # fmt: skip
-            diagrams.append(
-                reliability(correct, conf).assign(testset=testset, system=system, measure=measure)
-            )
+    for frame in [utts] if isinstance(utts, pd.DataFrame) else utts:
+        if not len(frame):
+            continue
+        for (testset, system), rows in frame.groupby(["testset", "system"], sort=True, observed=True):
+            words = _scores(rows, normalize)
+            if words.empty:
+                continue
+            correct = words["correct"].to_numpy(bool)
+            unmatched = words.attrs["unmatched"].get((str(testset), str(system)), 0)
+            for measure in MEASURES:
+                row, diagram = _measure_summary(correct, words[measure].to_numpy(float))
+                names = {"testset": str(testset), "system": str(system), "measure": measure}
+                summary.append({**names, **row, "unmatched": unmatched})
+                diagrams.append(diagram.assign(**names))
     diagram = pd.concat(diagrams, ignore_index=True) if diagrams else pd.DataFrame()
-    return pd.DataFrame(summary, columns=SUMMARY_COLUMNS), diagram
+    return _by_measure(pd.DataFrame(summary, columns=SUMMARY_COLUMNS)), _by_measure(diagram)
 
 
-def _word_groups(utts: pd.DataFrame, at: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
-    """``(testset, system, word positions)`` per group in sorted order, the words (rows ``at`` of
-    ``utts``) grouped through their rows' group numbers: no grouping over per-word strings."""
-    if not len(at):
-        return []
-    group_of_row = utts.groupby(["testset", "system"], sort=True).ngroup().to_numpy()
-    names = utts[["testset", "system"]].drop_duplicates().sort_values(["testset", "system"])
-    word_group = group_of_row[at]
-    order = np.argsort(word_group, kind="stable")
-    bounds = np.searchsorted(word_group[order], np.arange(len(names) + 1))
-    return [
-        (str(testset), str(system), order[bounds[k] : bounds[k + 1]])
-        for k, (testset, system) in enumerate(names.itertuples(index=False))
-        if bounds[k + 1] > bounds[k]
-    ]
+def _by_measure(frame: pd.DataFrame) -> pd.DataFrame:
+    """Measure by measure (``MEASURES`` order), then test set and system; each group's rows kept in order."""
+    if frame.empty:
+        return frame
+    return frame.sort_values(["measure", "testset", "system"], key=_measure_rank, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _measure_rank(column: pd.Series) -> pd.Series:
+    return column.map({m: k for k, m in enumerate(MEASURES)}) if column.name == "measure" else column
+
+
+def _measure_summary(correct: np.ndarray, conf: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One group's figures under one measure (``SUMMARY_COLUMNS`` but the names) and its diagram."""
+    roc, pr = detection_areas(~correct, 1 - conf)
+    row = {
+        "words": len(correct), "errors": int((~correct).sum()), "auc_roc": roc, "auc_pr": pr,
+        "nce": nce(correct, conf), "ece": ece(correct, conf), "mean_confidence": float(conf.mean()),
+        "accuracy": float(correct.mean()), "confident_errors": int((~correct & (conf >= CONFIDENT)).sum()),
+        "doubtful_right": int((correct & (conf < DOUBTFUL)).sum()),
+    }  # fmt: skip
+    return row, reliability(correct, conf)
 
 
 def utterance_confidence(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from werbench.analysis import confidence as cf
 from werbench.manifests.normalize import get_normalizer
@@ -75,6 +76,38 @@ def test_confidences_follow_the_aligned_hypothesis_words(make_utts) -> None:
     assert (diagram.groupby("measure")["words"].sum() == 6).all() and diagram["measure"].nunique() == 3
     per_utt = cf.utterance_confidence(utts, get_normalizer("nemo"), "entropy").set_axis(utts["utt_id"])
     assert per_utt.loc["u2", "doubtful_right"] == 1 and per_utt.loc["u1", "doubtful_right"] == 0
+
+
+def test_blocks_and_one_table_per_system_give_the_figures_of_one_pass(monkeypatch) -> None:
+    """Rows scored a few at a time (as 1M-row systems are), and systems passed as separate tables (as the
+    dashboard does), give the words, counts and tables of one pass over one table."""
+    from werbench.analysis.tables import build_tables
+
+    from tests.analysis.conftest import build_inputs
+
+    rng = np.random.default_rng(11)
+    vocab = ["the", "Cat", "sat", "on", "mat", "hello", "world"]
+    refs = {f"u{k}": " ".join(rng.choice(vocab, rng.integers(1, 7))) for k in range(30)}
+    hyps = {s: {u: " ".join(rng.choice(vocab, rng.integers(1, 7))) for u in refs} for s in ("a", "b")}
+    pred_fields = {
+        s: {u: {"word_confidence": rng.random((len(t.split()), 3)).round(2).tolist()} for u, t in h.items()}
+        for s, h in hyps.items()
+    }
+    pred_fields["b"]["u3"]["word_confidence"] = [[0.5, 0.5, 0.5]]  # does not map: counted as unmatched
+    utts = build_tables(build_inputs(refs, hyps, pred_fields=pred_fields), normalize="nemo", n_resamples=20)
+    utts = utts.utterances
+    nemo = get_normalizer("nemo")
+    summary, diagram = cf.confidence_tables(utts, nemo)
+    words = cf.word_scores(utts, nemo, "entropy")
+    counts = cf.utterance_confidence(utts, nemo)
+    monkeypatch.setattr(cf, "_BLOCK", 4)
+    by_system = [utts[utts["system"] == s] for s in ("b", "a")]
+    for blocked in (cf.confidence_tables(utts, nemo), cf.confidence_tables(by_system, nemo)):
+        pd.testing.assert_frame_equal(blocked[0], summary)
+        pd.testing.assert_frame_equal(blocked[1], diagram)
+    pd.testing.assert_frame_equal(cf.word_scores(utts, nemo, "entropy"), words)
+    pd.testing.assert_frame_equal(cf.utterance_confidence(utts, nemo), counts)
+    assert summary["unmatched"].tolist() == [0, 1] * 3 and summary["words"].min() > 20
 
 
 def test_systems_without_confidences_are_skipped_in_an_arrow_table(make_utts) -> None:
