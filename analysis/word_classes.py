@@ -254,7 +254,7 @@ class ClassCounts:
     classes: list[WordClass]
 
 
-_BLOCK = 100_000  # rows whose pairs are tagged at a time: a row's counts are its own
+_BLOCK = 50_000  # rows whose pairs are tagged at a time: a row's counts are its own
 
 
 def class_counts(utts: pd.DataFrame, classes: Sequence[WordClass]) -> ClassCounts:
