@@ -90,21 +90,23 @@ _PAIR_FIELDS = (
 )
 
 
-def _paired(rows: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A's and B's rows (one test set's) of the utterances both have, in A's order, indexed by utt_id."""
+def _paired(rows: pd.DataFrame, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """A's and B's rows (one test set's) of the utterances both have, in A's order, indexed by utt_id, and
+    which of them both scored (the others are left out of the pairing)."""
     left = rows[rows["system"] == a].set_index("utt_id")
     right = rows[rows["system"] == b].set_index("utt_id")
     ids = left.index.intersection(right.index, sort=False)
-    return left.loc[ids], right.loc[ids]
+    left, right = left.loc[ids], right.loc[ids]
+    return left, right, left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool)
 
 
 def pair_frame(utts: pd.DataFrame, a: str, b: str, testset: str | None = None) -> pd.DataFrame:
     """One row per utterance of the test set: both systems' texts, ops, errors, WERs and the outcome."""
     testset = _pick_testset(utts, [a, b], testset)
     wanted = [c for c in _PAIR_FIELDS if c in utts.columns]
-    left, right = _paired(utts.loc[utts["testset"] == testset, ["system", *wanted]], a, b)
+    left, right, both = _paired(utts.loc[utts["testset"] == testset, ["system", *wanted]], a, b)
     ids = left.index
-    failed = ~(left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool))  # left out of the pairing
+    failed = ~both
     err_a, err_b = word_errors(left), word_errors(right)
     speakers = (
         left["speaker"].astype(object) if "speaker" in left else pd.Series(None, index=ids, dtype=object)
@@ -243,8 +245,7 @@ def versus_best(
         for other in group["system"]:
             row = {"testset": testset, "system": other, "best": best, "p_value": None, "p_best_better": None}
             if other != best:
-                left, right = _paired(rows_of_testset, best, other)
-                ok = left["scored"].to_numpy(bool) & right["scored"].to_numpy(bool)  # as pair_frame's
+                left, right, ok = _paired(rows_of_testset, best, other)
                 test = paired_bootstrap(
                     word_errors(left)[ok], word_errors(right)[ok], left["ref_words"].to_numpy(np.int64)[ok],
                     n_resamples=n_resamples, seed=seed,

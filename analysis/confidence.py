@@ -136,7 +136,7 @@ def _scores(
 
 
 def _block_scores(
-    utts: pd.DataFrame, normalize: Callable[[str], str], measures: tuple[str, ...] = MEASURES
+    utts: pd.DataFrame, normalize: Callable[[str], str], measures: tuple[str, ...]
 ) -> pd.DataFrame:
     """``_scores`` of one block. Columnar: the raw words are split by Arrow, each distinct raw word
     normalised once, the triples repeated per normalised word."""
