@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from werbench.manifests import columnar
 from werbench.manifests.columnar import arrow_frame, frame_of_utterances
 from werbench.manifests.errors import ManifestError
 from werbench.manifests.io import load_manifest
@@ -56,6 +57,29 @@ def test_fast_reader_gives_the_line_readers_frame(tmp_path: Path) -> None:
     assert fast["duration"].dtype == float and fast["offset"].tolist() == [0.0, 3.5, 0.0]
     assert isinstance(fast["nbest"].dtype, pd.ArrowDtype)  # one Arrow buffer, not a dict per line
     assert fast.loc[1, "nbest"] == [{"text": "ça va", "score": -1.5}]
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        {"noise": "babble"},  # a field null in the first blocks, a string later
+        {"word_times": [[0.1, 0.4]]},  # a field that first appears in a later block
+        {"duration": 1.5},  # whole numbers first, a fraction later
+        {"room": 7},  # a string first, then a number: no Arrow type holds both, the line reader decides
+    ],
+)
+def test_a_later_block_of_other_types_reads_as_the_line_reader_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: dict
+) -> None:
+    """The streaming reader types each field from its first block; a later block that differs is re-read."""
+    monkeypatch.setattr(columnar, "ARROW_BLOCK", 1 << 10)  # ~12 rows a block: the last rows are blocks later
+    first = {"audio_filepath": "a.wav", "duration": 1, "text": "x y", "room": "hall", "noise": None}
+    rows = [{**first, "utt_id": f"u{k}"} for k in range(200)]
+    rows += [{**first, "utt_id": f"v{k}", **later} for k in range(3)]
+    path = write_lines(tmp_path / "m.jsonl", rows)
+    fast = load_manifest(path).frame()
+    same(fast, by_line(path))
+    assert python_values(fast)[next(iter(later))][-1] == next(iter(later.values()))
 
 
 @pytest.mark.parametrize(
