@@ -480,20 +480,28 @@ class Analysis:
         self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
     ) -> dict[str, Any]:
         """The names a filter expression, a histogram or a scatter may use on the utterance grid
-        (``grid_config.filter_fields``), known without computing the hallucination flags."""
-        columns = self.numeric_grid(testset, systems, measure)
+        (``grid_config.filter_fields``), known without computing the hallucination flags or confidences."""
+        columns = self.numeric_grid(testset, systems, measure, confidence=False)
         return filter_fields(
             systems, columns.extra, columns.numeric, audio=self.has_audio(testset), speaker=columns.speaker,
             confidence=columns.confidence,
         )  # fmt: skip
 
     def numeric_grid(
-        self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE
+        self, testset: str, systems: tuple[str, ...], measure: str = DEFAULT_MEASURE, confidence: bool = True
     ) -> GridColumns:
         """The utterance grid's columns but the hallucination flags (what histograms and scatters read:
-        the flags' loop search costs seconds at 1M rows), with the audio metrics measured so far."""
+        the flags' loop search costs seconds at 1M rows), with the audio metrics measured so far; without
+        the confidence counts if ``confidence`` is false (a view that reads none: they cost ~0.5 s per
+        100k rows of a system)."""
+        key = ("grid-columns", testset, systems) + ((measure,) if confidence else ())
         columns = self._views.get(
-            ("grid-columns", testset, systems, measure), lambda: self._grid_columns(testset, systems, measure)
+            key,
+            lambda: (
+                self._with_confidence(testset, systems, measure)
+                if confidence
+                else self._grid_columns(testset, systems)
+            ),
         )
         audio = self.audio_frame(testset)
         if audio is None or not self.audio_metrics.measured(testset):
@@ -515,8 +523,8 @@ class Analysis:
         """Whether the system's rows hold the reference rows' ids in the same order (they share an index)."""
         return self._index(testset, system) is self._index(testset, None)
 
-    def _grid_columns(self, testset: str, systems: tuple[str, ...], measure: str) -> GridColumns:
-        """``numeric_grid`` before any audio is measured (its metrics blank): built once."""
+    def _grid_columns(self, testset: str, systems: tuple[str, ...]) -> GridColumns:
+        """``numeric_grid`` before any audio is measured (its metrics blank), without confidence counts."""
         base = self.reference_rows(testset)
         extra = self.extra_columns(testset)
         columns = ["utt_id", "ref", "duration", "speaker", "ref_words", "ref_chars", *extra]
@@ -529,7 +537,6 @@ class Analysis:
                 frame.insert(at, column, np.full(len(frame), np.nan))
             frame.insert(8 + len(AUDIO_METRICS), AUDIO_ERROR, error_column(len(frame)))
         labels = {"utt_id": "utt_id", "ref": "reference", "ref_words": "ref_words", "ref_chars": "ref_chars"}
-        with_confidence: set[int] = set()  # the systems whose words carry confidences
         for k, system in enumerate(systems):
             rows = self.rows(testset, system)
             rows = rows if rows.index.equals(base.index) else rows.reindex(base.index)
@@ -537,15 +544,23 @@ class Analysis:
                 values = deletions_minus_insertions(rows) if col == "d_minus_i" else rows[col].array
                 frame[f"s{k}_{col}"] = values  # keeps Arrow-backed text as it is: no object copy
                 labels[f"s{k}_{col}"] = f"{system} {col}"
-            counts = self.confidence_counts(testset, system, measure)
-            if counts is not None:
-                with_confidence.add(k)
-                for col in CONFIDENCE_COUNTS:
-                    frame[f"s{k}_{col}"] = counts[col].reindex(base.index).to_numpy(float)
-                    labels[f"s{k}_{col}"] = f"{system} {col}"
         numeric = {c for c in extra if pd.api.types.is_numeric_dtype(frame[c])}
         speaker = bool(frame["speaker"].notna().any())
+        with_confidence = {k for k, s in enumerate(systems) if self._confidence_rows(testset, s) is not None}
         return GridColumns(frame, labels, extra, numeric, speaker, with_confidence)
+
+    def _with_confidence(self, testset: str, systems: tuple[str, ...], measure: str) -> GridColumns:
+        """``_grid_columns`` with each system's confidence counts under ``measure`` after its own columns."""
+        columns = self.numeric_grid(testset, systems, measure, confidence=False)
+        frame, labels = columns.frame.copy(deep=False), dict(columns.labels)
+        index = self.reference_rows(testset).index
+        for k in sorted(columns.confidence):
+            counts = self.confidence_counts(testset, systems[k], measure)
+            at = frame.columns.get_loc(f"s{k}_failed") + 1
+            for offset, col in enumerate(CONFIDENCE_COUNTS):
+                frame.insert(at + offset, f"s{k}_{col}", counts[col].reindex(index).to_numpy(float))
+                labels[f"s{k}_{col}"] = f"{systems[k]} {col}"
+        return replace(columns, frame=frame, labels=labels)
 
     def _levels(self, testset: str, system: str) -> np.ndarray | None:
         """Audio peak levels measured so far on the system's rows (NaN: not yet), for words on silence."""

@@ -66,8 +66,10 @@ def _any_field_histogram(page: PageContext, systems: list[str]) -> html.Div:
     default = next((n for n in fields if n.startswith("wer[")), "duration")
     name = get_choice(page.state, "hist", list(fields), default)
     field = fields[name]
-    frame = page.analysis.numeric_grid(page.testset, tuple(systems)).frame  # no hallucination flags
-    values = frame[field.column].to_numpy(float) * field.scale
+    grid = page.analysis.numeric_grid(page.testset, tuple(systems), confidence=False)  # no flags either
+    if field.column not in grid.frame:  # a confidence count: computed on its first use
+        grid = page.analysis.numeric_grid(page.testset, tuple(systems))
+    values = grid.frame[field.column].to_numpy(float) * field.scale
     unit = "%" if field.scale == 100 else ""
     return ui.card(
         "Histogram of any field",
