@@ -214,9 +214,11 @@ def results_tables(
     timings = {} if timings is None else timings
     root = cache_root() if cache_dir is None else Path(cache_dir)
     start = time.perf_counter()
-    if use_cache:
-        utts_path, systems_path, cached = _cached(fingerprint(results_dir, options), root, timings, start)
+    key = fingerprint(results_dir, options) if use_cache else None
+    if key is not None:
+        utts_path, systems_path, cached = _cached(key, root, timings, start)
         if cached is not None:
+            cached.cache_key = key
             return cached
     inputs = _warm_while(lambda: read_results(results_dir, progress=progress))
     timings["read_s"] = time.perf_counter() - start
@@ -226,8 +228,9 @@ def results_tables(
     del inputs
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)  # as a cached read gives them
-    if use_cache:
+    if key is not None:
         _store(utts_path, systems_path, tables)
+        tables.cache_key = key
     return tables
 
 
@@ -265,7 +268,81 @@ def _store(utts_path: Path, systems_path: Path, tables: Tables) -> None:
 
 
 def _not_cached(folder: Path, exc: Exception) -> None:
-    log.warning("could not cache the tables in %s (%s): the next start scores again", folder, exc)
+    log.warning("could not cache in %s (%s): the next start computes it again", folder, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class Summaries:
+    """Summaries of one key's tables (the dashboard's leaderboard cards, its hallucination flags), computed
+    once per key and code instead of once per process: at 1M utterances x 4 systems they cost ~100 s
+    before a warm start's first page. Each is an Arrow file per frame (index kept) under ``folder``, named
+    by the tables' key, the summary's name, the caller's ``inputs`` digest (what else it read: a word
+    list) and the code version of the caller's ``code`` modules (which rows it gives the analysis; the
+    analysis' own code is in the tables' key). Written behind; the part that marks a whole summary (its
+    first frame, which counts them) last. ``folder`` None: no cache, every summary is computed."""
+
+    folder: Path | None
+    key: str = ""
+    code: tuple[str, ...] = ()
+
+    def frames(
+        self, name: str, compute: Callable[[], tuple[pd.DataFrame, ...]], inputs: str = ""
+    ) -> tuple[pd.DataFrame, ...]:
+        """The stored frames of summary ``name``, or ``compute()``'s, stored for the next process."""
+        if self.folder is None:
+            return compute()
+        stamp = hashlib.blake2b(f"{name}|{inputs}|{code_version(self.code)}".encode(), digest_size=8)
+        stem = self.folder / f"{self.key}.{name}.{stamp.hexdigest()}"
+        write_behind.wait(_part(stem, 0))
+        stored = _load_parts(stem)
+        if stored is not None:
+            return stored
+        frames = compute()
+        _store_parts(stem, frames)
+        return frames
+
+
+def _part(stem: Path, k: int) -> Path:
+    return stem.with_name(f"{stem.name}.{k}.arrow")
+
+
+def _load_parts(stem: Path) -> tuple[pd.DataFrame, ...] | None:
+    head = _read(_part(stem, 0)) if _part(stem, 0).is_file() else None
+    if head is None or "parts" not in head[1]:
+        return None
+    rest = [_read(_part(stem, k)) for k in range(1, head[1]["parts"])]
+    if any(part is None for part in rest):
+        return None
+    return (head[0], *(part[0] for part in rest if part is not None))
+
+
+def _store_parts(stem: Path, frames: tuple[pd.DataFrame, ...]) -> None:
+    """Every frame, written behind; the first (its metadata counts the parts) last."""
+    try:
+        tables = [pa.Table.from_pandas(frame, preserve_index=True) for frame in frames]
+        meta = {**(tables[0].schema.metadata or {}), _META: json.dumps({"parts": len(tables)})}
+        tables[0] = tables[0].replace_schema_metadata(meta)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+        _not_cached(stem.parent, exc)
+        return
+
+    def write() -> None:
+        try:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            for k in [*range(1, len(tables)), 0]:
+                _write(_part(stem, k), tables[k])
+        except (OSError, pa.ArrowException) as exc:
+            _not_cached(stem.parent, exc)
+
+    write_behind.submit(_part(stem, 0), write)
+
+
+def summaries(tables: Tables, cache_dir: Path | None = None, code: tuple[str, ...] = ()) -> Summaries:
+    """Where the summaries of ``tables`` are kept: beside the table cache they came through, else nowhere."""
+    if tables.cache_key is None:
+        return Summaries(None)
+    root = cache_root() if cache_dir is None else Path(cache_dir)
+    return Summaries(root / "summaries", tables.cache_key, code)
 
 
 def tables_for(
@@ -308,6 +385,7 @@ def manifest_tables(
     key = manifests_fingerprint([Path(p) for p in paths], audio_base, options)
     utts_path, systems_path, cached = _cached(key, root, timings, start)
     if cached is not None:
+        cached.cache_key = key
         return cached
     inputs = read_manifests(paths, audio_base)
     timings["read_s"] = time.perf_counter() - start
@@ -315,6 +393,7 @@ def manifest_tables(
     timings["tables_s"] = time.perf_counter() - start - timings["read_s"]
     tables.utterances = nested_to_arrow(tables.utterances)
     _store(utts_path, systems_path, tables)
+    tables.cache_key = key
     return tables
 
 

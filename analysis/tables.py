@@ -74,6 +74,7 @@ class Tables:
     missing: str = "deletions"  # how failed and missing utterances were scored (``MISSING_POLICIES``)
     # per test set whose systems share their references (no alternations): ``ReferenceWords.summary``
     reference_words: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache_key: str | None = None  # the table cache's key when they went through it (``table_cache``)
 
 
 def rate(num: float, den: float) -> float:

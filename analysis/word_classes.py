@@ -24,6 +24,7 @@ phrase a line; a phrase tags its words only where the whole phrase occurs, on ei
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,17 @@ class WordClass:
         if self.rule is not None:
             mask = mask | np.fromiter((self.rule(w) for w in words), bool, len(words))
         return np.asarray(mask, bool)
+
+
+def classes_digest(classes: Sequence[WordClass]) -> str:
+    """What a table of these classes depends on besides the tables and the code (a rule is code): a key
+    for a stored class table (``table_cache.Summaries``)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for c in classes:
+        digest.update(repr((c.name, c.kind, c.source, c.phrases, c.outside, c.hyp_side)).encode())
+        digest.update("\n".join(sorted(c.words)).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def number_class() -> WordClass:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the comparison, lineage and n-best modules load scipy: impo
     from werbench.analysis.compare import Comparison
     from werbench.analysis.lineage import StageAt
     from werbench.analysis.nbest import NBestEntry
+    from werbench.analysis.table_cache import Summaries
     from werbench.dashboard.audio_metrics import AudioMetricsStore
 
 NORMALIZERS = tuple(n.name for n in _NORMALIZERS)
@@ -234,6 +235,7 @@ class Analysis:
         audio_metrics: AudioMetricsStore | None = None,
         keywords: Sequence[Any] = (),
         reference_words: Mapping[str, Mapping[str, Any]] | None = None,
+        summaries: Summaries | None = None,
     ) -> None:
         self.normalizer = normalizer
         self.utterances = utterances
@@ -246,6 +248,7 @@ class Analysis:
         self.keywords = tuple(keywords)  # --keywords lists (analysis.word_classes.WordClass)
         self.reference_words = dict(reference_words or {})  # analysis.tables.Tables.reference_words
         self.load_seconds: dict[str, float] = {}  # where loading went (cached tables, or from scratch)
+        self._summaries = summaries  # the leaderboard's cards, stored beside the cached tables
         self._memo = Memo()  # keyed by test set / system / model: bounded by the results themselves
         self._views = Memo(maxsize=VIEWS)  # keyed by users' choices of systems: least recently used go
         self._audio = Memo()  # views of the audio metrics measured so far: their newest version each
@@ -256,6 +259,12 @@ class Analysis:
     def text_mode(self) -> Normalizer:
         """The text mode (normaliser) this analysis scored with: its spec and description name it."""
         return get_normalizer(self.normalizer)
+
+    def _stored(
+        self, name: str, compute: Callable[[], tuple[pd.DataFrame, ...]], inputs: str = ""
+    ) -> tuple[pd.DataFrame, ...]:
+        """A summary kept with the cached tables (``table_cache.Summaries``), or computed where none is."""
+        return compute() if self._summaries is None else self._summaries.frames(name, compute, inputs)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Memoise a derived view of this analysis (for modules that build on it, e.g. the report)."""
@@ -357,9 +366,9 @@ class Analysis:
                      "p_holm_text": "p_vs_best_holm_text"}  # fmt: skip
             best = versus_best(self.utterances, self.system_table).rename(columns=names)
             kept = ["testset", "system", *names.values()]
-            return self.system_table.merge(best[kept], on=["testset", "system"], how="left")
+            return (self.system_table.merge(best[kept], on=["testset", "system"], how="left"),)
 
-        return self._memo.get(("leaderboard",), build)
+        return self._memo.get(("leaderboard",), lambda: self._stored("leaderboard", build)[0])
 
     def system_figures(self, measure: str = DEFAULT_MEASURE) -> pd.DataFrame:
         """The leaderboard with each system's answers beside its WER, as the report's systems.csv has them
@@ -578,7 +587,12 @@ class Analysis:
         from werbench.analysis.hallucinations import utterance_flags
 
         text = self._memo.get(
-            ("hallucinations", testset, system), lambda: utterance_flags(self.rows(testset, system))
+            ("hallucinations", testset, system),
+            lambda: self._stored(
+                "hallucination-flags",
+                lambda: (utterance_flags(self.rows(testset, system)),),
+                f"{testset}|{system}",
+            )[0],
         )
         if not audio:
             return text
@@ -636,7 +650,7 @@ class Analysis:
             # a system at a time: one table of every system's nested confidences was gigabytes at 1M x 4
             return confidence_tables([f for f in frames if f is not None], self.text_mode)
 
-        return self._memo.get(("confidence",), build)
+        return self._memo.get(("confidence",), lambda: self._stored("confidence", build))
 
     def error_attribution(self, testset: str) -> pd.DataFrame:
         """analysis.lineage.error_attribution of the test set's lineage groups: each system's errors kept
@@ -680,6 +694,12 @@ class Analysis:
             return pd.concat(parts, ignore_index=True) if parts else hallucination_summary(pd.DataFrame())
 
         version = sum(self.audio_version(t) for t in self.testsets)  # each only grows: so does the sum
+        if version == 0:  # no audio measured: the text's flags alone, the same in every process
+            return self._audio.newest(
+                ("hallucination-summary",),
+                0,
+                lambda: self._stored("hallucination-summary", lambda: (build(),))[0],
+            )
         return self._audio.newest(("hallucination-summary",), version, build)
 
     def case_punctuation(self) -> pd.DataFrame:
@@ -691,9 +711,9 @@ class Analysis:
 
             summary, _ = case_punctuation_tables(self.utterances, self.text_mode)
             wer = self.system_table[["testset", "system", "wer"]]
-            return summary.merge(wer, on=["testset", "system"], how="left")
+            return (summary.merge(wer, on=["testset", "system"], how="left"),)
 
-        return self._memo.get(("case-punctuation",), build)
+        return self._memo.get(("case-punctuation",), lambda: self._stored("case-punctuation", build)[0])
 
     def view_filter(self, context: Mapping[str, Any]) -> QuickFilter | None:
         """The mask of a grid view's quick filter AND its typed filter expression (``context``: ``ts``,
@@ -907,11 +927,16 @@ class Analysis:
         """analysis.word_classes.class_table of every system of the test set (recall, precision, F1, CIs)."""
 
         def build() -> pd.DataFrame:
-            from werbench.analysis.word_classes import class_table
+            from werbench.analysis.word_classes import class_table, classes_digest
 
             if not self.systems(testset):
                 return class_table(pd.DataFrame(), [])
-            return class_table(self.stacked(testset, self.systems(testset)), self.word_class_list(testset))
+            classes = self.word_class_list(testset)
+            return self._stored(
+                "word-classes",
+                lambda: (class_table(self.stacked(testset, self.systems(testset)), classes),),
+                f"{testset}|{classes_digest(classes)}",
+            )[0]
 
         return self._memo.get(("word-classes", testset), build)
 
