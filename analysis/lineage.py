@@ -58,8 +58,13 @@ def provenance(systems: pd.DataFrame | None, testset: str, system: str) -> dict[
     """A system's recorded lineage (the per-system table's ``lineage`` column), or None when it has none."""
     if systems is None or "lineage" not in systems:
         return None
-    rows = systems[(systems["testset"] == testset) & (systems["system"] == system)]
-    value = rows["lineage"].iloc[0] if len(rows) else None
+    # a walk over the few rows of a per-system table: a pandas mask cost ~2.5 ms per call, ~16 calls a view
+    found = (
+        v
+        for t, s, v in zip(systems["testset"], systems["system"], systems["lineage"], strict=True)
+        if (t, s) == (testset, system)
+    )
+    value = next(found, None)
     if not isinstance(value, str):
         return None
     try:

@@ -266,6 +266,17 @@ class Analysis:
         """A summary kept with the cached tables (``table_cache.Summaries``), or computed where none is."""
         return compute() if self._summaries is None else self._summaries.frames(name, compute, inputs)
 
+    def _per_row(
+        self, name: str, testset: str, system: str, compute: Callable[[], pd.DataFrame], inputs: str = ""
+    ) -> pd.DataFrame:
+        """A stored summary with a row per row of the system's (in their order): kept without its index
+        and given the rows' back (rebuilding an index of a million ids on each read cost ~0.5 s)."""
+        index = self.rows(testset, system).index
+        (frame,) = self._stored(
+            name, lambda: (compute().reset_index(drop=True),), f"{testset}|{system}|{inputs}"
+        )
+        return frame.set_axis(index)
+
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Memoise a derived view of this analysis (for modules that build on it, e.g. the report)."""
         return self._memo.get(key, compute)
@@ -588,11 +599,9 @@ class Analysis:
 
         text = self._memo.get(
             ("hallucinations", testset, system),
-            lambda: self._stored(
-                "hallucination-flags",
-                lambda: (utterance_flags(self.rows(testset, system)),),
-                f"{testset}|{system}",
-            )[0],
+            lambda: self._per_row(
+                "hallucination-flags", testset, system, lambda: utterance_flags(self.rows(testset, system))
+            ),
         )
         if not audio:
             return text
@@ -631,7 +640,12 @@ class Analysis:
             from werbench.analysis.confidence import utterance_confidence
 
             rows = self._confidence_rows(testset, system)
-            return None if rows is None else utterance_confidence(rows, self.text_mode, measure)
+            if rows is None:
+                return None
+            return self._per_row(
+                "confidence-counts", testset, system,
+                lambda: utterance_confidence(rows, self.text_mode, measure), measure,
+            )  # fmt: skip
 
         return self._memo.get(("confidence-counts", testset, system, measure), build)
 

@@ -120,27 +120,63 @@ def _sort_key(values: pd.Series) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array(values.to_numpy(), from_pandas=True)])
 
 
+def _sort_keys(
+    frame: pd.DataFrame, sort_model: list[dict[str, Any]] | None
+) -> tuple[list[str], list[bool]] | None:
+    """The sort model's columns that the frame has, and whether each ascends (None: nothing to sort by)."""
+    keys = [s for s in sort_model or [] if s.get("colId") in frame.columns]
+    if not keys:
+        return None
+    return [s["colId"] for s in keys], [s.get("sort", "asc") != "desc" for s in keys]
+
+
+def _arrow_keys(frame: pd.DataFrame, rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """The sort keys of the selected rows as Arrow columns (raises where Arrow cannot type one)."""
+    table = pa.table({f"k{k}": _sort_key(frame[c]) for k, c in enumerate(columns)})
+    if len(rows) != len(frame):  # a filtered view: its rows only (positions ascend, so all rows is 0..n-1)
+        table = table.take(pa.array(rows))
+    return table
+
+
 def sort_order(frame: pd.DataFrame, rows: np.ndarray, sort_model: list[dict[str, Any]] | None) -> np.ndarray:
     """Stable multi-column sort of the selected row positions; blanks sort last either way. Arrow sorts
     the keys where it can type them (no gather of an unfiltered column, no Python object per row)."""
-    if not sort_model or not len(rows):
+    keys = _sort_keys(frame, sort_model)
+    if keys is None or not len(rows):
         return rows
-    keys = [s for s in sort_model if s.get("colId") in frame.columns]
-    if not keys:
-        return rows
-    columns = [s["colId"] for s in keys]
-    ascending = [s.get("sort", "asc") != "desc" for s in keys]
+    columns, ascending = keys
     try:
-        table = pa.table({f"k{k}": _sort_key(frame[c]) for k, c in enumerate(columns)})
+        table = _arrow_keys(frame, rows, columns)
     except (pa.ArrowException, TypeError, ValueError):  # mixed kinds in an object column: pandas sorts it
         keyed = frame[columns].iloc[rows].reset_index(drop=True)  # only the sort keys, not the whole rows
         order = keyed.sort_values(columns, ascending=ascending, kind="stable", na_position="last").index
         return rows[order.to_numpy()]
-    if len(rows) != len(frame):  # a filtered view: its rows only (positions ascend, so all rows is 0..n-1)
-        table = table.take(pa.array(rows))
     directions = ["ascending" if up else "descending" for up in ascending]
     options = pc.SortOptions(sort_keys=[(f"k{k}", d, "at_end") for k, d in enumerate(directions)])
     return rows[pc.sort_indices(table, options=options).to_numpy()]
+
+
+def sort_head(
+    frame: pd.DataFrame, rows: np.ndarray, sort_model: list[dict[str, Any]] | None, k: int
+) -> np.ndarray | None:
+    """``sort_order(...)[:k]`` without sorting the rest: Arrow's top-k selection with each row's position
+    as the last key (the stable sort's order of ties; blanks come last either way), ~30 ms instead of
+    0.5-0.8 s for a 1M-row text column. None where it could differ: a key Arrow cannot type, or NaN (the
+    full sort keeps NaN apart from blanks)."""
+    keys = _sort_keys(frame, sort_model)
+    if keys is None or len(rows) <= k:
+        return None
+    columns, ascending = keys
+    try:
+        table = _arrow_keys(frame, rows, columns)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if any(pa.types.is_floating(c.type) and pc.any(pc.is_nan(c)).as_py() for c in table.columns):
+        return None
+    table = table.append_column("position", pa.array(np.arange(len(rows))))
+    directions = ["ascending" if up else "descending" for up in ascending]
+    sort_keys = [*((f"k{j}", d) for j, d in enumerate(directions)), ("position", "ascending")]
+    return rows[pc.select_k_unstable(table, k=k, sort_keys=sort_keys).to_numpy()]
 
 
 def _json_value(value: Any) -> Any:
@@ -182,12 +218,24 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+HEAD_ROWS = 1000  # a new sort's first rows, selected without sorting the rest (AG Grid asks 100 at a time)
+
+
+def _view_key(
+    filter_model: dict[str, Any] | None,
+    sort_model: list[dict[str, Any]] | None,
+    extra: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None,
+) -> str:
+    return json.dumps([filter_model or {}, sort_model or [], extra[0] if extra else ""], sort_keys=True)
+
+
 class ServerSideTable:
     """A read-only table served in blocks; views (filter + sort + extra mask) are memoised by their key."""
 
     def __init__(self, frame: pd.DataFrame, *, max_views: int = 32) -> None:
         self.frame = frame
         self._views: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._heads: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()  # a view's first rows, length
         self._lock = threading.Lock()
         self._max_views = max_views
 
@@ -198,21 +246,56 @@ class ServerSideTable:
         extra: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = None,
     ) -> np.ndarray:
         """Row positions of the filtered, sorted view; ``extra`` is ``(key, mask_fn)`` for quick filters."""
-        key = json.dumps([filter_model or {}, sort_model or [], extra[0] if extra else ""], sort_keys=True)
+        key = _view_key(filter_model, sort_model, extra)
         with self._lock:
             if key in self._views:
                 self._views.move_to_end(key)
                 return self._views[key]
+        rows = sort_order(self.frame, self._selected(filter_model, extra), sort_model)
+        rows.setflags(write=False)
+        self._keep(self._views, key, rows)
+        return rows
+
+    def head(
+        self,
+        filter_model: dict[str, Any] | None,
+        sort_model: list[dict[str, Any]] | None,
+        extra: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None,
+        end: int,
+    ) -> tuple[np.ndarray, int]:
+        """The view's rows up to ``end`` and its length: for a new sort whose block lies within its first
+        ``HEAD_ROWS`` rows, those rows are selected, not the whole view sorted (``sort_head``); the whole
+        view is sorted once a later block is asked for."""
+        key = _view_key(filter_model, sort_model, extra)
+        with self._lock:
+            whole, head = self._views.get(key), self._heads.get(key)
+        if whole is None and head is None and sort_model and end <= HEAD_ROWS:
+            selected = self._selected(filter_model, extra)
+            top = sort_head(self.frame, selected, sort_model, HEAD_ROWS)
+            if top is not None:
+                top.setflags(write=False)
+                head = (top, len(selected))
+                self._keep(self._heads, key, head)
+        if whole is None and head is not None and end <= len(head[0]):
+            return head[0][:end], head[1]
+        whole = self.view(filter_model, sort_model, extra)
+        return whole[:end], len(whole)
+
+    def _selected(
+        self,
+        filter_model: dict[str, Any] | None,
+        extra: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None,
+    ) -> np.ndarray:
         mask = filter_mask(self.frame, filter_model)
         if extra is not None:
             mask &= extra[1](self.frame)
-        rows = sort_order(self.frame, np.flatnonzero(mask), sort_model)
-        rows.setflags(write=False)
+        return np.flatnonzero(mask)
+
+    def _keep(self, memo: OrderedDict[str, Any], key: str, value: Any) -> None:
         with self._lock:
-            self._views[key] = rows
-            while len(self._views) > self._max_views:
-                self._views.popitem(last=False)
-        return rows
+            memo[key] = value
+            while len(memo) > self._max_views:
+                memo.popitem(last=False)
 
     def carried(self, frame: pd.DataFrame, changed: Collection[str]) -> ServerSideTable:
         """A table over ``frame`` (this table's frame with the ``changed`` columns replaced) that keeps the
@@ -220,11 +303,12 @@ class ServerSideTable:
         table = ServerSideTable(frame, max_views=self._max_views)
         changed = set(changed)
         with self._lock:
-            for key, rows in self._views.items():
-                filter_model, sort_model, extra = json.loads(key)
-                read = {*filter_model, *(s.get("colId") for s in sort_model)}
-                if not extra and not read & changed:
-                    table._views[key] = rows
+            for memo, carried in ((self._views, table._views), (self._heads, table._heads)):
+                for key, value in memo.items():
+                    filter_model, sort_model, extra = json.loads(key)
+                    read = {*filter_model, *(s.get("colId") for s in sort_model)}
+                    if not extra and not read & changed:
+                        carried[key] = value
         return table
 
     def rows_response(
@@ -235,11 +319,11 @@ class ServerSideTable:
     ) -> dict[str, Any]:
         """Answer one ``getRowsRequest`` with ``{rowData, rowCount}``."""
         request = request or {}
-        rows = self.view(request.get("filterModel"), request.get("sortModel"), extra)
         start = max(int(request.get("startRow") or 0), 0)
         end = max(int(request.get("endRow") or start + 100), start)
+        rows, count = self.head(request.get("filterModel"), request.get("sortModel"), extra, end)
         names = list(self.frame.columns) if columns is None else [c for c in columns if c in self.frame]
-        return {"rowData": block_records(self.frame, rows[start:end], names), "rowCount": len(rows)}
+        return {"rowData": block_records(self.frame, rows[start:end], names), "rowCount": count}
 
     def export(
         self,

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from werbench.dashboard.grid import FilterError, ServerSideTable, filter_mask, records, sort_order
+from werbench.dashboard.grid import FilterError, ServerSideTable, filter_mask, records, sort_head, sort_order
 
 
 @pytest.fixture()
@@ -167,3 +167,50 @@ def test_a_table_with_columns_replaced_keeps_the_views_that_read_none_of_them(fr
     assert carried.view(None, [{"colId": "wer"}]) is by_wer  # reads no replaced column: kept
     assert carried.view(cat, None) is not cats  # filters on one: computed again
     assert carried.view(None, None, quick) is not masked  # a quick filter may read any column
+
+
+def test_a_new_sorts_first_rows_are_selected_as_the_whole_sort_orders_them() -> None:
+    """``sort_head``: Arrow's top-k with positions as the last key gives the stable sort's first rows."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "wer": rng.choice([0.0, 0.25, 0.5, np.nan], n),
+            "ref": rng.choice(["a b", "b", "", "é c", None], n),
+            "n": rng.integers(0, 3, n),
+        }
+    )
+    rows = np.flatnonzero(rng.random(n) < 0.7)
+    for source in (frame, _chunked(frame)):
+        for model in (
+            [{"colId": "wer", "sort": "desc"}, {"colId": "ref"}],
+            [{"colId": "ref", "sort": "desc"}],
+            [{"colId": "n"}, {"colId": "wer"}],
+        ):
+            for subset in (rows, np.arange(n)):
+                whole = sort_order(source, subset, model)
+                for k in (1, 100, 1000):
+                    assert sort_head(source, subset, model, k).tolist() == whole[:k].tolist()
+    import pyarrow as pa
+
+    nan = pa.array([1.0, float("nan"), None] * 500)  # Arrow NaN beside nulls: the whole sort decides
+    assert (
+        sort_head(
+            pd.DataFrame({"x": pd.arrays.ArrowExtensionArray(nan)}), np.arange(1500), [{"colId": "x"}], 10
+        )
+        is None
+    )
+
+
+def test_the_grid_answers_a_new_sort_from_its_head_and_sorts_whole_for_a_later_block() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"ref": [f"w{v}" for v in rng.integers(0, 50, 5000)], "wer": rng.random(5000)})
+    model = [{"colId": "ref", "sort": "desc"}]
+    whole = sort_order(frame, np.arange(5000), model)
+    table = ServerSideTable(frame)
+    first = table.rows_response({"startRow": 0, "endRow": 100, "sortModel": model})
+    assert first["rowCount"] == 5000 and not table._views  # selected, not sorted whole
+    assert [r["wer"] for r in first["rowData"]] == frame["wer"].round(6).iloc[whole[:100]].tolist()
+    later = table.rows_response({"startRow": 4000, "endRow": 4100, "sortModel": model})
+    assert [r["wer"] for r in later["rowData"]] == frame["wer"].round(6).iloc[whole[4000:4100]].tolist()
+    assert table.view(None, model).tolist() == whole.tolist()

@@ -12,11 +12,12 @@ from werbench.analysis.word_classes import WordClass, classes_digest
 
 SUMMARIES = {
     "leaderboard", "confidence", "case-punctuation", "hallucination-summary", "hallucination-flags",
-    "word-classes",
+    "word-classes", "confidence-counts",
 }  # fmt: skip
 COMPUTED_BY = [  # what a second start must not call
     ("werbench.analysis.compare", "versus_best"),
     ("werbench.analysis.confidence", "confidence_tables"),
+    ("werbench.analysis.confidence", "utterance_confidence"),
     ("werbench.analysis.case_punctuation", "case_punctuation_tables"),
     ("werbench.analysis.hallucinations", "utterance_flags"),
     ("werbench.analysis.hallucinations", "hallucination_summary"),
@@ -42,6 +43,7 @@ def _cards(analysis) -> dict[str, pd.DataFrame]:
         "hallucinations": analysis.hallucinations(),
         "flags": analysis.hallucination_flags(testset, analysis.systems(testset)[1], audio=False),
         "classes": analysis.word_classes(testset),
+        "confidence counts": analysis.confidence_counts(testset, analysis.systems(testset)[1], "entropy"),
     }
 
 
@@ -51,6 +53,7 @@ def test_a_second_start_reads_the_cards_the_first_computed(
     cache = tmp_path / "cache"
     computed = _cards(_analysis(results_dir, cache))
     assert not computed["confidence"].empty and not computed["classes"].empty and computed["flags"].size
+    assert computed["confidence counts"].notna().all().all()
     write_behind.wait_all()
     assert {p.name.split(".")[1] for p in (cache / "summaries").iterdir()} == SUMMARIES
     for module, name in COMPUTED_BY:
