@@ -214,3 +214,34 @@ def test_the_grid_answers_a_new_sort_from_its_head_and_sorts_whole_for_a_later_b
     later = table.rows_response({"startRow": 4000, "endRow": 4100, "sortModel": model})
     assert [r["wer"] for r in later["rowData"]] == frame["wer"].round(6).iloc[whole[4000:4100]].tolist()
     assert table.view(None, model).tolist() == whole.tolist()
+
+
+def test_neighbours_keep_the_last_grid_unless_the_list_reads_the_audio(
+    results_dir, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening an utterance measures its audio (a new grid version): a list that reads no audio-dependent
+    column keeps its order in the grid already built; one sorted by an audio metric takes the new grid."""
+    from werbench.dashboard.app import create_app
+
+    workspace = create_app(results_dir, cache_dir=tmp_path / "cache").server.config["WERBENCH_WORKSPACE"]
+    analysis = workspace.analysis(workspace.default_normalizer)
+    testset = analysis.testsets[0]
+    systems = tuple(analysis.systems(testset))
+    ids = analysis.reference_rows(testset)["utt_id"].tolist()
+    context = {"ts": testset, "systems": list(systems), "qf": "all"}
+    by_wer = {"sortModel": [{"colId": "s0_wer", "sort": "desc"}]}
+    by_level = {"sortModel": [{"colId": "level_db", "sort": "desc"}]}
+    analysis.utterance_grid(testset, systems)
+
+    def around(nav) -> tuple[str | None, str | None]:
+        return nav.previous, nav.next
+
+    before = analysis.neighbours(context, by_wer, ids[5])
+    assert around(analysis.neighbours(context, by_level, ids[3])) == (ids[2], ids[4])  # nothing measured
+    builds: list[tuple] = []
+    grid_at = analysis._grid_at
+    monkeypatch.setattr(analysis, "_grid_at", lambda *a: builds.append(a) or grid_at(*a))
+    analysis.utterance_audio_metrics(testset, ids[3])  # as opening it does: a new audio version
+    assert analysis.neighbours(context, by_wer, ids[5]) == before and not builds
+    assert around(analysis.neighbours(context, by_level, ids[3])) == (None, ids[0]) and builds  # now first
+    assert analysis.neighbours(context, by_wer, ids[5]) == before  # the same order in the new grid
